@@ -1,0 +1,1 @@
+"""Brain-tumour MRI helpers."""

@@ -1,0 +1,87 @@
+"""`brain-mri` command line. Parsers live here; each verb calls one function in the module named after it.
+
+Imports are lazy so that `brain-mri fetch` or `audit` never pays TensorFlow's start-up cost.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from . import config
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="brain-mri", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    s = sub.add_parser("fetch", help="download the Kaggle dataset into data/raw/ with kagglehub")
+    s.add_argument("--dest", default=str(config.RAW_DIR / config.DATASET_NAME))
+    s.set_defaults(target="helpers.fetch:cli_fetch")
+
+    s = sub.add_parser("audit", help="leak audit: exact and mirrored/rotated duplicates, label conflicts")
+    s.add_argument("data_dir", nargs="?", default=None)
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument("--out", default=None, help="also write the JSON here")
+    s.set_defaults(target="helpers.audit:cli_audit")
+
+    s = sub.add_parser("split", help="write the grouped leak-free split and the official split as CSV")
+    s.add_argument("data_dir", nargs="?", default=None)
+    s.add_argument("--out-dir", default=str(config.SPLITS_DIR))
+    s.add_argument("--seed", type=int, default=config.SEED)
+    s.set_defaults(target="helpers.split:cli_split")
+
+    s = sub.add_parser("train", help="train a model on the leak-free split")
+    s.add_argument("--arch", default="resnet_small")
+    s.add_argument("--name", default=None, help="model name (file stem under models/)")
+    s.add_argument("--config", default=None, help="JSON file with a recorded training config (reproduces it)")
+    s.add_argument("--data-dir", default=None)
+    s.add_argument("--img-size", type=int, default=None)
+    s.add_argument("--epochs", type=int, default=None)
+    s.add_argument("--batch-size", type=int, default=None)
+    s.add_argument("--seed", type=int, default=None)
+    s.add_argument("--out-dir", default=str(config.MODELS_DIR))
+    s.set_defaults(target="helpers.train:cli_train")
+
+    s = sub.add_parser("evaluate", help="evaluate a model: leak-free test, official test, calibration, robustness")
+    s.add_argument("model", nargs="?", default=str(config.DEFAULT_MODEL))
+    s.add_argument("--data-dir", default=None)
+    s.add_argument("--bootstrap", type=int, default=1000)
+    s.set_defaults(target="helpers.evaluate:cli_evaluate")
+
+    s = sub.add_parser("predict", help="print calibrated probabilities as CSV for JPEG/PNG/DICOM files")
+    s.add_argument("images", nargs="+")
+    s.add_argument("--model", default=str(config.DEFAULT_MODEL))
+    s.set_defaults(target="helpers.predict:cli_predict")
+
+    s = sub.add_parser("report", help="execute the numbered notebooks with papermill into reports/")
+    s.add_argument("--smoke", action="store_true")
+    s.add_argument("--retrain", action="store_true")
+    s.add_argument("--data-dir", default=None)
+    s.add_argument("--out-dir", default=str(config.REPORTS_DIR))
+    s.add_argument("--inplace", action="store_true", help="also write executed notebooks back to notebooks/")
+    s.set_defaults(target="helpers.report:cli_report")
+
+    s = sub.add_parser("dashboard", help="serve notebooks/dashboard.ipynb with Voila")
+    s.add_argument("--port", type=int, default=8866)
+    s.add_argument("--ip", default="127.0.0.1", help="address to bind (default: loopback only)")
+    s.set_defaults(target="helpers.app:cli_dashboard")
+
+    s = sub.add_parser("bench", help="speed and memory benchmark; prints a table, writes bench/results.json")
+    s.add_argument("--quick", action="store_true")
+    s.set_defaults(target="helpers.bench:cli_bench")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    module, func = args.target.split(":")
+    try:
+        return int(getattr(importlib.import_module(module), func)(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

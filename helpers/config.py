@@ -1,0 +1,69 @@
+"""Single source of project paths and constants. Nothing else hard-codes a path."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+PROJ_ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = PROJ_ROOT / "data"
+RAW_DIR = DATA_DIR / "raw"
+SPLITS_DIR = DATA_DIR / "splits"
+PROCESSED_DIR = DATA_DIR / "processed"
+SYNTHETIC_DIR = DATA_DIR / "synthetic"
+MODELS_DIR = PROJ_ROOT / "models"
+FIGURES_DIR = PROJ_ROOT / "figures"
+NOTEBOOKS_DIR = PROJ_ROOT / "notebooks"
+REPORTS_DIR = PROJ_ROOT / "reports"
+BENCH_DIR = PROJ_ROOT / "bench"
+
+# Canonical labels, alphabetical: the column order of every probability vector.
+CLASSES: tuple[str, ...] = ("glioma", "meningioma", "notumor", "pituitary")
+TUMOUR_CLASSES: tuple[str, ...] = ("glioma", "meningioma", "pituitary")
+NO_TUMOUR = "notumor"
+
+IMG_SIZE = 128
+SEED = 42
+
+KAGGLE_HANDLE = "masoudnickparvar/brain-tumor-mri-dataset"
+DATASET_NAME = "brain-tumor-mri"
+DEFAULT_MODEL_NAME = "brain_tumor_cnn"
+DEFAULT_MODEL = MODELS_DIR / f"{DEFAULT_MODEL_NAME}.keras"
+LEAKFREE_SPLIT = SPLITS_DIR / "leakfree.csv"
+OFFICIAL_SPLIT = SPLITS_DIR / "official.csv"
+
+# Decompression-bomb guard: far above any MRI slice (the dataset's largest is ~1,900 px a side).
+MAX_IMAGE_PIXELS = 50_000_000
+# Upload cap for the dashboard and the predictor (bytes).
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
+def data_root() -> Path:
+    """Where the dataset lives: $BRAIN_MRI_DATA, else data/raw/brain-tumor-mri."""
+    env = os.environ.get("BRAIN_MRI_DATA")
+    return Path(env).expanduser() if env else RAW_DIR / DATASET_NAME
+
+
+def writable_dir(preferred: Path) -> Path:
+    """`preferred` if we can write there, else a per-user cache folder (read-only checkouts, shared data)."""
+    try:
+        preferred.mkdir(parents=True, exist_ok=True)
+        probe = preferred / ".write-probe"
+        probe.touch()
+        probe.unlink()
+        return preferred
+    except OSError:
+        base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "brain-mri"
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            base = Path(tempfile.gettempdir()) / "brain-mri"
+            base.mkdir(parents=True, exist_ok=True)
+        target = base / preferred.name
+        target.mkdir(parents=True, exist_ok=True)
+        return target
+
+
+def cache_dir() -> Path:
+    """Folder for derived caches (manifests, arrays): data/processed, or a user cache if that is read-only."""
+    return writable_dir(PROCESSED_DIR)
