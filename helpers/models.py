@@ -1,0 +1,109 @@
+"""Keras 3 Functional models. Every model takes raw 0..255 grayscale pixels (S, S, 1), rescales inside, returns
+logits (layer "logits"), and names its last convolution "last_conv" so Grad-CAM can find it.
+
+Augmentation lives inside the model as Keras preprocessing layers: they are active only in training, so the saved
+model needs no separate preprocessing at inference.
+"""
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from . import config
+
+ARCHS = ("resnet_small", "capstone_cnn", "tiny")
+
+
+def augmentation(strength: float = 1.0, name: str = "augment") -> keras.Sequential:
+    """Flips, small rotations, shifts, zoom, contrast and brightness: what varies between scanners and slices."""
+    s = strength
+    return keras.Sequential(
+        [
+            layers.RandomFlip("horizontal"),
+            layers.RandomRotation(0.04 * s, fill_mode="constant"),
+            layers.RandomTranslation(0.06 * s, 0.06 * s, fill_mode="constant"),
+            layers.RandomZoom((-0.12 * s, 0.12 * s), fill_mode="constant"),
+            layers.RandomContrast(0.25 * s),
+            layers.RandomBrightness(0.12 * s, value_range=(0.0, 1.0)),
+        ],
+        name=name,
+    )
+
+
+def _inputs(img_size: int) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    inp = keras.Input((img_size, img_size, 1), name="image")
+    return inp, layers.Rescaling(1.0 / 255.0, name="rescale")(inp)
+
+
+def _conv_bn(x, filters: int, stride: int = 1, kernel: int = 3, act: bool = True, name: str | None = None):
+    x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False, name=name)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.ReLU()(x) if act else x
+
+
+def _res_block(x, filters: int, stride: int):
+    shortcut = x
+    y = _conv_bn(x, filters, stride)
+    y = _conv_bn(y, filters, act=False)
+    if stride != 1 or shortcut.shape[-1] != filters:
+        shortcut = _conv_bn(shortcut, filters, stride, kernel=1, act=False)
+    return layers.ReLU()(layers.Add()([y, shortcut]))
+
+
+def resnet_small(img_size: int = config.IMG_SIZE, n_classes: int = len(config.CLASSES), width: int = 16,
+                 blocks: tuple[int, ...] = (1, 2, 2, 2), dropout: float = 0.2, augment: float = 1.0,
+                 stem_pool: bool = True) -> keras.Model:
+    """A small residual CNN sized for a 2-core CPU: a strided stem halves the image at once, four stages double the
+    width while halving the resolution, global average pooling keeps the head tiny (~0.4M parameters at width 16)."""
+    inp, x = _inputs(img_size)
+    if augment:
+        x = augmentation(augment)(x)
+    x = _conv_bn(x, width, stride=2)
+    if stem_pool:  # stride 4 before the first stage: the 2-core CPU budget goes to depth, not to full-res maps
+        x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
+    for stage, n in enumerate(blocks):
+        filters = width * 2**stage
+        for i in range(n):
+            x = _res_block(x, filters, stride=2 if (stage > 0 and i == 0) else 1)
+    x = layers.Conv2D(filters, 1, use_bias=False, name="last_conv")(x)
+    x = layers.ReLU()(layers.BatchNormalization()(x))
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(dropout)(x)
+    out = layers.Dense(n_classes, name="logits")(x)
+    return keras.Model(inp, out, name="resnet_small")
+
+
+def capstone_cnn(img_size: int = config.IMG_SIZE, n_classes: int = len(config.CLASSES)) -> keras.Model:
+    """The original capstone's network as it described it: three 3x3 convolutions (32/64/128) each followed by
+    max-pooling, a dense layer of 128, no augmentation. (It used 256x256 input; we feed the same size as our model.)"""
+    inp, x = _inputs(img_size)
+    x = layers.Conv2D(32, 3, activation="relu")(x)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Conv2D(64, 3, activation="relu")(x)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Conv2D(128, 3, activation="relu", name="last_conv")(x)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(128, activation="relu")(x)
+    out = layers.Dense(n_classes, name="logits")(x)
+    return keras.Model(inp, out, name="capstone_cnn")
+
+
+def tiny(img_size: int = 64, n_classes: int = len(config.CLASSES)) -> keras.Model:
+    """A few-thousand-parameter CNN for tests and smoke runs (trains in seconds on phantoms)."""
+    inp, x = _inputs(img_size)
+    x = _conv_bn(x, 8, stride=2)
+    x = _conv_bn(x, 16, stride=2)
+    x = layers.Conv2D(16, 3, padding="same", name="last_conv")(x)
+    x = layers.ReLU()(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    out = layers.Dense(n_classes, name="logits")(x)
+    return keras.Model(inp, out, name="tiny")
+
+
+def build_model(arch: str, img_size: int = config.IMG_SIZE, n_classes: int = len(config.CLASSES), **kw) -> keras.Model:
+    """Build one of ARCHS by name; extra keyword arguments go to the builder (e.g. width, augment)."""
+    builders = {"resnet_small": resnet_small, "capstone_cnn": capstone_cnn, "tiny": tiny}
+    if arch not in builders:
+        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(ARCHS)}")
+    return builders[arch](img_size=img_size, n_classes=n_classes, **kw)
