@@ -22,6 +22,10 @@ from . import config
 
 THUMB = 32
 THRESHOLD = 0.98
+# The split groups at THRESHOLD - MARGIN: 0.98 sits inside a continuum (adjacent slices of one scan reach 0.979),
+# so a thumbnail computed slightly differently (resampling, JPEG decoder) could otherwise lift a cross-split
+# pair over 0.98. Extra edges are allowed by the criterion, never fewer.
+MARGIN = 0.005
 _THUMB_VERSION = 4
 
 # The 8 symmetries of the square as functions on an (..., H, W) array. Names say what was done to the *second* image.
@@ -88,7 +92,7 @@ def thumbnail_from_bytes(data: bytes, size: int = THUMB) -> np.ndarray:
 
 def normalise(thumbs: np.ndarray) -> np.ndarray:
     """Zero-mean, unit-norm rows (N, size*size): dot products are then cosine similarities."""
-    x = thumbs.reshape(len(thumbs), -1).astype(np.float32)
+    x = thumbs.reshape(len(thumbs), int(np.prod(thumbs.shape[1:]))).astype(np.float32)
     x = x - x.mean(axis=1, keepdims=True)
     n = np.linalg.norm(x, axis=1, keepdims=True)
     return x / np.maximum(n, 1e-6)
@@ -226,13 +230,20 @@ def _manifest_of(manifest_or_root, progress: bool) -> pd.DataFrame:
     return build_manifest(manifest_or_root, progress=progress)
 
 
-def compute(manifest_or_root, root=None, threshold: float = THRESHOLD, progress: bool = True) -> dict:
-    """Everything the audit needs, un-summarised: manifest, thumbs, pairs, groups (np.ndarray per row)."""
+def compute(manifest_or_root, root=None, threshold: float = THRESHOLD, margin: float = MARGIN,
+            progress: bool = True) -> dict:
+    """Everything the audit needs, un-summarised.
+
+    Returns manifest, root, thumbs (whole-image), pairs (all pairs with cosine > threshold - margin),
+    groups_strict (components under the criterion: md5 or cosine > threshold) and groups (components with the
+    margin: what the split uses, so that a re-implementation of the thumbnails cannot find a cross-split twin).
+    """
     m = _manifest_of(manifest_or_root, progress).reset_index(drop=True)
     root = Path(root or m.attrs.get("root", "."))
     both = thumbnails(m, root, progress=progress, which="both")
     th = both[:, 0]
-    cache = config.cache_dir() / f"pairs-v1-{_thumb_key(m)}-{threshold:g}.csv"
+    low = threshold - margin
+    cache = config.cache_dir() / f"pairs-v1-{_thumb_key(m)}-{low:g}.csv"
     pairs = None
     if cache.is_file():
         try:
@@ -241,8 +252,8 @@ def compute(manifest_or_root, root=None, threshold: float = THRESHOLD, progress:
             pairs = None
     if pairs is None:
         # The criterion (whole-image thumbnails) is the minimum; head-cropped thumbnails only add edges.
-        pw = near_pairs(th, threshold).assign(via="whole")
-        pc = near_pairs(both[:, 1], threshold).assign(via="crop")
+        pw = near_pairs(th, low).assign(via="whole")
+        pc = near_pairs(both[:, 1], low).assign(via="crop")
         pairs = (pd.concat([pw, pc], ignore_index=True).sort_values(["i", "j", "via"], ascending=[True, True, False])
                  .drop_duplicates(["i", "j"], keep="first").reset_index(drop=True))
         try:
@@ -252,15 +263,39 @@ def compute(manifest_or_root, root=None, threshold: float = THRESHOLD, progress:
         except OSError:
             pass
     ei, ej = _exact_edges(m)
+    strict = pairs[pairs["sim"] > threshold]
     groups = _components(len(m), np.concatenate([ei, pairs["i"].to_numpy(int)]),
                          np.concatenate([ej, pairs["j"].to_numpy(int)]))
-    return {"manifest": m, "root": root, "thumbs": th, "pairs": pairs, "groups": groups}
+    groups_strict = _components(len(m), np.concatenate([ei, strict["i"].to_numpy(int)]),
+                                np.concatenate([ej, strict["j"].to_numpy(int)]))
+    return {"manifest": m, "root": root, "thumbs": th, "pairs": pairs, "groups": groups,
+            "groups_strict": groups_strict, "threshold": threshold, "margin": margin}
 
 
-def group_ids(manifest_or_root, root=None, threshold: float = THRESHOLD, progress: bool = True) -> pd.Series:
-    """Group id (int) per path: connected components of exact copies and 8-transform near-twins."""
-    c = compute(manifest_or_root, root, threshold, progress)
+def group_ids(manifest_or_root, root=None, threshold: float = THRESHOLD, margin: float = MARGIN,
+              progress: bool = True) -> pd.Series:
+    """Group id (int) per path, as used by the split: connected components of exact copies and 8-transform
+    near-twins at cosine > threshold - margin (margin=0 gives the bare criterion)."""
+    c = compute(manifest_or_root, root, threshold, margin, progress)
     return pd.Series(c["groups"], index=c["manifest"]["path"].to_numpy(), name="group")
+
+
+def _group_stats(groups: np.ndarray, split: np.ndarray, labels: np.ndarray, paths: np.ndarray) -> dict:
+    g = pd.DataFrame({"g": groups, "split": split, "label": labels, "path": paths})
+    sizes = g["g"].value_counts()
+    has_train = set(g.loc[g["split"] == "train", "g"])
+    conflicts = sorted((sorted(sub["path"]) for _, sub in g.groupby("g") if sub["label"].nunique() > 1),
+                       key=lambda ps: ps[0])
+    return {
+        "n_groups": int(len(sizes)),
+        "n_groups_multi": int((sizes > 1).sum()),
+        "n_files_in_multi": int(sizes[sizes > 1].sum()),
+        "largest_group": int(sizes.max()) if len(sizes) else 0,
+        "test_with_train_twin": int(g.loc[g["split"] == "test", "g"].isin(has_train).sum()),
+        "n_test": int((g["split"] == "test").sum()),
+        "label_conflicts": conflicts,
+        "group_size_hist": {str(k): int(v) for k, v in sizes.value_counts().sort_index().items()},
+    }
 
 
 def summarise(c: dict, n_examples: int = 3) -> dict:
@@ -284,38 +319,31 @@ def summarise(c: dict, n_examples: int = 3) -> dict:
         "label_conflicts": int(sum(1 for h in dup_groups if len(set(labels[md5 == h])) > 1)),
     }
 
-    # near twins (groups include exact copies)
-    g = pd.DataFrame({"g": groups, "split": split, "label": labels, "path": paths})
-    sizes = g["g"].value_counts()
-    has_train = set(g.loc[g["split"] == "train", "g"])
-    test_rows = g[g["split"] == "test"]
+    # near twins under the criterion (groups include exact copies)
+    strict_pairs = pairs[pairs["sim"] > c["threshold"]]
+    st = _group_stats(c["groups_strict"], split, labels, paths)
     rel_counts: Counter = Counter()
     examples: dict[str, list] = {}
-    for r in pairs.itertuples(index=False):
+    for r in strict_pairs.itertuples(index=False):
         rel = _relation(r.transform, th[r.i], th[r.j], md5[r.i] == md5[r.j] and md5[r.i] != "")
         rel_counts[rel] += 1
         if len(examples.setdefault(rel, [])) < n_examples:
             examples[rel].append({"a": paths[r.i], "b": paths[r.j], "relation": rel, "cosine": round(float(r.sim), 4)})
     near = {
-        "threshold": THRESHOLD,
+        "threshold": c["threshold"],
         "transforms": list(TRANSFORMS),
-        "n_groups_multi": int((sizes > 1).sum()),
-        "n_files_in_multi": int(sizes[sizes > 1].sum()),
-        "largest_group": int(sizes.max()) if len(sizes) else 0,
-        "group_size_hist": {str(k): int(v) for k, v in sizes.value_counts().sort_index().items()},
-        "n_pairs": int(len(pairs)),
-        "test_with_train_twin": int(test_rows["g"].isin(has_train).sum()),
-        "n_test": int(len(test_rows)),
+        **{k: v for k, v in st.items() if k not in ("label_conflicts", "n_groups")},
+        "n_pairs": int(len(strict_pairs)),
         "by_relation": dict(sorted((k, int(v)) for k, v in rel_counts.items())),
-        # pairs found by the criterion itself vs. only by the head-cropped thumbnails (extra, never fewer, edges)
-        "by_source": {"whole": int((pairs["via"] == "whole").sum()), "crop_only": int((pairs["via"] == "crop").sum())},
+        # pairs found on whole-image thumbnails (the criterion) vs only on head-cropped ones (extra edges)
+        "by_source": {"whole": int((strict_pairs["via"] == "whole").sum()),
+                      "crop_only": int((strict_pairs["via"] == "crop").sum())},
     }
-
-    conflicts = []
-    for _, sub in g.groupby("g"):
-        if sub["label"].nunique() > 1:
-            conflicts.append(sorted(sub["path"]))
-    conflicts.sort(key=lambda ps: ps[0])
+    conflicts = st["label_conflicts"]
+    sg = _group_stats(groups, split, labels, paths)
+    split_groups = {"threshold": round(c["threshold"] - c["margin"], 6), "margin": c["margin"],
+                    **{k: v for k, v in sg.items() if k not in ("label_conflicts", "group_size_hist")},
+                    "n_label_conflicts": len(sg["label_conflicts"])}
 
     formats = {k or "?": int(v) for k, v in m["format"].value_counts().items()}
     ext = m["path"].str.rsplit(".", n=1).str[-1].str.lower().map({"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG"})
@@ -334,9 +362,10 @@ def summarise(c: dict, n_examples: int = 3) -> dict:
     return {
         "n_images": int(len(m)),
         "n_readable": int((m["error"] == "").sum()),
-        "n_groups": int(len(sizes)),
+        "n_groups": st["n_groups"],
         "exact": exact,
         "near": near,
+        "split_groups": split_groups,
         "label_conflicts": conflicts,
         "n_label_conflicts": len(conflicts),
         "formats": formats,
@@ -363,6 +392,9 @@ def format_summary(a: dict) -> str:
         f"near twins (cosine > {nr['threshold']} under 8 flips/rotations): {nr['n_groups_multi']:,} groups with >1 file, "
         f"largest {nr['largest_group']}; {nr['test_with_train_twin']:,} of {nr['n_test']:,} test images have a training twin",
         "pairs by relation: " + ", ".join(f"{k}={v:,}" for k, v in nr["by_relation"].items()),
+        f"grouping used by the split (cosine > {a['split_groups']['threshold']}, a safety margin): "
+        f"{a['split_groups']['n_groups']:,} groups, largest {a['split_groups']['largest_group']}; "
+        f"{a['split_groups']['test_with_train_twin']:,} official test images grouped with a training image",
         f"label conflicts: {a['n_label_conflicts']} groups hold more than one label",
     ]
     for ps in a["label_conflicts"][:10]:

@@ -202,6 +202,8 @@ def build_manifest(root: str | Path, progress: bool = True, use_cache: bool = Tr
     root = Path(root)
     layout = detect_layout(root)
     files = list_image_files(root, layout)
+    if not files:
+        raise DataError(f"no image files under {root} ({layout} layout, all class folders empty)")
     key = _fingerprint(root, files)
     cache = _manifest_cache_path(key)
     if use_cache and cache.is_file():

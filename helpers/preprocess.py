@@ -425,12 +425,23 @@ def _blob_box(small: np.ndarray, t: float) -> tuple[int, int, int, int] | None:
     return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
+def _threshold(small: np.ndarray) -> float | None:
+    """Head/background threshold for a smoothed image, or None if it is blank or uniform."""
+    lo, hi = (float(v) for v in np.percentile(small, [1, 99]))
+    if hi - lo < 8:
+        return None
+    # Background is near-black but JPEG noise, faint frames and burnt-in text are not: ignore anything
+    # below ~10 % of the bright tissue level (Otsu is capped there so dark heads on gray are still found).
+    return max(lo + 0.1 * (hi - lo), min(_otsu(np.clip(small, 0, 255)), lo + 0.25 * (hi - lo)))
+
+
 def head_bbox(gray: np.ndarray) -> tuple[int, int, int, int] | None:
     """(top, bottom, left, right) of the head (bottom/right exclusive), or None for blank images.
 
-    Two passes so the result does not depend on the file's resolution or border: a ~128-px block-mean
-    copy of the whole image fixes the threshold and finds the head; a ~256-px copy of just that region
-    places the edges precisely. A 3 % margin (of the head's extent) is added on every side.
+    Two passes so the result depends on neither the file's resolution nor its border: a ~128-px copy of
+    the whole image finds the head; then, in a window of the head plus 10 %, the threshold is recomputed
+    (a small head in a huge black canvas thus gets the same threshold as one that fills the frame) and the
+    edges are placed on a ~256-px copy. A 3 % margin (of the head's extent) is added on every side.
     """
     g = np.asarray(gray)
     h, w = g.shape
@@ -438,26 +449,20 @@ def head_bbox(gray: np.ndarray) -> tuple[int, int, int, int] | None:
     if h // f < 4 or w // f < 4:
         return None
     small = ndimage.gaussian_filter(_block_mean(g, f), 1.0)
-    lo, hi = (float(v) for v in np.percentile(small, [1, 99]))
-    if hi - lo < 8:  # blank or uniform
-        return None
-    # Background is near-black but JPEG noise, faint frames and burnt-in text are not: ignore anything
-    # below ~10 % of the bright tissue level (Otsu is capped there so dark heads on gray are still found).
-    t = max(lo + 0.1 * (hi - lo), min(_otsu(np.clip(small, 0, 255)), lo + 0.25 * (hi - lo)))
-    box = _blob_box(small, t)
+    t = _threshold(small)
+    box = _blob_box(small, t) if t is not None else None
     if box is None:
         return None
-    top, bottom, left, right = box[0] * f, min(h, box[1] * f), box[2] * f, min(w, box[3] * f)
-    if box[1] == h // f:
-        bottom = h
-    if box[3] == w // f:
-        right = w
-    if f > 2:  # refine inside the coarse box (+2 blocks) at ~256 px across the head
-        t0, b0, l0, r0 = max(0, top - 2 * f), min(h, bottom + 2 * f), max(0, left - 2 * f), min(w, right + 2 * f)
-        sub = g[t0:b0, l0:r0]
-        f2 = max(1, max(sub.shape) // 256)
-        fine = ndimage.gaussian_filter(_block_mean(sub, f2), 1.0)
-        box2 = _blob_box(fine, t) if min(fine.shape) >= 8 else None
+    top, bottom = box[0] * f, (h if box[1] == h // f else box[1] * f)
+    left, right = box[2] * f, (w if box[3] == w // f else box[3] * f)
+    pad = max(2 * f, int(0.1 * max(bottom - top, right - left)))
+    t0, b0, l0, r0 = max(0, top - pad), min(h, bottom + pad), max(0, left - pad), min(w, right + pad)
+    sub = g[t0:b0, l0:r0]
+    f2 = max(1, max(sub.shape) // 256)
+    if min(sub.shape) // f2 >= 8:
+        fine = ndimage.gaussian_filter(_block_mean(sub, f2), 2.0)
+        t2 = _threshold(fine)
+        box2 = _blob_box(fine, t2) if t2 is not None else None
         if box2 is not None:
             top, left = t0 + box2[0] * f2, l0 + box2[2] * f2
             bottom = b0 if box2[1] == sub.shape[0] // f2 else t0 + box2[1] * f2

@@ -133,7 +133,7 @@ def _committed_matches(csv: Path, root: Path) -> bool:
     """The committed CSV describes this folder iff it lists exactly the folder's image files."""
     from .data import DataError, list_image_files
 
-    if not csv.is_file():
+    if not csv.is_file() or (root / "SYNTHETIC.txt").exists():  # phantoms never use the real data's split
         return False
     try:
         files = {p for p, _, _ in list_image_files(root)}

@@ -1,0 +1,230 @@
+"""Training on the leak-free split: seeded, class-weighted, one-cycle-style schedule, best weights restored,
+temperature fitted on validation, and a JSON record (config, data hash, history, sha256) beside the .keras file."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from . import config
+
+# The recipe of the shipped model; `brain-mri train --config models/brain_tumor_cnn.json` reproduces it.
+DEFAULTS: dict = {
+    "arch": "resnet_small",
+    "name": None,
+    "img_size": config.IMG_SIZE,
+    "epochs": 40,
+    "batch_size": 64,
+    "lr": 3e-3,
+    "weight_decay": 1e-4,
+    "warmup_epochs": 2,
+    "label_smoothing": 0.1,
+    "patience": 12,
+    "seed": config.SEED,
+    "split": "leakfree",
+    "model_kwargs": {},
+    "max_train_images": None,  # subsample for smoke runs
+    "time_budget_min": 80,  # stop early (best weights kept) if a run must fit a budget
+}
+ARCH_DEFAULTS = {
+    "capstone_cnn": {"epochs": 10, "lr": 1e-3, "warmup_epochs": 0, "label_smoothing": 0.0, "patience": 3},
+    "tiny": {"img_size": 64, "epochs": 3, "batch_size": 32},
+}
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def resolve_config(overrides: dict | None = None) -> dict:
+    """DEFAULTS, then the architecture's own defaults, then the caller's overrides (None means 'not given')."""
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    arch = overrides.get("arch", DEFAULTS["arch"])
+    cfg = {**DEFAULTS, **ARCH_DEFAULTS.get(arch, {}), **overrides}
+    cfg["name"] = cfg["name"] or (config.DEFAULT_MODEL_NAME if arch == "resnet_small" else arch)
+    return cfg
+
+
+def versions() -> dict:
+    import keras
+    import tensorflow as tf
+
+    return {"python": platform.python_version(), "keras": keras.__version__, "tensorflow": tf.__version__,
+            "numpy": np.__version__, "backend": keras.backend.backend(), "machine": platform.machine()}
+
+
+class _Budget:
+    """Keras callback factory: stop when the wall-clock budget is spent (best weights are still restored)."""
+
+    @staticmethod
+    def make(minutes: float | None):
+        import keras
+
+        class Budget(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                self.t0 = time.time()
+
+            def on_epoch_end(self, epoch, logs=None):
+                if minutes and time.time() - self.t0 > minutes * 60:
+                    print(f"time budget of {minutes} min spent after epoch {epoch + 1}: stopping", flush=True)
+                    self.model.stop_training = True
+
+        return Budget()
+
+
+def load_data(cfg: dict, data_dir=None, progress: bool = True):
+    """(X_train, y_train, X_val, y_val, split_df, root) from the cached arrays of the configured split."""
+    from .data import resolve_data_dir
+    from .preprocess import load_arrays
+    from .split import load_split
+
+    root = resolve_data_dir(data_dir, allow_synthetic=False)
+    split = load_split(cfg["split"], root)
+    tr = split[split["split"] == "train"]
+    va = split[split["split"] == "val"]
+    if va.empty:  # the official split has no validation part: hold out a grouped tenth of train
+        groups = tr["group"].unique()
+        rng = np.random.default_rng(cfg["seed"])
+        held = set(rng.choice(groups, size=max(1, len(groups) // 10), replace=False))
+        va, tr = tr[tr["group"].isin(held)], tr[~tr["group"].isin(held)]
+    if cfg.get("max_train_images"):
+        tr = tr.sample(n=min(len(tr), int(cfg["max_train_images"])), random_state=cfg["seed"])
+    Xtr, ytr = load_arrays(root, tr, cfg["img_size"], progress=progress)
+    Xva, yva = load_arrays(root, va, cfg["img_size"], progress=progress)
+    return Xtr, ytr, Xva, yva, split, root
+
+
+def fit(cfg: dict, Xtr, ytr, Xva, yva, verbose: int = 2):
+    """Build and fit the configured model; returns (model, history dict, seconds, images/s)."""
+    import keras
+    import tensorflow as tf
+    from sklearn.utils.class_weight import compute_class_weight
+
+    from .models import build_model
+
+    keras.utils.set_random_seed(cfg["seed"])
+    n_cls = len(config.CLASSES)
+    model = build_model(cfg["arch"], cfg["img_size"], n_cls, **cfg.get("model_kwargs", {}))
+    steps = int(np.ceil(len(Xtr) / cfg["batch_size"]))
+    warm = cfg["warmup_epochs"] * steps
+    total = max(1, cfg["epochs"] * steps - warm)
+    if warm:
+        lr = keras.optimizers.schedules.CosineDecay(cfg["lr"] / 10, total, alpha=0.0, warmup_target=cfg["lr"],
+                                                    warmup_steps=warm)
+    else:
+        lr = keras.optimizers.schedules.CosineDecay(cfg["lr"], total)
+    model.compile(
+        optimizer=keras.optimizers.AdamW(lr, weight_decay=cfg["weight_decay"]),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg["label_smoothing"]),
+        metrics=["accuracy"],
+    )
+    present = np.unique(ytr)
+    cw = compute_class_weight("balanced", classes=present, y=ytr)
+    class_weight = {int(c): float(w) for c, w in zip(present, cw)}
+
+    def ds(X, y, shuffle):
+        d = tf.data.Dataset.from_tensor_slices((X[..., None], keras.utils.to_categorical(y, n_cls)))
+        if shuffle:
+            d = d.shuffle(len(X), seed=cfg["seed"], reshuffle_each_iteration=True)
+        return d.batch(cfg["batch_size"]).map(lambda a, b: (tf.cast(a, tf.float32), b)).prefetch(2)
+
+    callbacks = [
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg["patience"], restore_best_weights=True),
+        _Budget.make(cfg.get("time_budget_min")),
+    ]
+    t0 = time.time()
+    hist = model.fit(ds(Xtr, ytr, True), validation_data=ds(Xva, yva, False), epochs=cfg["epochs"],
+                     class_weight=class_weight, callbacks=callbacks, verbose=verbose)
+    secs = time.time() - t0
+    n_epochs = len(hist.history["loss"])
+    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    return model, history, secs, len(Xtr) * n_epochs / secs
+
+
+def predict_logits(model, X: np.ndarray, batch_size: int = 128) -> np.ndarray:
+    return np.asarray(model.predict(X[..., None].astype("float32"), batch_size=batch_size, verbose=0))
+
+
+def train(overrides: dict | None = None, data_dir=None, out_dir: str | Path = config.MODELS_DIR,
+          verbose: int = 2) -> Path:
+    """Train, calibrate on val, save models/<name>.keras and .json. Returns the JSON path."""
+    from .calibration import fit_temperature, probs_from_logits, reliability
+    from .split import split_sha256
+    from .synthetic import is_synthetic
+
+    cfg = resolve_config(overrides)
+    print(f"training {cfg['name']} ({cfg['arch']}, {cfg['img_size']}px, {cfg['epochs']} epochs)", flush=True)
+    Xtr, ytr, Xva, yva, split, root = load_data(cfg, data_dir)
+    print(f"train {len(Xtr)} images, val {len(Xva)} images", flush=True)
+    model, history, secs, ips = fit(cfg, Xtr, ytr, Xva, yva, verbose=verbose)
+
+    val_logits = predict_logits(model, Xva)
+    temperature = fit_temperature(val_logits, yva)
+    p_raw, p_cal = probs_from_logits(val_logits), probs_from_logits(val_logits, temperature)
+    val = {"accuracy": float((p_raw.argmax(1) == yva).mean()), "ece_raw": reliability(p_raw, yva)["ece"],
+           "ece_calibrated": reliability(p_cal, yva)["ece"]}
+    print(f"val accuracy {val['accuracy']:.4f}; temperature {temperature:.3f}; "
+          f"ECE {val['ece_raw']:.4f} -> {val['ece_calibrated']:.4f}", flush=True)
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    kpath = out_dir / f"{cfg['name']}.keras"
+    model.save(kpath)
+    meta = {
+        "name": cfg["name"],
+        "arch": cfg["arch"],
+        "classes": list(config.CLASSES),
+        "img_size": cfg["img_size"],
+        "params": int(model.count_params()),
+        "temperature": temperature,
+        "keras_file": kpath.name,
+        "keras_sha256": sha256_file(kpath),
+        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "train_wall_s": round(secs, 1),
+        "train_images_per_s": round(ips, 1),
+        "epochs_run": len(history["loss"]),
+        "config": cfg,
+        "data": {"split": cfg["split"], "split_sha256": split_sha256(split), "n_train": int(len(Xtr)),
+                 "n_val": int(len(Xva)), "synthetic": bool(is_synthetic(root)), "cpu_count": os.cpu_count()},
+        "validation": val,
+        "history": history,
+        "versions": versions(),
+        "command": "brain-mri train --config models/" + f"{cfg['name']}.json",
+    }
+    jpath = out_dir / f"{cfg['name']}.json"
+    old = json.loads(jpath.read_text()) if jpath.exists() else {}
+    if old.get("evaluation") and old.get("keras_sha256") == meta["keras_sha256"]:
+        meta["evaluation"] = old["evaluation"]  # same weights: the evaluation still holds
+    jpath.write_text(json.dumps(meta, indent=1))
+    print(f"saved {kpath} and {jpath.name} in {secs / 60:.1f} min ({ips:.1f} train images/s)", flush=True)
+    return jpath
+
+
+def cli_train(args) -> int:
+    from .data import DataError
+
+    overrides: dict = {}
+    if args.config:
+        recorded = json.loads(Path(args.config).read_text())
+        overrides.update(recorded.get("config", recorded))
+    for key in ("arch", "name", "img_size", "epochs", "batch_size", "seed"):
+        val = getattr(args, key, None)
+        if val is not None and not (key == "arch" and args.config and val == "resnet_small"):
+            overrides[key] = val
+    try:
+        train(overrides, data_dir=args.data_dir, out_dir=args.out_dir)
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
