@@ -30,3 +30,20 @@ def isolated_cache(tmp_path, monkeypatch):
     folder.mkdir()
     monkeypatch.setattr(config, "cache_dir", lambda: folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def phantom_data(tmp_path_factory):
+    """A synthetic dataset big enough to train on: 12 train + 4 test phantoms per class."""
+    from helpers import synthetic
+
+    return synthetic.write_dataset(tmp_path_factory.mktemp("phantoms") / "brain-tumor-mri", n_per_class=(12, 4), seed=5)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_json(phantom_data, tmp_path_factory):
+    """A tiny model trained for two epochs on phantoms (seconds): models/<name>.keras + .json in a temp folder."""
+    from helpers.train import train
+
+    out = tmp_path_factory.mktemp("models")
+    return train({"arch": "tiny", "epochs": 2, "name": "tiny"}, data_dir=phantom_data, out_dir=out, verbose=0)

@@ -1,0 +1,60 @@
+import json
+
+import numpy as np
+import pytest
+
+from helpers import config
+from helpers.calibration import fit_temperature, probs_from_logits, reliability
+from helpers.models import ARCHS, build_model
+from helpers.train import resolve_config, sha256_file
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_models_share_the_contract(arch):
+    size = 64
+    m = build_model(arch, size)
+    assert m.input_shape == (None, size, size, 1)
+    assert m.output_shape == (None, len(config.CLASSES))
+    assert m.get_layer("last_conv") is not None and m.layers[-1].name == "logits"
+    x = np.random.default_rng(0).integers(0, 255, (2, size, size, 1)).astype("float32")
+    assert np.isfinite(np.asarray(m(x, training=False))).all()
+
+
+def test_unknown_arch_is_named():
+    with pytest.raises(ValueError, match="known: resnet_small"):
+        build_model("vgg99")
+
+
+def test_config_layers_defaults_and_overrides():
+    cfg = resolve_config({"arch": "capstone_cnn", "epochs": None, "batch_size": 8})
+    assert cfg["epochs"] == 10 and cfg["batch_size"] == 8 and cfg["name"] == "capstone_cnn"
+    assert resolve_config({})["name"] == config.DEFAULT_MODEL_NAME
+
+
+def test_training_writes_a_verifiable_record(tiny_model_json):
+    meta = json.loads(tiny_model_json.read_text())
+    kfile = tiny_model_json.with_suffix(".keras")
+    assert meta["keras_sha256"] == sha256_file(kfile)
+    assert meta["classes"] == list(config.CLASSES)
+    assert meta["data"]["synthetic"] is True and meta["data"]["n_train"] > 0
+    assert len(meta["history"]["loss"]) == meta["epochs_run"] >= 1
+    assert meta["temperature"] > 0
+    # the recorded config reproduces the run's settings
+    assert resolve_config(meta["config"])["arch"] == "tiny"
+
+
+def test_temperature_recovers_a_known_scale():
+    rng = np.random.default_rng(1)
+    true_logits = rng.normal(size=(4000, 4)) * 3
+    y = np.array([rng.choice(4, p=p) for p in probs_from_logits(true_logits)])
+    t = fit_temperature(true_logits * 2.5, y)  # over-confident by a factor 2.5
+    assert 2.2 < t < 2.8
+
+
+def test_ece_is_small_for_calibrated_and_large_for_overconfident():
+    rng = np.random.default_rng(2)
+    logits = rng.normal(size=(5000, 4)) * 2
+    p = probs_from_logits(logits)
+    y = np.array([rng.choice(4, p=row) for row in p])
+    assert reliability(p, y)["ece"] < 0.03
+    assert reliability(probs_from_logits(logits * 4), y)["ece"] > 0.1

@@ -1,0 +1,56 @@
+"""The project's own plumbing: config, CLI, environment files."""
+import subprocess
+import sys
+import tomllib
+
+import pytest
+
+from helpers import cli, config
+
+
+def test_config_paths_live_in_the_repo():
+    for p in (config.DATA_DIR, config.MODELS_DIR, config.FIGURES_DIR, config.NOTEBOOKS_DIR):
+        assert p.is_relative_to(config.PROJ_ROOT)
+    assert config.CLASSES == tuple(sorted(config.CLASSES))
+
+
+def test_data_root_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("BRAIN_MRI_DATA", str(tmp_path))
+    assert config.data_root() == tmp_path
+    monkeypatch.delenv("BRAIN_MRI_DATA")
+    assert config.data_root() == config.RAW_DIR / config.DATASET_NAME
+
+
+def test_writable_dir_falls_back_when_not_writable(tmp_path, monkeypatch):
+    # a path below a regular file cannot be created, even by root (CI runs as root, so chmod would not do)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    got = config.writable_dir(blocker / "processed")
+    assert got.is_relative_to(tmp_path / "cache") and got.is_dir()
+
+
+def test_cli_lists_every_verb():
+    out = subprocess.run([sys.executable, "-m", "helpers.cli", "--help"], capture_output=True, text=True, check=True)
+    for verb in ("fetch", "audit", "split", "train", "evaluate", "predict", "report", "dashboard", "bench"):
+        assert verb in out.stdout
+
+
+def test_cli_rejects_unknown_verb():
+    with pytest.raises(SystemExit):
+        cli.main(["frobnicate"])
+
+
+def test_pyproject_pins_majors_and_declares_the_script():
+    meta = tomllib.loads((config.PROJ_ROOT / "pyproject.toml").read_text())
+    deps = meta["project"]["dependencies"]
+    assert all("<" in d for d in deps), "every dependency has an upper bound on its major version"
+    assert meta["project"]["scripts"]["brain-mri"] == "helpers.cli:main"
+
+
+def test_environment_yml_installs_the_package():
+    yaml = pytest.importorskip("yaml")
+    env = yaml.safe_load((config.PROJ_ROOT / "environment.yml").read_text())
+    assert "python=3.11" in env["dependencies"]
+    pip = next(d for d in env["dependencies"] if isinstance(d, dict))["pip"]
+    assert "-e .[dev]" in pip
