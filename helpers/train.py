@@ -20,7 +20,7 @@ DEFAULTS: dict = {
     "arch": "resnet_small",
     "name": None,
     "img_size": config.IMG_SIZE,
-    "epochs": 40,
+    "epochs": 80,
     "batch_size": 64,
     "lr": 3e-3,
     "weight_decay": 1e-4,
