@@ -67,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--ip", default="127.0.0.1", help="address to bind (default: loopback only)")
     s.set_defaults(target="helpers.app:cli_dashboard")
 
+    s = sub.add_parser("docs", help="regenerate models/MODEL_CARD.md and the README results from saved JSON")
+    s.set_defaults(target="helpers.model_card:cli_docs")
+
     s = sub.add_parser("bench", help="speed and memory benchmark; prints a table, writes bench/results.json")
     s.add_argument("--quick", action="store_true")
     s.set_defaults(target="helpers.bench:cli_bench")
