@@ -47,3 +47,69 @@ def tiny_model_json(phantom_data, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("models")
     return train({"arch": "tiny", "epochs": 2, "name": "tiny"}, data_dir=phantom_data, out_dir=out, verbose=0)
+
+
+def _descendants(pid: int) -> list:
+    """psutil handles of every process below `pid` (kernels run in their own sessions: a group kill misses them)."""
+    try:
+        import psutil
+
+        return psutil.Process(pid).children(recursive=True)
+    except Exception:  # noqa: BLE001 - psutil missing or the process already gone
+        return []
+
+
+@pytest.fixture(scope="session")
+def voila_server(tiny_model_json, tmp_path_factory):
+    """`brain-mri dashboard` (helpers.app.cli_dashboard, i.e. the options users get) on a free loopback port,
+    serving the tiny model through $BRAIN_MRI_MODEL. Yields (base_url, log_path). Always stopped: SIGTERM makes
+    Voila shut its kernels down; anything of ours still alive after that is killed by pid."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    pytest.importorskip("voila")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path_factory.mktemp("voila") / "voila.log"
+    env = {**os.environ, "BRAIN_MRI_MODEL": str(Path(tiny_model_json).with_suffix(".keras")),
+           # a CPU shared with training can take minutes to import TensorFlow in a fresh kernel
+           "BRAIN_MRI_VOILA_TIMEOUT": os.environ.get("BRAIN_MRI_VOILA_TIMEOUT", "600"),
+           "TF_CPP_MIN_LOG_LEVEL": "2"}
+    fh = open(log, "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "helpers.cli", "dashboard", "--port", str(port)],
+                            cwd=config.PROJ_ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    kids: list = []
+    try:
+        deadline = time.time() + 300
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"voila exited with {proc.returncode}: {log.read_text(errors='replace')[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.time() > deadline:
+                    pytest.fail("voila did not listen within 300 s")
+                time.sleep(1)
+        yield f"http://127.0.0.1:{port}/", log
+    finally:
+        kids.extend(_descendants(proc.pid))
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        for kid in kids:  # kernels Voila failed to shut down (is_running guards against a reused pid)
+            try:
+                if kid.is_running():
+                    kid.kill()
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+        fh.close()

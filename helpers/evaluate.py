@@ -1,0 +1,507 @@
+"""Evaluate a trained model: the leak-free test split (headline), the official Testing split (for comparison with
+published work), calibration, an abstain band, and robustness to resolution and to the image-size shortcut.
+
+Every number comes with a percentile bootstrap 95 % CI (test images resampled with replacement, seeded, all
+metrics of one split computed on the same resamples). Results go into the "evaluation" block of
+models/<name>.json (schema in the team contracts) and per-image rows into models/<name>.predictions.csv.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import config
+
+K = len(config.CLASSES)
+NOTUMOR = config.CLASSES.index(config.NO_TUMOUR)
+TUMOUR_THRESHOLD = 0.5
+ABSTAIN_TARGET = 0.99  # accuracy wanted on the accepted part of the validation set
+ABSTAIN_FALLBACK = 0.9
+ABSTAIN_MIN_ACCEPTED = 20  # a threshold accepting fewer val images than this is not trusted
+RESOLUTIONS = (64, 96, 128, 192)
+ROC_POINTS = 200
+OFFICIAL_NOTE = "leaky: official Testing split, for comparison with published work"
+
+
+# ------------------------------------------------------------------------------------------- bootstrap
+def bootstrap_indices(n: int, n_boot: int = 1000, seed: int = config.SEED) -> np.ndarray:
+    """[n_boot, n] resample indices (with replacement). Shared by every metric of a split: paired resamples."""
+    return np.random.default_rng(seed).integers(0, n, size=(int(n_boot), int(n)))
+
+
+def _ci(samples: np.ndarray, alpha: float = 0.05) -> list[float]:
+    s = np.asarray(samples, dtype=np.float64)
+    s = s[np.isfinite(s)]
+    if s.size == 0:
+        return [float("nan"), float("nan")]
+    lo, hi = np.percentile(s, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+    return [float(lo), float(hi)]
+
+
+def _block(value: float, samples: np.ndarray | None) -> dict:
+    return {"value": float(value), "ci": _ci(samples) if samples is not None else [float("nan")] * 2}
+
+
+def confusions(y: np.ndarray, pred: np.ndarray, idx: np.ndarray | None = None, k: int = K) -> np.ndarray:
+    """Confusion matrix [k, k] (rows true), or one per resample [B, k, k] when `idx` [B, n] is given."""
+    codes = np.asarray(y, np.int64) * k + np.asarray(pred, np.int64)
+    if idx is None:
+        return np.bincount(codes, minlength=k * k).reshape(k, k)
+    b = idx.shape[0]
+    flat = codes[idx] + (np.arange(b, dtype=np.int64) * k * k)[:, None]
+    return np.bincount(flat.ravel(), minlength=b * k * k).reshape(b, k, k)
+
+
+def prf_from_confusion(cm: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-class precision, recall, F1 (scikit-learn's definitions, zero_division=0), accuracy and macro-F1,
+    for one confusion matrix [k, k] or a stack [..., k, k]."""
+    cm = np.asarray(cm, np.float64)
+    tp = np.diagonal(cm, axis1=-2, axis2=-1)
+    n_pred, n_true = cm.sum(-2), cm.sum(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(n_pred > 0, tp / n_pred, 0.0)
+        recall = np.where(n_true > 0, tp / n_true, 0.0)
+        f1 = np.where(n_pred + n_true > 0, 2 * tp / (n_pred + n_true), 0.0)
+        accuracy = tp.sum(-1) / cm.sum((-2, -1))
+    return {"precision": precision, "recall": recall, "f1": f1, "accuracy": accuracy, "macro_f1": f1.mean(-1)}
+
+
+def auc_bootstrap(y_bin: np.ndarray, score: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """ROC-AUC of each resample (Mann-Whitney with ties counted half), vectorised over resamples.
+
+    Each resample is a weight vector over the original samples (how often each was drawn); samples are sorted
+    once by score and the weights of equal scores summed, so no per-resample sort is needed.
+    """
+    y_bin = np.asarray(y_bin, bool)
+    n, b = len(score), idx.shape[0]
+    w = np.bincount((idx + (np.arange(b, dtype=np.int64) * n)[:, None]).ravel(), minlength=b * n).reshape(b, n)
+    order = np.argsort(score, kind="mergesort")
+    s_sorted, pos = np.asarray(score)[order], y_bin[order]
+    starts = np.flatnonzero(np.r_[True, np.diff(s_sorted) != 0])
+    w = w[:, order].astype(np.float64)
+    P = np.add.reduceat(w * pos, starts, axis=1)
+    Q = np.add.reduceat(w * ~pos, starts, axis=1)
+    below = np.cumsum(Q, axis=1) - Q
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (P * (below + 0.5 * Q)).sum(1) / (P.sum(1) * Q.sum(1))
+
+
+def _downsample_curve(fpr: np.ndarray, tpr: np.ndarray, n: int = ROC_POINTS) -> dict:
+    if len(fpr) > n:
+        keep = np.unique(np.r_[np.linspace(0, len(fpr) - 1, n).round().astype(int)])
+        fpr, tpr = fpr[keep], tpr[keep]
+    return {"fpr": [round(float(v), 5) for v in fpr], "tpr": [round(float(v), 5) for v in tpr]}
+
+
+# ------------------------------------------------------------------------------------------- metrics
+def classification_metrics(y: np.ndarray, probs: np.ndarray, n_boot: int = 1000, seed: int = config.SEED) -> dict:
+    """Accuracy, macro-F1, per-class P/R/F1 with CIs, confusion matrix, tumour-vs-no-tumour block."""
+    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support, roc_auc_score, roc_curve
+
+    y = np.asarray(y, np.int64)
+    probs = np.asarray(probs, np.float64)
+    pred = probs.argmax(1)
+    labels = list(range(K))
+    idx = bootstrap_indices(len(y), n_boot, seed) if n_boot else None
+    boot = prf_from_confusion(confusions(y, pred, idx)) if idx is not None else None
+    prec, rec, f1, support = precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
+    out: dict = {
+        "n": int(len(y)),
+        "accuracy": _block(accuracy_score(y, pred), boot["accuracy"] if boot else None),
+        "macro_f1": _block(f1_score(y, pred, labels=labels, average="macro", zero_division=0),
+                           boot["macro_f1"] if boot else None),
+        "per_class": {},
+        "confusion": confusions(y, pred).tolist(),
+    }
+    for i, c in enumerate(config.CLASSES):
+        out["per_class"][c] = {
+            "precision": _block(prec[i], boot["precision"][:, i] if boot else None),
+            "recall": _block(rec[i], boot["recall"][:, i] if boot else None),
+            "f1": _block(f1[i], boot["f1"][:, i] if boot else None),
+            "support": int(support[i]),
+        }
+    # Tumour vs no tumour: P(tumour) = 1 - P(notumor), a fixed 0.5 threshold (not tuned on test).
+    yb = y != NOTUMOR
+    score = 1.0 - probs[:, NOTUMOR]
+    pb = score >= TUMOUR_THRESHOLD
+    tumour: dict = {"threshold": TUMOUR_THRESHOLD, "n_tumour": int(yb.sum()), "n_no_tumour": int((~yb).sum())}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sens = (yb & pb).sum() / yb.sum() if yb.any() else float("nan")
+        spec = (~yb & ~pb).sum() / (~yb).sum() if (~yb).any() else float("nan")
+        if idx is not None:
+            ybi, pbi = yb[idx], pb[idx]
+            sens_b = (ybi & pbi).sum(1) / ybi.sum(1)
+            spec_b = (~ybi & ~pbi).sum(1) / (~ybi).sum(1)
+    tumour["sensitivity"] = _block(sens, sens_b if idx is not None else None)
+    tumour["specificity"] = _block(spec, spec_b if idx is not None else None)
+    if yb.any() and (~yb).any():
+        fpr, tpr, _ = roc_curve(yb, score)
+        tumour["roc_auc"] = _block(roc_auc_score(yb, score), auc_bootstrap(yb, score, idx) if idx is not None else None)
+        tumour["roc"] = _downsample_curve(fpr, tpr)
+    else:
+        tumour["roc_auc"] = {"value": float("nan"), "ci": [float("nan")] * 2}
+        tumour["roc"] = {"fpr": [], "tpr": []}
+    out["tumour"] = tumour
+    return out
+
+
+def abstain_curve(probs: np.ndarray, y: np.ndarray, thresholds) -> list[dict]:
+    """Coverage (share with max prob >= t) and accuracy on that accepted share, per threshold."""
+    conf, correct = probs.max(1), probs.argmax(1) == y
+    rows = []
+    for t in np.round(np.asarray(thresholds, np.float64), 4):  # rounded first: 0.25 + k*0.005 is inexact
+        acc = conf >= t
+        rows.append({"threshold": round(float(t), 4), "coverage": float(acc.mean()) if len(y) else float("nan"),
+                     "accuracy": float(correct[acc].mean()) if acc.any() else float("nan"), "n": int(acc.sum())})
+    return rows
+
+
+def choose_abstain_threshold(probs_val: np.ndarray, y_val: np.ndarray, target: float = ABSTAIN_TARGET,
+                             min_accepted: int = ABSTAIN_MIN_ACCEPTED) -> tuple[float, bool]:
+    """Smallest max-probability threshold whose accepted validation images are >= `target` accurate.
+
+    Returns (threshold, found); (ABSTAIN_FALLBACK, False) if no threshold reaches the target on at least
+    `min_accepted` images (or on all of them, for a smaller validation set).
+    """
+    need = min(min_accepted, len(y_val))
+    for row in abstain_curve(probs_val, y_val, np.arange(0.25, 1.0, 0.005)):
+        if row["n"] >= max(need, 1) and row["accuracy"] >= target:
+            return row["threshold"], True
+    return ABSTAIN_FALLBACK, False
+
+
+_CURVE_T = np.round(np.r_[np.arange(0.25, 0.95, 0.05), np.arange(0.95, 0.995, 0.01), 0.995, 0.999], 3)
+
+
+def split_metrics(y: np.ndarray, logits: np.ndarray, temperature: float, abstain_t: float, n_boot: int,
+                  seed: int = config.SEED) -> dict:
+    """The full per-split block: classification metrics on calibrated probabilities, calibration, abstain."""
+    from .calibration import probs_from_logits, reliability
+
+    p_raw, p_cal = probs_from_logits(logits), probs_from_logits(logits, temperature)
+    out = classification_metrics(y, p_cal, n_boot, seed)
+    r_raw, r_cal = reliability(p_raw, y), reliability(p_cal, y)
+    out["calibration"] = {"ece_raw": r_raw["ece"], "ece_calibrated": r_cal["ece"], "n_bins": r_cal["n_bins"],
+                          "reliability_raw": r_raw, "reliability_calibrated": r_cal}
+    row = abstain_curve(p_cal, y, [abstain_t])[0]
+    out["abstain"] = {"threshold": float(abstain_t), "coverage": row["coverage"], "accuracy": row["accuracy"],
+                      "n_referred": int(len(y) - row["n"]), "curve": abstain_curve(p_cal, y, _CURVE_T)}
+    return out
+
+
+# ------------------------------------------------------------------------------------------- robustness
+def _robust_one(path: str, sizes: tuple[int, ...], img_size: int) -> np.ndarray:
+    """Decode at full resolution, downsample (longest side = px, Pillow BILINEAR, antialiased), then prepare."""
+    from PIL import Image
+
+    from .preprocess import decode, prepare
+
+    g = decode(path).gray
+    out = np.empty((len(sizes), img_size, img_size), np.uint8)
+    for i, px in enumerate(sizes):
+        h, w = g.shape
+        s = px / max(h, w)
+        small = g
+        if s < 1:
+            im = Image.fromarray(g).resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.BILINEAR)
+            small = np.asarray(im)
+        out[i] = prepare(small, img_size)
+    return out
+
+
+def _robust_chunk(paths: list[str], sizes: tuple[int, ...], img_size: int) -> np.ndarray:
+    return np.stack([_robust_one(p, sizes, img_size) for p in paths])
+
+
+def robustness_arrays(root: Path, df: pd.DataFrame, img_size: int, sizes=RESOLUTIONS,
+                      progress: bool = True) -> np.ndarray:
+    """[len(sizes), N, S, S] uint8: the rows of `df` downsampled to each size then prepared. Cached like
+    load_arrays (same key plus the sizes)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .preprocess import _mp_context, _n_workers, arrays_cache_path
+
+    sizes = tuple(int(s) for s in sizes)
+    base = arrays_cache_path(root, df, img_size)
+    cache = base.with_name(base.stem.replace("X_", "R_", 1) + "_" + "-".join(map(str, sizes)) + ".npy")
+    if cache.exists():
+        try:
+            R = np.load(cache, allow_pickle=False)
+            if R.shape == (len(sizes), len(df), img_size, img_size):
+                return R
+        except (OSError, ValueError):
+            pass
+    paths = [str(Path(root) / p) for p in df["path"]]
+    R = np.empty((len(df), len(sizes), img_size, img_size), np.uint8)
+    chunk = 32
+    starts = list(range(0, len(paths), chunk))
+    nw = _n_workers(None)
+    t0 = time.time()
+    if nw > 1 and len(paths) >= 64:
+        with ProcessPoolExecutor(max_workers=nw, mp_context=_mp_context()) as ex:
+            futs = [ex.submit(_robust_chunk, paths[i : i + chunk], sizes, img_size) for i in starts]
+            for j, (i, f) in enumerate(zip(starts, futs)):
+                R[i : i + chunk] = f.result()
+                if progress and j % 8 == 0:
+                    print(f"  robustness: {i + chunk}/{len(paths)} images ({time.time() - t0:.0f} s)", file=sys.stderr)
+    else:
+        for i in starts:
+            R[i : i + chunk] = _robust_chunk(paths[i : i + chunk], sizes, img_size)
+    R = np.ascontiguousarray(R.transpose(1, 0, 2, 3))
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            np.save(fh, R, allow_pickle=False)
+        os.replace(tmp, cache)
+    except OSError:
+        pass
+    return R
+
+
+# ------------------------------------------------------------------------------------------- driver
+def _val_rows(split_df: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """The validation rows the model was calibrated on (mirrors helpers.train.load_data)."""
+    va = split_df[split_df["split"] == "val"]
+    if va.empty:
+        tr = split_df[split_df["split"] == "train"]
+        groups = tr["group"].unique()
+        rng = np.random.default_rng(seed)
+        held = set(rng.choice(groups, size=max(1, len(groups) // 10), replace=False))
+        va = tr[tr["group"].isin(held)]
+    return va
+
+
+def _clean(obj):
+    """JSON-safe copy: NaN/inf -> None (the dashboard parses this JSON in the browser), numpy -> Python."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        v = float(obj)
+        return v if np.isfinite(v) else None
+    if isinstance(obj, np.ndarray):
+        return _clean(obj.tolist())
+    return obj
+
+
+def _log(msg: str, progress: bool) -> None:
+    if progress:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def evaluate_model(predictor, data_dir=None, bootstrap: int = 1000, write: bool = True, robustness: bool = True,
+                   progress: bool = True, seed: int = config.SEED) -> dict:
+    """Evaluate `predictor` (helpers.predict.Predictor or a model path) and return the "evaluation" block.
+
+    With write=True it is stored in the model's JSON (other keys untouched) and per-image predictions in
+    models/<name>.predictions.csv beside it.
+    """
+    from .calibration import fit_temperature, probs_from_logits
+    from .data import build_manifest, resolve_data_dir
+    from .predict import Predictor, load_model
+    from .preprocess import load_arrays
+    from .split import load_split, split_sha256
+    from .synthetic import is_synthetic
+
+    if not isinstance(predictor, Predictor):
+        predictor = load_model(predictor)
+    t_start = time.time()
+    root = resolve_data_dir(data_dir)
+    S, T = predictor.img_size, predictor.temperature
+    meta = predictor.meta
+    train_kind = (meta.get("data") or {}).get("split") or (meta.get("config") or {}).get("split") or "leakfree"
+    lf = load_split("leakfree", root)
+    off = load_split("official", root)
+    lf_sha = split_sha256(lf)
+    trained_sha = (meta.get("data") or {}).get("split_sha256")
+    seen_df = lf if train_kind == "leakfree" else load_split(train_kind, root)
+    seen = set(seen_df.loc[seen_df["split"].isin(["train", "val"]), "path"])
+    if train_kind == "leakfree" and trained_sha and trained_sha != lf_sha:
+        print(f"warning: {predictor.name} was trained on split {trained_sha[:12]} but the current leak-free split "
+              f"is {lf_sha[:12]}: test images may have been seen in training", file=sys.stderr)
+
+    # Validation: refit the temperature (a check of the recorded one) and choose the abstain threshold.
+    va = _val_rows(seen_df, int((meta.get("config") or {}).get("seed", seed)))
+    _log(f"evaluating {predictor.name} on {root.name}: val {len(va)} images", progress)
+    Xva, yva = load_arrays(root, va, S, progress=progress)
+    lg_va = predictor.logits_arrays(Xva)
+    t_refit = fit_temperature(lg_va, yva)
+    abstain_t, found = choose_abstain_threshold(probs_from_logits(lg_va, T), yva)
+    val_row = abstain_curve(probs_from_logits(lg_va, T), yva, [abstain_t])[0]
+
+    blocks, pred_rows, arrays = {}, [], {}
+    for key, df in (("leakfree_test", lf[lf["split"] == "test"]), ("official_test", off[off["split"] == "test"])):
+        df = df.reset_index(drop=True)
+        if df.empty:
+            continue
+        _log(f"{key}: {len(df)} images", progress)
+        X, y = load_arrays(root, df, S, progress=progress)
+        logits = predictor.logits_arrays(X)
+        block = split_metrics(y, logits, T, abstain_t, bootstrap, seed)
+        in_train = df["path"].isin(seen).to_numpy()
+        block["n_in_training_split"] = int(in_train.sum())
+        if in_train.any():
+            block["contaminated"] = True
+            p = probs_from_logits(logits[~in_train], T)
+            acc = classification_metrics(y[~in_train], p, bootstrap, seed)["accuracy"] if (~in_train).any() else None
+            block["unseen_subset"] = {"n": int((~in_train).sum()), "accuracy": acc}
+        if key == "official_test":
+            note = OFFICIAL_NOTE
+            if in_train.any():
+                note += (f"; {int(in_train.sum())} of its {len(df)} images were in this model's training/validation "
+                         f"split, so this figure is contaminated (see unseen_subset)")
+            block["note"] = note
+        block["abstain"]["selected_on"] = "leakfree val" if train_kind == "leakfree" else f"{train_kind} val"
+        blocks[key] = block
+        arrays[key] = (df, X, y)
+        probs = probs_from_logits(logits, T)
+        for i, r in df.iterrows():
+            pr = probs[i]
+            pred_rows.append({"path": r["path"], "eval_split": key, "label": r["label"],
+                              **{c: round(float(v), 6) for c, v in zip(config.CLASSES, pr)},
+                              "p_tumour": round(float(1 - pr[NOTUMOR]), 6),
+                              "prediction": config.CLASSES[int(pr.argmax())]})
+
+    result: dict = {
+        "evaluated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model": predictor.name,
+        "keras_sha256": meta.get("keras_sha256"),
+        "data_dir": root.name,
+        "synthetic": bool(is_synthetic(root)),
+        "split_sha256": lf_sha,
+        "split_matches_training": (trained_sha == lf_sha) if (trained_sha and train_kind == "leakfree") else None,
+        "trained_on_split": train_kind,
+        "temperature": T,
+        "temperature_refit_val": t_refit,
+        "bootstrap": int(bootstrap),
+        "ci": f"percentile bootstrap 95% (test images resampled, seed {seed})",
+        "abstain_rule": {"target_val_accuracy": ABSTAIN_TARGET, "threshold": abstain_t, "found": found,
+                         "min_accepted": ABSTAIN_MIN_ACCEPTED, "val_n": int(len(yva)),
+                         "val_coverage": val_row["coverage"], "val_accuracy": val_row["accuracy"],
+                         "advice": "max calibrated probability below the threshold: refer to a radiologist"},
+        **blocks,
+    }
+
+    if robustness and "leakfree_test" in arrays:
+        df, X, y = arrays["leakfree_test"]
+        rob: dict = {"method": "decoded original downsampled with Pillow (BILINEAR, antialiased) so its longest "
+                               "side is px, then prepared at the model's size; leak-free test",
+                     "resolution": []}
+        _log(f"robustness: {len(df)} images at {', '.join(map(str, RESOLUTIONS))} px", progress)
+        R = robustness_arrays(root, df, S, RESOLUTIONS, progress=progress)
+        idx = bootstrap_indices(len(y), bootstrap, seed) if bootstrap else None
+        for px, Xr in zip(RESOLUTIONS, R):
+            correct = predictor.predict_arrays(Xr).argmax(1) == y
+            rob["resolution"].append({"px": px, "accuracy": _block(correct.mean(),
+                                                                    correct[idx].mean(1) if idx is not None else None)})
+        man = build_manifest(root, progress=False).set_index("path")
+        wh = man.reindex(df["path"])[["width", "height"]].to_numpy()
+        sel = (wh[:, 0] == 512) & (wh[:, 1] == 512)
+        sub: dict = {"n": int(sel.sum()), "per_class_n": {c: int(((y == i) & sel).sum()) for i, c in enumerate(config.CLASSES)},
+                     "note": "leak-free test images of exactly 512x512 px: the file-size shortcut is absent within it"}
+        if sel.any():
+            p = predictor.predict_arrays(X[sel])
+            sub["accuracy"] = classification_metrics(y[sel], p, bootstrap, seed)["accuracy"]
+        else:
+            sub["accuracy"] = {"value": float("nan"), "ci": [float("nan")] * 2}
+        rob["size512_subset"] = sub
+        result["robustness"] = rob
+    result["wall_s"] = round(time.time() - t_start, 1)
+    result = _clean(result)
+
+    if write:
+        write_evaluation(predictor.path, result, pred_rows)
+    return result
+
+
+def write_evaluation(keras_path: str | Path, evaluation: dict, pred_rows: list[dict]) -> tuple[Path, Path]:
+    """Put `evaluation` into <model>.json (every other key kept) and rows into <model>.predictions.csv."""
+    kpath = Path(keras_path)
+    jpath = kpath.with_suffix(".json")
+    meta = json.loads(jpath.read_text(encoding="utf-8"))
+    meta["evaluation"] = evaluation
+    tmp = jpath.with_name(f".{jpath.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(meta, indent=1, allow_nan=False), encoding="utf-8")
+    os.replace(tmp, jpath)
+    cpath = kpath.with_name(f"{kpath.stem}.predictions.csv")
+    cols = ["path", "eval_split", "label", *config.CLASSES, "p_tumour", "prediction"]
+    pd.DataFrame(pred_rows, columns=cols).to_csv(cpath, index=False, float_format="%.6f")
+    return jpath, cpath
+
+
+# ------------------------------------------------------------------------------------------- CLI
+def _fmt(b: dict | None, pct: bool = True) -> str:
+    if not b or b.get("value") is None:
+        return "n/a"
+    v, (lo, hi) = b["value"], b.get("ci") or [None, None]
+    if lo is None or hi is None:
+        return f"{100 * v:.1f}%" if pct else f"{v:.3f}"
+    return f"{100 * v:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]" if pct else f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def format_table(ev: dict) -> str:
+    lines = [f"model {ev.get('model')}  data {ev.get('data_dir')}{' (SYNTHETIC phantoms)' if ev.get('synthetic') else ''}"
+             f"  split {str(ev.get('split_sha256'))[:12]}  T={ev.get('temperature', float('nan')):.3f} "
+             f"(refit on val {ev.get('temperature_refit_val', float('nan')):.3f})  bootstrap {ev.get('bootstrap')}"]
+    for key, title in (("leakfree_test", "leak-free test (headline)"), ("official_test", "official Testing (leaky)")):
+        b = ev.get(key)
+        if not b:
+            continue
+        t = b["tumour"]
+        lines.append(f"\n{title}: n={b['n']}" + (f", {b['n_in_training_split']} seen in training" if b.get("n_in_training_split") else ""))
+        lines.append(f"  accuracy      {_fmt(b['accuracy'])}")
+        lines.append(f"  macro-F1      {_fmt(b['macro_f1'], False)}")
+        for c, pc in b["per_class"].items():
+            lines.append(f"  {c:<12}  P {_fmt(pc['precision'])}  R {_fmt(pc['recall'])}  F1 {_fmt(pc['f1'], False)}  n={pc['support']}")
+        lines.append(f"  tumour vs none @0.5: sensitivity {_fmt(t['sensitivity'])}  specificity {_fmt(t['specificity'])}  "
+                     f"AUC {_fmt(t['roc_auc'], False)}")
+        c = b["calibration"]
+        lines.append(f"  ECE (15 bins) raw {c['ece_raw']:.4f} -> calibrated {c['ece_calibrated']:.4f}")
+        a = b["abstain"]
+        acc = "n/a" if a["accuracy"] is None else f"{100 * a['accuracy']:.1f}%"
+        lines.append(f"  abstain below {a['threshold']:.3f}: coverage {100 * a['coverage']:.1f}%, accuracy on accepted {acc}, "
+                     f"{a['n_referred']} referred")
+        if b.get("unseen_subset"):
+            lines.append(f"  unseen subset (n={b['unseen_subset']['n']}): accuracy {_fmt(b['unseen_subset']['accuracy'])}")
+        if b.get("note"):
+            lines.append(f"  note: {b['note']}")
+    r = ev.get("robustness")
+    if r:
+        lines.append("\nrobustness (leak-free test): " + ", ".join(f"{x['px']}px {_fmt(x['accuracy'])}" for x in r["resolution"]))
+        s = r["size512_subset"]
+        lines.append(f"  512x512-only subset n={s['n']}: accuracy {_fmt(s['accuracy'])}")
+    lines.append(f"\n({ev.get('wall_s')} s)")
+    return "\n".join(lines)
+
+
+def cli_evaluate(args) -> int:
+    from .data import DataError
+    from .predict import ModelError, load_model
+    from .preprocess import ImageError
+
+    try:
+        predictor = load_model(getattr(args, "model", None))
+    except ModelError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    try:
+        ev = evaluate_model(predictor, data_dir=getattr(args, "data_dir", None),
+                            bootstrap=int(getattr(args, "bootstrap", 1000) or 0))
+    except (DataError, ImageError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(format_table(ev))
+    print(f"wrote evaluation into {predictor.path.with_suffix('.json').name} and "
+          f"{predictor.path.stem}.predictions.csv")
+    return 0

@@ -1,0 +1,111 @@
+"""Grad-CAM (Selvaraju et al., 2017) for our models, and a heat-map overlay for display.
+
+Every model names its last convolution "last_conv" (helpers.models). The heat map is the ReLU of that layer's
+channels weighted by the spatially pooled gradient of the chosen class's logit, upsampled to the input size
+and scaled to [0, 1]. It shows where the network looked, not where a tumour is: the report treats it as a
+sanity check, never as a segmentation.
+"""
+from __future__ import annotations
+
+import threading
+import weakref
+
+import numpy as np
+
+_FNS: dict[int, tuple] = {}  # id(model) -> (weakref to model, compiled function)
+_LOCK = threading.Lock()
+CONV_LAYER = "last_conv"
+
+
+def _gradcam_fn(model):
+    """The compiled Grad-CAM function of `model`, built once per model object (tracing costs ~1 s)."""
+    with _LOCK:
+        hit = _FNS.get(id(model))
+        if hit is not None and hit[0]() is model:
+            return hit[1]
+    import keras
+    import tensorflow as tf
+
+    try:
+        conv = model.get_layer(CONV_LAYER).output
+    except ValueError:
+        raise ValueError(f"model {model.name!r} has no layer named {CONV_LAYER!r}: Grad-CAM needs it") from None
+    sub = keras.Model(model.inputs, [conv, model.outputs[0]], name=f"{model.name}_gradcam")
+    s = int(model.input_shape[1])
+
+    @tf.function(input_signature=[tf.TensorSpec([1, s, s, 1], tf.float32), tf.TensorSpec([], tf.int32)])
+    def fn(x, k):
+        with tf.GradientTape() as tape:
+            acts, logits = sub(x, training=False)
+            tape.watch(acts)
+            k = tf.where(k < 0, tf.argmax(logits[0], output_type=tf.int32), k)  # -1: the predicted class
+            score = tf.gather(logits[0], k)
+        grads = tape.gradient(score, acts)
+        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)  # (1, 1, 1, C): channel importance
+        cam = tf.nn.relu(tf.reduce_sum(acts * weights, axis=-1, keepdims=True))
+        cam = tf.image.resize(cam, (s, s), method="bilinear")[0, :, :, 0]
+        top = tf.reduce_max(cam)
+        cam = tf.where(top > 0, cam / tf.maximum(top, 1e-12), tf.zeros_like(cam))
+        return cam, logits[0]
+
+    with _LOCK:
+        for key in [k for k, (ref, _) in _FNS.items() if ref() is None]:  # drop functions of dead models
+            del _FNS[key]
+        _FNS[id(model)] = (weakref.ref(model), fn)
+    return fn
+
+
+def gradcam_and_logits(model, x: np.ndarray, class_idx: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(heat (S, S) float32 in [0, 1], logits [n_classes]) for one prepared image, in one forward pass.
+
+    `class_idx` None explains the predicted class. An all-zero heat map means no region raised that class's score.
+    """
+    import tensorflow as tf
+
+    x = np.asarray(x)
+    if x.ndim == 3 and x.shape[-1] == 1:
+        x = x[..., 0]
+    s = int(model.input_shape[1])
+    if x.shape != (s, s):
+        raise ValueError(f"expected one prepared image of shape ({s}, {s}), got {x.shape}")
+    n_cls = int(model.outputs[0].shape[-1])
+    k = -1 if class_idx is None else int(class_idx)
+    if not -1 <= k < n_cls:
+        raise ValueError(f"class_idx {class_idx} out of range for {n_cls} classes")
+    cam, logits = _gradcam_fn(model)(tf.convert_to_tensor(x[None, :, :, None].astype(np.float32)),
+                                     tf.constant(k, tf.int32))
+    return cam.numpy().astype(np.float32), logits.numpy()
+
+
+def gradcam(model, x: np.ndarray, class_idx: int | None = None) -> np.ndarray:
+    """Grad-CAM heat map (S, S) float32 in [0, 1] of `class_idx` (default: predicted class) for one prepared
+    uint8 image (S, S). `model` is a Keras model or a helpers.predict.Predictor."""
+    model = getattr(model, "model", model)
+    return gradcam_and_logits(model, x, class_idx)[0]
+
+
+def _resize_heat(heat: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    if heat.shape == shape:
+        return heat
+    from PIL import Image
+
+    im = Image.fromarray(np.asarray(heat, np.float32), mode="F").resize((shape[1], shape[0]), Image.Resampling.BILINEAR)
+    return np.asarray(im)
+
+
+def overlay(gray: np.ndarray, heat: np.ndarray, alpha: float = 0.4, cmap: str = "jet") -> np.ndarray:
+    """RGB uint8 (H, W, 3): `gray` (H, W) uint8 under the colour-mapped heat map (resized to H, W).
+
+    Opacity is alpha * heat, so cold regions show the plain image instead of a blue wash.
+    """
+    from matplotlib import colormaps
+
+    g = np.asarray(gray)
+    if g.ndim == 3:  # already RGB: use its luminance
+        g = g[..., :3].mean(axis=-1)
+    g = g.astype(np.float32)
+    h = np.clip(np.nan_to_num(_resize_heat(np.asarray(heat, np.float32), g.shape)), 0.0, 1.0)
+    colour = colormaps[cmap](h)[..., :3].astype(np.float32) * 255.0
+    a = (float(alpha) * h)[..., None]
+    out = (1.0 - a) * g[..., None] + a * colour
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)

@@ -1,0 +1,420 @@
+"""Figures for the report: one saver (`save_fig`) and one function per kind of plot the notebooks draw.
+
+Static plots are matplotlib/seaborn (they render everywhere, including GitHub); plotly is used where hovering
+helps (the acquisition fingerprint). Every function returns the figure and never saves it: saving is the
+caller's choice, through `save_fig`, so a smoke run can send its figures elsewhere than figures/.
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from . import config
+
+DPI = 110
+# One colour per class, fixed so that every figure of the report agrees (seaborn "colorblind" palette).
+CLASS_COLOURS = {"glioma": "#0173b2", "meningioma": "#de8f05", "notumor": "#029e73", "pituitary": "#cc78bc"}
+
+
+def setup(plotly_renderer: str = "plotly_mimetype+notebook_connected") -> None:
+    """Notebook-wide defaults: seaborn theme, moderate figure size, plotly figures that load plotly.js from the CDN
+    (the default `notebook` renderer embeds 3.5 MB of JavaScript in every executed notebook)."""
+    import matplotlib as mpl
+    import seaborn as sns
+
+    sns.set_theme(context="notebook", style="whitegrid")
+    mpl.rcParams.update({"figure.dpi": 80, "savefig.dpi": DPI, "figure.figsize": (7, 4), "axes.titlesize": 11})
+    try:
+        import plotly.io as pio
+
+        pio.renderers.default = plotly_renderer
+    except ImportError:  # plotly is optional for the static figures
+        pass
+
+
+def _is_plotly(fig) -> bool:
+    return type(fig).__module__.startswith("plotly")
+
+
+def save_fig(fig, name: str, out_dir: str | Path | None = None, png: bool | None = None) -> list[Path]:
+    """Save `fig` under out_dir (default config.FIGURES_DIR) and return the paths written.
+
+    matplotlib -> <name>.png (dpi 110). plotly -> <name>.html (plotly.js from the CDN, so the file stays ~10 kB)
+    and also <name>.png when kaleido can render one (png=None: try quietly; png=False: skip; png=True: warn on failure).
+    """
+    if not name or "/" in name or "\\" in name:
+        raise ValueError(f"figure name must be a plain file stem, got {name!r}")
+    out = Path(out_dir) if out_dir is not None else config.FIGURES_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    if _is_plotly(fig):
+        html = out / f"{name}.html"
+        fig.write_html(html, include_plotlyjs="cdn", full_html=True)
+        written.append(html)
+        if png is not False:
+            try:
+                import kaleido  # noqa: F401 - static export needs it (and a Chromium)
+
+                fig.write_image(out / f"{name}.png", scale=1.5)
+                written.append(out / f"{name}.png")
+            except Exception as e:  # noqa: BLE001 - the HTML is the figure; a PNG is a convenience
+                if png:
+                    warnings.warn(f"no PNG for {name}: {type(e).__name__}: {e}", stacklevel=2)
+        return written
+    if hasattr(fig, "savefig"):
+        p = out / f"{name}.png"
+        fig.savefig(p, dpi=DPI, bbox_inches="tight")
+        written.append(p)
+        return written
+    raise TypeError(f"cannot save a {type(fig).__name__}: expected a matplotlib or plotly figure")
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _grid(n: int, ncols: int, size: float = 2.0, **kw):
+    plt = _plt()
+    nrows = max(1, int(np.ceil(n / ncols)))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3), squeeze=False, **kw)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    return fig, axes
+
+
+# ------------------------------------------------------------------------------------------------ EDA
+def image_grid(images: Sequence[np.ndarray], titles: Sequence[str] | None = None, ncols: int = 6,
+               size: float = 1.9, suptitle: str | None = None, cmap: str = "gray"):
+    """Images (grayscale or RGB) in a grid, each with an optional small title."""
+    fig, axes = _grid(len(images), ncols, size)
+    for i, img in enumerate(images):
+        ax = axes.flat[i]
+        ax.imshow(img, cmap=cmap if np.ndim(img) == 2 else None, vmin=0, vmax=255 if np.ndim(img) == 2 else None)
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def sample_grid(samples: Mapping[str, Sequence[np.ndarray]], captions: Mapping[str, Sequence[str]] | None = None,
+                size: float = 1.7):
+    """One row per class: the raw images of `samples[label]` (grayscale arrays of any size), captioned e.g. '512x512'."""
+    labels = list(samples)
+    ncols = max(len(v) for v in samples.values())
+    plt = _plt()
+    fig, axes = plt.subplots(len(labels), ncols, figsize=(size * ncols, size * len(labels) + 0.2), squeeze=False)
+    for r, lab in enumerate(labels):
+        for c in range(ncols):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < len(samples[lab]):
+                ax.imshow(samples[lab][c], cmap="gray", vmin=0, vmax=255)
+                if captions:
+                    ax.set_title(captions[lab][c], fontsize=7)
+            else:
+                ax.set_axis_off()
+            if c == 0:
+                ax.set_ylabel(lab, fontsize=10, color=CLASS_COLOURS.get(lab, "black"))
+    fig.tight_layout()
+    return fig
+
+
+def mean_images(means: Mapping[str, np.ndarray], overall: np.ndarray | None = None, size: float = 2.2):
+    """Top row: the mean prepared image of each class. Bottom row: class mean minus the overall mean (red = brighter
+    than average), on one shared symmetric colour scale so the rows are comparable."""
+    plt = _plt()
+    labels = list(means)
+    overall = np.mean([means[k] for k in labels], axis=0) if overall is None else overall
+    diffs = {k: means[k].astype(float) - overall for k in labels}
+    lim = max(float(np.abs(d).max()) for d in diffs.values()) or 1.0
+    fig, axes = plt.subplots(2, len(labels), figsize=(size * len(labels), 2 * size + 0.4), squeeze=False)
+    for c, lab in enumerate(labels):
+        axes[0, c].imshow(means[lab], cmap="gray", vmin=0, vmax=255)
+        axes[0, c].set_title(f"mean {lab}", fontsize=9)
+        im = axes[1, c].imshow(diffs[lab], cmap="RdBu_r", vmin=-lim, vmax=lim)
+        axes[1, c].set_title(f"{lab} − all", fontsize=9)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    fig.colorbar(im, ax=axes[1, :].tolist(), shrink=0.8, label="grey levels")
+    return fig
+
+
+def intensity_distributions(hist, title: str = "Pixel intensity per class"):
+    """Line plot of per-class intensity histograms: `hist` has columns label, intensity, density
+    (helpers.eda.intensity_histograms)."""
+    import seaborn as sns
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    sns.lineplot(data=hist, x="intensity", y="density", hue="label", palette=CLASS_COLOURS, ax=ax, linewidth=1.4)
+    ax.set(xlabel="grey level (0–255)", ylabel="fraction of pixels", title=title, xlim=(0, 255))
+    fig.tight_layout()
+    return fig
+
+
+def per_image_box(df, value: str, ylabel: str, title: str, log: bool = False):
+    """Box plot of one per-image quantity (e.g. mean intensity, file size) by class."""
+    import seaborn as sns
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    order = [c for c in config.CLASSES if c in set(df["label"])]
+    sns.boxplot(data=df, x="label", y=value, hue="label", order=order, palette=CLASS_COLOURS, ax=ax,
+                fliersize=1.5, legend=False)
+    if log:
+        ax.set_yscale("log")
+    ax.set(xlabel="", ylabel=ylabel, title=title)
+    fig.tight_layout()
+    return fig
+
+
+def fingerprint_scatter(manifest, title: str = "Acquisition fingerprint: image size by class"):
+    """Interactive plotly scatter of width vs height, one colour per class, hover shows the file.
+
+    Points are jittered by <1% so the hundreds of identical 512x512 files show up as a cloud, not a dot."""
+    import plotly.express as px
+
+    df = manifest[["path", "label", "width", "height", "mode", "bytes"]].copy()
+    rng = np.random.default_rng(0)
+    for c in ("width", "height"):
+        df[c + "_j"] = df[c] * (1 + rng.uniform(-0.008, 0.008, len(df)))
+    df["kB"] = (df["bytes"] / 1024).round(1)
+    fig = px.scatter(df, x="width_j", y="height_j", color="label", color_discrete_map=CLASS_COLOURS,
+                     category_orders={"label": list(config.CLASSES)}, opacity=0.55, log_x=True, log_y=True,
+                     hover_data={"path": True, "width": True, "height": True, "mode": True, "kB": True,
+                                 "width_j": False, "height_j": False},
+                     labels={"width_j": "width (px, log)", "height_j": "height (px, log)"}, title=title)
+    fig.update_traces(marker={"size": 5})
+    fig.update_layout(height=460, legend_title_text="class", margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    return fig
+
+
+def size_share_bars(table, title: str = "Share of 512×512 files per class"):
+    """Bar chart of one fraction per class (e.g. eda.fingerprint_table(...)['frac_512x512'])."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.5, 3))
+    labs = list(table.index)
+    ax.bar(labs, table.values, color=[CLASS_COLOURS.get(k, "grey") for k in labs])
+    for i, v in enumerate(table.values):
+        ax.text(i, v + 0.01, f"{v:.0%}", ha="center", fontsize=9)
+    ax.set(ylim=(0, 1.1), ylabel="fraction of files", title=title)
+    fig.tight_layout()
+    return fig
+
+
+def counts_bars(counts, title: str):
+    """Grouped bars of a split x class count table (rows splits, columns classes; a 'total' row/col is dropped)."""
+    plt = _plt()
+    t = counts.drop(index="total", errors="ignore").drop(columns="total", errors="ignore")
+    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    t.T.plot.bar(ax=ax, rot=0, width=0.8, colormap="Greys_r", edgecolor="black", linewidth=0.4)
+    ax.set(ylabel="images", xlabel="", title=title)
+    ax.legend(title="split", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def pairs_gallery(pairs: Sequence[tuple[np.ndarray, np.ndarray, str]], size: float = 2.0):
+    """Twin pairs side by side: each item is (image a, image b, caption); one pair per row-half."""
+    plt = _plt()
+    n = len(pairs)
+    ncols = 2 if n > 1 else 1
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, 2 * ncols, figsize=(size * 2 * ncols, size * nrows + 0.5), squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for k, (a, b, cap) in enumerate(pairs):
+        r, c = divmod(k, ncols)
+        axes[r, 2 * c].imshow(a, cmap="gray", vmin=0, vmax=255)
+        axes[r, 2 * c + 1].imshow(b, cmap="gray", vmin=0, vmax=255)
+        axes[r, 2 * c].set_title(cap, fontsize=8, loc="left")
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------ models
+def training_curves(history: Mapping[str, Sequence[float]], title: str = ""):
+    """Loss and accuracy per epoch, train vs validation, from a model JSON's "history"."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for ax, key in zip(axes, ("loss", "accuracy")):
+        for k, style in ((key, "-"), (f"val_{key}", "--")):
+            if k in history:
+                ep = np.arange(1, len(history[k]) + 1)
+                ax.plot(ep, history[k], style, marker="o", ms=3, label="validation" if k.startswith("val") else "train")
+        ax.set(xlabel="epoch", ylabel=key, title=key)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_heatmap(cm, classes: Sequence[str] = config.CLASSES, title: str = "", normalise: bool = True, ax=None):
+    """Confusion matrix (rows true, columns predicted). normalise=True colours by row share and prints
+    'count\\n(share)' in every cell, so both the totals and the recall per class are visible."""
+    import seaborn as sns
+
+    plt = _plt()
+    cm = np.asarray(cm, dtype=float)
+    share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    annot = np.array([[f"{int(c)}\n({s:.0%})" for c, s in zip(rc, rs)] for rc, rs in zip(cm, share)])
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots(figsize=(4.6, 3.9))
+    sns.heatmap(share if normalise else cm, annot=annot, fmt="", cmap="Blues", vmin=0, vmax=1 if normalise else None,
+                xticklabels=classes, yticklabels=classes, cbar=False, ax=ax, annot_kws={"fontsize": 8})
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    ax.tick_params(axis="x", rotation=30)
+    if own:
+        fig.tight_layout()
+        return fig
+    return ax.figure
+
+
+def confusion_grid(cms: Mapping[str, Sequence[Sequence[int]]], classes: Sequence[str] = config.CLASSES):
+    """Several confusion matrices side by side, titled by the mapping's keys."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(cms), figsize=(4.4 * len(cms), 3.9), squeeze=False)
+    for ax, (title, cm) in zip(axes[0], cms.items()):
+        confusion_heatmap(cm, classes, title=title, ax=ax)
+    fig.tight_layout()
+    return fig
+
+
+def reliability_diagram(reliabilities: Mapping[str, Mapping], title: str = "Reliability"):
+    """Accuracy vs confidence per bin for each labelled reliability dict ({"ece", "bins": [{lo,hi,n,confidence,
+    accuracy}]}, helpers.calibration.reliability); marker area ~ images in the bin; the diagonal is perfect calibration."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4.8, 4.2))
+    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls=":", label="perfect")
+    for (label, rel), colour in zip(reliabilities.items(), ("#d55e00", "#0072b2", "#009e73", "#cc79a7")):
+        bins = [b for b in rel["bins"] if b["n"]]
+        conf = [b["confidence"] for b in bins]
+        acc = [b["accuracy"] for b in bins]
+        n = np.array([b["n"] for b in bins], dtype=float)
+        ax.plot(conf, acc, "-", color=colour, lw=1.2, label=f"{label} (ECE {rel['ece']:.3f})")
+        ax.scatter(conf, acc, s=12 + 150 * n / max(n.sum(), 1), color=colour, alpha=0.7)
+    ax.set(xlim=(0, 1.02), ylim=(0, 1.02), xlabel="confidence (max probability)", ylabel="accuracy", title=title)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def roc_curves(rocs: Mapping[str, Mapping], title: str = "Tumour vs no tumour: ROC"):
+    """ROC of P(tumour) for each labelled {"fpr", "tpr", "auc"?} dict, with the chance line."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls=":")
+    for label, r in rocs.items():
+        lab = f"{label} (AUC {r['auc']:.3f})" if r.get("auc") is not None else label
+        ax.plot(r["fpr"], r["tpr"], lw=1.6, label=lab)
+    ax.set(xlabel="false-positive rate (1 − specificity)", ylabel="sensitivity", title=title, xlim=(-0.01, 1),
+           ylim=(0, 1.01))
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def abstain_curve(curves: Mapping[str, Sequence[Mapping]], chosen: Mapping[str, Mapping] | None = None,
+                  title: str = "Refer the unsure cases: accuracy vs coverage"):
+    """Accuracy of the cases the model keeps vs the share it keeps (coverage), as the confidence threshold rises;
+    `chosen[label]` marks the operating point ({"coverage", "accuracy", "threshold"})."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    for label, curve in curves.items():
+        pts = [p for p in curve if p.get("accuracy") is not None and p.get("coverage") is not None]
+        (line,) = ax.plot([p["coverage"] for p in pts], [p["accuracy"] for p in pts], "-", lw=1.6, label=label)
+        c = (chosen or {}).get(label)
+        if c and c.get("accuracy") is not None and c.get("coverage") is not None:
+            ax.plot(c["coverage"], c["accuracy"], "o", color=line.get_color(), ms=8, mfc="white", mew=2)
+            ax.annotate(f"t = {c['threshold']:.2f}", (c["coverage"], c["accuracy"]), textcoords="offset points",
+                        xytext=(-10, -16), fontsize=8, ha="right")
+    ax.set(xlabel="coverage (share of images answered)", ylabel="accuracy on answered images", title=title,
+           xlim=(0, 1.02))
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def robustness_curve(curves: Mapping[str, Sequence[Mapping]], native: int | None = None,
+                     title: str = "Resolution robustness: accuracy when the scan is acquired at fewer pixels"):
+    """Accuracy vs the resolution images are degraded to before preparation ([{"px", "accuracy"}] per model)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    for label, curve in curves.items():
+        pts = sorted(curve, key=lambda p: p["px"])
+        acc = [p["accuracy"]["value"] if isinstance(p["accuracy"], Mapping) else p["accuracy"] for p in pts]
+        ax.plot([p["px"] for p in pts], acc, "o-", label=label)
+    if native:
+        ax.axvline(native, color="grey", ls=":", lw=1)
+        ax.text(native, ax.get_ylim()[0], " model input", fontsize=8, color="grey", va="bottom")
+    ax.set(xlabel="image side before preparation (px)", ylabel="accuracy (leak-free test)", title=title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_comparison(df, title: str = "Leak-free vs official test accuracy"):
+    """Horizontal grouped bars with 95% CI whiskers. `df` columns: model, test, accuracy, lo, hi
+    (lo/hi may be NaN where no interval was computed)."""
+    plt = _plt()
+    models = list(dict.fromkeys(df["model"]))
+    tests = list(dict.fromkeys(df["test"]))
+    fig, ax = plt.subplots(figsize=(7, 0.75 * len(models) * len(tests) ** 0.5 + 1.4))
+    h = 0.8 / len(tests)
+    colours = {"official (leaky)": "#d55e00", "leak-free": "#0072b2"}
+    for k, t in enumerate(tests):
+        sub = df[df["test"] == t].set_index("model").reindex(models)
+        y = np.arange(len(models)) + (k - (len(tests) - 1) / 2) * h
+        acc = sub["accuracy"].to_numpy(float)
+        err = np.vstack([acc - sub["lo"].to_numpy(float), sub["hi"].to_numpy(float) - acc])
+        err = np.where(np.isnan(err), 0, err)
+        ax.barh(y, acc, height=h, label=t, color=colours.get(t), xerr=err, capsize=2, error_kw={"lw": 0.8})
+        for yy, a in zip(y, acc):
+            if not np.isnan(a):
+                ax.text(min(a + 0.01, 1.0), yy, f"{a:.1%}", va="center", fontsize=8)
+    ax.set_yticks(np.arange(len(models)), models)
+    ax.invert_yaxis()
+    ax.set(xlim=(0, 1.12), xlabel="accuracy", title=title)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def gradcam_gallery(items: Sequence[Mapping], ncols: int = 4, size: float = 2.1, suptitle: str | None = None):
+    """Grad-CAM overlays: each item {"image": RGB uint8 (helpers.explain.overlay), "title": str, "ok": bool}; the title
+    is green for a correct prediction and red for a wrong one."""
+    fig, axes = _grid(len(items), ncols, size)
+    for ax, it in zip(axes.flat, items):
+        ax.imshow(it["image"])
+        ax.set_title(it["title"], fontsize=7.5, color="#1a7f37" if it.get("ok", True) else "#cf222e")
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def close_all() -> None:
+    """Free matplotlib figures (long notebooks otherwise keep every one in memory)."""
+    _plt().close("all")
+
+
+def iter_saved(paths: Iterable[Path], root: Path | None = None) -> str:
+    """'figures/a.png, figures/a.html': saved paths shown relative to the project (or to `root`)."""
+    root = root or config.PROJ_ROOT
+    out = []
+    for p in paths:
+        try:
+            out.append(Path(p).resolve().relative_to(Path(root).resolve()).as_posix())
+        except ValueError:
+            out.append(Path(p).name)
+    return ", ".join(out)

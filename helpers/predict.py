@@ -1,0 +1,316 @@
+"""Load a trained model safely and predict calibrated class probabilities for prepared arrays, files or uploads.
+
+Safety: a model is loaded only if its .keras file's sha256 equals the one recorded in the JSON beside it and
+the JSON's class list is ours; Keras' safe_mode refuses pickled lambdas. Speed: one compiled tf.function per
+model (a plain eager ``model(x)`` costs several times more per call on a CPU).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from . import config
+
+NOTUMOR_IDX = config.CLASSES.index(config.NO_TUMOUR)
+_BATCH = 64
+_CACHE: dict[tuple, "Predictor"] = {}
+_LOCK = threading.Lock()
+
+
+class ModelError(RuntimeError):
+    """A model that cannot or must not be used; the message is one line saying why (and what to do)."""
+
+
+def _show(path: Path) -> str:
+    """A path as the user should read it: relative to the project when inside it (models/x.keras)."""
+    try:
+        return Path(os.path.abspath(path)).relative_to(config.PROJ_ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _sha256(path: Path) -> str:
+    from .train import sha256_file
+
+    return sha256_file(path)
+
+
+def p_tumour(probs: np.ndarray) -> np.ndarray:
+    """P(tumour) = 1 - P(notumor), per row (the binary screening score)."""
+    probs = np.asarray(probs)
+    return 1.0 - probs[..., NOTUMOR_IDX]
+
+
+def _softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
+    z = np.asarray(logits, dtype=np.float64) / float(temperature)
+    z -= z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class Predictor:
+    """A loaded model plus its record. Probabilities are temperature-calibrated softmax(logits / T)."""
+
+    def __init__(self, model, meta: dict, path: str | Path):
+        import tensorflow as tf
+
+        self.model = model
+        self.meta = meta
+        self.path = Path(path)
+        self.name = str(meta.get("name") or self.path.stem)
+        self.classes = tuple(meta["classes"])
+        self.img_size = int(meta.get("img_size") or model.input_shape[1])
+        self.temperature = float(meta.get("temperature") or 1.0)
+        spec = tf.TensorSpec([None, self.img_size, self.img_size, 1], tf.float32)
+        # A fixed signature with a free batch axis: traced once, reused for 1 image or 64.
+        self._logits_fn = tf.function(lambda x: model(x, training=False), input_signature=[spec],
+                                      reduce_retracing=True)
+
+    def __repr__(self) -> str:
+        return f"Predictor({self.name!r}, {self.meta.get('arch')}, {self.img_size}px, T={self.temperature:.3f})"
+
+    @property
+    def abstain_threshold(self) -> float | None:
+        """Max-probability threshold below which the dashboard refers the case (from the evaluation record)."""
+        try:
+            return float(self.meta["evaluation"]["leakfree_test"]["abstain"]["threshold"])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def _as_batch(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X)
+        if X.ndim == 2:
+            X = X[None]
+        if X.ndim == 4 and X.shape[-1] == 1:
+            X = X[..., 0]
+        s = self.img_size
+        if X.ndim != 3 or X.shape[1:] != (s, s):
+            raise ValueError(f"expected prepared images of shape (N, {s}, {s}), got {X.shape}: "
+                             "run helpers.preprocess.prepare(gray, size) first")
+        return X
+
+    def logits_arrays(self, X: np.ndarray, batch_size: int = _BATCH) -> np.ndarray:
+        """Raw logits [N, n_classes] for prepared uint8 images [N, S, S] (or one image [S, S])."""
+        import tensorflow as tf
+
+        X = self._as_batch(X)
+        out = np.empty((len(X), len(self.classes)), np.float32)
+        for i in range(0, len(X), batch_size):
+            xb = tf.convert_to_tensor(X[i : i + batch_size, :, :, None].astype(np.float32))
+            out[i : i + batch_size] = self._logits_fn(xb).numpy()
+        return out
+
+    def predict_arrays(self, X: np.ndarray, batch_size: int = _BATCH) -> np.ndarray:
+        """Calibrated probabilities [N, n_classes] (rows sum to 1), columns in config.CLASSES order."""
+        return _softmax(self.logits_arrays(X, batch_size), self.temperature)
+
+    def predict_one(self, x: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities [n_classes] for one prepared image (S, S)."""
+        return self.predict_arrays(x)[0]
+
+    def warmup(self, explain: bool = True) -> "Predictor":
+        """Trace the compiled functions now (~1-2 s each) so the first user request is fast."""
+        x = np.zeros((self.img_size, self.img_size), np.uint8)
+        self.predict_one(x)
+        if explain:
+            from .explain import gradcam_and_logits
+
+            gradcam_and_logits(self.model, x)
+        return self
+
+    def gradcam(self, x: np.ndarray, class_idx: int | None = None) -> np.ndarray:
+        from .explain import gradcam
+
+        return gradcam(self.model, self._as_batch(x)[0], class_idx)
+
+    def predict_source(self, source, name: str | None = None, explain: bool = False,
+                       class_idx: int | None = None) -> dict:
+        """Decode + prepare one file/bytes exactly as in training, then predict. Raises ImageError on a bad image.
+
+        Returns {"name", "probs": {cls: p}, "p_tumour", "prediction", "confidence", "refer" (confidence below the
+        evaluated abstain threshold, None if the model was not evaluated), "warnings", "prepared" (S, S) uint8,
+        "decoded" (preprocess.Decoded), and with explain=True "heat" (S, S) float32 in [0, 1] (Grad-CAM of
+        `class_idx`, default the predicted class) computed in the same forward pass}.
+        """
+        from .preprocess import decode, prepare
+
+        if isinstance(source, (bytes, bytearray, memoryview)) and len(source) > config.MAX_UPLOAD_BYTES:
+            from .preprocess import ImageError
+
+            raise ImageError(f"file too large ({len(source) / 2**20:.1f} MB; limit "
+                             f"{config.MAX_UPLOAD_BYTES / 2**20:.0f} MB)")
+        dec = decode(source, name=name, draft=2 * self.img_size)
+        x = prepare(dec.gray, self.img_size)
+        heat = None
+        if explain:
+            from .explain import gradcam_and_logits
+
+            heat, logits = gradcam_and_logits(self.model, x, class_idx)
+            probs = _softmax(logits[None], self.temperature)[0]
+        else:
+            probs = self.predict_one(x)
+        k = int(probs.argmax())
+        t = self.abstain_threshold
+        out = {
+            "name": name or (Path(source).name if isinstance(source, (str, Path)) else None),
+            "probs": {c: float(p) for c, p in zip(self.classes, probs)},
+            "p_tumour": float(p_tumour(probs)),
+            "prediction": self.classes[k],
+            "confidence": float(probs[k]),
+            "refer": (bool(probs[k] < t) if t is not None else None),
+            "warnings": list(dec.warnings),
+            "prepared": x,
+            "decoded": dec,
+        }
+        if explain:
+            out["heat"] = heat
+        return out
+
+
+def resolve_model_path(path: str | Path | None = None) -> Path:
+    """`path`, a bare model name (-> models/<name>.keras), or the default model."""
+    if path is None or str(path) == "":
+        return Path(config.DEFAULT_MODEL)
+    p = Path(path).expanduser()
+    if p.suffix == "" and not p.exists() and len(p.parts) == 1:
+        return config.MODELS_DIR / f"{p.name}.keras"
+    if p.suffix == ".json":  # the record was given: the weights sit beside it
+        return p.with_suffix(".keras")
+    return p
+
+
+def read_meta(path: str | Path) -> dict:
+    """The JSON record beside a .keras file (ModelError if missing or unreadable)."""
+    kpath = resolve_model_path(path)
+    jpath = kpath.with_suffix(".json")
+    if not jpath.is_file():
+        raise ModelError(f"no model record {_show(jpath)} beside {_show(kpath)}: it holds the classes, temperature "
+                         "and sha256; retrain with `brain-mri train`")
+    try:
+        meta = json.loads(jpath.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ModelError(f"unreadable model record {_show(jpath)}: {type(e).__name__}: {e}") from None
+    if not isinstance(meta, dict):
+        raise ModelError(f"unreadable model record {_show(jpath)}: not a JSON object")
+    return meta
+
+
+def load_model(path: str | Path | None = None) -> Predictor:
+    """Load models/<name>.keras after checking it against its JSON record; cached per (path, mtimes).
+
+    Raises ModelError (one line) for a missing file or record, a sha256 mismatch, a foreign class list,
+    or a file Keras cannot load in safe mode.
+    """
+    kpath = resolve_model_path(path)
+    if not kpath.is_file():
+        raise ModelError(f"no model at {_show(kpath)}: train one with `brain-mri train` (the default model ships "
+                         f"in the repo as {_show(config.DEFAULT_MODEL)})")
+    jpath = kpath.with_suffix(".json")
+    try:
+        key = (str(kpath.resolve()), kpath.stat().st_mtime_ns, jpath.stat().st_mtime_ns if jpath.exists() else 0)
+    except OSError as e:
+        raise ModelError(f"cannot read {_show(kpath)}: {e.strerror or e}") from None
+    with _LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+        meta = read_meta(kpath)
+        want = meta.get("keras_sha256")
+        if not want:
+            raise ModelError(f"{_show(jpath)} has no keras_sha256: refusing to load {kpath.name} unverified")
+        if _sha256(kpath) != want:
+            raise ModelError(f"sha256 mismatch for {kpath.name}: refusing to load (the file is not the one "
+                             f"recorded in {jpath.name})")
+        if list(meta.get("classes") or []) != list(config.CLASSES):
+            raise ModelError(f"{jpath.name} lists classes {meta.get('classes')} but this project uses "
+                             f"{list(config.CLASSES)}: refusing to load {kpath.name}")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import keras
+
+        try:
+            model = keras.saving.load_model(kpath, safe_mode=True, compile=False)
+        except Exception as e:  # noqa: BLE001 - Keras raises many types; the user needs one line
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ModelError(f"cannot load {kpath.name}: {msg[:300]}") from None
+        shape = tuple(model.input_shape)
+        size = int(meta.get("img_size") or shape[1])
+        if shape[1:] != (size, size, 1):
+            raise ModelError(f"{kpath.name} takes input {shape[1:]} but {jpath.name} says img_size {size}")
+        pred = Predictor(model, meta, kpath)
+        for k in [k for k in _CACHE if k[0] == key[0]]:  # an older version of the same file
+            del _CACHE[k]
+        _CACHE[key] = pred
+        return pred
+
+
+def clear_cache() -> None:
+    with _LOCK:
+        _CACHE.clear()
+
+
+def predict_files(paths: Iterable[str | Path], predictor: Predictor | None = None) -> list[dict]:
+    """One dict per path, in order: {"path", "probs", "p_tumour", "prediction", "warnings", "error"}.
+
+    A file that cannot be read or decoded gets `error` set (and probs None); it never stops the others.
+    """
+    from .preprocess import ImageError, decode, prepare
+
+    predictor = predictor or load_model()
+    paths = [str(p) for p in paths]
+    rows: list[dict] = []
+    ok_idx, arrays = [], []
+    for p in paths:
+        row = {"path": p, "probs": None, "p_tumour": None, "prediction": None, "warnings": [], "error": ""}
+        try:
+            if Path(p).is_file() and Path(p).stat().st_size > config.MAX_UPLOAD_BYTES:
+                raise ImageError(f"file too large ({Path(p).stat().st_size / 2**20:.1f} MB)")
+            dec = decode(p, draft=2 * predictor.img_size)
+            arrays.append(prepare(dec.gray, predictor.img_size))
+            row["warnings"] = list(dec.warnings)
+            ok_idx.append(len(rows))
+        except ImageError as e:
+            row["error"] = str(e)
+        except Exception as e:  # noqa: BLE001 - a row-level failure must not abort the batch
+            row["error"] = f"{type(e).__name__}: {e}"
+        rows.append(row)
+    if arrays:
+        probs = predictor.predict_arrays(np.stack(arrays))
+        for i, pr in zip(ok_idx, probs):
+            k = int(pr.argmax())
+            rows[i].update(probs={c: float(v) for c, v in zip(predictor.classes, pr)},
+                           p_tumour=float(p_tumour(pr)), prediction=predictor.classes[k])
+    return rows
+
+
+CSV_HEADER = ["path", *config.CLASSES, "p_tumour", "prediction"]
+
+
+def cli_predict(args) -> int:
+    """`brain-mri predict IMAGES... [--model M]`: CSV on stdout, one `path: error: message` line on stderr per
+    unreadable file. Exit 0 if all predicted, 1 if any file failed, 2 if the model could not be loaded."""
+    try:
+        predictor = load_model(getattr(args, "model", None))
+    except ModelError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    rows = predict_files(args.images, predictor)
+    w = csv.writer(sys.stdout, lineterminator="\n")
+    w.writerow(CSV_HEADER)
+    failed = 0
+    for r in rows:
+        if r["error"]:
+            failed += 1
+            print(f"{r['path']}: error: {r['error']}", file=sys.stderr)
+            continue
+        for msg in r["warnings"]:
+            print(f"{r['path']}: warning: {msg}", file=sys.stderr)
+        w.writerow([r["path"], *(f"{r['probs'][c]:.4f}" for c in config.CLASSES), f"{r['p_tumour']:.4f}",
+                    r["prediction"]])
+    sys.stdout.flush()
+    return 1 if failed else 0

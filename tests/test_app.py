@@ -1,0 +1,481 @@
+"""Dashboard callbacks (helpers/app.py) without a browser: every bad input gives one line and the next upload still
+works; checks, DICOM metadata, abstain band, model tab, and the widget plumbing (upload -> cards, opacity slider)."""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import io
+import json
+import struct
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from helpers import config
+
+pytest.importorskip("ipywidgets")
+app = pytest.importorskip("helpers.app")
+
+
+# ----------------------------------------------------------------------------------------- helpers
+def enc(a: np.ndarray, fmt: str = "PNG", mode: str | None = None, **kw) -> bytes:
+    buf = io.BytesIO()
+    im = Image.fromarray(a) if mode is None else Image.fromarray(a).convert(mode)
+    im.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def phantom(label: str = "glioma", seed: int = 3, size: int = 256) -> np.ndarray:
+    from helpers.synthetic import make_phantom
+
+    return make_phantom(label, seed=seed, size=size)[0]
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_model_json):
+    pytest.importorskip("helpers.predict")
+    pytest.importorskip("helpers.explain")
+    return app.get_predictor(Path(tiny_model_json).with_suffix(".keras"))
+
+
+@pytest.fixture(scope="module")
+def good_jpeg() -> bytes:
+    return enc(phantom(), "JPEG", quality=90)
+
+
+def assert_one_line_error(res, *words: str) -> None:
+    assert res.error, f"expected an error, got {res.summary()}"
+    assert "\n" not in res.error and "Traceback" not in res.error
+    assert len(res.error) < 200
+    for w in words:
+        assert w in res.error.lower(), res.error
+
+
+def assert_good(res) -> None:
+    assert res.ok, res.error
+    assert res.probs is not None and res.probs.shape == (len(config.CLASSES),)
+    assert np.isclose(res.probs.sum(), 1.0, atol=1e-6)
+    assert 0.0 <= res.p_tumour <= 1.0
+    assert res.predicted in config.CLASSES
+    assert res.prepared.dtype == np.uint8 and res.prepared.ndim == 2
+
+
+def png_ihdr_patched(w: int, h: int) -> bytes:
+    """A small valid PNG whose IHDR claims w x h (CRC fixed): a decompression bomb's header, nothing allocated."""
+    data = bytearray(enc(np.zeros((32, 32), np.uint8)))
+    assert data[12:16] == b"IHDR"
+    data[16:24] = struct.pack(">II", w, h)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])) & 0xFFFFFFFF)
+    return bytes(data)
+
+
+def mr_small():
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    return pydicom.dcmread(get_testdata_file("MR_small.dcm"))
+
+
+def dicom_bytes(ds) -> bytes:
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
+
+
+# ----------------------------------------------------------------------------------------- bad inputs
+@functools.lru_cache(maxsize=1)
+def bad_inputs() -> dict[str, tuple[str, bytes, tuple[str, ...]]]:
+    j = enc(phantom(), "JPEG", quality=90)
+    ds = mr_small()
+    del ds.PixelData
+    return {
+        "empty": ("empty.jpg", b"", ("empty",)),
+        "not an image": ("notes.png", b"hello, this is plain text and not an image\n" * 20, ("not an image",)),
+        "truncated jpeg": ("cut.jpg", j[: len(j) // 3], ("truncated",)),
+        "1x1": ("dot.png", enc(np.zeros((1, 1), np.uint8)), ("too small",)),
+        "20000x20000 header": ("bomb.png", png_ihdr_patched(20000, 20000), ("too large",)),
+        "above the cap": ("huge.png", b"\x89PNG" + b"\0" * config.MAX_UPLOAD_BYTES, ("too large", "limit")),
+        "dicom without pixels": ("nopix.dcm", dicom_bytes(ds), ("no pixel data",)),
+    }
+
+
+@pytest.mark.parametrize("case", list(bad_inputs()))
+def test_bad_input_one_line_then_next_upload_works(case, predictor, good_jpeg):
+    name, data, words = bad_inputs()[case]
+    res = app.process_upload(name, data, predictor)
+    assert_one_line_error(res, *words)
+    assert res.probs is None
+    assert_good(app.process_upload("next.jpg", good_jpeg, predictor))
+
+
+def test_size_cap_checked_before_decoding(monkeypatch, predictor):
+    def boom(*a, **k):
+        raise AssertionError("decode must not run on an oversized upload")
+
+    monkeypatch.setattr(app, "decode", boom)
+    res = app.process_upload("big.dcm", b"\0" * (config.MAX_UPLOAD_BYTES + 1), predictor)
+    assert_one_line_error(res, "too large")
+
+
+def test_unexpected_decoder_exception_is_one_line(monkeypatch, predictor):
+    monkeypatch.setattr(app, "decode", lambda *a, **k: 1 / 0)
+    res = app.process_upload("x.png", b"abc", predictor)
+    assert_one_line_error(res, "could not read")
+
+
+# ----------------------------------------------------------------------------------------- odd but usable images
+def odd_images() -> dict[str, tuple[str, bytes, str | None]]:
+    g = phantom()
+    rgba = np.dstack([g, g, g, np.full_like(g, 255)])
+    return {
+        "png named .jpg": ("scan.jpg", enc(g), "extension says .jpg but content is PNG"),
+        "rgba": ("rgba.png", enc(rgba), None),
+        "palette": ("pal.png", enc(g, mode="P"), None),
+        "16-bit": ("deep.png", enc((g.astype(np.uint16) * 257)), "16-bit"),
+        "cmyk": ("cmyk.jpg", enc(g, "JPEG", mode="CMYK"), None),
+    }
+
+
+@pytest.mark.parametrize("case", list(odd_images()))
+def test_odd_modes_are_predicted(case, predictor):
+    name, data, note = odd_images()[case]
+    res = app.process_upload(name, data, predictor)
+    assert_good(res)
+    if note:
+        assert any(note in n for n in res.notes), res.notes
+    assert res.heat is not None and res.heat.shape == res.prepared.shape
+    assert 0.0 <= float(res.heat.min()) and float(res.heat.max()) <= 1.0
+
+
+def test_clean_phantom_has_no_warnings(predictor, good_jpeg):
+    res = app.process_upload("phantom.jpg", good_jpeg, predictor)
+    assert_good(res)
+    assert res.warnings == [], res.warnings
+
+
+# ----------------------------------------------------------------------------------------- input checks
+def smooth_rgb(seed: int = 0, shape=(300, 400)) -> np.ndarray:
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    a = np.stack([ndimage.gaussian_filter(rng.standard_normal(shape), 20) for _ in range(3)], -1)
+    return ((a - a.min()) / np.ptp(a) * 255).astype(np.uint8)
+
+
+def test_colour_photograph_warns(predictor):
+    res = app.process_upload("holiday.jpg", enc(smooth_rgb(), "JPEG", quality=90), predictor)
+    assert_good(res)  # still answered, but flagged
+    assert any(w.startswith("colour image") for w in res.warnings), res.warnings
+    assert not any(n.startswith("colour image") for n in res.notes)  # no duplicate of decode's own note
+
+
+def test_real_photograph_warns(predictor):
+    import matplotlib.cbook
+
+    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as fh:
+        data = fh.read()
+    res = app.process_upload("portrait.jpg", data, predictor)
+    assert_good(res)
+    assert any(w.startswith("colour image") for w in res.warnings), res.warnings
+
+
+@pytest.mark.parametrize("kind", ["noise", "flat"])
+def test_out_of_distribution_warns(kind, predictor):
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 256, (256, 256), dtype=np.uint8) if kind == "noise" else np.full((256, 256), 128, np.uint8)
+    res = app.process_upload(f"{kind}.png", enc(a), predictor)
+    assert res.ok
+    assert any("out of distribution" in w for w in res.warnings), res.warnings
+
+
+def test_text_and_frame_outside_head_warn(predictor):
+    g = phantom(size=512).copy()
+    g[:6], g[-6:], g[:, :6], g[:, -6:] = 255, 255, 255, 255  # a white frame
+    im = Image.fromarray(g)
+    d = ImageDraw.Draw(im)
+    for y in (20, 470):
+        d.rectangle((20, y, 200, y + 18), fill=255)  # burnt-in label boxes
+    res = app.process_upload("annotated.png", enc(np.asarray(im)), predictor)
+    assert res.ok
+    assert any("outside the head" in w for w in res.warnings), (res.warnings, res.features)
+
+
+def test_small_image_warns(predictor):
+    res = app.process_upload("small.png", enc(phantom(size=64)), predictor)
+    assert_good(res)
+    assert any(w.startswith("small image") for w in res.warnings), res.warnings
+
+
+def test_check_thresholds_are_consistent():
+    assert set(app.CHECKS) == {"colour_max", "dark_frac_min", "corner_dark_min", "hist_l1_max", "outside_bright_max"}
+    assert len(app.REF_HIST) == 16 and abs(sum(app.REF_HIST) - 1) < 1e-3
+    assert "CHECKS" in app.measure_reference.__doc__  # how to re-measure them
+
+
+# ----------------------------------------------------------------------------------------- DICOM
+def test_real_mr_dicom_shows_metadata_and_no_patient_fields(predictor):
+    ds = mr_small()
+    res = app.process_upload("MR_small.dcm", dicom_bytes(ds), predictor)
+    assert_good(res)
+    assert res.format == "DICOM"
+    rows = dict(res.dicom)
+    assert rows["Manufacturer"] == str(ds.Manufacturer)
+    assert "Pixel spacing" in rows and "Slice thickness" in rows
+    card_html = " ".join(w.value for w in _walk(app.render_card(res)) if hasattr(w, "value") and isinstance(w.value, str))
+    assert "DICOM acquisition" in card_html
+    for attr in ("PatientName", "PatientID", "PatientBirthDate", "InstitutionName", "ReferringPhysicianName"):
+        v = str(ds.get(attr, "") or "")
+        assert attr not in card_html
+        if len(v) > 2:
+            assert v not in card_html, f"{attr} value leaked into the page"
+    assert not any(k.lower().startswith("patient") for k in rows)
+
+
+def test_multiframe_dicom_uses_middle_frame(predictor):
+    ds = mr_small()
+    arr = ds.pixel_array
+    frames = np.stack([np.zeros_like(arr), arr, np.zeros_like(arr)])
+    ds.NumberOfFrames = 3
+    ds.PixelData = frames.tobytes()
+    res = app.process_upload("cine.dcm", dicom_bytes(ds), predictor)
+    assert_good(res)
+    assert any("middle frame" in n for n in res.notes), res.notes
+    rows = dict(res.dicom)
+    assert rows["Frames"] == "3" and rows["Frame shown (0-based)"] == "1"
+    assert res.original.max() > 0  # the middle (non-blank) frame was shown
+
+
+# ----------------------------------------------------------------------------------------- abstain band
+def test_abstain_threshold_from_evaluation_or_default():
+    assert app.abstain_threshold({}) == (app.DEFAULT_ABSTAIN, "default: model not evaluated")
+    meta = {"evaluation": {"leakfree_test": {"abstain": {"threshold": 0.8}}}}
+    assert app.abstain_threshold(meta)[0] == 0.8
+
+
+def test_abstain_band(predictor, good_jpeg):
+    low = app.process_upload("a.jpg", good_jpeg, predictor, threshold=1.0)
+    assert low.abstain
+    html_ = app.headline_html(low)
+    assert "uncertain — refer to a radiologist" in html_
+    high = app.process_upload("a.jpg", good_jpeg, predictor, threshold=0.0)
+    assert not high.abstain and "refer to a radiologist" not in app.headline_html(high)
+
+
+def test_no_model_still_checks_inputs(good_jpeg):
+    res = app.process_upload("a.jpg", good_jpeg, None)
+    assert res.ok and res.probs is None and res.prepared.shape == (config.IMG_SIZE, config.IMG_SIZE)
+
+
+# ----------------------------------------------------------------------------------------- latency
+def test_latency_report(predictor, capsys):
+    """Times process_upload on a 512-px JPEG and a full widget round (process + render); printed, not asserted:
+    the CPU is shared with training, so numbers vary."""
+    data = enc(phantom(size=512), "JPEG", quality=90)
+    ui = app.Dashboard(model=predictor.path, examples=[], models=[])
+    ts, tr = [], []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        res = app.process_upload("lat.jpg", data, predictor)
+        ts.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        ui.run([("lat.jpg", data, None)])
+        tr.append(time.perf_counter() - t0)
+    assert_good(res)
+    with capsys.disabled():
+        print(f"\n[latency] process_upload 512px JPEG: median {1000 * np.median(ts):.0f} ms "
+              f"(min {1000 * min(ts):.0f}); with widgets: median {1000 * np.median(tr):.0f} ms; "
+              f"breakdown {res.timings_ms}")
+
+
+# ----------------------------------------------------------------------------------------- widgets
+def _walk(w):
+    yield w
+    for c in getattr(w, "children", ()) or ():
+        yield from _walk(c)
+
+
+def _upload_value(*files: tuple[str, bytes]):
+    now = dt.datetime.now(dt.timezone.utc)
+    return tuple({"name": n, "type": "", "size": len(b), "content": memoryview(b), "last_modified": now}
+                 for n, b in files)
+
+
+@pytest.fixture
+def dashboard(predictor, tmp_path):
+    return app.Dashboard(model=predictor.path, examples=app.list_examples(data_dir=tmp_path / "nothing"), models=[])
+
+
+def test_upload_several_files_one_bad(dashboard, good_jpeg):
+    dcm = dicom_bytes(mr_small())
+    dashboard.uploader.value = _upload_value(("a.jpg", good_jpeg), ("broken.png", b"nope"), ("mr.dcm", dcm))
+    res = dashboard.results
+    assert [r.name for r in res] == ["a.jpg", "broken.png", "mr.dcm"]
+    assert res[1].error and res[0].ok and res[2].ok
+    assert len(dashboard.cards.children) == 3
+    assert "bm-card-error" in dashboard.cards.children[1]._dom_classes
+    html_ = " ".join(w.value for w in _walk(dashboard.cards) if isinstance(getattr(w, "value", None), str))
+    assert "broken.png: not an image" in html_
+    assert "Traceback" not in html_
+    # probabilities reach the page: a table with data-p per class summing to 1, and a plotly bar chart
+    ps = [float(x) for x in __import__("re").findall(r'data-p="([0-9.]+)"', html_)]
+    assert len(ps) == 2 * len(config.CLASSES) and np.isclose(sum(ps[:4]), 1, atol=1e-4)
+    plots = [w for w in _walk(dashboard.cards) if "bm-plot" in getattr(w, "_dom_classes", ())]
+    assert plots and "application/vnd.plotly.v1+json" in plots[0].outputs[0]["data"]
+    # the next upload replaces the cards
+    dashboard.uploader.value = _upload_value(("b.jpg", good_jpeg))
+    assert len(dashboard.cards.children) == 1 and dashboard.results[0].ok
+
+
+def test_opacity_slider_reblends_without_recomputing(dashboard, good_jpeg, monkeypatch):
+    import ipywidgets as w
+
+    dashboard.run([("a.jpg", good_jpeg, None)])
+    card = dashboard.cards.children[0]
+    cam = next(x for x in _walk(card) if "bm-gradcam" in getattr(x, "_dom_classes", ()))
+    slider = next(x for x in _walk(card) if isinstance(x, w.FloatSlider))
+    import helpers.explain as explain
+
+    monkeypatch.setattr(explain, "gradcam", lambda *a, **k: pytest.fail("slider must not recompute Grad-CAM"))
+    before = cam.value
+    slider.value = 0.9
+    assert cam.value != before
+    slider.value = 0.0
+    # alpha 0 = the plain model input
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(cam.value)).convert("L")), dashboard.results[0].prepared)
+
+
+def test_examples_fallback_to_synthetic(dashboard):
+    assert dashboard.examples and all(e.label == "synthetic" for e in dashboard.examples)
+    dashboard.example_dd.value = 0
+    r = dashboard.results[0]
+    assert r.ok and r.true_label == "synthetic"
+    assert "synthetic phantom" in app.headline_html(r)
+
+
+def test_examples_from_leakfree_test_split(tmp_path):
+    """With the real dataset, examples are leak-free TEST images with their labels (skipped without the data)."""
+    from helpers.data import DataError, resolve_data_dir
+
+    try:
+        root = resolve_data_dir(None)
+    except DataError:
+        pytest.skip("no dataset at $BRAIN_MRI_DATA / data/raw")
+    from helpers.split import read_split_csv
+    from helpers.synthetic import is_synthetic
+
+    if is_synthetic(root):
+        pytest.skip("dataset folder is synthetic")
+    ex = app.list_examples(n_per_class=1)
+    test_paths = set(read_split_csv(config.LEAKFREE_SPLIT).query("split == 'test'")["path"].map(lambda p: Path(p).name))
+    assert {e.label for e in ex} == set(config.CLASSES)
+    assert all(e.name in test_paths for e in ex)
+
+
+def test_missing_model_renders_message(tmp_path, good_jpeg):
+    ui = app.build_dashboard(model=tmp_path / "absent.keras")
+    assert "No model loaded" in ui.status.value and "absent.keras" in ui.status.value
+    assert "Research and teaching only" in ui.banner.value
+    res = ui.run([("a.jpg", good_jpeg, None)])
+    assert res[0].ok and res[0].probs is None
+
+
+def test_tampered_model_is_refused_in_page(tmp_path, tiny_model_json, good_jpeg):
+    pytest.importorskip("helpers.predict")
+    src = Path(tiny_model_json)
+    (tmp_path / "t.keras").write_bytes(src.with_suffix(".keras").read_bytes() + b"x")
+    meta = json.loads(src.read_text())
+    meta["keras_file"] = "t.keras"
+    (tmp_path / "t.json").write_text(json.dumps(meta))
+    ui = app.build_dashboard(model=tmp_path / "t.keras")
+    assert "No model loaded" in ui.status.value and "sha256" in ui.status.value
+
+
+# ----------------------------------------------------------------------------------------- Model tab
+def fake_evaluation() -> dict:
+    ci = lambda v: {"value": v, "ci": [v - 0.02, v + 0.02]}  # noqa: E731
+    n = len(config.CLASSES)
+    rel = {"ece": 0.03, "bins": [{"lo": i / 10, "hi": (i + 1) / 10, "n": 5 * i, "confidence": i / 10 + 0.05,
+                                  "accuracy": i / 10} for i in range(10)]}
+    block = {"n": 100, "accuracy": ci(0.9), "macro_f1": ci(0.88),
+             "per_class": {c: {"precision": ci(0.9), "recall": ci(0.85), "f1": ci(0.87), "support": 25}
+                           for c in config.CLASSES},
+             "confusion": (np.eye(n, dtype=int) * 20 + 1).tolist(),
+             "tumour": {"threshold": 0.5, "sensitivity": ci(0.95), "specificity": ci(0.9), "roc_auc": ci(0.97)},
+             "calibration": {"ece_raw": 0.08, "ece_calibrated": 0.03, "reliability_raw": rel,
+                             "reliability_calibrated": rel},
+             "abstain": {"threshold": 0.85, "coverage": 0.8, "accuracy": 0.97}}
+    return {"evaluated_at": "2026-01-01", "synthetic": False, "bootstrap": 1000, "leakfree_test": block,
+            "official_test": {**block, "note": "leaky"}}
+
+
+def test_model_tab_with_and_without_evaluation(tmp_path, tiny_model_json):
+    src = Path(tiny_model_json)
+    meta = json.loads(src.read_text())
+    (tmp_path / "plain.json").write_text(json.dumps({**meta, "name": "plain", "keras_file": "plain.keras"}))
+    (tmp_path / "plain.keras").write_bytes(b"")
+    (tmp_path / "evald.json").write_text(json.dumps({**meta, "name": "evald", "keras_file": "evald.keras",
+                                                     "evaluation": fake_evaluation()}))
+    (tmp_path / "evald.keras").write_bytes(b"")
+    (tmp_path / "plain.predictions.json").write_text("{}")  # not a model record
+    (tmp_path / "baselines.json").write_text(json.dumps({"nearest_class_mean": {}}))
+    models = app.discover_models([tmp_path])
+    assert sorted(m.name for m in models) == ["evald", "plain"]
+    by = {m.name: m for m in models}
+    plain = app.model_summary_html(by["plain"])
+    assert "not evaluated yet: run <code>brain-mri evaluate models/plain.keras</code>" in plain
+    ev = app.model_summary_html(by["evald"], in_use=True)
+    assert "0.900 [0.880–0.920]" in ev and "in use" in ev and "leaky" in ev
+    assert "Abstain threshold 0.85" in ev
+    card, _ = app.model_card(by["evald"])
+    plots = [w for w in _walk(card) if "bm-plot" in getattr(w, "_dom_classes", ())]
+    kinds = [p.outputs[0]["data"]["application/vnd.plotly.v1+json"]["data"][0]["type"] for p in plots]
+    assert kinds == ["heatmap", "scatter"]
+    json.dumps([p.outputs[0]["data"] for p in plots])  # serialisable for the front end
+
+
+def test_model_selector_switches_predictor(tmp_path, tiny_model_json, good_jpeg):
+    src = Path(tiny_model_json)
+    for name in ("m1", "m2"):
+        (tmp_path / f"{name}.keras").write_bytes(src.with_suffix(".keras").read_bytes())
+        meta = json.loads(src.read_text())
+        (tmp_path / f"{name}.json").write_text(json.dumps({**meta, "name": name, "keras_file": f"{name}.keras"}))
+    ui = app.Dashboard(model=tmp_path / "m1.keras", examples=[], models=app.discover_models([tmp_path]))
+    ui.run([("a.jpg", good_jpeg, None)])
+    assert ui.results[0].model == "m1"
+    ui.model_dd.value = str((tmp_path / "m2.keras").resolve())
+    assert ui.predictor.name == "m2" and ui.results[0].model == "m2"  # last inputs re-run with the new model
+    assert app.get_predictor(tmp_path / "m2.keras") is ui.predictor  # cached: loaded once per kernel
+
+
+# ----------------------------------------------------------------------------------------- notebook and server options
+def test_notebook_is_layout_only():
+    nb = json.loads((config.NOTEBOOKS_DIR / "dashboard.ipynb").read_text())
+    code = [("".join(c["source"])) for c in nb["cells"] if c["cell_type"] == "code"]
+    assert "parameters" in nb["cells"][0]["metadata"].get("tags", [])
+    assert code[-1].strip() == "ui.root"
+    assert not any("def " in c or "lambda" in c for c in code)
+    assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
+
+
+def test_voila_options():
+    argv = app.voila_argv(8899)
+    assert "--Voila.ip=127.0.0.1" in argv and "--port=8899" in argv and "--no-browser" in argv
+    assert "--template=lab" in argv and "--strip_sources=True" in argv
+    assert any(a.startswith("--VoilaExecutor.timeout=") for a in argv)
+    assert app.WS_MAX_MESSAGE_BYTES > 2 * config.MAX_UPLOAD_BYTES  # a refused file must reach our check
+
+
+def test_cli_dashboard_wires_voila(monkeypatch):
+    import argparse
+
+    from voila.app import Voila
+
+    seen = {}
+    monkeypatch.setattr(Voila, "launch_instance", classmethod(lambda cls, argv=None, **kw: seen.update(argv=argv, **kw)))
+    assert app.cli_dashboard(argparse.Namespace(port=8123, ip="127.0.0.1")) == 0
+    assert "--port=8123" in seen["argv"]
+    assert seen["tornado_settings"]["websocket_max_message_size"] == app.WS_MAX_MESSAGE_BYTES

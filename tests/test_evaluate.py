@@ -1,0 +1,136 @@
+"""helpers.evaluate: vectorised bootstrap metrics agree with scikit-learn, CIs behave, calibration, abstain rule,
+and evaluate_model writes the schema the notebooks and the dashboard read."""
+from __future__ import annotations
+
+import json
+import shutil
+import types
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import f1_score, precision_recall_fscore_support, roc_auc_score
+
+from helpers import calibration, config, evaluate
+
+
+def _fake(n, acc=0.85, seed=0):
+    """Labels and probabilities of a classifier that is right with probability `acc`."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 4, n)
+    pred = np.where(rng.random(n) < acc, y, rng.integers(0, 4, n))
+    probs = np.full((n, 4), 0.1)
+    probs[np.arange(n), pred] = 0.7
+    probs += rng.random((n, 4)) * 0.05
+    return y, probs / probs.sum(1, keepdims=True)
+
+
+def test_vectorised_metrics_match_sklearn():
+    y, probs = _fake(300)
+    pred = probs.argmax(1)
+    m = evaluate.prf_from_confusion(evaluate.confusions(y, pred))
+    p, r, f, _ = precision_recall_fscore_support(y, pred, labels=range(4), zero_division=0)
+    np.testing.assert_allclose(m["precision"], p)
+    np.testing.assert_allclose(m["recall"], r)
+    np.testing.assert_allclose(m["f1"], f)
+    assert m["macro_f1"] == pytest.approx(f1_score(y, pred, average="macro"))
+    # a resample given as explicit indices equals the metric of the resampled arrays
+    idx = evaluate.bootstrap_indices(len(y), 5, seed=1)
+    stack = evaluate.prf_from_confusion(evaluate.confusions(y, pred, idx))
+    for b in range(5):
+        assert stack["macro_f1"][b] == pytest.approx(f1_score(y[idx[b]], pred[idx[b]], labels=range(4), average="macro",
+                                                              zero_division=0))
+    score, yb = 1 - probs[:, 2], y != 2
+    score[:20] = 0.5  # ties are counted half, as scikit-learn does
+    aucs = evaluate.auc_bootstrap(yb, score, idx)
+    for b in range(5):
+        assert aucs[b] == pytest.approx(roc_auc_score(yb[idx[b]], score[idx[b]]))
+
+
+def test_bootstrap_ci_contains_estimate_and_narrows():
+    widths = []
+    for n in (100, 1600):
+        y, probs = _fake(n, seed=n)
+        m = evaluate.classification_metrics(y, probs, n_boot=500)
+        for block in (m["accuracy"], m["macro_f1"], m["tumour"]["sensitivity"], m["tumour"]["roc_auc"],
+                      m["per_class"]["glioma"]["recall"]):
+            lo, hi = block["ci"]
+            assert lo <= block["value"] <= hi
+        widths.append(m["accuracy"]["ci"][1] - m["accuracy"]["ci"][0])
+    assert widths[1] < widths[0] / 2.5  # ~1/sqrt(n): 4x for 16x the images
+    # seeded: the same call gives the same interval
+    y, probs = _fake(200)
+    assert evaluate.classification_metrics(y, probs, 200)["accuracy"] == evaluate.classification_metrics(y, probs, 200)["accuracy"]
+
+
+def test_ece_of_calibrated_probabilities_is_near_zero():
+    rng = np.random.default_rng(0)
+    n = 20000
+    probs = rng.dirichlet(np.ones(4) * 0.5, n)
+    y = (probs.cumsum(1) > rng.random((n, 1))).argmax(1)  # labels drawn from the probabilities themselves
+    assert calibration.ece(probs, y) < 0.02
+    over = probs ** 3 / (probs ** 3).sum(1, keepdims=True)  # sharpened: overconfident
+    assert calibration.ece(over, y) > 0.05
+
+
+def test_temperature_fit_recovers_known_temperature():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 3, (8000, 4))
+    t_true = 2.5
+    p = calibration.probs_from_logits(logits, t_true)
+    y = (p.cumsum(1) > rng.random((len(p), 1))).argmax(1)
+    assert calibration.fit_temperature(logits, y) == pytest.approx(t_true, rel=0.1)
+
+
+def test_abstain_threshold_rule():
+    # 100 confident right answers, 10 unsure wrong ones: the smallest threshold above the wrong ones wins.
+    probs = np.vstack([np.tile([0.97, 0.01, 0.01, 0.01], (100, 1)), np.tile([0.3, 0.5, 0.1, 0.1], (10, 1))])
+    y = np.zeros(110, int)
+    t, found = evaluate.choose_abstain_threshold(probs, y)
+    assert found and 0.5 < t <= 0.97
+    t, found = evaluate.choose_abstain_threshold(probs[100:], y[100:])  # never accurate enough
+    assert (t, found) == (evaluate.ABSTAIN_FALLBACK, False)
+
+
+def _strict(s):
+    raise ValueError(f"non-standard JSON constant {s}")
+
+
+def test_evaluate_model_on_phantoms_writes_schema(tiny_model_json, phantom_data, tmp_path, capsys):
+    from helpers.predict import load_model
+
+    for suffix in (".keras", ".json"):
+        shutil.copy2(Path(tiny_model_json).with_suffix(suffix), tmp_path / f"tiny{suffix}")
+    before = json.loads((tmp_path / "tiny.json").read_text())
+    args = types.SimpleNamespace(model=str(tmp_path / "tiny.keras"), data_dir=str(phantom_data), bootstrap=50)
+    assert evaluate.cli_evaluate(args) == 0
+    assert "leak-free test" in capsys.readouterr().out
+
+    meta = json.loads((tmp_path / "tiny.json").read_text(), parse_constant=_strict)  # no NaN in the file
+    assert meta["keras_sha256"] == before["keras_sha256"] and meta["history"] == before["history"]
+    ev = meta["evaluation"]
+    for key in ("evaluated_at", "synthetic", "split_sha256", "temperature", "bootstrap", "leakfree_test",
+                "official_test", "robustness"):
+        assert key in ev, key
+    assert ev["synthetic"] is True and ev["bootstrap"] == 50
+    lt = ev["leakfree_test"]
+    for key in ("n", "accuracy", "macro_f1", "per_class", "confusion", "tumour", "calibration", "abstain"):
+        assert key in lt, key
+    assert set(lt["per_class"]) == set(config.CLASSES)
+    assert np.array(lt["confusion"]).sum() == lt["n"]
+    assert set(lt["tumour"]) >= {"threshold", "sensitivity", "specificity", "roc_auc", "roc"}
+    assert set(lt["calibration"]) >= {"ece_raw", "ece_calibrated", "reliability_raw", "reliability_calibrated"}
+    assert set(lt["abstain"]) >= {"threshold", "coverage", "accuracy", "curve"}
+    assert lt["n_in_training_split"] == 0  # the headline split never overlaps training
+    assert "leaky" in ev["official_test"]["note"]
+    assert [r["px"] for r in ev["robustness"]["resolution"]] == [64, 96, 128, 192]
+    assert "n" in ev["robustness"]["size512_subset"]
+
+    pred = pd.read_csv(tmp_path / "tiny.predictions.csv")
+    assert list(pred.columns) == ["path", "eval_split", "label", *config.CLASSES, "p_tumour", "prediction"]
+    assert set(pred["eval_split"]) == {"leakfree_test", "official_test"}
+    assert len(pred) == lt["n"] + ev["official_test"]["n"]
+    np.testing.assert_allclose(pred[list(config.CLASSES)].sum(1), 1, atol=1e-4)
+    # the model still loads: its sha256 was not touched by writing the evaluation
+    assert load_model(tmp_path / "tiny.keras").abstain_threshold == pytest.approx(lt["abstain"]["threshold"])

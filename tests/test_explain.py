@@ -1,0 +1,114 @@
+"""helpers.explain: Grad-CAM shape/range/caching, the overlay, and localisation of phantom lesions."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import config, explain
+
+S = 64
+
+
+def test_overlay_shapes_and_alpha(tiny_images):
+    gray = tiny_images["glioma"]
+    heat = np.zeros((16, 16), np.float32)
+    heat[4:8, 4:8] = 1.0
+    rgb = explain.overlay(gray, heat, alpha=0.5)
+    assert rgb.shape == (*gray.shape, 3) and rgb.dtype == np.uint8
+    # where the heat is zero the image shows through unchanged; where it is hot, colour is mixed in
+    assert (rgb[0, 0] == gray[0, 0]).all()
+    y, x = gray.shape[0] * 6 // 16, gray.shape[1] * 6 // 16
+    assert np.ptp(rgb[y, x].astype(int)) > 0
+    assert (explain.overlay(gray, heat, alpha=0.0) == np.repeat(gray[..., None], 3, -1)).all()
+
+
+def test_gradcam_shape_range_and_cache(tiny_model_json, tiny_images):
+    from helpers.predict import load_model
+    from helpers.preprocess import prepare
+
+    p = load_model(Path(tiny_model_json).with_suffix(".keras"))
+    x = prepare(tiny_images["meningioma"], p.img_size)
+    heat = explain.gradcam(p.model, x)
+    assert heat.shape == (p.img_size, p.img_size) and heat.dtype == np.float32
+    assert heat.min() >= 0 and heat.max() <= 1 and (heat.max() == 1 or heat.max() == 0)
+    fn = explain._gradcam_fn(p.model)
+    assert explain._gradcam_fn(p.model) is fn  # traced once per model
+    h2, logits = explain.gradcam_and_logits(p.model, x, class_idx=2)
+    np.testing.assert_allclose(logits, p.logits_arrays(x)[0], rtol=1e-4, atol=1e-5)
+    assert np.allclose(explain.gradcam(p, x), heat)  # a Predictor works too
+    with pytest.raises(ValueError):
+        explain.gradcam(p.model, np.zeros((10, 10), np.uint8))
+    with pytest.raises(ValueError):
+        explain.gradcam(p.model, x, class_idx=7)
+
+
+def _phantoms(n: int, first_seed: int):
+    """Prepared phantoms (all four classes of each seed: the same head with different lesions) + lesion masks
+    put through the same crop/pad/resize as the image."""
+    from PIL import Image
+
+    from helpers import preprocess, synthetic
+
+    X, y, M = [], [], []
+    for i in range(n):
+        for k, c in enumerate(config.CLASSES):
+            g, m = synthetic.make_phantom(c, first_seed + i, size=128)
+            t, b, l, r = preprocess.head_bbox(g)
+            mm = preprocess.pad_square(m[t:b, l:r].astype(np.uint8) * 255)
+            X.append(preprocess.prepare(g, S))
+            M.append(np.asarray(Image.fromarray(mm).resize((S, S), Image.Resampling.BILINEAR)) > 127)
+            y.append(k)
+    return np.stack(X), np.array(y), np.stack(M)
+
+
+@pytest.fixture(scope="module")
+def cam_model():
+    """Our residual architecture, narrowed (width 8, two stages: an 8x8 Grad-CAM grid at 64 px), trained briefly
+    on phantoms. Each seed gives the same head with four different lesions, so the lesion is the only evidence."""
+    import keras
+
+    from helpers.models import build_model
+
+    Xtr, ytr, _ = _phantoms(30, 0)
+    Xte, yte, Mte = _phantoms(10, 10_000)
+    keras.utils.set_random_seed(0)
+    model = build_model("resnet_small", S, width=8, blocks=(1, 1), augment=0)
+    model.compile(keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    xtr = Xtr[..., None].astype("float32")
+    model.fit(xtr, ytr, batch_size=16, epochs=20, verbose=0)
+    # 150 steps are too few for BatchNorm's moving averages (momentum 0.99) to settle: re-estimate them once on
+    # the whole training set ("precise BN"), otherwise inference runs on stale statistics.
+    bns = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in bns:
+        layer.momentum = 0.0
+    model(xtr, training=True)
+    for layer in bns:
+        layer.momentum = 0.99
+    return model, Xte, yte, Mte
+
+
+@pytest.mark.slow
+def test_gradcam_localises_phantom_lesions(cam_model):
+    """Honest criterion for a coarse (8x8) map: the heat's peak lands on the lesion (pointing game, with a
+    tolerance of one grid cell), and heat is denser on the lesion than over the head as a whole."""
+    from scipy import ndimage
+
+    model, X, y, M = cam_model
+    pred = np.asarray(model.predict(X[..., None].astype("float32"), verbose=0)).argmax(1)
+    assert (pred == y).mean() >= 0.8, "the phantom model did not learn: localisation cannot be judged"
+    hits, conc = [], []
+    for x, yi, m, pi in zip(X, y, M, pred):
+        if config.CLASSES[yi] == config.NO_TUMOUR or pi != yi:
+            continue
+        heat = explain.gradcam(model, x, int(yi))
+        near = ndimage.binary_dilation(m, iterations=S // 8)  # one Grad-CAM cell of tolerance
+        hits.append(bool(near[np.unravel_index(heat.argmax(), heat.shape)]))
+        head = ndimage.binary_fill_holes(x > 20) | m
+        conc.append(heat[ndimage.binary_dilation(m, iterations=2)].mean() / max(heat[head].mean(), 1e-9))
+    assert len(hits) >= 15
+    print(f"pointing game {np.mean(hits):.2f} on {len(hits)} lesions; heat on lesion / heat over head: "
+          f"median {np.median(conc):.2f}")
+    assert np.mean(hits) >= 0.6
+    assert np.median(conc) >= 1.5

@@ -1,0 +1,137 @@
+"""helpers.predict: safe loading (sha256, class list, missing files), calibrated probabilities, files and CLI."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import config, predict
+from helpers.preprocess import prepare
+
+
+@pytest.fixture
+def model_copy(tiny_model_json, tmp_path) -> Path:
+    """A private copy of the tiny model (.keras + .json) that a test may tamper with; returns the .keras path."""
+    src = Path(tiny_model_json)
+    for suffix in (".keras", ".json"):
+        shutil.copy2(src.with_suffix(suffix), tmp_path / f"tiny{suffix}")
+    return tmp_path / "tiny.keras"
+
+
+def _images(phantom_data, n=3):
+    return sorted(Path(phantom_data).glob("Testing/*/*.jpg"))[:: max(1, 16 // n)][:n]
+
+
+def test_missing_model_says_how_to_get_one(tmp_path):
+    with pytest.raises(predict.ModelError) as e:
+        predict.load_model(tmp_path / "nope.keras")
+    msg = str(e.value)
+    assert "no model at" in msg and "nope.keras" in msg and "brain-mri train" in msg
+    assert "models/brain_tumor_cnn.keras" in msg and "\n" not in msg
+
+
+def test_missing_record_is_refused(model_copy):
+    model_copy.with_suffix(".json").unlink()
+    with pytest.raises(predict.ModelError, match="no model record"):
+        predict.load_model(model_copy)
+
+
+def test_sha256_mismatch_is_refused(model_copy):
+    with open(model_copy, "ab") as fh:
+        fh.write(b"\0")
+    with pytest.raises(predict.ModelError) as e:
+        predict.load_model(model_copy)
+    assert str(e.value).startswith("sha256 mismatch for tiny.keras: refusing to load")
+
+
+def test_wrong_classes_are_refused(model_copy):
+    j = model_copy.with_suffix(".json")
+    meta = json.loads(j.read_text())
+    meta["classes"] = list(reversed(meta["classes"]))
+    j.write_text(json.dumps(meta))
+    with pytest.raises(predict.ModelError, match="classes"):
+        predict.load_model(model_copy)
+
+
+def test_predict_arrays_calibrated_and_cached(tiny_model_json, tiny_images):
+    p = predict.load_model(Path(tiny_model_json).with_suffix(".keras"))
+    assert predict.load_model(p.path) is p  # one load per kernel
+    assert p.classes == config.CLASSES and p.img_size == 64 and p.temperature > 0
+    X = np.stack([prepare(g, p.img_size) for g in tiny_images.values()])
+    probs = p.predict_arrays(X)
+    assert probs.shape == (4, 4)
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(predict.p_tumour(probs), 1 - probs[:, config.CLASSES.index("notumor")])
+    logits = p.logits_arrays(X)
+    z = logits / p.temperature
+    expect = np.exp(z - z.max(1, keepdims=True))
+    np.testing.assert_allclose(probs, expect / expect.sum(1, keepdims=True), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(p.predict_one(X[0]), probs[0], atol=1e-6)
+    with pytest.raises(ValueError, match="shape"):
+        p.predict_arrays(np.zeros((2, 32, 32), np.uint8))
+
+
+def test_predict_source_dicom_and_explain(tiny_model_json):
+    pydicom_data = pytest.importorskip("pydicom.data")
+    dcm = pydicom_data.get_testdata_file("MR_small.dcm")
+    p = predict.load_model(Path(tiny_model_json).with_suffix(".keras"))
+    r = p.predict_source(dcm, explain=True)
+    assert r["decoded"].format == "DICOM" and r["prediction"] in config.CLASSES
+    assert abs(sum(r["probs"].values()) - 1) < 1e-6 and r["prepared"].shape == (64, 64)
+    assert r["heat"].shape == (64, 64) and 0 <= r["heat"].min() and r["heat"].max() <= 1
+    # the one-pass Grad-CAM path gives the same probabilities as the plain path
+    np.testing.assert_allclose(list(r["probs"].values()), p.predict_one(r["prepared"]), atol=1e-5)
+
+
+def test_predict_files_row_level_errors(tiny_model_json, phantom_data, tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not an image at all")
+    good = _images(phantom_data, 2)
+    rows = predict.predict_files([good[0], bad, good[1], tmp_path / "missing.png"],
+                                 predict.load_model(Path(tiny_model_json).with_suffix(".keras")))
+    assert [bool(r["error"]) for r in rows] == [False, True, False, True]
+    assert rows[1]["probs"] is None and "not an image" in rows[1]["error"]
+    assert rows[2]["prediction"] in config.CLASSES
+
+
+def test_cli_predict(tiny_model_json, phantom_data, tmp_path, capsys):
+    pydicom_data = pytest.importorskip("pydicom.data")
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8 truncated")
+    good = [str(p) for p in _images(phantom_data, 2)]
+    dcm = pydicom_data.get_testdata_file("MR_small.dcm")
+    args = types.SimpleNamespace(images=[*good, str(bad), dcm], model=str(Path(tiny_model_json).with_suffix(".keras")))
+    assert predict.cli_predict(args) == 1
+    out, err = capsys.readouterr()
+    lines = out.strip().splitlines()
+    assert lines[0] == "path,glioma,meningioma,notumor,pituitary,p_tumour,prediction"
+    assert len(lines) == 4  # header + 2 phantoms + DICOM; the bad file only on stderr
+    assert lines[-1].startswith(dcm) and lines[-1].split(",")[-1] in config.CLASSES
+    assert all(len(v.split(".")[1]) == 4 for v in lines[1].split(",")[1:6])
+    assert f"{bad}: error:" in err
+    args.images = good
+    assert predict.cli_predict(args) == 0
+    capsys.readouterr()
+
+
+def test_cli_predict_model_error_exit_2(tmp_path, capsys):
+    args = types.SimpleNamespace(images=["x.jpg"], model=str(tmp_path / "none.keras"))
+    assert predict.cli_predict(args) == 2
+    assert "no model at" in capsys.readouterr().err
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not os.environ.get("BRAIN_MRI_DATA"), reason="needs $BRAIN_MRI_DATA")
+@pytest.mark.skipif(not config.DEFAULT_MODEL.is_file(), reason="no shipped model in models/")
+def test_shipped_model_predicts_a_real_image():
+    root = Path(os.environ["BRAIN_MRI_DATA"])
+    img = next(iter(sorted((root / "Testing" / "glioma").glob("*.jpg"))))
+    p = predict.load_model()
+    r = p.predict_source(img, explain=True)
+    assert r["prediction"] in config.CLASSES and abs(sum(r["probs"].values()) - 1) < 1e-6
+    assert r["heat"].shape == (p.img_size, p.img_size)
