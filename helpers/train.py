@@ -155,6 +155,16 @@ def fit(cfg: dict, Xtr, ytr, Xva, yva, verbose: int = 2):
     return model, history, secs, len(Xtr) * n_epochs / secs
 
 
+def save_inference_model(model, path: str | Path) -> Path:
+    """Save weights and architecture without the optimizer state (a third of the size; nobody resumes training)."""
+    import keras
+
+    fresh = keras.models.clone_model(model)
+    fresh.set_weights(model.get_weights())
+    fresh.save(path)
+    return Path(path)
+
+
 def predict_logits(model, X: np.ndarray, batch_size: int = 128) -> np.ndarray:
     return np.asarray(model.predict(X[..., None].astype("float32"), batch_size=batch_size, verbose=0))
 
@@ -183,7 +193,7 @@ def train(overrides: dict | None = None, data_dir=None, out_dir: str | Path = co
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     kpath = out_dir / f"{cfg['name']}.keras"
-    model.save(kpath)
+    save_inference_model(model, kpath)
     meta = {
         "name": cfg["name"],
         "arch": cfg["arch"],
