@@ -49,6 +49,7 @@ evaluate: $(STAMP)
 
 report: $(STAMP)
 	$(CLI) report $(REPORT_FLAGS)
+	$(CLI) docs
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -102,7 +102,9 @@ def resolve_data_dir(data_dir: str | Path | None = None, allow_synthetic: bool =
     root = Path(data_dir).expanduser() if data_dir else config.data_root()
     if root.is_dir():
         return root
-    if allow_synthetic:
+    # Fall back to phantoms only when nobody named a dataset: a mistyped path must not silently become a demo.
+    named = bool(data_dir) or bool(os.environ.get("BRAIN_MRI_DATA"))
+    if allow_synthetic and not named:
         from . import synthetic  # lazy: only needed when there is no real data
 
         return Path(synthetic.ensure_synthetic())

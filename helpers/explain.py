@@ -1,8 +1,8 @@
 """Grad-CAM (Selvaraju et al., 2017) for our models, and a heat-map overlay for display.
 
 Every model names its last convolution "last_conv" (helpers.models). The heat map is the ReLU of that layer's
-channels weighted by the spatially pooled gradient of the chosen class's logit, upsampled to the input size
-and scaled to [0, 1]. It shows where the network looked, not where a tumour is: the report treats it as a
+rectified feature maps (after its BatchNorm/ReLU) weighted by the spatially pooled gradient of the chosen class's
+logit, upsampled to the input size and scaled to [0, 1]. It shows where the network looked, not where a tumour is: the report treats it as a
 sanity check, never as a segmentation.
 """
 from __future__ import annotations
@@ -17,6 +17,32 @@ _LOCK = threading.Lock()
 CONV_LAYER = "last_conv"
 
 
+_ELEMENTWISE = ("BatchNormalization", "ReLU", "Activation", "LeakyReLU", "ELU", "PReLU")
+
+
+def target_tensor(model):
+    """The feature maps Grad-CAM weighs: the output of "last_conv" after the per-pixel layers that follow it
+    (BatchNormalization, ReLU, ...), i.e. the rectified maps the classifier head actually pools.
+
+    Why not the raw convolution: in resnet_small it is followed by BatchNorm, whose per-channel shift the
+    gradient does not see; on the real data the raw maps' weighted sum is negative almost everywhere and the
+    normalised heat collapses onto one border cell.
+    """
+    try:
+        layer = model.get_layer(CONV_LAYER)
+    except ValueError:
+        raise ValueError(f"model {model.name!r} has no layer named {CONV_LAYER!r}: Grad-CAM needs it") from None
+    out = layer.output
+    layers = list(model.layers)
+    i = layers.index(layer)
+    while i + 1 < len(layers):
+        nxt = layers[i + 1]
+        if type(nxt).__name__ not in _ELEMENTWISE or nxt.input is not out:
+            break
+        out, i = nxt.output, i + 1
+    return out
+
+
 def _gradcam_fn(model):
     """The compiled Grad-CAM function of `model`, built once per model object (tracing costs ~1 s)."""
     with _LOCK:
@@ -26,11 +52,7 @@ def _gradcam_fn(model):
     import keras
     import tensorflow as tf
 
-    try:
-        conv = model.get_layer(CONV_LAYER).output
-    except ValueError:
-        raise ValueError(f"model {model.name!r} has no layer named {CONV_LAYER!r}: Grad-CAM needs it") from None
-    sub = keras.Model(model.inputs, [conv, model.outputs[0]], name=f"{model.name}_gradcam")
+    sub = keras.Model(model.inputs, [target_tensor(model), model.outputs[0]], name=f"{model.name}_gradcam")
     s = int(model.input_shape[1])
 
     @tf.function(input_signature=[tf.TensorSpec([1, s, s, 1], tf.float32), tf.TensorSpec([], tf.int32)])

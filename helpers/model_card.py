@@ -72,7 +72,7 @@ def results_markdown(models_dir: Path = config.MODELS_DIR) -> str:
         f"the expected calibration error is {100 * cal['ece_calibrated']:.1f}% (before: {100 * cal['ece_raw']:.1f}%).",
         "",
     ]
-    if ab:
+    if ab and ab.get("accuracy") is not None:
         lines += [f"Abstaining below a confidence of {ab['threshold']:.2f} (\"refer to a radiologist\") keeps "
                   f"{100 * ab['coverage']:.1f}% of test images at {100 * ab['accuracy']:.1f}% accuracy.", ""]
     if rob.get("size512_subset"):
@@ -80,7 +80,7 @@ def results_markdown(models_dir: Path = config.MODELS_DIR) -> str:
         lines += [f"On the {s['n']} test images of 512×512 pixels (the size shortcut removed) accuracy is "
                   f"{pct(s['accuracy'])}.", ""]
     if rob.get("resolution"):
-        res = ", ".join(f"{r['px']} px: {100 * r['accuracy']:.1f}%" for r in rob["resolution"])
+        res = ", ".join(f"{r['px']} px: {pct(r['accuracy'])}" for r in rob["resolution"])
         lines += [f"Accuracy when test images are first downsampled: {res}.", ""]
     lines += ["| model | leak-free test accuracy | official (leaky) Testing accuracy | leak inflation |",
               "|---|---|---|---|"]

@@ -77,7 +77,10 @@ def voila_server(tiny_model_json, tmp_path_factory):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     log = tmp_path_factory.mktemp("voila") / "voila.log"
-    env = {**os.environ, "BRAIN_MRI_MODEL": str(Path(tiny_model_json).with_suffix(".keras")),
+    model = Path(tiny_model_json).with_suffix(".keras")
+    if os.environ.get("BRAIN_MRI_FIGURE") and config.DEFAULT_MODEL.is_file():
+        model = config.DEFAULT_MODEL  # the README picture shows the shipped model (tests/test_browser.py)
+    env = {**os.environ, "BRAIN_MRI_MODEL": str(model),
            # a CPU shared with training can take minutes to import TensorFlow in a fresh kernel
            "BRAIN_MRI_VOILA_TIMEOUT": os.environ.get("BRAIN_MRI_VOILA_TIMEOUT", "600"),
            "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -113,3 +116,20 @@ def voila_server(tiny_model_json, tmp_path_factory):
             except Exception:  # noqa: BLE001 - already gone
                 pass
         fh.close()
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory):
+    """One cache folder for a whole test session (phantom arrays, manifests, splits). Tests that patch
+    config.cache_dir to it never write into data/processed (the real dataset's arrays live there)."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _caches_out_of_the_repo(session_cache):
+    """Every test writes its caches to a session temp folder: the real dataset's cached arrays in data/processed
+    must never be pruned or replaced by a test run."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr(config, "cache_dir", lambda: session_cache)
+    yield
+    mp.undo()

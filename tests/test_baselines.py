@@ -4,8 +4,14 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from helpers import baselines, config
+
+
+@pytest.fixture(autouse=True)
+def _session_cache(monkeypatch, session_cache):
+    monkeypatch.setattr(config, "cache_dir", lambda: session_cache)
 
 
 def test_nearest_class_mean_on_separable_data():

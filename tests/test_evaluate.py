@@ -15,6 +15,11 @@ from sklearn.metrics import f1_score, precision_recall_fscore_support, roc_auc_s
 from helpers import calibration, config, evaluate
 
 
+@pytest.fixture(autouse=True)
+def _session_cache(monkeypatch, session_cache):
+    monkeypatch.setattr(config, "cache_dir", lambda: session_cache)
+
+
 def _fake(n, acc=0.85, seed=0):
     """Labels and probabilities of a classifier that is right with probability `acc`."""
     rng = np.random.default_rng(seed)
@@ -91,6 +96,7 @@ def test_abstain_threshold_rule():
     assert found and 0.5 < t <= 0.97
     t, found = evaluate.choose_abstain_threshold(probs[100:], y[100:])  # never accurate enough
     assert (t, found) == (evaluate.ABSTAIN_FALLBACK, False)
+    assert evaluate.best_accepted_accuracy(probs, y) == (pytest.approx(0.97), 1.0)
 
 
 def _strict(s):
@@ -131,6 +137,6 @@ def test_evaluate_model_on_phantoms_writes_schema(tiny_model_json, phantom_data,
     assert list(pred.columns) == ["path", "eval_split", "label", *config.CLASSES, "p_tumour", "prediction"]
     assert set(pred["eval_split"]) == {"leakfree_test", "official_test"}
     assert len(pred) == lt["n"] + ev["official_test"]["n"]
-    np.testing.assert_allclose(pred[list(config.CLASSES)].sum(1), 1, atol=1e-4)
+    np.testing.assert_allclose(pred[list(config.CLASSES)].sum(axis=1), 1, atol=1e-4)
     # the model still loads: its sha256 was not touched by writing the evaluation
     assert load_model(tmp_path / "tiny.keras").abstain_threshold == pytest.approx(lt["abstain"]["threshold"])

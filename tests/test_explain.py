@@ -8,6 +8,11 @@ import pytest
 
 from helpers import config, explain
 
+
+@pytest.fixture(autouse=True)
+def _session_cache(monkeypatch, session_cache):
+    monkeypatch.setattr(config, "cache_dir", lambda: session_cache)
+
 S = 64
 
 
@@ -92,13 +97,15 @@ def cam_model():
 @pytest.mark.slow
 def test_gradcam_localises_phantom_lesions(cam_model):
     """Honest criterion for a coarse (8x8) map: the heat's peak lands on the lesion (pointing game, with a
-    tolerance of one grid cell), and heat is denser on the lesion than over the head as a whole."""
+    tolerance of one grid cell) in at least half the images and at >= 3x the rate of a random peak on the head,
+    and heat is denser on the lesion than over the head as a whole. (Most heat *mass* inside the lesion is not
+    asked for: an 8x8 map cannot draw a 3-pixel pituitary lesion.)"""
     from scipy import ndimage
 
     model, X, y, M = cam_model
     pred = np.asarray(model.predict(X[..., None].astype("float32"), verbose=0)).argmax(1)
     assert (pred == y).mean() >= 0.8, "the phantom model did not learn: localisation cannot be judged"
-    hits, conc = [], []
+    hits, chance, conc = [], [], []
     for x, yi, m, pi in zip(X, y, M, pred):
         if config.CLASSES[yi] == config.NO_TUMOUR or pi != yi:
             continue
@@ -106,9 +113,10 @@ def test_gradcam_localises_phantom_lesions(cam_model):
         near = ndimage.binary_dilation(m, iterations=S // 8)  # one Grad-CAM cell of tolerance
         hits.append(bool(near[np.unravel_index(heat.argmax(), heat.shape)]))
         head = ndimage.binary_fill_holes(x > 20) | m
+        chance.append((near & head).sum() / head.sum())  # a peak placed at random on the head
         conc.append(heat[ndimage.binary_dilation(m, iterations=2)].mean() / max(heat[head].mean(), 1e-9))
     assert len(hits) >= 15
-    print(f"pointing game {np.mean(hits):.2f} on {len(hits)} lesions; heat on lesion / heat over head: "
-          f"median {np.median(conc):.2f}")
-    assert np.mean(hits) >= 0.6
+    print(f"pointing game {np.mean(hits):.2f} on {len(hits)} lesions (chance {np.mean(chance):.2f}); "
+          f"heat on lesion / heat over head: median {np.median(conc):.2f}")
+    assert np.mean(hits) >= max(0.5, 3 * np.mean(chance))
     assert np.median(conc) >= 1.5

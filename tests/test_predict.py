@@ -14,6 +14,11 @@ from helpers import config, predict
 from helpers.preprocess import prepare
 
 
+@pytest.fixture(autouse=True)
+def _session_cache(monkeypatch, session_cache):
+    monkeypatch.setattr(config, "cache_dir", lambda: session_cache)
+
+
 @pytest.fixture
 def model_copy(tiny_model_json, tmp_path) -> Path:
     """A private copy of the tiny model (.keras + .json) that a test may tamper with; returns the .keras path."""
