@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow C++ logs would go to the server console only, but keep them short
 from PIL import Image
 
 from . import config
 from .preprocess import ImageError, decode, head_bbox, prepare
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads (lazily): keeps the kernel log short
 log = logging.getLogger(__name__)
 
 DISCLAIMER = "Research and teaching only — not for diagnosis."
@@ -41,8 +40,8 @@ SMALL_SIDE = config.IMG_SIZE  # below this the model sees an upscaled image: wor
 C_ACCENT, C_TUMOUR, C_OK, C_WARN, C_ERR, C_MUTED = "#1f5f8b", "#b03a2e", "#1e8449", "#9a6700", "#b03a2e", "#5d6d7e"
 
 # ----------------------------------------------------------------------------------------- input checks
-# Thresholds measured with ``measure_reference()`` on 800 leak-free TRAIN images of the Kaggle data (200 per
-# class, seed 42) and checked on the leak-free TEST split; see the docstring of measure_reference for the numbers.
+# Thresholds measured on 800 leak-free TRAIN images of the Kaggle data (200 per class, seed 42; re-measure with
+# measure_reference()) and checked on 400 leak-free TEST images and on photographs, noise and flat images.
 CHECKS = {
     # Mean chroma (max-min of R,G,B; 0..255) over the non-black pixels of a <=128-px copy. Training max 0.3,
     # test max 6.0 (JPEG chroma noise of gray slices saved as RGB); colour photographs measured 47-89.
@@ -57,9 +56,13 @@ CHECKS = {
     "corner_dark_min": 0.45,  # fraction of corner pixels (outside radius 1.1) < 24; training min 0.49, median 1.0
     "hist_l1_max": 1.2,  # L1 distance of the 16-bin histogram to REF_HIST; training max 1.17, median 0.37
     # Fraction of the pixels OUTSIDE the head box brighter than half the head's 99th percentile: burnt-in text,
-    # rulers, arrows, frames. 95th percentile of training 0.013; above 0.02 (3.9 % of training images, almost
-    # all with visible annotations or frames) we warn. A 4-px white frame on a 512-px slice measures 0.07.
+    # rulers, arrows. 95th percentile of training 0.013; above 0.02 (3.9 % of training images, almost all with
+    # visible annotations or frames) we warn.
     "outside_bright_max": 0.02,
+    # Fraction of the outer 2 % band of the image that is bright: frames and borders (a thick frame can make the
+    # whole image one "head", leaving nothing outside the box). Training 99th percentile 0.19, max 1.0 (a framed
+    # slice); above 0.25 flags 0.5 % of training images. With the rule above: 4.0 % flagged in all.
+    "edge_bright_max": 0.25,
 }
 # Mean 16-bin intensity histogram of the training inputs (128-px prepared images), from measure_reference().
 REF_HIST = [0.3583, 0.0554, 0.0732, 0.1203, 0.1325, 0.0879, 0.0515, 0.035, 0.0253, 0.0182, 0.0142, 0.0108,
@@ -116,6 +119,20 @@ def outside_bright_fraction(gray: np.ndarray) -> float:
     return float((gs[~inside] > level).mean())
 
 
+def edge_bright_fraction(gray: np.ndarray) -> float:
+    """Fraction of the outer 2 % band (at least 2 px of a <=256-px view) brighter than half the 99th percentile."""
+    g = np.asarray(gray)
+    step = max(1, max(g.shape) // 256)
+    gs = g[::step, ::step]
+    b = max(2, int(round(0.02 * min(gs.shape))))
+    if min(gs.shape) <= 2 * b:
+        return 0.0
+    band = np.ones(gs.shape, bool)
+    band[b:-b, b:-b] = False
+    level = max(48.0, 0.5 * float(np.percentile(gs, 99)))
+    return float((gs[band] > level).mean())
+
+
 def image_features(data: bytes | None, gray: np.ndarray, prepared128: np.ndarray | None = None) -> dict:
     """The numbers the input checks look at (what measure_reference() records for the training data).
 
@@ -128,6 +145,7 @@ def image_features(data: bytes | None, gray: np.ndarray, prepared128: np.ndarray
         "corner_dark": float((x[_CORNERS] < 24).mean()),
         "hist_l1": float(np.abs(intensity_hist(x) - np.asarray(REF_HIST)).sum()),
         "outside_bright": outside_bright_fraction(gray),
+        "edge_bright": edge_bright_fraction(gray),
     }
 
 
@@ -140,7 +158,7 @@ def check_messages(feat: dict, width: int, height: int) -> list[str]:
             or feat["hist_l1"] > CHECKS["hist_l1_max"]):
         out.append("unlike the training MRI slices (no black background round a head, or unusual intensities): "
                    "out of distribution, result unreliable")
-    if feat["outside_bright"] > CHECKS["outside_bright_max"]:
+    if feat["outside_bright"] > CHECKS["outside_bright_max"] or feat["edge_bright"] > CHECKS["edge_bright_max"]:
         out.append("bright marks outside the head (text, ruler, frame or a second image?): crop the slice first")
     if min(width, height) < SMALL_SIDE:
         out.append(f"small image ({width}×{height}): upscaled to the model's input, fine detail is missing")
@@ -533,7 +551,11 @@ CSS = f"""
 <style>
 .bm-root {{ font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: #1c2833;
   max-width: 1240px; }}
-.bm-banner {{ position: sticky; top: 0; z-index: 20; background: #fdf2e9; border: 1px solid #e59866;
+/* The banner sticks to the top of Voila's scroller (#rendered_cells): every box between them must not clip. */
+.jp-OutputArea:has(.bm-root), .jp-OutputArea-child:has(.bm-root), .jp-OutputArea-output:has(.bm-root),
+.bm-root {{ overflow: visible !important; }}
+.bm-sticky {{ position: sticky !important; top: -12px; z-index: 20; background: white; padding-top: 12px; }}
+.bm-banner {{ box-shadow: 0 2px 4px rgba(0,0,0,.08); background: #fdf2e9; border: 1px solid #e59866;
   border-left: 6px solid {C_ERR}; color: #78281f; padding: 8px 14px; font-weight: 600; border-radius: 4px; }}
 .bm-title h1 {{ font-size: 1.55em; margin: 10px 0 0; color: {C_ACCENT}; }}
 .bm-sub {{ color: {C_MUTED}; margin: 2px 0 6px; }}
@@ -587,7 +609,9 @@ def _plot_output(spec: dict, height: int) -> Any:
     import ipywidgets as w
 
     spec = {**spec, "config": {"displayModeBar": False, "responsive": False}}
-    out = w.Output(layout=w.Layout(height=f"{height + 10}px", overflow="hidden"))
+    width = spec.get("layout", {}).get("width")
+    out = w.Output(layout=w.Layout(height=f"{height + 10}px", overflow="hidden",
+                                   width=f"{int(width) + 10}px" if width else None))
     out.add_class("bm-plot")
     out.outputs = ({"output_type": "display_data", "metadata": {},
                     "data": {"application/vnd.plotly.v1+json": spec, "text/plain": "<plotly figure>"}},)
@@ -604,7 +628,7 @@ def prob_figure(res: Result) -> dict:
                   "marker": {"color": colours, "opacity": opac}, "text": [_pct(p) for p in res.probs],
                   "textposition": "auto", "hoverinfo": "skip"}],
         "layout": {**_LAYOUT_BASE, "height": 190, "width": 340, "margin": {"l": 10, "r": 26, "t": 20, "b": 26},
-                   "xaxis": {**_AXIS, "range": [0, 1], "tickformat": ".0%"},
+                   "xaxis": {**_AXIS, "range": [0, 1], "tickformat": ".0%", "automargin": True},
                    "yaxis": {**_AXIS, "autorange": "reversed", "automargin": True},
                    "shapes": [{"type": "line", "x0": t, "x1": t, "y0": 0, "y1": 1, "yref": "paper",
                                "line": {"dash": "dot", "color": C_MUTED, "width": 1.5}}],
@@ -755,12 +779,14 @@ def model_summary_html(m: ModelEntry, in_use: bool = False) -> str:
     data = meta.get("data", {}) or {}
     ev = meta.get("evaluation")
     badge = '<span class="bm-badge">in use</span>' if in_use else ""
-    missing = "" if m.available else f' <span class="bm-badge" style="background:#fdedec;color:{C_ERR}">.keras missing</span>'
+    missing = ("" if m.available else
+               f' <span class="bm-badge" style="background:#fdedec;color:{C_ERR}">.keras missing</span>')
     synth = (f' <span class="bm-badge" style="background:#fef9e7;color:{C_WARN}">trained on synthetic phantoms</span>'
              if data.get("synthetic") else "")
     rows = [
-        ("Architecture", f"{meta.get('arch', '?')} · {meta.get('params', '?'):,} parameters · {meta.get('img_size', '?')} px input"
-         if isinstance(meta.get("params"), int) else f"{meta.get('arch', '?')} · {meta.get('img_size', '?')} px input"),
+        ("Architecture", f"{meta.get('arch', '?')} · "
+         + (f"{meta['params']:,} parameters · " if isinstance(meta.get("params"), int) else "")
+         + f"{meta.get('img_size', '?')} px input"),
         ("Trained", f"{meta.get('trained_at', '?')} · {meta.get('epochs_run', '?')} epochs · "
                     f"{meta.get('train_wall_s', '?')} s · {meta.get('train_images_per_s', '?')} img/s"),
         ("Data", f"split {data.get('split', '?')} (sha256 {str(data.get('split_sha256', '?'))[:12]}) · "
@@ -773,7 +799,8 @@ def model_summary_html(m: ModelEntry, in_use: bool = False) -> str:
         v = meta["versions"]
         rows.append(("Software", ", ".join(f"{k} {v[k]}" for k in ("keras", "tensorflow", "python") if k in v)))
     out = [f'<div class="bm-card-title">{_e(m.name)}{badge}{missing}{synth}</div>',
-           '<table class="bm-table bm-kv">' + "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in rows) + "</table>"]
+           '<table class="bm-table bm-kv">'
+           + "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in rows) + "</table>"]
     if not ev:
         out.append(f'<div class="bm-warn" data-not-evaluated="1">not evaluated yet: run '
                    f'<code>brain-mri evaluate models/{_e(m.keras_path.name)}</code></div>')
@@ -794,8 +821,8 @@ def model_summary_html(m: ModelEntry, in_use: bool = False) -> str:
     out.append('<table class="bm-table bm-metrics"><tr><th>metric</th>'
                f'<th>leak-free test (n={_e(lf.get("n", "?"))})</th>'
                f'<th>official test (n={_e(off.get("n", "?"))}; leaky, for comparison)</th></tr>'
-               + "".join(f"<tr><td>{_e(k)}</td><td class='num'>{_e(_fmt_ci(a))}</td><td class='num'>{_e(_fmt_ci(b))}</td></tr>"
-                         for k, a, b in metric_rows) + "</table>")
+               + "".join(f"<tr><td>{_e(k)}</td><td class='num'>{_e(_fmt_ci(a))}</td>"
+                         f"<td class='num'>{_e(_fmt_ci(b))}</td></tr>" for k, a, b in metric_rows) + "</table>")
     per = lf.get("per_class") or {}
     if per:
         out.append('<table class="bm-table"><tr><th>class (leak-free test)</th><th>precision</th><th>recall</th>'
@@ -808,7 +835,8 @@ def model_summary_html(m: ModelEntry, in_use: bool = False) -> str:
     cov = ab.get("coverage")
     acc = ab.get("accuracy")
     out.append(f'<div class="bm-note">Abstain threshold {thr:.2f} ({_e(thr_src)})'
-               + (f": answers {100 * float(cov):.0f} % of the leak-free test images" if isinstance(cov, (int, float)) else "")
+               + (f": answers {100 * float(cov):.0f} % of the leak-free test images"
+                  if isinstance(cov, (int, float)) else "")
                + (f" with accuracy {float(acc):.3f}" if isinstance(acc, (int, float)) else "") + ".</div>")
     if ev.get("synthetic"):
         out.append('<div class="bm-warn">evaluated on synthetic phantoms: these numbers say nothing about MRI</div>')
@@ -823,7 +851,9 @@ def confusion_figure(conf, classes) -> dict:
     text = [[f"{int(z[i, j])}<br>{100 * frac[i, j]:.0f}%" for j in range(z.shape[1])] for i in range(z.shape[0])]
     return {
         "data": [{"type": "heatmap", "z": frac.round(4).tolist(), "x": list(classes), "y": list(classes), "text": text,
-                  "texttemplate": "%{text}", "colorscale": "Blues", "zmin": 0, "zmax": 1, "showscale": False,
+                  "texttemplate": "%{text}", "zmin": 0, "zmax": 1, "showscale": False,
+                  # explicit light-to-dark blues (plotly.js's named "Blues" runs dark-to-light)
+                  "colorscale": [[0.0, "#f4f8fb"], [0.5, "#7fb0d6"], [1.0, "#1f5f8b"]],
                   "hoverinfo": "skip"}],
         "layout": {**_LAYOUT_BASE, "title": {"text": "Confusion, leak-free test (row %)", "font": {"size": 13}},
                    "height": 330, "width": 390, "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
@@ -848,10 +878,11 @@ def reliability_figure(cal: dict) -> dict:
                        "name": f"{name} (ECE {ece:.3f})" if isinstance(ece, (int, float)) else name})
     return {
         "data": traces,
-        "layout": {**_LAYOUT_BASE, "showlegend": True, "title": {"text": "Reliability, leak-free test", "font": {"size": 13}},
+        "layout": {**_LAYOUT_BASE, "showlegend": True,
+                   "title": {"text": "Reliability, leak-free test", "font": {"size": 13}},
                    "height": 330, "width": 390, "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
-                   "xaxis": {**_AXIS, "title": {"text": "confidence"}, "range": [0, 1]},
-                   "yaxis": {**_AXIS, "title": {"text": "accuracy"}, "range": [0, 1.02]},
+                   "xaxis": {**_AXIS, "title": {"text": "confidence"}, "range": [0, 1], "automargin": True},
+                   "yaxis": {**_AXIS, "title": {"text": "accuracy"}, "range": [0, 1.02], "automargin": True},
                    "legend": {"x": 0.02, "y": 0.98, "font": {"size": 10}}},
     }
 
@@ -899,6 +930,7 @@ class Dashboard:
 
         self.banner = w.HTML(f'<div class="bm-banner" data-disclaimer="1">⚠ {_e(DISCLAIMER)} Outputs are a research '
                              'model\'s guesses on single 2-D slices; they must not inform any clinical decision.</div>')
+        self.banner.add_class("bm-sticky")  # stays in view while scrolling (CSS above)
         self.title = w.HTML('<div class="bm-title"><h1>Brain-tumour MRI slice classifier</h1>'
                             '<div class="bm-sub">glioma · meningioma · pituitary tumour · no tumour — calibrated '
                             'probabilities, an abstain band and Grad-CAM, from a model trained on a leak-free split '
@@ -907,12 +939,13 @@ class Dashboard:
         self.uploader = w.FileUpload(accept=ACCEPT, multiple=True, description="Upload", button_style="primary",
                                      icon="upload", layout=w.Layout(width="150px"))
         synthetic_examples = bool(self.examples) and all(e.label == "synthetic" for e in self.examples)
-        self.example_dd = w.Dropdown(options=[("— choose an example —", -1)] + [(e.title, i) for i, e in enumerate(self.examples)],
+        self.example_dd = w.Dropdown(options=[("— choose an example —", -1)]
+                                     + [(e.title, i) for i, e in enumerate(self.examples)],
                                      value=-1, description="or example", layout=w.Layout(width="470px"),
                                      style={"description_width": "75px"})
         self.clear_btn = w.Button(description="Clear", icon="times", layout=w.Layout(width="90px"))
-        limits = (f"JPEG, PNG or DICOM, one 2-D slice each, up to {_mb(config.MAX_UPLOAD_BYTES)} per file; several "
-                  "files at once give one card each.")
+        limits = (f"JPEG, PNG or DICOM, one 2-D slice each, up to {_mb(config.MAX_UPLOAD_BYTES)} per file "
+                  f"({_mb(WS_MAX_MESSAGE_BYTES)} per selection); several files at once give one card each.")
         if synthetic_examples:
             limits += " No dataset found: the examples are synthetic phantoms (not MRI)."
         self.hint = w.HTML(f'<div class="bm-note">{_e(limits)}</div>')
@@ -979,9 +1012,10 @@ class Dashboard:
             log.warning("model load failed: %s", path, exc_info=True)
             self.predictor, self.model_path = None, path
             self.threshold, self.threshold_src = DEFAULT_ABSTAIN, "default"
+            msg = load_message(path, e)
+            hint = "" if "brain-mri train" in msg else " Train one with <code>brain-mri train</code>."
             self.status.value = (f'<div class="bm-status bm-bad" data-model-error="1"><b>No model loaded</b> — '
-                                 f'{_e(load_message(path, e))}. Train one with <code>brain-mri train</code> '
-                                 f'(<code>make train</code>); uploads still get the input checks.</div>')
+                                 f'{_e(msg)}.{hint} Uploads still get the input checks.</div>')
             self._mark_in_use()
             return False
         self.predictor, self.model_path = p, path
@@ -1145,7 +1179,8 @@ def build_dashboard(model: str | Path | None = None):
 
         class _Broken:
             root = w.VBox([w.HTML(CSS), w.HTML(f'<div class="bm-banner">⚠ {_e(DISCLAIMER)}</div>'),
-                           w.HTML(f'<div class="bm-status bm-bad">The dashboard could not start: {_e(_one_line(e))}</div>')])
+                           w.HTML('<div class="bm-status bm-bad">The dashboard could not start: '
+                                  f'{_e(_one_line(e))}</div>')])
             layout = root
 
         return _Broken()

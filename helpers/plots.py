@@ -176,23 +176,24 @@ def per_image_box(df, value: str, ylabel: str, title: str, log: bool = False):
     return fig
 
 
-def fingerprint_scatter(manifest, title: str = "Acquisition fingerprint: image size by class"):
-    """Interactive plotly scatter of width vs height, one colour per class, hover shows the file.
+def fingerprint_scatter(manifest, title: str = "Acquisition fingerprint: stored image size by class"):
+    """Interactive plotly scatter of width vs height (log axes), one colour per class, one marker per distinct
+    (class, size) with area ~ number of files; hover gives the count, colour modes and an example file.
 
-    Points are jittered by <1% so the hundreds of identical 512x512 files show up as a cloud, not a dot."""
+    Aggregating keeps the figure small (7,000 files share ~400 sizes) and shows the 512x512 pile-up honestly."""
     import plotly.express as px
 
-    df = manifest[["path", "label", "width", "height", "mode", "bytes"]].copy()
-    rng = np.random.default_rng(0)
-    for c in ("width", "height"):
-        df[c + "_j"] = df[c] * (1 + rng.uniform(-0.008, 0.008, len(df)))
-    df["kB"] = (df["bytes"] / 1024).round(1)
-    fig = px.scatter(df, x="width_j", y="height_j", color="label", color_discrete_map=CLASS_COLOURS,
-                     category_orders={"label": list(config.CLASSES)}, opacity=0.55, log_x=True, log_y=True,
-                     hover_data={"path": True, "width": True, "height": True, "mode": True, "kB": True,
-                                 "width_j": False, "height_j": False},
-                     labels={"width_j": "width (px, log)", "height_j": "height (px, log)"}, title=title)
-    fig.update_traces(marker={"size": 5})
+    m = manifest[manifest["error"] == ""] if "error" in manifest else manifest
+    g = (m.assign(file=m["path"].str.rsplit("/", n=1).str[-1])
+         .groupby(["label", "width", "height"], as_index=False)
+         .agg(files=("path", "size"), example=("file", "first"),
+              modes=("mode", lambda s: ", ".join(f"{k} {v}" for k, v in s.value_counts().items()))))
+    g["marker"] = np.sqrt(g["files"])
+    fig = px.scatter(g, x="width", y="height", color="label", size="marker", size_max=40,
+                     color_discrete_map=CLASS_COLOURS, category_orders={"label": list(config.CLASSES)},
+                     opacity=0.6, log_x=True, log_y=True,
+                     hover_data={"files": True, "modes": True, "example": True, "marker": False},
+                     labels={"width": "width (px, log)", "height": "height (px, log)"}, title=title)
     fig.update_layout(height=460, legend_title_text="class", margin={"l": 10, "r": 10, "t": 50, "b": 10})
     return fig
 
@@ -222,7 +223,7 @@ def counts_bars(counts, title: str):
     return fig
 
 
-def pairs_gallery(pairs: Sequence[tuple[np.ndarray, np.ndarray, str]], size: float = 2.0):
+def pairs_gallery(pairs: Sequence[tuple[np.ndarray, np.ndarray, str]], size: float = 1.7):
     """Twin pairs side by side: each item is (image a, image b, caption); one pair per row-half."""
     plt = _plt()
     n = len(pairs)
@@ -346,18 +347,24 @@ def abstain_curve(curves: Mapping[str, Sequence[Mapping]], chosen: Mapping[str, 
 
 
 def robustness_curve(curves: Mapping[str, Sequence[Mapping]], native: int | None = None,
+                     reference: Mapping[str, float] | None = None,
                      title: str = "Resolution robustness: accuracy when the scan is acquired at fewer pixels"):
-    """Accuracy vs the resolution images are degraded to before preparation ([{"px", "accuracy"}] per model)."""
+    """Accuracy vs the resolution images are degraded to before preparation ([{"px", "accuracy"}] per model);
+    `reference[label]`, the accuracy on the original files, is drawn as a dashed line in the model's colour."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.6, 3.6))
     for label, curve in curves.items():
         pts = sorted(curve, key=lambda p: p["px"])
         acc = [p["accuracy"]["value"] if isinstance(p["accuracy"], Mapping) else p["accuracy"] for p in pts]
-        ax.plot([p["px"] for p in pts], acc, "o-", label=label)
+        (line,) = ax.plot([p["px"] for p in pts], acc, "o-", label=label)
+        if reference and reference.get(label) is not None:
+            ax.axhline(reference[label], color=line.get_color(), ls="--", lw=1, alpha=0.7)
     if native:
         ax.axvline(native, color="grey", ls=":", lw=1)
         ax.text(native, ax.get_ylim()[0], " model input", fontsize=8, color="grey", va="bottom")
-    ax.set(xlabel="image side before preparation (px)", ylabel="accuracy (leak-free test)", title=title)
+    ax.set(xlabel="longest image side before preparation (px)", ylabel="accuracy (leak-free test)", title=title)
+    if reference:
+        ax.plot([], [], color="grey", ls="--", lw=1, label="original files")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -379,9 +386,10 @@ def accuracy_comparison(df, title: str = "Leak-free vs official test accuracy"):
         err = np.vstack([acc - sub["lo"].to_numpy(float), sub["hi"].to_numpy(float) - acc])
         err = np.where(np.isnan(err), 0, err)
         ax.barh(y, acc, height=h, label=t, color=colours.get(t), xerr=err, capsize=2, error_kw={"lw": 0.8})
-        for yy, a in zip(y, acc):
+        right = np.where(np.isnan(sub["hi"].to_numpy(float)), acc, sub["hi"].to_numpy(float))
+        for yy, a, r in zip(y, acc, right):
             if not np.isnan(a):
-                ax.text(min(a + 0.01, 1.0), yy, f"{a:.1%}", va="center", fontsize=8)
+                ax.text(min(r + 0.015, 1.0), yy, f"{a:.1%}", va="center", fontsize=8)
     ax.set_yticks(np.arange(len(models)), models)
     ax.invert_yaxis()
     ax.set(xlim=(0, 1.12), xlabel="accuracy", title=title)

@@ -344,6 +344,18 @@ def execute(nb_in: Path, nb_out: Path, parameters: dict, timeout: int = CELL_TIM
     return time.time() - t0
 
 
+def _children_cpu() -> float:
+    """CPU seconds used so far by finished child processes (the kernels): a timing that a busy machine
+    does not inflate the way it inflates wall time."""
+    try:
+        import resource
+
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+    except (ImportError, OSError):  # not on every platform
+        return 0.0
+
+
 def run_report(smoke: bool = False, retrain: bool = False, data_dir: str | Path | None = None,
                out_dir: str | Path = config.REPORTS_DIR, inplace: bool = False,
                notebooks: Sequence[str] | None = None, parameters: dict | None = None,
@@ -356,6 +368,8 @@ def run_report(smoke: bool = False, retrain: bool = False, data_dir: str | Path 
     executed notebooks back into notebooks/ once all succeeded (the committed full run). Raises ReportError on the first failing cell.
     """
     paths = notebook_paths(notebooks)
+    if os.environ.get("BRAIN_MRI_DATA"):  # kernels run in notebooks/: a relative path would point elsewhere
+        os.environ["BRAIN_MRI_DATA"] = str(Path(os.environ["BRAIN_MRI_DATA"]).expanduser().resolve())
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the kernels inherit it: no TensorFlow start-up chatter
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -366,6 +380,7 @@ def run_report(smoke: bool = False, retrain: bool = False, data_dir: str | Path 
     t_all = time.time()
     for i, nb in enumerate(paths, 1):
         target = out / nb.name
+        cpu0 = _children_cpu()
         try:
             secs = execute(nb, target, params)
         except ReportError as e:
@@ -378,11 +393,12 @@ def run_report(smoke: bool = False, retrain: bool = False, data_dir: str | Path 
                         pass
             raise
         _sanitise(target, strip_injected=False)
-        rec = {"notebook": nb.name, "seconds": round(secs, 1), "output": target}
+        cpu = _children_cpu() - cpu0
+        rec = {"notebook": nb.name, "seconds": round(secs, 1), "cpu_seconds": round(cpu, 1), "output": target}
         if html_export:
             rec["html"] = to_html(target)
         records.append(rec)
-        log(f"[{i}/{len(paths)}] {nb.name:<24} {secs:6.1f} s")
+        log(f"[{i}/{len(paths)}] {nb.name:<24} {secs:6.1f} s  (kernel CPU {cpu:5.1f} s)")
     if inplace:
         for rec, nb in zip(records, paths):
             shutil.copyfile(rec["output"], nb)
@@ -463,7 +479,7 @@ def baseline_table(rec: dict | None, names: Sequence[str] | None = None):
             continue
         rows.append({"baseline": BASELINE_NAMES.get(key, key),
                      "leak-free accuracy": metric(b, "leakfree_test", "accuracy"),
-                     "leak-free macro-F1": metric(b, "leakfree_test", "macro_f1"),
+                     "leak-free macro-F1": metric(b, "leakfree_test", "macro_f1", fmt="{:.3f}"),
                      "official accuracy": metric(b, "official_test", "accuracy")})
     return pd.DataFrame(rows).set_index("baseline") if rows else None
 
@@ -537,10 +553,35 @@ def run_plan(plan: dict, ctx: RunContext, verbose: int = 0) -> dict | None:
     if plan["action"] == "missing":
         return None
     if plan["action"] == "train":
+        import contextlib
+
         from .train import train
 
-        train(plan["config"], data_dir=ctx.root, out_dir=ctx.model_dir, verbose=verbose)
+        # train() prints where it saved; keep this machine's absolute paths out of the executed notebook.
+        with contextlib.redirect_stdout(_Scrubbed(sys.stdout, ctx)):
+            train(plan["config"], data_dir=ctx.root, out_dir=ctx.model_dir, verbose=verbose)
     return read_json(plan["json"])
+
+
+class _Scrubbed:
+    """A text stream that forwards to `stream` with the run's absolute folders replaced by their short names."""
+
+    def __init__(self, stream, ctx: RunContext):
+        self.stream = stream
+        pairs = [(ctx.model_dir, ctx.show(ctx.model_dir)), (ctx.out_dir, "<output>"), (ctx.root, "<data>"),
+                 (config.PROJ_ROOT, ".")]
+        self.subs = sorted(((str(Path(os.path.abspath(a))), b) for a, b in pairs), key=lambda t: -len(t[0]))
+
+    def write(self, text: str) -> int:
+        for a, b in self.subs:
+            text = text.replace(a, b)
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
 
 
 def _fmt_s(sec) -> str:
@@ -649,8 +690,7 @@ def ensure_evaluations(ctx: RunContext, names: Sequence[str] = ("brain_tumor_cnn
             t0 = time.time()
             evaluate_model(jpath.with_suffix(".keras"), data_dir=ctx.root, bootstrap=bootstrap, progress=False,
                            seed=ctx.seed)
-            print(f"{name}: {'re-evaluated' if not force else 'evaluated'} in {time.time() - t0:.0f} s "
-                  f"({why if not ok else 'smoke run: always fresh'})")
+            print(f"{name}: evaluated now in {time.time() - t0:.0f} s ({why if not ok else 'smoke run: always fresh'})")
             meta = read_json(jpath)
         out[name] = meta
     return out
@@ -663,9 +703,14 @@ def predictions(ctx: RunContext, name: str) -> "pd.DataFrame | None":
     p = ctx.model_dir / f"{name}.predictions.csv"
     if not p.is_file():
         return None
+    from .split import load_split
+
     df = pd.read_csv(p, keep_default_na=False)
     df["confidence"] = df[list(config.CLASSES)].max(axis=1)
     df["correct"] = df["label"] == df["prediction"]
+    # twin group of each file (leak-free split): galleries show one picture per group, not a mirror next to its copy
+    groups = load_split("leakfree", ctx.root).set_index("path")["group"]
+    df["group"] = df["path"].map(groups).fillna(-1).astype(int)
     return df
 
 
@@ -772,7 +817,7 @@ def gradcam_items(predictor, preds: "pd.DataFrame", root: str | Path, n_correct:
     df = preds[preds["eval_split"] == split_key]
     ok = df[df["correct"]]
     picks = [g.sample(1, random_state=seed) for _, g in ok.groupby("label")][:n_correct]
-    wrong = df[~df["correct"]].sort_values("confidence", ascending=False).head(n_wrong)
+    wrong = _one_per_group(df[~df["correct"]].sort_values("confidence", ascending=False)).head(n_wrong)
     items = []
     for row in [r for p in picks for _, r in p.iterrows()] + [r for _, r in wrong.iterrows()]:
         x = preprocess(Path(root) / row["path"], predictor.img_size)
@@ -782,10 +827,18 @@ def gradcam_items(predictor, preds: "pd.DataFrame", root: str | Path, n_correct:
     return items
 
 
+def _one_per_group(df: "pd.DataFrame") -> "pd.DataFrame":
+    """First row of each twin group (rows without a group are all kept)."""
+    if "group" not in df.columns:
+        return df
+    return df[(df["group"] < 0) | ~df["group"].duplicated()]
+
+
 def worst_errors(preds: "pd.DataFrame", n: int = 10, split_key: str = "leakfree_test") -> "pd.DataFrame":
-    """The most confident wrong predictions: file, true class, predicted class, confidence, P(tumour)."""
+    """The most confident wrong predictions (one per twin group): file, true class, predicted class, confidence,
+    P(tumour)."""
     df = preds[(preds["eval_split"] == split_key) & ~preds["correct"]]
-    df = df.sort_values("confidence", ascending=False).head(n)
+    df = _one_per_group(df.sort_values("confidence", ascending=False)).head(n)
     out = df[["path", "label", "prediction", "confidence", "p_tumour"]].copy()
     out["path"] = out["path"].map(lambda p: Path(p).name)
     return out.rename(columns={"path": "file", "label": "true"}).round(3).reset_index(drop=True)
@@ -856,6 +909,8 @@ def _model_summary(m: dict) -> dict:
         "missed_tumours": missed_tumours(m),
         "ece_raw": cal.get("ece_raw"), "ece_calibrated": cal.get("ece_calibrated"),
         "abstain": {k: ab.get(k) for k in ("threshold", "coverage", "accuracy", "n_referred")} if ab else None,
+        "leakfree_seen_in_training": lf.get("n_in_training_split"),
+        "leakfree_unseen_accuracy": (lf.get("unseen_subset") or {}).get("accuracy"),
         "official_accuracy": blk("official_test", "accuracy"),
         "official_seen_in_training": off.get("n_in_training_split"),
         "official_unseen_accuracy": (off.get("unseen_subset") or {}).get("accuracy"),
@@ -900,6 +955,34 @@ def _ci_text(b: dict | None) -> str:
     return metric(b, fmt="{:.1%}") if b else "n/a"
 
 
+def _official_vs_leakfree(ms: dict, bl: dict) -> str:
+    """Finding on the official test folder, phrased from the numbers (gaps can go either way)."""
+    parts = ["**Official vs leak-free test.**"]
+    base = []
+    for key, label in (("metadata_only", "metadata only"), ("nearest_class_mean", "nearest class mean")):
+        b = bl.get(key) or {}
+        if b.get("official_accuracy") is not None and b.get("leakfree_accuracy") is not None:
+            base.append(f"{label} {_pct(b['official_accuracy'])} vs {_pct(b['leakfree_accuracy'])}")
+    if base:
+        parts.append("Baselines that cannot memorise pictures, each fitted within its split, score "
+                     + "; ".join(base) + " (official vs leak-free).")
+    for name in ("brain_tumor_cnn", "capstone_cnn"):
+        m = ms.get(name) or {}
+        if m.get("official_accuracy") and m.get("official_seen_in_training"):
+            parts.append(
+                f"{MODEL_NAMES.get(name, name).capitalize()}: {_pct(m['official_accuracy']['value'])} on the official "
+                f"folder, but {m['official_seen_in_training']:,} of its images were in the model's own training data; "
+                f"on those it never saw, {_ci_text(m.get('official_unseen_accuracy'))}.")
+    off = ms.get("capstone_cnn_official") or {}
+    if off.get("official_accuracy"):
+        clean = off.get("leakfree_unseen_accuracy") or off.get("leakfree_accuracy")
+        parts.append(
+            f"Trained the published way (Kaggle's Training → Testing), the capstone CNN scores "
+            f"{_ci_text(off['official_accuracy'])} on the official folder but {_ci_text(clean)} on leak-free test "
+            "images that have no twin in its training folder.")
+    return " ".join(parts)
+
+
 def findings_markdown(h: dict) -> str:
     """The findings as Markdown, every number taken from `h` (headline())."""
     d, ms, bl = h["data"], h["models"], h["baselines"]
@@ -918,9 +1001,14 @@ def findings_markdown(h: dict) -> str:
     meta = bl.get("metadata_only") or {}
     if f512:
         hi, lo = max(f512, key=f512.get), min(f512, key=f512.get)
+        if f512[hi] - f512[lo] > 0.05:
+            size_txt = (f"**How a file was stored predicts its class.** {_pct(f512[hi], 0)} of `{hi}` files are "
+                        f"512×512 against {_pct(f512[lo], 0)} of `{lo}`")
+        else:
+            size_txt = (f"**File size and class.** The share of 512×512 files is about the same in every class "
+                        f"({_pct(f512[lo], 0)}–{_pct(f512[hi], 0)})")
         out.append(
-            f"2. **How a file was stored predicts its class.** {_pct(f512[hi], 0)} of `{hi}` files are 512×512 against "
-            f"{_pct(f512[lo], 0)} of `{lo}`; a classifier that sees only width, height, colour mode and file size "
+            f"2. {size_txt}; a classifier that sees only width, height, colour mode and file size "
             f"reaches {_pct(meta.get('leakfree_accuracy'))} on the leak-free test split (majority class: "
             f"{_pct((bl.get('majority_class') or {}).get('leakfree_accuracy'))}). Preparing every image the same way "
             "(crop to the head, pad square, resize) removes size and border from the model's input.")
@@ -948,15 +1036,7 @@ def findings_markdown(h: dict) -> str:
                         f"refers {ab.get('n_referred')}.")
             out.append(f"5. **Calibration.** Temperature scaling (T = {ours.get('temperature') or float('nan'):.2f}) takes "
                        f"the expected calibration error from {ours['ece_raw']:.3f} to {ours['ece_calibrated']:.3f}.{abst}")
-        lines = []
-        for key, label in (("metadata_only", "metadata-only baseline"), ("nearest_class_mean", "nearest class mean")):
-            b = bl.get(key) or {}
-            if b.get("official_accuracy") is not None and b.get("leakfree_accuracy") is not None:
-                lines.append(f"{label} {_pct(b['official_accuracy'])} official vs {_pct(b['leakfree_accuracy'])} leak-free")
-        if lines:
-            out.append("6. **Leaks inflate accuracy.** Fitted and scored within each split: " + "; ".join(lines) + ". "
-                       "Our models were trained on the pooled leak-free split, so most official test images were in their "
-                       "training data: their official-folder accuracy is not comparable (notebook 04).")
+        out.append("6. " + _official_vs_leakfree(ms, bl))
         res = ours.get("resolution") or []
         if res:
             lo_r, hi_r = min(res, key=lambda r: r["px"]), max(res, key=lambda r: r["px"])
@@ -967,3 +1047,24 @@ def findings_markdown(h: dict) -> str:
             out.append(f"7. **Resolution.** Accuracy {_pct(hi_r['accuracy'])} when images are downsampled to {hi_r['px']} px, "
                        f"{_pct(lo_r['accuracy'])} at {lo_r['px']} px.{s512}")
     return "\n".join(out) if out else "_No results available in this run._"
+
+
+def abstain_markdown(ev: dict) -> str:
+    """One paragraph on the abstain band of an evaluation: the rule's outcome on validation and the test result."""
+    a, rule = (ev.get("leakfree_test") or {}).get("abstain") or {}, ev.get("abstain_rule") or {}
+    if not a:
+        return "_No abstain band recorded._"
+    target = rule.get("target_val_accuracy")
+    if rule.get("found"):
+        how = f"the smallest threshold whose answered validation images reach {_pct(target)} accuracy"
+    elif target is not None:
+        how = f"no threshold reached {_pct(target)} on validation, so the rule's fallback is used"
+    else:
+        how = "set on validation"
+    test = (f"it answers **{_pct(a.get('coverage'), 0)}** of leak-free test images with "
+            f"**{_pct(a.get('accuracy'))}** accuracy and refers {a.get('n_referred')} to a radiologist"
+            if a.get("accuracy") is not None else
+            f"it answers none of the leak-free test images (all {a.get('n_referred')} referred)")
+    val = (f" On validation it answered {_pct(rule['val_coverage'], 0)} at {_pct(rule.get('val_accuracy'))}."
+           if rule.get("val_coverage") is not None and rule.get("val_accuracy") is not None else "")
+    return f"Threshold **{a['threshold']:.3f}** ({how}): {test}.{val}"

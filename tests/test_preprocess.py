@@ -310,9 +310,13 @@ def test_crop_keeps_whole_head(head):
 def test_draft_path_matches_full_decode():
     img = make_phantom("glioma", seed=11, size=512)[0]
     data = _save(Image.fromarray(img), "JPEG", quality=90)
-    fast = P.preprocess(data, 128).astype(int)  # JPEG draft decode at 256 px
-    full = P.prepare(P.decode(data).gray, 128).astype(int)
-    assert _same_input(fast.astype(np.uint8), full.astype(np.uint8))
+    small, full = P.decode(data, draft=256).gray, P.decode(data).gray
+    assert small.shape == (256, 256) and full.shape == (512, 512)  # JPEG decoded at 1/2 scale
+    box_small, box_full = 2 * np.array(P.head_bbox(small)), np.array(P.head_bbox(full))
+    assert np.abs(box_small - box_full).max() <= 0.02 * 512
+    fast = P.preprocess(data, 128)  # what training and the dashboard use
+    assert np.array_equal(fast, P.prepare(small, 128))
+    assert np.corrcoef(fast.ravel().astype(float), P.prepare(full, 128).ravel())[0, 1] > 0.9
 
 
 # ------------------------------------------------------------------------------------------- arrays

@@ -32,9 +32,8 @@ def test_page_renders_widgets_without_traceback(page):
     assert "application/vnd.jupyter.widget-view+json" in html
     assert "Traceback" not in html
     assert "There was an error when executing cell" not in html  # Voila's message for a failed cell
-    assert "Research and teaching only" in html  # the disclaimer banner is in the widget state
-    assert "bm-status" in html and "data-model-error" not in html  # the tiny model loaded
-    assert "MODEL = None" not in html  # sources stripped
+    assert "MODEL = None" not in html and "build_dashboard" not in html  # sources stripped
+    # (widget contents come over the websocket, not in the HTML: tests/test_browser.py checks what is drawn)
 
 
 def _msg(msg_type: str, session: str, content: dict, channel: str = "shell") -> dict:
