@@ -161,14 +161,19 @@ def intensity_distributions(hist, title: str = "Pixel intensity per class"):
 
 
 def per_image_box(df, value: str, ylabel: str, title: str, log: bool = False):
-    """Box plot of one per-image quantity (e.g. mean intensity, file size) by class."""
-    import seaborn as sns
+    """Box plot of one per-image quantity (e.g. mean intensity, file size) by class.
 
+    Plain matplotlib (seaborn 0.13's boxplot passes a keyword matplotlib 3.11 deprecates)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.5, 3.4))
     order = [c for c in config.CLASSES if c in set(df["label"])]
-    sns.boxplot(data=df, x="label", y=value, hue="label", order=order, palette=CLASS_COLOURS, ax=ax,
-                fliersize=1.5, legend=False)
+    data = [df.loc[df["label"] == c, value].dropna().to_numpy() for c in order]
+    bp = ax.boxplot(data, patch_artist=True, widths=0.6, flierprops={"markersize": 1.5, "alpha": 0.5},
+                    medianprops={"color": "black"})
+    for patch, c in zip(bp["boxes"], order):
+        patch.set_facecolor(CLASS_COLOURS.get(c, "grey"))
+        patch.set_alpha(0.8)
+    ax.set_xticks(range(1, len(order) + 1), order)
     if log:
         ax.set_yscale("log")
     ax.set(xlabel="", ylabel=ylabel, title=title)

@@ -834,11 +834,16 @@ def _one_per_group(df: "pd.DataFrame") -> "pd.DataFrame":
     return df[(df["group"] < 0) | ~df["group"].duplicated()]
 
 
+def worst_rows(preds: "pd.DataFrame", n: int = 10, split_key: str = "leakfree_test") -> "pd.DataFrame":
+    """The `n` most confident wrong predictions of a split, one per twin group (rows of report.predictions)."""
+    df = preds[(preds["eval_split"] == split_key) & ~preds["correct"]]
+    return _one_per_group(df.sort_values("confidence", ascending=False)).head(n)
+
+
 def worst_errors(preds: "pd.DataFrame", n: int = 10, split_key: str = "leakfree_test") -> "pd.DataFrame":
     """The most confident wrong predictions (one per twin group): file, true class, predicted class, confidence,
     P(tumour)."""
-    df = preds[(preds["eval_split"] == split_key) & ~preds["correct"]]
-    df = _one_per_group(df.sort_values("confidence", ascending=False)).head(n)
+    df = worst_rows(preds, n, split_key)
     out = df[["path", "label", "prediction", "confidence", "p_tumour"]].copy()
     out["path"] = out["path"].map(lambda p: Path(p).name)
     return out.rename(columns={"path": "file", "label": "true"}).round(3).reset_index(drop=True)
@@ -969,10 +974,11 @@ def _official_vs_leakfree(ms: dict, bl: dict) -> str:
     for name in ("brain_tumor_cnn", "capstone_cnn"):
         m = ms.get(name) or {}
         if m.get("official_accuracy") and m.get("official_seen_in_training"):
+            label = MODEL_NAMES.get(name, name)
             parts.append(
-                f"{MODEL_NAMES.get(name, name).capitalize()}: {_pct(m['official_accuracy']['value'])} on the official "
-                f"folder, but {m['official_seen_in_training']:,} of its images were in the model's own training data; "
-                f"on those it never saw, {_ci_text(m.get('official_unseen_accuracy'))}.")
+                f"{label[0].upper()}{label[1:]}: {_pct(m['official_accuracy']['value'])} on the official folder, but "
+                f"{m['official_seen_in_training']:,} of its images were in the model's own training data; on the "
+                f"others it scores {_ci_text(m.get('official_unseen_accuracy'))}.")
     off = ms.get("capstone_cnn_official") or {}
     if off.get("official_accuracy"):
         clean = off.get("leakfree_unseen_accuracy") or off.get("leakfree_accuracy")

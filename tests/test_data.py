@@ -95,7 +95,15 @@ def test_resolve_synthetic_fallback(tmp_path, monkeypatch):
     fake.ensure_synthetic = lambda *a, **k: tmp_path / "synth"
     monkeypatch.setitem(sys.modules, "helpers.synthetic", fake)
     monkeypatch.setattr(helpers, "synthetic", fake, raising=False)
-    assert data.resolve_data_dir(tmp_path / "nowhere", allow_synthetic=True) == tmp_path / "synth"
+    monkeypatch.delenv("BRAIN_MRI_DATA", raising=False)
+    monkeypatch.setattr(config, "RAW_DIR", tmp_path / "raw")  # nobody named a dataset and the default is absent
+    assert data.resolve_data_dir(None, allow_synthetic=True) == tmp_path / "synth"
+    # a dataset that is named but missing is an error, never a silent demo
+    with pytest.raises(data.DataError, match="no dataset at"):
+        data.resolve_data_dir(tmp_path / "nowhere", allow_synthetic=True)
+    monkeypatch.setenv("BRAIN_MRI_DATA", str(tmp_path / "typo"))
+    with pytest.raises(data.DataError, match="typo"):
+        data.resolve_data_dir(None, allow_synthetic=True)
 
 
 def test_format_from_content_and_bad_files(tmp_path):

@@ -67,7 +67,8 @@ def test_notebook_paths_order_and_selection():
 def test_context_without_data_falls_back_to_phantoms(tmp_path, monkeypatch):
     from helpers import synthetic
 
-    monkeypatch.setenv("BRAIN_MRI_DATA", str(tmp_path / "nothing-here"))
+    monkeypatch.delenv("BRAIN_MRI_DATA", raising=False)
+    monkeypatch.setattr(config, "RAW_DIR", tmp_path / "raw")  # the default data folder does not exist
     made = tmp_path / "synthetic" / "brain-tumor-mri"
     monkeypatch.setattr(synthetic, "ensure_synthetic", lambda *a, **k: synthetic.write_dataset(made, (2, 1), seed=1))
     ctx = report.context(None, smoke=True, output_dir=tmp_path / "out")
