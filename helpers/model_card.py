@@ -97,6 +97,14 @@ def results_markdown(models_dir: Path = config.MODELS_DIR) -> str:
     return "\n".join(lines)
 
 
+def _commonest_confusion(cm: list[list[int]]) -> str:
+    """The largest off-diagonal cell of the confusion matrix, in words."""
+    cells = [(cm[i][j], i, j) for i in range(len(cm)) for j in range(len(cm)) if i != j]
+    n, i, j = max(cells)
+    return (f"- The commonest error on the leak-free test: {config.CLASSES[i]} predicted as {config.CLASSES[j]} "
+            f"({n} of {sum(cm[i])} {config.CLASSES[i]} images).")
+
+
 def model_card(models_dir: Path = config.MODELS_DIR) -> str:
     meta = _load(config.DEFAULT_MODEL_NAME, models_dir)
     if not meta:
@@ -122,7 +130,8 @@ def model_card(models_dir: Path = config.MODELS_DIR) -> str:
         f"epochs in {meta['train_wall_s'] / 60:.1f} min ({meta['train_images_per_s']:.0f} images/s).",
         f"- Recipe: AdamW (lr {cfg['lr']}, weight decay {cfg['weight_decay']}), {cfg['warmup_epochs']} warm-up "
         f"epochs then cosine decay, batch {cfg['batch_size']}, label smoothing {cfg['label_smoothing']}, balanced "
-        f"class weights, early stopping on validation loss (patience {cfg['patience']}, best weights restored), "
+        f"class weights, early stopping on validation loss over the second half of the schedule (patience "
+        f"{cfg['patience']}, best weights restored), "
         f"seed {cfg['seed']}.",
         "",
         "## Data",
@@ -156,7 +165,7 @@ def model_card(models_dir: Path = config.MODELS_DIR) -> str:
         "removes most of it, and the 512×512-only figure above shows what remains.",
         "- Out of distribution: colour photographs, other organs, other modalities (CT), or heavy annotations get "
         "confident but meaningless outputs; the dashboard warns on simple measured criteria only.",
-        "- Meningioma vs pituitary on coronal slices is the commonest confusion (see the confusion matrix).",
+        *([_commonest_confusion(ev["leakfree_test"]["confusion"])] if ev else []),
         "",
         "## How to retrain",
         f"`brain-mri train --config models/{meta['name']}.json` then `brain-mri evaluate models/{meta['name']}.keras`, "
