@@ -148,7 +148,8 @@ def fit(cfg: dict, Xtr, ytr, Xva, yva, verbose: int = 2):
     ]
     t0 = time.time()
     hist = model.fit(ds(Xtr, ytr, True), validation_data=ds(Xva, yva, False), epochs=cfg["epochs"],
-                     class_weight=class_weight, callbacks=callbacks, verbose=verbose)
+                     class_weight=class_weight, callbacks=callbacks, verbose=verbose,
+                     shuffle=False)  # the tf.data pipeline shuffles; this silences Keras' "ignored" warning
     secs = time.time() - t0
     n_epochs = len(hist.history["loss"])
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
