@@ -13,11 +13,8 @@ from helpers import audit, config, data, split
 
 
 @pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    folder = tmp_path / "cache"
-    folder.mkdir()
-    monkeypatch.setattr(config, "cache_dir", lambda: folder)
-    return folder
+def _cache(isolated_cache):
+    return isolated_cache  # conftest's per-test cache folder, for every test here
 
 
 def _arr(seed: int, size: int = 40) -> np.ndarray:
