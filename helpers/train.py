@@ -64,23 +64,20 @@ def versions() -> dict:
             "numpy": np.__version__, "backend": keras.backend.backend(), "machine": platform.machine()}
 
 
-class _Budget:
-    """Keras callback factory: stop when the wall-clock budget is spent (best weights are still restored)."""
+def _budget_callback(minutes: float | None):
+    """Keras callback: stop when the wall-clock budget is spent (early stopping still restores the best weights)."""
+    import keras
 
-    @staticmethod
-    def make(minutes: float | None):
-        import keras
+    class Budget(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.t0 = time.time()
 
-        class Budget(keras.callbacks.Callback):
-            def on_train_begin(self, logs=None):
-                self.t0 = time.time()
+        def on_epoch_end(self, epoch, logs=None):
+            if minutes and time.time() - self.t0 > minutes * 60:
+                print(f"time budget of {minutes} min spent after epoch {epoch + 1}: stopping", flush=True)
+                self.model.stop_training = True
 
-            def on_epoch_end(self, epoch, logs=None):
-                if minutes and time.time() - self.t0 > minutes * 60:
-                    print(f"time budget of {minutes} min spent after epoch {epoch + 1}: stopping", flush=True)
-                    self.model.stop_training = True
-
-        return Budget()
+    return Budget()
 
 
 def load_data(cfg: dict, data_dir=None, progress: bool = True):
@@ -144,7 +141,7 @@ def fit(cfg: dict, Xtr, ytr, Xva, yva, verbose: int = 2):
         # there would cut the cosine schedule before it anneals (a first 80-epoch run stopped at epoch 45).
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg["patience"], restore_best_weights=True,
                                       start_from_epoch=cfg["epochs"] // 2),
-        _Budget.make(cfg.get("time_budget_min")),
+        _budget_callback(cfg.get("time_budget_min")),
     ]
     t0 = time.time()
     hist = model.fit(ds(Xtr, ytr, True), validation_data=ds(Xva, yva, False), epochs=cfg["epochs"],

@@ -278,19 +278,25 @@ def test_no_model_still_checks_inputs(good_jpeg):
 
 
 # ----------------------------------------------------------------------------------------- latency
-def test_latency_report(predictor, capsys):
-    """Times process_upload on a 512-px JPEG and a full widget round (process + render); printed, not asserted:
-    the CPU is shared with training, so numbers vary."""
-    data = enc(phantom(size=512), "JPEG", quality=90)
-    ui = app.Dashboard(model=predictor.path, examples=[], models=[])
+def _time_uploads(ui, predictor, data: bytes, n: int = 5):
+    """(last result, process_upload seconds, full widget round seconds) over n uploads of the same bytes."""
     ts, tr = [], []
-    for _ in range(5):
+    for _ in range(n):
         t0 = time.perf_counter()
         res = app.process_upload("lat.jpg", data, predictor)
         ts.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         ui.run([("lat.jpg", data, None)])
         tr.append(time.perf_counter() - t0)
+    return res, ts, tr
+
+
+def test_latency_report(predictor, capsys):
+    """Times process_upload on a 512-px JPEG and a full widget round (process + render); printed, not asserted:
+    the CPU is shared with training, so numbers vary."""
+    data = enc(phantom(size=512), "JPEG", quality=90)
+    ui = app.Dashboard(model=predictor.path, examples=[], models=[])
+    res, ts, tr = _time_uploads(ui, predictor, data)
     assert_good(res)
     lines = [f"tiny {predictor.img_size}px model: process_upload median {1000 * np.median(ts):.0f} ms "
              f"(min {1000 * min(ts):.0f}), with widgets median {1000 * np.median(tr):.0f} ms; {res.timings_ms}"]
@@ -301,14 +307,7 @@ def test_latency_report(predictor, capsys):
             lines.append(f"shipped model not timed: {e}")
         else:
             ui.select_model(config.DEFAULT_MODEL)
-            ts, tr = [], []
-            for _ in range(5):
-                t0 = time.perf_counter()
-                res = app.process_upload("lat.jpg", data, real)
-                ts.append(time.perf_counter() - t0)
-                t0 = time.perf_counter()
-                ui.run([("lat.jpg", data, None)])
-                tr.append(time.perf_counter() - t0)
+            res, ts, tr = _time_uploads(ui, real, data)
             lines.append(f"{real.name} {real.img_size}px model: process_upload median {1000 * np.median(ts):.0f} ms, "
                          f"with widgets median {1000 * np.median(tr):.0f} ms; {res.timings_ms}")
     with capsys.disabled():

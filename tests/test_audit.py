@@ -12,9 +12,7 @@ from PIL import Image
 from helpers import audit, config, data
 
 
-@pytest.fixture(autouse=True)
-def _cache(isolated_cache):
-    return isolated_cache  # conftest's per-test cache folder, for every test here
+pytestmark = pytest.mark.usefixtures("isolated_cache")  # every test here gets its own cache folder
 
 
 def _arr(seed: int, size: int = 64) -> np.ndarray:
@@ -115,11 +113,11 @@ def test_cli_audit_missing_dir(tmp_path, capsys):
     assert rc == 1 and "make data" in err and "Traceback" not in err
 
 
-def test_thumbnails_cached_outside_repo(leaky, _cache):
+def test_thumbnails_cached_outside_repo(leaky, isolated_cache):
     m = data.build_manifest(leaky, progress=False)
     t1 = audit.thumbnails(m, leaky, progress=False)
     assert t1.shape == (len(m), audit.THUMB, audit.THUMB)
-    assert list(_cache.glob("thumbs-*.npy"))
+    assert list(isolated_cache.glob("thumbs-*.npy"))
     assert np.array_equal(audit.thumbnails(m, leaky, progress=False), t1)
 
 

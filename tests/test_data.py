@@ -12,9 +12,7 @@ from PIL import Image
 from helpers import config, data
 
 
-@pytest.fixture(autouse=True)
-def _cache(isolated_cache):
-    return isolated_cache  # conftest's per-test cache folder, for every test here
+pytestmark = pytest.mark.usefixtures("isolated_cache")  # every test here gets its own cache folder
 
 
 def _img(seed: int, size: int = 48) -> Image.Image:
@@ -141,10 +139,10 @@ def test_decompression_bomb_refused_from_header(tmp_path, monkeypatch):
     assert (m["width"] == 48).all()
 
 
-def test_manifest_cache_reused_and_rebuilt(tmp_path, _cache):
+def test_manifest_cache_reused_and_rebuilt(tmp_path, isolated_cache):
     root = _make(tmp_path / "ds", NICK, n=1)
     m1 = data.build_manifest(root, progress=False)
-    assert not m1.attrs["cached"] and len(list(_cache.glob("manifest-*.csv"))) == 1
+    assert not m1.attrs["cached"] and len(list(isolated_cache.glob("manifest-*.csv"))) == 1
     m2 = data.build_manifest(root, progress=False)
     assert m2.attrs["cached"]
     assert m2.equals(m1)

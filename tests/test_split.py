@@ -12,9 +12,7 @@ from PIL import Image
 from helpers import audit, config, data, split
 
 
-@pytest.fixture(autouse=True)
-def _cache(isolated_cache):
-    return isolated_cache  # conftest's per-test cache folder, for every test here
+pytestmark = pytest.mark.usefixtures("isolated_cache")  # every test here gets its own cache folder
 
 
 def _arr(seed: int, size: int = 40) -> np.ndarray:
@@ -98,7 +96,7 @@ def test_official_split(dataset):
     assert (off["group"] >= 0).all()
 
 
-def test_cli_split_and_load_split(dataset, tmp_path, capsys, _cache):
+def test_cli_split_and_load_split(dataset, tmp_path, capsys, isolated_cache):
     out = tmp_path / "splits"
     assert split.cli_split(types.SimpleNamespace(data_dir=str(dataset), out_dir=str(out), seed=42)) == 0
     printed = capsys.readouterr().out
@@ -109,7 +107,7 @@ def test_cli_split_and_load_split(dataset, tmp_path, capsys, _cache):
     # other data than the committed CSV describes: computed, equal to the CLI's, cached
     got = split.load_split("leakfree", dataset)
     assert got.equals(lf) and got.attrs["source"] == "computed"
-    assert list(_cache.glob("split-leakfree-*.csv"))
+    assert list(isolated_cache.glob("split-leakfree-*.csv"))
     assert split.load_split("leakfree", dataset).attrs["source"] != "computed"
     assert split.load_split("official", dataset).equals(off)
     with pytest.raises(ValueError):
