@@ -40,8 +40,21 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--epochs", type=int, default=None)
     s.add_argument("--batch-size", type=int, default=None)
     s.add_argument("--seed", type=int, default=None)
+    s.add_argument("--split", choices=("leakfree", "official"), default=None,
+                   help="leakfree (default) or official (published-style comparison; val = a grouped tenth of train)")
+    s.add_argument("--bundle", default=None, help="train from a file written by `brain-mri bundle` (no dataset needed)")
+    s.add_argument("--time-budget-min", type=float, default=None,
+                   help="stop after this many minutes, best weights kept (0: no budget)")
     s.add_argument("--out-dir", default=str(config.MODELS_DIR))
     s.set_defaults(target="helpers.train:cli_train")
+
+    s = sub.add_parser("bundle", help="write one split's preprocessed train+val arrays to one file, to train elsewhere")
+    s.add_argument("out", help="output file, e.g. data/processed/bundle-leakfree-128.npz (never commit it)")
+    s.add_argument("--split", choices=("leakfree", "official"), default="leakfree")
+    s.add_argument("--img-size", type=int, default=config.IMG_SIZE)
+    s.add_argument("--quality", type=int, default=92, help="JPEG quality; 0 stores the arrays losslessly")
+    s.add_argument("--data-dir", default=None)
+    s.set_defaults(target="helpers.bundle:cli_bundle")
 
     s = sub.add_parser("evaluate", help="evaluate a model: leak-free test, official test, calibration, robustness")
     s.add_argument("model", nargs="?", default=str(config.DEFAULT_MODEL))

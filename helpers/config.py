@@ -65,5 +65,7 @@ def writable_dir(preferred: Path) -> Path:
 
 
 def cache_dir() -> Path:
-    """Folder for derived caches (manifests, arrays): data/processed, or a user cache if that is read-only."""
-    return writable_dir(PROCESSED_DIR)
+    """Folder for derived caches (manifests, arrays): $BRAIN_MRI_CACHE, else data/processed, or a user cache if
+    that is read-only. The variable lets tests and papermill kernels keep their caches out of the checkout."""
+    env = os.environ.get("BRAIN_MRI_CACHE")
+    return writable_dir(Path(env).expanduser() if env else PROCESSED_DIR)

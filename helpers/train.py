@@ -58,10 +58,19 @@ def resolve_config(overrides: dict | None = None) -> dict:
 
 def versions() -> dict:
     import keras
-    import tensorflow as tf
 
-    return {"python": platform.python_version(), "keras": keras.__version__, "tensorflow": tf.__version__,
-            "numpy": np.__version__, "backend": keras.backend.backend(), "machine": platform.machine()}
+    out = {"python": platform.python_version(), "keras": keras.__version__, "numpy": np.__version__,
+           "backend": keras.backend.backend(), "machine": platform.machine()}
+    try:  # the backend's own version: TensorFlow here, JAX or PyTorch where the same code trains on a GPU
+        mod = __import__({"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[out["backend"]])
+        out[out["backend"]] = mod.__version__
+        if out["backend"] == "jax":
+            out["device"] = str(mod.devices()[0].device_kind)
+        elif out["backend"] == "torch" and mod.cuda.is_available():
+            out["device"] = mod.cuda.get_device_name(0)
+    except Exception:  # versions are informative; never fail a finished training run over them
+        pass
+    return out
 
 
 def _budget_callback(minutes: float | None):
@@ -105,7 +114,6 @@ def load_data(cfg: dict, data_dir=None, progress: bool = True):
 def fit(cfg: dict, Xtr, ytr, Xva, yva, verbose: int = 2):
     """Build and fit the configured model; returns (model, history dict, seconds, images/s)."""
     import keras
-    import tensorflow as tf
     from sklearn.utils.class_weight import compute_class_weight
 
     from .models import build_model
@@ -130,8 +138,15 @@ def fit(cfg: dict, Xtr, ytr, Xva, yva, verbose: int = 2):
     cw = compute_class_weight("balanced", classes=present, y=ytr)
     class_weight = {int(c): float(w) for c, w in zip(present, cw)}
 
+    tf_backend = keras.backend.backend() == "tensorflow"
+
     def ds(X, y, shuffle):
-        d = tf.data.Dataset.from_tensor_slices((X[..., None], keras.utils.to_categorical(y, n_cls)))
+        Y = keras.utils.to_categorical(y, n_cls)
+        if not tf_backend:  # JAX / PyTorch (e.g. on a GPU box): Keras batches and shuffles numpy arrays itself
+            return X[..., None].astype("float32"), Y
+        import tensorflow as tf  # uint8 in memory, cast per batch: a quarter of the RAM of float32 arrays
+
+        d = tf.data.Dataset.from_tensor_slices((X[..., None], Y))
         if shuffle:
             d = d.shuffle(len(X), seed=cfg["seed"], reshuffle_each_iteration=True)
         return d.batch(cfg["batch_size"]).map(lambda a, b: (tf.cast(a, tf.float32), b)).prefetch(2)
@@ -144,9 +159,13 @@ def fit(cfg: dict, Xtr, ytr, Xva, yva, verbose: int = 2):
         _budget_callback(cfg.get("time_budget_min")),
     ]
     t0 = time.time()
-    hist = model.fit(ds(Xtr, ytr, True), validation_data=ds(Xva, yva, False), epochs=cfg["epochs"],
-                     class_weight=class_weight, callbacks=callbacks, verbose=verbose,
-                     shuffle=False)  # the tf.data pipeline shuffles; this silences Keras' "ignored" warning
+    train_data, val_data = ds(Xtr, ytr, True), ds(Xva, yva, False)
+    if tf_backend:  # the tf.data pipeline batches and shuffles; shuffle=False silences Keras' "ignored" warning
+        fit_kw = {"x": train_data, "shuffle": False}
+    else:
+        fit_kw = {"x": train_data[0], "y": train_data[1], "batch_size": cfg["batch_size"], "shuffle": True}
+    hist = model.fit(**fit_kw, validation_data=val_data, epochs=cfg["epochs"], class_weight=class_weight,
+                     callbacks=callbacks, verbose=verbose)
     secs = time.time() - t0
     n_epochs = len(hist.history["loss"])
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
@@ -168,15 +187,33 @@ def predict_logits(model, X: np.ndarray, batch_size: int = 128) -> np.ndarray:
 
 
 def train(overrides: dict | None = None, data_dir=None, out_dir: str | Path = config.MODELS_DIR,
-          verbose: int = 2) -> Path:
-    """Train, calibrate on val, save models/<name>.keras and .json. Returns the JSON path."""
+          verbose: int = 2, bundle: str | Path | None = None) -> Path:
+    """Train, calibrate on val, save models/<name>.keras and .json. Returns the JSON path.
+
+    `bundle` trains from a file written by `brain-mri bundle` instead of the dataset (another machine, e.g. a GPU)."""
     from .calibration import fit_temperature, probs_from_logits, reliability
-    from .split import split_sha256
-    from .synthetic import is_synthetic
 
     cfg = resolve_config(overrides)
     print(f"training {cfg['name']} ({cfg['arch']}, {cfg['img_size']}px, {cfg['epochs']} epochs)", flush=True)
-    Xtr, ytr, Xva, yva, split, root = load_data(cfg, data_dir)
+    if bundle:
+        from . import bundle as bundles
+
+        Xtr, ytr, Xva, yva, bmeta = bundles.load(bundle)
+        for key in ("split", "img_size"):
+            if bmeta[key] != cfg[key]:
+                raise ValueError(f"bundle {Path(bundle).name} holds {key}={bmeta[key]!r}, config asks {cfg[key]!r}")
+        if cfg.get("max_train_images"):
+            keep = np.random.default_rng(cfg["seed"]).permutation(len(Xtr))[: int(cfg["max_train_images"])]
+            Xtr, ytr = Xtr[keep], ytr[keep]
+        data_meta = {"split_sha256": bmeta["split_sha256"], "synthetic": bmeta["synthetic"],
+                     "bundle": {k: bmeta[k] for k in ("jpeg_quality", "preprocess_version", "train_mean_abs_error")
+                                if k in bmeta}}
+    else:
+        from .split import split_sha256
+        from .synthetic import is_synthetic
+
+        Xtr, ytr, Xva, yva, split, root = load_data(cfg, data_dir)
+        data_meta = {"split_sha256": split_sha256(split), "synthetic": bool(is_synthetic(root))}
     print(f"train {len(Xtr)} images, val {len(Xva)} images", flush=True)
     model, history, secs, ips = fit(cfg, Xtr, ytr, Xva, yva, verbose=verbose)
 
@@ -206,8 +243,8 @@ def train(overrides: dict | None = None, data_dir=None, out_dir: str | Path = co
         "train_images_per_s": round(ips, 1),
         "epochs_run": len(history["loss"]),
         "config": cfg,
-        "data": {"split": cfg["split"], "split_sha256": split_sha256(split), "n_train": int(len(Xtr)),
-                 "n_val": int(len(Xva)), "synthetic": bool(is_synthetic(root)), "cpu_count": os.cpu_count()},
+        "data": {"split": cfg["split"], "n_train": int(len(Xtr)), "n_val": int(len(Xva)), **data_meta,
+                 "cpu_count": os.cpu_count()},
         "validation": val,
         "history": history,
         "versions": versions(),
@@ -229,13 +266,13 @@ def cli_train(args) -> int:
     if args.config:
         recorded = json.loads(Path(args.config).read_text())
         overrides.update(recorded.get("config", recorded))
-    for key in ("arch", "name", "img_size", "epochs", "batch_size", "seed"):
+    for key in ("arch", "name", "img_size", "epochs", "batch_size", "seed", "split", "time_budget_min"):
         val = getattr(args, key, None)
         if val is not None and not (key == "arch" and args.config and val == "resnet_small"):
             overrides[key] = val
     try:
-        train(overrides, data_dir=args.data_dir, out_dir=args.out_dir)
-    except DataError as e:
+        train(overrides, data_dir=args.data_dir, out_dir=args.out_dir, bundle=getattr(args, "bundle", None))
+    except (DataError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

@@ -131,5 +131,6 @@ def _caches_out_of_the_repo(session_cache):
     must never be pruned or replaced by a test run."""
     mp = pytest.MonkeyPatch()
     mp.setattr(config, "cache_dir", lambda: session_cache)
+    mp.setenv("BRAIN_MRI_CACHE", str(session_cache))  # papermill and Voila kernels are other processes
     yield
     mp.undo()
