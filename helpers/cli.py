@@ -56,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--data-dir", default=None)
     s.set_defaults(target="helpers.bundle:cli_bundle")
 
+    s = sub.add_parser("calibrate", help="refit a model's temperature and choose flip test-time augmentation on val")
+    s.add_argument("model", nargs="?", default=str(config.DEFAULT_MODEL))
+    s.add_argument("--data-dir", default=None)
+    s.set_defaults(target="helpers.train:cli_calibrate")
+
     s = sub.add_parser("evaluate", help="evaluate a model: leak-free test, official test, calibration, robustness")
     s.add_argument("model", nargs="?", default=str(config.DEFAULT_MODEL))
     s.add_argument("--data-dir", default=None)

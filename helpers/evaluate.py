@@ -407,6 +407,7 @@ def evaluate_model(predictor, data_dir=None, bootstrap: int = 1000, write: bool 
         "trained_on_split": train_kind,
         "temperature": T,
         "temperature_refit_val": t_refit,
+        "tta": predictor.tta,
         "bootstrap": int(bootstrap),
         "ci": f"percentile bootstrap 95% (test images resampled, seed {seed})",
         "abstain_rule": {"target_val_accuracy": ABSTAIN_TARGET, "threshold": abstain_t, "found": found,
@@ -480,7 +481,8 @@ def _fmt(b: dict | None, pct: bool = True) -> str:
 def format_table(ev: dict) -> str:
     lines = [f"model {ev.get('model')}  data {ev.get('data_dir')}{' (SYNTHETIC phantoms)' if ev.get('synthetic') else ''}"
              f"  split {str(ev.get('split_sha256'))[:12]}  T={ev.get('temperature', float('nan')):.3f} "
-             f"(refit on val {ev.get('temperature_refit_val', float('nan')):.3f})  bootstrap {ev.get('bootstrap')}"]
+             f"(refit on val {ev.get('temperature_refit_val', float('nan')):.3f})  bootstrap {ev.get('bootstrap')}"
+             + (f"  TTA {ev['tta']}" if ev.get("tta") else "")]
     for key, title in (("leakfree_test", "leak-free test (headline)"), ("official_test", "official Testing (leaky)")):
         b = ev.get(key)
         if not b:

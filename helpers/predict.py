@@ -68,13 +68,23 @@ class Predictor:
         self.classes = tuple(meta["classes"])
         self.img_size = int(meta.get("img_size") or model.input_shape[1])
         self.temperature = float(meta.get("temperature") or 1.0)
+        # Flip test-time augmentation, when validation chose it at training (helpers.train.calibrate): the
+        # temperature was fitted on these mean logits, so every caller must get them.
+        self.tta = meta.get("tta")
+        if self.tta not in (None, "hflip"):
+            raise ModelError(f"{self.path.name}: unknown test-time augmentation {self.tta!r} in its record")
         spec = tf.TensorSpec([None, self.img_size, self.img_size, 1], tf.float32)
+
+        def logits(x):
+            out = model(x, training=False)
+            return (out + model(tf.reverse(x, axis=[2]), training=False)) / 2 if self.tta else out
+
         # A fixed signature with a free batch axis: traced once, reused for 1 image or 64.
-        self._logits_fn = tf.function(lambda x: model(x, training=False), input_signature=[spec],
-                                      reduce_retracing=True)
+        self._logits_fn = tf.function(logits, input_signature=[spec], reduce_retracing=True)
 
     def __repr__(self) -> str:
-        return f"Predictor({self.name!r}, {self.meta.get('arch')}, {self.img_size}px, T={self.temperature:.3f})"
+        tta = f", tta={self.tta}" if self.tta else ""
+        return f"Predictor({self.name!r}, {self.meta.get('arch')}, {self.img_size}px, T={self.temperature:.3f}{tta})"
 
     @property
     def abstain_threshold(self) -> float | None:
@@ -152,8 +162,12 @@ class Predictor:
         if explain:
             from .explain import gradcam_and_logits
 
-            heat, logits = gradcam_and_logits(self.model, x, class_idx)
-            probs = _softmax(logits[None], self.temperature)[0]
+            if self.tta:  # probabilities need the mirrored pass too; Grad-CAM explains the image as given
+                probs = self.predict_one(x)
+                heat, _ = gradcam_and_logits(self.model, x, int(probs.argmax()) if class_idx is None else class_idx)
+            else:
+                heat, logits = gradcam_and_logits(self.model, x, class_idx)
+                probs = _softmax(logits[None], self.temperature)[0]
         else:
             probs = self.predict_one(x)
         k = int(probs.argmax())

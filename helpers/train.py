@@ -186,6 +186,54 @@ def predict_logits(model, X: np.ndarray, batch_size: int = 128) -> np.ndarray:
     return np.asarray(model.predict(X[..., None].astype("float32"), batch_size=batch_size, verbose=0))
 
 
+def calibrate(model, Xva: np.ndarray, yva: np.ndarray) -> dict:
+    """Choose test-time augmentation and fit the temperature on validation (never on test).
+
+    Flip TTA (mean logits of the image and its mirror; the model trained on flips) is kept only when it does not
+    lower val accuracy and lowers val NLL after temperature scaling. Returns {"temperature", "tta", "validation"}.
+    """
+    from .calibration import fit_temperature, nll, probs_from_logits, reliability
+
+    plain = predict_logits(model, Xva)
+    mirrored = (plain + predict_logits(model, Xva[:, :, ::-1])) / 2
+
+    def acc(lg):
+        return float((lg.argmax(1) == yva).mean())
+
+    t_plain, t_tta = fit_temperature(plain, yva), fit_temperature(mirrored, yva)
+    nll_plain, nll_tta = nll(plain, yva, t_plain), nll(mirrored, yva, t_tta)
+    use = acc(mirrored) >= acc(plain) and nll_tta < nll_plain
+    logits, temperature = (mirrored, t_tta) if use else (plain, t_plain)
+    p_raw, p_cal = probs_from_logits(logits), probs_from_logits(logits, temperature)
+    val = {"accuracy": acc(logits), "ece_raw": reliability(p_raw, yva)["ece"],
+           "ece_calibrated": reliability(p_cal, yva)["ece"], "n": int(len(yva)),
+           "accuracy_plain": acc(plain), "accuracy_hflip_tta": acc(mirrored),
+           "nll_plain": nll_plain, "nll_hflip_tta": nll_tta}
+    print(f"val accuracy {val['accuracy_plain']:.4f} plain, {val['accuracy_hflip_tta']:.4f} with flip TTA "
+          f"(NLL {nll_plain:.4f} vs {nll_tta:.4f}): {'flip TTA kept' if use else 'no TTA'}; temperature "
+          f"{temperature:.3f}; ECE {val['ece_raw']:.4f} -> {val['ece_calibrated']:.4f}", flush=True)
+    return {"temperature": float(temperature), "tta": "hflip" if use else None, "validation": val}
+
+
+def recalibrate(model_path: str | Path, data_dir=None) -> Path:
+    """Re-run `calibrate` for a saved model (e.g. one trained before TTA existed) and update its JSON. The weights
+    are untouched; an evaluation made with the old temperature is dropped, since its numbers no longer hold."""
+    from .predict import load_model
+
+    predictor = load_model(model_path)
+    meta = dict(predictor.meta)
+    cfg = resolve_config(meta.get("config") or {"arch": meta.get("arch"), "img_size": predictor.img_size})
+    _, _, Xva, yva, _, _ = load_data({**cfg, "max_train_images": 1}, data_dir, progress=False)
+    cal = calibrate(predictor.model, Xva, yva)
+    changed = cal["tta"] != meta.get("tta") or abs(cal["temperature"] - float(meta.get("temperature") or 1)) > 1e-6
+    meta.update(temperature=cal["temperature"], tta=cal["tta"], validation=cal["validation"])
+    if changed and meta.pop("evaluation", None) is not None:
+        print(f"dropped the stale evaluation of {predictor.name}: run `brain-mri evaluate {model_path}`", flush=True)
+    jpath = predictor.path.with_suffix(".json")
+    jpath.write_text(json.dumps(meta, indent=1))
+    return jpath
+
+
 def train(overrides: dict | None = None, data_dir=None, out_dir: str | Path = config.MODELS_DIR,
           verbose: int = 2, bundle: str | Path | None = None) -> Path:
     """Train, calibrate on val, save models/<name>.keras and .json. Returns the JSON path.
@@ -217,13 +265,8 @@ def train(overrides: dict | None = None, data_dir=None, out_dir: str | Path = co
     print(f"train {len(Xtr)} images, val {len(Xva)} images", flush=True)
     model, history, secs, ips = fit(cfg, Xtr, ytr, Xva, yva, verbose=verbose)
 
-    val_logits = predict_logits(model, Xva)
-    temperature = fit_temperature(val_logits, yva)
-    p_raw, p_cal = probs_from_logits(val_logits), probs_from_logits(val_logits, temperature)
-    val = {"accuracy": float((p_raw.argmax(1) == yva).mean()), "ece_raw": reliability(p_raw, yva)["ece"],
-           "ece_calibrated": reliability(p_cal, yva)["ece"]}
-    print(f"val accuracy {val['accuracy']:.4f}; temperature {temperature:.3f}; "
-          f"ECE {val['ece_raw']:.4f} -> {val['ece_calibrated']:.4f}", flush=True)
+    cal = calibrate(model, Xva, yva)
+    temperature, val = cal["temperature"], cal["validation"]
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -236,6 +279,7 @@ def train(overrides: dict | None = None, data_dir=None, out_dir: str | Path = co
         "img_size": cfg["img_size"],
         "params": int(model.count_params()),
         "temperature": temperature,
+        "tta": cal["tta"],
         "keras_file": kpath.name,
         "keras_sha256": sha256_file(kpath),
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -257,6 +301,18 @@ def train(overrides: dict | None = None, data_dir=None, out_dir: str | Path = co
     jpath.write_text(json.dumps(meta, indent=1))
     print(f"saved {kpath} and {jpath.name} in {secs / 60:.1f} min ({ips:.1f} train images/s)", flush=True)
     return jpath
+
+
+def cli_calibrate(args) -> int:
+    from .data import DataError
+    from .predict import ModelError
+
+    try:
+        print(f"updated {recalibrate(args.model, data_dir=args.data_dir)}")
+    except (DataError, ModelError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cli_train(args) -> int:

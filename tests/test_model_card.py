@@ -10,6 +10,24 @@ def test_readme_results_block_matches_the_saved_results():
     assert block == model_card.results_markdown().strip(), "README is stale: run `brain-mri docs`"
 
 
+def test_splits_readme_counts_match_the_committed_csvs():
+    text = (config.SPLITS_DIR / "README.md").read_text()
+    block = text.split(model_card.SPLITS_BEGIN)[1].split(model_card.SPLITS_END)[0].strip()
+    assert block == model_card.splits_markdown().strip(), "data/splits/README.md is stale: run `brain-mri docs`"
+
+
+def test_splits_markdown_counts_a_known_table(tmp_path):
+    import pandas as pd
+
+    pd.DataFrame({"path": [f"f{i}.jpg" for i in range(6)],
+                  "label": ["glioma", "glioma", "notumor", "pituitary", "meningioma", "pituitary"],
+                  "split": ["train", "train", "val", "test", "train", "train"],
+                  "group": [0, 1, 2, 3, 4, 4]}).to_csv(tmp_path / "leakfree.csv", index=False)
+    md = model_card.splits_markdown(tmp_path)
+    assert "| train | 2 | 1 | 0 | 1 | 4 |" in md and "| total | 2 | 1 | 1 | 2 | 6 |" in md
+    assert "5 twin groups (train 3, val 1, test 1); 1 label-conflict groups (2 files), in: train." in md
+
+
 def test_model_card_quotes_the_recorded_numbers():
     meta = json.loads((config.MODELS_DIR / f"{config.DEFAULT_MODEL_NAME}.json").read_text())
     card = model_card.model_card()

@@ -140,3 +140,54 @@ def test_shipped_model_predicts_a_real_image():
     r = p.predict_source(img, explain=True)
     assert r["prediction"] in config.CLASSES and abs(sum(r["probs"].values()) - 1) < 1e-6
     assert r["heat"].shape == (p.img_size, p.img_size)
+
+
+def _set_record(model_copy, **changes):
+    j = model_copy.with_suffix(".json")
+    meta = json.loads(j.read_text())
+    meta.update(changes)
+    j.write_text(json.dumps(meta))
+
+
+def test_flip_tta_averages_the_image_and_its_mirror(model_copy, tiny_images):
+    import keras
+
+    _set_record(model_copy, tta="hflip")
+    p = predict.load_model(model_copy)
+    x = prepare(tiny_images["glioma"], p.img_size)
+    raw = keras.models.load_model(model_copy, compile=False)
+    want = (raw.predict(x[None, :, :, None].astype("float32"), verbose=0)
+            + raw.predict(x[None, :, ::-1, None].astype("float32"), verbose=0)) / 2
+    np.testing.assert_allclose(p.logits_arrays(x), want, atol=1e-4)
+    # an asymmetric image: TTA must actually change the logits, or the test above proves nothing
+    assert np.abs(raw.predict(x[None, :, :, None].astype("float32"), verbose=0) - want).max() > 1e-4
+    r = p.predict_source(_png(tiny_images["glioma"], model_copy.parent), explain=True)
+    np.testing.assert_allclose(list(r["probs"].values()), p.predict_one(r["prepared"]), atol=1e-5)
+    assert r["heat"].shape == (p.img_size, p.img_size)
+
+
+def _png(gray, folder):
+    from PIL import Image
+
+    path = folder / "glioma.png"
+    Image.fromarray(gray).save(path)
+    return path
+
+
+def test_unknown_tta_is_refused(model_copy):
+    _set_record(model_copy, tta="rot90")
+    with pytest.raises(predict.ModelError, match="rot90"):
+        predict.load_model(model_copy)
+
+
+def test_calibrate_keeps_tta_only_when_validation_supports_it(model_copy, phantom_data, tmp_path):
+    from helpers.train import recalibrate
+
+    _set_record(model_copy, evaluation={"stale": True}, temperature=9.0)
+    meta = json.loads(recalibrate(model_copy, data_dir=phantom_data).read_text())
+    v = meta["validation"]
+    kept = meta["tta"] == "hflip"
+    assert kept == (v["accuracy_hflip_tta"] >= v["accuracy_plain"] and v["nll_hflip_tta"] < v["nll_plain"])
+    assert v["accuracy"] == (v["accuracy_hflip_tta"] if kept else v["accuracy_plain"])
+    assert meta["temperature"] != 9.0 and "evaluation" not in meta  # the old evaluation no longer holds
+    assert predict.load_model(model_copy).tta == meta["tta"]  # weights untouched: the sha256 still matches
