@@ -791,13 +791,15 @@ def model_summary_html(m: ModelEntry, in_use: bool = False) -> str:
                     f"{meta.get('train_wall_s', '?')} s · {meta.get('train_images_per_s', '?')} img/s"),
         ("Data", f"split {data.get('split', '?')} (sha256 {str(data.get('split_sha256', '?'))[:12]}) · "
                  f"{data.get('n_train', '?')} train / {data.get('n_val', '?')} val images"),
-        ("Calibration", f"temperature {float(meta['temperature']):.3f}" if isinstance(meta.get("temperature"), (int, float))
-         else "temperature ?"),
+        ("Calibration", (f"temperature {float(meta['temperature']):.3f}" if isinstance(meta.get("temperature"), (int, float))
+                         else "temperature ?")
+         + (" · flip test-time augmentation (chosen on validation)" if meta.get("tta") == "hflip" else "")),
         ("Weights", f"{m.keras_path.name} (sha256 {str(meta.get('keras_sha256', '?'))[:12]})"),
     ]
     if meta.get("versions"):
         v = meta["versions"]
-        rows.append(("Software", ", ".join(f"{k} {v[k]}" for k in ("keras", "tensorflow", "python") if k in v)))
+        rows.append(("Software", ", ".join(f"{k} {v[k]}" for k in ("keras", "tensorflow", "jax", "torch", "device",
+                                                                    "python") if k in v)))
     out = [f'<div class="bm-card-title">{_e(m.name)}{badge}{missing}{synth}</div>',
            '<table class="bm-table bm-kv">'
            + "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in rows) + "</table>"]

@@ -607,6 +607,10 @@ def model_table(records: dict[str, dict | None]) -> "pd.DataFrame":
             "epochs run / planned": f"{m.get('epochs_run', len(m.get('history', {}).get('loss', [])))} / {c.get('epochs')}",
             "batch, learning rate": f"{c.get('batch_size')}, {c.get('lr')}",
             "label smoothing": c.get("label_smoothing"),
+            "weight decay": c.get("weight_decay"),
+            "width, stem pooling": (f"{(c.get('model_kwargs') or {}).get('width', 16)}, "
+                                    f"{'yes' if (c.get('model_kwargs') or {}).get('stem_pool', True) else 'no'}"
+                                    if c.get("arch") == "resnet_small" else "n/a"),
             "augmentation": "none" if c.get("arch") == "capstone_cnn" or (c.get("model_kwargs") or {}).get("augment") == 0
                             or c.get("arch") == "tiny" else "flips, rotation, shift, zoom, contrast, brightness",
             "train / val images": f"{d.get('n_train', 'n/a'):,} / {d.get('n_val', 'n/a'):,}"
@@ -615,12 +619,16 @@ def model_table(records: dict[str, dict | None]) -> "pd.DataFrame":
             "training images/s": m.get("train_images_per_s"),
             "val accuracy": f"{v['accuracy']:.1%}" if "accuracy" in v else "n/a",
             "temperature": f"{m['temperature']:.3f}" if m.get("temperature") else "n/a",
+            "test-time augmentation": m.get("tta") or "none",
             "val ECE raw → calibrated": (f"{v['ece_raw']:.3f} → {v['ece_calibrated']:.3f}"
                                          if "ece_raw" in v else "n/a"),
             "synthetic data": d.get("synthetic"),
             "split sha256": (d.get("split_sha256") or "")[:12],
             "trained at": m.get("trained_at"),
-            "Keras / TF": f"{m.get('versions', {}).get('keras')} / {m.get('versions', {}).get('tensorflow')}",
+            "Keras / backend": "{} / {} {}".format(m.get("versions", {}).get("keras"),
+                                                   m.get("versions", {}).get("backend", "tensorflow"),
+                                                   m.get("versions", {}).get(m.get("versions", {}).get("backend",
+                                                                                                      "tensorflow"))),
         }
     return pd.DataFrame(cols)
 
