@@ -3,12 +3,11 @@
 Pure part (no widgets, unit-tested): ``process_upload(name, data, predictor) -> Result`` checks the size cap,
 decodes with the same ``helpers.preprocess`` path as training, runs the input checks, predicts calibrated
 probabilities and Grad-CAM. Widget part: ``build_dashboard() -> Dashboard`` (``.root`` is the page).
+Beside it: screening (input checks), model_registry (finding and loading models), model_tab, page_style.
 """
 from __future__ import annotations
 
-import html
 import io
-import json
 import logging
 import os
 import sys
@@ -21,287 +20,24 @@ import numpy as np
 from PIL import Image
 
 from . import config
-from .preprocess import ImageError, decode, head_bbox, prepare
+from .model_registry import (DEFAULT_ABSTAIN, ModelEntry, abstain_threshold, default_model_path, discover_models,
+                             get_predictor, keras_model, load_message)
+from .model_tab import dig, model_card, model_summary_html
+from .page_style import AXIS, C_MUTED, C_OK, C_TUMOUR, CSS, LAYOUT_BASE, esc, pct, plot_output
+from .preprocess import ImageError, decode, prepare
+from .screening import REF_SIZE, check_messages, image_features
+# Not used here; importable from helpers.app for the tests (helpers.app.CHECKS etc.).
+from .screening import CHECKS, REF_HIST, measure_reference  # noqa: F401
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads (lazily): keeps the kernel log short
 log = logging.getLogger(__name__)
 
 DISCLAIMER = "Research and teaching only — not for diagnosis."
-MODEL_ENV = "BRAIN_MRI_MODEL"  # path of the .keras file the Predict tab starts with (tests point it at a tiny model)
-DEFAULT_ABSTAIN = 0.9  # used when a model's JSON has no evaluated abstain threshold
 ACCEPT = ".jpg,.jpeg,.png,.dcm,.dicom,image/*"
 # One FileUpload selection travels as ONE websocket message (all files together, raw bytes). Tornado's default cap
 # (10 MiB) would close the socket on a 15 MB file and leave a dead page; we raise it well above our own per-file
 # cap so that an oversized file reaches process_upload and is refused there with a readable message.
 WS_MAX_MESSAGE_BYTES = 8 * config.MAX_UPLOAD_BYTES
-SMALL_SIDE = config.IMG_SIZE  # below this the model sees an upscaled image: worth a note
-
-# Display palette (consistent across cards, charts and the Model tab).
-C_ACCENT, C_TUMOUR, C_OK, C_WARN, C_ERR, C_MUTED = "#1f5f8b", "#b03a2e", "#1e8449", "#9a6700", "#b03a2e", "#5d6d7e"
-
-# ----------------------------------------------------------------------------------------- input checks
-# Thresholds measured on 800 leak-free TRAIN images of the Kaggle data (200 per class, seed 42; re-measure with
-# measure_reference()) and checked on 400 leak-free TEST images and on photographs, noise and flat images.
-CHECKS = {
-    # Mean chroma (max-min of R,G,B; 0..255) over the non-black pixels of a <=128-px copy. Training max 0.3,
-    # test max 6.0 (JPEG chroma noise of gray slices saved as RGB); colour photographs measured 47-89.
-    "colour_max": 12.0,
-    # OUT-OF-DISTRIBUTION, on the 128-px model input. An MRI slice cropped to the head keeps black air around an
-    # elliptical head, so (a) some of the image is near-black and (b) the corners outside the inscribed circle are
-    # near-black; (c) its intensity histogram is close to the training mean. Each limit sits just beyond the most
-    # extreme of the 800 training images (0 of 800 flagged); on 400 leak-free test images 3 (0.75 %) are flagged.
-    # Noise, flat images and full-frame pictures fail (a)/(b); a gray photo of a face can pass: the check is a
-    # screen for obvious mistakes, not a guarantee.
-    "dark_frac_min": 0.06,  # fraction of pixels < 16; training min 0.063, median 0.38
-    "corner_dark_min": 0.45,  # fraction of corner pixels (outside radius 1.1) < 24; training min 0.49, median 1.0
-    "hist_l1_max": 1.2,  # L1 distance of the 16-bin histogram to REF_HIST; training max 1.17, median 0.37
-    # Fraction of the pixels OUTSIDE the head box brighter than half the head's 99th percentile: burnt-in text,
-    # rulers, arrows. 95th percentile of training 0.013; above 0.02 (3.9 % of training images, almost all with
-    # visible annotations or frames) we warn.
-    "outside_bright_max": 0.02,
-    # Fraction of the outer 2 % band of the image that is bright: frames and borders (a thick frame can make the
-    # whole image one "head", leaving nothing outside the box). Training 99th percentile 0.19, max 1.0 (a framed
-    # slice); above 0.25 flags 0.5 % of training images. With the rule above: 4.0 % flagged in all.
-    "edge_bright_max": 0.25,
-}
-# Mean 16-bin intensity histogram of the training inputs (128-px prepared images), from measure_reference().
-REF_HIST = [0.3583, 0.0554, 0.0732, 0.1203, 0.1325, 0.0879, 0.0515, 0.035, 0.0253, 0.0182, 0.0142, 0.0108,
-            0.0072, 0.0043, 0.0027, 0.003]
-_REF_SIZE = 128  # the checks are measured on 128-px inputs whatever the model's size
-_yy, _xx = np.mgrid[0:_REF_SIZE, 0:_REF_SIZE]
-_CORNERS = np.hypot((_yy - (_REF_SIZE - 1) / 2), (_xx - (_REF_SIZE - 1) / 2)) / (_REF_SIZE / 2) > 1.1
-
-
-def colour_score(data: bytes) -> float:
-    """Mean chroma (max-min over R,G,B; 0..255) of the non-background pixels of a small RGB copy; 0 for gray files.
-
-    Measured on the bytes, not on Decoded.gray, because decoding already mixed the channels into gray.
-    """
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            if im.mode in ("L", "LA", "1", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-                return 0.0
-            if im.format == "JPEG":
-                im.draft("RGB", (128, 128))
-            im.thumbnail((128, 128))
-            rgb = np.asarray(im.convert("RGB"), dtype=np.int16)
-    except Exception:  # DICOM or anything Pillow cannot read: decode() has judged it already
-        return 0.0
-    chroma = rgb.max(axis=2) - rgb.min(axis=2)
-    fg = rgb.max(axis=2) > 24
-    if fg.sum() < 16:
-        return 0.0
-    return float(chroma[fg].mean())
-
-
-def intensity_hist(x: np.ndarray, bins: int = 16) -> np.ndarray:
-    h = np.bincount((np.asarray(x, np.uint8) >> (8 - int(np.log2(bins)))).ravel(), minlength=bins).astype(np.float64)
-    return h / max(h.sum(), 1.0)
-
-
-def outside_bright_fraction(gray: np.ndarray) -> float:
-    """Fraction of the pixels outside the head's bounding box that are bright (> half the head's 99th percentile).
-
-    Burnt-in text, rulers, frames and a second image beside the head all land there; an MRI slice has black air.
-    """
-    g = np.asarray(gray)
-    step = max(1, max(g.shape) // 256)  # 256-px view: fast, and text strokes survive
-    box = head_bbox(g)
-    if box is None:
-        return 0.0
-    t, b, l, r = box
-    gs = g[::step, ::step]
-    inside = np.zeros(gs.shape, bool)
-    inside[t // step : -(-b // step), l // step : -(-r // step)] = True
-    if inside.all():
-        return 0.0
-    level = max(48.0, 0.5 * float(np.percentile(gs[inside], 99)))
-    return float((gs[~inside] > level).mean())
-
-
-def edge_bright_fraction(gray: np.ndarray) -> float:
-    """Fraction of the outer 2 % band (at least 2 px of a <=256-px view) brighter than half the 99th percentile."""
-    g = np.asarray(gray)
-    step = max(1, max(g.shape) // 256)
-    gs = g[::step, ::step]
-    b = max(2, int(round(0.02 * min(gs.shape))))
-    if min(gs.shape) <= 2 * b:
-        return 0.0
-    band = np.ones(gs.shape, bool)
-    band[b:-b, b:-b] = False
-    level = max(48.0, 0.5 * float(np.percentile(gs, 99)))
-    return float((gs[band] > level).mean())
-
-
-def image_features(data: bytes | None, gray: np.ndarray, prepared128: np.ndarray | None = None) -> dict:
-    """The numbers the input checks look at (what measure_reference() records for the training data).
-
-    ``prepared128`` is ``prepare(gray, 128)`` (computed here if not given); ``data`` the file's bytes (colour).
-    """
-    x = prepare(gray, _REF_SIZE) if prepared128 is None or prepared128.shape != (_REF_SIZE, _REF_SIZE) else prepared128
-    return {
-        "colour": colour_score(data) if data is not None else 0.0,
-        "dark_frac": float((x < 16).mean()),
-        "corner_dark": float((x[_CORNERS] < 24).mean()),
-        "hist_l1": float(np.abs(intensity_hist(x) - np.asarray(REF_HIST)).sum()),
-        "outside_bright": outside_bright_fraction(gray),
-        "edge_bright": edge_bright_fraction(gray),
-    }
-
-
-def check_messages(feat: dict, width: int, height: int) -> list[str]:
-    """Warnings (one line each) for an input that does not look like the training data."""
-    out = []
-    if feat["colour"] > CHECKS["colour_max"]:
-        out.append("colour image: MRI slices are grayscale, so this may not be an MRI (result unreliable)")
-    if (feat["dark_frac"] < CHECKS["dark_frac_min"] or feat["corner_dark"] < CHECKS["corner_dark_min"]
-            or feat["hist_l1"] > CHECKS["hist_l1_max"]):
-        out.append("unlike the training MRI slices (no black background round a head, or unusual intensities): "
-                   "out of distribution, result unreliable")
-    if feat["outside_bright"] > CHECKS["outside_bright_max"] or feat["edge_bright"] > CHECKS["edge_bright_max"]:
-        out.append("bright marks outside the head (text, ruler, frame or a second image?): crop the slice first")
-    if min(width, height) < SMALL_SIDE:
-        out.append(f"small image ({width}×{height}): upscaled to the model's input, fine detail is missing")
-    return out
-
-
-def measure_reference(data_dir=None, n_per_class: int = 200, split: str = "train", seed: int = config.SEED) -> dict:
-    """Re-measure what CHECKS and REF_HIST are based on: feature quantiles over `n_per_class` images per class of
-    the leak-free `split` (default train). Run it after a data change and copy the numbers above if they moved:
-    ``python -c "from helpers import app; import json; print(json.dumps(app.measure_reference(), indent=1))"``
-    (800 images take ~80 s on 2 cores.) Measured for the constants above: data as fetched in 2026-11,
-    split_sha256 7b7ce437..., seed 42."""
-    from .data import resolve_data_dir
-    from .split import read_split_csv
-
-    root = resolve_data_dir(data_dir)
-    df = read_split_csv(config.LEAKFREE_SPLIT)
-    df = df[df["split"] == split].groupby("label", group_keys=False).apply(
-        lambda g: g.sample(min(len(g), n_per_class), random_state=seed))
-    rows, hists = [], []
-    for rel in df["path"]:
-        data = (root / rel).read_bytes()
-        dec = decode(data, name=rel, draft=2 * _REF_SIZE)
-        x = prepare(dec.gray, _REF_SIZE)
-        rows.append(image_features(data, dec.gray, x))
-        hists.append(intensity_hist(x))
-    ref = np.mean(hists, axis=0)
-    feats = {k: np.array([r[k] for r in rows]) for k in rows[0]}
-    feats["hist_l1"] = np.abs(np.array(hists) - ref).sum(axis=1)  # against this sample's own mean
-    q = (0.0, 0.005, 0.05, 0.5, 0.95, 0.995, 1.0)
-    return {"n": len(rows), "split": split, "ref_hist": [round(float(v), 4) for v in ref],
-            "quantiles": {k: {str(p): round(float(np.quantile(v, p)), 4) for p in q} for k, v in feats.items()}}
-
-
-# ----------------------------------------------------------------------------------------- models
-@dataclass
-class ModelEntry:
-    """One model found beside its JSON record (models/<name>.json with a keras_sha256)."""
-
-    name: str
-    keras_path: Path
-    json_path: Path | None
-    meta: dict
-
-    @property
-    def available(self) -> bool:
-        return self.keras_path.is_file()
-
-
-def default_model_path() -> Path:
-    env = os.environ.get(MODEL_ENV)
-    return Path(env).expanduser() if env else config.DEFAULT_MODEL
-
-
-def discover_models(dirs: list[Path] | None = None) -> list[ModelEntry]:
-    """Every model record (JSON with "keras_sha256") in models/ and in the folder of $BRAIN_MRI_MODEL."""
-    if dirs is None:
-        dirs = [default_model_path().parent, config.MODELS_DIR]
-    seen, out = set(), []
-    for d in dirs:
-        d = Path(d)
-        if not d.is_dir():
-            continue
-        for jp in sorted(d.glob("*.json")):
-            try:
-                meta = json.loads(jp.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if not isinstance(meta, dict) or "keras_sha256" not in meta:
-                continue  # predictions, baselines, other records
-            kp = (jp.parent / meta.get("keras_file", f"{jp.stem}.keras")).resolve()
-            if kp in seen:
-                continue
-            seen.add(kp)
-            out.append(ModelEntry(name=str(meta.get("name", jp.stem)), keras_path=kp, json_path=jp, meta=meta))
-    return out
-
-
-def abstain_threshold(meta: dict | None) -> tuple[float, str]:
-    """The evaluated abstain threshold (max calibrated probability below it -> "uncertain"), else DEFAULT_ABSTAIN."""
-    try:
-        t = float(meta["evaluation"]["leakfree_test"]["abstain"]["threshold"])
-        if 0.0 < t <= 1.0:
-            return t, "set by the leak-free test evaluation"
-    except (KeyError, TypeError, ValueError):
-        pass
-    return DEFAULT_ABSTAIN, "default: model not evaluated"
-
-
-_PREDICTORS: dict[str, Any] = {}  # resolved .keras path -> Predictor: each model loads once per kernel
-
-
-def _keras_model(predictor):
-    for attr in ("model", "keras_model", "_model"):
-        m = getattr(predictor, attr, None)
-        if m is not None:
-            return m
-    return None
-
-
-def warm_up(predictor) -> float:
-    """One prediction and one Grad-CAM on a blank image, so the first real upload pays no tracing cost; seconds."""
-    t0 = time.perf_counter()
-    if hasattr(predictor, "warmup"):  # helpers.predict traces its compiled predict and Grad-CAM functions
-        predictor.warmup()
-        return time.perf_counter() - t0
-    s = int(predictor.img_size)
-    x = np.zeros((s, s), np.uint8)
-    x[s // 4 : 3 * s // 4, s // 4 : 3 * s // 4] = 128
-    predictor.predict_arrays(x[None])
-    model = _keras_model(predictor)
-    if model is not None:
-        try:
-            from .explain import gradcam
-
-            gradcam(model, x, 0)
-        except Exception:  # noqa: BLE001 - Grad-CAM is optional; its failure shows on the card later
-            log.warning("Grad-CAM warm-up failed", exc_info=True)
-    return time.perf_counter() - t0
-
-
-def get_predictor(path) -> Any:
-    """The Predictor for a .keras file, loaded and warmed up once per kernel. Raises predict.ModelError & co."""
-    key = str(Path(path).expanduser().resolve())
-    if key not in _PREDICTORS:
-        from .predict import load_model
-
-        p = load_model(key)
-        warm_up(p)
-        _PREDICTORS[key] = p
-    return _PREDICTORS[key]
-
-
-def load_message(path, exc: BaseException) -> str:
-    """One line for the page when a model cannot be used."""
-    path = Path(path)
-    rel = path.name if path.parent.resolve() != config.MODELS_DIR.resolve() else f"models/{path.name}"
-    if isinstance(exc, ImportError):
-        return f"prediction code unavailable ({exc}): the page shows input checks only"
-    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if not path.is_file() and "not found" not in msg.lower() and "no model" not in msg.lower():
-        msg = f"{rel} not found: {msg}"
-    return msg
 
 
 # ----------------------------------------------------------------------------------------- one file
@@ -422,7 +158,7 @@ def process_upload(name: str, data: bytes | bytearray | memoryview | None, predi
     try:
         dec = decode(data, name=res.name, draft=2 * size)
         x = prepare(dec.gray, size)
-        x128 = x if size == _REF_SIZE else prepare(dec.gray, _REF_SIZE)
+        x128 = x if size == REF_SIZE else prepare(dec.gray, REF_SIZE)
     except ImageError as e:
         res.error = str(e).splitlines()[0] if str(e) else "not a usable image"
         return res
@@ -475,7 +211,7 @@ def process_upload(name: str, data: bytes | bytearray | memoryview | None, predi
     res.abstain = res.confidence < res.abstain_threshold
     res.timings_ms["predict"] = round((t3 - t2) * 1000, 1)
     if with_gradcam:
-        model = _keras_model(predictor)
+        model = keras_model(predictor)
         try:
             if model is None:
                 raise RuntimeError("no Keras model exposed by the predictor")
@@ -546,78 +282,7 @@ def _png(a: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-# ----------------------------------------------------------------------------------------- page pieces
-CSS = f"""
-<style>
-.bm-root {{ font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: #1c2833;
-  max-width: 1240px; }}
-/* The banner sticks to the top of Voila's scroller (#rendered_cells): every box between them must not clip. */
-.jp-OutputArea:has(.bm-root), .jp-OutputArea-child:has(.bm-root), .jp-OutputArea-output:has(.bm-root),
-.bm-root {{ overflow: visible !important; }}
-.bm-sticky {{ position: sticky !important; top: -12px; z-index: 20; background: white; padding-top: 12px; }}
-.bm-banner {{ box-shadow: 0 2px 4px rgba(0,0,0,.08); background: #fdf2e9; border: 1px solid #e59866;
-  border-left: 6px solid {C_ERR}; color: #78281f; padding: 8px 14px; font-weight: 600; border-radius: 4px; }}
-.bm-title h1 {{ font-size: 1.55em; margin: 10px 0 0; color: {C_ACCENT}; }}
-.bm-sub {{ color: {C_MUTED}; margin: 2px 0 6px; }}
-.bm-status {{ padding: 6px 10px; border-radius: 4px; background: #eaf2f8; border-left: 4px solid {C_ACCENT}; }}
-.bm-status.bm-bad {{ background: #fdedec; border-left-color: {C_ERR}; color: #78281f; }}
-.bm-card {{ border: 1px solid #d5d8dc; border-radius: 8px; padding: 8px 14px 12px; margin: 8px 0;
-  background: #fff; box-shadow: 0 1px 3px rgba(0,0,0,.06); }}
-.bm-card-title {{ font-weight: 600; font-size: 1.1em; color: #1c2833; }}
-.bm-meta, .bm-note, .bm-caption {{ color: {C_MUTED}; font-size: .88em; }}
-.bm-caption {{ text-align: center; }}
-.bm-error {{ color: #78281f; background: #fdedec; border-left: 4px solid {C_ERR}; padding: 6px 10px; border-radius: 4px; }}
-.bm-warn {{ color: #6e4c00; background: #fef9e7; border-left: 4px solid #d4ac0d; padding: 4px 10px; margin: 3px 0; }}
-.bm-headline .bm-big {{ font-size: 2.6em; font-weight: 700; line-height: 1.1; }}
-.bm-headline .bm-label {{ color: {C_MUTED}; text-transform: uppercase; letter-spacing: .05em; font-size: .8em; }}
-.bm-abstain {{ background: #fef9e7; border: 1px solid #d4ac0d; color: #6e4c00; padding: 6px 10px; border-radius: 4px;
-  font-weight: 600; margin: 6px 0; }}
-.bm-confident {{ color: {C_MUTED}; font-size: .9em; margin: 4px 0; }}
-table.bm-table {{ border-collapse: collapse; font-size: .92em; margin: 4px 0; }}
-table.bm-table td, table.bm-table th {{ padding: 2px 10px 2px 0; text-align: left; }}
-table.bm-table th {{ color: {C_MUTED}; font-weight: 600; border-bottom: 1px solid #d5d8dc; }}
-table.bm-table td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
-table.bm-kv td:first-child {{ color: {C_MUTED}; font-weight: 600; padding-right: 14px; }}
-.bm-details summary {{ cursor: pointer; color: {C_MUTED}; font-size: .88em; }}
-.bm-h2 {{ font-size: 1.15em; font-weight: 600; color: {C_ACCENT}; margin: 10px 0 4px; }}
-.bm-badge {{ display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: .8em; font-weight: 600;
-  background: #eaf2f8; color: {C_ACCENT}; margin-left: 6px; }}
-</style>
-"""
-
-
-def _e(x) -> str:
-    return html.escape(str(x), quote=True)
-
-
-def _pct(p: float) -> str:
-    return f"{100 * p:.1f}%"
-
-
-_LAYOUT_BASE = {"paper_bgcolor": "white", "plot_bgcolor": "white", "font": {"size": 12, "color": "#1c2833"},
-                "showlegend": False}
-_AXIS = {"gridcolor": "#eaeded", "zerolinecolor": "#d5d8dc", "linecolor": "#d5d8dc"}
-
-
-def _plot_output(spec: dict, height: int) -> Any:
-    """An Output widget holding a plotly figure spec as its mime bundle (drawn by the jupyterlab-plotly extension).
-
-    Figures are plain dicts, not plotly.graph_objects: validating a graph_objects figure with a template costs
-    0.3-2 s on this CPU, the dict costs nothing and plotly.js draws the same thing. Set directly as the Output's
-    outputs: no IPython display machinery, so it also works in unit tests.
-    """
-    import ipywidgets as w
-
-    spec = {**spec, "config": {"displayModeBar": False, "responsive": False}}
-    width = spec.get("layout", {}).get("width")
-    out = w.Output(layout=w.Layout(height=f"{height + 10}px", overflow="hidden",
-                                   width=f"{int(width) + 10}px" if width else None))
-    out.add_class("bm-plot")
-    out.outputs = ({"output_type": "display_data", "metadata": {},
-                    "data": {"application/vnd.plotly.v1+json": spec, "text/plain": "<plotly figure>"}},)
-    return out
-
-
+# ----------------------------------------------------------------------------------------- Predict cards
 def prob_figure(res: Result) -> dict:
     """Horizontal bars of the calibrated probabilities (plotly figure as a dict)."""
     colours = [C_OK if c == config.NO_TUMOUR else C_TUMOUR for c in res.classes]
@@ -625,11 +290,11 @@ def prob_figure(res: Result) -> dict:
     t = float(res.abstain_threshold)
     return {
         "data": [{"type": "bar", "orientation": "h", "x": [round(float(p), 6) for p in res.probs], "y": list(res.classes),
-                  "marker": {"color": colours, "opacity": opac}, "text": [_pct(p) for p in res.probs],
+                  "marker": {"color": colours, "opacity": opac}, "text": [pct(p) for p in res.probs],
                   "textposition": "auto", "hoverinfo": "skip"}],
-        "layout": {**_LAYOUT_BASE, "height": 190, "width": 340, "margin": {"l": 10, "r": 26, "t": 20, "b": 26},
-                   "xaxis": {**_AXIS, "range": [0, 1], "tickformat": ".0%", "automargin": True},
-                   "yaxis": {**_AXIS, "autorange": "reversed", "automargin": True},
+        "layout": {**LAYOUT_BASE, "height": 190, "width": 340, "margin": {"l": 10, "r": 26, "t": 20, "b": 26},
+                   "xaxis": {**AXIS, "range": [0, 1], "tickformat": ".0%", "automargin": True},
+                   "yaxis": {**AXIS, "autorange": "reversed", "automargin": True},
                    "shapes": [{"type": "line", "x0": t, "x1": t, "y0": 0, "y1": 1, "yref": "paper",
                                "line": {"dash": "dot", "color": C_MUTED, "width": 1.5}}],
                    "annotations": [{"x": t, "y": 1.0, "yref": "paper", "yanchor": "bottom", "showarrow": False,
@@ -640,11 +305,11 @@ def prob_figure(res: Result) -> dict:
 def headline_html(res: Result) -> str:
     """P(tumour) headline, predicted class, abstain band and the probability table (data-* attributes for tests)."""
     colour = C_TUMOUR if res.p_tumour >= 0.5 else C_OK
-    parts = [f'<div class="bm-headline" data-p-tumour="{res.p_tumour:.6f}" data-predicted="{_e(res.predicted)}"'
+    parts = [f'<div class="bm-headline" data-p-tumour="{res.p_tumour:.6f}" data-predicted="{esc(res.predicted)}"'
              f' data-abstain="{int(res.abstain)}">',
              '<div class="bm-label">P(tumour)</div>',
-             f'<div class="bm-big" style="color:{colour}">{_pct(res.p_tumour)}</div>',
-             f'<div>Most likely: <b>{_e(res.predicted)}</b> ({_pct(res.confidence)})</div>']
+             f'<div class="bm-big" style="color:{colour}">{pct(res.p_tumour)}</div>',
+             f'<div>Most likely: <b>{esc(res.predicted)}</b> ({pct(res.confidence)})</div>']
     if res.abstain:
         parts.append(f'<div class="bm-abstain">uncertain — refer to a radiologist<br><span style="font-weight:400">'
                      f'highest calibrated probability {res.confidence:.2f} is below the abstain threshold '
@@ -657,8 +322,8 @@ def headline_html(res: Result) -> str:
             parts.append('<div class="bm-note">True label: none (synthetic phantom, not an MRI)</div>')
         else:
             mark = "✓" if res.true_label == res.predicted else "✗"
-            parts.append(f'<div class="bm-note">True label (leak-free test): <b>{_e(res.true_label)}</b> {mark}</div>')
-    rows = "".join(f'<tr data-class="{_e(c)}" data-p="{p:.6f}"><td>{_e(c)}</td><td class="num">{_pct(p)}</td></tr>'
+            parts.append(f'<div class="bm-note">True label (leak-free test): <b>{esc(res.true_label)}</b> {mark}</div>')
+    rows = "".join(f'<tr data-class="{esc(c)}" data-p="{p:.6f}"><td>{esc(c)}</td><td class="num">{pct(p)}</td></tr>'
                    for c, p in zip(res.classes, res.probs))
     parts.append(f'<details class="bm-details"><summary>exact values</summary>'
                  f'<table class="bm-table bm-probs" data-sum="{float(np.sum(res.probs)):.6f}">'
@@ -667,13 +332,13 @@ def headline_html(res: Result) -> str:
 
 
 def messages_html(res: Result) -> str:
-    out = [f'<div class="bm-warn">⚠ {_e(w)}</div>' for w in res.warnings]
-    out += [f'<div class="bm-note">ℹ {_e(n)}</div>' for n in res.notes]
+    out = [f'<div class="bm-warn">⚠ {esc(w)}</div>' for w in res.warnings]
+    out += [f'<div class="bm-note">ℹ {esc(n)}</div>' for n in res.notes]
     return "".join(out)
 
 
 def dicom_html(rows: list[tuple[str, str]]) -> str:
-    body = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in rows)
+    body = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in rows)
     return (f'<div class="bm-h2" style="font-size:1em">DICOM acquisition (no patient data shown)</div>'
             f'<table class="bm-table bm-kv bm-dicom">{body}</table>')
 
@@ -688,8 +353,8 @@ def card_title_html(res: Result) -> str:
         meta.append(f"{res.timings_ms['total']:.0f} ms")
     if res.model:
         meta.append(f"model {res.model}")
-    return (f'<div class="bm-card-title">{_e(res.name)}</div>'
-            f'<div class="bm-meta">{_e(" · ".join(meta))}</div>')
+    return (f'<div class="bm-card-title">{esc(res.name)}</div>'
+            f'<div class="bm-meta">{esc(" · ".join(meta))}</div>')
 
 
 def render_card(res: Result, alpha: float = 0.45):
@@ -698,7 +363,8 @@ def render_card(res: Result, alpha: float = 0.45):
 
     head = w.HTML(card_title_html(res))
     if res.error:
-        card = w.VBox([head, w.HTML(f'<div class="bm-error" data-error="1">✖ {_e(res.name)}: {_e(res.error)}</div>')])
+        card = w.VBox([head, w.HTML(f'<div class="bm-error" data-error="1">✖ {esc(res.name)}: '
+                                    f'{esc(res.error)}</div>')])
         card.add_class("bm-card")
         card.add_class("bm-card-error")
         return card
@@ -732,13 +398,13 @@ def render_card(res: Result, alpha: float = 0.45):
                     log.warning("re-blend failed", exc_info=True)
 
             slider.observe(reblend, names="value")
-            cols.append(column(cam, slider, caption(f"Grad-CAM for “{_e(res.predicted)}”: where the network looked")))
+            cols.append(column(cam, slider, caption(f"Grad-CAM for “{esc(res.predicted)}”: where the network looked")))
         except Exception:  # noqa: BLE001
             log.warning("overlay failed", exc_info=True)
     right = [w.HTML(messages_html(res))] if (res.warnings or res.notes) else []
     if res.probs is not None:
         right.append(w.HTML(headline_html(res)))
-        right.append(_plot_output(prob_figure(res), 190))
+        right.append(plot_output(prob_figure(res), 190))
     else:
         right.append(w.HTML('<div class="bm-note">No prediction: no model is loaded (see the status line above).</div>'))
     body = [w.HBox(cols + [w.VBox(right, layout=w.Layout(width="350px", margin="0 0 0 8px"))],
@@ -748,167 +414,6 @@ def render_card(res: Result, alpha: float = 0.45):
     card = w.VBox([head] + body)
     card.add_class("bm-card")
     return card
-
-
-# ----------------------------------------------------------------------------------------- Model tab
-def _get(d, *keys, default=None):
-    for k in keys:
-        if not isinstance(d, dict) or k not in d:
-            return default
-        d = d[k]
-    return d
-
-
-def _fmt_ci(block, digits: int = 3) -> str:
-    """{"value", "ci": [lo, hi]} -> '0.912 [0.893–0.930]'; a bare number -> '0.912'; missing -> '—'."""
-    if block is None:
-        return "—"
-    if isinstance(block, (int, float)):
-        return f"{block:.{digits}f}"
-    v, ci = block.get("value"), block.get("ci")
-    if v is None:
-        return "—"
-    s = f"{float(v):.{digits}f}"
-    if ci and len(ci) == 2 and all(c is not None for c in ci):
-        s += f" [{float(ci[0]):.{digits}f}–{float(ci[1]):.{digits}f}]"
-    return s
-
-
-def model_summary_html(m: ModelEntry, in_use: bool = False) -> str:
-    meta = m.meta
-    data = meta.get("data", {}) or {}
-    ev = meta.get("evaluation")
-    badge = '<span class="bm-badge">in use</span>' if in_use else ""
-    missing = ("" if m.available else
-               f' <span class="bm-badge" style="background:#fdedec;color:{C_ERR}">.keras missing</span>')
-    synth = (f' <span class="bm-badge" style="background:#fef9e7;color:{C_WARN}">trained on synthetic phantoms</span>'
-             if data.get("synthetic") else "")
-    rows = [
-        ("Architecture", f"{meta.get('arch', '?')} · "
-         + (f"{meta['params']:,} parameters · " if isinstance(meta.get("params"), int) else "")
-         + f"{meta.get('img_size', '?')} px input"),
-        ("Trained", f"{meta.get('trained_at', '?')} · {meta.get('epochs_run', '?')} epochs · "
-                    f"{meta.get('train_wall_s', '?')} s · {meta.get('train_images_per_s', '?')} img/s"),
-        ("Data", f"split {data.get('split', '?')} (sha256 {str(data.get('split_sha256', '?'))[:12]}) · "
-                 f"{data.get('n_train', '?')} train / {data.get('n_val', '?')} val images"),
-        ("Calibration", (f"temperature {float(meta['temperature']):.3f}" if isinstance(meta.get("temperature"), (int, float))
-                         else "temperature ?")
-         + (" · flip test-time augmentation (chosen on validation)" if meta.get("tta") == "hflip" else "")),
-        ("Weights", f"{m.keras_path.name} (sha256 {str(meta.get('keras_sha256', '?'))[:12]})"),
-    ]
-    if meta.get("versions"):
-        v = meta["versions"]
-        rows.append(("Software", ", ".join(f"{k} {v[k]}" for k in ("keras", "tensorflow", "jax", "torch", "device",
-                                                                    "python") if k in v)))
-    out = [f'<div class="bm-card-title">{_e(m.name)}{badge}{missing}{synth}</div>',
-           '<table class="bm-table bm-kv">'
-           + "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in rows) + "</table>"]
-    if not ev:
-        out.append(f'<div class="bm-warn" data-not-evaluated="1">not evaluated yet: run '
-                   f'<code>brain-mri evaluate models/{_e(m.keras_path.name)}</code></div>')
-        return "".join(out)
-    lf, off = ev.get("leakfree_test") or {}, ev.get("official_test") or {}
-    metric_rows = [
-        ("Accuracy", _get(lf, "accuracy"), _get(off, "accuracy")),
-        ("Macro F1", _get(lf, "macro_f1"), _get(off, "macro_f1")),
-        ("Tumour sensitivity", _get(lf, "tumour", "sensitivity"), _get(off, "tumour", "sensitivity")),
-        ("Tumour specificity", _get(lf, "tumour", "specificity"), _get(off, "tumour", "specificity")),
-        ("Tumour ROC AUC", _get(lf, "tumour", "roc_auc"), _get(off, "tumour", "roc_auc")),
-        ("ECE (calibrated)", _get(lf, "calibration", "ece_calibrated"), _get(off, "calibration", "ece_calibrated")),
-    ]
-    thr, thr_src = abstain_threshold(meta)
-    ab = _get(lf, "abstain") or {}
-    out.append(f'<div class="bm-h2" style="font-size:1em">Evaluation ({_e(ev.get("evaluated_at", "?"))}; '
-               f'95 % bootstrap CIs, {ev.get("bootstrap", "?")} resamples)</div>')
-    out.append('<table class="bm-table bm-metrics"><tr><th>metric</th>'
-               f'<th>leak-free test (n={_e(lf.get("n", "?"))})</th>'
-               f'<th>official test (n={_e(off.get("n", "?"))}; leaky, for comparison)</th></tr>'
-               + "".join(f"<tr><td>{_e(k)}</td><td class='num'>{_e(_fmt_ci(a))}</td>"
-                         f"<td class='num'>{_e(_fmt_ci(b))}</td></tr>" for k, a, b in metric_rows) + "</table>")
-    per = lf.get("per_class") or {}
-    if per:
-        out.append('<table class="bm-table"><tr><th>class (leak-free test)</th><th>precision</th><th>recall</th>'
-                   '<th>F1</th><th>support</th></tr>'
-                   + "".join(f"<tr><td>{_e(c)}</td><td class='num'>{_e(_fmt_ci(_get(per, c, 'precision')))}</td>"
-                             f"<td class='num'>{_e(_fmt_ci(_get(per, c, 'recall')))}</td>"
-                             f"<td class='num'>{_e(_fmt_ci(_get(per, c, 'f1')))}</td>"
-                             f"<td class='num'>{_e(_get(per, c, 'support', default='?'))}</td></tr>"
-                             for c in per) + "</table>")
-    cov = ab.get("coverage")
-    acc = ab.get("accuracy")
-    out.append(f'<div class="bm-note">Abstain threshold {thr:.2f} ({_e(thr_src)})'
-               + (f": answers {100 * float(cov):.0f} % of the leak-free test images"
-                  if isinstance(cov, (int, float)) else "")
-               + (f" with accuracy {float(acc):.3f}" if isinstance(acc, (int, float)) else "") + ".</div>")
-    if ev.get("synthetic"):
-        out.append('<div class="bm-warn">evaluated on synthetic phantoms: these numbers say nothing about MRI</div>')
-    return "".join(out)
-
-
-def confusion_figure(conf, classes) -> dict:
-    """Row-normalised confusion heat map with counts (plotly dict)."""
-    z = np.asarray(conf, dtype=float)
-    rows = z.sum(axis=1, keepdims=True)
-    frac = np.divide(z, rows, out=np.zeros_like(z), where=rows > 0)
-    text = [[f"{int(z[i, j])}<br>{100 * frac[i, j]:.0f}%" for j in range(z.shape[1])] for i in range(z.shape[0])]
-    return {
-        "data": [{"type": "heatmap", "z": frac.round(4).tolist(), "x": list(classes), "y": list(classes), "text": text,
-                  "texttemplate": "%{text}", "zmin": 0, "zmax": 1, "showscale": False,
-                  # explicit light-to-dark blues (plotly.js's named "Blues" runs dark-to-light)
-                  "colorscale": [[0.0, "#f4f8fb"], [0.5, "#7fb0d6"], [1.0, "#1f5f8b"]],
-                  "hoverinfo": "skip"}],
-        "layout": {**_LAYOUT_BASE, "title": {"text": "Confusion, leak-free test (row %)", "font": {"size": 13}},
-                   "height": 330, "width": 390, "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
-                   "xaxis": {"title": {"text": "predicted"}, "automargin": True},
-                   "yaxis": {"title": {"text": "true"}, "autorange": "reversed", "automargin": True}},
-    }
-
-
-def reliability_figure(cal: dict) -> dict:
-    """Reliability diagram (accuracy vs confidence per bin, raw and calibrated; marker size ~ sqrt(count))."""
-    traces = [{"type": "scatter", "x": [0, 1], "y": [0, 1], "mode": "lines", "name": "perfect",
-               "line": {"dash": "dot", "color": C_MUTED}, "hoverinfo": "skip"}]
-    for key, name, colour in (("reliability_raw", "raw", "#aab7b8"), ("reliability_calibrated", "calibrated", C_ACCENT)):
-        bins = [b for b in (_get(cal, key, "bins") or []) if b.get("n")]
-        if not bins:
-            continue
-        top = max(b["n"] for b in bins)
-        ece = _get(cal, key, "ece")
-        traces.append({"type": "scatter", "mode": "lines+markers", "line": {"color": colour},
-                       "x": [float(b["confidence"]) for b in bins], "y": [float(b["accuracy"]) for b in bins],
-                       "marker": {"size": [round(4 + 14 * float(np.sqrt(b["n"] / top)), 1) for b in bins]},
-                       "name": f"{name} (ECE {ece:.3f})" if isinstance(ece, (int, float)) else name})
-    return {
-        "data": traces,
-        "layout": {**_LAYOUT_BASE, "showlegend": True,
-                   "title": {"text": "Reliability, leak-free test", "font": {"size": 13}},
-                   "height": 330, "width": 390, "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
-                   "xaxis": {**_AXIS, "title": {"text": "confidence"}, "range": [0, 1], "automargin": True},
-                   "yaxis": {**_AXIS, "title": {"text": "accuracy"}, "range": [0, 1.02], "automargin": True},
-                   "legend": {"x": 0.02, "y": 0.98, "font": {"size": 10}}},
-    }
-
-
-def model_card(m: ModelEntry, in_use: bool = False):
-    import ipywidgets as w
-
-    summary = w.HTML(model_summary_html(m, in_use))
-    kids = [summary]
-    lf = _get(m.meta, "evaluation", "leakfree_test") or {}
-    figs = []
-    try:
-        if lf.get("confusion"):
-            figs.append(_plot_output(confusion_figure(lf["confusion"], m.meta.get("classes", config.CLASSES)), 330))
-        if lf.get("calibration"):
-            figs.append(_plot_output(reliability_figure(lf["calibration"]), 330))
-    except Exception:  # noqa: BLE001 - a malformed evaluation block must not hide the rest of the card
-        log.warning("model figures failed for %s", m.name, exc_info=True)
-        kids.append(w.HTML('<div class="bm-warn">evaluation figures could not be drawn (malformed record)</div>'))
-    if figs:
-        kids.append(w.HBox(figs, layout=w.Layout(flex_flow="row wrap")))
-    card = w.VBox(kids)
-    card.add_class("bm-card")
-    return card, summary
 
 
 # ----------------------------------------------------------------------------------------- the dashboard
@@ -930,7 +435,7 @@ class Dashboard:
         self.models = models if models is not None else discover_models([start.parent, config.MODELS_DIR])
         self.examples = examples if examples is not None else list_examples()
 
-        self.banner = w.HTML(f'<div class="bm-banner" data-disclaimer="1">⚠ {_e(DISCLAIMER)} Outputs are a research '
+        self.banner = w.HTML(f'<div class="bm-banner" data-disclaimer="1">⚠ {esc(DISCLAIMER)} Outputs are a research '
                              'model\'s guesses on single 2-D slices; they must not inform any clinical decision.</div>')
         self.banner.add_class("bm-sticky")  # stays in view while scrolling (CSS above)
         self.title = w.HTML('<div class="bm-title"><h1>Brain-tumour MRI slice classifier</h1>'
@@ -950,7 +455,7 @@ class Dashboard:
                   f"({_mb(WS_MAX_MESSAGE_BYTES)} per selection); several files at once give one card each.")
         if synthetic_examples:
             limits += " No dataset found: the examples are synthetic phantoms (not MRI)."
-        self.hint = w.HTML(f'<div class="bm-note">{_e(limits)}</div>')
+        self.hint = w.HTML(f'<div class="bm-note">{esc(limits)}</div>')
         self.busy = w.HTML()
         self.cards = w.VBox()
         predict_tab = w.VBox([w.HBox([self.uploader, self.example_dd, self.clear_btn],
@@ -968,7 +473,7 @@ class Dashboard:
             cards.append(card)
             self._model_summaries.append((m, summary))
         if not cards:
-            cards = [w.HTML(f'<div class="bm-warn">No model records in {_e(config.MODELS_DIR.name)}/: train one with '
+            cards = [w.HTML(f'<div class="bm-warn">No model records in {esc(config.MODELS_DIR.name)}/: train one with '
                             '<code>brain-mri train</code> (or <code>make train</code>), then '
                             '<code>brain-mri evaluate</code>.</div>')]
         models_tab = w.VBox([w.HTML('<div class="bm-h2">Models</div><div class="bm-note">Metrics are on the leak-free '
@@ -1017,22 +522,22 @@ class Dashboard:
             msg = load_message(path, e)
             hint = "" if "brain-mri train" in msg else " Train one with <code>brain-mri train</code>."
             self.status.value = (f'<div class="bm-status bm-bad" data-model-error="1"><b>No model loaded</b> — '
-                                 f'{_e(msg)}.{hint} Uploads still get the input checks.</div>')
+                                 f'{esc(msg)}.{hint} Uploads still get the input checks.</div>')
             self._mark_in_use()
             return False
         self.predictor, self.model_path = p, path
         self.threshold, self.threshold_src = abstain_threshold(getattr(p, "meta", None))
         meta = getattr(p, "meta", {}) or {}
         extra = ""
-        if _get(meta, "data", "synthetic"):
+        if dig(meta, "data", "synthetic"):
             extra = (' <span class="bm-badge" style="background:#fef9e7;color:#6e4c00">trained on synthetic phantoms: '
                      'its outputs on real MRI mean nothing</span>')
         temp = getattr(p, "temperature", None)
-        self.status.value = (f'<div class="bm-status" data-model="{_e(getattr(p, "name", path.stem))}">Model '
-                             f'<b>{_e(getattr(p, "name", path.stem))}</b> ({_e(meta.get("arch", "?"))}, '
-                             f'{_e(getattr(p, "img_size", "?"))} px'
+        self.status.value = (f'<div class="bm-status" data-model="{esc(getattr(p, "name", path.stem))}">Model '
+                             f'<b>{esc(getattr(p, "name", path.stem))}</b> ({esc(meta.get("arch", "?"))}, '
+                             f'{esc(getattr(p, "img_size", "?"))} px'
                              + (f", temperature {float(temp):.2f}" if isinstance(temp, (int, float)) else "")
-                             + f') · abstain below {self.threshold:.2f} ({_e(self.threshold_src)}) · '
+                             + f') · abstain below {self.threshold:.2f} ({esc(self.threshold_src)}) · '
                              f'ready in {time.perf_counter() - t0:.1f} s{extra}</div>')
         self._mark_in_use()
         return True
@@ -1180,9 +685,9 @@ def build_dashboard(model: str | Path | None = None):
         log.exception("dashboard failed to build")
 
         class _Broken:
-            root = w.VBox([w.HTML(CSS), w.HTML(f'<div class="bm-banner">⚠ {_e(DISCLAIMER)}</div>'),
+            root = w.VBox([w.HTML(CSS), w.HTML(f'<div class="bm-banner">⚠ {esc(DISCLAIMER)}</div>'),
                            w.HTML('<div class="bm-status bm-bad">The dashboard could not start: '
-                                  f'{_e(_one_line(e))}</div>')])
+                                  f'{esc(_one_line(e))}</div>')])
             layout = root
 
         return _Broken()

@@ -1,0 +1,131 @@
+"""Models the dashboard can use: records found in models/, the abstain threshold each was evaluated with, and
+loading (once per kernel, warmed up) with a one-line reason when a model cannot be used."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import config
+
+log = logging.getLogger(__name__)
+
+MODEL_ENV = "BRAIN_MRI_MODEL"  # path of the .keras file the Predict tab starts with (tests point it at a tiny model)
+DEFAULT_ABSTAIN = 0.9  # used when a model's JSON has no evaluated abstain threshold
+
+
+@dataclass
+class ModelEntry:
+    """One model found beside its JSON record (models/<name>.json with a keras_sha256)."""
+
+    name: str
+    keras_path: Path
+    json_path: Path | None
+    meta: dict
+
+    @property
+    def available(self) -> bool:
+        return self.keras_path.is_file()
+
+
+def default_model_path() -> Path:
+    env = os.environ.get(MODEL_ENV)
+    return Path(env).expanduser() if env else config.DEFAULT_MODEL
+
+
+def discover_models(dirs: list[Path] | None = None) -> list[ModelEntry]:
+    """Every model record (JSON with "keras_sha256") in models/ and in the folder of $BRAIN_MRI_MODEL."""
+    if dirs is None:
+        dirs = [default_model_path().parent, config.MODELS_DIR]
+    seen, out = set(), []
+    for d in dirs:
+        d = Path(d)
+        if not d.is_dir():
+            continue
+        for jp in sorted(d.glob("*.json")):
+            try:
+                meta = json.loads(jp.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if not isinstance(meta, dict) or "keras_sha256" not in meta:
+                continue  # predictions, baselines, other records
+            kp = (jp.parent / meta.get("keras_file", f"{jp.stem}.keras")).resolve()
+            if kp in seen:
+                continue
+            seen.add(kp)
+            out.append(ModelEntry(name=str(meta.get("name", jp.stem)), keras_path=kp, json_path=jp, meta=meta))
+    return out
+
+
+def abstain_threshold(meta: dict | None) -> tuple[float, str]:
+    """The evaluated abstain threshold (max calibrated probability below it -> "uncertain"), else DEFAULT_ABSTAIN."""
+    try:
+        t = float(meta["evaluation"]["leakfree_test"]["abstain"]["threshold"])
+        if 0.0 < t <= 1.0:
+            return t, "set by the leak-free test evaluation"
+    except (KeyError, TypeError, ValueError):
+        pass
+    return DEFAULT_ABSTAIN, "default: model not evaluated"
+
+
+_PREDICTORS: dict[str, Any] = {}  # resolved .keras path -> Predictor: each model loads once per kernel
+
+
+def keras_model(predictor):
+    for attr in ("model", "keras_model", "_model"):
+        m = getattr(predictor, attr, None)
+        if m is not None:
+            return m
+    return None
+
+
+def warm_up(predictor) -> float:
+    """One prediction and one Grad-CAM on a blank image, so the first real upload pays no tracing cost; seconds."""
+    t0 = time.perf_counter()
+    if hasattr(predictor, "warmup"):  # helpers.predict traces its compiled predict and Grad-CAM functions
+        predictor.warmup()
+        return time.perf_counter() - t0
+    s = int(predictor.img_size)
+    x = np.zeros((s, s), np.uint8)
+    x[s // 4 : 3 * s // 4, s // 4 : 3 * s // 4] = 128
+    predictor.predict_arrays(x[None])
+    model = keras_model(predictor)
+    if model is not None:
+        try:
+            from .explain import gradcam
+
+            gradcam(model, x, 0)
+        except Exception:  # noqa: BLE001 - Grad-CAM is optional; its failure shows on the card later
+            log.warning("Grad-CAM warm-up failed", exc_info=True)
+    return time.perf_counter() - t0
+
+
+def get_predictor(path) -> Any:
+    """The Predictor for a .keras file, loaded and warmed up once per kernel. Raises predict.ModelError & co."""
+    key = str(Path(path).expanduser().resolve())
+    if key not in _PREDICTORS:
+        from .predict import load_model
+
+        p = load_model(key)
+        warm_up(p)
+        _PREDICTORS[key] = p
+    return _PREDICTORS[key]
+
+
+def load_message(path, exc: BaseException) -> str:
+    """One line for the page when a model cannot be used."""
+    path = Path(path)
+    rel = path.name if path.parent.resolve() != config.MODELS_DIR.resolve() else f"models/{path.name}"
+    if isinstance(exc, ImportError):
+        return f"prediction code unavailable ({exc}): the page shows input checks only"
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if not path.is_file() and "not found" not in msg.lower() and "no model" not in msg.lower():
+        msg = f"{rel} not found: {msg}"
+    return msg
+
