@@ -97,6 +97,27 @@ def results_markdown(models_dir: Path = config.MODELS_DIR) -> str:
     return "\n".join(lines)
 
 
+def recipe_rows(models_dir: Path = config.MODELS_DIR) -> list[tuple]:
+    """One row per evaluated model record in models_dir: recipe facts, val accuracy, leak-free test accuracy."""
+    import json
+
+    rows = []
+    for jpath in sorted(models_dir.glob("*.json")):
+        try:
+            m = json.loads(jpath.read_text())
+            ev = m["evaluation"]["leakfree_test"]
+        except (KeyError, TypeError, ValueError):
+            continue  # baselines.json and unevaluated models
+        c = m.get("config") or {}
+        kw = c.get("model_kwargs") or {}
+        arch = m.get("arch", "?") + (f" (width {kw.get('width', 16)})" if m.get("arch") == "resnet_small" else "")
+        val = (m.get("validation") or {}).get("accuracy")
+        rows.append((f"`{m['name']}`", arch, m.get("epochs_run", "?"), c.get("weight_decay", "?"),
+                     m.get("tta") or "none", f"{100 * val:.1f}%" if isinstance(val, float) else "n/a",
+                     pct(ev["accuracy"])))
+    return rows
+
+
 def _commonest_confusion(cm: list[list[int]]) -> str:
     """The largest off-diagonal cell of the confusion matrix, in words."""
     cells = [(cm[i][j], i, j) for i in range(len(cm)) for j in range(len(cm)) if i != j]
@@ -163,6 +184,14 @@ def model_card(models_dir: Path = config.MODELS_DIR) -> str:
                 f"accuracy {pct(off['accuracy'])}, macro-F1 {num(off['macro_f1'])}.", ""]
     else:
         out += ["## Results", "Not evaluated yet: run `brain-mri evaluate`.", ""]
+    others = recipe_rows(models_dir)
+    if len(others) > 1:
+        out += ["## Recipes compared (every evaluated model in `models/`)",
+                "The shipped model was chosen on **validation** accuracy; test figures are shown for the record.", "",
+                "| model | architecture | epochs run | weight decay | test-time augmentation | val accuracy | "
+                "leak-free test accuracy |", "|---|---|---|---|---|---|---|"]
+        out += ["| " + " | ".join(map(str, r)) + " |" for r in others]
+        out.append("")
     out += [
         "## Known failure modes and limits",
         "- Slices, not patients: the dataset has no patient IDs, so two slices of one patient can still fall on both "

@@ -20,10 +20,10 @@ DEFAULTS: dict = {
     "arch": "resnet_small",
     "name": None,
     "img_size": config.IMG_SIZE,
-    "epochs": 60,
+    "epochs": 80,
     "batch_size": 64,
     "lr": 3e-3,
-    "weight_decay": 1e-4,
+    "weight_decay": 0.05,
     "warmup_epochs": 2,
     "label_smoothing": 0.1,
     "patience": 12,
@@ -34,7 +34,8 @@ DEFAULTS: dict = {
     "time_budget_min": 80,  # stop early (best weights kept) if a run must fit a budget
 }
 ARCH_DEFAULTS = {
-    "capstone_cnn": {"epochs": 10, "lr": 1e-3, "warmup_epochs": 0, "label_smoothing": 0.0, "patience": 3},
+    "capstone_cnn": {"epochs": 10, "lr": 1e-3, "weight_decay": 1e-4, "warmup_epochs": 0, "label_smoothing": 0.0,
+                     "patience": 3},
     "tiny": {"img_size": 64, "epochs": 3, "batch_size": 32},
 }
 
