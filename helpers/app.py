@@ -313,10 +313,10 @@ def headline_html(res: Result) -> str:
     if res.abstain:
         parts.append(f'<div class="bm-abstain">uncertain — refer to a radiologist<br><span style="font-weight:400">'
                      f'highest calibrated probability {res.confidence:.2f} is below the abstain threshold '
-                     f'{res.abstain_threshold:.2f}</span></div>')
+                     f'{res.abstain_threshold:.3g}</span></div>')
     else:
         parts.append(f'<div class="bm-confident">above the abstain threshold ({res.confidence:.2f} ≥ '
-                     f'{res.abstain_threshold:.2f})</div>')
+                     f'{res.abstain_threshold:.3g})</div>')
     if res.true_label:
         if res.true_label == "synthetic":
             parts.append('<div class="bm-note">True label: none (synthetic phantom, not an MRI)</div>')
@@ -537,7 +537,7 @@ class Dashboard:
                              f'<b>{esc(getattr(p, "name", path.stem))}</b> ({esc(meta.get("arch", "?"))}, '
                              f'{esc(getattr(p, "img_size", "?"))} px'
                              + (f", temperature {float(temp):.2f}" if isinstance(temp, (int, float)) else "")
-                             + f') · abstain below {self.threshold:.2f} ({esc(self.threshold_src)}) · '
+                             + f') · abstain below {self.threshold:.3g} ({esc(self.threshold_src)}) · '
                              f'ready in {time.perf_counter() - t0:.1f} s{extra}</div>')
         self._mark_in_use()
         return True

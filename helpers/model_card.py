@@ -79,7 +79,7 @@ def results_markdown(models_dir: Path = config.MODELS_DIR) -> str:
         "",
     ]
     if ab and ab.get("accuracy") is not None:
-        lines += [f"Abstaining below a confidence of {ab['threshold']:.2f} (\"refer to a radiologist\") keeps "
+        lines += [f"Abstaining below a confidence of {ab['threshold']:.3g} (\"refer to a radiologist\") keeps "
                   f"{100 * ab['coverage']:.1f}% of test images at {100 * ab['accuracy']:.1f}% accuracy.", ""]
     if rob.get("size512_subset"):
         s = rob["size512_subset"]

@@ -99,7 +99,7 @@ def model_summary_html(m: ModelEntry, in_use: bool = False) -> str:
                              for c in per) + "</table>")
     cov = ab.get("coverage")
     acc = ab.get("accuracy")
-    out.append(f'<div class="bm-note">Abstain threshold {thr:.2f} ({esc(thr_src)})'
+    out.append(f'<div class="bm-note">Abstain threshold {thr:.3g} ({esc(thr_src)})'
                + (f": answers {100 * float(cov):.0f} % of the leak-free test images"
                   if isinstance(cov, (int, float)) else "")
                + (f" with accuracy {float(acc):.3f}" if isinstance(acc, (int, float)) else "") + ".</div>")

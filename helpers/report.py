@@ -1045,7 +1045,7 @@ def findings_markdown(h: dict) -> str:
         if ours.get("ece_raw") is not None:
             abst = ""
             if ab.get("coverage") is not None:
-                abst = (f" Answering only when the top probability reaches {ab['threshold']:.2f} (chosen on validation), it "
+                abst = (f" Answering only when the top probability reaches {ab['threshold']:.3g} (chosen on validation), it "
                         f"answers {_pct(ab['coverage'], 0)} of test images with {_pct(ab.get('accuracy'))} accuracy and "
                         f"refers {ab.get('n_referred')}.")
             out.append(f"5. **Calibration.** Temperature scaling (T = {ours.get('temperature') or float('nan'):.2f}) takes "
