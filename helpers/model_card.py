@@ -112,9 +112,15 @@ def recipe_rows(models_dir: Path = config.MODELS_DIR) -> list[tuple]:
         kw = c.get("model_kwargs") or {}
         arch = m.get("arch", "?") + (f" (width {kw.get('width', 16)})" if m.get("arch") == "resnet_small" else "")
         val = (m.get("validation") or {}).get("accuracy")
-        rows.append((f"`{m['name']}`", arch, m.get("epochs_run", "?"), c.get("weight_decay", "?"),
-                     m.get("tta") or "none", f"{100 * val:.1f}%" if isinstance(val, float) else "n/a",
-                     pct(ev["accuracy"])))
+        test = pct(ev["accuracy"])
+        if ev.get("contaminated"):  # e.g. trained on the official split: most leak-free test images were seen
+            test += f" — contaminated: {ev['n_in_training_split']} of {ev['n']} seen in training"
+        split = (m.get("data") or {}).get("split", "leakfree")
+        name = f"`{m['name']}`" + ("" if split == "leakfree" else f" (trained on the {split} split)")
+        if not (jpath.parent / m.get("keras_file", f"{jpath.stem}.keras")).is_file():
+            name += ", weights not committed"
+        rows.append((name, arch, m.get("epochs_run", "?"), c.get("weight_decay", "?"),
+                     m.get("tta") or "none", f"{100 * val:.1f}%" if isinstance(val, float) else "n/a", test))
     return rows
 
 

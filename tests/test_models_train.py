@@ -39,6 +39,14 @@ def test_training_writes_a_verifiable_record(tiny_model_json):
     assert meta["data"]["synthetic"] is True and meta["data"]["n_train"] > 0
     assert len(meta["history"]["loss"]) == meta["epochs_run"] >= 1
     assert meta["temperature"] > 0
+    # saved for inference: no optimizer state in the weights file (it would triple the size)
+    import io
+    import zipfile
+
+    import h5py
+
+    with zipfile.ZipFile(kfile) as z, h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as h5:
+        assert "optimizer" not in h5 and "layers" in h5
     # the recorded config reproduces the run's settings
     assert resolve_config(meta["config"])["arch"] == "tiny"
 
