@@ -289,18 +289,6 @@ def robustness_arrays(root: Path, df: pd.DataFrame, img_size: int, sizes=RESOLUT
 
 
 # ------------------------------------------------------------------------------------------- driver
-def _val_rows(split_df: pd.DataFrame, seed: int) -> pd.DataFrame:
-    """The validation rows the model was calibrated on (mirrors helpers.train.load_data)."""
-    va = split_df[split_df["split"] == "val"]
-    if va.empty:
-        tr = split_df[split_df["split"] == "train"]
-        groups = tr["group"].unique()
-        rng = np.random.default_rng(seed)
-        held = set(rng.choice(groups, size=max(1, len(groups) // 10), replace=False))
-        va = tr[tr["group"].isin(held)]
-    return va
-
-
 def _clean(obj):
     """JSON-safe copy: NaN/inf -> None (the dashboard parses this JSON in the browser), numpy -> Python."""
     if isinstance(obj, dict):
@@ -335,6 +323,7 @@ def evaluate_model(predictor, data_dir=None, bootstrap: int = 1000, write: bool 
     from .preprocess import load_arrays
     from .split import load_split, split_sha256
     from .synthetic import is_synthetic
+    from .train import train_val_rows
 
     if not isinstance(predictor, Predictor):
         predictor = load_model(predictor)
@@ -354,7 +343,7 @@ def evaluate_model(predictor, data_dir=None, bootstrap: int = 1000, write: bool 
               f"is {lf_sha[:12]}: test images may have been seen in training", file=sys.stderr)
 
     # Validation: refit the temperature (a check of the recorded one) and choose the abstain threshold.
-    va = _val_rows(seen_df, int((meta.get("config") or {}).get("seed", seed)))
+    _, va = train_val_rows(seen_df, int((meta.get("config") or {}).get("seed", seed)))
     _log(f"evaluating {predictor.name} on {root.name}: val {len(va)} images", progress)
     Xva, yva = load_arrays(root, va, S, progress=progress)
     lg_va = predictor.logits_arrays(Xva)

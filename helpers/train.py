@@ -90,6 +90,17 @@ def _budget_callback(minutes: float | None):
     return Budget()
 
 
+def train_val_rows(split, seed: int):
+    """(train rows, val rows) of a split table. The official split has no validation part: a grouped tenth of its
+    train rows (seeded) is held out. Training, calibration and evaluation all take val from here."""
+    tr, va = split[split["split"] == "train"], split[split["split"] == "val"]
+    if va.empty:
+        groups = tr["group"].unique()
+        held = set(np.random.default_rng(seed).choice(groups, size=max(1, len(groups) // 10), replace=False))
+        va, tr = tr[tr["group"].isin(held)], tr[~tr["group"].isin(held)]
+    return tr, va
+
+
 def load_data(cfg: dict, data_dir=None, progress: bool = True):
     """(X_train, y_train, X_val, y_val, split_df, root) from the cached arrays of the configured split."""
     from .data import resolve_data_dir
@@ -98,13 +109,7 @@ def load_data(cfg: dict, data_dir=None, progress: bool = True):
 
     root = resolve_data_dir(data_dir, allow_synthetic=False)
     split = load_split(cfg["split"], root)
-    tr = split[split["split"] == "train"]
-    va = split[split["split"] == "val"]
-    if va.empty:  # the official split has no validation part: hold out a grouped tenth of train
-        groups = tr["group"].unique()
-        rng = np.random.default_rng(cfg["seed"])
-        held = set(rng.choice(groups, size=max(1, len(groups) // 10), replace=False))
-        va, tr = tr[tr["group"].isin(held)], tr[~tr["group"].isin(held)]
+    tr, va = train_val_rows(split, cfg["seed"])
     if cfg.get("max_train_images"):
         tr = tr.sample(n=min(len(tr), int(cfg["max_train_images"])), random_state=cfg["seed"])
     Xtr, ytr = load_arrays(root, tr, cfg["img_size"], progress=progress)
@@ -226,8 +231,14 @@ def recalibrate(model_path: str | Path, data_dir=None) -> Path:
 
     predictor = load_model(model_path)
     meta = dict(predictor.meta)
+    from .data import resolve_data_dir
+    from .preprocess import load_arrays
+    from .split import load_split
+
     cfg = resolve_config(meta.get("config") or {"arch": meta.get("arch"), "img_size": predictor.img_size})
-    _, _, Xva, yva, _, _ = load_data({**cfg, "max_train_images": 1}, data_dir, progress=False)
+    root = resolve_data_dir(data_dir, allow_synthetic=False)
+    _, va = train_val_rows(load_split(cfg["split"], root), cfg["seed"])
+    Xva, yva = load_arrays(root, va, predictor.img_size, progress=False)
     cal = calibrate(predictor.model, Xva, yva)
     changed = cal["tta"] != meta.get("tta") or abs(cal["temperature"] - float(meta.get("temperature") or 1)) > 1e-6
     meta.update(temperature=cal["temperature"], tta=cal["tta"], validation=cal["validation"])
@@ -243,8 +254,6 @@ def train(overrides: dict | None = None, data_dir=None, out_dir: str | Path = co
     """Train, calibrate on val, save models/<name>.keras and .json. Returns the JSON path.
 
     `bundle` trains from a file written by `brain-mri bundle` instead of the dataset (another machine, e.g. a GPU)."""
-    from .calibration import fit_temperature, probs_from_logits, reliability
-
     cfg = resolve_config(overrides)
     print(f"training {cfg['name']} ({cfg['arch']}, {cfg['img_size']}px, {cfg['epochs']} epochs)", flush=True)
     if bundle:
