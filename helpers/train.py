@@ -3,6 +3,7 @@ temperature fitted on validation, and a JSON record (config, data hash, history,
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import platform
@@ -63,7 +64,7 @@ def versions() -> dict:
     out = {"python": platform.python_version(), "keras": keras.__version__, "numpy": np.__version__,
            "backend": keras.backend.backend(), "machine": platform.machine()}
     try:  # the backend's own version: TensorFlow here, JAX or PyTorch where the same code trains on a GPU
-        mod = __import__({"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[out["backend"]])
+        mod = importlib.import_module(out["backend"])  # Keras' backend names are the module names
         out[out["backend"]] = mod.__version__
         if out["backend"] == "jax":
             out["device"] = str(mod.devices()[0].device_kind)
