@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--bundle", default=None, help="train from a file written by `brain-mri bundle` (no dataset needed)")
     s.add_argument("--time-budget-min", type=float, default=None,
                    help="stop after this many minutes, best weights kept (0: no budget)")
+    s.add_argument("--ema-momentum", type=float, default=None,
+                   help="validate and keep an exponential moving average of the weights, e.g. 0.998 (0: off)")
     s.add_argument("--out-dir", default=str(config.MODELS_DIR))
     s.set_defaults(target="helpers.train:cli_train")
 

@@ -27,6 +27,7 @@ DEFAULTS: dict = {
     "weight_decay": 0.05,
     "warmup_epochs": 2,
     "label_smoothing": 0.1,
+    "ema_momentum": None,  # e.g. 0.998: validate, stop early and ship with an exponential moving average of weights
     "patience": 12,
     "seed": config.SEED,
     "split": "leakfree",
@@ -136,8 +137,10 @@ def fit(cfg: dict, Xtr, ytr, Xva, yva, verbose: int = 2):
                                                     warmup_steps=warm)
     else:
         lr = keras.optimizers.schedules.CosineDecay(cfg["lr"], total)
+    ema = cfg.get("ema_momentum")
     model.compile(
-        optimizer=keras.optimizers.AdamW(lr, weight_decay=cfg["weight_decay"]),
+        optimizer=keras.optimizers.AdamW(lr, weight_decay=cfg["weight_decay"], use_ema=bool(ema),
+                                         ema_momentum=float(ema or 0.99)),
         loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg["label_smoothing"]),
         metrics=["accuracy"],
     )
@@ -159,6 +162,8 @@ def fit(cfg: dict, Xtr, ytr, Xva, yva, verbose: int = 2):
         return d.batch(cfg["batch_size"]).map(lambda a, b: (tf.cast(a, tf.float32), b)).prefetch(2)
 
     callbacks = [
+        # With EMA on, validation and the best-epoch choice use the averaged weights (swapped in before EarlyStopping).
+        *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema else []),
         # Watch only the second half: early on, high learning rates make validation loss noisy, and stopping
         # there would cut the cosine schedule before it anneals (a first 80-epoch run stopped at epoch 45).
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg["patience"], restore_best_weights=True,
@@ -336,7 +341,8 @@ def cli_train(args) -> int:
     if args.config:
         recorded = json.loads(Path(args.config).read_text())
         overrides.update(recorded.get("config", recorded))
-    for key in ("arch", "name", "img_size", "epochs", "batch_size", "seed", "split", "time_budget_min"):
+    for key in ("arch", "name", "img_size", "epochs", "batch_size", "seed", "split", "time_budget_min",
+                "ema_momentum"):
         val = getattr(args, key, None)
         if val is not None and not (key == "arch" and args.config and val == "resnet_small"):
             overrides[key] = val
