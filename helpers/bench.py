@@ -65,16 +65,18 @@ def bench_preprocess(root: Path, rows, size: int = config.IMG_SIZE) -> tuple[dic
             "workers": preprocess._n_workers(None)}, X, y
 
 
-def bench_training(X: np.ndarray, y: np.ndarray, arch: str, batches: int = 10, batch_size: int = 64) -> dict:
+def bench_training(X: np.ndarray, y: np.ndarray, arch: str, batches: int = 10, batch_size: int = 64,
+                   model_kwargs: dict | None = None) -> dict:
     """Images/s of `batches` optimiser steps (after 2 warm-up steps that include tracing) of a fresh model,
-    compiled as helpers.train compiles it."""
+    compiled as helpers.train compiles it; `model_kwargs` as recorded for the shipped model (e.g. its width)."""
     import keras
 
     from .models import build_model
 
     keras.utils.set_random_seed(config.SEED)
     size = X.shape[1]
-    m = build_model(arch, size)
+    model_kwargs = dict(model_kwargs or {})
+    m = build_model(arch, size, **model_kwargs)
     m.compile(optimizer=keras.optimizers.AdamW(1e-3), loss=keras.losses.CategoricalCrossentropy(from_logits=True))
     need = batch_size * (batches + 2)
     reps = int(np.ceil(need / len(X)))
@@ -86,8 +88,18 @@ def bench_training(X: np.ndarray, y: np.ndarray, arch: str, batches: int = 10, b
     for i in range(2, batches + 2):
         m.train_on_batch(Xb[i * batch_size : (i + 1) * batch_size], Yb[i * batch_size : (i + 1) * batch_size])
     dt = time.perf_counter() - t
-    return {"arch": arch, "img_size": size, "batches": batches, "batch_size": batch_size,
+    return {"arch": arch, "model_kwargs": model_kwargs, "img_size": size, "batches": batches, "batch_size": batch_size,
             "images_per_s": batches * batch_size / dt, "params": int(m.count_params())}
+
+
+def _recorded_kwargs(arch: str) -> dict:
+    """The model_kwargs the shipped model (or, for another arch, the model of that name) was trained with."""
+    name = config.DEFAULT_MODEL_NAME if arch == "resnet_small" else arch
+    try:
+        m = json.loads((config.MODELS_DIR / f"{name}.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return dict((m.get("config") or {}).get("model_kwargs") or {}) if m.get("arch") == arch else {}
 
 
 def _recorded(name: str) -> dict | None:
@@ -146,7 +158,8 @@ def run(quick: bool = False, data_dir=None) -> dict:
 
     res["versions"] = {"tensorflow": tf.__version__, "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads()}
     n_batches = 5 if quick else 10
-    res["training"] = {arch: bench_training(X, y, arch, n_batches) for arch in ("resnet_small", "capstone_cnn")}
+    res["training"] = {arch: bench_training(X, y, arch, n_batches, model_kwargs=_recorded_kwargs(arch))
+                       for arch in ("resnet_small", "capstone_cnn")}
     res["training"]["recorded_full_runs"] = {n: _recorded(n) for n in (config.DEFAULT_MODEL_NAME, "capstone_cnn")}
 
     P, which = _predictor(config.IMG_SIZE)

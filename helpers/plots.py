@@ -52,7 +52,8 @@ def save_fig(fig, name: str, out_dir: str | Path | None = None, png: bool | None
     written: list[Path] = []
     if _is_plotly(fig):
         html = out / f"{name}.html"
-        fig.write_html(html, include_plotlyjs="cdn", full_html=True)
+        # a fixed element id (plotly draws a random one): re-running the report leaves unchanged figures unchanged
+        fig.write_html(html, include_plotlyjs="cdn", full_html=True, div_id=name)
         written.append(html)
         if png is not False:
             try:

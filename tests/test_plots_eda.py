@@ -67,6 +67,8 @@ def test_save_fig_plotly_html_uses_cdn(tmp_path):
     assert paths == [tmp_path / "fp.html"]
     text = paths[0].read_text()
     assert "cdn.plot.ly" in text and len(text) < 200_000  # plotly.js itself is ~3.5 MB
+    # the same figure saved again is byte-identical (no random element id churning the committed figures)
+    assert plots.save_fig(fig, "fp", tmp_path, png=False)[0].read_text() == text
 
 
 def test_save_fig_rejects_bad_input(tmp_path):

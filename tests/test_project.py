@@ -3,6 +3,7 @@ import subprocess
 import sys
 import tomllib
 
+import numpy as np
 import pytest
 
 from helpers import cli, config
@@ -54,3 +55,23 @@ def test_environment_yml_installs_the_package():
     assert "python=3.11" in env["dependencies"]
     pip = next(d for d in env["dependencies"] if isinstance(d, dict))["pip"]
     assert "-e .[dev]" in pip
+
+
+def test_bench_training_probe_uses_the_shipped_models_kwargs(monkeypatch, tmp_path):
+    """The bench times the network that ships (its recorded width, etc.), not the builder's defaults."""
+    import json
+
+    from helpers import bench
+
+    monkeypatch.setattr(config, "MODELS_DIR", tmp_path)
+    (tmp_path / f"{config.DEFAULT_MODEL_NAME}.json").write_text(
+        json.dumps({"arch": "resnet_small", "config": {"model_kwargs": {"width": 8}}}))
+    assert bench._recorded_kwargs("resnet_small") == {"width": 8}
+    assert bench._recorded_kwargs("capstone_cnn") == {}
+    X = np.zeros((8, 64, 64), np.uint8)
+    r = bench.bench_training(X, np.arange(8) % 4, "resnet_small", batches=1, batch_size=4,
+                             model_kwargs=bench._recorded_kwargs("resnet_small"))
+    assert r["model_kwargs"] == {"width": 8}
+    from helpers.models import build_model
+
+    assert r["params"] == build_model("resnet_small", 64, width=8).count_params()
