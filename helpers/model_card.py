@@ -129,7 +129,8 @@ def recipe_rows(models_dir: Path = config.MODELS_DIR) -> list[tuple]:
         name = f"`{m['name']}`" + ("" if split == "leakfree" else f" (trained on the {split} split)")
         if not (jpath.parent / m.get("keras_file", f"{jpath.stem}.keras")).is_file():
             name += ", weights not committed"
-        rows.append((name, arch, m.get("epochs_run", "?"), c.get("weight_decay", "?"),
+        ema = f"EMA {c['ema_momentum']}" if c.get("ema_momentum") else "none"
+        rows.append((name, arch, m.get("epochs_run", "?"), c.get("weight_decay", "?"), ema,
                      m.get("tta") or "none", f"{100 * val:.1f}%" if isinstance(val, float) else "n/a", test))
     return rows
 
@@ -177,7 +178,9 @@ def model_card(models_dir: Path = config.MODELS_DIR) -> str:
         f"epochs then cosine decay, batch {cfg['batch_size']}, label smoothing {cfg['label_smoothing']}, balanced "
         f"class weights, early stopping on validation loss over the second half of the schedule (patience "
         f"{cfg['patience']}, best weights restored), "
-        f"seed {cfg['seed']}.",
+        + (f"validated and saved as an exponential moving average of the weights (momentum {cfg['ema_momentum']}), "
+           if cfg.get("ema_momentum") else "")
+        + f"seed {cfg['seed']}.",
         "",
         "## Data",
         "Kaggle \"Brain Tumor MRI Dataset\" (Masoud Nickparvar; 7,023 JPEGs built from figshare (Cheng et al. 2015), "
@@ -204,8 +207,8 @@ def model_card(models_dir: Path = config.MODELS_DIR) -> str:
     if len(others) > 1:
         out += ["## Recipes compared (every evaluated model in `models/`)",
                 "The shipped model was chosen on **validation** accuracy; test figures are shown for the record.", "",
-                "| model | architecture | epochs run | weight decay | test-time augmentation | val accuracy | "
-                "leak-free test accuracy |", "|---|---|---|---|---|---|---|"]
+                "| model | architecture | epochs run | weight decay | weight averaging | test-time augmentation | "
+                "val accuracy | leak-free test accuracy |", "|---|---|---|---|---|---|---|---|"]
         out += ["| " + " | ".join(map(str, r)) + " |" for r in others]
         out.append("")
     out += [
