@@ -143,6 +143,37 @@ def _commonest_confusion(cm: list[list[int]]) -> str:
             f"({n} of {sum(cm[i])} {config.CLASSES[i]} images).")
 
 
+def _missed_tumours(models_dir: Path, name: str, splits_dir: Path = config.SPLITS_DIR) -> list[str]:
+    """A failure-mode line from the saved leak-free test predictions: how many tumours were called no tumour, how
+    confidently, and the best specificity any threshold would give at 99.5% sensitivity (descriptive, not a choice)."""
+    import numpy as np
+    import pandas as pd
+
+    try:
+        te = pd.read_csv(models_dir / f"{name}.predictions.csv")
+    except (OSError, ValueError):
+        return []
+    te = te[te["eval_split"] == "leakfree_test"]
+    tum = te["label"] != config.NO_TUMOUR
+    if te.empty or not tum.any() or tum.all():
+        return []
+    score = te["p_tumour"].to_numpy()
+    miss = te[tum & (te["prediction"] == config.NO_TUMOUR)]
+    try:
+        groups = pd.read_csv(splits_dir / "leakfree.csv").set_index("path")["group"]
+        distinct = f" ({miss['path'].map(groups).nunique()} distinct pictures; near-copies inside the test split count each)"
+    except (OSError, ValueError, KeyError):
+        distinct = ""
+    confident = int((miss["p_tumour"] < 0.1).sum())
+    s_t, s_n = np.sort(score[tum.to_numpy()]), score[~tum.to_numpy()]
+    t = s_t[int(np.floor(len(s_t) * (1 - 0.995)))]  # the highest threshold that keeps >= 99.5% of tumours
+    spec = float((s_n < t).mean())
+    return [f"- Missed tumours: {len(miss)} of {int(tum.sum())} tumour images called no tumour{distinct}, {confident} "
+            f"of them with P(tumour) < 0.1. Such confident misses are why no threshold reaches 99.5% sensitivity "
+            f"here without giving up specificity: at that sensitivity the best specificity on this test split is "
+            f"{100 * spec:.1f}% (a description of the test, not a threshold we use)."]
+
+
 def _backend(v: dict) -> str:
     name = v.get("backend", "tensorflow")
     label = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}.get(name, name)
@@ -222,6 +253,7 @@ def model_card(models_dir: Path = config.MODELS_DIR) -> str:
         "- Out of distribution: colour photographs, other organs, other modalities (CT), or heavy annotations get "
         "confident but meaningless outputs; the dashboard warns on simple measured criteria only.",
         *([_commonest_confusion(ev["leakfree_test"]["confusion"])] if ev else []),
+        *(_missed_tumours(models_dir, meta["name"]) if ev else []),
         "",
         "## How to retrain",
         f"`brain-mri train --config models/{meta['name']}.json` then `brain-mri evaluate models/{meta['name']}.keras`, "

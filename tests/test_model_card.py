@@ -44,3 +44,23 @@ def test_commonest_confusion_reads_the_matrix():
 def test_pct_formats_value_and_ci():
     assert model_card.pct({"value": 0.9623, "ci": [0.95, 0.973]}) == "96.2% (95% CI 95.0–97.3)"
     assert model_card.pct(None) == "n/a"
+
+
+def test_missed_tumours_counts_confidence_and_best_specificity(tmp_path):
+    from helpers.model_card import _missed_tumours
+
+    rows = ["path,eval_split,label,p_tumour,prediction"]
+    # 200 tumours: two missed (one confidently), 10 no-tumour images with P(tumour) 0.0 .. 0.9
+    for i in range(200):
+        p = {0: 0.05, 1: 0.3}.get(i, 0.99)
+        rows.append(f"t{i}.jpg,leakfree_test,glioma,{p},{'notumor' if p < 0.5 else 'glioma'}")
+    for i in range(10):
+        rows.append(f"n{i}.jpg,leakfree_test,notumor,{i / 10},{'notumor' if i < 5 else 'glioma'}")
+    rows.append("x.jpg,official_test,glioma,0.01,notumor")  # other splits are ignored
+    (tmp_path / "m.predictions.csv").write_text("\n".join(rows))
+    (tmp_path / "leakfree.csv").write_text("path,label,split,group\nt0.jpg,glioma,test,7\nt1.jpg,glioma,test,7\n")
+    (line,) = _missed_tumours(tmp_path, "m", splits_dir=tmp_path)
+    assert "2 of 200 tumour images" in line and "(1 distinct pictures" in line and "1 of them with P(tumour) < 0.1" in line
+    # keeping >= 99.5% of 200 tumours allows one miss: threshold 0.3, so no-tumour scores 0.0-0.2 are below it
+    assert "best specificity on this test split is 30.0%" in line
+    assert _missed_tumours(tmp_path, "absent") == []
