@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="stop after this many minutes, best weights kept (0: no budget)")
     s.add_argument("--ema-momentum", type=float, default=None,
                    help="validate and keep an exponential moving average of the weights, e.g. 0.998 (0: off)")
+    s.add_argument("--mixup-alpha", type=float, default=None,
+                   help="train on mixup blends of image pairs, lam ~ Beta(a, a), e.g. 0.4 (0: off; TensorFlow only)")
     s.add_argument("--out-dir", default=str(config.MODELS_DIR))
     s.set_defaults(target="helpers.train:cli_train")
 

@@ -27,7 +27,8 @@ DEFAULTS: dict = {
     "weight_decay": 0.05,
     "warmup_epochs": 2,
     "label_smoothing": 0.1,
-    "ema_momentum": None,  # e.g. 0.998: validate, stop early and ship with an exponential moving average of weights
+    "ema_momentum": None,
+    "mixup_alpha": None,  # e.g. 0.2: train on pairwise blends of images and labels (TensorFlow feeder only)  # e.g. 0.998: validate, stop early and ship with an exponential moving average of weights
     "patience": 12,
     "seed": config.SEED,
     "split": "leakfree",
@@ -119,6 +120,19 @@ def load_data(cfg: dict, data_dir=None, progress: bool = True):
     return Xtr, ytr, Xva, yva, split, root
 
 
+def _mixup(tf, x, y, alpha: float):
+    """Blend each image (and its one-hot label) with another of the batch, weight lam ~ Beta(alpha, alpha) per image.
+    lam is folded to >= 0.5 so each blend keeps its own image dominant (class weights follow argmax of the label)."""
+    n = tf.shape(x)[0]
+    g1 = tf.random.gamma([n], alpha)
+    g2 = tf.random.gamma([n], alpha)
+    lam = g1 / (g1 + g2 + 1e-12)
+    lam = tf.maximum(lam, 1.0 - lam)
+    perm = tf.random.shuffle(tf.range(n))
+    lx = tf.reshape(lam, [-1, 1, 1, 1])
+    return lx * x + (1 - lx) * tf.gather(x, perm), lam[:, None] * y + (1 - lam[:, None]) * tf.gather(y, perm)
+
+
 def fit(cfg: dict, Xtr, ytr, Xva, yva, verbose: int = 2):
     """Build and fit the configured model; returns (model, history dict, seconds, images/s)."""
     import keras
@@ -149,6 +163,9 @@ def fit(cfg: dict, Xtr, ytr, Xva, yva, verbose: int = 2):
     class_weight = {int(c): float(w) for c, w in zip(present, cw)}
 
     tf_backend = keras.backend.backend() == "tensorflow"
+    alpha = cfg.get("mixup_alpha")
+    if alpha and not tf_backend:
+        raise ValueError("mixup_alpha is implemented in the TensorFlow data pipeline only")
 
     def ds(X, y, shuffle):
         Y = keras.utils.to_categorical(y, n_cls)
@@ -159,7 +176,10 @@ def fit(cfg: dict, Xtr, ytr, Xva, yva, verbose: int = 2):
         d = tf.data.Dataset.from_tensor_slices((X[..., None], Y))
         if shuffle:
             d = d.shuffle(len(X), seed=cfg["seed"], reshuffle_each_iteration=True)
-        return d.batch(cfg["batch_size"]).map(lambda a, b: (tf.cast(a, tf.float32), b)).prefetch(2)
+        d = d.batch(cfg["batch_size"]).map(lambda a, b: (tf.cast(a, tf.float32), b))
+        if shuffle and alpha:
+            d = d.map(lambda a, b: _mixup(tf, a, b, float(alpha)))
+        return d.prefetch(2)
 
     callbacks = [
         # With EMA on, validation and the best-epoch choice use the averaged weights (swapped in before EarlyStopping).
@@ -342,7 +362,7 @@ def cli_train(args) -> int:
         recorded = json.loads(Path(args.config).read_text())
         overrides.update(recorded.get("config", recorded))
     for key in ("arch", "name", "img_size", "epochs", "batch_size", "seed", "split", "time_budget_min",
-                "ema_momentum"):
+                "ema_momentum", "mixup_alpha"):
         val = getattr(args, key, None)
         if val is not None and not (key == "arch" and args.config and val == "resnet_small"):
             overrides[key] = val

@@ -93,3 +93,22 @@ def test_ema_weights_are_the_ones_validated_and_kept():
     Yva = keras.utils.to_categorical(y[64:], len(config.CLASSES))
     got = model.evaluate(X[64:, ..., None].astype("float32"), Yva, verbose=0, return_dict=True)["loss"]
     assert got == pytest.approx(best, rel=1e-4)
+
+
+def test_mixup_blends_images_and_labels_alike_and_keeps_each_label_dominant():
+    import tensorflow as tf
+
+    from helpers.train import _mixup
+
+    tf.random.set_seed(0)
+    n = 64
+    x = tf.constant(np.arange(n, dtype="float32").reshape(n, 1, 1, 1) * np.ones((n, 3, 3, 1), "float32"))
+    y = tf.one_hot(np.arange(n) % 4, 4)
+    xm, ym = (t.numpy() for t in _mixup(tf, x, y, 0.4))
+    assert np.allclose(ym.sum(1), 1) and (ym.argmax(1) == np.arange(n) % 4).all()
+    lam = ym.max(1)
+    assert (lam >= 0.5).all() and (lam < 0.999).any()  # some real blending happens
+    # the pixel blend uses the same weights as the label blend: value = lam * own + (1 - lam) * partner
+    partner = (xm[:, 0, 0, 0] - lam * np.arange(n)) / np.where(lam < 1, 1 - lam, 1)
+    mixed = lam < 0.99
+    assert np.allclose(partner[mixed], np.round(partner[mixed]), atol=1e-2)  # partners are whole image indices
