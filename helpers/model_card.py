@@ -129,8 +129,9 @@ def recipe_rows(models_dir: Path = config.MODELS_DIR) -> list[tuple]:
         name = f"`{m['name']}`" + ("" if split == "leakfree" else f" (trained on the {split} split)")
         if not (jpath.parent / m.get("keras_file", f"{jpath.stem}.keras")).is_file():
             name += ", weights not committed"
-        ema = f"EMA {c['ema_momentum']}" if c.get("ema_momentum") else "none"
-        rows.append((name, arch, m.get("epochs_run", "?"), c.get("weight_decay", "?"), ema,
+        extras = ", ".join(f"{label} {c[key]}" for key, label in (("ema_momentum", "weight EMA"),
+                                                                   ("mixup_alpha", "mixup")) if c.get(key)) or "none"
+        rows.append((name, arch, m.get("epochs_run", "?"), c.get("weight_decay", "?"), extras,
                      m.get("tta") or "none", f"{100 * val:.1f}%" if isinstance(val, float) else "n/a", test))
     return rows
 
@@ -212,6 +213,7 @@ def model_card(models_dir: Path = config.MODELS_DIR) -> str:
         f"{cfg['patience']}, best weights restored), "
         + (f"validated and saved as an exponential moving average of the weights (momentum {cfg['ema_momentum']}), "
            if cfg.get("ema_momentum") else "")
+        + (f"mixup of image pairs (alpha {cfg['mixup_alpha']}), " if cfg.get("mixup_alpha") else "")
         + f"seed {cfg['seed']}.",
         "",
         "## Data",
@@ -239,7 +241,7 @@ def model_card(models_dir: Path = config.MODELS_DIR) -> str:
     if len(others) > 1:
         out += ["## Recipes compared (every evaluated model in `models/`)",
                 "The shipped model was chosen on **validation** accuracy; test figures are shown for the record.", "",
-                "| model | architecture | epochs run | weight decay | weight averaging | test-time augmentation | "
+                "| model | architecture | epochs run | weight decay | EMA / mixup | test-time augmentation | "
                 "val accuracy | leak-free test accuracy |", "|---|---|---|---|---|---|---|---|"]
         out += ["| " + " | ".join(map(str, r)) + " |" for r in others]
         out.append("")
