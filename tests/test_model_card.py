@@ -64,3 +64,18 @@ def test_missed_tumours_counts_confidence_and_best_specificity(tmp_path):
     # keeping >= 99.5% of 200 tumours allows one miss: threshold 0.3, so no-tumour scores 0.0-0.2 are below it
     assert "any threshold gives on this test split is 30.0%, so no threshold reaches" in line
     assert _missed_tumours(tmp_path, "absent") == []
+
+
+def test_recipe_rows_name_the_regularisers_and_skip_unevaluated_records(tmp_path):
+    ev = {"leakfree_test": {"accuracy": {"value": 0.9, "ci": [0.88, 0.92]}, "n": 10}}
+    base = {"arch": "resnet_small", "epochs_run": 80, "validation": {"accuracy": 0.95}, "evaluation": ev}
+    recs = {"a": {**base, "name": "a", "config": {"weight_decay": 0.05, "ema_momentum": 0.998, "mixup_alpha": 0.4}},
+            "b": {**base, "name": "b", "config": {"weight_decay": 0.05, "model_kwargs": {"width": 24}}},
+            "c": {"name": "c", "config": {}}}  # never evaluated
+    for name, rec in recs.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(rec))
+    (tmp_path / "a.keras").write_bytes(b"")
+    rows = model_card.recipe_rows(tmp_path)
+    assert [r[0] for r in rows] == ["`a`", "`b`, weights not committed"]
+    assert rows[0][4] == "weight EMA 0.998, mixup 0.4" and rows[1][4] == "none"
+    assert rows[1][1] == "resnet_small (width 24)" and rows[0][6] == "95.0%"
