@@ -124,6 +124,7 @@ def _mixup(tf, x, y, alpha: float):
     """Blend each image (and its one-hot label) with another of the batch, weight lam ~ Beta(alpha, alpha) per image.
     lam is folded to >= 0.5 so each blend keeps its own image dominant (class weights follow argmax of the label)."""
     n = tf.shape(x)[0]
+    y = tf.cast(y, x.dtype)  # one-hot labels arrive as float64 from to_categorical
     g1 = tf.random.gamma([n], alpha)
     g2 = tf.random.gamma([n], alpha)
     lam = g1 / (g1 + g2 + 1e-12)
