@@ -136,6 +136,16 @@ def recipe_rows(models_dir: Path = config.MODELS_DIR) -> list[tuple]:
     return rows
 
 
+RECIPE_COLUMNS = ("model", "architecture", "epochs run", "weight decay", "EMA / mixup", "test-time augmentation",
+                  "val accuracy", "leak-free test accuracy")
+
+
+def recipes_markdown(rows: list[tuple]) -> str:
+    """recipe_rows as a Markdown table (the model card and notebook 05 show the same one)."""
+    return "\n".join(["| " + " | ".join(RECIPE_COLUMNS) + " |", "|" + "---|" * len(RECIPE_COLUMNS),
+                      *("| " + " | ".join(map(str, r)) + " |" for r in rows)])
+
+
 def _commonest_confusion(cm: list[list[int]]) -> str:
     """The largest off-diagonal cell of the confusion matrix, in words."""
     cells = [(cm[i][j], i, j) for i in range(len(cm)) for j in range(len(cm)) if i != j]
@@ -243,10 +253,7 @@ def model_card(models_dir: Path = config.MODELS_DIR) -> str:
                 "The shipped model was chosen on **validation** accuracy; test figures are shown for the record (picking by "
                 "the test column would be selecting on the test set: validation and test each hold ~1,060 images, so "
                 "one point is about 11 images and the two can disagree by that much).", "",
-                "| model | architecture | epochs run | weight decay | EMA / mixup | test-time augmentation | "
-                "val accuracy | leak-free test accuracy |", "|---|---|---|---|---|---|---|---|"]
-        out += ["| " + " | ".join(map(str, r)) + " |" for r in others]
-        out.append("")
+                recipes_markdown(others), ""]
     out += [
         "## Known failure modes and limits",
         "- Slices, not patients: the dataset has no patient IDs, so two slices of one patient can still fall on both "

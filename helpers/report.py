@@ -1082,3 +1082,13 @@ def abstain_markdown(ev: dict) -> str:
     val = (f" On validation it answered {_pct(rule['val_coverage'], 0)} at {_pct(rule.get('val_accuracy'))}."
            if rule.get("val_coverage") is not None and rule.get("val_accuracy") is not None else "")
     return f"Threshold **{a['threshold']:.3f}** ({how}): {test}.{val}"
+
+
+
+def recipes_markdown(ctx: RunContext) -> str:
+    """Every evaluated model record in the run's model folder as a Markdown table (helpers.model_card.recipe_rows):
+    what was tried, its validation accuracy (the selection criterion) and its leak-free test accuracy (for the record)."""
+    from . import model_card
+
+    rows = model_card.recipe_rows(ctx.model_dir)
+    return model_card.recipes_markdown(rows) if rows else "_No evaluated model records yet._"

@@ -79,3 +79,10 @@ def test_recipe_rows_name_the_regularisers_and_skip_unevaluated_records(tmp_path
     assert [r[0] for r in rows] == ["`a`", "`b`, weights not committed"]
     assert rows[0][4] == "weight EMA 0.998, mixup 0.4" and rows[1][4] == "none"
     assert rows[1][1] == "resnet_small (width 24)" and rows[0][6] == "95.0%"
+
+
+def test_recipes_markdown_is_one_table_row_per_record():
+    rows = [("`a`", "resnet_small (width 16)", 80, 0.05, "none", "hflip", "97.0%", "96.0%")]
+    lines = model_card.recipes_markdown(rows).splitlines()
+    assert lines[0].startswith("| model |") and lines[1] == "|" + "---|" * len(model_card.RECIPE_COLUMNS)
+    assert lines[2] == "| `a` | resnet_small (width 16) | 80 | 0.05 | none | hflip | 97.0% | 96.0% |"
