@@ -1084,7 +1084,6 @@ def abstain_markdown(ev: dict) -> str:
     return f"Threshold **{a['threshold']:.3f}** ({how}): {test}.{val}"
 
 
-
 def recipes_markdown(ctx: RunContext) -> str:
     """Every evaluated model record in the run's model folder as a Markdown table (helpers.model_card.recipe_rows):
     what was tried, its validation accuracy (the selection criterion) and its leak-free test accuracy (for the record)."""

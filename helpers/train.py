@@ -27,8 +27,8 @@ DEFAULTS: dict = {
     "weight_decay": 0.05,
     "warmup_epochs": 2,
     "label_smoothing": 0.1,
-    "ema_momentum": None,
-    "mixup_alpha": None,  # e.g. 0.2: train on pairwise blends of images and labels (TensorFlow feeder only)  # e.g. 0.998: validate, stop early and ship with an exponential moving average of weights
+    "ema_momentum": None,  # e.g. 0.998: validate, stop early and ship with an exponential moving average of weights
+    "mixup_alpha": None,  # e.g. 0.4: train on pairwise blends of images and labels (TensorFlow feeder only)
     "patience": 12,
     "seed": config.SEED,
     "split": "leakfree",
