@@ -92,21 +92,23 @@ def bench_training(X: np.ndarray, y: np.ndarray, arch: str, batches: int = 10, b
             "images_per_s": batches * batch_size / dt, "params": int(m.count_params())}
 
 
+def _record(name: str) -> dict | None:
+    """models/<name>.json, or None when it is missing or unreadable."""
+    try:
+        return json.loads((config.MODELS_DIR / f"{name}.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def _recorded_kwargs(arch: str) -> dict:
     """The model_kwargs the shipped model (or, for another arch, the model of that name) was trained with."""
-    name = config.DEFAULT_MODEL_NAME if arch == "resnet_small" else arch
-    try:
-        m = json.loads((config.MODELS_DIR / f"{name}.json").read_text())
-    except (OSError, ValueError):
-        return {}
+    m = _record(config.DEFAULT_MODEL_NAME if arch == "resnet_small" else arch) or {}
     return dict((m.get("config") or {}).get("model_kwargs") or {}) if m.get("arch") == arch else {}
 
 
 def _recorded(name: str) -> dict | None:
-    p = config.MODELS_DIR / f"{name}.json"
-    try:
-        m = json.loads(p.read_text())
-    except (OSError, ValueError):
+    m = _record(name)
+    if m is None:
         return None
     return {k: m.get(k) for k in ("train_wall_s", "train_images_per_s", "epochs_run")} | {
         "n_train": (m.get("data") or {}).get("n_train"), "cpu_count": (m.get("data") or {}).get("cpu_count")}
