@@ -36,6 +36,25 @@ def bootstrap_indices(n: int, n_boot: int = 1000, seed: int = config.SEED) -> np
     return np.random.default_rng(seed).integers(0, n, size=(int(n_boot), int(n)))
 
 
+def bootstrap_weights(n: int, n_boot: int = 1000, seed: int = config.SEED, groups=None) -> np.ndarray:
+    """[n_boot, n] how often each image is drawn in each resample.
+
+    Without `groups` this is the image bootstrap of `bootstrap_indices` (same draws). With `groups` whole groups are
+    drawn (cluster bootstrap): near-copies of one picture in a test split are one piece of evidence, not several, so
+    resampling them one by one makes intervals too narrow.
+    """
+    n_boot = int(n_boot)
+    if groups is None:
+        idx, m, inv = bootstrap_indices(n, n_boot, seed), n, None
+    else:
+        _, inv = np.unique(np.asarray(groups), return_inverse=True)
+        m = int(inv.max()) + 1 if n else 0
+        idx = np.random.default_rng(seed).integers(0, m, size=(n_boot, m))
+    counts = np.bincount((idx + (np.arange(n_boot, dtype=np.int64) * m)[:, None]).ravel(),
+                         minlength=n_boot * m).reshape(n_boot, m)
+    return counts if inv is None else counts[:, inv]
+
+
 def _ci(samples: np.ndarray, alpha: float = 0.05) -> list[float]:
     s = np.asarray(samples, dtype=np.float64)
     s = s[np.isfinite(s)]
@@ -74,14 +93,16 @@ def prf_from_confusion(cm: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def auc_bootstrap(y_bin: np.ndarray, score: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """ROC-AUC of each resample (Mann-Whitney with ties counted half), vectorised over resamples.
-
-    Each resample is a weight vector over the original samples (how often each was drawn); samples are sorted
-    once by score and the weights of equal scores summed, so no per-resample sort is needed.
-    """
-    y_bin = np.asarray(y_bin, bool)
+    """ROC-AUC of each resample (Mann-Whitney with ties counted half), vectorised over resamples."""
     n, b = len(score), idx.shape[0]
     w = np.bincount((idx + (np.arange(b, dtype=np.int64) * n)[:, None]).ravel(), minlength=b * n).reshape(b, n)
+    return auc_weighted(y_bin, score, w)
+
+
+def auc_weighted(y_bin: np.ndarray, score: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """ROC-AUC for each row of weights `w` [B, n] (how often each sample was drawn). Samples are sorted once by
+    score and the weights of equal scores summed, so no per-resample sort is needed."""
+    y_bin = np.asarray(y_bin, bool)
     order = np.argsort(score, kind="mergesort")
     s_sorted, pos = np.asarray(score)[order], y_bin[order]
     starts = np.flatnonzero(np.r_[True, np.diff(s_sorted) != 0])
@@ -149,6 +170,39 @@ def classification_metrics(y: np.ndarray, probs: np.ndarray, n_boot: int = 1000,
         tumour["roc_auc"] = {"value": float("nan"), "ci": [float("nan")] * 2}
         tumour["roc"] = {"fpr": [], "tpr": []}
     out["tumour"] = tumour
+    return out
+
+
+def cluster_metrics(y: np.ndarray, probs: np.ndarray, groups, n_boot: int = 1000, seed: int = config.SEED) -> dict:
+    """Headline metrics with cluster-bootstrap CIs (whole groups of near-copies resampled), and accuracy per distinct
+    picture (each group's mean correctness, then the mean over groups: a picture copied 30 times counts once)."""
+    y = np.asarray(y, np.int64)
+    pred = np.asarray(probs, np.float64).argmax(1)
+    _, inv = np.unique(np.asarray(groups), return_inverse=True)
+    correct = (pred == y).astype(np.float64)
+    n_groups = int(inv.max()) + 1 if len(y) else 0
+    per_group = np.bincount(inv, correct, n_groups) / np.bincount(inv, minlength=n_groups)
+    out: dict = {"n": int(len(y)), "n_groups": n_groups,
+                 "method": f"cluster bootstrap 95% (whole groups of near-copies resampled, seed {seed})"}
+    W = bootstrap_weights(len(y), n_boot, seed, groups) if n_boot else None
+    onehot = np.zeros((len(y), K * K))
+    onehot[np.arange(len(y)), y * K + pred] = 1.0
+    boot = prf_from_confusion((W @ onehot).reshape(-1, K, K)) if W is not None else None
+    point = prf_from_confusion(onehot.sum(0).reshape(K, K))
+    out["accuracy"] = _block(point["accuracy"], boot["accuracy"] if boot else None)
+    out["macro_f1"] = _block(point["macro_f1"], boot["macro_f1"] if boot else None)
+    yb = y != NOTUMOR
+    pb = (1.0 - np.asarray(probs, np.float64)[:, NOTUMOR]) >= TUMOUR_THRESHOLD
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for key, pos, hit in (("sensitivity", yb, yb & pb), ("specificity", ~yb, ~yb & ~pb)):
+            value = hit.sum() / pos.sum() if pos.any() else float("nan")
+            out[key] = _block(value, (W @ hit) / (W @ pos) if W is not None else None)
+    g_w = None
+    if W is not None:  # the same resamples, counted per group: how often each group was drawn
+        first = np.unique(inv, return_index=True)[1]
+        g_w = W[:, first]
+    out["per_picture_accuracy"] = _block(per_group.mean() if n_groups else float("nan"),
+                                         (g_w @ per_group) / g_w.sum(1) if g_w is not None else None)
     return out
 
 
@@ -362,6 +416,8 @@ def evaluate_model(predictor, data_dir=None, bootstrap: int = 1000, write: bool 
         logits = predictor.logits_arrays(X)
         block = split_metrics(y, logits, T, abstain_t, bootstrap, seed)
         in_train = df["path"].isin(seen).to_numpy()
+        if "group" in df.columns:
+            block["cluster"] = cluster_metrics(y, probs_from_logits(logits, T), df["group"].to_numpy(), bootstrap, seed)
         block["n_in_training_split"] = int(in_train.sum())
         if in_train.any():
             block["contaminated"] = True
@@ -457,6 +513,36 @@ def write_evaluation(keras_path: str | Path, evaluation: dict, pred_rows: list[d
     return jpath, cpath
 
 
+def add_cluster_blocks(json_path: str | Path, data_dir=None, bootstrap: int | None = None,
+                       seed: int = config.SEED) -> dict:
+    """Add the "cluster" block to each split of a recorded evaluation, from its saved predictions CSV and the
+    split's groups: for records evaluated before cluster intervals existed, or whose weights are not committed.
+    The rest of the record is untouched. Returns the updated evaluation."""
+    from .data import resolve_data_dir
+    from .split import load_split
+
+    jpath = Path(json_path)
+    meta = json.loads(jpath.read_text(encoding="utf-8"))
+    ev = meta["evaluation"]
+    preds = pd.read_csv(jpath.with_name(f"{jpath.stem}.predictions.csv"))
+    root = resolve_data_dir(data_dir)
+    n_boot = int(ev.get("bootstrap", 1000) if bootstrap is None else bootstrap)
+    for key, kind in (("leakfree_test", "leakfree"), ("official_test", "official")):
+        if key not in ev:
+            continue
+        rows = preds[preds["eval_split"] == key].merge(load_split(kind, root)[["path", "group"]], on="path",
+                                                       how="left", validate="one_to_one")
+        if len(rows) != ev[key]["n"] or rows["group"].isna().any():
+            raise ValueError(f"{jpath.stem}: its {key} predictions do not match the current {kind} split")
+        y = rows["label"].map(config.CLASSES.index).to_numpy()
+        ev[key]["cluster"] = _clean(cluster_metrics(y, rows[list(config.CLASSES)].to_numpy(), rows["group"].to_numpy(),
+                                                    n_boot, seed))
+    tmp = jpath.with_name(f".{jpath.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(meta, indent=1, allow_nan=False), encoding="utf-8")
+    os.replace(tmp, jpath)
+    return ev
+
+
 # ------------------------------------------------------------------------------------------- CLI
 def _fmt(b: dict | None, pct: bool = True) -> str:
     if not b or b.get("value") is None:
@@ -490,6 +576,11 @@ def format_table(ev: dict) -> str:
         acc = "n/a" if a["accuracy"] is None else f"{100 * a['accuracy']:.1f}%"
         lines.append(f"  abstain below {a['threshold']:.3f}: coverage {100 * a['coverage']:.1f}%, accuracy on accepted {acc}, "
                      f"{a['n_referred']} referred")
+        cl = b.get("cluster")
+        if cl:
+            lines.append(f"  near-copies resampled together ({cl['n_groups']} groups): accuracy {_fmt(cl['accuracy'])}  "
+                         f"macro-F1 {_fmt(cl['macro_f1'], False)}  sensitivity {_fmt(cl['sensitivity'])}")
+            lines.append(f"  per distinct picture (each group once): accuracy {_fmt(cl['per_picture_accuracy'])}")
         if b.get("unseen_subset"):
             lines.append(f"  unseen subset (n={b['unseen_subset']['n']}): accuracy {_fmt(b['unseen_subset']['accuracy'])}")
         if b.get("note"):

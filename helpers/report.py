@@ -692,6 +692,13 @@ def ensure_evaluations(ctx: RunContext, names: Sequence[str] = ("brain_tumor_cnn
         ok, why = evaluation_status(meta, sha, ctx.synthetic)
         if ok and not force:
             print(f"{name}: {why}")
+            lt = meta["evaluation"].get("leakfree_test") or {}
+            if lt and "cluster" not in lt and (ctx.model_dir / f"{name}.predictions.csv").is_file():
+                from .evaluate import add_cluster_blocks
+
+                add_cluster_blocks(jpath, ctx.root, seed=ctx.seed)  # recorded before cluster intervals existed
+                print(f"{name}: cluster-bootstrap intervals added from its saved predictions")
+                meta = read_json(jpath)
         else:
             from .evaluate import evaluate_model
 
@@ -743,6 +750,28 @@ def metrics_table(records: dict[str, dict], split_key: str = "leakfree_test") ->
                                      if cal.get("ece_raw") is not None else "n/a"),
             "answered (abstain)": (f"{ab['coverage']:.0%} at {ab['accuracy']:.1%}"
                                    if ab.get("coverage") is not None and ab.get("accuracy") is not None else "n/a"),
+        }
+    return pd.DataFrame(rows).T
+
+
+def cluster_table(records: dict[str, dict], split_key: str = "leakfree_test") -> "pd.DataFrame":
+    """One row per model: the test split's images vs its distinct pictures (groups of near-copies), accuracy with
+    the image-bootstrap CI and with the cluster-bootstrap CI, and accuracy counting each picture once."""
+    import pandas as pd
+
+    rows = {}
+    for name, m in records.items():
+        b = (m.get("evaluation") or {}).get(split_key) or {}
+        cl = b.get("cluster")
+        if not cl:
+            continue
+        rows[MODEL_NAMES.get(name, name)] = {
+            "images": b.get("n"), "distinct pictures": cl.get("n_groups"),
+            "accuracy (images resampled)": metric(b, "accuracy"),
+            "accuracy (pictures resampled)": metric(cl, "accuracy"),
+            "macro-F1 (pictures resampled)": metric(cl, "macro_f1", fmt="{:.3f}"),
+            "sensitivity (pictures resampled)": metric(cl, "sensitivity"),
+            "accuracy per distinct picture": metric(cl, "per_picture_accuracy"),
         }
     return pd.DataFrame(rows).T
 

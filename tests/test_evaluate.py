@@ -69,6 +69,43 @@ def test_bootstrap_ci_contains_estimate_and_narrows():
     assert evaluate.classification_metrics(y, probs, 200)["accuracy"] == evaluate.classification_metrics(y, probs, 200)["accuracy"]
 
 
+def test_image_bootstrap_weights_are_the_index_draws():
+    idx, w = evaluate.bootstrap_indices(40, 6, seed=3), evaluate.bootstrap_weights(40, 6, seed=3)
+    for b in range(6):
+        np.testing.assert_array_equal(np.bincount(idx[b], minlength=40), w[b])
+
+
+def test_cluster_bootstrap_draws_whole_groups_and_widens_correlated_intervals():
+    groups = np.repeat(np.arange(30), 10)  # 300 images, 30 pictures copied 10 times each
+    w = evaluate.bootstrap_weights(300, 200, seed=1, groups=groups)
+    assert w.shape == (200, 300) and (w.sum(1) == 300).all()  # 30 groups drawn, 10 images each
+    assert (w.reshape(200, 30, 10).std(2) == 0).all()  # copies of one picture are always drawn together
+    # a classifier right or wrong per picture: copies add no evidence, so the cluster CI must be wider
+    rng = np.random.default_rng(0)
+    y = np.repeat(rng.integers(0, 4, 30), 10)
+    pred = np.where(np.repeat(rng.random(30) < 0.8, 10), y, (y + 1) % 4)
+    probs = np.full((300, 4), 0.1)
+    probs[np.arange(300), pred] = 0.7
+    image = evaluate.classification_metrics(y, probs, 500)["accuracy"]
+    cluster = evaluate.cluster_metrics(y, probs, groups, 500)
+    assert cluster["accuracy"]["value"] == pytest.approx(image["value"])
+    width = lambda b: b["ci"][1] - b["ci"][0]
+    assert width(cluster["accuracy"]) > 2 * width(image)  # ~sqrt(10) wider
+    assert cluster["n_groups"] == 30
+    assert cluster["per_picture_accuracy"]["value"] == pytest.approx((pred == y).reshape(30, 10).mean())
+    lo, hi = cluster["sensitivity"]["ci"]
+    assert lo <= cluster["sensitivity"]["value"] <= hi
+
+
+def test_per_picture_accuracy_counts_each_group_once():
+    y = np.zeros(12, int)
+    pred = np.r_[np.zeros(10, int), 1, 1]  # one picture copied 10 times (right), two single pictures (wrong)
+    probs = np.eye(4)[pred]
+    m = evaluate.cluster_metrics(y, probs, np.r_[np.zeros(10, int), 1, 2], n_boot=0)
+    assert m["accuracy"]["value"] == pytest.approx(10 / 12)
+    assert m["per_picture_accuracy"]["value"] == pytest.approx(1 / 3)
+
+
 def test_ece_of_calibrated_probabilities_is_near_zero():
     rng = np.random.default_rng(0)
     n = 20000
@@ -129,6 +166,15 @@ def test_evaluate_model_on_phantoms_writes_schema(tiny_model_json, phantom_data,
     assert set(lt["calibration"]) >= {"ece_raw", "ece_calibrated", "reliability_raw", "reliability_calibrated"}
     assert set(lt["abstain"]) >= {"threshold", "coverage", "accuracy", "curve"}
     assert lt["n_in_training_split"] == 0  # the headline split never overlaps training
+    assert lt["cluster"]["n"] == lt["n"] and 0 < lt["cluster"]["n_groups"] <= lt["n"]
+    assert lt["cluster"]["accuracy"]["value"] == pytest.approx(lt["accuracy"]["value"])
+    # the same block rebuilt from the saved predictions CSV alone (for records whose weights are not committed)
+    stripped = {**meta, "evaluation": {**ev, "leakfree_test": {k: v for k, v in lt.items() if k != "cluster"}}}
+    (tmp_path / "tiny.json").write_text(json.dumps(stripped))
+    rebuilt = evaluate.add_cluster_blocks(tmp_path / "tiny.json", phantom_data, bootstrap=50)
+    for key in ("value", "ci"):
+        assert rebuilt["leakfree_test"]["cluster"]["accuracy"][key] == pytest.approx(lt["cluster"]["accuracy"][key])
+    assert rebuilt["leakfree_test"]["cluster"]["n_groups"] == lt["cluster"]["n_groups"]
     assert "leaky" in ev["official_test"]["note"]
     assert [r["px"] for r in ev["robustness"]["resolution"]] == [64, 96, 128, 192]
     assert "n" in ev["robustness"]["size512_subset"]
