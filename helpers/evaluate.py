@@ -174,8 +174,8 @@ def classification_metrics(y: np.ndarray, probs: np.ndarray, n_boot: int = 1000,
 
 
 def cluster_metrics(y: np.ndarray, probs: np.ndarray, groups, n_boot: int = 1000, seed: int = config.SEED) -> dict:
-    """Headline metrics with cluster-bootstrap CIs (whole groups of near-copies resampled), and accuracy per distinct
-    picture (each group's mean correctness, then the mean over groups: a picture copied 30 times counts once)."""
+    """Headline metrics with cluster-bootstrap CIs (whole twin groups resampled), and accuracy per twin group
+    (each group's mean correctness, then the mean over groups: a picture copied 30 times counts once)."""
     y = np.asarray(y, np.int64)
     pred = np.asarray(probs, np.float64).argmax(1)
     _, inv = np.unique(np.asarray(groups), return_inverse=True)
@@ -183,7 +183,7 @@ def cluster_metrics(y: np.ndarray, probs: np.ndarray, groups, n_boot: int = 1000
     n_groups = int(inv.max()) + 1 if len(y) else 0
     per_group = np.bincount(inv, correct, n_groups) / np.bincount(inv, minlength=n_groups)
     out: dict = {"n": int(len(y)), "n_groups": n_groups,
-                 "method": f"cluster bootstrap 95% (whole groups of near-copies resampled, seed {seed})"}
+                 "method": f"cluster bootstrap 95% (whole twin groups resampled, seed {seed})"}
     W = bootstrap_weights(len(y), n_boot, seed, groups) if n_boot else None
     onehot = np.zeros((len(y), K * K))
     onehot[np.arange(len(y)), y * K + pred] = 1.0
@@ -578,9 +578,9 @@ def format_table(ev: dict) -> str:
                      f"{a['n_referred']} referred")
         cl = b.get("cluster")
         if cl:
-            lines.append(f"  near-copies resampled together ({cl['n_groups']} groups): accuracy {_fmt(cl['accuracy'])}  "
+            lines.append(f"  twin groups resampled whole ({cl['n_groups']} groups): accuracy {_fmt(cl['accuracy'])}  "
                          f"macro-F1 {_fmt(cl['macro_f1'], False)}  sensitivity {_fmt(cl['sensitivity'])}")
-            lines.append(f"  per distinct picture (each group once): accuracy {_fmt(cl['per_picture_accuracy'])}")
+            lines.append(f"  per twin group (each group once): accuracy {_fmt(cl['per_picture_accuracy'])}")
         if b.get("unseen_subset"):
             lines.append(f"  unseen subset (n={b['unseen_subset']['n']}): accuracy {_fmt(b['unseen_subset']['accuracy'])}")
         if b.get("note"):

@@ -90,11 +90,11 @@ def results_markdown(models_dir: Path = config.MODELS_DIR) -> str:
     ]
     cl = lf.get("cluster")
     if cl:
-        lines += [f"Those {cl['n']} test images are only {cl['n_groups']} distinct pictures (the audit's groups of "
-                  f"near-copies, kept whole on one side of the split), and near-copies tend to be right or wrong "
-                  f"together. Resampling whole groups gives the more honest intervals: accuracy "
-                  f"{pct(cl['accuracy'])}, sensitivity {pct(cl['sensitivity'])}; counting each picture once "
-                  f"(mean accuracy per group) gives {pct(cl['per_picture_accuracy'])}.", ""]
+        lines += [f"Those {cl['n']} test images form only {cl['n_groups']} twin groups (the audit joins copies, "
+                  f"mirrors, rotations and near-identical slices; each group sits whole in one split), and a model "
+                  f"tends to be right or wrong on a whole group at once. Resampling whole groups gives the more "
+                  f"honest intervals: accuracy {pct(cl['accuracy'])}, sensitivity {pct(cl['sensitivity'])}; "
+                  f"counting each group once (mean accuracy per group) gives {pct(cl['per_picture_accuracy'])}.", ""]
     if ab and ab.get("accuracy") is not None:
         lines += [f"Abstaining below a confidence of {ab['threshold']:.3g} (\"refer to a radiologist\") keeps "
                   f"{100 * ab['coverage']:.1f}% of test images at {100 * ab['accuracy']:.1f}% accuracy.", ""]

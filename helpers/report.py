@@ -755,8 +755,8 @@ def metrics_table(records: dict[str, dict], split_key: str = "leakfree_test") ->
 
 
 def cluster_table(records: dict[str, dict], split_key: str = "leakfree_test") -> "pd.DataFrame":
-    """One row per model: the test split's images vs its distinct pictures (groups of near-copies), accuracy with
-    the image-bootstrap CI and with the cluster-bootstrap CI, and accuracy counting each picture once."""
+    """One row per model: the test split's images vs its twin groups, accuracy with the image-bootstrap CI and
+    with the cluster-bootstrap CI (whole groups resampled), and accuracy counting each group once."""
     import pandas as pd
 
     rows = {}
@@ -766,12 +766,12 @@ def cluster_table(records: dict[str, dict], split_key: str = "leakfree_test") ->
         if not cl:
             continue
         rows[MODEL_NAMES.get(name, name)] = {
-            "images": b.get("n"), "distinct pictures": cl.get("n_groups"),
+            "images": b.get("n"), "twin groups": cl.get("n_groups"),
             "accuracy (images resampled)": metric(b, "accuracy"),
-            "accuracy (pictures resampled)": metric(cl, "accuracy"),
-            "macro-F1 (pictures resampled)": metric(cl, "macro_f1", fmt="{:.3f}"),
-            "sensitivity (pictures resampled)": metric(cl, "sensitivity"),
-            "accuracy per distinct picture": metric(cl, "per_picture_accuracy"),
+            "accuracy (groups resampled)": metric(cl, "accuracy"),
+            "macro-F1 (groups resampled)": metric(cl, "macro_f1", fmt="{:.3f}"),
+            "sensitivity (groups resampled)": metric(cl, "sensitivity"),
+            "accuracy per twin group": metric(cl, "per_picture_accuracy"),
         }
     return pd.DataFrame(rows).T
 

@@ -225,3 +225,18 @@ def test_smoke_chain_on_real_data(tmp_path):
         assert report.BANNER_SMOKE in text and report.BANNER_SYNTHETIC not in text
     summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
     assert summary["synthetic"] is False and summary["smoke"] is True
+
+
+def test_cluster_table_reads_the_cluster_block_and_skips_records_without_it():
+    block = {"value": 0.9, "ci": [0.85, 0.95]}
+    cluster = {"n_groups": 40, "accuracy": {"value": 0.9, "ci": [0.8, 0.97]}, "macro_f1": block,
+               "sensitivity": block, "per_picture_accuracy": {"value": 0.88, "ci": [0.8, 0.95]}}
+    records = {"brain_tumor_cnn": {"evaluation": {"leakfree_test": {"n": 100, "accuracy": block, "cluster": cluster}}},
+               "old": {"evaluation": {"leakfree_test": {"n": 100, "accuracy": block}}}}
+    t = report.cluster_table(records)
+    assert len(t) == 1
+    row = t.iloc[0]
+    assert row["twin groups"] == 40 and row["images"] == 100
+    assert row["accuracy (images resampled)"] == "90.0% (85.0%–95.0%)"
+    assert row["accuracy (groups resampled)"] == "90.0% (80.0%–97.0%)"
+    assert row["accuracy per twin group"].startswith("88.0%")
