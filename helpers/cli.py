@@ -60,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--data-dir", default=None)
     s.set_defaults(target="helpers.bundle:cli_bundle")
 
+    s = sub.add_parser("ensemble", help="merge trained models into one whose logits are their mean; calibrate on val")
+    s.add_argument("models", nargs="+", help="two or more .keras files trained on the same split")
+    s.add_argument("--name", required=True, help="model name (file stem under --out-dir)")
+    s.add_argument("--out-dir", default=str(config.MODELS_DIR))
+    s.add_argument("--data-dir", default=None)
+    s.set_defaults(target="helpers.ensemble:cli_ensemble")
+
     s = sub.add_parser("calibrate", help="refit a model's temperature and choose flip test-time augmentation on val")
     s.add_argument("model", nargs="?", default=str(config.DEFAULT_MODEL))
     s.add_argument("--data-dir", default=None)

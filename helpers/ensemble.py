@@ -1,0 +1,153 @@
+"""Average trained models into one: a single Functional .keras whose logits are exactly the mean of its members'
+logits, so prediction, calibration, evaluation, Grad-CAM and the dashboard treat it like any other model.
+
+How: each member's rectified feature maps (what its global pooling reads) are concatenated in a layer named
+"last_conv" (Grad-CAM then explains the ensemble as a whole); one global pooling and one Dense layer holding the
+members' stacked head weights divided by n follow. Pooling and the Dense head are linear, so
+mean_i(W_i · pool(f_i) + b_i) = [W_1; ...; W_n] / n · pool([f_1, ..., f_n]) + mean_i(b_i), up to float rounding.
+
+`brain-mri ensemble A.keras B.keras ... --name NAME` builds it from models trained on the same split, chooses flip
+test-time augmentation and fits the temperature on validation (helpers.train.calibrate), and writes
+models/NAME.keras and NAME.json with each member's recipe and sha256; `brain-mri evaluate` does the rest.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from . import config
+
+
+def _feature_tensor(model):
+    """The tensor a member's head pools: input of its only GlobalAveragePooling2D, which must feed the Dense
+    "logits" layer through nothing but Dropout (otherwise averaging the heads would not be exact)."""
+    from keras import layers
+
+    pools = [layer for layer in model.layers if isinstance(layer, layers.GlobalAveragePooling2D)]
+    if len(pools) != 1:
+        raise ValueError(f"{model.name}: an ensemble member needs exactly one global average pooling layer")
+    try:
+        head = model.get_layer("logits")
+    except ValueError:
+        raise ValueError(f"{model.name}: an ensemble member needs a Dense layer named 'logits'") from None
+    if not isinstance(head, layers.Dense) or head.activation.__name__ != "linear":
+        raise ValueError(f"{model.name}: its 'logits' layer must be a linear Dense layer")
+    t = head.input
+    while t is not pools[0].output:
+        layer = t._keras_history.operation
+        if not isinstance(layer, layers.Dropout):
+            raise ValueError(f"{model.name}: only Dropout may sit between its pooling and its 'logits' layer")
+        t = layer.input
+    return pools[0].input
+
+
+def merge(models: list, name: str = "ensemble"):
+    """One Keras model computing the mean logits of `models` (same input shape and number of classes)."""
+    import keras
+    from keras import layers
+
+    if len(models) < 2:
+        raise ValueError("an ensemble needs at least two models")
+    shape = tuple(models[0].input_shape[1:])
+    k = int(models[0].get_layer("logits").units)
+    for m in models[1:]:
+        if tuple(m.input_shape[1:]) != shape or int(m.get_layer("logits").units) != k:
+            raise ValueError(f"{m.name}: input {m.input_shape[1:]} / {m.get_layer('logits').units} classes differ "
+                             f"from the first member's {shape} / {k}")
+    inp = keras.Input(shape, name="image")
+    feats = [keras.Model(m.inputs, _feature_tensor(m), name=f"member_{i}")(inp) for i, m in enumerate(models)]
+    x = layers.Concatenate(name="last_conv")(feats)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    out = layers.Dense(k, name="logits")(x)
+    merged = keras.Model(inp, out, name=name)
+    kernels, biases = zip(*(m.get_layer("logits").get_weights() for m in models))
+    merged.get_layer("logits").set_weights([np.concatenate(kernels, 0) / len(models), np.mean(biases, 0)])
+    return merged
+
+
+def build(member_paths: list[str | Path], name: str, out_dir: str | Path = config.MODELS_DIR,
+          data_dir=None) -> Path:
+    """Merge saved models (sha256-checked), calibrate on val, write out_dir/name.keras and .json. Returns the JSON."""
+    from .data import resolve_data_dir
+    from .predict import load_model
+    from .preprocess import load_arrays
+    from .split import load_split, split_sha256
+    from .train import calibrate, save_inference_model, sha256_file, train_val_rows, versions
+
+    members = [load_model(p) for p in member_paths]
+    first = members[0].meta
+    split_kind = first["data"]["split"]
+    for p in members[1:]:
+        for key in ("split", "split_sha256"):
+            if p.meta["data"].get(key) != first["data"].get(key):
+                raise ValueError(f"{p.name} was trained on another split ({key} differs from {members[0].name}'s): "
+                                 "its validation images may be another member's training images")
+        if p.classes != members[0].classes or p.img_size != members[0].img_size:
+            raise ValueError(f"{p.name}: classes or input size differ from {members[0].name}'s")
+    if split_kind != "leakfree" and len({p.meta["config"]["seed"] for p in members}) > 1:
+        raise ValueError("on the official split each seed holds out another validation tenth: use one seed")
+
+    root = resolve_data_dir(data_dir, allow_synthetic=False)
+    split = load_split(split_kind, root)
+    if split_sha256(split) != first["data"]["split_sha256"]:
+        raise ValueError(f"the members were trained on split {first['data']['split_sha256'][:12]}, the current "
+                         f"{split_kind} split differs")
+    _, va = train_val_rows(split, int(first["config"]["seed"]))
+    Xva, yva = load_arrays(root, va, members[0].img_size)
+
+    model = merge([p.model for p in members], name=name)
+    cal = calibrate(model, Xva, yva)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    kpath = out_dir / f"{name}.keras"
+    save_inference_model(model, kpath)
+    secs = sum(float(p.meta.get("train_wall_s") or 0) for p in members)
+    images = sum(float(p.meta.get("train_images_per_s") or 0) * float(p.meta.get("train_wall_s") or 0) for p in members)
+    rel = [os.path.relpath(Path(p).resolve(), config.PROJ_ROOT) if Path(p).resolve().is_relative_to(config.PROJ_ROOT)
+           else Path(p).name for p in member_paths]
+    meta = {
+        "name": name,
+        "arch": "ensemble",
+        "classes": list(members[0].classes),
+        "img_size": members[0].img_size,
+        "params": int(model.count_params()),
+        "temperature": cal["temperature"],
+        "tta": cal["tta"],
+        "keras_file": kpath.name,
+        "keras_sha256": sha256_file(kpath),
+        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "train_wall_s": round(secs, 1),
+        "train_images_per_s": round(images / secs, 1) if secs else None,
+        "epochs_run": "+".join(str(p.meta.get("epochs_run", "?")) for p in members),
+        "config": {"arch": "ensemble", "name": name, "img_size": members[0].img_size, "split": split_kind,
+                   "seed": int(first["config"]["seed"]), "members": [p.name for p in members]},
+        "members": [{"name": p.name, "keras_sha256": p.meta["keras_sha256"], "config": p.meta.get("config"),
+                     "epochs_run": p.meta.get("epochs_run"), "train_wall_s": p.meta.get("train_wall_s"),
+                     "val_accuracy": (p.meta.get("validation") or {}).get("accuracy")} for p in members],
+        "data": {**first["data"], "cpu_count": first["data"].get("cpu_count")},
+        "validation": cal["validation"],
+        "history": {},
+        "versions": versions(),
+        "command": "brain-mri ensemble " + " ".join(rel) + f" --name {name}",
+    }
+    jpath = out_dir / f"{name}.json"
+    jpath.write_text(json.dumps(meta, indent=1))
+    print(f"saved {kpath.name} and {jpath.name}: {len(members)} members, {meta['params']:,} parameters", flush=True)
+    return jpath
+
+
+def cli_ensemble(args) -> int:
+    from .data import DataError
+    from .predict import ModelError
+
+    try:
+        build(args.models, args.name, out_dir=args.out_dir, data_dir=args.data_dir)
+    except (DataError, ModelError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0

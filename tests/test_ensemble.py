@@ -1,0 +1,90 @@
+"""helpers.ensemble: the merged model's logits are exactly the members' mean, it saves, loads (sha256-checked),
+calibrates and explains like any model, and members that cannot be averaged exactly are refused."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import config, ensemble
+
+
+@pytest.fixture(autouse=True)
+def _session_cache(monkeypatch, session_cache):
+    monkeypatch.setattr(config, "cache_dir", lambda: session_cache)
+
+
+@pytest.fixture(scope="module")
+def two_members(tiny_model_json, phantom_data, tmp_path_factory):
+    from helpers.train import train
+
+    out = Path(tiny_model_json).parent
+    second = train({"arch": "tiny", "epochs": 2, "name": "tiny_seed7", "seed": 7}, data_dir=phantom_data,
+                   out_dir=out, verbose=0)
+    return [Path(tiny_model_json).with_suffix(".keras"), Path(second).with_suffix(".keras")]
+
+
+def test_merged_logits_are_the_mean_of_the_members(two_members):
+    import keras
+
+    members = [keras.models.load_model(p) for p in two_members]
+    merged = ensemble.merge(members, name="pair")
+    x = np.random.default_rng(0).uniform(0, 255, (5, 64, 64, 1)).astype("float32")
+    want = np.mean([np.asarray(m(x, training=False)) for m in members], 0)
+    np.testing.assert_allclose(np.asarray(merged(x, training=False)), want, atol=1e-4)
+    # weights really come from both members: dropping one changes the answer
+    assert not np.allclose(np.asarray(members[0](x, training=False)), want, atol=1e-3)
+
+
+def test_build_writes_a_loadable_calibrated_record(two_members, phantom_data, tmp_path):
+    from helpers.explain import gradcam_and_logits
+    from helpers.predict import load_model
+    from helpers.train import sha256_file
+
+    jpath = ensemble.build(two_members, "pair", out_dir=tmp_path, data_dir=phantom_data)
+    meta = json.loads(jpath.read_text())
+    assert meta["arch"] == "ensemble" and [m["name"] for m in meta["members"]] == ["tiny", "tiny_seed7"]
+    assert meta["keras_sha256"] == sha256_file(tmp_path / "pair.keras")
+    for m, p in zip(meta["members"], two_members):
+        assert m["keras_sha256"] == sha256_file(p)
+    assert meta["temperature"] > 0 and meta["validation"]["n"] > 0
+    pred = load_model(tmp_path / "pair.keras")  # safe_mode load and sha256 check
+    x = np.random.default_rng(1).uniform(0, 255, (64, 64)).astype("float32")
+    probs = pred.predict_one(x)
+    assert probs.shape == (len(config.CLASSES),) and probs.sum() == pytest.approx(1, abs=1e-5)
+    heat, _ = gradcam_and_logits(pred.model, x)  # "last_conv" is the members' concatenated maps
+    assert heat.shape == (64, 64) and np.isfinite(heat).all()
+
+
+def test_members_from_different_splits_are_refused(two_members, phantom_data, tmp_path):
+    for p in two_members:
+        for suffix in (".keras", ".json"):
+            shutil.copy2(p.with_suffix(suffix), tmp_path / f"{p.stem}{suffix}")
+    j = tmp_path / f"{two_members[1].stem}.json"
+    meta = json.loads(j.read_text())
+    meta["data"]["split_sha256"] = "0" * 64
+    j.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="another split"):
+        ensemble.build([tmp_path / f"{p.stem}.keras" for p in two_members], "bad", out_dir=tmp_path,
+                       data_dir=phantom_data)
+
+
+def test_a_head_that_is_not_linear_after_pooling_is_refused():
+    from helpers.models import build_model
+
+    with pytest.raises(ValueError, match="global average pooling"):
+        ensemble.merge([build_model("capstone_cnn", 64), build_model("capstone_cnn", 64)])
+    with pytest.raises(ValueError, match="at least two"):
+        ensemble.merge([build_model("tiny", 64)])
+
+
+def test_cli_reports_a_bad_member_in_one_line(tmp_path, capsys):
+    from helpers.cli import main
+
+    assert main(["ensemble", str(tmp_path / "missing.keras"), str(tmp_path / "missing2.keras"), "--name", "x",
+                 "--out-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:")
