@@ -153,6 +153,56 @@ def recipes_markdown(rows: list[tuple]) -> str:
                       *("| " + " | ".join(map(str, r)) + " |" for r in rows)])
 
 
+_NOT_RECIPE = ("name", "seed", "time_budget_min")  # config keys that do not change what is trained
+
+
+def seed_spread(models_dir: Path = config.MODELS_DIR) -> list[dict]:
+    """Records trained with the same recipe but different seeds (config equal apart from name, seed and time
+    budget): their val and leak-free test accuracies, mean and sample SD. Only recipes with >= 2 seeds."""
+    import statistics
+
+    groups: dict[str, list[dict]] = {}
+    for jpath in sorted(models_dir.glob("*.json")):
+        try:
+            m = json.loads(jpath.read_text())
+            test = m["evaluation"]["leakfree_test"]["accuracy"]["value"]
+            cfg = m["config"]
+        except (KeyError, TypeError, ValueError):
+            continue
+        if cfg.get("arch") == "ensemble" or (m.get("data") or {}).get("split", "leakfree") != "leakfree":
+            continue
+        key = json.dumps({k: v for k, v in cfg.items() if k not in _NOT_RECIPE}, sort_keys=True)
+        groups.setdefault(key, []).append({"name": m["name"], "seed": cfg.get("seed"), "test": test,
+                                           "val": (m.get("validation") or {}).get("accuracy")})
+    out = []
+    for key, runs in groups.items():
+        if len({r["seed"] for r in runs}) < 2:
+            continue
+        row = {"recipe": json.loads(key), "runs": sorted(runs, key=lambda r: r["seed"])}
+        for k in ("val", "test"):
+            v = [r[k] for r in runs if isinstance(r[k], float)]
+            row[k] = {"mean": statistics.mean(v), "sd": statistics.stdev(v) if len(v) > 1 else float("nan"),
+                      "min": min(v), "max": max(v)} if v else None
+        out.append(row)
+    return out
+
+
+def seed_spread_markdown(models_dir: Path = config.MODELS_DIR) -> str:
+    """One paragraph per repeated recipe: how far the same recipe moves with the seed alone."""
+    lines = []
+    for row in seed_spread(models_dir):
+        runs = ", ".join(f"`{r['name']}` (seed {r['seed']}): val {100 * r['val']:.1f}%, test {100 * r['test']:.1f}%"
+                         if isinstance(r["val"], float) else f"`{r['name']}` (seed {r['seed']}): test {100 * r['test']:.1f}%"
+                         for r in row["runs"])
+        v, t = row["val"], row["test"]
+        stats = "; ".join(f"{label} mean {100 * d['mean']:.1f}% (SD {100 * d['sd']:.2f} points, range "
+                          f"{100 * d['min']:.1f}–{100 * d['max']:.1f}%)" for label, d in (("val", v), ("test", t)) if d)
+        lines.append(f"The same recipe ({row['recipe'].get('arch')}, {row['recipe'].get('epochs')} epochs) trained "
+                     f"with {len(row['runs'])} seeds: {runs}. {stats[0].upper() + stats[1:]}. A recipe change smaller "
+                     f"than this spread cannot be told from the seed.")
+    return "\n\n".join(lines)
+
+
 def _commonest_confusion(cm: list[list[int]]) -> str:
     """The largest off-diagonal cell of the confusion matrix, in words."""
     cells = [(cm[i][j], i, j) for i in range(len(cm)) for j in range(len(cm)) if i != j]
@@ -261,6 +311,9 @@ def model_card(models_dir: Path = config.MODELS_DIR) -> str:
                 "the test column would be selecting on the test set: validation and test each hold ~1,060 images, so "
                 "one point is about 11 images and the two can disagree by that much).", "",
                 recipes_markdown(others), ""]
+        spread = seed_spread_markdown(models_dir)
+        if spread:
+            out += [spread, ""]
     out += [
         "## Known failure modes and limits",
         "- Slices, not patients: the dataset has no patient IDs, so two slices of one patient can still fall on both "

@@ -1119,4 +1119,7 @@ def recipes_markdown(ctx: RunContext) -> str:
     from . import model_card
 
     rows = model_card.recipe_rows(ctx.model_dir)
-    return model_card.recipes_markdown(rows) if rows else "_No evaluated model records yet._"
+    if not rows:
+        return "_No evaluated model records yet._"
+    spread = model_card.seed_spread_markdown(ctx.model_dir)
+    return model_card.recipes_markdown(rows) + (f"\n\n{spread}" if spread else "")

@@ -1,5 +1,6 @@
 """The README's findings and the model card are generated from the saved JSON: they must not go stale."""
 import json
+import pytest
 
 from helpers import config, model_card
 
@@ -86,3 +87,22 @@ def test_recipes_markdown_is_one_table_row_per_record():
     lines = model_card.recipes_markdown(rows).splitlines()
     assert lines[0].startswith("| model |") and lines[1] == "|" + "---|" * len(model_card.RECIPE_COLUMNS)
     assert lines[2] == "| `a` | resnet_small (width 16) | 80 | 0.05 | none | hflip | 97.0% | 96.0% |"
+
+
+def test_seed_spread_groups_same_recipe_runs_and_ignores_seed_name_and_budget(tmp_path):
+    def rec(name, seed, val, test, **cfg):
+        base = {"arch": "resnet_small", "epochs": 80, "lr": 0.003, "name": name, "seed": seed, "time_budget_min": 64}
+        m = {"name": name, "config": {**base, **cfg}, "validation": {"accuracy": val},
+             "evaluation": {"leakfree_test": {"accuracy": {"value": test, "ci": [0, 1]}}}}
+        (tmp_path / f"{name}.json").write_text(json.dumps(m))
+
+    rec("a", 42, 0.98, 0.97)
+    rec("b", 7, 0.96, 0.975, time_budget_min=0)  # the budget does not change the recipe
+    rec("c", 8, 0.97, 0.965)
+    rec("other", 1, 0.9, 0.9, epochs=40)  # another recipe, one seed only: no spread
+    (spread,) = model_card.seed_spread(tmp_path)
+    assert [r["name"] for r in spread["runs"]] == ["b", "c", "a"]  # by seed
+    assert spread["test"]["mean"] == pytest.approx(0.97) and spread["val"]["sd"] == pytest.approx(0.01)
+    assert spread["test"]["min"] == 0.965 and spread["test"]["max"] == 0.975
+    text = model_card.seed_spread_markdown(tmp_path)
+    assert "3 seeds" in text and "SD 1.00 points" in text and "other" not in text
