@@ -89,10 +89,29 @@ def test_ema_weights_are_the_ones_validated_and_kept():
     cfg, model, hist = run(ema_momentum=0.6)
     assert hist["loss"] == pytest.approx(plain["loss"], rel=1e-5)
     assert hist["val_loss"] != plain["val_loss"]  # validated on the average, not on the raw weights
-    best = min(hist["val_loss"][cfg["epochs"] // 2:])
+    best = min(hist["val_loss"][int(cfg["epochs"] * cfg["early_stop_from"]):])
     Yva = keras.utils.to_categorical(y[64:], len(config.CLASSES))
     got = model.evaluate(X[64:, ..., None].astype("float32"), Yva, verbose=0, return_dict=True)["loss"]
     assert got == pytest.approx(best, rel=1e-4)
+
+
+def test_early_stopping_watches_only_the_annealed_part_of_the_schedule():
+    import keras
+
+    from helpers.train import DEFAULTS, fit
+
+    assert DEFAULTS["early_stop_from"] == 0.75 and resolve_config({"arch": "capstone_cnn"})["early_stop_from"] == 0.5
+    rng = np.random.default_rng(1)
+    X = rng.integers(0, 255, (96, 64, 64), dtype=np.uint8)
+    y = np.arange(96) % len(config.CLASSES)
+    cfg = resolve_config({"arch": "tiny", "epochs": 8, "batch_size": 16, "patience": 1, "lr": 3e-2,
+                          "time_budget_min": 0, "early_stop_from": 0.75})
+    model, hist, *_ = fit(cfg, X[:64], y[:64], X[64:], y[64:], verbose=0)
+    # patience 1 could stop at epoch 2 if it watched from the start; from 3/4 on the earliest stop is the last epoch
+    assert len(hist["loss"]) == 8
+    Yva = keras.utils.to_categorical(y[64:], len(config.CLASSES))
+    got = model.evaluate(X[64:, ..., None].astype("float32"), Yva, verbose=0, return_dict=True)["loss"]
+    assert got == pytest.approx(min(hist["val_loss"][6:]), rel=1e-4)  # best of the watched epochs restored
 
 
 def test_mixup_blends_images_and_labels_alike_and_keeps_each_label_dominant():
