@@ -171,7 +171,8 @@ def seed_spread(models_dir: Path = config.MODELS_DIR) -> list[dict]:
             continue
         if cfg.get("arch") == "ensemble" or (m.get("data") or {}).get("split", "leakfree") != "leakfree":
             continue
-        key = json.dumps({k: v for k, v in cfg.items() if k not in _NOT_RECIPE}, sort_keys=True)
+        # keys added to DEFAULTS later are absent from older records: None and absent mean the same (off)
+        key = json.dumps({k: v for k, v in cfg.items() if k not in _NOT_RECIPE and v is not None}, sort_keys=True)
         groups.setdefault(key, []).append({"name": m["name"], "seed": cfg.get("seed"), "test": test,
                                            "val": (m.get("validation") or {}).get("accuracy")})
     out = []
@@ -254,7 +255,20 @@ def model_card(models_dir: Path = config.MODELS_DIR) -> str:
     if not meta:
         return "# Model card\n\nNo model trained yet.\n"
     ev = meta.get("evaluation") or {}
-    cfg = meta["config"]
+    members = meta.get("members") or []
+    cfg = {**(members[0]["config"] if members else meta["config"])}  # an ensemble's members share one recipe
+    seeds = ", ".join(str(m["config"].get("seed")) for m in members) if members else str(cfg["seed"])
+    if members:
+        names = ", ".join(f"`{m['name']}`" for m in members)
+        arch_line = (f"- An ensemble of {len(members)} networks trained with the same recipe and different seeds "
+                     f"({names}), merged into one Keras model by "
+                     f"`brain-mri ensemble`: its logits are exactly the mean of the members' logits, and its "
+                     f"`last_conv` is the members' concatenated feature maps, so Grad-CAM explains the ensemble. "
+                     f"Each member is `{cfg['arch']}`")
+    else:
+        arch_line = f"- Architecture `{meta['arch']}`"
+    stop_from = float(cfg.get("early_stop_from", 0.5))
+    stop_window = "the second half" if stop_from == 0.5 else f"the last {1 - stop_from:.0%}"
     out = [
         f"# Model card: `{meta['name']}`",
         "",
@@ -265,7 +279,7 @@ def model_card(models_dir: Path = config.MODELS_DIR) -> str:
         "2-D brain MRI slices once dataset leakage is removed. **Not for diagnosis**, triage or any clinical decision.",
         "",
         "## Model",
-        f"- Architecture `{meta['arch']}` (Keras 3 Functional; input {meta['img_size']}×{meta['img_size']} grayscale, "
+        arch_line + f" (Keras 3 Functional; input {meta['img_size']}×{meta['img_size']} grayscale, "
         f"head-cropped and padded square; rescaling and augmentation inside the model; last convolution `last_conv`), "
         f"{meta['params']:,} parameters; output logits, calibrated by temperature T = {meta['temperature']:.3f}"
         + (" on the mean logits of the image and its mirror (flip test-time augmentation, kept because it lowered "
@@ -276,12 +290,12 @@ def model_card(models_dir: Path = config.MODELS_DIR) -> str:
         f"epochs in {meta['train_wall_s'] / 60:.1f} min ({meta['train_images_per_s']:.0f} images/s).",
         f"- Recipe: AdamW (lr {cfg['lr']}, weight decay {cfg['weight_decay']}), {cfg['warmup_epochs']} warm-up "
         f"epochs then cosine decay, batch {cfg['batch_size']}, label smoothing {cfg['label_smoothing']}, balanced "
-        f"class weights, early stopping on validation loss over the second half of the schedule (patience "
+        f"class weights, early stopping on validation loss over {stop_window} of the schedule (patience "
         f"{cfg['patience']}, best weights restored), "
         + (f"validated and saved as an exponential moving average of the weights (momentum {cfg['ema_momentum']}), "
            if cfg.get("ema_momentum") else "")
         + (f"mixup of image pairs (alpha {cfg['mixup_alpha']}), " if cfg.get("mixup_alpha") else "")
-        + f"seed {cfg['seed']}.",
+        + (f"seeds {seeds}." if members else f"seed {seeds}."),
         "",
         "## Data",
         "Kaggle \"Brain Tumor MRI Dataset\" (Masoud Nickparvar; 7,023 JPEGs built from figshare (Cheng et al. 2015), "

@@ -97,7 +97,7 @@ def test_seed_spread_groups_same_recipe_runs_and_ignores_seed_name_and_budget(tm
         (tmp_path / f"{name}.json").write_text(json.dumps(m))
 
     rec("a", 42, 0.98, 0.97)
-    rec("b", 7, 0.96, 0.975, time_budget_min=0)  # the budget does not change the recipe
+    rec("b", 7, 0.96, 0.975, time_budget_min=0, ema_momentum=None)  # budget, and a later key left off: same recipe
     rec("c", 8, 0.97, 0.965)
     rec("other", 1, 0.9, 0.9, epochs=40)  # another recipe, one seed only: no spread
     (spread,) = model_card.seed_spread(tmp_path)
