@@ -103,6 +103,8 @@ def _record(name: str) -> dict | None:
 def _recorded_kwargs(arch: str) -> dict:
     """The model_kwargs the shipped model (or, for another arch, the model of that name) was trained with."""
     m = _record(config.DEFAULT_MODEL_NAME if arch == "resnet_small" else arch) or {}
+    if m.get("members"):  # an ensemble: the probe trains one member, as `brain-mri train` would
+        m = {"arch": m["members"][0]["config"].get("arch"), "config": m["members"][0]["config"]}
     return dict((m.get("config") or {}).get("model_kwargs") or {}) if m.get("arch") == arch else {}
 
 

@@ -248,15 +248,20 @@ def pairs_gallery(pairs: Sequence[tuple[np.ndarray, np.ndarray, str]], size: flo
 
 
 # ------------------------------------------------------------------------------------------------ models
-def training_curves(history: Mapping[str, Sequence[float]], title: str = ""):
-    """Loss and accuracy per epoch, train vs validation, from a model JSON's "history"."""
+def training_curves(history: Mapping, title: str = ""):
+    """Loss and accuracy per epoch, train vs validation, from a model JSON's "history" — or from several,
+    {label: history} (e.g. the members of an ensemble), one colour each."""
     plt = _plt()
+    runs = {"": history} if "loss" in history or not history else dict(history)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
     for ax, key in zip(axes, ("loss", "accuracy")):
-        for k, style in ((key, "-"), (f"val_{key}", "--")):
-            if k in history:
-                ep = np.arange(1, len(history[k]) + 1)
-                ax.plot(ep, history[k], style, marker="o", ms=3, label="validation" if k.startswith("val") else "train")
+        for i, (label, h) in enumerate(runs.items()):
+            for k, style in ((key, "-"), (f"val_{key}", "--")):
+                if k in h:
+                    ep = np.arange(1, len(h[k]) + 1)
+                    part = "validation" if k.startswith("val") else "train"
+                    ax.plot(ep, h[k], style, marker="o", ms=3 if len(runs) == 1 else 1.5, color=f"C{i}",
+                            label=f"{label} {part}".strip())
         ax.set(xlabel="epoch", ylabel=key, title=key)
         ax.legend(fontsize=8)
     if title:

@@ -516,11 +516,16 @@ def model_plan(name: str, ctx: RunContext, retrain: bool = False, epochs: int | 
     jpath = ctx.model_dir / f"{name}.json"
     shipped = read_json(config.MODELS_DIR / f"{name}.json")
     recorded = (shipped or {}).get("config")
+    members = (shipped or {}).get("members") or []
     if ctx.real:
         if retrain:
             if not recorded:
                 return {"name": name, "action": "missing", "json": jpath, "config": None,
                         "why": f"no recorded recipe in models/{name}.json to retrain from"}
+            if members:  # retrain every member with its recorded recipe, then merge them again
+                return {"name": name, "action": "train", "json": jpath,
+                        "config": {**recorded, "member_configs": [dict(m["config"]) for m in members]},
+                        "why": f"RETRAIN=True: the {len(members)} members' recorded recipes, then `brain-mri ensemble`"}
             return {"name": name, "action": "train", "json": jpath, "config": dict(recorded),
                     "why": "RETRAIN=True: the recorded recipe, on the real data"}
         if jpath.is_file():
@@ -532,6 +537,8 @@ def model_plan(name: str, ctx: RunContext, retrain: bool = False, epochs: int | 
         return {"name": name, "action": "load" if jpath.is_file() else "missing", "json": jpath, "config": None,
                 "why": "recorded model" if jpath.is_file() else f"{show_path(jpath)} not found"}
     small = dict(SMOKE_RECIPES[name])
+    if members:  # an ensemble: one member's recipe stands in for a smoke retrain
+        recorded = members[0]["config"]
     if retrain and recorded:
         cfg = {**recorded, "max_train_images": small["max_train_images"], "epochs": small["epochs"],
                "img_size": small["img_size"], "time_budget_min": 2}
@@ -558,8 +565,16 @@ def run_plan(plan: dict, ctx: RunContext, verbose: int = 0) -> dict | None:
         from .train import train
 
         # train() prints where it saved; keep this machine's absolute paths out of the executed notebook.
+        cfg = plan["config"]
         with contextlib.redirect_stdout(_Scrubbed(sys.stdout, ctx)):
-            train(plan["config"], data_dir=ctx.root, out_dir=ctx.model_dir, verbose=verbose)
+            if cfg.get("arch") == "ensemble":
+                from .ensemble import build
+
+                paths = [train(mc, data_dir=ctx.root, out_dir=ctx.model_dir, verbose=verbose).with_suffix(".keras")
+                         for mc in cfg["member_configs"]]
+                build(paths, plan["name"], out_dir=ctx.model_dir, data_dir=ctx.root)
+            else:
+                train(cfg, data_dir=ctx.root, out_dir=ctx.model_dir, verbose=verbose)
     return read_json(plan["json"])
 
 
@@ -649,12 +664,51 @@ def layer_table(model) -> "pd.DataFrame":
     return t.sort_values("params", ascending=False)
 
 
-def training_notes(records: dict[str, dict | None]) -> str:
-    """Markdown bullets of each model's training facts (best epoch, final train-val gap, cost), from its record."""
+def member_records(meta: dict | None, model_dir: Path) -> dict[str, dict]:
+    """{member name: its JSON record} for an ensemble record (members whose record is missing are left out)."""
+    out = {}
+    for mem in (meta or {}).get("members") or []:
+        rec = read_json(Path(model_dir) / f"{mem['name']}.json")
+        if rec:
+            out[mem["name"]] = rec
+    return out
+
+
+def training_histories(meta: dict | None, model_dir: Path) -> dict:
+    """What plots.training_curves draws for a record: its history, or for an ensemble {member: history}."""
+    if meta and meta.get("members"):
+        return {name: rec.get("history", {}) for name, rec in member_records(meta, model_dir).items()}
+    return (meta or {}).get("history", {})
+
+
+def architecture_markdown(meta: dict, model_dir: Path) -> str:
+    """One line on what the loaded model is: a single network, or an ensemble and its members."""
+    c = meta.get("config") or {}
+    if meta.get("members"):
+        mems = "; ".join(f"`{m['name']}` (seed {(m.get('config') or {}).get('seed')}, {m.get('epochs_run')} epochs"
+                         + (f", val accuracy {m['val_accuracy']:.1%}" if isinstance(m.get("val_accuracy"), float) else "")
+                         + ")" for m in meta["members"])
+        return (f"`{meta['name']}` is an **ensemble**: the mean logits of {len(meta['members'])} networks trained "
+                f"with the same recipe and different seeds — {mems} — merged into one model of {meta['params']:,} "
+                f"parameters by `brain-mri ensemble` (the members' feature maps are concatenated as `last_conv`, so "
+                f"Grad-CAM explains the whole ensemble).")
+    kw = c.get("model_kwargs") or {}
+    width = f", width {kw.get('width', 16)}" if meta.get("arch") == "resnet_small" else ""
+    return f"`{meta['name']}`: `{meta.get('arch')}`{width}, {meta.get('params', 0):,} parameters, seed {c.get('seed')}."
+
+
+def training_notes(records: dict[str, dict | None], model_dir: Path | None = None) -> str:
+    """Markdown bullets of each model's training facts (best epoch, final train-val gap, cost), from its record;
+    an ensemble's members each get a bullet (their records are read from model_dir)."""
     out = []
     for name, m in records.items():
         if not m:
             out.append(f"* **{MODEL_NAMES.get(name, name)}**: not available in this run.")
+            continue
+        if m.get("members") and model_dir is not None:
+            out.append(f"* **{MODEL_NAMES.get(name, name)}** (`ensemble` of {len(m['members'])}, "
+                       f"{m.get('params', 0):,} parameters, {_fmt_s(m.get('train_wall_s'))} of training in all):")
+            out += ["  " + line for line in training_notes(member_records(m, model_dir)).splitlines()]
             continue
         h = m.get("history", {})
         va = h.get("val_accuracy") or []

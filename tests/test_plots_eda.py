@@ -353,3 +353,29 @@ def test_model_table_and_layer_table(tiny_model_json):
     lt = report.layer_table(p.model)
     assert lt["params"].sum() == meta["params"]
     assert "last_conv" in report.summary_text(p.model)
+
+
+def test_ensemble_records_in_the_report(tmp_path, monkeypatch):
+    hist = lambda a: {"loss": [1, 0.5], "accuracy": [0.5, a], "val_loss": [1, 0.6], "val_accuracy": [0.6, a]}  # noqa: E731
+    for name, seed, acc in (("m42", 42, 0.9), ("m7", 7, 0.8)):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"name": name, "arch": "resnet_small", "params": 10,
+                                                           "history": hist(acc), "train_wall_s": 60}))
+    ens = {"name": "brain_tumor_cnn", "arch": "ensemble", "params": 20, "train_wall_s": 120, "history": {},
+           "config": {"arch": "ensemble", "members": ["m42", "m7"]},
+           "members": [{"name": "m42", "config": {"seed": 42, "arch": "resnet_small"}, "epochs_run": 2,
+                        "val_accuracy": 0.9},
+                       {"name": "m7", "config": {"seed": 7, "arch": "resnet_small"}, "epochs_run": 2}]}
+    h = report.training_histories(ens, tmp_path)
+    assert set(h) == {"m42", "m7"} and h["m7"]["val_accuracy"] == [0.6, 0.8]
+    fig = plots.training_curves(h, "members")
+    assert len(fig.axes[1].lines) == 4  # train and validation accuracy of each member
+    assert "ensemble" in report.architecture_markdown(ens, tmp_path) and "seed 7" in report.architecture_markdown(ens, tmp_path)
+    notes = report.training_notes({"brain_tumor_cnn": ens}, tmp_path)
+    assert "ensemble` of 2" in notes and "best validation accuracy 80.0% at epoch 2" in notes
+    # a retrain on real data trains each member's recorded recipe, then merges
+    (tmp_path / "brain_tumor_cnn.json").write_text(json.dumps(ens))
+    real = report.RunContext(root=tmp_path, synthetic=False, smoke=False, out_dir=tmp_path, fig_dir=tmp_path,
+                             model_dir=tmp_path)
+    monkeypatch.setattr(config, "MODELS_DIR", tmp_path)
+    p = report.model_plan("brain_tumor_cnn", real, retrain=True)
+    assert p["action"] == "train" and [c["seed"] for c in p["config"]["member_configs"]] == [42, 7]
