@@ -75,3 +75,8 @@ def test_bench_training_probe_uses_the_shipped_models_kwargs(monkeypatch, tmp_pa
     from helpers.models import build_model
 
     assert r["params"] == build_model("resnet_small", 64, width=8).count_params()
+    # a shipped ensemble: the probe trains one member, with that member's recorded kwargs
+    (tmp_path / f"{config.DEFAULT_MODEL_NAME}.json").write_text(json.dumps(
+        {"arch": "ensemble", "config": {"arch": "ensemble"},
+         "members": [{"name": "a", "config": {"arch": "resnet_small", "model_kwargs": {"width": 12}}}]}))
+    assert bench._recorded_kwargs("resnet_small") == {"width": 12}
