@@ -126,8 +126,13 @@ def recipe_rows(models_dir: Path = config.MODELS_DIR) -> list[tuple]:
         except (KeyError, TypeError, ValueError):
             continue  # baselines.json and unevaluated models
         c = m.get("config") or {}
+        if m.get("members"):  # an ensemble: its members' shared recipe
+            c = m["members"][0].get("config") or {}
         kw = c.get("model_kwargs") or {}
-        arch = m.get("arch", "?") + (f" (width {kw.get('width', 16)})" if m.get("arch") == "resnet_small" else "")
+        arch = c.get("arch") or m.get("arch", "?")
+        arch += f" (width {kw.get('width', 16)})" if arch == "resnet_small" else ""
+        if m.get("members"):
+            arch = f"ensemble of {len(m['members'])} × {arch}"
         val = (m.get("validation") or {}).get("accuracy")
         test = pct(ev["accuracy"])
         if ev.get("contaminated"):  # e.g. trained on the official split: most leak-free test images were seen
@@ -138,12 +143,14 @@ def recipe_rows(models_dir: Path = config.MODELS_DIR) -> list[tuple]:
             name += ", weights not committed"
         extras = ", ".join(f"{label} {c[key]}" for key, label in (("ema_momentum", "weight EMA"),
                                                                    ("mixup_alpha", "mixup")) if c.get(key)) or "none"
-        rows.append((name, arch, m.get("epochs_run", "?"), c.get("weight_decay", "?"), extras,
+        frac, epochs = c.get("early_stop_from"), c.get("epochs")
+        watch = f"from epoch {int(epochs * frac) + 1}" if frac is not None and epochs else "n/a"
+        rows.append((name, arch, m.get("epochs_run", "?"), watch, c.get("weight_decay", "?"), extras,
                      m.get("tta") or "none", f"{100 * val:.1f}%" if isinstance(val, float) else "n/a", test))
     return rows
 
 
-RECIPE_COLUMNS = ("model", "architecture", "epochs run", "weight decay", "EMA / mixup", "test-time augmentation",
+RECIPE_COLUMNS = ("model", "architecture", "epochs run", "early stopping watches", "weight decay", "EMA / mixup", "test-time augmentation",
                   "val accuracy", "leak-free test accuracy")
 
 

@@ -70,7 +70,8 @@ def test_missed_tumours_counts_confidence_and_best_specificity(tmp_path):
 def test_recipe_rows_name_the_regularisers_and_skip_unevaluated_records(tmp_path):
     ev = {"leakfree_test": {"accuracy": {"value": 0.9, "ci": [0.88, 0.92]}, "n": 10}}
     base = {"arch": "resnet_small", "epochs_run": 80, "validation": {"accuracy": 0.95}, "evaluation": ev}
-    recs = {"a": {**base, "name": "a", "config": {"weight_decay": 0.05, "ema_momentum": 0.998, "mixup_alpha": 0.4}},
+    recs = {"a": {**base, "name": "a", "config": {"weight_decay": 0.05, "ema_momentum": 0.998, "mixup_alpha": 0.4,
+                                                  "epochs": 80, "early_stop_from": 0.75}},
             "b": {**base, "name": "b", "config": {"weight_decay": 0.05, "model_kwargs": {"width": 24}}},
             "c": {"name": "c", "config": {}}}  # never evaluated
     for name, rec in recs.items():
@@ -78,15 +79,16 @@ def test_recipe_rows_name_the_regularisers_and_skip_unevaluated_records(tmp_path
     (tmp_path / "a.keras").write_bytes(b"")
     rows = model_card.recipe_rows(tmp_path)
     assert [r[0] for r in rows] == ["`a`", "`b`, weights not committed"]
-    assert rows[0][4] == "weight EMA 0.998, mixup 0.4" and rows[1][4] == "none"
-    assert rows[1][1] == "resnet_small (width 24)" and rows[0][6] == "95.0%"
+    assert rows[0][5] == "weight EMA 0.998, mixup 0.4" and rows[1][5] == "none"
+    assert rows[1][1] == "resnet_small (width 24)" and rows[0][7] == "95.0%"
+    assert rows[0][3] == "from epoch 61" and rows[1][3] == "n/a"  # Keras counts start_from_epoch from 0
 
 
 def test_recipes_markdown_is_one_table_row_per_record():
-    rows = [("`a`", "resnet_small (width 16)", 80, 0.05, "none", "hflip", "97.0%", "96.0%")]
+    rows = [("`a`", "resnet_small (width 16)", 80, "from epoch 61", 0.05, "none", "hflip", "97.0%", "96.0%")]
     lines = model_card.recipes_markdown(rows).splitlines()
     assert lines[0].startswith("| model |") and lines[1] == "|" + "---|" * len(model_card.RECIPE_COLUMNS)
-    assert lines[2] == "| `a` | resnet_small (width 16) | 80 | 0.05 | none | hflip | 97.0% | 96.0% |"
+    assert lines[2] == "| `a` | resnet_small (width 16) | 80 | from epoch 61 | 0.05 | none | hflip | 97.0% | 96.0% |"
 
 
 def test_seed_spread_groups_same_recipe_runs_and_ignores_seed_name_and_budget(tmp_path):
