@@ -820,7 +820,9 @@ def cluster_table(records: dict[str, dict], split_key: str = "leakfree_test") ->
         if not cl:
             continue
         rows[MODEL_NAMES.get(name, name)] = {
-            "images": b.get("n"), "twin groups": cl.get("n_groups"),
+            "images": b.get("n") if not b.get("contaminated")
+            else f"{b.get('n')} ({b.get('n_in_training_split')} seen in training: contaminated)",
+            "twin groups": cl.get("n_groups"),
             "accuracy (images resampled)": metric(b, "accuracy"),
             "accuracy (groups resampled)": metric(cl, "accuracy"),
             "macro-F1 (groups resampled)": metric(cl, "macro_f1", fmt="{:.3f}"),

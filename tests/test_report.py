@@ -240,3 +240,6 @@ def test_cluster_table_reads_the_cluster_block_and_skips_records_without_it():
     assert row["accuracy (images resampled)"] == "90.0% (85.0%–95.0%)"
     assert row["accuracy (groups resampled)"] == "90.0% (80.0%–97.0%)"
     assert row["accuracy per twin group"].startswith("88.0%")
+    records["seen"] = {"evaluation": {"leakfree_test": {"n": 100, "accuracy": block, "cluster": cluster,
+                                                        "contaminated": True, "n_in_training_split": 80}}}
+    assert "80 seen in training" in report.cluster_table(records).loc["seen", "images"]
