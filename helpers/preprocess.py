@@ -403,12 +403,46 @@ def _block_mean(g: np.ndarray, f: int) -> np.ndarray:
     return g[: hs * f, : ws * f].reshape(hs, f, ws, f).mean(axis=(1, 3), dtype=np.float32)
 
 
+# Binary morphology with the 4-neighbour cross and nothing outside the image, as scipy.ndimage's defaults, by
+# shifted logical operations: the same masks (tested against ndimage) at a fraction of the cost on 2 cores,
+# where head cropping dominates preprocessing time.
+def _erode(m: np.ndarray) -> np.ndarray:
+    out = m.copy()
+    out[1:] &= m[:-1]
+    out[:-1] &= m[1:]
+    out[:, 1:] &= m[:, :-1]
+    out[:, :-1] &= m[:, 1:]
+    out[0] = out[-1] = False
+    out[:, 0] = out[:, -1] = False
+    return out
+
+
+def _dilate(m: np.ndarray, iterations: int = 1) -> np.ndarray:
+    for _ in range(iterations):
+        out = m.copy()
+        out[1:] |= m[:-1]
+        out[:-1] |= m[1:]
+        out[:, 1:] |= m[:, :-1]
+        out[:, :-1] |= m[:, 1:]
+        m = out
+    return m
+
+
+def _fill_holes(m: np.ndarray) -> np.ndarray:
+    """Background components (4-connected) that do not touch the border are holes."""
+    lab, n = ndimage.label(~m)
+    if n == 0:
+        return m.copy()
+    edge = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
+    return m | ~np.isin(lab, edge[edge > 0]) & (lab > 0)
+
+
 def _blob_box(small: np.ndarray, t: float) -> tuple[int, int, int, int] | None:
     """Box (top, bottom, left, right), in `small`'s pixels, of the head blob of `small > t`."""
     # Opening first drops 1-2 px lines (frames drawn round some images, which would otherwise enclose
     # everything); filling holes then joins the bright scalp ring to the brain across the dark skull.
-    mask = ndimage.binary_opening(small > t, iterations=1)
-    mask = ndimage.binary_fill_holes(mask)
+    mask = _dilate(_erode(small > t))
+    mask = _fill_holes(mask)
     lab, n = ndimage.label(mask)
     if n == 0:
         return None
@@ -416,7 +450,7 @@ def _blob_box(small: np.ndarray, t: float) -> tuple[int, int, int, int] | None:
     # The head is the largest blob. Other blobs count if big (a head cut in two by a dark band) or if
     # they hug the head (scalp fragments); far, small ones (letters, rulers, annotations) are dropped.
     main = areas.argmax() + 1
-    near = np.unique(lab[ndimage.binary_dilation(lab == main, iterations=3)])
+    near = np.unique(lab[_dilate(lab == main, iterations=3)])
     keep = [i + 1 for i, a in enumerate(areas)
             if a >= 0.2 * areas.max() or (i + 1 in near and a >= 0.002 * areas.max())]
     sel = np.isin(lab, keep)

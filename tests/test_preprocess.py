@@ -370,3 +370,21 @@ def test_preprocess_many_names_bad_file(tmp_path):
     bad.write_bytes(b"not a jpeg")
     with pytest.raises(P.ImageError, match="broken.jpg: not an image"):
         P.preprocess_many([bad], 32)
+
+
+def test_fast_morphology_equals_scipy_ndimage():
+    """The head crop's shifted-array erosion, dilation and hole filling give exactly ndimage's masks."""
+    from scipy import ndimage
+
+    from helpers import preprocess
+
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        h, w = rng.integers(3, 40, 2)
+        m = rng.random((h, w)) < rng.uniform(0.2, 0.9)
+        np.testing.assert_array_equal(preprocess._dilate(preprocess._erode(m)), ndimage.binary_opening(m))
+        np.testing.assert_array_equal(preprocess._fill_holes(m), ndimage.binary_fill_holes(m))
+        np.testing.assert_array_equal(preprocess._dilate(m, 3), ndimage.binary_dilation(m, iterations=3))
+    ring = np.zeros((9, 9), bool)
+    ring[2:7, 2:7], ring[3:6, 3:6] = True, False
+    assert preprocess._fill_holes(ring)[4, 4] and not preprocess._fill_holes(ring)[0, 0]
