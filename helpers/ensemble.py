@@ -129,7 +129,7 @@ def build(member_paths: list[str | Path], name: str, out_dir: str | Path = confi
         "members": [{"name": p.name, "keras_sha256": p.meta["keras_sha256"], "config": p.meta.get("config"),
                      "epochs_run": p.meta.get("epochs_run"), "train_wall_s": p.meta.get("train_wall_s"),
                      "val_accuracy": (p.meta.get("validation") or {}).get("accuracy")} for p in members],
-        "data": {**first["data"], "cpu_count": first["data"].get("cpu_count")},
+        "data": dict(first["data"]),
         "validation": cal["validation"],
         "history": {},
         "versions": versions(),

@@ -50,9 +50,14 @@ def bootstrap_weights(n: int, n_boot: int = 1000, seed: int = config.SEED, group
         _, inv = np.unique(np.asarray(groups), return_inverse=True)
         m = int(inv.max()) + 1 if n else 0
         idx = np.random.default_rng(seed).integers(0, m, size=(n_boot, m))
-    counts = np.bincount((idx + (np.arange(n_boot, dtype=np.int64) * m)[:, None]).ravel(),
-                         minlength=n_boot * m).reshape(n_boot, m)
+    counts = _draw_counts(idx, m)
     return counts if inv is None else counts[:, inv]
+
+
+def _draw_counts(idx: np.ndarray, m: int) -> np.ndarray:
+    """[B, m] how often each of m items appears in each row of resample indices idx [B, k]."""
+    b = idx.shape[0]
+    return np.bincount((idx + (np.arange(b, dtype=np.int64) * m)[:, None]).ravel(), minlength=b * m).reshape(b, m)
 
 
 def _ci(samples: np.ndarray, alpha: float = 0.05) -> list[float]:
@@ -94,9 +99,7 @@ def prf_from_confusion(cm: np.ndarray) -> dict[str, np.ndarray]:
 
 def auc_bootstrap(y_bin: np.ndarray, score: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """ROC-AUC of each resample (Mann-Whitney with ties counted half), vectorised over resamples."""
-    n, b = len(score), idx.shape[0]
-    w = np.bincount((idx + (np.arange(b, dtype=np.int64) * n)[:, None]).ravel(), minlength=b * n).reshape(b, n)
-    return auc_weighted(y_bin, score, w)
+    return auc_weighted(y_bin, score, _draw_counts(idx, len(score)))
 
 
 def auc_weighted(y_bin: np.ndarray, score: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -201,7 +204,7 @@ def cluster_metrics(y: np.ndarray, probs: np.ndarray, groups, n_boot: int = 1000
     if W is not None:  # the same resamples, counted per group: how often each group was drawn
         first = np.unique(inv, return_index=True)[1]
         g_w = W[:, first]
-    out["per_picture_accuracy"] = _block(per_group.mean() if n_groups else float("nan"),
+    out["per_group_accuracy"] = _block(per_group.mean() if n_groups else float("nan"),
                                          (g_w @ per_group) / g_w.sum(1) if g_w is not None else None)
     return out
 
@@ -580,7 +583,7 @@ def format_table(ev: dict) -> str:
         if cl:
             lines.append(f"  twin groups resampled whole ({cl['n_groups']} groups): accuracy {_fmt(cl['accuracy'])}  "
                          f"macro-F1 {_fmt(cl['macro_f1'], False)}  sensitivity {_fmt(cl['sensitivity'])}")
-            lines.append(f"  per twin group (each group once): accuracy {_fmt(cl['per_picture_accuracy'])}")
+            lines.append(f"  per twin group (each group once): accuracy {_fmt(cl['per_group_accuracy'])}")
         if b.get("unseen_subset"):
             lines.append(f"  unseen subset (n={b['unseen_subset']['n']}): accuracy {_fmt(b['unseen_subset']['accuracy'])}")
         if b.get("note"):

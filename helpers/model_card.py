@@ -94,7 +94,7 @@ def results_markdown(models_dir: Path = config.MODELS_DIR) -> str:
                   f"mirrors, rotations and near-identical slices; each group sits whole in one split), and a model "
                   f"tends to be right or wrong on a whole group at once. Resampling whole groups gives the more "
                   f"honest intervals: accuracy {pct(cl['accuracy'])}, sensitivity {pct(cl['sensitivity'])}; "
-                  f"counting each group once (mean accuracy per group) gives {pct(cl['per_picture_accuracy'])}.", ""]
+                  f"counting each group once (mean accuracy per group) gives {pct(cl['per_group_accuracy'])}.", ""]
     if ab and ab.get("accuracy") is not None:
         lines += [f"Abstaining below a confidence of {ab['threshold']:.3g} (\"refer to a radiologist\") keeps "
                   f"{100 * ab['coverage']:.1f}% of test images at {100 * ab['accuracy']:.1f}% accuracy.", ""]

@@ -827,7 +827,7 @@ def cluster_table(records: dict[str, dict], split_key: str = "leakfree_test") ->
             "accuracy (groups resampled)": metric(cl, "accuracy"),
             "macro-F1 (groups resampled)": metric(cl, "macro_f1", fmt="{:.3f}"),
             "sensitivity (groups resampled)": metric(cl, "sensitivity"),
-            "accuracy per twin group": metric(cl, "per_picture_accuracy"),
+            "accuracy per twin group": metric(cl, "per_group_accuracy"),
         }
     return pd.DataFrame(rows).T
 

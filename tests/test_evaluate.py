@@ -92,18 +92,18 @@ def test_cluster_bootstrap_draws_whole_groups_and_widens_correlated_intervals():
     width = lambda b: b["ci"][1] - b["ci"][0]
     assert width(cluster["accuracy"]) > 2 * width(image)  # ~sqrt(10) wider
     assert cluster["n_groups"] == 30
-    assert cluster["per_picture_accuracy"]["value"] == pytest.approx((pred == y).reshape(30, 10).mean())
+    assert cluster["per_group_accuracy"]["value"] == pytest.approx((pred == y).reshape(30, 10).mean())
     lo, hi = cluster["sensitivity"]["ci"]
     assert lo <= cluster["sensitivity"]["value"] <= hi
 
 
-def test_per_picture_accuracy_counts_each_group_once():
+def test_per_group_accuracy_counts_each_group_once():
     y = np.zeros(12, int)
     pred = np.r_[np.zeros(10, int), 1, 1]  # one picture copied 10 times (right), two single pictures (wrong)
     probs = np.eye(4)[pred]
     m = evaluate.cluster_metrics(y, probs, np.r_[np.zeros(10, int), 1, 2], n_boot=0)
     assert m["accuracy"]["value"] == pytest.approx(10 / 12)
-    assert m["per_picture_accuracy"]["value"] == pytest.approx(1 / 3)
+    assert m["per_group_accuracy"]["value"] == pytest.approx(1 / 3)
 
 
 def test_ece_of_calibrated_probabilities_is_near_zero():

@@ -230,7 +230,7 @@ def test_smoke_chain_on_real_data(tmp_path):
 def test_cluster_table_reads_the_cluster_block_and_skips_records_without_it():
     block = {"value": 0.9, "ci": [0.85, 0.95]}
     cluster = {"n_groups": 40, "accuracy": {"value": 0.9, "ci": [0.8, 0.97]}, "macro_f1": block,
-               "sensitivity": block, "per_picture_accuracy": {"value": 0.88, "ci": [0.8, 0.95]}}
+               "sensitivity": block, "per_group_accuracy": {"value": 0.88, "ci": [0.8, 0.95]}}
     records = {"brain_tumor_cnn": {"evaluation": {"leakfree_test": {"n": 100, "accuracy": block, "cluster": cluster}}},
                "old": {"evaluation": {"leakfree_test": {"n": 100, "accuracy": block}}}}
     t = report.cluster_table(records)
