@@ -73,14 +73,18 @@ def _block(value: float, samples: np.ndarray | None) -> dict:
     return {"value": float(value), "ci": _ci(samples) if samples is not None else [float("nan")] * 2}
 
 
-def confusions(y: np.ndarray, pred: np.ndarray, idx: np.ndarray | None = None, k: int = K) -> np.ndarray:
-    """Confusion matrix [k, k] (rows true), or one per resample [B, k, k] when `idx` [B, n] is given."""
+def confusions(y: np.ndarray, pred: np.ndarray, idx: np.ndarray | None = None, k: int = K,
+               weights: np.ndarray | None = None) -> np.ndarray:
+    """Confusion matrix [k, k] (rows true), or one per resample [B, k, k] when resample indices `idx` [B, n] or
+    draw counts `weights` [B, n] (bootstrap_weights) are given."""
     codes = np.asarray(y, np.int64) * k + np.asarray(pred, np.int64)
-    if idx is None:
+    if idx is not None:
+        weights = _draw_counts(idx, len(codes))
+    if weights is None:
         return np.bincount(codes, minlength=k * k).reshape(k, k)
-    b = idx.shape[0]
-    flat = codes[idx] + (np.arange(b, dtype=np.int64) * k * k)[:, None]
-    return np.bincount(flat.ravel(), minlength=b * k * k).reshape(b, k, k)
+    onehot = np.zeros((len(codes), k * k))
+    onehot[np.arange(len(codes)), codes] = 1.0
+    return (weights @ onehot).reshape(-1, k, k)
 
 
 def prf_from_confusion(cm: np.ndarray) -> dict[str, np.ndarray]:
@@ -95,11 +99,6 @@ def prf_from_confusion(cm: np.ndarray) -> dict[str, np.ndarray]:
         f1 = np.where(n_pred + n_true > 0, 2 * tp / (n_pred + n_true), 0.0)
         accuracy = tp.sum(-1) / cm.sum((-2, -1))
     return {"precision": precision, "recall": recall, "f1": f1, "accuracy": accuracy, "macro_f1": f1.mean(-1)}
-
-
-def auc_bootstrap(y_bin: np.ndarray, score: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """ROC-AUC of each resample (Mann-Whitney with ties counted half), vectorised over resamples."""
-    return auc_weighted(y_bin, score, _draw_counts(idx, len(score)))
 
 
 def auc_weighted(y_bin: np.ndarray, score: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -125,16 +124,18 @@ def _downsample_curve(fpr: np.ndarray, tpr: np.ndarray, n: int = ROC_POINTS) -> 
 
 
 # ------------------------------------------------------------------------------------------- metrics
-def classification_metrics(y: np.ndarray, probs: np.ndarray, n_boot: int = 1000, seed: int = config.SEED) -> dict:
-    """Accuracy, macro-F1, per-class P/R/F1 with CIs, confusion matrix, tumour-vs-no-tumour block."""
+def classification_metrics(y: np.ndarray, probs: np.ndarray, n_boot: int = 1000, seed: int = config.SEED,
+                           groups=None) -> dict:
+    """Accuracy, macro-F1, per-class P/R/F1 with CIs, confusion matrix, tumour-vs-no-tumour block.
+    CIs resample images, or whole groups when `groups` is given (bootstrap_weights)."""
     from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support, roc_auc_score, roc_curve
 
     y = np.asarray(y, np.int64)
     probs = np.asarray(probs, np.float64)
     pred = probs.argmax(1)
     labels = list(range(K))
-    idx = bootstrap_indices(len(y), n_boot, seed) if n_boot else None
-    boot = prf_from_confusion(confusions(y, pred, idx)) if idx is not None else None
+    W = bootstrap_weights(len(y), n_boot, seed, groups) if n_boot else None
+    boot = prf_from_confusion(confusions(y, pred, weights=W)) if W is not None else None
     prec, rec, f1, support = precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
     out: dict = {
         "n": int(len(y)),
@@ -159,15 +160,14 @@ def classification_metrics(y: np.ndarray, probs: np.ndarray, n_boot: int = 1000,
     with np.errstate(divide="ignore", invalid="ignore"):
         sens = (yb & pb).sum() / yb.sum() if yb.any() else float("nan")
         spec = (~yb & ~pb).sum() / (~yb).sum() if (~yb).any() else float("nan")
-        if idx is not None:
-            ybi, pbi = yb[idx], pb[idx]
-            sens_b = (ybi & pbi).sum(1) / ybi.sum(1)
-            spec_b = (~ybi & ~pbi).sum(1) / (~ybi).sum(1)
-    tumour["sensitivity"] = _block(sens, sens_b if idx is not None else None)
-    tumour["specificity"] = _block(spec, spec_b if idx is not None else None)
+        if W is not None:
+            sens_b = (W @ (yb & pb)) / (W @ yb)
+            spec_b = (W @ (~yb & ~pb)) / (W @ ~yb)
+    tumour["sensitivity"] = _block(sens, sens_b if W is not None else None)
+    tumour["specificity"] = _block(spec, spec_b if W is not None else None)
     if yb.any() and (~yb).any():
         fpr, tpr, _ = roc_curve(yb, score)
-        tumour["roc_auc"] = _block(roc_auc_score(yb, score), auc_bootstrap(yb, score, idx) if idx is not None else None)
+        tumour["roc_auc"] = _block(roc_auc_score(yb, score), auc_weighted(yb, score, W) if W is not None else None)
         tumour["roc"] = _downsample_curve(fpr, tpr)
     else:
         tumour["roc_auc"] = {"value": float("nan"), "ci": [float("nan")] * 2}
@@ -177,36 +177,23 @@ def classification_metrics(y: np.ndarray, probs: np.ndarray, n_boot: int = 1000,
 
 
 def cluster_metrics(y: np.ndarray, probs: np.ndarray, groups, n_boot: int = 1000, seed: int = config.SEED) -> dict:
-    """Headline metrics with cluster-bootstrap CIs (whole twin groups resampled), and accuracy per twin group
-    (each group's mean correctness, then the mean over groups: a picture copied 30 times counts once)."""
-    y = np.asarray(y, np.int64)
-    pred = np.asarray(probs, np.float64).argmax(1)
-    _, inv = np.unique(np.asarray(groups), return_inverse=True)
-    correct = (pred == y).astype(np.float64)
-    n_groups = int(inv.max()) + 1 if len(y) else 0
-    per_group = np.bincount(inv, correct, n_groups) / np.bincount(inv, minlength=n_groups)
-    out: dict = {"n": int(len(y)), "n_groups": n_groups,
-                 "method": f"cluster bootstrap 95% (whole twin groups resampled, seed {seed})"}
-    W = bootstrap_weights(len(y), n_boot, seed, groups) if n_boot else None
-    onehot = np.zeros((len(y), K * K))
-    onehot[np.arange(len(y)), y * K + pred] = 1.0
-    boot = prf_from_confusion((W @ onehot).reshape(-1, K, K)) if W is not None else None
-    point = prf_from_confusion(onehot.sum(0).reshape(K, K))
-    out["accuracy"] = _block(point["accuracy"], boot["accuracy"] if boot else None)
-    out["macro_f1"] = _block(point["macro_f1"], boot["macro_f1"] if boot else None)
-    yb = y != NOTUMOR
-    pb = (1.0 - np.asarray(probs, np.float64)[:, NOTUMOR]) >= TUMOUR_THRESHOLD
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for key, pos, hit in (("sensitivity", yb, yb & pb), ("specificity", ~yb, ~yb & ~pb)):
-            value = hit.sum() / pos.sum() if pos.any() else float("nan")
-            out[key] = _block(value, (W @ hit) / (W @ pos) if W is not None else None)
-    g_w = None
-    if W is not None:  # the same resamples, counted per group: how often each group was drawn
-        first = np.unique(inv, return_index=True)[1]
-        g_w = W[:, first]
-    out["per_group_accuracy"] = _block(per_group.mean() if n_groups else float("nan"),
-                                         (g_w @ per_group) / g_w.sum(1) if g_w is not None else None)
-    return out
+    """Headline metrics with cluster-bootstrap CIs (classification_metrics resampling whole twin groups), and
+    accuracy per twin group (each group's mean correctness, then the mean over groups: a picture copied 30 times
+    counts once), on the same resamples."""
+    m = classification_metrics(y, probs, n_boot, seed, groups=groups)
+    _, inv, sizes = np.unique(np.asarray(groups), return_inverse=True, return_counts=True)
+    correct = (np.asarray(probs).argmax(1) == np.asarray(y)).astype(np.float64)
+    per_group = np.bincount(inv, correct, len(sizes)) / sizes
+    boot = None
+    if n_boot:  # how often each group was drawn: an image's draw count is its group's
+        g_w = bootstrap_weights(len(y), n_boot, seed, groups)[:, np.unique(inv, return_index=True)[1]]
+        boot = (g_w @ per_group) / g_w.sum(1)
+    t = m["tumour"]
+    return {"n": m["n"], "n_groups": int(len(sizes)),
+            "method": f"cluster bootstrap 95% (whole twin groups resampled, seed {seed})",
+            "accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "sensitivity": t["sensitivity"],
+            "specificity": t["specificity"], "roc_auc": t["roc_auc"],
+            "per_group_accuracy": _block(per_group.mean() if len(sizes) else float("nan"), boot)}
 
 
 def abstain_curve(probs: np.ndarray, y: np.ndarray, thresholds) -> list[dict]:
