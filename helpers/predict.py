@@ -247,6 +247,8 @@ def load_model(path: str | Path | None = None) -> Predictor:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import keras
 
+        from . import models  # noqa: F401 - registers RandomAffineAugment, which newer models hold
+
         try:
             model = keras.saving.load_model(kpath, safe_mode=True, compile=False)
         except Exception as e:  # noqa: BLE001 - Keras raises many types; the user needs one line
