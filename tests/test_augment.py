@@ -1,0 +1,100 @@
+"""RandomAffineAugment: one resampling for flip/rotation/zoom/shift, the same result through TensorFlow's fused kernel
+(what the CPU uses) and through the keras.ops gathers (what JAX and PyTorch use on a GPU)."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from keras import ops
+
+from helpers import config
+from helpers.models import RandomAffineAugment, _affine_gather, build_model
+from helpers.train import sha256_file
+
+
+def _square(n=16, size=48):
+    x = np.zeros((n, size, size, 1), "float32")
+    x[:, 14:30, 8:24] = 1.0  # off-centre, so a mirror or a shift is visible
+    return x
+
+
+def _centroids(x):
+    w = x[..., 0]
+    yy, xx = np.mgrid[: x.shape[1], : x.shape[2]]
+    m = w.sum(axis=(1, 2))
+    return (w * xx).sum(axis=(1, 2)) / m, (w * yy).sum(axis=(1, 2)) / m, m
+
+
+def test_fused_kernel_and_gathers_agree():
+    rng = np.random.default_rng(0)
+    n, size = 6, 40
+    x = rng.random((n, size, size, 2)).astype("float32")
+    th, s = rng.uniform(-0.5, 0.5, (n, 1)), rng.uniform(0.85, 1.15, (n, 1))
+    sign = np.where(rng.random((n, 1)) < 0.5, -1.0, 1.0)
+    tx, ty, c = rng.uniform(-3, 3, (n, 1)), rng.uniform(-3, 3, (n, 1)), (size - 1) / 2
+    a0, a1, b0, b1 = sign * np.cos(th) / s, sign * np.sin(th) / s, -np.sin(th) / s, np.cos(th) / s
+    a2, b2 = c - a0 * (c + tx) - a1 * (c + ty), c - b0 * (c + tx) - b1 * (c + ty)
+    coeffs = [v.astype("float32") for v in (a0, a1, a2, b0, b1, b2)]
+    z = np.zeros_like(coeffs[0])
+    fused = np.asarray(ops.image.affine_transform(x, np.concatenate([*coeffs, z, z], axis=1),
+                                                  interpolation="bilinear", fill_mode="constant"))
+    gathered = np.asarray(_affine_gather(x, coeffs))
+    assert np.abs(fused - gathered).max() < 1e-5
+    assert np.abs(gathered - x).mean() > 0.05  # the transforms did move the images
+
+
+def test_inactive_at_inference_and_identity_with_zero_ranges():
+    x = _square()
+    layer = RandomAffineAugment(seed=1)
+    assert np.array_equal(np.asarray(layer(x, training=False)), x)
+    still = RandomAffineAugment(0, 0, 0, flip=False, contrast=0, brightness=0, seed=1)
+    assert np.abs(np.asarray(still(x, training=True)) - x).max() < 1e-6
+
+
+def test_flip_only_mirrors_about_half_the_images():
+    x = _square(64)
+    y = np.asarray(RandomAffineAugment(0, 0, 0, flip=True, contrast=0, brightness=0, seed=3)(x, training=True))
+    same = [np.allclose(a, b, atol=1e-6) for a, b in zip(y, x)]
+    mirrored = [np.allclose(a, b[:, ::-1], atol=1e-6) for a, b in zip(y, x)]
+    assert all(s or m for s, m in zip(same, mirrored))
+    assert 16 <= sum(mirrored) <= 48
+
+
+def test_shift_and_zoom_stay_within_their_ranges():
+    x = _square(64)
+    cx0, cy0, m0 = _centroids(x)
+    shifted = np.asarray(RandomAffineAugment(0, 0.1, 0, flip=False, contrast=0, brightness=0, seed=4)(x, training=True))
+    cx, cy, _ = _centroids(shifted)
+    dx, dy = cx - cx0, cy - cy0
+    assert np.abs(dx).max() <= 0.1 * 48 + 0.5 and np.abs(dy).max() <= 0.1 * 48 + 0.5
+    assert np.abs(dx).max() > 1.5 and np.abs(dy).max() > 1.5  # it does shift
+    zoomed = np.asarray(RandomAffineAugment(0, 0, 0.2, flip=False, contrast=0, brightness=0, seed=5)(x, training=True))
+    area = _centroids(zoomed)[2] / m0
+    assert area.min() >= 0.8**2 - 0.05 and area.max() <= 1.2**2 + 0.05 and area.max() - area.min() > 0.2
+
+
+def test_photometric_changes_keep_the_unit_range():
+    x = np.random.default_rng(6).random((8, 32, 32, 1)).astype("float32")
+    y = np.asarray(RandomAffineAugment(0, 0, 0, flip=False, contrast=0.5, brightness=0.3, seed=6)(x, training=True))
+    assert y.min() >= 0 and y.max() <= 1 and np.abs(y - x).mean() > 0.02
+
+
+def test_unknown_augment_layer_is_named():
+    with pytest.raises(ValueError, match="known: keras, affine"):
+        build_model("resnet_small", 32, width=4, blocks=(1,), augment_layer="fancy")
+
+
+def test_a_model_with_the_layer_loads_through_the_prediction_api(tmp_path):
+    """Keras must know the custom class when it deserialises: `helpers.predict` alone (as the CLI and the dashboard
+    import it) has to register it, in a fresh interpreter."""
+    model = build_model("resnet_small", 32, width=4, blocks=(1, 1), augment_layer="affine")
+    kpath = tmp_path / "aff.keras"
+    model.save(kpath)
+    kpath.with_suffix(".json").write_text(json.dumps({"classes": list(config.CLASSES), "img_size": 32,
+                                                      "keras_sha256": sha256_file(kpath), "temperature": 1.0}))
+    code = ("import sys, numpy as np; from helpers.predict import load_model; p = load_model(sys.argv[1]); "
+            "print(type(p.model.get_layer('augment')).__name__)")
+    out = subprocess.run([sys.executable, "-c", code, str(kpath)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "RandomAffineAugment"
