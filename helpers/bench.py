@@ -113,7 +113,8 @@ def _recorded(name: str) -> dict | None:
     if m is None:
         return None
     return {k: m.get(k) for k in ("train_wall_s", "train_images_per_s", "epochs_run")} | {
-        "n_train": (m.get("data") or {}).get("n_train"), "cpu_count": (m.get("data") or {}).get("cpu_count")}
+        "n_train": (m.get("data") or {}).get("n_train"), "cpu_count": (m.get("data") or {}).get("cpu_count"),
+        "device": (m.get("versions") or {}).get("device")}
 
 
 def _predictor(size: int):
@@ -164,6 +165,19 @@ def run(quick: bool = False, data_dir=None) -> dict:
     n_batches = 5 if quick else 10
     res["training"] = {arch: bench_training(X, y, arch, n_batches, model_kwargs=_recorded_kwargs(arch))
                        for arch in ("resnet_small", "capstone_cnn")}
+    from .train import DEFAULTS
+
+    cpu_kw = dict(DEFAULTS["model_kwargs"])
+    if {"width": 16, **cpu_kw} != {"width": 16, **res["training"]["resnet_small"]["model_kwargs"]}:
+        # the shipped model was trained elsewhere (a GPU) with a bigger recipe: also time the CPU recipe
+        res["training"]["resnet_small_cpu_recipe"] = bench_training(X, y, "resnet_small", n_batches, model_kwargs=cpu_kw)
+    shipped = _record(config.DEFAULT_MODEL_NAME) or {}
+    n_train = (shipped.get("data") or {}).get("n_train") or len(X)
+    for key, t in list(res["training"].items()):
+        if key != "recorded_full_runs" and isinstance(t, dict) and t.get("arch") == "resnet_small":
+            # one full schedule on this machine, at the measured rate (early stopping can only shorten it)
+            t["full_run_min"] = DEFAULTS["epochs"] * n_train / t["images_per_s"] / 60
+            t["full_run_epochs"], t["full_run_n_train"] = DEFAULTS["epochs"], n_train
     res["training"]["recorded_full_runs"] = {n: _recorded(n) for n in (config.DEFAULT_MODEL_NAME, "capstone_cnn")}
 
     P, which = _predictor(config.IMG_SIZE)
@@ -211,12 +225,22 @@ def format_table(r: dict) -> str:
     row(f"preprocess {pre['n']} images, cold cache", f"{pre['seconds']:.1f} s ({pre['images_per_s']:.0f}/s)")
     row("  -> all 7,023 images (extrapolated)" if pre["n"] != N_REAL else "  all 7,023 images",
         f"{pre['extrapolated_all_s']:.1f} s", 45, "s")
-    for arch in ("resnet_small", "capstone_cnn"):
-        t = tr[arch]
-        row(f"train {arch} ({t['img_size']}px, {t['batches']}x{t['batch_size']})", f"{t['images_per_s']:.1f} img/s")
+    for key, label in (("resnet_small", "shipped model's net"), ("resnet_small_cpu_recipe", "CPU recipe's net"),
+                       ("capstone_cnn", "capstone_cnn")):
+        t = tr.get(key)
+        if not t:
+            continue
+        kw = t.get("model_kwargs") or {}
+        what = (f"{label}, w{kw.get('width', 16)}{'' if kw.get('stem_pool', True) else ' no pool'}"
+                if t["arch"] == "resnet_small" else label)
+        row(f"train {what} ({t['img_size']}px)"[:44], f"{t['images_per_s']:.1f} img/s")
+        if t.get("full_run_min"):
+            row(f"  -> {t['full_run_epochs']} epochs x {t['full_run_n_train']:,} images here", f"{t['full_run_min']:.0f} min",
+                60 if key == "resnet_small_cpu_recipe" or "resnet_small_cpu_recipe" not in tr else None, "min")
     for name, rec in tr["recorded_full_runs"].items():
         if rec and rec.get("train_wall_s"):
-            row(f"  recorded full run {name}", f"{rec['train_wall_s'] / 60:.1f} min, {rec['train_images_per_s']} img/s")
+            where = rec.get("device") or f"{rec.get('cpu_count', '?')} CPUs"
+            row(f"  recorded full run {name} ({where})"[:44], f"{rec['train_wall_s'] / 60:.1f} min, {rec['train_images_per_s']} img/s")
     row(f"predict, 1 image p50/p95 ({lat['model']})"[:44], f"{lat['predict_ms']['p50']:.1f}/{lat['predict_ms']['p95']:.1f} ms", 25, "ms")
     row("predict + Grad-CAM p50/p95", f"{lat['predict_gradcam_ms']['p50']:.1f}/{lat['predict_gradcam_ms']['p95']:.1f} ms", 100, "ms")
     row("upload-to-result p50/p95", f"{lat['upload_to_result_ms']['p50']:.0f}/{lat['upload_to_result_ms']['p95']:.0f} ms", 1000, "ms")

@@ -108,7 +108,9 @@ def results_markdown(models_dir: Path = config.MODELS_DIR) -> str:
     lines += ["| model | leak-free test accuracy | official Testing accuracy (leaky) | official Testing, never seen in training |",
               "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in headline_rows(models_dir)]
-    lines += ["", f"Trained in {meta['train_wall_s'] / 60:.0f} min on {meta['data'].get('cpu_count', '?')} CPU cores "
+    from .train import trained_on
+
+    lines += ["", f"Trained in {meta['train_wall_s'] / 60:.0f} min on {trained_on(meta)} "
               f"({meta['train_images_per_s']:.0f} images/s, {meta['epochs_run']} epochs, {meta['params']:,} parameters); "
               f"split sha256 `{meta['data']['split_sha256'][:12]}`."]
     return "\n".join(lines)
@@ -128,9 +130,7 @@ def recipe_rows(models_dir: Path = config.MODELS_DIR) -> list[tuple]:
         c = m.get("config") or {}
         if m.get("members"):  # an ensemble: its members' shared recipe
             c = m["members"][0].get("config") or {}
-        kw = c.get("model_kwargs") or {}
-        arch = c.get("arch") or m.get("arch", "?")
-        arch += f" (width {kw.get('width', 16)})" if arch == "resnet_small" else ""
+        arch = net_label({"arch": m.get("arch", "?"), **c})
         if m.get("members"):
             arch = f"ensemble of {len(m['members'])} × {arch}"
         val = (m.get("validation") or {}).get("accuracy")
@@ -145,13 +145,26 @@ def recipe_rows(models_dir: Path = config.MODELS_DIR) -> list[tuple]:
                                                                    ("mixup_alpha", "mixup")) if c.get(key)) or "none"
         frac, epochs = c.get("early_stop_from"), c.get("epochs")
         watch = f"from epoch {int(epochs * frac) + 1}" if frac is not None and epochs else "n/a"
+        from .train import trained_on
+
+        where = trained_on(m if not m.get("members") else m["members"][0])
         rows.append((name, arch, m.get("epochs_run", "?"), watch, c.get("weight_decay", "?"), extras,
-                     m.get("tta") or "none", f"{100 * val:.1f}%" if isinstance(val, float) else "n/a", test))
+                     m.get("tta") or "none", where, f"{100 * val:.1f}%" if isinstance(val, float) else "n/a", test))
     return rows
 
 
-RECIPE_COLUMNS = ("model", "architecture", "epochs run", "early stopping watches", "weight decay", "EMA / mixup", "test-time augmentation",
-                  "val accuracy", "leak-free test accuracy")
+RECIPE_COLUMNS = ("model", "architecture", "epochs run", "early stopping watches", "weight decay", "EMA / mixup",
+                  "test-time augmentation", "trained on", "val accuracy", "leak-free test accuracy")
+
+
+def net_label(cfg: dict) -> str:
+    """An architecture as configured, in a few words: "resnet_small (width 32, no stem pooling)"."""
+    arch = cfg.get("arch", "?")
+    if arch != "resnet_small":
+        return arch
+    kw = cfg.get("model_kwargs") or {}
+    bits = [f"width {kw.get('width', 16)}"] + ([] if kw.get("stem_pool", True) else ["no stem pooling"])
+    return f"{arch} ({', '.join(bits)})"
 
 
 def recipes_markdown(rows: list[tuple]) -> str:
@@ -205,10 +218,42 @@ def seed_spread_markdown(models_dir: Path = config.MODELS_DIR) -> str:
         v, t = row["val"], row["test"]
         stats = "; ".join(f"{label} mean {100 * d['mean']:.1f}% (SD {100 * d['sd']:.2f} points, range "
                           f"{100 * d['min']:.1f}–{100 * d['max']:.1f}%)" for label, d in (("val", v), ("test", t)) if d)
-        lines.append(f"The same recipe ({row['recipe'].get('arch')}, {row['recipe'].get('epochs')} epochs) trained "
+        lines.append(f"The same recipe ({net_label(row['recipe'])}, {row['recipe'].get('epochs')} epochs) trained "
                      f"with {len(row['runs'])} seeds: {runs}. {stats[0].upper() + stats[1:]}. A recipe change smaller "
                      f"than this spread cannot be told from the seed.")
     return "\n\n".join(lines)
+
+
+def _retrain_lines(meta: dict, bench_json: Path = config.PROJ_ROOT / "bench" / "results.json") -> list[str]:
+    """How to reproduce the shipped model: the recorded config, and for a GPU-trained one the bundle route and the
+    measured CPU cost of the same recipe (from `make bench`)."""
+    from .train import trained_on
+
+    name = meta["name"]
+    plain = (f"`brain-mri train --config models/{name}.json` then `brain-mri evaluate models/{name}.keras`, "
+             "or `make report RETRAIN=1`.")
+    where = trained_on(meta)
+    if not where.endswith("GPU"):
+        return [plain]
+    b = (meta.get("data") or {}).get("bundle") or {}
+    lines = [f"It was trained on {where} with the {_backend(meta['versions'])} backend of the same Keras code, from a "
+             "`brain-mri bundle` file (the split's preprocessed train and val images"
+             + (f", JPEG quality {b['jpeg_quality']}: mean absolute error {b['train_mean_abs_error']} grey levels"
+                if b.get("jpeg_quality") else "") + "), several runs sharing the GPU (`models/train_gpu.sh`), then "
+             "calibrated and evaluated here on the CPU with TensorFlow. To repeat it: `brain-mri bundle "
+             "data/processed/bundle.npz`, then on the GPU machine `KERAS_BACKEND=jax brain-mri train --bundle "
+             f"data/processed/bundle.npz --config models/{name}.json --time-budget-min 0` (the recorded budget was a "
+             "guard for a shared machine), then `brain-mri calibrate` and `brain-mri evaluate` here."]
+    try:
+        t = json.loads(bench_json.read_text())["training"]["resnet_small"]
+        if t.get("model_kwargs") == (meta.get("config") or {}).get("model_kwargs") and t.get("full_run_min"):
+            lines.append(f"The same command without `--bundle` trains it on a CPU with TensorFlow; at the "
+                         f"{t['images_per_s']:.1f} images/s that `make bench` measured on this 2-core machine, "
+                         f"{t['full_run_epochs']} epochs take about {t['full_run_min'] / 60:.1f} h. Runs on different "
+                         "backends and devices are not bit-identical; expect a seed-sized difference (see the seed spread).")
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return [" ".join(lines)]
 
 
 def _commonest_confusion(cm: list[list[int]]) -> str:
@@ -258,6 +303,8 @@ def _backend(v: dict) -> str:
 
 
 def model_card(models_dir: Path = config.MODELS_DIR) -> str:
+    from .train import trained_on
+
     meta = _load(config.DEFAULT_MODEL_NAME, models_dir)
     if not meta:
         return "# Model card\n\nNo model trained yet.\n"
@@ -293,7 +340,7 @@ def model_card(models_dir: Path = config.MODELS_DIR) -> str:
            f"validation NLL: {meta['validation']['nll_plain']:.3f} → {meta['validation']['nll_hflip_tta']:.3f})."
            if meta.get("tta") == "hflip" else "."),
         f"- File `models/{meta['keras_file']}`, sha256 `{meta['keras_sha256']}` (checked on every load).",
-        f"- Trained {meta['trained_at']} with Keras {meta['versions']['keras']} / {_backend(meta['versions'])} on {meta['data'].get('cpu_count', '?')} CPU cores: {meta['epochs_run']} "
+        f"- Trained {meta['trained_at']} with Keras {meta['versions']['keras']} / {_backend(meta['versions'])} on {trained_on(meta)}: {meta['epochs_run']} "
         f"epochs in {meta['train_wall_s'] / 60:.1f} min ({meta['train_images_per_s']:.0f} images/s).",
         f"- Recipe: AdamW (lr {cfg['lr']}, weight decay {cfg['weight_decay']}), {cfg['warmup_epochs']} warm-up "
         f"epochs then cosine decay, batch {cfg['batch_size']}, label smoothing {cfg['label_smoothing']}, balanced "
@@ -349,8 +396,7 @@ def model_card(models_dir: Path = config.MODELS_DIR) -> str:
         *(_missed_tumours(models_dir, meta["name"]) if ev else []),
         "",
         "## How to retrain",
-        f"`brain-mri train --config models/{meta['name']}.json` then `brain-mri evaluate models/{meta['name']}.keras`, "
-        "or `make report RETRAIN=1`.",
+        *_retrain_lines(meta),
         "",
     ]
     return "\n".join(out)

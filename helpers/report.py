@@ -627,7 +627,9 @@ def model_table(records: dict[str, dict | None]) -> "pd.DataFrame":
                                     f"{'yes' if (c.get('model_kwargs') or {}).get('stem_pool', True) else 'no'}"
                                     if c.get("arch") == "resnet_small" else "n/a"),
             "augmentation": "none" if c.get("arch") == "capstone_cnn" or (c.get("model_kwargs") or {}).get("augment") == 0
-                            or c.get("arch") == "tiny" else "flips, rotation, shift, zoom, contrast, brightness",
+                            or c.get("arch") == "tiny" else "flips, rotation, shift, zoom, contrast, brightness"
+                            + (" (one resampling)" if (c.get("model_kwargs") or {}).get("augment_layer") == "affine"
+                               else ""),
             "train / val images": f"{d.get('n_train', 'n/a'):,} / {d.get('n_val', 'n/a'):,}"
                                   if isinstance(d.get("n_train"), int) else "n/a",
             "training wall time": _fmt_s(m.get("train_wall_s")),
@@ -719,8 +721,10 @@ def training_notes(records: dict[str, dict | None], model_dir: Path | None = Non
             parts.append(f"best validation accuracy {va[best]:.1%} at epoch {best + 1}")
         if gap is not None:
             parts.append(f"last-epoch train − validation accuracy {gap:+.1%}")
+        from .train import trained_on
+
         parts.append(f"{_fmt_s(m.get('train_wall_s'))} of training at {m.get('train_images_per_s', 'n/a')} images/s "
-                     f"on {m.get('data', {}).get('cpu_count', '?')} CPU cores")
+                     f"on {trained_on(m)}")
         out.append(f"* **{MODEL_NAMES.get(name, name)}** (`{m.get('arch')}`): " + "; ".join(parts) + ".")
     return "\n".join(out)
 

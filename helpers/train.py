@@ -80,6 +80,15 @@ def versions() -> dict:
     return out
 
 
+def trained_on(meta: dict) -> str:
+    """Where a record's training ran, for the docs: "one NVIDIA H200 GPU" or "2 CPU cores"."""
+    v = meta.get("versions") or {}
+    device = str(v.get("device") or "")
+    if v.get("backend", "tensorflow") != "tensorflow" and device and device.lower() != "cpu":
+        return f"one {device} GPU"
+    return f"{(meta.get('data') or {}).get('cpu_count', '?')} CPU cores"
+
+
 def _budget_callback(minutes: float | None):
     """Keras callback: stop when the wall-clock budget is spent (early stopping still restores the best weights)."""
     import keras

@@ -80,15 +80,17 @@ def test_recipe_rows_name_the_regularisers_and_skip_unevaluated_records(tmp_path
     rows = model_card.recipe_rows(tmp_path)
     assert [r[0] for r in rows] == ["`a`", "`b`, weights not committed"]
     assert rows[0][5] == "weight EMA 0.998, mixup 0.4" and rows[1][5] == "none"
-    assert rows[1][1] == "resnet_small (width 24)" and rows[0][7] == "95.0%"
+    assert rows[1][1] == "resnet_small (width 24)" and rows[0][8] == "95.0%"
+    assert rows[0][7] == "? CPU cores"  # no versions recorded: a CPU run (GPU runs name their device)
     assert rows[0][3] == "from epoch 61" and rows[1][3] == "n/a"  # Keras counts start_from_epoch from 0
 
 
 def test_recipes_markdown_is_one_table_row_per_record():
-    rows = [("`a`", "resnet_small (width 16)", 80, "from epoch 61", 0.05, "none", "hflip", "97.0%", "96.0%")]
+    rows = [("`a`", "resnet_small (width 16)", 80, "from epoch 61", 0.05, "none", "hflip", "2 CPU cores", "97.0%", "96.0%")]
     lines = model_card.recipes_markdown(rows).splitlines()
     assert lines[0].startswith("| model |") and lines[1] == "|" + "---|" * len(model_card.RECIPE_COLUMNS)
-    assert lines[2] == "| `a` | resnet_small (width 16) | 80 | from epoch 61 | 0.05 | none | hflip | 97.0% | 96.0% |"
+    assert lines[2] == ("| `a` | resnet_small (width 16) | 80 | from epoch 61 | 0.05 | none | hflip | 2 CPU cores | 97.0% "
+                        "| 96.0% |")
 
 
 def test_seed_spread_groups_same_recipe_runs_and_ignores_seed_name_and_budget(tmp_path):
@@ -108,3 +110,16 @@ def test_seed_spread_groups_same_recipe_runs_and_ignores_seed_name_and_budget(tm
     assert spread["test"]["min"] == 0.965 and spread["test"]["max"] == 0.975
     text = model_card.seed_spread_markdown(tmp_path)
     assert "3 seeds" in text and "SD 1.00 points" in text and "other" not in text
+
+
+def test_trained_on_names_a_gpu_only_when_a_gpu_backend_ran():
+    from helpers.model_card import net_label
+    from helpers.train import trained_on
+
+    gpu = {"versions": {"backend": "jax", "device": "NVIDIA H200"}, "data": {"cpu_count": 16}}
+    assert trained_on(gpu) == "one NVIDIA H200 GPU"
+    assert trained_on({"versions": {"backend": "jax", "device": "cpu"}, "data": {"cpu_count": 2}}) == "2 CPU cores"
+    assert trained_on({"versions": {"backend": "tensorflow"}, "data": {"cpu_count": 2}}) == "2 CPU cores"
+    cfg = {"arch": "resnet_small", "model_kwargs": {"width": 32, "stem_pool": False}}
+    assert net_label(cfg) == "resnet_small (width 32, no stem pooling)"
+    assert net_label({"arch": "capstone_cnn"}) == "capstone_cnn"
