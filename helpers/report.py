@@ -526,6 +526,13 @@ def model_plan(name: str, ctx: RunContext, retrain: bool = False, epochs: int | 
                 return {"name": name, "action": "train", "json": jpath,
                         "config": {**recorded, "member_configs": [dict(m["config"]) for m in members]},
                         "why": f"RETRAIN=True: the {len(members)} members' recorded recipes, then `brain-mri ensemble`"}
+            from .train import trained_on
+
+            where = trained_on(shipped)
+            if where.endswith("GPU"):  # its time budget guarded a shared GPU; here it would cut the schedule short
+                return {"name": name, "action": "train", "json": jpath, "config": {**recorded, "time_budget_min": 0},
+                        "why": f"RETRAIN=True: the recorded recipe, on the real data (it was trained on {where}; "
+                               "on a CPU it takes hours: see `make bench`)"}
             return {"name": name, "action": "train", "json": jpath, "config": dict(recorded),
                     "why": "RETRAIN=True: the recorded recipe, on the real data"}
         if jpath.is_file():

@@ -379,3 +379,18 @@ def test_ensemble_records_in_the_report(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "MODELS_DIR", tmp_path)
     p = report.model_plan("brain_tumor_cnn", real, retrain=True)
     assert p["action"] == "train" and [c["seed"] for c in p["config"]["member_configs"]] == [42, 7]
+
+
+def test_retraining_a_gpu_trained_model_drops_its_shared_gpu_time_guard(tmp_path, monkeypatch):
+    rec = {"name": "brain_tumor_cnn", "arch": "resnet_small", "data": {"cpu_count": 16},
+           "versions": {"backend": "jax", "device": "NVIDIA H200"},
+           "config": {"arch": "resnet_small", "seed": 8, "time_budget_min": 7, "model_kwargs": {"width": 32}}}
+    (tmp_path / "brain_tumor_cnn.json").write_text(json.dumps(rec))
+    monkeypatch.setattr(config, "MODELS_DIR", tmp_path)
+    real = report.RunContext(root=tmp_path, synthetic=False, smoke=False, out_dir=tmp_path, fig_dir=tmp_path,
+                             model_dir=tmp_path)
+    p = report.model_plan("brain_tumor_cnn", real, retrain=True)
+    assert p["config"]["time_budget_min"] == 0 and p["config"]["seed"] == 8 and "NVIDIA H200 GPU" in p["why"]
+    rec["versions"] = {"backend": "tensorflow"}  # a CPU record keeps its budget as recorded
+    (tmp_path / "brain_tumor_cnn.json").write_text(json.dumps(rec))
+    assert report.model_plan("brain_tumor_cnn", real, retrain=True)["config"]["time_budget_min"] == 7
