@@ -80,3 +80,26 @@ def test_bench_training_probe_uses_the_shipped_models_kwargs(monkeypatch, tmp_pa
         {"arch": "ensemble", "config": {"arch": "ensemble"},
          "members": [{"name": "a", "config": {"arch": "resnet_small", "model_kwargs": {"width": 12}}}]}))
     assert bench._recorded_kwargs("resnet_small") == {"width": 12}
+
+
+def test_bench_table_shows_the_cpu_recipe_beside_a_gpu_trained_net():
+    from helpers import bench
+
+    lat = {"model": "shipped model", "predict_ms": {"p50": 9, "p95": 11}, "predict_gradcam_ms": {"p50": 20, "p95": 25},
+           "upload_to_result_ms": {"p50": 30, "p95": 40}}
+    net = {"arch": "resnet_small", "img_size": 128, "images_per_s": 8.0, "model_kwargs": {"width": 32, "stem_pool": False},
+           "full_run_min": 816.0, "full_run_epochs": 80, "full_run_n_train": 4898}
+    cpu = {**net, "images_per_s": 120.0, "model_kwargs": {}, "full_run_min": 54.4}
+    r = {"when": "now", "machine": {"cpu_count": 2}, "data": {"dir": "d", "note": "", "synthetic": False},
+         "preprocess": {"n": 7023, "seconds": 36.0, "images_per_s": 195.0, "extrapolated_all_s": 36.0},
+         "training": {"resnet_small": net, "resnet_small_cpu_recipe": cpu,
+                      "capstone_cnn": {"arch": "capstone_cnn", "img_size": 128, "images_per_s": 50.0},
+                      "recorded_full_runs": {"brain_tumor_cnn": {"train_wall_s": 165.0, "train_images_per_s": 2192.3,
+                                                                 "device": "NVIDIA H200"}}},
+         "latency": lat, "memory": {"self_mb": 900, "children_mb": 0}}
+    lines = bench.format_table(r).splitlines()
+    shipped = next(i for i, line in enumerate(lines) if "shipped model's net, w32 no pool" in line)
+    assert "816 min" in lines[shipped + 1] and "<= 60" not in lines[shipped + 1]  # the target is the CPU recipe's
+    recipe = next(i for i, line in enumerate(lines) if "CPU recipe's net, w16" in line)
+    assert "54 min" in lines[recipe + 1] and "<= 60 min" in lines[recipe + 1]
+    assert any("NVIDIA H200" in line and "2192.3 img/s" in line for line in lines)
