@@ -701,9 +701,17 @@ def architecture_markdown(meta: dict, model_dir: Path) -> str:
                 f"with the same recipe and different seeds — {mems} — merged into one model of {meta['params']:,} "
                 f"parameters by `brain-mri ensemble` (the members' feature maps are concatenated as `last_conv`, so "
                 f"Grad-CAM explains the whole ensemble).")
+    from .model_card import net_label
+    from .train import trained_on
+
     kw = c.get("model_kwargs") or {}
-    width = f", width {kw.get('width', 16)}" if meta.get("arch") == "resnet_small" else ""
-    return f"`{meta['name']}`: `{meta.get('arch')}`{width}, {meta.get('params', 0):,} parameters, seed {c.get('seed')}."
+    label = net_label({"arch": meta.get("arch"), **c}).replace(f"{meta.get('arch')} (", f"`{meta.get('arch')}` (", 1)
+    if label == meta.get("arch"):
+        label = f"`{label}`"
+    aug = (", augmentation by one resampling (`RandomAffineAugment`)" if kw.get("augment_layer") == "affine" else "")
+    run = f" (run `{meta['run_name']}`)" if meta.get("run_name") else ""
+    return (f"`{meta['name']}`{run}: {label}, {meta.get('params', 0):,} parameters, seed {c.get('seed')}{aug}; "
+            f"trained on {trained_on(meta)}.")
 
 
 def training_notes(records: dict[str, dict | None], model_dir: Path | None = None) -> str:

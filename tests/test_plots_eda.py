@@ -394,3 +394,15 @@ def test_retraining_a_gpu_trained_model_drops_its_shared_gpu_time_guard(tmp_path
     rec["versions"] = {"backend": "tensorflow"}  # a CPU record keeps its budget as recorded
     (tmp_path / "brain_tumor_cnn.json").write_text(json.dumps(rec))
     assert report.model_plan("brain_tumor_cnn", real, retrain=True)["config"]["time_budget_min"] == 7
+
+
+def test_architecture_line_names_the_net_its_augmentation_and_where_it_trained(tmp_path):
+    meta = {"name": "brain_tumor_cnn", "arch": "resnet_small", "params": 2848164, "run_name": "r8",
+            "config": {"seed": 8, "model_kwargs": {"width": 32, "stem_pool": False, "augment_layer": "affine"}},
+            "versions": {"backend": "jax", "device": "NVIDIA H200"}, "data": {"cpu_count": 16}}
+    line = report.architecture_markdown(meta, tmp_path)
+    for part in ("(run `r8`)", "`resnet_small` (width 32, no stem pooling)", "2,848,164 parameters", "seed 8",
+                 "RandomAffineAugment", "trained on one NVIDIA H200 GPU"):
+        assert part in line, part
+    cpu = {"name": "c", "arch": "capstone_cnn", "params": 10, "config": {"seed": 42}, "data": {"cpu_count": 2}}
+    assert report.architecture_markdown(cpu, tmp_path) == "`c`: `capstone_cnn`, 10 parameters, seed 42; trained on 2 CPU cores."
