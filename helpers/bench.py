@@ -225,7 +225,7 @@ def format_table(r: dict) -> str:
     row(f"preprocess {pre['n']} images, cold cache", f"{pre['seconds']:.1f} s ({pre['images_per_s']:.0f}/s)")
     row("  -> all 7,023 images (extrapolated)" if pre["n"] != N_REAL else "  all 7,023 images",
         f"{pre['extrapolated_all_s']:.1f} s", 45, "s")
-    for key, label in (("resnet_small", "shipped model's net"), ("resnet_small_cpu_recipe", "CPU recipe's net"),
+    for key, label in (("resnet_small", "shipped net"), ("resnet_small_cpu_recipe", "CPU recipe net"),
                        ("capstone_cnn", "capstone_cnn")):
         t = tr.get(key)
         if not t:

@@ -76,11 +76,18 @@ class Predictor:
         spec = tf.TensorSpec([None, self.img_size, self.img_size, 1], tf.float32)
 
         def logits(x):
-            out = model(x, training=False)
-            return (out + model(tf.reverse(x, axis=[2]), training=False)) / 2 if self.tta else out
+            if not self.tta:
+                return model(x, training=False)
+            n = tf.shape(x)[0]  # image and mirror in one batch: one pass, ~15% faster than two on 2 cores
+            out = model(tf.concat([x, tf.reverse(x, axis=[2])], 0), training=False)
+            return (out[:n] + out[n:]) / 2
 
-        # A fixed signature with a free batch axis: traced once, reused for 1 image or 64.
+        # A fixed signature with a free batch axis: traced once, reused for any batch size.
         self._logits_fn = tf.function(logits, input_signature=[spec], reduce_retracing=True)
+        # One image (the dashboard, `predict` on a file) also gets an XLA-compiled copy: fused kernels save another
+        # ~10% of latency; its logits differ from the batch path's by ~1e-7 (summation order).
+        one = tf.TensorSpec([1, self.img_size, self.img_size, 1], tf.float32)
+        self._logits_one = tf.function(logits, input_signature=[one], jit_compile=True)
 
     def __repr__(self) -> str:
         tta = f", tta={self.tta}" if self.tta else ""
@@ -112,6 +119,13 @@ class Predictor:
 
         X = self._as_batch(X)
         out = np.empty((len(X), len(self.classes)), np.float32)
+        if len(X) == 1:
+            try:
+                out[:] = self._logits_one(tf.convert_to_tensor(X[:, :, :, None].astype(np.float32))).numpy()
+                return out
+            except tf.errors.OpError:  # a model XLA cannot compile: the plain graph gives the same logits
+                self._logits_one = self._logits_fn
+                return self.logits_arrays(X, batch_size)
         for i in range(0, len(X), batch_size):
             xb = tf.convert_to_tensor(X[i : i + batch_size, :, :, None].astype(np.float32))
             out[i : i + batch_size] = self._logits_fn(xb).numpy()
