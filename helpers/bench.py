@@ -240,7 +240,7 @@ def format_table(r: dict) -> str:
     for name, rec in tr["recorded_full_runs"].items():
         if rec and rec.get("train_wall_s"):
             where = rec.get("device") or f"{rec.get('cpu_count', '?')} CPUs"
-            row(f"  recorded run {name} ({where})", f"{rec['train_wall_s'] / 60:.1f} min, {rec['train_images_per_s']} img/s")
+            row(f"  recorded: {name} ({where})", f"{rec['train_wall_s'] / 60:.1f} min, {rec['train_images_per_s']} img/s")
     row(f"predict, 1 image p50/p95 ({lat['model']})"[:44], f"{lat['predict_ms']['p50']:.1f}/{lat['predict_ms']['p95']:.1f} ms", 25, "ms")
     row("predict + Grad-CAM p50/p95", f"{lat['predict_gradcam_ms']['p50']:.1f}/{lat['predict_gradcam_ms']['p95']:.1f} ms", 100, "ms")
     row("upload-to-result p50/p95", f"{lat['upload_to_result_ms']['p50']:.0f}/{lat['upload_to_result_ms']['p95']:.0f} ms", 1000, "ms")

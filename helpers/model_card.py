@@ -147,7 +147,7 @@ def recipe_rows(models_dir: Path = config.MODELS_DIR) -> list[tuple]:
         watch = f"from epoch {int(epochs * frac) + 1}" if frac is not None and epochs else "n/a"
         from .train import trained_on
 
-        where = trained_on(m if not m.get("members") else m["members"][0])
+        where = trained_on(m)  # an ensemble's record carries its members' data block
         rows.append((name, arch, m.get("epochs_run", "?"), watch, c.get("weight_decay", "?"), extras,
                      m.get("tta") or "none", where, f"{100 * val:.1f}%" if isinstance(val, float) else "n/a", test))
     return rows
@@ -236,7 +236,8 @@ def _retrain_lines(meta: dict, bench_json: Path = config.PROJ_ROOT / "bench" / "
     if not where.endswith("GPU"):
         return [plain]
     b = (meta.get("data") or {}).get("bundle") or {}
-    lines = [f"It was trained on {where} with the {_backend(meta['versions'])} backend of the same Keras code, from a "
+    lines = [f"It was trained on {where} with the {_backend({**meta['versions'], 'device': None})} backend of the same "
+             "Keras code, from a "
              "`brain-mri bundle` file (the split's preprocessed train and val images"
              + (f", JPEG quality {b['jpeg_quality']}: mean absolute error {b['train_mean_abs_error']} grey levels"
                 if b.get("jpeg_quality") else "") + "), several runs sharing the GPU (`models/train_gpu.sh`), then "
@@ -320,7 +321,10 @@ def model_card(models_dir: Path = config.MODELS_DIR) -> str:
                      f"`last_conv` is the members' concatenated feature maps, so Grad-CAM explains the ensemble. "
                      f"Each member is `{cfg['arch']}`")
     else:
-        arch_line = f"- Architecture `{meta['arch']}`"
+        kw = cfg.get("model_kwargs") or {}
+        arch_line = (f"- Architecture {net_label({'arch': meta['arch'], **cfg})}"
+                     + (", augmented by `RandomAffineAugment` (flip, rotation, zoom, shift in one resampling; contrast, "
+                        "brightness)" if kw.get("augment_layer") == "affine" else ""))
     stop_from = float(cfg.get("early_stop_from", 0.5))
     stop_window = "the second half" if stop_from == 0.5 else f"the last {1 - stop_from:.0%}"
     out = [
@@ -339,8 +343,10 @@ def model_card(models_dir: Path = config.MODELS_DIR) -> str:
         + (" on the mean logits of the image and its mirror (flip test-time augmentation, kept because it lowered "
            f"validation NLL: {meta['validation']['nll_plain']:.3f} → {meta['validation']['nll_hflip_tta']:.3f})."
            if meta.get("tta") == "hflip" else "."),
+        *([f"- Selection: {meta['selection']} (run `{meta.get('run_name', meta['name'])}`); the same recipe's other "
+            "seeds are under \"Recipes compared\"."] if meta.get("selection") else []),
         f"- File `models/{meta['keras_file']}`, sha256 `{meta['keras_sha256']}` (checked on every load).",
-        f"- Trained {meta['trained_at']} with Keras {meta['versions']['keras']} / {_backend(meta['versions'])} on {trained_on(meta)}: {meta['epochs_run']} "
+        f"- Trained {meta['trained_at']} with Keras {meta['versions']['keras']} / {_backend({**meta['versions'], 'device': None})} on {trained_on(meta)}: {meta['epochs_run']} "
         f"epochs in {meta['train_wall_s'] / 60:.1f} min ({meta['train_images_per_s']:.0f} images/s).",
         f"- Recipe: AdamW (lr {cfg['lr']}, weight decay {cfg['weight_decay']}), {cfg['warmup_epochs']} warm-up "
         f"epochs then cosine decay, batch {cfg['batch_size']}, label smoothing {cfg['label_smoothing']}, balanced "
