@@ -81,6 +81,17 @@ def test_predict_arrays_calibrated_and_cached(tiny_model_json, tiny_images):
         p.predict_arrays(np.zeros((2, 32, 32), np.uint8))
 
 
+def test_flip_tta_is_the_mean_of_image_and_mirror_on_every_path(tiny_model_json, tiny_images):
+    """TTA runs image and mirror as one batch, and one image through an XLA copy: both must equal the plain mean."""
+    p = predict.load_model(Path(tiny_model_json).with_suffix(".keras"))
+    tta = predict.Predictor(p.model, {**p.meta, "tta": "hflip"}, p.path)
+    X = np.stack([prepare(g, p.img_size) for g in tiny_images.values()])
+    expect = (p.logits_arrays(X) + p.logits_arrays(X[:, :, ::-1])) / 2
+    np.testing.assert_allclose(tta.logits_arrays(X), expect, atol=1e-5)
+    np.testing.assert_allclose(tta.logits_arrays(X[:1]), expect[:1], atol=1e-5)  # the XLA one-image path
+    np.testing.assert_allclose(p.logits_arrays(X[1:2]), p.logits_arrays(X)[1:2], atol=1e-5)
+
+
 def test_predict_source_dicom_and_explain(tiny_model_json):
     pydicom_data = pytest.importorskip("pydicom.data")
     dcm = pydicom_data.get_testdata_file("MR_small.dcm")
