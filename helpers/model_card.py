@@ -102,6 +102,20 @@ def results_markdown(models_dir: Path = config.MODELS_DIR) -> str:
         f"the expected calibration error is {100 * cal['ece_calibrated']:.1f}% (before: {100 * cal['ece_raw']:.1f}%).",
         "",
     ]
+    sc, rule = lf.get("screening"), ev.get("screening_rule") or {}
+    if sc and sc["threshold"] == t["threshold"] and rule.get("val_sensitivity") is not None:
+        lines[-2] += (f" The screening threshold chosen on validation (the highest that keeps at least "
+                      f"{100 * rule['target_val_sensitivity']:.1f}% sensitivity there, never above "
+                      f"{t['threshold']}) stays at {t['threshold']}: validation sensitivity there is "
+                      f"{100 * rule['val_sensitivity']:.1f}% ({rule['val_n_missed']} missed), so test sensitivity is "
+                      f"{100 * sc['sensitivity']['value']:.2f}% ({sc['n_missed']} of {sc['n_tumour']} missed).")
+    elif sc:
+        lines[-2] += (f" At a P(tumour) threshold chosen on validation to keep at least "
+                      f"{100 * (ev.get('screening_rule') or {}).get('target_val_sensitivity', 0.995):.1f}% sensitivity "
+                      f"there ({sc['threshold']:.3g} instead of {t['threshold']}), test sensitivity is "
+                      f"{pct(sc['sensitivity'])} and specificity {pct(sc['specificity'])} ({sc['n_missed']} of "
+                      f"{sc['n_tumour']} tumour images missed, {sc['n_false_alarm']} of {sc['n_no_tumour']} "
+                      f"no-tumour images flagged).")
     cl = lf.get("cluster")
     if cl:
         lines += [f"Those {cl['n']} test images form only {cl['n_groups']} twin groups (the audit joins copies, "

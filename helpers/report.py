@@ -1024,6 +1024,9 @@ def _model_summary(m: dict) -> dict:
         "tumour_specificity": blk("leakfree_test", "tumour", "specificity"),
         "tumour_roc_auc": blk("leakfree_test", "tumour", "roc_auc"),
         "missed_tumours": missed_tumours(m),
+        "screening": ({k: (lf.get("screening") or {}).get(k) for k in ("threshold", "sensitivity", "specificity",
+                                                                      "n_missed", "n_tumour")}
+                      if lf.get("screening") else None),
         "ece_raw": cal.get("ece_raw"), "ece_calibrated": cal.get("ece_calibrated"),
         "abstain": {k: ab.get(k) for k in ("threshold", "coverage", "accuracy", "n_referred")} if ab else None,
         "leakfree_seen_in_training": lf.get("n_in_training_split"),
@@ -1144,7 +1147,12 @@ def findings_markdown(h: dict) -> str:
         out.append(
             f"4. **Tumour sensitivity** (tumour slices not called `notumor`): {_ci_text(ours.get('tumour_sensitivity'))}, "
             f"specificity {_ci_text(ours.get('tumour_specificity'))}, AUC {metric(ours.get('tumour_roc_auc'), fmt='{:.3f}')}; "
-            f"{mt.get('missed', 'n/a')} of {mt.get('of', 'n/a')} tumour images missed.")
+            f"{mt.get('missed', 'n/a')} of {mt.get('of', 'n/a')} tumour images missed."
+            + (lambda sc: f" The P(tumour) threshold chosen on validation to keep >= 99.5% sensitivity there is "
+                          f"{sc['threshold']:.3g}" + (" (validation needs no lower one)" if sc["threshold"] == 0.5 else
+                          f": sensitivity {_ci_text(sc['sensitivity'])}, specificity {_ci_text(sc['specificity'])}, "
+                          f"{sc['n_missed']} of {sc['n_tumour']} missed") + "."
+               if sc else "")(ours.get("screening")))
         ab = ours.get("abstain") or {}
         if ours.get("ece_raw") is not None:
             abst = ""

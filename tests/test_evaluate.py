@@ -140,6 +140,32 @@ def _strict(s):
     raise ValueError(f"non-standard JSON constant {s}")
 
 
+def test_screening_threshold_keeps_the_validation_sensitivity_and_never_exceeds_one_half():
+    rng = np.random.default_rng(3)
+    is_tumour = np.r_[np.ones(800, bool), np.zeros(300, bool)]
+    score = np.where(is_tumour, rng.beta(3, 1, 1100), rng.beta(1, 8, 1100))  # some tumours score below 0.5
+    t = evaluate.choose_screening_threshold(score, is_tumour, target=0.995)
+    assert (score[is_tumour] >= t).mean() >= 0.995  # floor(0.005 * 800) = 4 tumours may fall below
+    assert (score[is_tumour] < t).sum() == 4 and t <= evaluate.TUMOUR_THRESHOLD
+    easy = np.where(is_tumour, 0.99, 0.01)  # every threshold up to 0.99 would do: the 0.5 default is kept
+    assert evaluate.choose_screening_threshold(easy, is_tumour) == evaluate.TUMOUR_THRESHOLD
+    assert evaluate.choose_screening_threshold(score[~is_tumour], is_tumour[~is_tumour]) == evaluate.TUMOUR_THRESHOLD
+
+
+def test_screening_block_at_one_half_is_the_tumour_block():
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 4, 300)
+    probs = rng.dirichlet(np.ones(4), 300)
+    m = evaluate.classification_metrics(y, probs, n_boot=200, seed=1)
+    sc = evaluate.screening_block(y, probs, evaluate.TUMOUR_THRESHOLD, n_boot=200, seed=1, groups=np.arange(300) // 3)
+    for key in ("sensitivity", "specificity"):
+        assert sc[key] == m["tumour"][key]  # same threshold, same bootstrap draws
+        lo, hi = sc[key + "_groups"]["ci"]
+        assert lo <= sc[key]["value"] <= hi
+    yb, pb = y != evaluate.NOTUMOR, 1 - probs[:, evaluate.NOTUMOR] >= 0.5
+    assert sc["n_missed"] == int((yb & ~pb).sum()) and sc["n_false_alarm"] == int((~yb & pb).sum())
+
+
 def test_evaluate_model_on_phantoms_writes_schema(tiny_model_json, phantom_data, tmp_path, capsys):
     from helpers.predict import load_model
 
@@ -166,6 +192,9 @@ def test_evaluate_model_on_phantoms_writes_schema(tiny_model_json, phantom_data,
     assert set(lt["calibration"]) >= {"ece_raw", "ece_calibrated", "reliability_raw", "reliability_calibrated"}
     assert set(lt["abstain"]) >= {"threshold", "coverage", "accuracy", "curve"}
     assert lt["n_in_training_split"] == 0  # the headline split never overlaps training
+    rule = ev["screening_rule"]
+    assert lt["screening"]["threshold"] == rule["threshold"] <= 0.5 and lt["screening"]["selected_on"] == "leakfree val"
+    assert rule["val_sensitivity"] >= rule["target_val_sensitivity"]
     assert lt["cluster"]["n"] == lt["n"] and 0 < lt["cluster"]["n_groups"] <= lt["n"]
     assert lt["cluster"]["accuracy"]["value"] == pytest.approx(lt["accuracy"]["value"])
     # the same block rebuilt from the saved predictions CSV alone (for records whose weights are not committed)
