@@ -158,16 +158,8 @@ def classification_metrics(y: np.ndarray, probs: np.ndarray, n_boot: int = 1000,
     # Tumour vs no tumour: P(tumour) = 1 - P(notumor), a fixed 0.5 threshold (not tuned on test).
     yb = y != NOTUMOR
     score = 1.0 - probs[:, NOTUMOR]
-    pb = score >= TUMOUR_THRESHOLD
-    tumour: dict = {"threshold": TUMOUR_THRESHOLD, "n_tumour": int(yb.sum()), "n_no_tumour": int((~yb).sum())}
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sens = (yb & pb).sum() / yb.sum() if yb.any() else float("nan")
-        spec = (~yb & ~pb).sum() / (~yb).sum() if (~yb).any() else float("nan")
-        if W is not None:
-            sens_b = (W @ (yb & pb)) / (W @ yb)
-            spec_b = (W @ (~yb & ~pb)) / (W @ ~yb)
-    tumour["sensitivity"] = _block(sens, sens_b if W is not None else None)
-    tumour["specificity"] = _block(spec, spec_b if W is not None else None)
+    tumour: dict = {"threshold": TUMOUR_THRESHOLD, "n_tumour": int(yb.sum()), "n_no_tumour": int((~yb).sum()),
+                    **_tumour_rates(yb, score >= TUMOUR_THRESHOLD, W)}
     if yb.any() and (~yb).any():
         fpr, tpr, _ = roc_curve(yb, score)
         tumour["roc_auc"] = _block(roc_auc_score(yb, score), auc_weighted(yb, score, W) if W is not None else None)
@@ -199,6 +191,16 @@ def cluster_metrics(y: np.ndarray, probs: np.ndarray, groups, n_boot: int = 1000
             "per_group_accuracy": _block(per_group.mean() if len(sizes) else float("nan"), boot)}
 
 
+def _tumour_rates(yb: np.ndarray, pb: np.ndarray, W: np.ndarray | None) -> dict:
+    """Sensitivity and specificity blocks of tumour calls `pb` against truth `yb`, CIs from draw counts `W`."""
+    out = {}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for name, hit, base in (("sensitivity", yb & pb, yb), ("specificity", ~yb & ~pb, ~yb)):
+            value = hit.sum() / base.sum() if base.any() else float("nan")
+            out[name] = _block(value, (W @ hit) / (W @ base) if W is not None else None)
+    return out
+
+
 def choose_screening_threshold(p_tumour: np.ndarray, is_tumour: np.ndarray,
                                target: float = SCREEN_TARGET_SENSITIVITY) -> float:
     """The highest P(tumour) threshold (never above TUMOUR_THRESHOLD) at which at least `target` of the VALIDATION
@@ -223,10 +225,7 @@ def screening_block(y: np.ndarray, probs: np.ndarray, threshold: float, n_boot: 
         if key and g is None:
             continue
         W = bootstrap_weights(len(y), n_boot, seed, g) if n_boot else None
-        with np.errstate(divide="ignore", invalid="ignore"):
-            for name, hit, base in (("sensitivity", yb & pb, yb), ("specificity", ~yb & ~pb, ~yb)):
-                value = hit.sum() / base.sum() if base.any() else float("nan")
-                out[name + key] = _block(value, (W @ hit) / (W @ base) if W is not None else None)
+        out.update({name + key: b for name, b in _tumour_rates(yb, pb, W).items()})
     return out
 
 
@@ -426,10 +425,10 @@ def evaluate_model(predictor, data_dir=None, bootstrap: int = 1000, write: bool 
     Xva, yva = load_arrays(root, va, S, progress=progress)
     lg_va = predictor.logits_arrays(Xva)
     t_refit = fit_temperature(lg_va, yva)
-    abstain_t, found = choose_abstain_threshold(probs_from_logits(lg_va, T), yva)
-    val_row = abstain_curve(probs_from_logits(lg_va, T), yva, [abstain_t])[0]
-    best_t, best_acc = best_accepted_accuracy(probs_from_logits(lg_va, T), yva)
     p_va = probs_from_logits(lg_va, T)
+    abstain_t, found = choose_abstain_threshold(p_va, yva)
+    val_row = abstain_curve(p_va, yva, [abstain_t])[0]
+    best_t, best_acc = best_accepted_accuracy(p_va, yva)
     screen_t = choose_screening_threshold(1 - p_va[:, NOTUMOR], yva != NOTUMOR)
     screen_val = screening_block(yva, p_va, screen_t, 0)
 
@@ -442,12 +441,13 @@ def evaluate_model(predictor, data_dir=None, bootstrap: int = 1000, write: bool 
         X, y = load_arrays(root, df, S, progress=progress)
         logits = predictor.logits_arrays(X)
         block = split_metrics(y, logits, T, abstain_t, bootstrap, seed)
+        probs = probs_from_logits(logits, T)
+        groups = df["group"].to_numpy() if "group" in df.columns else None
         in_train = df["path"].isin(seen).to_numpy()
-        if "group" in df.columns:
-            block["cluster"] = cluster_metrics(y, probs_from_logits(logits, T), df["group"].to_numpy(), bootstrap, seed)
-        block["screening"] = {**screening_block(y, probs_from_logits(logits, T), screen_t, bootstrap, seed,
-                                                df["group"].to_numpy() if "group" in df.columns else None),
-                              "selected_on": "leakfree val" if train_kind == "leakfree" else f"{train_kind} val"}
+        if groups is not None:
+            block["cluster"] = cluster_metrics(y, probs, groups, bootstrap, seed)
+        selected_on = "leakfree val" if train_kind == "leakfree" else f"{train_kind} val"
+        block["screening"] = {**screening_block(y, probs, screen_t, bootstrap, seed, groups), "selected_on": selected_on}
         block["n_in_training_split"] = int(in_train.sum())
         if in_train.any():
             block["contaminated"] = True
@@ -460,10 +460,9 @@ def evaluate_model(predictor, data_dir=None, bootstrap: int = 1000, write: bool 
                 note += (f"; {int(in_train.sum())} of its {len(df)} images were in this model's training/validation "
                          f"split, so this figure is contaminated (see unseen_subset)")
             block["note"] = note
-        block["abstain"]["selected_on"] = "leakfree val" if train_kind == "leakfree" else f"{train_kind} val"
+        block["abstain"]["selected_on"] = selected_on
         blocks[key] = block
         arrays[key] = (df, X, y)
-        probs = probs_from_logits(logits, T)
         for i, r in df.iterrows():
             pr = probs[i]
             pred_rows.append({"path": r["path"], "eval_split": key, "label": r["label"],
