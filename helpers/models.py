@@ -76,7 +76,6 @@ class RandomAffineAugment(layers.Layer):
         self.rotation, self.translation, self.zoom, self.flip = rotation, translation, zoom, flip
         self.contrast, self.brightness, self.seed = contrast, brightness, seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.supports_masking = False
 
     def get_config(self) -> dict:
         return {**super().get_config(), "rotation": self.rotation, "translation": self.translation, "zoom": self.zoom,

@@ -705,9 +705,8 @@ def architecture_markdown(meta: dict, model_dir: Path) -> str:
     from .train import trained_on
 
     kw = c.get("model_kwargs") or {}
-    label = net_label({"arch": meta.get("arch"), **c}).replace(f"{meta.get('arch')} (", f"`{meta.get('arch')}` (", 1)
-    if label == meta.get("arch"):
-        label = f"`{label}`"
+    arch = str(meta.get("arch"))
+    label = f"`{arch}`" + net_label({"arch": arch, **c})[len(arch):]  # "`resnet_small` (width 32, ...)"
     aug = (", augmentation by one resampling (`RandomAffineAugment`)" if kw.get("augment_layer") == "affine" else "")
     run = f" (run `{meta['run_name']}`)" if meta.get("run_name") else ""
     return (f"`{meta['name']}`{run}: {label}, {meta.get('params', 0):,} parameters, seed {c.get('seed')}{aug}; "
