@@ -143,3 +143,24 @@ def test_mixup_feeder_trains():
     cfg = resolve_config({"arch": "tiny", "epochs": 1, "batch_size": 16, "mixup_alpha": 0.4, "time_budget_min": 0})
     _, hist, _, _ = fit(cfg, X[:32], y[:32], X[32:], y[32:], verbose=0)
     assert np.isfinite(hist["loss"]).all()
+
+
+def test_training_with_the_one_resampling_augmentation_on_tensorflow(tmp_path):
+    """The shipped recipe's augmentation inside `fit` (tf.data batches of varying size, graph mode), then saved and
+    reloaded for inference: what `brain-mri train --config models/brain_tumor_cnn.json` does on a CPU."""
+    import keras
+
+    from helpers.train import fit, save_inference_model
+
+    rng = np.random.default_rng(2)
+    X = rng.integers(0, 255, (70, 32, 32), dtype=np.uint8)  # 50 train images: batches of 16 and a last one of 2
+    y = np.arange(70) % len(config.CLASSES)
+    cfg = resolve_config({"arch": "resnet_small", "img_size": 32, "epochs": 2, "batch_size": 16, "time_budget_min": 0,
+                          "model_kwargs": {"width": 4, "blocks": [1, 1], "stem_pool": False, "augment_layer": "affine"}})
+    model, hist, *_ = fit(cfg, X[:50], y[:50], X[50:], y[50:], verbose=0)
+    assert len(hist["loss"]) == 2 and np.isfinite(hist["loss"]).all()
+    assert type(model.get_layer("augment")).__name__ == "RandomAffineAugment"
+    path = save_inference_model(model, tmp_path / "aff.keras")
+    again = keras.saving.load_model(path, safe_mode=True, compile=False)
+    x = X[50:54, ..., None].astype("float32")
+    np.testing.assert_allclose(np.asarray(again(x, training=False)), np.asarray(model(x, training=False)), atol=1e-5)
