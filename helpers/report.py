@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import config
+from .train import trained_on
 
 KERNEL = "python3"
 # Each notebook's wall-clock limit per cell (a real evaluation of ~2,400 images takes a few minutes).
@@ -526,8 +527,6 @@ def model_plan(name: str, ctx: RunContext, retrain: bool = False, epochs: int | 
                 return {"name": name, "action": "train", "json": jpath,
                         "config": {**recorded, "member_configs": [dict(m["config"]) for m in members]},
                         "why": f"RETRAIN=True: the {len(members)} members' recorded recipes, then `brain-mri ensemble`"}
-            from .train import trained_on
-
             where = trained_on(shipped)
             if where.endswith("GPU"):  # its time budget guarded a shared GPU; here it would cut the schedule short
                 return {"name": name, "action": "train", "json": jpath, "config": {**recorded, "time_budget_min": 0},
@@ -702,8 +701,6 @@ def architecture_markdown(meta: dict, model_dir: Path) -> str:
                 f"parameters by `brain-mri ensemble` (the members' feature maps are concatenated as `last_conv`, so "
                 f"Grad-CAM explains the whole ensemble).")
     from .model_card import net_label
-    from .train import trained_on
-
     kw = c.get("model_kwargs") or {}
     arch = str(meta.get("arch"))
     label = f"`{arch}`" + net_label({"arch": arch, **c})[len(arch):]  # "`resnet_small` (width 32, ...)"
@@ -735,9 +732,7 @@ def training_notes(records: dict[str, dict | None], model_dir: Path | None = Non
             parts.append(f"best validation accuracy {va[best]:.1%} at epoch {best + 1}")
         if gap is not None:
             parts.append(f"last-epoch train − validation accuracy {gap:+.1%}")
-        from .train import trained_on
-
-        parts.append(f"{_fmt_s(m.get('train_wall_s'))} of training at {m.get('train_images_per_s', 'n/a')} images/s "
+            parts.append(f"{_fmt_s(m.get('train_wall_s'))} of training at {m.get('train_images_per_s', 'n/a')} images/s "
                      f"on {trained_on(m)}")
         out.append(f"* **{MODEL_NAMES.get(name, name)}** (`{m.get('arch')}`): " + "; ".join(parts) + ".")
     return "\n".join(out)
@@ -1022,9 +1017,11 @@ def _model_summary(m: dict) -> dict:
         "tumour_sensitivity": blk("leakfree_test", "tumour", "sensitivity"),
         "tumour_specificity": blk("leakfree_test", "tumour", "specificity"),
         "tumour_roc_auc": blk("leakfree_test", "tumour", "roc_auc"),
+        "tumour_threshold": (lf.get("tumour") or {}).get("threshold"),
         "missed_tumours": missed_tumours(m),
-        "screening": ({k: (lf.get("screening") or {}).get(k) for k in ("threshold", "sensitivity", "specificity",
-                                                                      "n_missed", "n_tumour")}
+        "screening": ({**{k: lf["screening"].get(k) for k in ("threshold", "sensitivity", "specificity", "n_missed",
+                                                                "n_tumour")},
+                       "target": (ev.get("screening_rule") or {}).get("target_val_sensitivity")}
                       if lf.get("screening") else None),
         "ece_raw": cal.get("ece_raw"), "ece_calibrated": cal.get("ece_calibrated"),
         "abstain": {k: ab.get(k) for k in ("threshold", "coverage", "accuracy", "n_referred")} if ab else None,
@@ -1068,6 +1065,18 @@ def headline(ctx: RunContext, records: dict[str, dict], baselines: dict | None, 
 
 def _pct(v, digits: int = 1) -> str:
     return "n/a" if v is None else f"{100 * v:.{digits}f}%"
+
+
+def _screening_text(ours: dict) -> str:
+    """The validation-chosen tumour threshold and what it gives on test, or "" when the record has none."""
+    sc = ours.get("screening")
+    if not sc or sc.get("target") is None:
+        return ""
+    out = f" The P(tumour) threshold chosen on validation to keep >= {sc['target']:.1%} sensitivity there is {sc['threshold']:.3g}"
+    if sc["threshold"] == ours.get("tumour_threshold"):
+        return out + " (validation needs no lower one)."
+    return (out + f": sensitivity {_ci_text(sc['sensitivity'])}, specificity {_ci_text(sc['specificity'])}, "
+            f"{sc['n_missed']} of {sc['n_tumour']} missed.")
 
 
 def _ci_text(b: dict | None) -> str:
@@ -1146,12 +1155,7 @@ def findings_markdown(h: dict) -> str:
         out.append(
             f"4. **Tumour sensitivity** (tumour slices not called `notumor`): {_ci_text(ours.get('tumour_sensitivity'))}, "
             f"specificity {_ci_text(ours.get('tumour_specificity'))}, AUC {metric(ours.get('tumour_roc_auc'), fmt='{:.3f}')}; "
-            f"{mt.get('missed', 'n/a')} of {mt.get('of', 'n/a')} tumour images missed."
-            + (lambda sc: f" The P(tumour) threshold chosen on validation to keep >= 99.5% sensitivity there is "
-                          f"{sc['threshold']:.3g}" + (" (validation needs no lower one)" if sc["threshold"] == 0.5 else
-                          f": sensitivity {_ci_text(sc['sensitivity'])}, specificity {_ci_text(sc['specificity'])}, "
-                          f"{sc['n_missed']} of {sc['n_tumour']} missed") + "."
-               if sc else "")(ours.get("screening")))
+            f"{mt.get('missed', 'n/a')} of {mt.get('of', 'n/a')} tumour images missed." + _screening_text(ours))
         ab = ours.get("abstain") or {}
         if ours.get("ece_raw") is not None:
             abst = ""

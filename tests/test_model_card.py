@@ -111,9 +111,10 @@ def test_seed_spread_groups_same_recipe_runs_and_ignores_seed_name_and_budget(tm
     text = model_card.seed_spread_markdown(tmp_path)
     assert "3 seeds" in text and "SD 1.00 points" in text and "other" not in text
     # the headline of a model picked among seeds says what the recipe gives on average; a lone run says nothing
-    (line, _) = model_card._selection_lines({"name": "c"}, tmp_path)
+    (line, _) = model_card._selection_lines({"name": "c", "selection": "best val of 3"}, tmp_path)
     assert "one of 3 seeds" in line and "averages 97.0% (SD 0.5 points, range 96.5–97.5%)" in line
-    assert model_card._selection_lines({"name": "other"}, tmp_path) == []
+    assert model_card._selection_lines({"name": "other", "selection": "x"}, tmp_path) == []
+    assert model_card._selection_lines({"name": "c"}, tmp_path) == []  # not picked among runs: no such claim
 
 
 def test_trained_on_names_a_gpu_only_when_a_gpu_backend_ran():
