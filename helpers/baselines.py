@@ -2,6 +2,10 @@
 
 - nearest class mean: the capstone's pixel baseline. Prepared images shrunk to 32x32, one mean image per class,
   each test image takes the class of the nearest mean (Euclidean; cosine reported too);
+- intensity profile only: a gradient-boosted classifier on grey-level histograms of the prepared image (whole and
+  central half; helpers.intensity_profile). No layout, no anatomy: what it scores above the majority class measures
+  the acquisition shortcut (sequence and source collection differ between classes). Its per-image predictions go to
+  intensity_only.predictions.csv beside the JSON, for the analysis of the CNN's misses;
 - metadata only: a gradient-boosted classifier on file width, height, colour mode and byte size. It never sees a
   pixel, so whatever it scores above the majority class measures the dataset's size shortcut;
 - majority class: the floor.
@@ -21,10 +25,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import config
+from . import config, intensity_profile
 
 THUMB = 32
 META_FEATURES = ["width", "height", "mode", "bytes"]
+PROFILE_PREDICTIONS = "intensity_only.predictions.csv"  # written beside baselines.json
 
 
 def acc_f1(y: np.ndarray, pred: np.ndarray, n_boot: int = 1000, seed: int = config.SEED) -> dict:
@@ -113,8 +118,12 @@ def run_baselines(data_dir=None, bootstrap: int = 1000, out: str | Path | None =
         "nearest_class_mean_cosine": {"features": f"prepared {size}px images shrunk to {THUMB}x{THUMB}, cosine similarity"},
         "metadata_only": {"features": META_FEATURES + ["(no pixels)"],
                           "model": "HistGradientBoostingClassifier(random_state=42), mode as a category"},
+        "intensity_only": {"features": f"grey-level histograms ({intensity_profile.BINS} bins) of the prepared "
+                                       f"{size}px image and of its central half (no layout)",
+                           "model": "HistGradientBoostingClassifier(random_state=42)"},
         "majority_class": {},
     }
+    pred_rows: list[dict] = []
     for key, df in (("leakfree_test", lf), ("official_test", off)):
         tr, te = df[df["split"] == "train"], df[df["split"] == "test"]
         if tr.empty or te.empty:
@@ -130,6 +139,13 @@ def run_baselines(data_dir=None, bootstrap: int = 1000, out: str | Path | None =
         with threadpool_limits(1):  # OpenMP threads spin-wait on a busy 2-core machine: one thread is faster here
             clf.fit(Mtr, ytr)
         res["metadata_only"][key] = acc_f1(yte, clf.predict(Mte), bootstrap)
+        Ftr = intensity_profile.features(np.stack([images[p] for p in tr["path"]]))
+        Pte = intensity_profile.fit_predict(Ftr, ytr, intensity_profile.features(np.stack([images[p] for p in te["path"]])))
+        res["intensity_only"][key] = acc_f1(yte, Pte.argmax(1), bootstrap)
+        no_t = config.CLASSES.index(config.NO_TUMOUR)
+        pred_rows += [{"path": p, "eval_split": key, "label": lbl, **dict(zip(config.CLASSES, pr)),
+                       "p_tumour": 1.0 - pr[no_t], "prediction": config.CLASSES[int(pr.argmax())]}
+                      for p, lbl, pr in zip(te["path"], te["label"], Pte)]
         majority = np.bincount(ytr, minlength=len(config.CLASSES)).argmax()
         res["majority_class"][key] = {**acc_f1(yte, np.full_like(yte, majority), bootstrap),
                                       "class": config.CLASSES[majority]}
@@ -137,6 +153,7 @@ def run_baselines(data_dir=None, bootstrap: int = 1000, out: str | Path | None =
             sel = ((man.loc[te["path"], "width"] == 512) & (man.loc[te["path"], "height"] == 512)).to_numpy()
             if sel.any():
                 res["metadata_only"]["size512_subset"] = acc_f1(yte[sel], clf.predict(Mte[sel]), bootstrap)
+                res["intensity_only"]["size512_subset"] = acc_f1(yte[sel], Pte[sel].argmax(1), bootstrap)
     res["wall_s"] = round(time.time() - t0, 1)
     from .evaluate import _clean
 
@@ -147,6 +164,9 @@ def run_baselines(data_dir=None, bootstrap: int = 1000, out: str | Path | None =
         tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(res, indent=1, allow_nan=False), encoding="utf-8")
         os.replace(tmp, out)
+        cols = ["path", "eval_split", "label", *config.CLASSES, "p_tumour", "prediction"]
+        pd.DataFrame(pred_rows, columns=cols).to_csv(out.with_name(PROFILE_PREDICTIONS), index=False,
+                                                     float_format="%.6f")
     return res
 
 
@@ -155,14 +175,15 @@ def format_table(res: dict) -> str:
 
     lines = [f"baselines on {res['data_dir']}{' (SYNTHETIC)' if res['synthetic'] else ''} "
              f"(accuracy / macro-F1, 95% CI)"]
-    for name in ("nearest_class_mean", "nearest_class_mean_cosine", "metadata_only", "majority_class"):
+    for name in ("nearest_class_mean", "nearest_class_mean_cosine", "metadata_only", "intensity_only", "majority_class"):
         for key in ("leakfree_test", "official_test"):
             b = res.get(name, {}).get(key)
             if b:
                 lines.append(f"  {name:<26} {key:<14} {_fmt(b['accuracy'])}  {_fmt(b['macro_f1'], False)}")
-    s = res.get("metadata_only", {}).get("size512_subset")
-    if s:
-        lines.append(f"  metadata_only on the 512x512-only leak-free test subset (n={s['n']}): {_fmt(s['accuracy'])}")
+    for name in ("metadata_only", "intensity_only"):
+        s = res.get(name, {}).get("size512_subset")
+        if s:
+            lines.append(f"  {name} on the 512x512-only leak-free test subset (n={s['n']}): {_fmt(s['accuracy'])}")
     return "\n".join(lines)
 
 

@@ -336,6 +336,31 @@ def roc_curves(rocs: Mapping[str, Mapping], title: str = "Tumour vs no tumour: R
     return fig
 
 
+def profile_misses(ranked, title: str = "Missed tumours vs how no-tumour-like their intensity profile is"):
+    """Test tumour images ranked by the intensity-profile baseline's P(tumour) (x, 0 = most no-tumour-like) against
+    the model's P(tumour) (y, log-odds scale so that confident hits and misses both show); misses marked.
+    `ranked`: helpers.intensity_profile.ranked_tumours."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    p = np.clip(ranked["p_tumour"].to_numpy(float), 1e-4, 1 - 1e-4)
+    logit = np.log(p / (1 - p))
+    for cls, colour in CLASS_COLOURS.items():
+        sel = (ranked["label"] == cls).to_numpy()
+        if sel.any():
+            ax.scatter(ranked["rank_pct"][sel], logit[sel], s=9, alpha=0.6, color=colour, label=cls, lw=0)
+    miss = ranked["missed"].to_numpy(bool)
+    if miss.any():
+        ax.scatter(ranked["rank_pct"][miss], logit[miss], s=70, facecolors="none", edgecolors="red", lw=1.4,
+                   label="missed (called notumor)")
+    ax.axhline(0, color="grey", lw=1, ls=":")
+    ax.axvline(10, color="grey", lw=1, ls="--")
+    ax.set(xlabel="test tumours ranked by the profile-only P(tumour) (percentile; 0 = most no-tumour-like)",
+           ylabel="model's log-odds of tumour", title=title, xlim=(-1, 101))
+    ax.legend(fontsize=8, loc="lower right", ncol=2)
+    fig.tight_layout()
+    return fig
+
+
 def abstain_curve(curves: Mapping[str, Sequence[Mapping]], chosen: Mapping[str, Mapping] | None = None,
                   title: str = "Refer the unsure cases: accuracy vs coverage"):
     """Accuracy of the cases the model keeps vs the share it keeps (coverage), as the confidence threshold rises;

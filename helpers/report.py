@@ -435,7 +435,8 @@ def cli_report(args) -> int:
 
 # ------------------------------------------------------------------------------------------------ baselines
 BASELINE_NAMES = {"nearest_class_mean": "nearest class mean (pixels)", "metadata_only": "metadata only (no pixels)",
-                  "majority_class": "majority class (floor)", "nearest_class_mean_cosine": "nearest class mean (cosine)"}
+                  "majority_class": "majority class (floor)", "nearest_class_mean_cosine": "nearest class mean (cosine)",
+                  "intensity_only": "intensity profile only (no layout)"}
 
 
 def get_baselines(ctx: RunContext, bootstrap: int | None = None, size: int | None = None,
@@ -449,7 +450,10 @@ def get_baselines(ctx: RunContext, bootstrap: int | None = None, size: int | Non
     sha = load_split("leakfree", ctx.root).attrs.get("sha256")
     rec = read_json(path)
     if refresh is None:
-        refresh = rec is None or rec.get("split_sha256") != sha or bool(rec.get("synthetic")) != ctx.synthetic
+        from .baselines import PROFILE_PREDICTIONS
+
+        refresh = (rec is None or rec.get("split_sha256") != sha or bool(rec.get("synthetic")) != ctx.synthetic
+                   or "intensity_only" not in rec or not (ctx.model_dir / PROFILE_PREDICTIONS).is_file())
     if rec is not None and not refresh:
         print(f"baselines: recorded in {ctx.show(path)} ({rec.get('computed_at', '?')})")
         return rec
@@ -473,7 +477,7 @@ def baseline_table(rec: dict | None, names: Sequence[str] | None = None):
         print("no baseline results")
         return None
     rows = []
-    default = [k for k in ("majority_class", "metadata_only", "nearest_class_mean") if k in rec]
+    default = [k for k in ("majority_class", "metadata_only", "intensity_only", "nearest_class_mean") if k in rec]
     for key in names or default:
         b = rec.get(key)
         if not isinstance(b, dict):
@@ -885,7 +889,7 @@ def leakage_table(records: dict[str, dict], baselines: dict | None = None) -> "p
     for name, m in records.items():
         ev = m.get("evaluation") or {}
         add(MODEL_NAMES.get(name, name), ev.get("leakfree_test"), ev.get("official_test"))
-    for key in ("nearest_class_mean", "metadata_only", "majority_class"):
+    for key in ("nearest_class_mean", "intensity_only", "metadata_only", "majority_class"):
         b = (baselines or {}).get(key)
         if b:
             add(BASELINE_NAMES.get(key, key), b.get("leakfree_test"), b.get("official_test"))
@@ -967,12 +971,90 @@ def size512_table(records: dict[str, dict], baselines: dict | None = None) -> "p
         if s:
             rows[MODEL_NAMES.get(name, name)] = {"n (512×512)": s["n"], "accuracy on 512×512 only": metric(s, "accuracy"),
                                                  "accuracy on all": metric(ev, "leakfree_test", "accuracy")}
-    s = ((baselines or {}).get("metadata_only") or {}).get("size512_subset")
-    if s:
-        rows[BASELINE_NAMES["metadata_only"]] = {"n (512×512)": s["n"], "accuracy on 512×512 only": metric(s, "accuracy"),
-                                                 "accuracy on all": metric(baselines, "metadata_only", "leakfree_test",
-                                                                           "accuracy")}
+    for key in ("metadata_only", "intensity_only"):
+        s = ((baselines or {}).get(key) or {}).get("size512_subset")
+        if s:
+            rows[BASELINE_NAMES[key]] = {"n (512×512)": s["n"], "accuracy on 512×512 only": metric(s, "accuracy"),
+                                         "accuracy on all": metric(baselines, key, "leakfree_test", "accuracy")}
     return pd.DataFrame(rows).T
+
+
+# ------------------------------------------------------------------------------------------------ acquisition shortcut
+def profile_misses(ctx: RunContext, name: str = "brain_tumor_cnn") -> "tuple[dict, pd.DataFrame | None]":
+    """(helpers.intensity_profile.misses_by_profile result, ranked tumour table) for one model, from its predictions
+    and the intensity-profile baseline's (written beside baselines.json); ({}, None) when either is missing."""
+    import pandas as pd
+
+    from . import intensity_profile
+    from .baselines import PROFILE_PREDICTIONS
+
+    cnn, path = predictions(ctx, name), ctx.model_dir / PROFILE_PREDICTIONS
+    if cnn is None or not path.is_file():
+        return {}, None
+    prof = pd.read_csv(path, keep_default_na=False)
+    return intensity_profile.misses_by_profile(cnn, prof), intensity_profile.ranked_tumours(cnn, prof)
+
+
+def profile_table(ctx: RunContext, names: Sequence[str]) -> "pd.DataFrame":
+    """Per model: missed tumours, how many of them fall in the lowest tenth by profile P(tumour), sensitivity there
+    and elsewhere, and the AUC of a low profile P(tumour) for the model's misses."""
+    import pandas as pd
+
+    rows = {}
+    for n in names:
+        r, _ = profile_misses(ctx, n)
+        if not r:
+            continue
+        auc = r.get("auc_low_profile_for_misses")
+        rows[MODEL_NAMES.get(n, n)] = {
+            "missed tumours": f"{r['n_missed']} of {r['n_tumours']}",
+            f"missed in lowest 1/{r['n_strata']}": f"{r['missed_in_lowest']} of {r['n_missed']}",
+            f"sensitivity, lowest 1/{r['n_strata']} (n={r['lowest_n']})": _pct(r["sensitivity_lowest"]),
+            "sensitivity, the rest": _pct(r.get("sensitivity_rest")),
+            "AUC of low profile for misses": "n/a" if auc is None else f"{auc:.2f}"}
+    return pd.DataFrame(rows).T
+
+
+def lowest_profile_tumours(ctx: RunContext, ranked: "pd.DataFrame | None", n: int = 12) -> tuple[list, list[str]]:
+    """(raw grey images, titles) of the `n` test tumours with the most no-tumour-like profile, one per twin group."""
+    from .eda import load_gray
+
+    if ranked is None or ranked.empty:
+        return [], []
+    low = _one_per_group(ranked).head(n)
+    titles = [f"{lbl}{' MISSED' if m else ''}\nprofile {pp:.2f} · model {pt:.2f}"
+              for lbl, m, pp, pt in zip(low["label"], low["missed"], low["profile_p"], low["p_tumour"])]
+    return [load_gray(ctx.root, p) for p in low["path"]], titles
+
+
+def profile_markdown(res: dict, baselines: dict | None) -> str:
+    """What the intensity-profile baseline and the misses' ranks say, every number from the records."""
+    b = (baselines or {}).get("intensity_only") or {}
+    if not b.get("leakfree_test"):
+        return "_No intensity-profile baseline recorded._"
+    out = [f"A classifier that sees only grey-level histograms (no layout, no anatomy) reaches "
+           f"**{metric(b, 'leakfree_test', 'accuracy')}** on the leak-free test split"
+           + (f" and {metric(b, 'size512_subset', 'accuracy')} on its 512×512-only subset" if b.get("size512_subset") else "")
+           + f" (metadata only: {metric(baselines, 'metadata_only', 'leakfree_test', 'accuracy')}; majority class: "
+           f"{metric(baselines, 'majority_class', 'leakfree_test', 'accuracy', ci=False)}). The classes differ in how "
+           "they were acquired, not only in what the slices show."]
+    if res and res.get("n_missed"):
+        pct = ", ".join(f"{v:g}" for v in res["missed_rank_percentiles"])
+        auc = res.get("auc_low_profile_for_misses")
+        grp = (f" ({res['n_missed_groups']} distinct pictures)" if res.get("n_missed_groups") not in (None, res["n_missed"])
+               else "")
+        fisher = res.get("fisher_p_lowest_vs_rest")
+        out.append(
+            f"Ranking the {res['n_tumours']} test tumours by that classifier's P(tumour), the model's "
+            f"{res['n_missed']} missed tumours{grp} sit at percentiles {pct} (0 = the most no-tumour-like profile): "
+            f"{res['missed_in_lowest']} of {res['n_missed']} in the lowest tenth, where sensitivity is "
+            f"{_pct(res['sensitivity_lowest'])} against {_pct(res.get('sensitivity_rest'))} in the rest"
+            + (f"; AUC {auc:.2f} for telling misses from hits by a low profile P(tumour)" if auc is not None else "")
+            + (f"; one-sided Fisher p = {fisher:.1g}, counting images as independent" if fisher is not None else "")
+            + ". The missed tumours are slices whose grey levels resemble the no-tumour collection's.")
+    elif res:
+        out.append(f"The model misses none of the {res['n_tumours']} test tumours, so there is no miss to rank.")
+    return " ".join(out)
 
 
 # ------------------------------------------------------------------------------------------------ conclusions (05)
@@ -1041,7 +1123,7 @@ def headline(ctx: RunContext, records: dict[str, dict], baselines: dict | None, 
     from datetime import datetime, timezone
 
     bl = {}
-    for key in ("majority_class", "nearest_class_mean", "metadata_only"):
+    for key in ("majority_class", "nearest_class_mean", "metadata_only", "intensity_only"):
         b = (baselines or {}).get(key)
         if b:
             bl[key] = {"leakfree_accuracy": value(b, "leakfree_test", "accuracy"),
@@ -1060,6 +1142,8 @@ def headline(ctx: RunContext, records: dict[str, dict], baselines: dict | None, 
                    "exact_duplicates": ((eda_rec.get("audit") or {}).get("exact") or {}).get("n_duplicate_files")},
         "models": {name: _model_summary(m) for name, m in records.items()},
         "baselines": bl,
+        "profile_misses": {name: {k: v for k, v in res.items() if k not in ("strata", "missed_files")}
+                           for name in records if (res := profile_misses(ctx, name)[0])},
     }
 
 
@@ -1175,6 +1259,20 @@ def findings_markdown(h: dict) -> str:
                         f"gives nothing away — accuracy is {_ci_text(ours['size512_accuracy'])}.")
             out.append(f"7. **Resolution.** Accuracy {_pct(hi_r['accuracy'])} when images are downsampled to {hi_r['px']} px, "
                        f"{_pct(lo_r['accuracy'])} at {lo_r['px']} px.{s512}")
+    prof = bl.get("intensity_only") or {}
+    if prof.get("leakfree_accuracy") is not None:
+        pm = (h.get("profile_misses") or {}).get("brain_tumor_cnn") or {}
+        miss = ""
+        if pm.get("n_missed"):
+            share = "all" if pm["missed_in_lowest"] == pm["n_missed"] else f"{pm['missed_in_lowest']} of the"
+            miss = (f" {share[0].upper()}{share[1:]} {pm['n_missed']} tumours our model misses are among the lowest "
+                    f"tenth of test tumours by that classifier's P(tumour) (sensitivity there "
+                    f"{_pct(pm['sensitivity_lowest'])}, elsewhere {_pct(pm.get('sensitivity_rest'))}): slices whose grey "
+                    "levels resemble the no-tumour collection's.")
+        out.append(f"8. **The acquisition shortcut.** Grey-level histograms alone (no layout, no anatomy) classify "
+                   f"{_pct(prof['leakfree_accuracy'])} of leak-free test images correctly "
+                   f"({_pct(prof.get('size512_accuracy'))} of the 512×512-only ones), more than file metadata "
+                   f"({_pct(meta.get('leakfree_accuracy'))}): the classes come from collections scanned differently.{miss}")
     return "\n".join(out) if out else "_No results available in this run._"
 
 

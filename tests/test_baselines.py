@@ -1,4 +1,4 @@
-"""helpers.baselines: nearest class mean and metadata-only baselines run on phantoms and write their JSON."""
+"""helpers.baselines: nearest class mean, metadata-only and intensity-profile baselines run on phantoms and write their JSON."""
 from __future__ import annotations
 
 import json
@@ -38,9 +38,17 @@ def test_run_baselines_on_phantoms(phantom_data, tmp_path):
     res = baselines.run_baselines(phantom_data, bootstrap=50, out=out, size=64)
     saved = json.loads(out.read_text())
     assert saved["synthetic"] is True
-    for name in ("nearest_class_mean", "metadata_only", "majority_class"):
+    for name in ("nearest_class_mean", "metadata_only", "intensity_only", "majority_class"):
         for split in ("leakfree_test", "official_test"):
             block = res[name][split]
             assert 0 <= block["accuracy"]["value"] <= 1 and "ci" in block["macro_f1"], (name, split)
     assert res["majority_class"]["leakfree_test"]["class"] in config.CLASSES
-    assert "metadata_only" in baselines.format_table(res)
+    assert "metadata_only" in baselines.format_table(res) and "intensity_only" in baselines.format_table(res)
+    # the profile baseline's per-image predictions, for ranking a model's misses
+    import pandas as pd
+
+    pred = pd.read_csv(tmp_path / baselines.PROFILE_PREDICTIONS)
+    assert set(pred["eval_split"]) == {"leakfree_test", "official_test"}
+    assert len(pred) == res["intensity_only"]["leakfree_test"]["n"] + res["intensity_only"]["official_test"]["n"]
+    assert np.allclose(pred[list(config.CLASSES)].sum(axis=1), 1, atol=1e-4)
+    assert np.allclose(pred["p_tumour"], 1 - pred[config.NO_TUMOUR], atol=1e-5)
