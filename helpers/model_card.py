@@ -321,6 +321,35 @@ def _missed_tumours(models_dir: Path, name: str, splits_dir: Path = config.SPLIT
             f"test split is {100 * spec:.1f}%, {verdict} (a description of the test, not a threshold we use)."]
 
 
+def _profile_line(models_dir: Path, name: str) -> list[str]:
+    """A failure-mode line from the intensity-profile baseline (baselines.json and its predictions file): how much
+    grey levels alone give away, and where the model's missed tumours rank by that baseline's P(tumour)."""
+    import pandas as pd
+
+    from . import intensity_profile
+    from .baselines import PROFILE_PREDICTIONS
+
+    b = (_load("baselines", models_dir) or {}).get("intensity_only") or {}
+    if not b.get("leakfree_test"):
+        return []
+    line = (f"- Sequence and source shortcut: a classifier on grey-level histograms alone (no layout) reaches "
+            f"{pct(b['leakfree_test']['accuracy'])} on the leak-free test"
+            + (f" ({pct(b['size512_subset']['accuracy'])} on the 512×512-only images)" if b.get("size512_subset") else "")
+            + ", a sign that the classes come from collections scanned differently.")
+    try:
+        res = intensity_profile.misses_by_profile(pd.read_csv(models_dir / f"{name}.predictions.csv"),
+                                                  pd.read_csv(models_dir / PROFILE_PREDICTIONS))
+    except (OSError, ValueError, KeyError):
+        res = {}
+    if res.get("n_missed"):
+        line += (f" {res['missed_in_lowest']} of the {res['n_missed']} missed tumours are among the lowest tenth of "
+                 f"test tumours by that classifier's P(tumour) (sensitivity there "
+                 f"{100 * res['sensitivity_lowest']:.1f}%, elsewhere {100 * (res.get('sensitivity_rest') or 0):.1f}%): "
+                 "tumour slices whose grey levels look like the no-tumour scans' are the ones at risk "
+                 "(report notebook 04, section 10).")
+    return [line]
+
+
 def _backend(v: dict) -> str:
     name = v.get("backend", "tensorflow")
     label = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}.get(name, name)
@@ -422,6 +451,7 @@ def model_card(models_dir: Path = config.MODELS_DIR) -> str:
         "confident but meaningless outputs; the dashboard warns on simple measured criteria only.",
         *([_commonest_confusion(ev["leakfree_test"]["confusion"])] if ev else []),
         *(_missed_tumours(models_dir, meta["name"]) if ev else []),
+        *(_profile_line(models_dir, meta["name"]) if ev else []),
         "",
         "## How to retrain",
         *_retrain_lines(meta),

@@ -128,3 +128,21 @@ def test_trained_on_names_a_gpu_only_when_a_gpu_backend_ran():
     cfg = {"arch": "resnet_small", "model_kwargs": {"width": 32, "stem_pool": False}}
     assert net_label(cfg) == "resnet_small (width 32, no stem pooling)"
     assert net_label({"arch": "capstone_cnn"}) == "capstone_cnn"
+
+
+def test_profile_line_reads_the_baseline_and_ranks_the_misses(tmp_path):
+    import pandas as pd
+
+    from helpers.baselines import PROFILE_PREDICTIONS
+
+    assert model_card._profile_line(tmp_path, "brain_tumor_cnn") == []  # no baselines recorded: no claim
+    (tmp_path / "baselines.json").write_text(json.dumps(
+        {"intensity_only": {"leakfree_test": {"accuracy": {"value": 0.781, "ci": [0.755, 0.806]}}}}))
+    rows = lambda pts: pd.DataFrame([{"path": f"f{i}", "eval_split": "leakfree_test", "label": "glioma",  # noqa: E731
+                                      "p_tumour": p, "prediction": "glioma" if p >= 0.5 else "notumor"}
+                                     for i, p in enumerate(pts)])
+    rows([0.2] + [0.9] * 19).to_csv(tmp_path / "brain_tumor_cnn.predictions.csv", index=False)
+    rows([i / 20 for i in range(20)]).to_csv(tmp_path / PROFILE_PREDICTIONS, index=False)
+    (line,) = model_card._profile_line(tmp_path, "brain_tumor_cnn")
+    assert "78.1% (95% CI 75.5–80.6)" in line and "1 of the 1 missed tumours" in line
+    assert "sensitivity there 50.0%, elsewhere 100.0%" in line
