@@ -357,6 +357,25 @@ def _children_cpu() -> float:
         return 0.0
 
 
+def inplace_refusal(smoke: bool, data_dir: str | Path | None = None, notebooks_dir: str | Path | None = None) -> str | None:
+    """Why an `--inplace` run must not write into the project's notebooks/ (None: it may). The committed notebooks
+    are the full report on the real data; a smoke run or synthetic phantoms (no dataset found) there would replace
+    every number with demo output and still pass every test. Copies of notebooks/ elsewhere (tests) are not guarded."""
+    nb_dir = Path(notebooks_dir or config.NOTEBOOKS_DIR).resolve()
+    if nb_dir != (config.PROJ_ROOT / "notebooks").resolve():
+        return None
+    head = "--inplace rewrites the committed report in notebooks/"
+    if smoke:
+        return f"{head}; a smoke run must not (drop --smoke or --inplace)"
+    from .data import resolve_data_dir
+    from .synthetic import is_synthetic
+
+    if is_synthetic(resolve_data_dir(data_dir, allow_synthetic=True)):
+        return (f"{head}; no dataset was found, and synthetic phantoms must not replace it "
+                "(set $BRAIN_MRI_DATA or pass --data-dir)")
+    return None
+
+
 def run_report(smoke: bool = False, retrain: bool = False, data_dir: str | Path | None = None,
                out_dir: str | Path = config.REPORTS_DIR, inplace: bool = False,
                notebooks: Sequence[str] | None = None, parameters: dict | None = None,
@@ -366,9 +385,13 @@ def run_report(smoke: bool = False, retrain: bool = False, data_dir: str | Path 
 
     Parameters passed to every notebook that declares them: SMOKE, RETRAIN, DATA_DIR, OUTPUT_DIR, plus `parameters`
     (e.g. {"MODEL_DIR": ...}); `notebooks` picks some by name prefix ("02"). `inplace=True` also copies the
-    executed notebooks back into notebooks/ once all succeeded (the committed full run). Raises ReportError on the first failing cell.
+    executed notebooks back into notebooks/ once all succeeded (the committed full run; refused up front, with a
+    ValueError, for a smoke run or phantoms: inplace_refusal). Raises ReportError on the first failing cell.
     """
     paths = notebook_paths(notebooks)
+    why = inplace_refusal(smoke, data_dir) if inplace else None
+    if why:  # before any notebook runs: minutes of work would end in a refused copy
+        raise ValueError(why)
     if os.environ.get("BRAIN_MRI_DATA"):  # kernels run in notebooks/: a relative path would point elsewhere
         os.environ["BRAIN_MRI_DATA"] = str(Path(os.environ["BRAIN_MRI_DATA"]).expanduser().resolve())
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the kernels inherit it: no TensorFlow start-up chatter
@@ -427,7 +450,7 @@ def cli_report(args) -> int:
         where = f"; partial output kept at {show_path(e.output)}" if e.output else ""
         print(f"error: {e}{where}", file=sys.stderr)
         return 1
-    except FileNotFoundError as e:
+    except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

@@ -243,3 +243,24 @@ def test_cluster_table_reads_the_cluster_block_and_skips_records_without_it():
     records["seen"] = {"evaluation": {"leakfree_test": {"n": 100, "accuracy": block, "cluster": cluster,
                                                         "contaminated": True, "n_in_training_split": 80}}}
     assert "80 seen in training" in report.cluster_table(records).loc["seen", "images"]
+
+
+def test_inplace_refuses_to_put_demo_output_into_the_committed_notebooks(tmp_path, monkeypatch):
+    real_nb = config.PROJ_ROOT / "notebooks"
+    monkeypatch.delenv("BRAIN_MRI_DATA", raising=False)
+    assert "smoke run" in report.inplace_refusal(True, None, real_nb)
+    # no dataset anywhere: the report would fall back to phantoms
+    from helpers import data as data_mod
+
+    monkeypatch.setattr(data_mod, "resolve_data_dir", lambda d=None, allow_synthetic=False: tmp_path / "phantoms")
+    monkeypatch.setattr("helpers.synthetic.is_synthetic", lambda root: True)
+    assert "synthetic phantoms" in report.inplace_refusal(False, None, real_nb)
+    monkeypatch.setattr("helpers.synthetic.is_synthetic", lambda root: False)
+    assert report.inplace_refusal(False, tmp_path, real_nb) is None  # real data, full run: allowed
+    assert report.inplace_refusal(True, None, tmp_path) is None  # a copy of notebooks/ elsewhere is not guarded
+    # the CLI says why in one line and runs nothing
+    monkeypatch.setattr(config, "NOTEBOOKS_DIR", real_nb)
+    monkeypatch.setattr(report, "execute", lambda *a, **k: pytest.fail("a notebook ran despite the refusal"))
+    args = types.SimpleNamespace(smoke=True, retrain=False, data_dir=None, out_dir=str(tmp_path / "out"), inplace=True)
+    assert report.cli_report(args) == 1
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").glob("*.ipynb"))
