@@ -49,6 +49,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="validate and keep an exponential moving average of the weights, e.g. 0.998 (0: off)")
     s.add_argument("--mixup-alpha", type=float, default=None,
                    help="train on mixup blends of image pairs, lam ~ Beta(a, a), e.g. 0.4 (0: off; TensorFlow only)")
+    s.add_argument("--reweight", choices=("intensity_profile", "none"), default=None,
+                   help="weight each training image by 1 / P(its class) of a histogram-only model, cross-fitted on "
+                        "the training images, against the acquisition shortcut (none: off)")
+    s.add_argument("--gamma", type=float, default=None,
+                   help="random intensity remap x**g, log g ~ U(-A, A), e.g. 0.4; needs model_kwargs with "
+                        "augment_layer 'affine', as in --config models/brain_tumor_cnn.json (0: off)")
+    s.add_argument("--init-from", default=None,
+                   help="start from the weights of this .keras model (same arch and model_kwargs): a fine-tune")
     s.add_argument("--out-dir", default=str(config.MODELS_DIR))
     s.set_defaults(target="helpers.train:cli_train")
 

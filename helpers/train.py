@@ -38,12 +38,21 @@ DEFAULTS: dict = {
     "model_kwargs": {},
     "max_train_images": None,  # subsample for smoke runs
     "time_budget_min": 80,  # stop early (best weights kept) if a run must fit a budget
+    # "intensity_profile": per-image loss weights from a histogram-only model (profile_weights), against the
+    # acquisition shortcut; replaces class_weight (the weights include it)
+    "reweight": None,
+    "init_from": None,  # a .keras model of the same architecture whose weights start the run (a fine-tune)
 }
 ARCH_DEFAULTS = {
     "capstone_cnn": {"epochs": 10, "lr": 1e-3, "weight_decay": 1e-4, "warmup_epochs": 0, "label_smoothing": 0.0,
                      "patience": 3, "early_stop_from": 0.5},
     "tiny": {"img_size": 64, "epochs": 3, "batch_size": 32, "early_stop_from": 0.5},
 }
+REWEIGHTS = ("intensity_profile",)
+# The bias-only model's P(true class) is floored here before inverting: one image weighs at most 20x an image the
+# histograms classify with certainty, so a few odd or mislabelled slices cannot dominate the loss.
+REWEIGHT_P_FLOOR = 0.05
+REWEIGHT_FOLDS = 5
 
 
 def sha256_file(path: str | Path) -> str:
@@ -132,6 +141,66 @@ def load_data(cfg: dict, data_dir=None, progress: bool = True):
     return Xtr, ytr, Xva, yva, split, root
 
 
+def profile_weights(X: np.ndarray, y: np.ndarray, seed: int, n_folds: int = REWEIGHT_FOLDS) -> np.ndarray:
+    """Per-image training weights [N] (mean 1) that down-weight the images the acquisition shortcut alone gets right.
+
+    The bias-only model (helpers.intensity_profile: gradient boosting on grey-level histograms) is cross-fitted on
+    the training images: each image's P(its true class) comes from a model that never saw it (StratifiedKFold, fewer
+    folds when a class has fewer than `n_folds` images, at least 2). Weight 1 / max(P, REWEIGHT_P_FLOOR), times the
+    balanced class weight (Keras takes sample weights or class weights, not both), normalised to mean 1."""
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.utils.class_weight import compute_class_weight
+
+    from . import intensity_profile
+
+    y = np.asarray(y).astype(int)
+    present, counts = np.unique(y, return_counts=True)
+    F = intensity_profile.features(X)
+    p_true = np.empty(len(y))
+    folds = StratifiedKFold(max(2, min(n_folds, int(counts.min()))), shuffle=True, random_state=seed)
+    for fit_rows, held in folds.split(F, y):
+        p = intensity_profile.fit_predict(F[fit_rows], y[fit_rows], F[held])
+        p_true[held] = p[np.arange(len(held)), y[held]]
+    cw = compute_class_weight("balanced", classes=present, y=y)
+    w = cw[np.searchsorted(present, y)] / np.clip(p_true, REWEIGHT_P_FLOOR, 1.0)
+    return (w / w.mean()).astype(np.float32)
+
+
+def init_path(path: str | Path) -> Path:
+    """The init_from file: as given, else relative to the repository (a recorded config run from elsewhere)."""
+    p = Path(path).expanduser()
+    if not p.is_file() and not p.is_absolute() and (config.PROJ_ROOT / p).is_file():
+        p = config.PROJ_ROOT / p
+    if not p.is_file():
+        raise FileNotFoundError(f"init_from: no model file {path}")
+    return p
+
+
+def _shown_path(p: Path) -> str:
+    """A path for a record: relative to the repository if inside it, else only the file name (no home folders)."""
+    try:
+        return p.resolve().relative_to(config.PROJ_ROOT.resolve()).as_posix()
+    except ValueError:
+        return p.name
+
+
+def init_weights(model, path: str | Path) -> None:
+    """Copy the weights of the saved model at `path` into `model`; same architecture and options required."""
+    import keras
+
+    from . import models  # noqa: F401 - registers RandomAffineAugment for deserialisation
+
+    p = init_path(path)
+    src = keras.saving.load_model(p, safe_mode=True, compile=False).get_weights()
+    got, want = [tuple(w.shape) for w in src], [tuple(v.shape) for v in model.weights]
+    if got != want:
+        i = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+        a, b = (got[i] if i < len(got) else "none"), (want[i] if i < len(want) else "none")
+        raise ValueError(f"init_from {p.name} does not fit the configured model ({len(got)} weight arrays vs "
+                         f"{len(want)}, first difference at #{i}: {a} vs {b}): same arch and model_kwargs needed")
+    model.set_weights(src)
+
+
 def _mixup(tf, x, y, alpha: float):
     """Blend each image (and its one-hot label) with another of the batch, weight lam ~ Beta(alpha, alpha) per image.
     lam is folded to >= 0.5 so each blend keeps its own image dominant (class weights follow argmax of the label)."""
@@ -156,6 +225,8 @@ def fit(cfg: dict, Xtr, ytr, Xva, yva, verbose: int = 2):
     keras.utils.set_random_seed(cfg["seed"])
     n_cls = len(config.CLASSES)
     model = build_model(cfg["arch"], cfg["img_size"], n_cls, **cfg.get("model_kwargs", {}))
+    if cfg.get("init_from"):
+        init_weights(model, cfg["init_from"])
     steps = int(np.ceil(len(Xtr) / cfg["batch_size"]))
     warm = cfg["warmup_epochs"] * steps
     total = max(1, cfg["epochs"] * steps - warm)
@@ -175,23 +246,33 @@ def fit(cfg: dict, Xtr, ytr, Xva, yva, verbose: int = 2):
     cw = compute_class_weight("balanced", classes=present, y=ytr)
     class_weight = {int(c): float(w) for c, w in zip(present, cw)}
 
+    weights = None
+    if cfg.get("reweight"):
+        if cfg["reweight"] not in REWEIGHTS:
+            raise ValueError(f"unknown reweight {cfg['reweight']!r}; known: {', '.join(REWEIGHTS)}")
+        weights = profile_weights(Xtr, ytr, cfg["seed"])
+        print(f"reweight {cfg['reweight']}: sample weights {weights.min():.2f} to {weights.max():.2f}, median "
+              f"{np.median(weights):.2f} (mean 1)", flush=True)
+
     tf_backend = keras.backend.backend() == "tensorflow"
     alpha = cfg.get("mixup_alpha")
     if alpha and not tf_backend:
         raise ValueError("mixup_alpha is implemented in the TensorFlow data pipeline only")
 
-    def ds(X, y, shuffle):
+    def ds(X, y, shuffle, w=None):
+        """(x, y) or, with per-sample weights w, (x, y, w): Keras reads a third element as sample weights."""
         Y = keras.utils.to_categorical(y, n_cls)
+        extra = () if w is None else (w,)
         if not tf_backend:  # JAX / PyTorch (e.g. on a GPU box): Keras batches and shuffles numpy arrays itself
-            return X[..., None].astype("float32"), Y
+            return (X[..., None].astype("float32"), Y, *extra)
         import tensorflow as tf  # uint8 in memory, cast per batch: a quarter of the RAM of float32 arrays
 
-        d = tf.data.Dataset.from_tensor_slices((X[..., None], Y))
+        d = tf.data.Dataset.from_tensor_slices((X[..., None], Y, *extra))
         if shuffle:
             d = d.shuffle(len(X), seed=cfg["seed"], reshuffle_each_iteration=True)
-        d = d.batch(cfg["batch_size"]).map(lambda a, b: (tf.cast(a, tf.float32), b))
-        if shuffle and alpha:
-            d = d.map(lambda a, b: _mixup(tf, a, b, float(alpha)))
+        d = d.batch(cfg["batch_size"]).map(lambda a, *rest: (tf.cast(a, tf.float32), *rest))
+        if shuffle and alpha:  # a blend keeps its dominant image's weight, as class weights follow its label
+            d = d.map(lambda a, b, *rest: (*_mixup(tf, a, b, float(alpha)), *rest))
         return d.prefetch(2)
 
     callbacks = [
@@ -204,13 +285,14 @@ def fit(cfg: dict, Xtr, ytr, Xva, yva, verbose: int = 2):
         _budget_callback(cfg.get("time_budget_min")),
     ]
     t0 = time.time()
-    train_data, val_data = ds(Xtr, ytr, True), ds(Xva, yva, False)
+    train_data, val_data = ds(Xtr, ytr, True, weights), ds(Xva, yva, False)
     if tf_backend:  # the tf.data pipeline batches and shuffles; shuffle=False silences Keras' "ignored" warning
         fit_kw = {"x": train_data, "shuffle": False}
     else:
-        fit_kw = {"x": train_data[0], "y": train_data[1], "batch_size": cfg["batch_size"], "shuffle": True}
-    hist = model.fit(**fit_kw, validation_data=val_data, epochs=cfg["epochs"], class_weight=class_weight,
-                     callbacks=callbacks, verbose=verbose)
+        fit_kw = {"x": train_data[0], "y": train_data[1], "batch_size": cfg["batch_size"], "shuffle": True,
+                  **({"sample_weight": weights} if weights is not None else {})}
+    hist = model.fit(**fit_kw, validation_data=val_data, epochs=cfg["epochs"],
+                     class_weight=class_weight if weights is None else None, callbacks=callbacks, verbose=verbose)
     secs = time.time() - t0
     n_epochs = len(hist.history["loss"])
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
@@ -295,6 +377,12 @@ def train(overrides: dict | None = None, data_dir=None, out_dir: str | Path = co
     `bundle` trains from a file written by `brain-mri bundle` instead of the dataset (another machine, e.g. a GPU)."""
     cfg = resolve_config(overrides)
     print(f"training {cfg['name']} ({cfg['arch']}, {cfg['img_size']}px, {cfg['epochs']} epochs)", flush=True)
+    init = None
+    if cfg.get("init_from"):  # hashed before training: the run may overwrite the file it starts from
+        ipath = init_path(cfg["init_from"])
+        init = {"path": _shown_path(ipath), "sha256": sha256_file(ipath)}
+        if ipath.resolve().is_relative_to(config.PROJ_ROOT.resolve()):
+            cfg["init_from"] = init["path"]  # the record reproduces from the repository, on any machine
     if bundle:
         from . import bundle as bundles
 
@@ -339,6 +427,7 @@ def train(overrides: dict | None = None, data_dir=None, out_dir: str | Path = co
         "train_images_per_s": round(ips, 1),
         "epochs_run": len(history["loss"]),
         "config": cfg,
+        **({"init_from": init} if init else {}),
         "data": {"split": cfg["split"], "n_train": int(len(Xtr)), "n_val": int(len(Xva)), **data_meta,
                  "cpu_count": os.cpu_count()},
         "validation": val,
@@ -375,10 +464,14 @@ def cli_train(args) -> int:
         recorded = json.loads(Path(args.config).read_text())
         overrides.update(recorded.get("config", recorded))
     for key in ("arch", "name", "img_size", "epochs", "batch_size", "seed", "split", "time_budget_min",
-                "ema_momentum", "mixup_alpha"):
+                "ema_momentum", "mixup_alpha", "reweight", "init_from"):
         val = getattr(args, key, None)
         if val is not None and not (key == "arch" and args.config and val == "resnet_small"):
-            overrides[key] = val
+            # "none" switches off a recorded config's option
+            overrides[key] = None if key in ("reweight", "init_from") and val == "none" else val
+    if getattr(args, "gamma", None) is not None:
+        kw = {k: v for k, v in (overrides.get("model_kwargs") or {}).items() if k != "gamma"}
+        overrides["model_kwargs"] = {**kw, **({"gamma": args.gamma} if args.gamma else {})}
     try:
         train(overrides, data_dir=args.data_dir, out_dir=args.out_dir, bundle=getattr(args, "bundle", None))
     except (DataError, ValueError, FileNotFoundError) as e:

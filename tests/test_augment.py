@@ -98,3 +98,51 @@ def test_a_model_with_the_layer_loads_through_the_prediction_api(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(kpath)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "RandomAffineAugment"
+
+
+def test_gamma_is_identity_at_inference_and_off_by_default():
+    x = np.random.default_rng(7).random((4, 32, 32, 1)).astype("float32")
+    assert np.array_equal(np.asarray(RandomAffineAugment(seed=1, gamma=0.5)(x, training=False)), x)
+    # a layer saved before gamma existed has no "gamma" in its config: it loads as gamma 0, drawing nothing extra,
+    # so its seeded training outputs are those of an explicit gamma=0 layer, call after call
+    old_cfg = {k: v for k, v in RandomAffineAugment(seed=2).get_config().items() if k != "gamma"}
+    old, off = RandomAffineAugment.from_config(old_cfg), RandomAffineAugment(seed=2, gamma=0.0)
+    assert old.gamma == 0
+    for _ in range(2):
+        assert np.array_equal(np.asarray(old(x, training=True)), np.asarray(off(x, training=True)))
+
+
+def test_gamma_remaps_each_image_monotonically_after_the_other_steps():
+    """Same seed with and without gamma: the same geometry, contrast and brightness, then out = plain ** g per
+    image, with log g within +-gamma."""
+    a = 0.4
+    x = np.random.default_rng(8).random((16, 32, 32, 1)).astype("float32")
+    plain = np.asarray(RandomAffineAugment(seed=9)(x, training=True))
+    remapped = np.asarray(RandomAffineAugment(seed=9, gamma=a)(x, training=True))
+    assert remapped.min() >= 0 and remapped.max() <= 1 and np.abs(remapped - plain).mean() > 0.01
+    g = []
+    for p, r in zip(plain, remapped):
+        mid = (p > 0.05) & (p < 0.95)
+        ratio = np.log(r[mid]) / np.log(p[mid])
+        assert np.ptp(ratio) < 1e-3  # one exponent per image: a monotone remap of its grey levels
+        g.append(ratio.mean())
+    assert np.all(np.abs(np.log(g)) <= a + 1e-4) and np.ptp(np.log(g)) > a / 2
+
+
+def test_gamma_round_trips_through_config_and_a_saved_model(tmp_path):
+    import keras
+
+    layer = RandomAffineAugment(seed=2, gamma=0.3)
+    assert layer.get_config()["gamma"] == 0.3
+    assert RandomAffineAugment.from_config(layer.get_config()).get_config() == layer.get_config()
+    model = build_model("resnet_small", 32, width=4, blocks=(1,), augment_layer="affine", gamma=0.3)
+    model.save(tmp_path / "g.keras")
+    again = keras.saving.load_model(tmp_path / "g.keras", safe_mode=True, compile=False)
+    assert again.get_layer("augment").gamma == 0.3
+
+
+def test_gamma_needs_the_affine_layer_and_an_arch_that_has_it():
+    with pytest.raises(ValueError, match="augment_layer='affine'"):
+        build_model("resnet_small", 32, width=4, blocks=(1,), gamma=0.4)  # default: Keras' layers
+    with pytest.raises(ValueError, match="'tiny' takes no option gamma"):
+        build_model("tiny", 32, gamma=0.4)
