@@ -17,13 +17,13 @@ def _load(name: str, models_dir: Path = config.MODELS_DIR) -> dict | None:
     return json.loads(p.read_text()) if p.is_file() else None
 
 
-def pct(m: dict | None, key: str = "value") -> str:
+def pct(m: dict | None, key: str = "value", digits: int = 1) -> str:
     """'97.1% (95% CI 96.0–98.1)' from {"value", "ci"}."""
     if not m or m.get(key) is None:
         return "n/a"
     ci = m.get("ci")
-    s = f"{100 * m[key]:.1f}%"
-    return s + (f" (95% CI {100 * ci[0]:.1f}–{100 * ci[1]:.1f})" if ci else "")
+    s = f"{100 * m[key]:.{digits}f}%"
+    return s + (f" (95% CI {100 * ci[0]:.{digits}f}–{100 * ci[1]:.{digits}f})" if ci else "")
 
 
 def num(m: dict | None, digits: int = 3) -> str:
@@ -62,7 +62,8 @@ def headline_rows(models_dir: Path = config.MODELS_DIR) -> list[tuple[str, str, 
                      f"{pct(ev['official_test']['accuracy'])} (all {ev['official_test']['n']} unseen)"))
     base = _load("baselines", models_dir) or {}
     for key, label in (("nearest_class_mean", "nearest class mean (pixels)"),
-                       ("metadata_only", "metadata only (size, mode, bytes)")):
+                       ("metadata_only", "metadata only (size, mode, bytes)"),
+                       ("intensity_only", "intensity profile only (grey-level histograms, no layout)")):
         b = base.get(key)
         if b:
             rows.append((label, pct(b["leakfree_test"]["accuracy"]),
@@ -98,7 +99,7 @@ def results_markdown(models_dir: Path = config.MODELS_DIR) -> str:
         f"On the leak-free test split ({lf['n']} images whose pictures and mirror/flip/rotation twins never appear in "
         f"training), the shipped model `{meta['name']}` reaches **{pct(lf['accuracy'])} accuracy** and macro-F1 "
         f"{num(lf['macro_f1'])}. As a tumour detector (P(tumour) = 1 − P(no tumour) ≥ {t['threshold']}) its "
-        f"sensitivity is **{pct(t['sensitivity'])}** and specificity {pct(t['specificity'])}, ROC-AUC "
+        f"sensitivity is **{pct(t['sensitivity'], digits=2)}** and specificity {pct(t['specificity'])}, ROC-AUC "
         f"{num(t['roc_auc'], 4)}. After temperature scaling (T = {meta['temperature']:.2f}, fitted on validation) "
         f"the expected calibration error is {100 * cal['ece_calibrated']:.1f}% (before: {100 * cal['ece_raw']:.1f}%).",
         "",
@@ -122,7 +123,7 @@ def results_markdown(models_dir: Path = config.MODELS_DIR) -> str:
         lines += [f"Those {cl['n']} test images form only {cl['n_groups']} twin groups (the audit joins copies, "
                   f"mirrors, rotations and near-identical slices; each group sits whole in one split), and a model "
                   f"tends to be right or wrong on a whole group at once. Resampling whole groups gives the more "
-                  f"honest intervals: accuracy {pct(cl['accuracy'])}, sensitivity {pct(cl['sensitivity'])}; "
+                  f"honest intervals: accuracy {pct(cl['accuracy'])}, sensitivity {pct(cl['sensitivity'], digits=2)}; "
                   f"counting each group once (mean accuracy per group) gives {pct(cl['per_group_accuracy'])}.", ""]
     lines += _selection_lines(meta, models_dir)
     if ab and ab.get("accuracy") is not None:
@@ -135,6 +136,9 @@ def results_markdown(models_dir: Path = config.MODELS_DIR) -> str:
     if rob.get("resolution"):
         res = ", ".join(f"{r['px']} px: {pct(r['accuracy'])}" for r in rob["resolution"])
         lines += [f"Accuracy when test images are first downsampled: {res}.", ""]
+    prof = _profile_line(models_dir, meta["name"])
+    if prof:
+        lines += [prof[0].removeprefix("- "), ""]
     lines += ["| model | leak-free test accuracy | official Testing accuracy (leaky) | official Testing, never seen in training |",
               "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in headline_rows(models_dir)]
@@ -342,7 +346,8 @@ def _profile_line(models_dir: Path, name: str) -> list[str]:
     except (OSError, ValueError, KeyError):
         res = {}
     if res.get("n_missed"):
-        line += (f" {res['missed_in_lowest']} of the {res['n_missed']} missed tumours are among the lowest tenth of "
+        share = ("All" if res["missed_in_lowest"] == res["n_missed"] else f"{res['missed_in_lowest']} of the")
+        line += (f" {share} {res['n_missed']} missed tumours are among the lowest tenth of "
                  f"test tumours by that classifier's P(tumour) (sensitivity there "
                  f"{100 * res['sensitivity_lowest']:.1f}%, elsewhere {100 * (res.get('sensitivity_rest') or 0):.1f}%): "
                  "tumour slices whose grey levels look like the no-tumour scans' are the ones at risk "

@@ -144,5 +144,5 @@ def test_profile_line_reads_the_baseline_and_ranks_the_misses(tmp_path):
     rows([0.2] + [0.9] * 19).to_csv(tmp_path / "brain_tumor_cnn.predictions.csv", index=False)
     rows([i / 20 for i in range(20)]).to_csv(tmp_path / PROFILE_PREDICTIONS, index=False)
     (line,) = model_card._profile_line(tmp_path, "brain_tumor_cnn")
-    assert "78.1% (95% CI 75.5–80.6)" in line and "1 of the 1 missed tumours" in line
+    assert "78.1% (95% CI 75.5–80.6)" in line and "All 1 missed tumours" in line
     assert "sensitivity there 50.0%, elsewhere 100.0%" in line
