@@ -173,8 +173,13 @@ def recipe_rows(models_dir: Path = config.MODELS_DIR) -> list[tuple]:
         name = f"`{m['name']}`" + ("" if split == "leakfree" else f" (trained on the {split} split)")
         if not (jpath.parent / m.get("keras_file", f"{jpath.stem}.keras")).is_file():
             name += ", weights not committed"
-        extras = ", ".join(f"{label} {c[key]}" for key, label in (("ema_momentum", "weight EMA"),
-                                                                   ("mixup_alpha", "mixup")) if c.get(key)) or "none"
+        extras = [f"{label} {c[key]}" for key, label in (("ema_momentum", "weight EMA"), ("mixup_alpha", "mixup"),
+                                                          ("reweight", "reweight")) if c.get(key)]
+        if (c.get("model_kwargs") or {}).get("gamma"):
+            extras.append(f"random gamma {c['model_kwargs']['gamma']}")
+        if c.get("init_from"):
+            extras.append(f"fine-tune of `{Path(str(c['init_from'])).stem}` at lr {c.get('lr')}")
+        extras = ", ".join(extras) or "none"
         frac, epochs = c.get("early_stop_from"), c.get("epochs")
         watch = f"from epoch {int(epochs * frac) + 1}" if frac is not None and epochs else "n/a"
         where = trained_on(m)  # an ensemble's record carries its members' data block
@@ -183,7 +188,7 @@ def recipe_rows(models_dir: Path = config.MODELS_DIR) -> list[tuple]:
     return rows
 
 
-RECIPE_COLUMNS = ("model", "architecture", "epochs run", "early stopping watches", "weight decay", "EMA / mixup",
+RECIPE_COLUMNS = ("model", "architecture", "epochs run", "early stopping watches", "weight decay", "extras",
                   "test-time augmentation", "trained on", "val accuracy", "leak-free test accuracy")
 
 

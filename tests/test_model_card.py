@@ -73,12 +73,16 @@ def test_recipe_rows_name_the_regularisers_and_skip_unevaluated_records(tmp_path
     recs = {"a": {**base, "name": "a", "config": {"weight_decay": 0.05, "ema_momentum": 0.998, "mixup_alpha": 0.4,
                                                   "epochs": 80, "early_stop_from": 0.75}},
             "b": {**base, "name": "b", "config": {"weight_decay": 0.05, "model_kwargs": {"width": 24}}},
-            "c": {"name": "c", "config": {}}}  # never evaluated
+            "c": {"name": "c", "config": {}},  # never evaluated
+            "d": {**base, "name": "d", "config": {"weight_decay": 0.05, "reweight": "intensity_profile", "lr": 0.0003,
+                                                  "init_from": "models/brain_tumor_cnn.keras",
+                                                  "model_kwargs": {"width": 32, "gamma": 0.4}}}}
     for name, rec in recs.items():
         (tmp_path / f"{name}.json").write_text(json.dumps(rec))
     (tmp_path / "a.keras").write_bytes(b"")
     rows = model_card.recipe_rows(tmp_path)
-    assert [r[0] for r in rows] == ["`a`", "`b`, weights not committed"]
+    assert [r[0] for r in rows] == ["`a`", "`b`, weights not committed", "`d`, weights not committed"]
+    assert rows[2][5] == "reweight intensity_profile, random gamma 0.4, fine-tune of `brain_tumor_cnn` at lr 0.0003"
     assert rows[0][5] == "weight EMA 0.998, mixup 0.4" and rows[1][5] == "none"
     assert rows[1][1] == "resnet_small (width 24)" and rows[0][8] == "95.0%"
     assert rows[0][7] == "? CPU cores"  # no versions recorded: a CPU run (GPU runs name their device)
