@@ -108,8 +108,11 @@ def test_report_ranks_a_models_misses_and_states_the_finding(phantom_data, tmp_p
     md = report.profile_markdown(res, baselines)
     assert "78.1%" in md and "80.9%" in md and "70.6%" in md and "3 of 3 in the lowest tenth" in md
     assert "percentiles 0, 1, 2" in md
-    table = report.profile_table(ctx, ["brain_tumor_cnn", "capstone_cnn"])
+    table = report.profile_table(ctx, {"brain_tumor_cnn": {}, "capstone_cnn": {}})
     assert list(table.index) == ["our model"] and table.iloc[0]["missed tumours"] == "3 of 100"
+    # a model that saw leak-free test images in training is left out: its hits there are partly memory
+    seen = {"evaluation": {"leakfree_test": {"n_in_training_split": 5}}}
+    assert report.profile_table(ctx, {"brain_tumor_cnn": seen}).empty
     images, titles = report.lowest_profile_tumours(ctx, None)
     assert images == [] and titles == []
     plots.profile_misses(ranked)
