@@ -153,6 +153,7 @@ def recipe_rows(models_dir: Path = config.MODELS_DIR) -> list[tuple]:
     import json
 
     rows = []
+    misses = _misses_by_profile_reader(models_dir)
     for jpath in sorted(models_dir.glob("*.json")):
         try:
             m = json.loads(jpath.read_text())
@@ -184,12 +185,41 @@ def recipe_rows(models_dir: Path = config.MODELS_DIR) -> list[tuple]:
         watch = f"from epoch {int(epochs * frac) + 1}" if frac is not None and epochs else "n/a"
         where = trained_on(m)  # an ensemble's record carries its members' data block
         rows.append((name, arch, m.get("epochs_run", "?"), watch, c.get("weight_decay", "?"), extras,
-                     m.get("tta") or "none", where, f"{100 * val:.1f}%" if isinstance(val, float) else "n/a", test))
+                     m.get("tta") or "none", where, f"{100 * val:.1f}%" if isinstance(val, float) else "n/a", test,
+                     misses(m.get("name", jpath.stem))))
     return rows
 
 
+def _misses_by_profile_reader(models_dir: Path):
+    """name -> "4 (4)": a model's missed leak-free test tumours and, in brackets, how many of them are in the lowest
+    tenth of test tumours by the intensity-profile baseline's P(tumour); "n/a" without the predictions files."""
+    import pandas as pd
+
+    from . import intensity_profile
+    from .baselines import PROFILE_PREDICTIONS
+
+    try:
+        prof = pd.read_csv(models_dir / PROFILE_PREDICTIONS)
+    except (OSError, ValueError):
+        prof = None
+
+    def read(name: str) -> str:
+        try:
+            pred = pd.read_csv(models_dir / f"{name}.predictions.csv")
+        except (OSError, ValueError):
+            return "n/a"
+        if prof is None:
+            t = pred[(pred["eval_split"] == "leakfree_test") & (pred["label"] != config.NO_TUMOUR)]
+            return str(int((t["prediction"] == config.NO_TUMOUR).sum()))
+        r = intensity_profile.misses_by_profile(pred, prof)
+        return f"{r['n_missed']} ({r['missed_in_lowest']})" if r else "n/a"
+
+    return read
+
+
 RECIPE_COLUMNS = ("model", "architecture", "epochs run", "early stopping watches", "weight decay", "extras",
-                  "test-time augmentation", "trained on", "val accuracy", "leak-free test accuracy")
+                  "test-time augmentation", "trained on", "val accuracy", "leak-free test accuracy",
+                  "missed tumours (in lowest profile tenth)")
 
 
 def net_label(cfg: dict) -> str:

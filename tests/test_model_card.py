@@ -83,6 +83,15 @@ def test_recipe_rows_name_the_regularisers_and_skip_unevaluated_records(tmp_path
     rows = model_card.recipe_rows(tmp_path)
     assert [r[0] for r in rows] == ["`a`", "`b`, weights not committed", "`d`, weights not committed"]
     assert rows[2][5] == "reweight intensity_profile, random gamma 0.4, fine-tune of `brain_tumor_cnn` at lr 0.0003"
+    assert rows[0][10] == "n/a"  # no predictions saved: no miss count
+    import pandas as pd
+
+    pred = pd.DataFrame({"path": ["x", "y", "z"], "eval_split": "leakfree_test", "label": ["glioma", "glioma", "notumor"],
+                         "p_tumour": [0.2, 0.9, 0.1], "prediction": ["notumor", "glioma", "notumor"]})
+    pred.to_csv(tmp_path / "b.predictions.csv", index=False)
+    assert model_card.recipe_rows(tmp_path)[1][10] == "1"  # predictions but no profile baseline: the count alone
+    pred.assign(p_tumour=[0.1, 0.9, 0.5]).to_csv(tmp_path / "intensity_only.predictions.csv", index=False)
+    assert model_card.recipe_rows(tmp_path)[1][10] == "1 (1)"
     assert rows[0][5] == "weight EMA 0.998, mixup 0.4" and rows[1][5] == "none"
     assert rows[1][1] == "resnet_small (width 24)" and rows[0][8] == "95.0%"
     assert rows[0][7] == "? CPU cores"  # no versions recorded: a CPU run (GPU runs name their device)
