@@ -20,6 +20,11 @@ DARK = 10  # background after preparation is ~0; pixels at or below this are lef
 N_STRATA = 10  # tumour images are ranked by profile P(tumour) and cut into this many equal-count strata
 
 
+def stratum_name(n_strata: int = N_STRATA) -> str:
+    """The lowest of `n_strata` equal strata in words, for the texts that quote misses_by_profile: "tenth"."""
+    return {2: "half", 3: "third", 4: "quarter", 5: "fifth", 10: "tenth"}.get(n_strata, f"1/{n_strata}")
+
+
 def features(X: np.ndarray, bins: int = BINS, dark: int = DARK) -> np.ndarray:
     """[N, S, S] uint8 prepared images -> [N, 2*bins] float32: the normalised grey-level histogram of the non-dark
     pixels of the whole image, then of its central half (the brain's interior, without scalp and skull)."""

@@ -1066,6 +1066,8 @@ def profile_markdown(res: dict, baselines: dict | None) -> str:
            f"{metric(baselines, 'majority_class', 'leakfree_test', 'accuracy', ci=False)}): a sign that the classes "
            "differ in how they were acquired, not only in what the slices show."]
     if res and res.get("n_missed"):
+        from . import intensity_profile
+
         pct = ", ".join(f"{v:g}" for v in res["missed_rank_percentiles"])
         auc = res.get("auc_low_profile_for_misses")
         grp = (f" ({res['n_missed_groups']} distinct pictures)" if res.get("n_missed_groups") not in (None, res["n_missed"])
@@ -1074,7 +1076,8 @@ def profile_markdown(res: dict, baselines: dict | None) -> str:
         out.append(
             f"Ranking the {res['n_tumours']} test tumours by that classifier's P(tumour), the model's "
             f"{res['n_missed']} missed tumours{grp} sit at percentiles {pct} (0 = the most no-tumour-like profile): "
-            f"{res['missed_in_lowest']} of {res['n_missed']} in the lowest tenth, where sensitivity is "
+            f"{res['missed_in_lowest']} of {res['n_missed']} in the lowest "
+            f"{intensity_profile.stratum_name(res['n_strata'])}, where sensitivity is "
             f"{_pct(res['sensitivity_lowest'])} against {_pct(res.get('sensitivity_rest'))} in the rest"
             + (f"; AUC {auc:.2f} for telling misses from hits by a low profile P(tumour)" if auc is not None else "")
             + (f"; one-sided Fisher p = {fisher:.1g}, counting images as independent" if fisher is not None else "")
@@ -1292,8 +1295,10 @@ def findings_markdown(h: dict) -> str:
         miss = ""
         if pm.get("n_missed"):
             share = "all" if pm["missed_in_lowest"] == pm["n_missed"] else f"{pm['missed_in_lowest']} of the"
+            from .intensity_profile import stratum_name
+
             miss = (f" {share[0].upper()}{share[1:]} {pm['n_missed']} tumours our model misses are among the lowest "
-                    f"tenth of test tumours by that classifier's P(tumour) (sensitivity there "
+                    f"{stratum_name(pm['n_strata'])} of test tumours by that classifier's P(tumour) (sensitivity there "
                     f"{_pct(pm['sensitivity_lowest'])}, elsewhere {_pct(pm.get('sensitivity_rest'))}): slices whose grey "
                     "levels resemble the no-tumour collection's.")
         out.append(f"8. **The acquisition shortcut.** Grey-level histograms alone (no layout, no anatomy) classify "
