@@ -30,6 +30,8 @@ from . import config, intensity_profile
 THUMB = 32
 META_FEATURES = ["width", "height", "mode", "bytes"]
 PROFILE_PREDICTIONS = "intensity_only.predictions.csv"  # written beside baselines.json
+# Bump when a baseline is added or changed: report.get_baselines recomputes records of another version.
+VERSION = 2
 
 
 def acc_f1(y: np.ndarray, pred: np.ndarray, n_boot: int = 1000, seed: int = config.SEED) -> dict:
@@ -112,7 +114,7 @@ def run_baselines(data_dir=None, bootstrap: int = 1000, out: str | Path | None =
     res: dict = {
         "computed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "data_dir": root.name, "synthetic": bool(is_synthetic(root)), "split_sha256": split_sha256(lf),
-        "bootstrap": int(bootstrap),
+        "bootstrap": int(bootstrap), "version": VERSION,
         "note": "each baseline is fitted on the training part of the split it is scored on",
         "nearest_class_mean": {"features": f"prepared {size}px images shrunk to {THUMB}x{THUMB}, Euclidean distance"},
         "nearest_class_mean_cosine": {"features": f"prepared {size}px images shrunk to {THUMB}x{THUMB}, cosine similarity"},

@@ -473,10 +473,10 @@ def get_baselines(ctx: RunContext, bootstrap: int | None = None, size: int | Non
     sha = load_split("leakfree", ctx.root).attrs.get("sha256")
     rec = read_json(path)
     if refresh is None:
-        from .baselines import PROFILE_PREDICTIONS
+        from .baselines import PROFILE_PREDICTIONS, VERSION
 
         refresh = (rec is None or rec.get("split_sha256") != sha or bool(rec.get("synthetic")) != ctx.synthetic
-                   or "intensity_only" not in rec or not (ctx.model_dir / PROFILE_PREDICTIONS).is_file())
+                   or rec.get("version") != VERSION or not (ctx.model_dir / PROFILE_PREDICTIONS).is_file())
     if rec is not None and not refresh:
         print(f"baselines: recorded in {ctx.show(path)} ({rec.get('computed_at', '?')})")
         return rec
