@@ -20,8 +20,8 @@ import numpy as np
 from PIL import Image
 
 from . import config
-from .model_registry import (DEFAULT_ABSTAIN, ModelEntry, abstain_threshold, default_model_path, discover_models,
-                             get_predictor, keras_model, load_message)
+from .model_registry import (DEFAULT_ABSTAIN, ModelEntry, abstain_threshold, call_track_record, default_model_path,
+                             discover_models, get_predictor, keras_model, load_message, screening_threshold)
 from .model_tab import dig, model_card, model_summary_html
 from .page_style import AXIS, C_MUTED, C_OK, C_TUMOUR, CSS, LAYOUT_BASE, esc, pct, plot_output
 from .preprocess import ImageError, decode, prepare
@@ -66,6 +66,7 @@ class Result:
     p_tumour: float | None = None
     abstain: bool = False
     abstain_threshold: float = DEFAULT_ABSTAIN
+    call_threshold: float = 0.5  # P(tumour) at or above it is a "tumour" call (screening threshold chosen on val)
     heat: np.ndarray | None = None  # Grad-CAM (S, S) in [0, 1] for the predicted class
     true_label: str | None = None
     timings_ms: dict = field(default_factory=dict)
@@ -209,6 +210,11 @@ def process_upload(name: str, data: bytes | bytearray | memoryview | None, predi
     res.p_tumour = float(1.0 - probs[classes.index(config.NO_TUMOUR)]) if config.NO_TUMOUR in classes else float("nan")
     res.abstain_threshold = threshold if threshold is not None else abstain_threshold(getattr(predictor, "meta", None))[0]
     res.abstain = res.confidence < res.abstain_threshold
+    meta = getattr(predictor, "meta", None)
+    res.call_threshold = screening_threshold(meta)
+    record = call_track_record(meta, res.p_tumour >= res.call_threshold)
+    if record:
+        res.notes.append(record)
     res.timings_ms["predict"] = round((t3 - t2) * 1000, 1)
     if with_gradcam:
         model = keras_model(predictor)
@@ -304,7 +310,7 @@ def prob_figure(res: Result) -> dict:
 
 def headline_html(res: Result) -> str:
     """P(tumour) headline, predicted class, abstain band and the probability table (data-* attributes for tests)."""
-    colour = C_TUMOUR if res.p_tumour >= 0.5 else C_OK
+    colour = C_TUMOUR if res.p_tumour >= res.call_threshold else C_OK
     parts = [f'<div class="bm-headline" data-p-tumour="{res.p_tumour:.6f}" data-predicted="{esc(res.predicted)}"'
              f' data-abstain="{int(res.abstain)}">',
              '<div class="bm-label">P(tumour)</div>',

@@ -74,6 +74,44 @@ def abstain_threshold(meta: dict | None) -> tuple[float, str]:
     return DEFAULT_ABSTAIN, "default: model not evaluated"
 
 
+def call_track_record(meta: dict | None, called_tumour: bool) -> str | None:
+    """One line: how often this model's call of the same kind ("tumour" / "no tumour" at the evaluated screening
+    threshold) was wrong on the leak-free test, with a Wilson 95% CI; None without a real-data evaluation.
+
+    A calibrated P(tumour) of 1% is an average over all scans; the missed tumours got such values too (notebook 04
+    section 10), so the presenter sees the call's observed error rate beside the probability."""
+    try:
+        ev = meta["evaluation"]
+        if ev.get("synthetic"):
+            return None  # phantom numbers say nothing about real scans
+        s = ev["leakfree_test"]["screening"]
+        thr, n_tum, n_no = float(s["threshold"]), int(s["n_tumour"]), int(s["n_no_tumour"])
+        missed, alarms = int(s["n_missed"]), int(s["n_false_alarm"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if called_tumour:
+        k, n, call, truth, sign = alarms, n_tum - missed + alarms, "tumour", "had no tumour", "≥"
+    else:
+        k, n, call, truth, sign = missed, n_no - alarms + missed, "no tumour", "had a tumour", "<"
+    if n <= 0:
+        return None
+    from scipy.stats import binomtest
+
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return (f"track record: in the leak-free test, {k} of {n} scans this model called “{call}” "
+            f"(P(tumour) {sign} {thr:.2f}) {truth}: {100 * k / n:.1f}% "
+            f"(95% CI {100 * ci.low:.1f}–{100 * ci.high:.1f}%)")
+
+
+def screening_threshold(meta: dict | None) -> float:
+    """The P(tumour) threshold chosen on validation for the tumour / no-tumour call, else 0.5."""
+    try:
+        t = float(meta["evaluation"]["leakfree_test"]["screening"]["threshold"])
+        return t if 0.0 < t < 1.0 else 0.5
+    except (KeyError, TypeError, ValueError):
+        return 0.5
+
+
 _PREDICTORS: dict[str, Any] = {}  # resolved .keras path -> Predictor: each model loads once per kernel
 
 

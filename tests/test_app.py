@@ -272,6 +272,48 @@ def test_abstain_band(predictor, good_jpeg):
     assert not high.abstain and "refer to a radiologist" not in app.headline_html(high)
 
 
+SCREENING = {"threshold": 0.5, "n_tumour": 753, "n_no_tumour": 304, "n_missed": 4, "n_false_alarm": 2}
+
+
+def test_call_track_record_counts_the_calls_of_the_same_kind():
+    meta = {"evaluation": {"synthetic": False, "leakfree_test": {"screening": SCREENING}}}
+    neg = app.call_track_record(meta, called_tumour=False)
+    assert "4 of 306" in neg and "had a tumour" in neg and "1.3%" in neg  # 4 missed among 4 + (304 - 2)
+    pos = app.call_track_record(meta, called_tumour=True)
+    assert "2 of 751" in pos and "had no tumour" in pos  # 2 false alarms among (753 - 4) + 2
+    lo, hi = (float(v) for v in neg.split("95% CI ")[1].rstrip("%)").split("–"))
+    assert 0.0 < lo < 1.3 < hi < 5.0
+    assert app.call_track_record({}, False) is None
+    assert app.call_track_record({"evaluation": {"synthetic": True, "leakfree_test": {"screening": SCREENING}}},
+                                 False) is None
+
+
+class _WithMeta:
+    """The test predictor with another evaluation record (the tiny model's JSON has none)."""
+
+    def __init__(self, inner, meta):
+        self._inner, self.meta = inner, meta
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+@pytest.mark.parametrize("threshold", [0.0, 1.0])
+def test_upload_shows_the_track_record_of_its_call(predictor, good_jpeg, threshold):
+    screening = {**SCREENING, "threshold": threshold if threshold else 1e-9}
+    meta = {"evaluation": {"synthetic": False, "leakfree_test": {"screening": screening}}}
+    res = app.process_upload("a.jpg", good_jpeg, _WithMeta(predictor, meta), with_gradcam=False)
+    assert_good(res)
+    notes = [n for n in res.notes if n.startswith("track record")]
+    assert len(notes) == 1
+    # threshold ~0: every scan is a "tumour" call; threshold 1 (clamped to 0.5 as invalid): depends on P(tumour)
+    expect_tumour = res.p_tumour >= res.call_threshold
+    assert ("“tumour”" in notes[0]) == expect_tumour and ("“no tumour”" in notes[0]) == (not expect_tumour)
+    assert "track record" in app.messages_html(res)
+    plain = app.process_upload("a.jpg", good_jpeg, predictor, with_gradcam=False)
+    assert not [n for n in plain.notes if n.startswith("track record")]
+
+
 def test_no_model_still_checks_inputs(good_jpeg):
     res = app.process_upload("a.jpg", good_jpeg, None)
     assert res.ok and res.probs is None and res.prepared.shape == (config.IMG_SIZE, config.IMG_SIZE)
