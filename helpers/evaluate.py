@@ -546,6 +546,35 @@ def write_evaluation(keras_path: str | Path, evaluation: dict, pred_rows: list[d
     return jpath, cpath
 
 
+def paired_accuracy_gap(a: pd.DataFrame, b: pd.DataFrame, split_key: str = "leakfree_test", groups=None,
+                        n_boot: int = 1000, seed: int = config.SEED) -> dict:
+    """Accuracy of model a minus model b on the same images (two predictions CSVs), with a paired bootstrap 95% CI:
+    each resample draws the images once and scores both models on them, so the CI is that of the difference, not
+    two separate intervals. `groups` (a mapping path -> twin group) switches to the cluster bootstrap.
+
+    Also counts the images only one of the two gets right (the discordant pairs behind the difference)."""
+    cols = ["path", "label", "prediction"]
+    ra, rb = (df.loc[df["eval_split"] == split_key, cols] for df in (a, b))
+    m = ra.merge(rb, on=["path", "label"], suffixes=("_a", "_b"), validate="one_to_one")
+    if not len(m) or len(m) != len(ra) or len(m) != len(rb):
+        raise ValueError(f"the two models were not evaluated on the same {split_key} images "
+                         f"({len(ra)} and {len(rb)} rows, {len(m)} shared)")
+    ca, cb = (m["prediction_a"] == m["label"]).to_numpy(), (m["prediction_b"] == m["label"]).to_numpy()
+    d = ca.astype(np.float64) - cb
+    g = None
+    if groups is not None:
+        g = m["path"].map(groups)
+        if g.isna().any():
+            raise ValueError(f"{int(g.isna().sum())} {split_key} images have no twin group")
+        g = g.to_numpy()
+    w = bootstrap_weights(len(m), n_boot, seed, g)
+    samples = (w @ d) / w.sum(axis=1)
+    how = "cluster bootstrap (whole twin groups)" if g is not None else "image bootstrap"
+    return {"n": int(len(m)), "accuracy_a": float(ca.mean()), "accuracy_b": float(cb.mean()),
+            "gap": _block(float(d.mean()), samples), "only_a_right": int((ca & ~cb).sum()),
+            "only_b_right": int((cb & ~ca).sum()), "method": f"paired {how} 95%, {int(n_boot)} resamples, seed {seed}"}
+
+
 def add_cluster_blocks(json_path: str | Path, data_dir=None, bootstrap: int | None = None,
                        seed: int = config.SEED) -> dict:
     """Add the "cluster" block to each split of a recorded evaluation, from its saved predictions CSV and the

@@ -39,7 +39,7 @@ def headline_rows(models_dir: Path = config.MODELS_DIR) -> list[tuple[str, str, 
     Our models train on the pooled leak-free split, so most official Testing images were in their training data:
     the third column is contaminated for them, the fourth is not. Baselines fit within each split."""
     rows = []
-    for name in (config.DEFAULT_MODEL_NAME, "capstone_cnn"):
+    for name in (config.DEFAULT_MODEL_NAME, "capstone_cnn_256", "capstone_cnn"):
         meta = _load(name, models_dir)
         ev = (meta or {}).get("evaluation")
         if not ev:
@@ -47,7 +47,8 @@ def headline_rows(models_dir: Path = config.MODELS_DIR) -> list[tuple[str, str, 
         off = ev["official_test"]
         unseen = off.get("unseen_subset") or {}
         seen = off.get("n_in_training_split")
-        rows.append((f"{name} ({meta['params'] / 1e6:.2f}M params)", pct(ev["leakfree_test"]["accuracy"]),
+        rows.append((f"{name} ({meta['params'] / 1e6:.2f}M params, {meta['img_size']} px)",
+                     pct(ev["leakfree_test"]["accuracy"]),
                      pct(off["accuracy"]) + (f", {seen} of {off['n']} seen in training" if seen else ""),
                      f"{pct(unseen.get('accuracy'))} (n={unseen.get('n', '?')})" if unseen else "n/a"))
     meta = _load("capstone_cnn_official", models_dir)
@@ -142,6 +143,9 @@ def results_markdown(models_dir: Path = config.MODELS_DIR) -> str:
     lines += ["| model | leak-free test accuracy | official Testing accuracy (leaky) | official Testing, never seen in training |",
               "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in headline_rows(models_dir)]
+    gap = _gap_line(models_dir)
+    if gap:
+        lines += ["", gap]
     lines += ["", f"Trained in {meta['train_wall_s'] / 60:.0f} min on {trained_on(meta)} "
               f"({meta['train_images_per_s']:.0f} images/s, {meta['epochs_run']} epochs, {meta['params']:,} parameters); "
               f"split sha256 `{meta['data']['split_sha256'][:12]}`."]
@@ -357,6 +361,20 @@ def _missed_tumours(models_dir: Path, name: str, splits_dir: Path = config.SPLIT
     return [f"- Missed tumours: {len(miss)} of {int(tum.sum())} tumour images called no tumour{distinct}, {confident} "
             f"of them with P(tumour) < 0.1. At 99.5% sensitivity the best specificity any threshold gives on this "
             f"test split is {100 * spec:.1f}%, {verdict} (a description of the test, not a threshold we use)."]
+
+
+def _gap_line(models_dir: Path) -> str:
+    """Our model against the capstone records, paired on the same leak-free test images (helpers.comparison), with
+    the twin groups of the committed split; empty when no comparison is possible."""
+    from . import comparison
+    from .split import read_split_csv
+
+    try:
+        groups = read_split_csv(config.LEAKFREE_SPLIT).set_index("path")["group"]
+    except (OSError, ValueError):
+        return ""
+    gaps = comparison.capstone_gaps(models_dir, groups)
+    return comparison.gap_markdown(gaps) if gaps else ""
 
 
 def _profile_line(models_dir: Path, name: str) -> list[str]:

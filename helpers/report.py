@@ -514,6 +514,7 @@ def baseline_table(rec: dict | None, names: Sequence[str] | None = None):
 
 # ------------------------------------------------------------------------------------------------ models (03)
 MODEL_NAMES = {"brain_tumor_cnn": "our model", "capstone_cnn": "capstone CNN",
+               "capstone_cnn_256": "capstone CNN at 256 px (as described)",
                "capstone_cnn_official": "capstone CNN, official split (as published)"}
 # What a smoke or synthetic run trains instead of the shipped models: seconds on 2 cores, on the data at hand.
 SMOKE_RECIPES = {
@@ -523,11 +524,11 @@ SMOKE_RECIPES = {
 
 
 def model_names(ctx: RunContext) -> list[str]:
-    """The models this run reports on: ours and the capstone CNN, plus `capstone_cnn_official` (the capstone CNN
-    trained on Kaggle's own Training folder, the published protocol) when its record exists in model_dir."""
+    """The models this run reports on: ours and the capstone CNN, plus, when their records exist in model_dir,
+    `capstone_cnn_256` (the capstone's network at its own input size) and `capstone_cnn_official` (the capstone CNN
+    trained on Kaggle's own Training folder, the published protocol)."""
     names = ["brain_tumor_cnn", "capstone_cnn"]
-    if (ctx.model_dir / "capstone_cnn_official.json").is_file():
-        names.append("capstone_cnn_official")
+    names += [n for n in ("capstone_cnn_256", "capstone_cnn_official") if (ctx.model_dir / f"{n}.json").is_file()]
     return names
 
 
@@ -1003,6 +1004,16 @@ def size512_table(records: dict[str, dict], baselines: dict | None = None) -> "p
 
 
 # ------------------------------------------------------------------------------------------------ acquisition shortcut
+def capstone_gaps(ctx: RunContext) -> dict[str, dict]:
+    """helpers.comparison.capstone_gaps for this run's models: our accuracy minus each capstone's on the same
+    leak-free test images, paired cluster-bootstrap CI (twin groups of the leak-free split)."""
+    from . import comparison
+    from .split import load_split
+
+    groups = load_split("leakfree", ctx.root).set_index("path")["group"]
+    return comparison.capstone_gaps(ctx.model_dir, groups, seed=ctx.seed)
+
+
 def profile_misses(ctx: RunContext, name: str = "brain_tumor_cnn") -> "tuple[dict, pd.DataFrame | None]":
     """(helpers.intensity_profile.misses_by_profile result, ranked tumour table) for one model, from its predictions
     and the intensity-profile baseline's (written beside baselines.json); ({}, None) when either is missing."""
@@ -1174,6 +1185,7 @@ def headline(ctx: RunContext, records: dict[str, dict], baselines: dict | None, 
         "baselines": bl,
         "profile_misses": {name: {k: v for k, v in res.items() if k not in ("strata", "missed_files")}
                            for name in records if (res := profile_misses(ctx, name)[0])},
+        "capstone_gaps": capstone_gaps(ctx),
     }
 
 
@@ -1260,6 +1272,15 @@ def findings_markdown(h: dict) -> str:
         if cap.get("leakfree_accuracy"):
             cmp_ = (f"; the capstone CNN, retrained on the same split, reaches {_ci_text(cap['leakfree_accuracy'])} "
                     f"with {cap.get('params') or 0:,} parameters against our {ours.get('params') or 0:,}")
+            c256 = ms.get("capstone_cnn_256") or {}
+            if c256.get("leakfree_accuracy"):
+                cmp_ += (f" on our 128-px input, and {_ci_text(c256['leakfree_accuracy'])} at its own 256 px "
+                         f"({c256.get('params') or 0:,} parameters)")
+        from . import comparison
+
+        gaps = h.get("capstone_gaps") or {}
+        if gaps:
+            cmp_ += ". " + comparison.gap_markdown(gaps).rstrip(".")
         ncm = (bl.get("nearest_class_mean") or {}).get("leakfree_accuracy")
         out.append(
             f"3. **Leak-free accuracy.** Our model: {_ci_text(ours['leakfree_accuracy'])} on {ours.get('n_leakfree_test')} "

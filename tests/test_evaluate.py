@@ -215,3 +215,32 @@ def test_evaluate_model_on_phantoms_writes_schema(tiny_model_json, phantom_data,
     np.testing.assert_allclose(pred[list(config.CLASSES)].sum(axis=1), 1, atol=1e-4)
     # the model still loads: its sha256 was not touched by writing the evaluation
     assert load_model(tmp_path / "tiny.keras").abstain_threshold == pytest.approx(lt["abstain"]["threshold"])
+
+
+def _preds(correct: np.ndarray, split_key: str = "leakfree_test") -> pd.DataFrame:
+    n = len(correct)
+    labels = np.array(config.CLASSES)[np.arange(n) % len(config.CLASSES)]
+    wrong = np.array(config.CLASSES)[(np.arange(n) + 1) % len(config.CLASSES)]
+    return pd.DataFrame({"path": [f"img{i}.jpg" for i in range(n)], "eval_split": split_key, "label": labels,
+                         "prediction": np.where(correct, labels, wrong)})
+
+
+def test_paired_accuracy_gap_pairs_images_and_clusters_groups():
+    from helpers.evaluate import paired_accuracy_gap
+
+    ca = np.ones(100, bool)
+    ca[90:] = False  # a: 90 right
+    cb = ca.copy()
+    cb[:10] = False  # b: the same minus 10
+    r = paired_accuracy_gap(_preds(ca), _preds(cb), n_boot=300)
+    assert r["n"] == 100 and r["accuracy_a"] == 0.9 and r["accuracy_b"] == 0.8
+    assert r["gap"]["value"] == pytest.approx(0.1) and (r["only_a_right"], r["only_b_right"]) == (10, 0)
+    # paired: a is never worse on any image, so no resample can show b ahead
+    assert 0.0 < r["gap"]["ci"][0] < 0.1 < r["gap"]["ci"][1]
+    # the 10 images only a gets right are near-copies of one picture: one piece of evidence, so the cluster CI
+    # reaches 0 (resamples without that group), while the image bootstrap's does not
+    groups = {f"img{i}.jpg": (0 if i < 10 else i) for i in range(100)}
+    rc = paired_accuracy_gap(_preds(ca), _preds(cb), groups=groups, n_boot=300)
+    assert rc["gap"]["value"] == pytest.approx(0.1) and rc["gap"]["ci"][0] == 0.0
+    with pytest.raises(ValueError, match="same leakfree_test images"):
+        paired_accuracy_gap(_preds(ca), _preds(cb[:50]))
