@@ -191,7 +191,17 @@ def init_weights(model, path: str | Path) -> None:
     from . import models  # noqa: F401 - registers RandomAffineAugment for deserialisation
 
     p = init_path(path)
-    src = keras.saving.load_model(p, safe_mode=True, compile=False).get_weights()
+    saved = keras.saving.load_model(p, safe_mode=True, compile=False)
+    # layer types too: weight shapes alone do not see a pooling layer or an augmentation layer of another kind
+    kinds_got, kinds_want = ([type(layer).__name__ for layer in m.layers] for m in (saved, model))
+    if kinds_got != kinds_want:
+        i = next((i for i, (a, b) in enumerate(zip(kinds_got, kinds_want)) if a != b),
+                 min(len(kinds_got), len(kinds_want)))
+        a = kinds_got[i] if i < len(kinds_got) else "none"
+        b = kinds_want[i] if i < len(kinds_want) else "none"
+        raise ValueError(f"init_from {p.name} does not fit the configured model (layer #{i}: {a} vs {b}): "
+                         "same arch and model_kwargs needed")
+    src = saved.get_weights()
     got, want = [tuple(w.shape) for w in src], [tuple(v.shape) for v in model.weights]
     if got != want:
         i = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))

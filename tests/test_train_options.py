@@ -109,6 +109,21 @@ def test_init_from_another_architecture_is_one_clear_error(tmp_path):
         fit(_cfg(init_from=str(tmp_path / "missing.keras")), X[:32], y[:32], X[32:], y[32:], verbose=0)
 
 
+def test_init_from_with_the_same_weights_but_other_layers_is_refused(tmp_path):
+    """Stem pooling adds a layer without weights: the shapes agree, the networks do not."""
+    from helpers.models import build_model
+
+    kw = {"width": 4, "blocks": [1], "augment": 0}
+    src = build_model("resnet_small", 32, **kw, stem_pool=True)
+    kpath = save_inference_model(src, tmp_path / "pooled.keras")
+    X, y = _arrays()
+    cfg = _cfg(arch="resnet_small", init_from=str(kpath), model_kwargs={**kw, "stem_pool": False})
+    assert [w.shape for w in build_model("resnet_small", 32, **kw, stem_pool=False).weights] == \
+        [w.shape for w in src.weights]  # premise
+    with pytest.raises(ValueError, match=r"init_from pooled.keras does not fit .*layer #\d+: MaxPooling2D"):
+        fit(cfg, X[:32], y[:32], X[32:], y[32:], verbose=0)
+
+
 def test_train_records_the_init_file_hash(tmp_path):
     """train() from a bundle (no dataset): the record names the init file and its sha256, taken before training."""
     kpath, _ = _saved_tiny(tmp_path)
