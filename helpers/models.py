@@ -163,9 +163,7 @@ def resnet_small(img_size: int = config.IMG_SIZE, n_classes: int = len(config.CL
     width while halving the resolution, global average pooling keeps the head tiny (~0.4M parameters at width 16).
 
     `gamma` > 0 adds RandomAffineAugment's random intensity remap (not scaled by `augment`; "affine" layer only)."""
-    if gamma and not (augment and augment_layer == "affine"):
-        raise ValueError(f"gamma (random intensity remap) needs augment_layer='affine' and augment > 0; got "
-                         f"augment_layer={augment_layer!r}, augment={augment}")
+    check_options("resnet_small", augment=augment, augment_layer=augment_layer, gamma=gamma)
     inp, x = _inputs(img_size)
     if augment:  # "keras" (the shipped CPU recipe's layers) or "affine" (one resampling; fast under JAX too)
         if augment_layer == "affine":
@@ -218,15 +216,31 @@ def tiny(img_size: int = 64, n_classes: int = len(config.CLASSES)) -> keras.Mode
     return keras.Model(inp, out, name="tiny")
 
 
-def build_model(arch: str, img_size: int = config.IMG_SIZE, n_classes: int = len(config.CLASSES), **kw) -> keras.Model:
-    """Build one of ARCHS by name; extra keyword arguments go to the builder (e.g. width, augment)."""
-    builders = {"resnet_small": resnet_small, "capstone_cnn": capstone_cnn, "tiny": tiny}
-    if arch not in builders:
-        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(ARCHS)}")
+def _builders() -> dict:
+    return {"resnet_small": resnet_small, "capstone_cnn": capstone_cnn, "tiny": tiny}
+
+
+def check_options(arch: str, **kw) -> None:
+    """Raise a one-line ValueError for an unknown architecture, an option it does not take, or a combination it
+    refuses, without building anything: `brain-mri train` calls it before minutes of data loading."""
     import inspect
 
+    builders = _builders()
+    if arch not in builders:
+        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(ARCHS)}")
+    params = inspect.signature(builders[arch]).parameters
     # a clear error (not a TypeError deep in a training run) for e.g. `--gamma` with an arch that has no such option
-    unknown = sorted(set(kw) - set(inspect.signature(builders[arch]).parameters))
+    unknown = sorted(set(kw) - set(params))
     if unknown:
         raise ValueError(f"architecture {arch!r} takes no option {', '.join(unknown)}")
-    return builders[arch](img_size=img_size, n_classes=n_classes, **kw)
+    opts = {k: v.default for k, v in params.items()} | kw
+    if opts.get("gamma") and not (opts.get("augment") and opts.get("augment_layer") == "affine"):
+        raise ValueError(f"gamma (random intensity remap) needs augment_layer='affine' and augment > 0; got "
+                         f"augment_layer={opts.get('augment_layer')!r}, augment={opts.get('augment')} "
+                         "(e.g. --config models/brain_tumor_cnn.json --gamma 0.4)")
+
+
+def build_model(arch: str, img_size: int = config.IMG_SIZE, n_classes: int = len(config.CLASSES), **kw) -> keras.Model:
+    """Build one of ARCHS by name; extra keyword arguments go to the builder (e.g. width, augment)."""
+    check_options(arch, **kw)
+    return _builders()[arch](img_size=img_size, n_classes=n_classes, **kw)

@@ -386,6 +386,9 @@ def train(overrides: dict | None = None, data_dir=None, out_dir: str | Path = co
 
     `bundle` trains from a file written by `brain-mri bundle` instead of the dataset (another machine, e.g. a GPU)."""
     cfg = resolve_config(overrides)
+    from .models import check_options
+
+    check_options(cfg["arch"], **(cfg.get("model_kwargs") or {}))  # before minutes of data loading
     print(f"training {cfg['name']} ({cfg['arch']}, {cfg['img_size']}px, {cfg['epochs']} epochs)", flush=True)
     init = None
     if cfg.get("init_from"):  # hashed before training: the run may overwrite the file it starts from

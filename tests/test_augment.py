@@ -146,3 +146,12 @@ def test_gamma_needs_the_affine_layer_and_an_arch_that_has_it():
         build_model("resnet_small", 32, width=4, blocks=(1,), gamma=0.4)  # default: Keras' layers
     with pytest.raises(ValueError, match="'tiny' takes no option gamma"):
         build_model("tiny", 32, gamma=0.4)
+
+
+def test_train_refuses_bad_options_before_touching_the_data(tmp_path):
+    from helpers.train import train
+
+    # the data folder does not exist: reaching data loading would raise a DataError instead
+    with pytest.raises(ValueError, match="augment_layer='affine'.*--config models/brain_tumor_cnn.json"):
+        train({"arch": "resnet_small", "model_kwargs": {"gamma": 0.4}}, data_dir=tmp_path / "none", out_dir=tmp_path)
+    assert not list(tmp_path.iterdir())
