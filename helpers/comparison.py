@@ -16,7 +16,7 @@ from .evaluate import paired_accuracy_gap
 
 OURS = config.DEFAULT_MODEL_NAME
 # (record name, what it is); the first is the comparator of the target
-CAPSTONES = (("capstone_cnn_256", "the capstone's network at its own 256 px (as described)"),
+CAPSTONES = (("capstone_cnn_256", "the capstone's network at its own 256 px, as described"),
              ("capstone_cnn", "the same network on our 128-px input"))
 TARGET_GAP = 0.10  # issue 3: "our model beats the capstone CNN on the leak-free test by >= 10 points"
 SPLIT_KEY = "leakfree_test"

@@ -190,7 +190,8 @@ def resnet_small(img_size: int = config.IMG_SIZE, n_classes: int = len(config.CL
 
 def capstone_cnn(img_size: int = config.IMG_SIZE, n_classes: int = len(config.CLASSES)) -> keras.Model:
     """The original capstone's network as it described it: three 3x3 convolutions (32/64/128) each followed by
-    max-pooling, a dense layer of 128, no augmentation. (It used 256x256 input; we feed the same size as our model.)"""
+    max-pooling, a dense layer of 128, no augmentation. It used 256x256 input: `capstone_cnn` is trained at our 128 px
+    (equal input), `capstone_cnn_256` at 256 px (`brain-mri train --arch capstone_cnn --img-size 256`)."""
     inp, x = _inputs(img_size)
     x = layers.Conv2D(32, 3, activation="relu")(x)
     x = layers.MaxPooling2D()(x)
