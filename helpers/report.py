@@ -838,8 +838,9 @@ def metrics_table(records: dict[str, dict], split_key: str = "leakfree_test") ->
             "n": b.get("n"),
             "accuracy": metric(b, "accuracy"),
             "macro-F1": metric(b, "macro_f1", fmt="{:.3f}"),
-            "tumour sensitivity": metric(b, "tumour", "sensitivity"),
-            "tumour specificity": metric(b, "tumour", "specificity"),
+            # two decimals: the target is 99.5%, and 99.47% must not print as 99.5%
+            "tumour sensitivity": metric(b, "tumour", "sensitivity", fmt="{:.2%}"),
+            "tumour specificity": metric(b, "tumour", "specificity", fmt="{:.2%}"),
             "tumour AUC": metric(b, "tumour", "roc_auc", fmt="{:.3f}"),
             "ECE raw → calibrated": (f"{cal['ece_raw']:.3f} → {cal['ece_calibrated']:.3f}"
                                      if cal.get("ece_raw") is not None else "n/a"),
@@ -867,7 +868,7 @@ def cluster_table(records: dict[str, dict], split_key: str = "leakfree_test") ->
             "accuracy (images resampled)": metric(b, "accuracy"),
             "accuracy (groups resampled)": metric(cl, "accuracy"),
             "macro-F1 (groups resampled)": metric(cl, "macro_f1", fmt="{:.3f}"),
-            "sensitivity (groups resampled)": metric(cl, "sensitivity"),
+            "sensitivity (groups resampled)": metric(cl, "sensitivity", fmt="{:.2%}"),
             "accuracy per twin group": metric(cl, "per_group_accuracy"),
         }
     return pd.DataFrame(rows).T
@@ -1201,12 +1202,12 @@ def _screening_text(ours: dict) -> str:
     out = f" The P(tumour) threshold chosen on validation to keep >= {sc['target']:.1%} sensitivity there is {sc['threshold']:.3g}"
     if sc["threshold"] == ours.get("tumour_threshold"):
         return out + " (validation needs no lower one)."
-    return (out + f": sensitivity {_ci_text(sc['sensitivity'])}, specificity {_ci_text(sc['specificity'])}, "
+    return (out + f": sensitivity {_ci_text(sc['sensitivity'], 2)}, specificity {_ci_text(sc['specificity'], 2)}, "
             f"{sc['n_missed']} of {sc['n_tumour']} missed.")
 
 
-def _ci_text(b: dict | None) -> str:
-    return metric(b, fmt="{:.1%}") if b else "n/a"
+def _ci_text(b: dict | None, digits: int = 1) -> str:
+    return metric(b, fmt=f"{{:.{digits}%}}") if b else "n/a"
 
 
 def _official_vs_leakfree(ms: dict, bl: dict) -> str:
@@ -1288,8 +1289,8 @@ def findings_markdown(h: dict) -> str:
             f"{metric(ours.get('leakfree_macro_f1'), fmt='{:.3f}')}){cmp_}. Nearest class mean: {_pct(ncm)}.")
         mt = ours.get("missed_tumours") or {}
         out.append(
-            f"4. **Tumour sensitivity** (tumour slices not called `notumor`): {_ci_text(ours.get('tumour_sensitivity'))}, "
-            f"specificity {_ci_text(ours.get('tumour_specificity'))}, AUC {metric(ours.get('tumour_roc_auc'), fmt='{:.3f}')}; "
+            f"4. **Tumour sensitivity** (tumour slices not called `notumor`): {_ci_text(ours.get('tumour_sensitivity'), 2)}, "
+            f"specificity {_ci_text(ours.get('tumour_specificity'), 2)}, AUC {metric(ours.get('tumour_roc_auc'), fmt='{:.3f}')}; "
             f"{mt.get('missed', 'n/a')} of {mt.get('of', 'n/a')} tumour images missed." + _screening_text(ours))
         ab = ours.get("abstain") or {}
         if ours.get("ece_raw") is not None:

@@ -264,3 +264,15 @@ def test_inplace_refuses_to_put_demo_output_into_the_committed_notebooks(tmp_pat
     args = types.SimpleNamespace(smoke=True, retrain=False, data_dir=None, out_dir=str(tmp_path / "out"), inplace=True)
     assert report.cli_report(args) == 1
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").glob("*.ipynb"))
+
+
+def test_sensitivity_is_printed_with_two_decimals_so_a_miss_of_the_target_shows():
+    b = {"n": 1057, "accuracy": {"value": 0.986, "ci": [0.978, 0.992]},
+         "tumour": {"sensitivity": {"value": 0.994688, "ci": [0.989, 0.9987]},
+                    "specificity": {"value": 0.993421, "ci": [0.983, 1.0]}}}
+    t = report.metrics_table({"brain_tumor_cnn": {"evaluation": {"leakfree_test": b}}})
+    assert t.loc["our model", "tumour sensitivity"].startswith("99.47%")  # 99.5% would read as the target met
+    text = report.findings_markdown({"data": {}, "baselines": {}, "models": {"brain_tumor_cnn": {
+        "leakfree_accuracy": b["accuracy"], "tumour_sensitivity": b["tumour"]["sensitivity"],
+        "tumour_specificity": b["tumour"]["specificity"]}}})
+    assert "99.47%" in text and "99.5%" not in text
