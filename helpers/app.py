@@ -67,6 +67,7 @@ class Result:
     abstain: bool = False
     abstain_threshold: float = DEFAULT_ABSTAIN
     call_threshold: float = 0.5  # P(tumour) at or above it is a "tumour" call (screening threshold chosen on val)
+    track_record: str | None = None  # how often the model's call of this kind was wrong on the leak-free test
     heat: np.ndarray | None = None  # Grad-CAM (S, S) in [0, 1] for the predicted class
     true_label: str | None = None
     timings_ms: dict = field(default_factory=dict)
@@ -212,9 +213,7 @@ def process_upload(name: str, data: bytes | bytearray | memoryview | None, predi
     res.abstain = res.confidence < res.abstain_threshold
     meta = getattr(predictor, "meta", None)
     res.call_threshold = screening_threshold(meta)
-    record = call_track_record(meta, res.p_tumour >= res.call_threshold)
-    if record:
-        res.notes.append(record)
+    res.track_record = call_track_record(meta, res.p_tumour >= res.call_threshold)
     res.timings_ms["predict"] = round((t3 - t2) * 1000, 1)
     if with_gradcam:
         model = keras_model(predictor)
@@ -323,6 +322,8 @@ def headline_html(res: Result) -> str:
     else:
         parts.append(f'<div class="bm-confident">above the abstain threshold ({res.confidence:.2f} ≥ '
                      f'{res.abstain_threshold:.3g})</div>')
+    if res.track_record:  # right under the call it qualifies
+        parts.append(f'<div class="bm-note bm-track">ℹ {esc(res.track_record)}</div>')
     if res.true_label:
         if res.true_label == "synthetic":
             parts.append('<div class="bm-note">True label: none (synthetic phantom, not an MRI)</div>')

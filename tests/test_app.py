@@ -304,14 +304,14 @@ def test_upload_shows_the_track_record_of_its_call(predictor, good_jpeg, thresho
     meta = {"evaluation": {"synthetic": False, "leakfree_test": {"screening": screening}}}
     res = app.process_upload("a.jpg", good_jpeg, _WithMeta(predictor, meta), with_gradcam=False)
     assert_good(res)
-    notes = [n for n in res.notes if n.startswith("track record")]
-    assert len(notes) == 1
+    note = res.track_record
+    assert note and note.startswith("track record")
     # threshold ~0: every scan is a "tumour" call; threshold 1 (clamped to 0.5 as invalid): depends on P(tumour)
     expect_tumour = res.p_tumour >= res.call_threshold
-    assert ("“tumour”" in notes[0]) == expect_tumour and ("“no tumour”" in notes[0]) == (not expect_tumour)
-    assert "track record" in app.messages_html(res)
+    assert ("“tumour”" in note) == expect_tumour and ("“no tumour”" in note) == (not expect_tumour)
+    assert 'class="bm-note bm-track"' in app.headline_html(res)
     plain = app.process_upload("a.jpg", good_jpeg, predictor, with_gradcam=False)
-    assert not [n for n in plain.notes if n.startswith("track record")]
+    assert plain.track_record is None and "bm-track" not in app.headline_html(plain)
 
 
 def test_no_model_still_checks_inputs(good_jpeg):
