@@ -7,6 +7,7 @@ the target is read against was fixed before the 256-px run (models/SELECTION.md,
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -33,8 +34,6 @@ def capstone_gaps(models_dir: Path, groups: dict | pd.Series, n_boot: int = 1000
     CSV sits in models_dir and covers the same leak-free test images as ours. `groups`: path -> twin group.
     Records that saw leak-free test images in training are not comparable and are left out (their predictions are
     on the official split's terms)."""
-    import json
-
     ours = _preds(models_dir, OURS)
     if ours is None:
         return {}
