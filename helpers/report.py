@@ -1011,6 +1011,8 @@ def capstone_gaps(ctx: RunContext) -> dict[str, dict]:
     from . import comparison
     from .split import load_split
 
+    if not (ctx.model_dir / f"{comparison.OURS}.predictions.csv").is_file():
+        return {}  # nothing to pair: do not build the split for it
     groups = load_split("leakfree", ctx.root).set_index("path")["group"]
     return comparison.capstone_gaps(ctx.model_dir, groups, seed=ctx.seed)
 
