@@ -384,9 +384,11 @@ def abstain_curve(curves: Mapping[str, Sequence[Mapping]], chosen: Mapping[str, 
 
 def robustness_curve(curves: Mapping[str, Sequence[Mapping]], native: int | None = None,
                      reference: Mapping[str, float] | None = None,
-                     title: str = "Resolution robustness: accuracy when the scan is acquired at fewer pixels"):
+                     title: str = "Resolution robustness: accuracy when the scan is acquired at fewer pixels",
+                     native_label: str = "model input"):
     """Accuracy vs the resolution images are degraded to before preparation ([{"px", "accuracy"}] per model);
-    `reference[label]`, the accuracy on the original files, is drawn as a dashed line in the model's colour."""
+    `reference[label]`, the accuracy on the original files, is drawn as a dashed line in the model's colour;
+    `native` (px) is marked with a dotted line labelled `native_label` (models of other input sizes: say whose)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.6, 3.6))
     for label, curve in curves.items():
@@ -397,8 +399,9 @@ def robustness_curve(curves: Mapping[str, Sequence[Mapping]], native: int | None
             ax.axhline(reference[label], color=line.get_color(), ls="--", lw=1, alpha=0.7)
     if native:
         ax.axvline(native, color="grey", ls=":", lw=1)
-        ax.text(native, ax.get_ylim()[0], " model input", fontsize=8, color="grey", va="bottom")
-    ax.set(xlabel="longest image side before preparation (px)", ylabel="accuracy (leak-free test)", title=title)
+    # the dotted line is named in the axis label: text beside it ends up under the legend
+    xlabel = "longest image side before preparation (px)" + (f"; dotted: {native_label}" if native else "")
+    ax.set(xlabel=xlabel, ylabel="accuracy (leak-free test)", title=title)
     if reference:
         ax.plot([], [], color="grey", ls="--", lw=1, label="original files")
     ax.legend(fontsize=8)
