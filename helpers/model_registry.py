@@ -85,7 +85,7 @@ def call_track_record(meta: dict | None, called_tumour: bool) -> str | None:
         if ev.get("synthetic"):
             return None  # phantom numbers say nothing about real scans
         s = ev["leakfree_test"]["screening"]
-        thr, n_tum, n_no = float(s["threshold"]), int(s["n_tumour"]), int(s["n_no_tumour"])
+        thr, n_tum, n_no = screening_threshold(meta), int(s["n_tumour"]), int(s["n_no_tumour"])
         missed, alarms = int(s["n_missed"]), int(s["n_false_alarm"])
     except (KeyError, TypeError, ValueError):
         return None

@@ -184,6 +184,12 @@ def _shown_path(p: Path) -> str:
         return p.name
 
 
+def _first_difference(got: list, want: list) -> tuple[int, object, object]:
+    """(index, got item, wanted item) where two lists first differ; "none" past the end of the shorter."""
+    i = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+    return i, (got[i] if i < len(got) else "none"), (want[i] if i < len(want) else "none")
+
+
 def init_weights(model, path: str | Path) -> None:
     """Copy the weights of the saved model at `path` into `model`; same architecture and options required."""
     import keras
@@ -195,17 +201,13 @@ def init_weights(model, path: str | Path) -> None:
     # layer types too: weight shapes alone do not see a pooling layer or an augmentation layer of another kind
     kinds_got, kinds_want = ([type(layer).__name__ for layer in m.layers] for m in (saved, model))
     if kinds_got != kinds_want:
-        i = next((i for i, (a, b) in enumerate(zip(kinds_got, kinds_want)) if a != b),
-                 min(len(kinds_got), len(kinds_want)))
-        a = kinds_got[i] if i < len(kinds_got) else "none"
-        b = kinds_want[i] if i < len(kinds_want) else "none"
+        i, a, b = _first_difference(kinds_got, kinds_want)
         raise ValueError(f"init_from {p.name} does not fit the configured model (layer #{i}: {a} vs {b}): "
                          "same arch and model_kwargs needed")
     src = saved.get_weights()
     got, want = [tuple(w.shape) for w in src], [tuple(v.shape) for v in model.weights]
     if got != want:
-        i = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
-        a, b = (got[i] if i < len(got) else "none"), (want[i] if i < len(want) else "none")
+        i, a, b = _first_difference(got, want)
         raise ValueError(f"init_from {p.name} does not fit the configured model ({len(got)} weight arrays vs "
                          f"{len(want)}, first difference at #{i}: {a} vs {b}): same arch and model_kwargs needed")
     model.set_weights(src)
