@@ -215,6 +215,15 @@ def process_upload(name: str, data: bytes | bytearray | memoryview | None, predi
     res.call_threshold = screening_threshold(meta)
     res.track_record = call_track_record(meta, res.p_tumour >= res.call_threshold)
     res.timings_ms["predict"] = round((t3 - t2) * 1000, 1)
+    try:  # plane and CT: where the training data says little (helpers.scan_type, models/scan_type.json)
+        from . import scan_type
+
+        res.warnings += scan_type.upload_warnings(scan_type.tag_one(x128), res.p_tumour >= res.call_threshold)
+    except Exception:  # noqa: BLE001 - a failed tag is not a failed prediction
+        log.warning("scan-type tag failed for %s", res.name, exc_info=True)
+    t_tag = time.perf_counter()
+    res.timings_ms["scan_type"] = round((t_tag - t3) * 1000, 1)
+    t3 = t_tag
     if with_gradcam:
         model = keras_model(predictor)
         try:

@@ -104,6 +104,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--ip", default="127.0.0.1", help="address to bind (default: loopback only)")
     s.set_defaults(target="helpers.app:cli_dashboard")
 
+    s = sub.add_parser("scan-types", help="refit the plane/CT tagger (models/scan_type.json) from data/labels/")
+    s.add_argument("--data-dir", default=None, help="dataset folder (default: $BRAIN_MRI_DATA or data/raw/...)")
+    s.set_defaults(target="helpers.scan_type:cli_scan_types")
+
     s = sub.add_parser("docs", help="regenerate models/MODEL_CARD.md and the README results from saved JSON")
     s.set_defaults(target="helpers.model_card:cli_docs")
 

@@ -229,6 +229,22 @@ def counts_bars(counts, title: str):
     return fig
 
 
+def plane_shares(comp, title: str = "Imaging plane by class"):
+    """Stacked bars of plane shares per class, over files and over twin groups (helpers.scan_type.composition)."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.0), sharey=True)
+    for ax, unit in zip(axes, ("files", "groups")):
+        cols = [c for c in comp.columns if c.endswith(f"({unit})")]
+        t = comp[cols].astype(float).rename(columns=lambda c: c.split(" (")[0])
+        t.plot.barh(ax=ax, stacked=True, colormap="Greys_r", edgecolor="black", linewidth=0.4, legend=False)
+        ax.set(xlim=(0, 1), xlabel=f"share of {unit}", title=f"per {unit[:-1]}")
+        ax.invert_yaxis()
+    axes[1].legend(title="plane", fontsize=8, bbox_to_anchor=(1.02, 1), loc="upper left")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def pairs_gallery(pairs: Sequence[tuple[np.ndarray, np.ndarray, str]], size: float = 1.7):
     """Twin pairs side by side: each item is (image a, image b, caption); one pair per row-half."""
     plt = _plt()

@@ -1363,3 +1363,42 @@ def recipes_markdown(ctx: RunContext) -> str:
         return "_No evaluated model records yet._"
     spread = model_card.seed_spread_markdown(ctx.model_dir)
     return model_card.recipes_markdown(rows) + (f"\n\n{spread}" if spread else "")
+
+
+def scan_types(ctx: RunContext, size: int = config.IMG_SIZE) -> "tuple[pd.DataFrame | None, dict | str]":
+    """(tags, info) from helpers.scan_type for every image of the leak-free split, or (None, why not). The hand labels
+    name files of the Kaggle set, so synthetic phantoms and small smoke subsets get the reason instead."""
+    import numpy as np
+    import pandas as pd
+
+    from . import scan_type
+    from .preprocess import load_arrays
+    from .split import load_split
+
+    split_df = load_split("leakfree", ctx.root)
+    labels = scan_type.read_labels()
+    if ctx.synthetic or scan_type.attach_rows(labels, split_df["path"]).empty:
+        return None, "no hand-labelled file in this dataset (the scan-type labels name files of the Kaggle set)"
+    parts = [split_df[split_df["split"] == s] for s in ("train", "val", "test")]
+    X = np.concatenate([load_arrays(ctx.root, p, size, progress=False)[0] for p in parts])
+    ordered = pd.concat(parts, ignore_index=True)
+    try:
+        tags, info = scan_type.tag_dataset(X, ordered["path"], ordered["group"].to_numpy(), labels)
+    except ValueError as e:  # e.g. a smoke subset holding too few labelled files to fit both classifiers
+        return None, str(e)
+    info["split"] = ordered
+    return tags, info
+
+
+def ct_examples(ctx: RunContext, tags: "pd.DataFrame", n: int = 6) -> tuple[list, list[str]]:
+    """(raw grey images, titles) of up to `n` CT slices, one per twin group, hand-labelled ones first, classes in turn."""
+    from .eda import load_gray
+    from .split import load_split
+
+    groups = load_split("leakfree", ctx.root).set_index("path")
+    ct = tags[tags["is_ct"].astype(bool)].assign(label=lambda d: d["path"].map(groups["label"]),
+                                                 group=lambda d: d["path"].map(groups["group"]))
+    ct = ct.sort_values("source", key=lambda s: s != "hand", kind="stable").drop_duplicates("group")
+    ct = ct.assign(turn=ct.groupby("label").cumcount()).sort_values(["turn", "label"], kind="stable").head(n)
+    titles = [f"{lbl} · CT ({src})" for lbl, src in zip(ct["label"], ct["source"])]
+    return [load_gray(ctx.root, p) for p in ct["path"]], titles

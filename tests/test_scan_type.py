@@ -1,0 +1,178 @@
+"""helpers.scan_type: hand labels, features, the plane/CT classifiers, the shipped tagger, per-plane metrics."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import config, scan_type
+
+DATA = os.environ.get("BRAIN_MRI_DATA")
+
+
+def test_committed_labels_are_valid_and_sized_as_documented():
+    lab = scan_type.read_labels()
+    counts = lab["sample"].value_counts()
+    assert counts["random"] == 240 and counts["holdout"] == 60 and counts["ct_ranked"] >= 100
+    assert set(lab["plane"]) <= set(scan_type.PLANES) | {""}
+    assert (lab.loc[lab["sample"] != "ct_ranked", "plane"] != "").mean() > 0.98
+    assert (lab["modality"] == "CT").sum() >= 50  # the CT examples the modality model learns from
+    assert not lab["path"].str.startswith("/").any()  # relative to the dataset root, no machine paths
+
+
+def test_read_labels_rejects_unknown_and_duplicate(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("path,plane,modality,sample\na.jpg,oblique,MRI,random\n")
+    with pytest.raises(ValueError, match="oblique"):
+        scan_type.read_labels(bad)
+    dup = tmp_path / "dup.csv"
+    dup.write_text("path,plane,modality,sample\na.jpg,axial,MRI,random\na.jpg,axial,MRI,holdout\n")
+    with pytest.raises(ValueError, match="twice"):
+        scan_type.read_labels(dup)
+
+
+def _shapes(n_per: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Toy 'planes' (a wide ellipse, a tall one, a disc with a notch) and toy 'CT' (a bone-white rim)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:128, :128]
+    X, plane, ct = [], [], []
+    for k, p in enumerate(scan_type.PLANES):
+        for i in range(n_per):
+            a, b = [(40, 60), (60, 40), (52, 52)][k]
+            a, b = a + rng.integers(-4, 5), b + rng.integers(-4, 5)
+            r = ((yy - 64) / a) ** 2 + ((xx - 64) / b) ** 2
+            img = np.where(r < 1, 90 + rng.normal(0, 25, r.shape), 0)
+            if p == "sagittal":
+                img[60:80, 100:] = 0
+            is_ct = i % 3 == 0
+            img = np.where((r < 1) & (r > 0.8), 255 if is_ct else 60, img)
+            X.append(np.clip(img, 0, 255).astype(np.uint8))
+            plane.append(p)
+            ct.append("CT" if is_ct else "MRI")
+    return np.stack(X), np.array(plane), np.array(ct)
+
+
+def test_features_shape_and_input_check():
+    X, _, _ = _shapes(2)
+    F = scan_type.features(X)
+    n_shape = scan_type.THUMB ** 2 + (scan_type.THUMB - 1) ** 2
+    assert F["plane"].shape == F["plane_flip"].shape == (len(X), n_shape)
+    assert F["modality"].shape == (len(X), n_shape + 3)
+    with pytest.raises(ValueError, match="uint8"):
+        scan_type.features(X.astype(np.float32))
+
+
+def test_fit_tags_and_cross_validates_toy_planes_and_ct():
+    X, plane, ct = _shapes(20)
+    labels = pd.DataFrame({"path": [f"f{i}.png" for i in range(len(X))], "plane": plane, "modality": ct,
+                           "sample": ["random"] * len(X)})
+    labels.loc[::5, "sample"] = "holdout"
+    tags, info = scan_type.tag_dataset(X, labels["path"], np.arange(len(X)), labels)
+    assert info["cv"]["plane"]["accuracy"] > 0.9 and info["cv"]["modality"]["accuracy"] > 0.9
+    assert info["holdout"]["n"] == len(X[::5]) and info["holdout"]["accuracy"] > 0.9
+    assert (tags["source"] == "hand").all() and (tags["plane"] == plane).all()  # hand labels win
+    assert tags["is_ct"].tolist() == (ct == "CT").tolist()
+    # a classifier that never saw the flipped 'sagittal' notch side still gets it: the flip augmentation
+    typer = scan_type.fit(scan_type.features(X), scan_type.attach_rows(labels, labels["path"]))
+    assert (typer.tag(X[:, :, ::-1])["plane"].to_numpy() == plane).mean() > 0.9
+
+
+def test_fit_needs_every_class():
+    X, plane, ct = _shapes(4)
+    labels = pd.DataFrame({"path": [f"f{i}" for i in range(len(X))], "plane": "axial", "modality": ct,
+                           "sample": "random", "row": np.arange(len(X))})
+    with pytest.raises(ValueError, match="every plane"):
+        scan_type.fit(scan_type.features(X), labels)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_json_linear_model_matches_sklearn(n_classes):
+    rng = np.random.default_rng(1)
+    F = rng.normal(size=(60, 7))
+    y = np.array(["a", "b", "c"][:n_classes] * 30)[:60]
+    F[:, 0] += (y == "b") * 2
+    pipe = scan_type._logreg(1.0).fit(F, y)
+    lin = scan_type._Linear(json.loads(json.dumps(scan_type._pipe_json(pipe))))
+    np.testing.assert_allclose(lin.predict_proba(F), pipe.predict_proba(F), atol=1e-5)
+
+
+SHIPPED = {"doc": {"train_counts": {"plane": {"notumor": {"axial": 90, "coronal": 4, "sagittal": 6}},
+                                    "ct": {"notumor": 9, "meningioma": 1}}}}
+
+
+def test_upload_warnings():
+    w = scan_type.upload_warnings({"plane": "axial", "p_plane": 0.9, "p_ct": 0.97}, False, SHIPPED)
+    assert len(w) == 1 and "CT slice" in w[0] and "9 of the 10 CT slices" in w[0]
+    w = scan_type.upload_warnings({"plane": "coronal", "p_plane": 0.9, "p_ct": 0.01}, False, SHIPPED)
+    assert len(w) == 1 and "only 4 of the 100 healthy training slices are coronal" in w[0]
+    assert scan_type.upload_warnings({"plane": "coronal", "p_plane": 0.9, "p_ct": 0.01}, True, SHIPPED) == []
+    assert scan_type.upload_warnings({"plane": "axial", "p_plane": 0.9, "p_ct": 0.01}, False, SHIPPED) == []
+    assert scan_type.upload_warnings(None, False, SHIPPED) == []
+
+
+def test_shipped_tagger_loads_and_matches_the_committed_labels():
+    shipped = scan_type.load_shipped()
+    assert shipped is not None, "models/scan_type.json missing: run `brain-mri scan-types` on the real data"
+    doc = shipped["doc"]
+    assert doc["labels_sha256"] == hashlib.sha256(scan_type.LABELS_CSV.read_bytes()).hexdigest(), \
+        "labels changed since models/scan_type.json was fitted: rerun `brain-mri scan-types`"
+    assert list(shipped["plane"].classes_) == list(scan_type.PLANES)
+    assert list(shipped["modality"].classes_) == ["CT", "MRI"]
+    assert set(doc["train_counts"]["plane"]) == set(config.CLASSES)
+    tag = scan_type.tag_one(np.zeros((128, 128), np.uint8), shipped)
+    assert tag["plane"] in scan_type.PLANES and 0 <= tag["p_ct"] <= 1
+    assert scan_type.load_shipped(Path("no-such-file.json")) is None
+
+
+def _preds_and_tags():
+    preds = pd.DataFrame({
+        "path": list("abcdefgh"), "eval_split": ["leakfree_test"] * 8,
+        "label": ["glioma", "notumor", "notumor", "pituitary", "notumor", "glioma", "notumor", "notumor"],
+        "prediction": ["notumor", "notumor", "glioma", "pituitary", "notumor", "glioma", "notumor", "notumor"],
+        "group": range(8)})
+    tags = pd.DataFrame({"path": list("abcdefgh"),
+                         "plane": ["axial", "axial", "coronal", "sagittal", "axial", "coronal", "axial", "axial"],
+                         "is_ct": [False, False, False, False, False, False, True, True]})
+    return preds, tags
+
+
+def test_metrics_by_scan_type_counts():
+    preds, tags = _preds_and_tags()
+    t = scan_type.metrics_by_scan_type(preds, tags, n_boot=50)
+    assert t.loc["axial", ["images", "tumours", "no_tumour", "missed", "false_alarms"]].tolist() == [5, 1, 4, 1, 0]
+    assert t.loc["coronal", ["missed", "false_alarms", "no_tumour"]].tolist() == [0, 1, 1]
+    assert t.loc["CT slices", "images"] == 2 and t.loc["CT slices", "accuracy"] == 1.0
+    assert t.loc["all", "images"] == t.loc[list(scan_type.PLANES), "images"].sum()
+    assert t.loc["all", "accuracy"] == pytest.approx(6 / 8)
+    shown = scan_type.format_by_scan_type(t)
+    assert shown.loc["coronal", "false alarms"] == "1 of 1 (100.00%)"
+    text = scan_type.by_plane_markdown(t, "m")
+    assert "of the 5 no-tumour test slices, 4 are axial and only 1 coronal or sagittal" in text
+    assert "Missed tumours: 1 (1 axial)" in text and "rests on 1 image." in text
+    with pytest.raises(ValueError, match="no scan-type tag"):
+        scan_type.metrics_by_scan_type(preds, tags.iloc[:-1], n_boot=10)
+
+
+@pytest.mark.skipif(not DATA, reason="needs $BRAIN_MRI_DATA (the Kaggle set the labels name)")
+def test_real_data_tags_are_accurate_and_ct_uploads_are_warned():
+    from helpers import app, report
+
+    ctx = report.context(DATA)
+    tags, info = report.scan_types(ctx)
+    assert tags is not None, info
+    assert info["cv"]["plane"]["accuracy"] >= 0.85 and info["holdout"]["accuracy"] >= 0.85
+    assert info["cv"]["modality"]["accuracy"] >= 0.95
+    comp = scan_type.composition(tags, info["split"])
+    assert comp["files"].sum() == len(info["split"])
+    lab = scan_type.read_labels()
+    ct_file = lab[(lab["modality"] == "CT") & (lab["sample"] == "random")]["path"].iloc[0]
+    res = app.process_upload(Path(ct_file).name, (Path(DATA) / ct_file).read_bytes(), None)
+    assert res.error is None
+    x128 = res.prepared if res.prepared.shape == (128, 128) else None
+    tag = scan_type.tag_one(x128)
+    assert tag["p_ct"] >= scan_type.CT_WARN
