@@ -140,6 +140,9 @@ def results_markdown(models_dir: Path = config.MODELS_DIR) -> str:
     prof = _profile_line(models_dir, meta["name"])
     if prof:
         lines += [prof[0].removeprefix("- "), ""]
+    scan = _scan_type_lines(models_dir, meta["name"])
+    if scan:  # the plane and CT cues (report notebook 02 §9, 04 §11)
+        lines += [" ".join(x.removeprefix("- ") for x in scan) + " (report notebook 02, section 9; 04, section 11)", ""]
     lines += ["| model | leak-free test accuracy | official Testing accuracy (leaky) | official Testing, never seen in training |",
               "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in headline_rows(models_dir)]
@@ -407,6 +410,40 @@ def _profile_line(models_dir: Path, name: str) -> list[str]:
     return [line]
 
 
+def _scan_type_lines(models_dir: Path, name: str, splits_dir: Path = config.SPLITS_DIR) -> list[str]:
+    """Failure-mode lines from the plane/CT tags saved with the shipped tagger (models/scan_type.json) and the
+    model's saved leak-free test predictions."""
+    import pandas as pd
+
+    from . import scan_type
+
+    tags = scan_type.shipped_test_tags(models_dir / scan_type.SHIPPED.name)
+    try:
+        preds = pd.read_csv(models_dir / f"{name}.predictions.csv", keep_default_na=False)
+        groups = pd.read_csv(splits_dir / "leakfree.csv").set_index("path")["group"]
+    except (OSError, ValueError, KeyError):
+        return []
+    if tags is None:
+        return []
+    preds["group"] = preds["path"].map(groups).fillna(-1).astype(int)
+    try:
+        t = scan_type.metrics_by_scan_type(preds, tags)
+    except ValueError:
+        return []
+    doc = scan_type.load_shipped(models_dir / scan_type.SHIPPED.name)["doc"]
+    ct = t.loc["CT slices"]
+    ct_counts = (doc.get("train_counts") or {}).get("ct") or {}
+    ct_no, ct_all = ct_counts.get(config.NO_TUMOUR, 0), sum(ct_counts.values())
+    return [f"- Plane (tags from `helpers.scan_type`: hand labels plus a classifier, "
+            f"{100 * doc['cv_accuracy']['plane']:.1f}% accurate out-of-fold): "
+            + scan_type.by_plane_markdown(t, "on the leak-free test").replace("on the leak-free test: of", "of"),
+            f"- CT slices: the set is published as MRI but holds CT slices ({ct_no} of the {ct_all} in the training "
+            f"split are filed as no tumour); {int(ct['images'])} "
+            f"are in the leak-free test split ({int(ct['no_tumour'])} no tumour), where the model scores "
+            f"{100 * ct['accuracy']:.1f}%. The dashboard warns on CT uploads and on no-tumour calls for coronal or "
+            "sagittal slices."]
+
+
 def _backend(v: dict) -> str:
     name = v.get("backend", "tensorflow")
     label = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}.get(name, name)
@@ -509,6 +546,7 @@ def model_card(models_dir: Path = config.MODELS_DIR) -> str:
         *([_commonest_confusion(ev["leakfree_test"]["confusion"])] if ev else []),
         *(_missed_tumours(models_dir, meta["name"]) if ev else []),
         *(_profile_line(models_dir, meta["name"]) if ev else []),
+        *(_scan_type_lines(models_dir, meta["name"]) if ev else []),
         "",
         "## How to retrain",
         *_retrain_lines(meta),

@@ -1398,7 +1398,7 @@ def ct_examples(ctx: RunContext, tags: "pd.DataFrame", n: int = 6) -> tuple[list
     groups = load_split("leakfree", ctx.root).set_index("path")
     ct = tags[tags["is_ct"].astype(bool)].assign(label=lambda d: d["path"].map(groups["label"]),
                                                  group=lambda d: d["path"].map(groups["group"]))
-    ct = ct.sort_values("source", key=lambda s: s != "hand", kind="stable").drop_duplicates("group")
+    ct = ct.sort_values("ct_source", key=lambda s: s != "hand", kind="stable").drop_duplicates("group")
     ct = ct.assign(turn=ct.groupby("label").cumcount()).sort_values(["turn", "label"], kind="stable").head(n)
-    titles = [f"{lbl} · CT ({src})" for lbl, src in zip(ct["label"], ct["source"])]
+    titles = [f"{lbl} · CT ({src})" for lbl, src in zip(ct["label"], ct["ct_source"])]
     return [load_gray(ctx.root, p) for p in ct["path"]], titles

@@ -178,7 +178,7 @@ def tag_dataset(X: np.ndarray, paths, groups: np.ndarray, labels: pd.DataFrame |
     """Tag every image of a dataset whose files the hand labels name (the Kaggle set).
 
     Returns (tags, info): tags has plane, p_plane, p_ct, is_ct per image (hand labels replace the predictions where
-    they exist: column `source` says which); info holds the cross-validated and hold-out accuracies.
+    they exist: columns `plane_source` and `ct_source` say which, 'hand' or 'predicted'); info holds the cross-validated and hold-out accuracies.
     """
     labels = read_labels() if labels is None else labels
     lab = attach_rows(labels, paths)
@@ -187,13 +187,14 @@ def tag_dataset(X: np.ndarray, paths, groups: np.ndarray, labels: pd.DataFrame |
     F = features(X)
     typer = fit(F, lab)
     tags = typer.tag(X, F)
-    tags["source"] = "predicted"
+    tags["plane_source"] = tags["ct_source"] = "predicted"
     hand_p = lab[lab["plane"] != ""]
     tags.loc[hand_p["row"].to_numpy(), "plane"] = hand_p["plane"].to_numpy()
+    tags.loc[hand_p["row"].to_numpy(), "plane_source"] = "hand"
     hand_m = lab[lab["modality"] != ""]
     tags["is_ct"] = tags["p_ct"] >= ct_threshold
     tags.loc[hand_m["row"].to_numpy(), "is_ct"] = (hand_m["modality"] == "CT").to_numpy()
-    tags.loc[lab["row"].to_numpy(), "source"] = "hand"
+    tags.loc[hand_m["row"].to_numpy(), "ct_source"] = "hand"
     info = {"cv": cross_validate(F, lab, np.asarray(groups)), "holdout": holdout_check(typer, F, lab),
             "n_plane_fit": typer.n_plane, "n_modality_fit": typer.n_modality}
     tags.insert(0, "path", [str(p) for p in paths])
@@ -344,6 +345,18 @@ def _train_counts(tags: pd.DataFrame, split_df: pd.DataFrame) -> dict:
             "ct": {c: int(((t["label"] == c) & t["is_ct"].astype(bool)).sum()) for c in config.CLASSES}}
 
 
+def _test_tags(tags: pd.DataFrame, split_df: pd.DataFrame) -> dict:
+    t = tags[split_df["split"].to_numpy() == "test"]
+    return {"path": t["path"].tolist(), "plane": t["plane"].tolist(), "is_ct": t["is_ct"].astype(bool).tolist()}
+
+
+def shipped_test_tags(path: str | Path = SHIPPED) -> pd.DataFrame | None:
+    """The leak-free test images' tags saved with the shipped tagger (path, plane, is_ct), or None."""
+    shipped = load_shipped(path)
+    t = (shipped or {}).get("doc", {}).get("test_tags")
+    return pd.DataFrame(t) if t else None
+
+
 def build_shipped(data_dir=None, out: str | Path = SHIPPED) -> Path:
     """Fit both classifiers on the hand labels of the Kaggle set and write them, with the training split's
     plane x class and CT counts (what the dashboard's warnings quote), to models/scan_type.json."""
@@ -373,6 +386,8 @@ def build_shipped(data_dir=None, out: str | Path = SHIPPED) -> Path:
            "cv_accuracy": {k: round(v["accuracy"], 4) for k, v in info["cv"].items()},
            "holdout_plane_accuracy": round(info["holdout"]["accuracy"], 4),
            "train_counts": _train_counts(tags, ordered),
+           # the leak-free test images' tags: the model card reads per-plane results from them without the dataset
+           "test_tags": _test_tags(tags, ordered),
            "plane": _pipe_json(typer.plane_model), "modality": _pipe_json(typer.modality_model)}
     out = Path(out)
     out.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
@@ -387,7 +402,10 @@ def load_shipped(path: str | Path = SHIPPED) -> dict | None:
     (the dashboard then simply does not warn about scan type)."""
     import json
 
-    key = str(path)
+    try:  # keyed by modification time too: a refit file is read again, a missing one is looked for again
+        key = (str(path), Path(path).stat().st_mtime_ns)
+    except OSError:
+        return None
     if key not in _loaded:
         try:
             doc = json.loads(Path(path).read_text())

@@ -159,3 +159,35 @@ def test_profile_line_reads_the_baseline_and_ranks_the_misses(tmp_path):
     (line,) = model_card._profile_line(tmp_path, "brain_tumor_cnn")
     assert "78.1% (95% CI 75.5–80.6)" in line and "All 1 missed tumours" in line
     assert "sensitivity there 50.0%, elsewhere 100.0%" in line
+
+
+def test_scan_type_lines_read_saved_tags_and_predictions(tmp_path):
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from helpers import scan_type
+
+    rng = np.random.default_rng(0)
+    F, y = rng.normal(size=(30, 3)), np.array(["axial", "coronal", "sagittal"] * 10)
+    plane = scan_type._pipe_json(scan_type._logreg(1.0).fit(F, y))
+    modality = scan_type._pipe_json(scan_type._logreg(1.0).fit(F, np.array(["CT", "MRI"] * 15)))
+    paths = ["a.jpg", "b.jpg", "c.jpg", "d.jpg"]
+    doc = {"plane": plane, "modality": modality, "cv_accuracy": {"plane": 0.9, "modality": 0.99},
+           "train_counts": {"ct": {"notumor": 5, "meningioma": 1}},
+           "test_tags": {"path": paths, "plane": ["axial", "axial", "coronal", "sagittal"],
+                         "is_ct": [True, False, False, False]}}
+    assert model_card._scan_type_lines(tmp_path, "m", splits_dir=tmp_path) == []  # nothing saved yet
+    (tmp_path / "scan_type.json").write_text(json.dumps(doc))
+    pd.DataFrame({"path": paths, "eval_split": "leakfree_test", "label": ["notumor", "glioma", "notumor", "glioma"],
+                  "prediction": ["notumor", "notumor", "glioma", "glioma"]}).to_csv(tmp_path / "m.predictions.csv",
+                                                                                    index=False)
+    pd.DataFrame({"path": paths, "label": "x", "split": "test", "group": range(4)}).to_csv(
+        tmp_path / "leakfree.csv", index=False)
+    lines = model_card._scan_type_lines(tmp_path, "m", splits_dir=tmp_path)
+    assert len(lines) == 2
+    assert "90.0% accurate out-of-fold" in lines[0]
+    assert "of the 2 no-tumour test slices, 1 are axial and only 1 coronal or sagittal" in lines[0]
+    assert "1 of 1 (100.00%) coronal or sagittal" in lines[0] and "Missed tumours: 1 (1 axial)" in lines[0]
+    assert "5 of the 6 in the training split" in lines[1] and "1 are in the leak-free test split" in lines[1]

@@ -75,7 +75,7 @@ def test_fit_tags_and_cross_validates_toy_planes_and_ct():
     tags, info = scan_type.tag_dataset(X, labels["path"], np.arange(len(X)), labels)
     assert info["cv"]["plane"]["accuracy"] > 0.9 and info["cv"]["modality"]["accuracy"] > 0.9
     assert info["holdout"]["n"] == len(X[::5]) and info["holdout"]["accuracy"] > 0.9
-    assert (tags["source"] == "hand").all() and (tags["plane"] == plane).all()  # hand labels win
+    assert (tags["plane_source"] == "hand").all() and (tags["ct_source"] == "hand").all() and (tags["plane"] == plane).all()  # hand labels win
     assert tags["is_ct"].tolist() == (ct == "CT").tolist()
     # a classifier that never saw the flipped 'sagittal' notch side still gets it: the flip augmentation
     typer = scan_type.fit(scan_type.features(X), scan_type.attach_rows(labels, labels["path"]))
