@@ -1368,20 +1368,13 @@ def recipes_markdown(ctx: RunContext) -> str:
 def scan_types(ctx: RunContext, size: int = config.IMG_SIZE) -> "tuple[pd.DataFrame | None, dict | str]":
     """(tags, info) from helpers.scan_type for every image of the leak-free split, or (None, why not). The hand labels
     name files of the Kaggle set, so synthetic phantoms and small smoke subsets get the reason instead."""
-    import numpy as np
-    import pandas as pd
-
     from . import scan_type
-    from .preprocess import load_arrays
     from .split import load_split
 
-    split_df = load_split("leakfree", ctx.root)
     labels = scan_type.read_labels()
-    if ctx.synthetic or scan_type.attach_rows(labels, split_df["path"]).empty:
+    if ctx.synthetic or scan_type.attach_rows(labels, load_split("leakfree", ctx.root)["path"]).empty:
         return None, "no hand-labelled file in this dataset (the scan-type labels name files of the Kaggle set)"
-    parts = [split_df[split_df["split"] == s] for s in ("train", "val", "test")]
-    X = np.concatenate([load_arrays(ctx.root, p, size, progress=False)[0] for p in parts])
-    ordered = pd.concat(parts, ignore_index=True)
+    X, ordered = scan_type.dataset_arrays(ctx.root, size)
     try:
         tags, info = scan_type.tag_dataset(X, ordered["path"], ordered["group"].to_numpy(), labels)
     except ValueError as e:  # e.g. a smoke subset holding too few labelled files to fit both classifiers

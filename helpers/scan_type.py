@@ -178,7 +178,7 @@ def tag_dataset(X: np.ndarray, paths, groups: np.ndarray, labels: pd.DataFrame |
     """Tag every image of a dataset whose files the hand labels name (the Kaggle set).
 
     Returns (tags, info): tags has plane, p_plane, p_ct, is_ct per image (hand labels replace the predictions where
-    they exist: columns `plane_source` and `ct_source` say which, 'hand' or 'predicted'); info holds the cross-validated and hold-out accuracies.
+    they exist: columns `plane_source` and `ct_source` say which, 'hand' or 'predicted'); info holds the cross-validated and hold-out accuracies and the fitted `typer`.
     """
     labels = read_labels() if labels is None else labels
     lab = attach_rows(labels, paths)
@@ -196,7 +196,7 @@ def tag_dataset(X: np.ndarray, paths, groups: np.ndarray, labels: pd.DataFrame |
     tags.loc[hand_m["row"].to_numpy(), "is_ct"] = (hand_m["modality"] == "CT").to_numpy()
     tags.loc[hand_m["row"].to_numpy(), "ct_source"] = "hand"
     info = {"cv": cross_validate(F, lab, np.asarray(groups)), "holdout": holdout_check(typer, F, lab),
-            "n_plane_fit": typer.n_plane, "n_modality_fit": typer.n_modality}
+            "n_plane_fit": typer.n_plane, "n_modality_fit": typer.n_modality, "typer": typer}
     tags.insert(0, "path", [str(p) for p in paths])
     return tags, info
 
@@ -313,6 +313,20 @@ SHIPPED = config.MODELS_DIR / "scan_type.json"
 CT_WARN = 0.5  # P(CT) at or above which an upload is warned about
 
 
+def dataset_arrays(root: Path, size: int = config.IMG_SIZE) -> tuple[np.ndarray, pd.DataFrame]:
+    """Prepared images of the whole leak-free split (train, val, test: the cached arrays of each) and the split
+    rows in that order (`attrs['sha256']` kept)."""
+    from .preprocess import load_arrays
+    from .split import load_split
+
+    split_df = load_split("leakfree", root)
+    parts = [split_df[split_df["split"] == s] for s in ("train", "val", "test")]
+    X = np.concatenate([load_arrays(root, p, size, progress=False)[0] for p in parts])
+    ordered = pd.concat(parts, ignore_index=True)
+    ordered.attrs["sha256"] = split_df.attrs.get("sha256")
+    return X, ordered
+
+
 def _pipe_json(pipe) -> dict:
     scaler, lr = pipe.named_steps["standardscaler"], pipe.named_steps["logisticregression"]
     return {"classes": [str(c) for c in lr.classes_], "mean": scaler.mean_.round(7).tolist(),
@@ -364,24 +378,14 @@ def build_shipped(data_dir=None, out: str | Path = SHIPPED) -> Path:
     import json
 
     from .data import resolve_data_dir
-    from .preprocess import load_arrays
-    from .split import load_split
 
-    root = resolve_data_dir(data_dir)
-    split_df = load_split("leakfree", root)
-    parts = [split_df[split_df["split"] == s] for s in ("train", "val", "test")]
-    X = np.concatenate([load_arrays(root, p, config.IMG_SIZE, progress=False)[0] for p in parts])
-    ordered = pd.concat(parts, ignore_index=True)
+    X, ordered = dataset_arrays(resolve_data_dir(data_dir))
     labels = read_labels()
-    lab = attach_rows(labels, ordered["path"])
-    if lab.empty:
-        raise ValueError("none of the hand-labelled files is in this dataset: scan types need the Kaggle set")
-    F = features(X)
-    typer = fit(F, lab)
     tags, info = tag_dataset(X, ordered["path"], ordered["group"].to_numpy(), labels)
+    typer = info["typer"]
     doc = {"what": "plane and modality tagger of helpers.scan_type (24-px shape features, logistic regression)",
            "labels_sha256": hashlib.sha256(Path(LABELS_CSV).read_bytes()).hexdigest(),
-           "split_sha256": load_split("leakfree", root).attrs.get("sha256"),
+           "split_sha256": ordered.attrs.get("sha256"),
            "n_plane_labels": typer.n_plane, "n_modality_labels": typer.n_modality,
            "cv_accuracy": {k: round(v["accuracy"], 4) for k, v in info["cv"].items()},
            "holdout_plane_accuracy": round(info["holdout"]["accuracy"], 4),
