@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import config
-from .evaluate import paired_accuracy_gap
+from .evaluate import paired_accuracy_gap, read_predictions
 
 OURS = config.DEFAULT_MODEL_NAME
 # (record name, what it is); the first is the comparator of the target
@@ -23,23 +23,18 @@ TARGET_GAP = 0.10  # issue 3: "our model beats the capstone CNN on the leak-free
 SPLIT_KEY = "leakfree_test"
 
 
-def _preds(models_dir: Path, name: str) -> pd.DataFrame | None:
-    p = Path(models_dir) / f"{name}.predictions.csv"
-    return pd.read_csv(p, keep_default_na=False) if p.is_file() else None
-
-
 def capstone_gaps(models_dir: Path, groups: dict | pd.Series, n_boot: int = 1000,
                   seed: int = config.SEED) -> dict[str, dict]:
     """{capstone name: paired_accuracy_gap(ours, capstone) + "role", "img_size"} for each capstone whose predictions
     CSV sits in models_dir and covers the same leak-free test images as ours. `groups`: path -> twin group.
     Records that saw leak-free test images in training are not comparable and are left out (their predictions are
     on the official split's terms)."""
-    ours = _preds(models_dir, OURS)
+    ours = read_predictions(models_dir, OURS)
     if ours is None:
         return {}
     out = {}
     for name, role in CAPSTONES:
-        cap = _preds(models_dir, name)
+        cap = read_predictions(models_dir, name)
         jp = Path(models_dir) / f"{name}.json"
         if cap is None or not jp.is_file():
             continue

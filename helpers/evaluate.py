@@ -531,6 +531,23 @@ def evaluate_model(predictor, data_dir=None, bootstrap: int = 1000, write: bool 
     return result
 
 
+def predictions_path(models_dir: str | Path, name: str) -> Path:
+    """Where write_evaluation puts a model's per-image rows: <models_dir>/<name>.predictions.csv."""
+    return Path(models_dir) / f"{name}.predictions.csv"
+
+
+def read_predictions(models_dir: str | Path, name: str, groups: "pd.Series | None" = None) -> pd.DataFrame | None:
+    """A model's saved per-image rows (None when missing or unreadable); with `groups` (path -> twin group) a `group`
+    column is added, -1 for a path it does not name. Class names are read as text: "NA" stays "NA"."""
+    try:
+        df = pd.read_csv(predictions_path(models_dir, name), keep_default_na=False)
+    except (OSError, ValueError):
+        return None
+    if groups is not None:
+        df["group"] = df["path"].map(groups).fillna(-1).astype(int)
+    return df
+
+
 def write_evaluation(keras_path: str | Path, evaluation: dict, pred_rows: list[dict]) -> tuple[Path, Path]:
     """Put `evaluation` into <model>.json (every other key kept) and rows into <model>.predictions.csv."""
     kpath = Path(keras_path)
@@ -540,7 +557,7 @@ def write_evaluation(keras_path: str | Path, evaluation: dict, pred_rows: list[d
     tmp = jpath.with_name(f".{jpath.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(meta, indent=1, allow_nan=False), encoding="utf-8")
     os.replace(tmp, jpath)
-    cpath = kpath.with_name(f"{kpath.stem}.predictions.csv")
+    cpath = predictions_path(kpath.parent, kpath.stem)
     cols = ["path", "eval_split", "label", *config.CLASSES, "p_tumour", "prediction"]
     pd.DataFrame(pred_rows, columns=cols).to_csv(cpath, index=False, float_format="%.6f")
     return jpath, cpath
@@ -586,7 +603,9 @@ def add_cluster_blocks(json_path: str | Path, data_dir=None, bootstrap: int | No
     jpath = Path(json_path)
     meta = json.loads(jpath.read_text(encoding="utf-8"))
     ev = meta["evaluation"]
-    preds = pd.read_csv(jpath.with_name(f"{jpath.stem}.predictions.csv"))
+    preds = read_predictions(jpath.parent, jpath.stem)
+    if preds is None:
+        raise FileNotFoundError(f"{predictions_path(jpath.parent, jpath.stem).name} is missing: run `brain-mri evaluate`")
     root = resolve_data_dir(data_dir)
     n_boot = int(ev.get("bootstrap", 1000) if bootstrap is None else bootstrap)
     for key, kind in (("leakfree_test", "leakfree"), ("official_test", "official")):

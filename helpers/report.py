@@ -774,6 +774,7 @@ def ensure_evaluations(ctx: RunContext, names: Sequence[str] = ("brain_tumor_cnn
     A recorded evaluation is reused when it matches the current split, data kind and weights; otherwise (or with
     force=True, as in smoke runs) helpers.evaluate.evaluate_model runs now and writes it into the record and
     <name>.predictions.csv. Missing models are reported and left out."""
+    from .evaluate import predictions_path
     from .split import load_split
 
     sha = load_split("leakfree", ctx.root).attrs.get("sha256")
@@ -788,7 +789,7 @@ def ensure_evaluations(ctx: RunContext, names: Sequence[str] = ("brain_tumor_cnn
         if ok and not force:
             print(f"{name}: {why}")
             lt = meta["evaluation"].get("leakfree_test") or {}
-            if lt and "cluster" not in lt and (ctx.model_dir / f"{name}.predictions.csv").is_file():
+            if lt and "cluster" not in lt and predictions_path(ctx.model_dir, name).is_file():
                 from .evaluate import add_cluster_blocks
 
                 add_cluster_blocks(jpath, ctx.root, seed=ctx.seed)  # recorded before cluster intervals existed
@@ -807,20 +808,18 @@ def ensure_evaluations(ctx: RunContext, names: Sequence[str] = ("brain_tumor_cnn
 
 
 def predictions(ctx: RunContext, name: str) -> "pd.DataFrame | None":
-    """<model_dir>/<name>.predictions.csv (one row per test image and split) with `confidence` and `correct` added."""
-    import pandas as pd
-
-    p = ctx.model_dir / f"{name}.predictions.csv"
-    if not p.is_file():
-        return None
+    """<model_dir>/<name>.predictions.csv (one row per test image and split) with `confidence`, `correct` and the twin
+    `group` of each file (leak-free split: galleries show one picture per group, not a mirror next to its copy)."""
+    from .evaluate import predictions_path, read_predictions
     from .split import load_split
 
-    df = pd.read_csv(p, keep_default_na=False)
+    if not predictions_path(ctx.model_dir, name).is_file():
+        return None
+    df = read_predictions(ctx.model_dir, name, load_split("leakfree", ctx.root).set_index("path")["group"])
+    if df is None:
+        return None
     df["confidence"] = df[list(config.CLASSES)].max(axis=1)
     df["correct"] = df["label"] == df["prediction"]
-    # twin group of each file (leak-free split): galleries show one picture per group, not a mirror next to its copy
-    groups = load_split("leakfree", ctx.root).set_index("path")["group"]
-    df["group"] = df["path"].map(groups).fillna(-1).astype(int)
     return df
 
 
@@ -1009,9 +1008,10 @@ def capstone_gaps(ctx: RunContext) -> dict[str, dict]:
     """helpers.comparison.capstone_gaps for this run's models: our accuracy minus each capstone's on the same
     leak-free test images, paired cluster-bootstrap CI (twin groups of the leak-free split)."""
     from . import comparison
+    from .evaluate import predictions_path
     from .split import load_split
 
-    if not (ctx.model_dir / f"{comparison.OURS}.predictions.csv").is_file():
+    if not predictions_path(ctx.model_dir, comparison.OURS).is_file():
         return {}  # nothing to pair: do not build the split for it
     groups = load_split("leakfree", ctx.root).set_index("path")["group"]
     return comparison.capstone_gaps(ctx.model_dir, groups, seed=ctx.seed)
