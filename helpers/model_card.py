@@ -436,7 +436,8 @@ def _scan_type_lines(models_dir: Path, name: str, splits_dir: Path = config.SPLI
     ct_no, ct_all = ct_counts.get(config.NO_TUMOUR, 0), sum(ct_counts.values())
     return [f"- Plane (tags from `helpers.scan_type`: hand labels plus a classifier, "
             f"{100 * doc['cv_accuracy']['plane']:.1f}% accurate out-of-fold): "
-            + scan_type.by_plane_markdown(t, "on the leak-free test").replace("on the leak-free test: of", "of"),
+            + scan_type.by_plane_markdown(t, "on the leak-free test").replace("on the leak-free test: of", "of")
+            + " " + scan_type.plane_rule_markdown(t),
             f"- CT slices: the set is published as MRI but holds CT slices ({ct_no} of the {ct_all} in the training "
             f"split are filed as no tumour); {int(ct['images'])} "
             f"are in the leak-free test split ({int(ct['no_tumour'])} no tumour), where the model scores "

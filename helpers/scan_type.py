@@ -465,3 +465,18 @@ def cli_scan_types(args) -> int:
         return 1
     print(f"wrote {out.relative_to(config.PROJ_ROOT) if out.is_relative_to(config.PROJ_ROOT) else out.name}")
     return 0
+
+
+def plane_rule_markdown(t: pd.DataFrame) -> str:
+    """How far the plane alone goes: the rule "axial -> no tumour, coronal or sagittal -> tumour" scored on the same
+    test images (counts from a metrics_by_scan_type table; they do not depend on the model)."""
+    other = t.loc[[p for p in PLANES if p != "axial"]].sum()
+    n_t, n_n = int(t.loc["all", "tumours"]), int(t.loc["all", "no_tumour"])
+    if not n_t or not n_n:
+        return ""
+    sens, spec = other["tumours"] / n_t, t.loc["axial", "no_tumour"] / n_n
+    acc = (other["tumours"] + t.loc["axial", "no_tumour"]) / (n_t + n_n)
+    return (f"The plane alone, with no pixel of the tumour: calling every axial slice \"no tumour\" and every other "
+            f"slice \"tumour\" detects {sens:.1%} of the test tumours at {spec:.1%} specificity "
+            f"({acc:.1%} of tumour/no-tumour calls right, against {max(n_t, n_n) / (n_t + n_n):.1%} for always "
+            f"answering the larger side).")

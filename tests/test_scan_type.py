@@ -176,3 +176,12 @@ def test_real_data_tags_are_accurate_and_ct_uploads_are_warned():
     x128 = res.prepared if res.prepared.shape == (128, 128) else None
     tag = scan_type.tag_one(x128)
     assert tag["p_ct"] >= scan_type.CT_WARN
+
+
+def test_plane_rule_counts():
+    preds, tags = _preds_and_tags()
+    t = scan_type.metrics_by_scan_type(preds, tags, n_boot=10)
+    text = scan_type.plane_rule_markdown(t)
+    # tumours: a (axial), d (sagittal), f (coronal) -> 2 of 3 caught; no tumour: b, e, g, h axial of 5 -> 4 of 5
+    assert "detects 66.7% of the test tumours at 80.0% specificity" in text
+    assert "(75.0% of tumour/no-tumour calls right, against 62.5% for always" in text
