@@ -1,8 +1,9 @@
 """The acquisition shortcut: how much of the class an image's intensity profile alone gives away, and whether the
 CNN's missed tumours are the ones whose profile looks like the no-tumour collection.
 
-The Kaggle set merges collections: most tumour slices come from one source (contrast-enhanced T1, many sagittal and
-coronal), most no-tumour slices from others (mixed sequences, mostly axial). A slice's grey-level histogram carries
+The Kaggle set merges collections: most tumour slices come from one source (T1-weighted, many sagittal and
+coronal), most no-tumour slices from others (mixed sequences,
+mostly axial; helpers.scan_type measures both). A slice's grey-level histogram carries
 the sequence and the source, not the anatomy, so a classifier that sees *only* histograms measures that shortcut the
 way the metadata-only baseline measures the file-size one. The features ignore where a pixel is (beyond "centre
 of the head crop" vs "anywhere"), so mirrors, rotations and pixel shuffles within those two regions leave them

@@ -442,7 +442,21 @@ def _scan_type_lines(models_dir: Path, name: str, splits_dir: Path = config.SPLI
             f"split are filed as no tumour); {int(ct['images'])} "
             f"are in the leak-free test split ({int(ct['no_tumour'])} no tumour), where the model scores "
             f"{100 * ct['accuracy']:.1f}%. The dashboard warns on CT uploads and on no-tumour calls for coronal or "
-            "sagittal slices."]
+            "sagittal slices.",
+            *_sequence_line(splits_dir)]
+
+
+def _sequence_line(splits_dir: Path) -> list[str]:
+    """The hand-labelled MRI weighting per class (data/labels/scan_type.csv and the committed split)."""
+    from . import scan_type
+    from .split import read_split_csv
+
+    try:
+        text = scan_type.sequence_markdown(scan_type.sequence_table(scan_type.read_labels(),
+                                                                    read_split_csv(splits_dir / "leakfree.csv")))
+    except (OSError, ValueError, KeyError):
+        return []
+    return [f"- {text.replace('**', '')}"] if text else []
 
 
 def _backend(v: dict) -> str:

@@ -4,7 +4,7 @@ The Kaggle set carries neither, yet both matter: its collections differ in how t
 can stand in for the class the way file size does. `data/labels/scan_type.csv` holds hand labels (by eye, from the
 128-px prepared images, by an engineer, not a radiologist):
 
-- `random`: 60 images per class, one per twin group, seeded; plane and modality;
+- `random`: 60 images per class, one per twin group, seeded; plane, modality and MRI weighting (T1, T2, FLAIR);
 - `holdout`: 15 more per class, drawn and labelled after the classifier's settings were chosen on `random`, so
   its accuracy there is an unbiased check;
 - `ct_ranked`: the 160 images that look most CT-like by a bright-skull score, each labelled CT or MRI; CT slices
@@ -27,6 +27,10 @@ from . import config
 LABELS_CSV = config.DATA_DIR / "labels" / "scan_type.csv"
 PLANES: tuple[str, ...] = ("axial", "coronal", "sagittal")
 MODALITIES: tuple[str, ...] = ("MRI", "CT")
+# Weighting of MRI slices as read by eye (T1 includes contrast-enhanced T1: the thumbnails cannot tell them apart).
+# Hand labels only, on the random and hold-out samples: a classifier on them was barely above always answering T1
+# (28 T2/FLAIR examples), so sequence is reported from the labelled sample, not tagged on every image.
+SEQUENCES: tuple[str, ...] = ("T1", "T2", "FLAIR")
 THUMB = 24  # px: chosen by 5-fold CV on the `random` labels among 16/24/32/48 (see the module docstring)
 PLANE_C = 0.03
 CT_C = 0.1
@@ -39,6 +43,7 @@ def read_labels(path: str | Path = LABELS_CSV) -> pd.DataFrame:
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     bad = set(df["plane"]) - set(PLANES) - {""}
     bad |= set(df["modality"]) - set(MODALITIES) - {""}
+    bad |= set(df.get("sequence", pd.Series(dtype=str))) - set(SEQUENCES) - {""}
     if bad:
         raise ValueError(f"{Path(path).name}: unknown labels {sorted(bad)}")
     if df["path"].duplicated().any():
@@ -248,6 +253,43 @@ def metrics_by_scan_type(preds: pd.DataFrame, tags: pd.DataFrame, split_key: str
                       "missed": int((tumour & ~called).sum()), "false_alarms": int((~tumour & called).sum())}
     return pd.DataFrame(rows).T.astype({"images": int, "tumours": int, "no_tumour": int, "missed": int,
                                          "false_alarms": int})
+
+
+def sequence_table(labels: pd.DataFrame, split_df: pd.DataFrame) -> pd.DataFrame:
+    """MRI weighting per class in the hand-labelled random and hold-out samples (one file per twin group): counts of
+    T1, T2 and FLAIR, and the T2-or-FLAIR share with a Wilson 95% CI. Unsure and CT rows are left out."""
+    from scipy.stats import binomtest
+
+    cls = split_df.set_index("path")["label"]
+    lab = labels[labels["sample"].isin(("random", "holdout")) & (labels["sequence"] != "")]
+    lab = lab.assign(label=lab["path"].map(cls)).dropna(subset=["label"])
+    rows = {}
+    for c in config.CLASSES:
+        g = lab[lab["label"] == c]
+        row = {q: int((g["sequence"] == q).sum()) for q in SEQUENCES}
+        k, n = row["T2"] + row["FLAIR"], len(g)
+        row["labelled"] = n
+        if n:
+            ci = binomtest(k, n).proportion_ci(0.95, method="wilson")
+            row["T2 or FLAIR"] = f"{k / n:.0%} ({100 * ci.low:.0f}–{100 * ci.high:.0f}%)"
+        else:
+            row["T2 or FLAIR"] = "–"
+        rows[c] = row
+    return pd.DataFrame(rows).T[["labelled", *SEQUENCES, "T2 or FLAIR"]]
+
+
+def sequence_markdown(t: pd.DataFrame) -> str:
+    """The reading of sequence_table: how often a tumour slice is T2 or FLAIR, against the no-tumour slices."""
+    tum = t.drop(index=config.NO_TUMOUR)
+    k_t, n_t = int(tum["T2"].sum() + tum["FLAIR"].sum()), int(tum["labelled"].sum())
+    no = t.loc[config.NO_TUMOUR]
+    k_n, n_n = int(no["T2"] + no["FLAIR"]), int(no["labelled"])
+    if not n_t or not n_n:
+        return ""
+    return (f"**MRI weighting (hand labels only).** Of {n_t} labelled tumour slices, {k_t} are T2 or FLAIR; of {n_n} "
+            f"labelled no-tumour MRI slices, {k_n} ({k_n / n_n:.0%}) are. So {k_n} of the {k_n + k_t} labelled T2 or "
+            "FLAIR slices are healthy ones: the weighting, and with it the grey levels, carries the label, in line "
+            "with the profile-only baseline's score (notebook 04 §10).")
 
 
 def _rate(k: int, n: int) -> str:

@@ -185,3 +185,25 @@ def test_plane_rule_counts():
     # tumours: a (axial), d (sagittal), f (coronal) -> 2 of 3 caught; no tumour: b, e, g, h axial of 5 -> 4 of 5
     assert "detects 66.7% of the test tumours at 80.0% specificity" in text
     assert "(75.0% of tumour/no-tumour calls right, against 62.5% for always" in text
+
+
+def test_sequence_table_and_reading():
+    labels = pd.DataFrame({
+        "path": [f"f{i}" for i in range(8)],
+        "plane": "axial", "modality": ["MRI"] * 7 + ["CT"],
+        "sequence": ["T1", "T1", "T2", "FLAIR", "T1", "T1", "", ""],
+        "sample": ["random"] * 4 + ["holdout"] * 2 + ["random", "ct_ranked"]})
+    split_df = pd.DataFrame({"path": labels["path"],
+                             "label": ["notumor"] * 4 + ["glioma", "pituitary", "glioma", "notumor"]})
+    t = scan_type.sequence_table(labels, split_df)
+    assert t.loc["notumor", ["labelled", "T1", "T2", "FLAIR"]].tolist() == [4, 2, 1, 1]
+    assert t.loc["glioma", "labelled"] == 1 and t.loc["meningioma", "labelled"] == 0  # unsure rows left out
+    assert t.loc["notumor", "T2 or FLAIR"].startswith("50% (")
+    text = scan_type.sequence_markdown(t)
+    assert "Of 2 labelled tumour slices, 0 are T2 or FLAIR; of 4 labelled no-tumour MRI slices, 2 (50%)" in text
+    assert "2 of the 2 labelled T2 or FLAIR slices are healthy" in text
+    bad = labels.assign(sequence=["T1c"] + [""] * 7)
+    path = Path(pytest.importorskip("tempfile").mkdtemp()) / "l.csv"
+    bad.to_csv(path, index=False)
+    with pytest.raises(ValueError, match="T1c"):
+        scan_type.read_labels(path)
