@@ -1189,7 +1189,26 @@ def headline(ctx: RunContext, records: dict[str, dict], baselines: dict | None, 
         "profile_misses": {name: {k: v for k, v in res.items() if k not in ("strata", "missed_files")}
                            for name in records if (res := profile_misses(ctx, name)[0])},
         "capstone_gaps": capstone_gaps(ctx),
+        "scan_types": scan_type_summary(ctx),
     }
+
+
+def scan_type_summary(ctx: RunContext, name: str = "brain_tumor_cnn") -> dict:
+    """Per-plane test counts of one model (from the test tags saved with the shipped tagger, when they were made on
+    this run's split) and the hand-labelled MRI weighting per class; {} when either does not apply."""
+    from . import scan_type
+    from .split import load_split
+
+    shipped, preds = scan_type.load_shipped(), predictions(ctx, name)
+    split_df = load_split("leakfree", ctx.root)
+    if shipped is None or preds is None or shipped["doc"].get("split_sha256") != split_df.attrs.get("sha256"):
+        return {}
+    try:
+        t = scan_type.metrics_by_scan_type(preds, scan_type.shipped_test_tags(), n_boot=200)
+    except ValueError:
+        return {}
+    seq = scan_type.sequence_table(scan_type.read_labels(), split_df)
+    return {"model": name, "by_plane": t.to_dict(orient="index"), "sequence": seq.to_dict(orient="index")}
 
 
 def _pct(v, digits: int = 1) -> str:
@@ -1329,6 +1348,19 @@ def findings_markdown(h: dict) -> str:
                    f"{_pct(prof['leakfree_accuracy'])} of leak-free test images correctly "
                    f"({_pct(prof.get('size512_accuracy'))} of the 512×512-only ones), more than file metadata "
                    f"({_pct(meta.get('leakfree_accuracy'))}): a sign that the classes come from collections scanned differently.{miss}")
+    st = h.get("scan_types") or {}
+    if st.get("by_plane"):
+        import pandas as pd
+
+        from . import scan_type
+
+        t = pd.DataFrame.from_dict(st["by_plane"], orient="index")
+        ct = t.loc["CT slices"]
+        seq = scan_type.sequence_markdown(pd.DataFrame.from_dict(st["sequence"], orient="index")).replace("**", "")
+        out.append(f"9. **Plane, modality and weighting are class cues too** (notebook 02 §9, 04 §11). "
+                   + scan_type.by_plane_markdown(t, "Our model").replace("Our model: of", "Of") + " "
+                   + scan_type.plane_rule_markdown(t) + f" {int(ct['images'])} test slices are CT, not MRI "
+                   f"({int(ct['no_tumour'])} of them no tumour). {seq}")
     return "\n".join(out) if out else "_No results available in this run._"
 
 

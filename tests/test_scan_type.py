@@ -207,3 +207,20 @@ def test_sequence_table_and_reading():
     bad.to_csv(path, index=False)
     with pytest.raises(ValueError, match="T1c"):
         scan_type.read_labels(path)
+
+
+def test_finding_9_reads_the_saved_scan_type_summary():
+    from helpers import report
+
+    preds, tags = _preds_and_tags()
+    t = scan_type.metrics_by_scan_type(preds, tags, n_boot=10)
+    seq = pd.DataFrame({"labelled": [10, 10, 8, 10], "T1": [10, 10, 4, 10], "T2": [0, 0, 3, 0], "FLAIR": [0, 0, 1, 0],
+                        "T2 or FLAIR": "x"}, index=list(config.CLASSES))
+    h = {"data": {}, "models": {}, "baselines": {},
+         "scan_types": json.loads(json.dumps({"by_plane": t.to_dict(orient="index"),
+                                              "sequence": seq.to_dict(orient="index")}))}
+    text = report.findings_markdown(h)
+    assert text.startswith("9. **Plane, modality and weighting are class cues too**")
+    assert "Of the 5 no-tumour test slices, 4 are axial" in text and "2 test slices are CT, not MRI" in text
+    assert "Of 30 labelled tumour slices, 0 are T2 or FLAIR; of 8 labelled no-tumour MRI slices, 4 (50%)" in text
+    assert "9." not in report.findings_markdown({"data": {}, "models": {}, "baselines": {}, "scan_types": {}})
