@@ -1200,8 +1200,10 @@ def scan_type_summary(ctx: RunContext, name: str = "brain_tumor_cnn") -> dict:
     from .split import load_split
 
     shipped, preds = scan_type.load_shipped(), predictions(ctx, name)
+    if shipped is None or preds is None:
+        return {}  # checked first: without predictions the split is not built at all
     split_df = load_split("leakfree", ctx.root)
-    if shipped is None or preds is None or shipped["doc"].get("split_sha256") != split_df.attrs.get("sha256"):
+    if shipped["doc"].get("split_sha256") != split_df.attrs.get("sha256"):
         return {}
     try:
         t = scan_type.metrics_by_scan_type(preds, scan_type.shipped_test_tags(), n_boot=200)
