@@ -95,12 +95,18 @@ def call_track_record(meta: dict | None, called_tumour: bool) -> str | None:
         k, n, call, truth, sign = missed, n_no - alarms + missed, "no tumour", "had a tumour", "<"
     if n <= 0:
         return None
-    from scipy.stats import binomtest
-
-    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    lo, hi = wilson_ci(k, n)
     return (f"track record: in the leak-free test, {k} of {n} scans this model called “{call}” "
             f"(P(tumour) {sign} {thr:.2f}) {truth}: {100 * k / n:.1f}% "
-            f"(95% CI {100 * ci.low:.1f}–{100 * ci.high:.1f}%)")
+            f"(95% CI {100 * lo:.1f}–{100 * hi:.1f}%)")
+
+
+def wilson_ci(k: int, n: int) -> tuple[float, float]:
+    """95% Wilson interval of the proportion k/n (scipy), which stays inside [0, 1] for counts near 0 or n."""
+    from scipy.stats import binomtest
+
+    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=0.95, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def screening_threshold(meta: dict | None) -> float:

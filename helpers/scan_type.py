@@ -1,4 +1,5 @@
-"""Which plane (axial, coronal, sagittal) and which modality (MRI or CT) a slice shows.
+"""Which plane (axial, coronal, sagittal) and which modality (MRI or CT) a slice shows, and, from hand labels only,
+which MRI weighting (T1, T2, FLAIR).
 
 The Kaggle set carries neither, yet both matter: its collections differ in how they were imaged, so plane and modality
 can stand in for the class the way file size does. `data/labels/scan_type.csv` holds hand labels (by eye, from the
@@ -36,6 +37,7 @@ PLANE_C = 0.03
 CT_C = 0.1
 RING_PX = 8  # the outer band of the head mask (pixels of the 128-px image) where a CT's skull shows
 CT_SKULL = 230  # grey level above which a ring pixel counts as bone-bright
+CT_THRESHOLD = 0.5  # P(CT) at or above which a slice counts as CT: in the report's tags and the dashboard's warning
 
 
 def read_labels(path: str | Path = LABELS_CSV) -> pd.DataFrame:
@@ -100,6 +102,8 @@ def _logreg(C: float):
 
 @dataclass
 class ScanTyper:
+    """Fitted plane and modality models: sklearn pipelines after `fit`, their JSON copies (_Linear) when shipped."""
+
     plane_model: object
     modality_model: object
     n_plane: int
@@ -111,7 +115,7 @@ class ScanTyper:
         pp = self.plane_model.predict_proba(F["plane"])
         classes = list(self.plane_model.classes_)
         ct_col = list(self.modality_model.classes_).index("CT")
-        return pd.DataFrame({"plane": [classes[i] for i in pp.argmax(1)], "p_plane": pp.max(1),
+        return pd.DataFrame({"plane": [str(classes[i]) for i in pp.argmax(1)], "p_plane": pp.max(1),
                              "p_ct": self.modality_model.predict_proba(F["modality"])[:, ct_col]})
 
 
@@ -179,7 +183,7 @@ def attach_rows(labels: pd.DataFrame, paths) -> pd.DataFrame:
 
 
 def tag_dataset(X: np.ndarray, paths, groups: np.ndarray, labels: pd.DataFrame | None = None,
-                ct_threshold: float = 0.5) -> tuple[pd.DataFrame, dict]:
+                ct_threshold: float = CT_THRESHOLD) -> tuple[pd.DataFrame, dict]:
     """Tag every image of a dataset whose files the hand labels name (the Kaggle set).
 
     Returns (tags, info): tags has plane, p_plane, p_ct, is_ct per image (hand labels replace the predictions where
@@ -201,7 +205,7 @@ def tag_dataset(X: np.ndarray, paths, groups: np.ndarray, labels: pd.DataFrame |
     tags.loc[hand_m["row"].to_numpy(), "is_ct"] = (hand_m["modality"] == "CT").to_numpy()
     tags.loc[hand_m["row"].to_numpy(), "ct_source"] = "hand"
     info = {"cv": cross_validate(F, lab, np.asarray(groups)), "holdout": holdout_check(typer, F, lab),
-            "n_plane_fit": typer.n_plane, "n_modality_fit": typer.n_modality, "typer": typer}
+            "typer": typer}
     tags.insert(0, "path", [str(p) for p in paths])
     return tags, info
 
@@ -258,7 +262,7 @@ def metrics_by_scan_type(preds: pd.DataFrame, tags: pd.DataFrame, split_key: str
 def sequence_table(labels: pd.DataFrame, split_df: pd.DataFrame) -> pd.DataFrame:
     """MRI weighting per class in the hand-labelled random and hold-out samples (one file per twin group): counts of
     T1, T2 and FLAIR, and the T2-or-FLAIR share with a Wilson 95% CI. Unsure and CT rows are left out."""
-    from scipy.stats import binomtest
+    from .model_registry import wilson_ci
 
     cls = split_df.set_index("path")["label"]
     lab = labels[labels["sample"].isin(("random", "holdout")) & (labels["sequence"] != "")]
@@ -270,8 +274,8 @@ def sequence_table(labels: pd.DataFrame, split_df: pd.DataFrame) -> pd.DataFrame
         k, n = row["T2"] + row["FLAIR"], len(g)
         row["labelled"] = n
         if n:
-            ci = binomtest(k, n).proportion_ci(0.95, method="wilson")
-            row["T2 or FLAIR"] = f"{k / n:.0%} ({100 * ci.low:.0f}–{100 * ci.high:.0f}%)"
+            lo, hi = wilson_ci(k, n)
+            row["T2 or FLAIR"] = f"{k / n:.0%} ({100 * lo:.0f}–{100 * hi:.0f}%)"
         else:
             row["T2 or FLAIR"] = "–"
         rows[c] = row
@@ -352,7 +356,6 @@ def by_plane_markdown(t: pd.DataFrame, model: str) -> str:
 
 # ------------------------------------------------------------------------------ shipped tagger for the dashboard
 SHIPPED = config.MODELS_DIR / "scan_type.json"
-CT_WARN = 0.5  # P(CT) at or above which an upload is warned about
 
 
 def dataset_arrays(root: Path, size: int = config.IMG_SIZE) -> tuple[np.ndarray, pd.DataFrame]:
@@ -444,8 +447,8 @@ _loaded: dict = {}
 
 
 def load_shipped(path: str | Path = SHIPPED) -> dict | None:
-    """The shipped tagger ({'plane', 'modality': _Linear, 'doc': dict}), or None when it is missing or unreadable
-    (the dashboard then simply does not warn about scan type)."""
+    """The shipped tagger ({'typer': a ScanTyper over the JSON models, 'doc': the file's contents}), or None when it
+    is missing or unreadable (the dashboard then simply does not warn about scan type)."""
     import json
 
     try:  # keyed by modification time too: a refit file is read again, a missing one is looked for again
@@ -455,7 +458,9 @@ def load_shipped(path: str | Path = SHIPPED) -> dict | None:
     if key not in _loaded:
         try:
             doc = json.loads(Path(path).read_text())
-            _loaded[key] = {"plane": _Linear(doc["plane"]), "modality": _Linear(doc["modality"]), "doc": doc}
+            typer = ScanTyper(_Linear(doc["plane"]), _Linear(doc["modality"]), doc.get("n_plane_labels", 0),
+                              doc.get("n_modality_labels", 0))
+            _loaded[key] = {"typer": typer, "doc": doc}
         except (OSError, ValueError, KeyError, TypeError):
             _loaded[key] = None
     return _loaded[key]
@@ -466,12 +471,7 @@ def tag_one(x128: np.ndarray, shipped: dict | None = None) -> dict | None:
     shipped = shipped if shipped is not None else load_shipped()
     if shipped is None:
         return None
-    X = np.asarray(x128)[None]
-    F = features(X)
-    pp = shipped["plane"].predict_proba(F["plane"])[0]
-    pm = shipped["modality"].predict_proba(F["modality"])[0]
-    return {"plane": str(shipped["plane"].classes_[int(pp.argmax())]), "p_plane": float(pp.max()),
-            "p_ct": float(pm[list(shipped["modality"].classes_).index("CT")])}
+    return shipped["typer"].tag(np.asarray(x128)[None]).iloc[0].to_dict()
 
 
 def upload_warnings(tag: dict | None, called_tumour: bool, shipped: dict | None = None) -> list[str]:
@@ -481,7 +481,7 @@ def upload_warnings(tag: dict | None, called_tumour: bool, shipped: dict | None 
         return []
     counts = shipped["doc"].get("train_counts") or {}
     out = []
-    if tag["p_ct"] >= CT_WARN:
+    if tag["p_ct"] >= CT_THRESHOLD:
         ct = counts.get("ct") or {}
         n_ct, n_no = sum(ct.values()), ct.get(config.NO_TUMOUR, 0)
         out.append(f"looks like a CT slice (P = {tag['p_ct']:.0%}), not MRI: this model learned from MRI, and "

@@ -121,8 +121,8 @@ def test_shipped_tagger_loads_and_matches_the_committed_labels():
     doc = shipped["doc"]
     assert doc["labels_sha256"] == hashlib.sha256(scan_type.LABELS_CSV.read_bytes()).hexdigest(), \
         "labels changed since models/scan_type.json was fitted: rerun `brain-mri scan-types`"
-    assert list(shipped["plane"].classes_) == list(scan_type.PLANES)
-    assert list(shipped["modality"].classes_) == ["CT", "MRI"]
+    assert list(shipped["typer"].plane_model.classes_) == list(scan_type.PLANES)
+    assert list(shipped["typer"].modality_model.classes_) == ["CT", "MRI"]
     assert set(doc["train_counts"]["plane"]) == set(config.CLASSES)
     tag = scan_type.tag_one(np.zeros((128, 128), np.uint8), shipped)
     assert tag["plane"] in scan_type.PLANES and 0 <= tag["p_ct"] <= 1
@@ -175,7 +175,7 @@ def test_real_data_tags_are_accurate_and_ct_uploads_are_warned():
     assert res.error is None
     x128 = res.prepared if res.prepared.shape == (128, 128) else None
     tag = scan_type.tag_one(x128)
-    assert tag["p_ct"] >= scan_type.CT_WARN
+    assert tag["p_ct"] >= scan_type.CT_THRESHOLD
 
 
 def test_plane_rule_counts():
