@@ -8,7 +8,7 @@ echo '{"config": {"arch":"resnet_small","name":"probe_torch","epochs":3,"model_k
 (KERAS_BACKEND=torch timeout 105 python3 -m helpers.cli train --bundle ${BUNDLE:-data/processed/bundle-leakfree-128.npz} --config /tmp/p.json --out-dir /tmp/m > $OUT/torch.log 2>&1) &
 (KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false timeout 105 python3 -c "
 import time, numpy as np, keras
-from helpers.models import build_model
+from helpers.modeling.architectures import build_model
 x=np.random.rand(64,128,128,1).astype('float32')*255; y=keras.utils.to_categorical(np.random.randint(0,4,64),4)
 for aug in (0,1):
   m=build_model('resnet_small',128,4,width=16,stem_pool=False,augment=aug); m.compile(optimizer='adamw', loss=keras.losses.CategoricalCrossentropy(from_logits=True))

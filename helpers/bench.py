@@ -50,7 +50,7 @@ def _rss_mb() -> dict:
 
 def bench_preprocess(root: Path, rows, size: int = config.IMG_SIZE) -> tuple[dict, np.ndarray, np.ndarray]:
     """load_arrays on `rows` with an empty array cache (a temp folder), so every image is decoded."""
-    from . import preprocess
+    from .data import prepare as preprocess
 
     orig = config.cache_dir
     with tempfile.TemporaryDirectory(prefix="brain-mri-bench-") as tmp:
@@ -68,10 +68,10 @@ def bench_preprocess(root: Path, rows, size: int = config.IMG_SIZE) -> tuple[dic
 def bench_training(X: np.ndarray, y: np.ndarray, arch: str, batches: int = 10, batch_size: int = 64,
                    model_kwargs: dict | None = None) -> dict:
     """Images/s of `batches` optimiser steps (after 2 warm-up steps that include tracing) of a fresh model,
-    compiled as helpers.train compiles it; `model_kwargs` as recorded for the shipped model (e.g. its width)."""
+    compiled as helpers.modeling.train compiles it; `model_kwargs` as recorded for the shipped model (e.g. its width)."""
     import keras
 
-    from .models import build_model
+    from .modeling.architectures import build_model
 
     keras.utils.set_random_seed(config.SEED)
     size = X.shape[1]
@@ -119,12 +119,13 @@ def _recorded(name: str) -> dict | None:
 
 def _predictor(size: int):
     """The shipped model if it loads, else an untrained resnet_small (latency does not depend on the weights)."""
-    from .predict import ModelError, Predictor, load_model
+    from .errors import ModelError
+    from .modeling.predictor import Predictor, load_model
 
     try:
         return load_model(), "shipped model"
     except ModelError:
-        from .models import build_model
+        from .modeling.architectures import build_model
 
         meta = {"name": "untrained", "arch": "resnet_small", "classes": list(config.CLASSES), "img_size": size,
                 "temperature": 1.0}
@@ -132,7 +133,7 @@ def _predictor(size: int):
 
 
 def run(quick: bool = False, data_dir=None) -> dict:
-    from .data import build_manifest, resolve_data_dir
+    from .data.layouts import build_manifest, resolve_data_dir
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     res: dict = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "quick": quick,
@@ -143,11 +144,11 @@ def run(quick: bool = False, data_dir=None) -> dict:
         root = resolve_data_dir(data_dir)
         synthetic_note = ""
     except Exception:  # noqa: BLE001 - no dataset: fall back to phantoms, and say so
-        from .synthetic import ensure_synthetic
+        from .data.synthetic import ensure_synthetic
 
         root = Path(ensure_synthetic())
         synthetic_note = "no dataset found: synthetic phantoms used"
-    from .synthetic import is_synthetic
+    from .data.synthetic import is_synthetic
 
     res["data"] = {"dir": root.name, "synthetic": bool(is_synthetic(root)), "note": synthetic_note}
     man = build_manifest(root, progress=False)
@@ -165,7 +166,7 @@ def run(quick: bool = False, data_dir=None) -> dict:
     n_batches = 5 if quick else 10
     res["training"] = {arch: bench_training(X, y, arch, n_batches, model_kwargs=_recorded_kwargs(arch))
                        for arch in ("resnet_small", "capstone_cnn")}
-    from .train import DEFAULTS
+    from .modeling.train import DEFAULTS
 
     cpu_kw = dict(DEFAULTS["model_kwargs"])
     if {"width": 16, **cpu_kw} != {"width": 16, **res["training"]["resnet_small"]["model_kwargs"]}:
@@ -183,7 +184,7 @@ def run(quick: bool = False, data_dir=None) -> dict:
     P, which = _predictor(config.IMG_SIZE)
     x = X[0] if X.shape[1] == P.img_size else np.zeros((P.img_size, P.img_size), np.uint8)
     n = 30 if quick else 100
-    from .explain import gradcam_and_logits
+    from .modeling.explain import gradcam_and_logits
 
     def explained():  # what the dashboard runs: with flip TTA the probabilities need the mirrored pass as well
         if P.tta:
@@ -198,7 +199,7 @@ def run(quick: bool = False, data_dir=None) -> dict:
     res["latency"]["upload_to_result_ms"] = _time(lambda: P.predict_source(data, name=path.name, explain=True), n // 2)
     res["latency"]["upload_bytes"] = len(data)
     try:  # the dashboard's own callback (bytes -> checked, predicted, explained result), when the app is there
-        from . import app
+        from .app import dashboard as app
 
         cb = getattr(app, "process_upload", None)
         if cb is not None:

@@ -17,19 +17,19 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("fetch", help="download the Kaggle dataset into data/raw/ with kagglehub")
     s.add_argument("--dest", default=str(config.RAW_DIR / config.DATASET_NAME))
-    s.set_defaults(target="helpers.fetch:cli_fetch")
+    s.set_defaults(target="helpers.data.fetch:cli_fetch")
 
     s = sub.add_parser("audit", help="leak audit: exact and mirrored/rotated duplicates, label conflicts")
     s.add_argument("data_dir", nargs="?", default=None)
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--out", default=None, help="also write the JSON here")
-    s.set_defaults(target="helpers.audit:cli_audit")
+    s.set_defaults(target="helpers.data.audit:cli_audit")
 
     s = sub.add_parser("split", help="write the grouped leak-free split and the official split as CSV")
     s.add_argument("data_dir", nargs="?", default=None)
     s.add_argument("--out-dir", default=str(config.SPLITS_DIR))
     s.add_argument("--seed", type=int, default=config.SEED)
-    s.set_defaults(target="helpers.split:cli_split")
+    s.set_defaults(target="helpers.data.split:cli_split")
 
     s = sub.add_parser("train", help="train a model on the leak-free split")
     s.add_argument("--arch", default="resnet_small")
@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--init-from", default=None,
                    help="start from the weights of this .keras model (same arch and model_kwargs): a fine-tune")
     s.add_argument("--out-dir", default=str(config.MODELS_DIR))
-    s.set_defaults(target="helpers.train:cli_train")
+    s.set_defaults(target="helpers.modeling.train:cli_train")
 
     s = sub.add_parser("bundle", help="write one split's preprocessed train+val arrays to one file, to train elsewhere")
     s.add_argument("out", help="output file, e.g. data/processed/bundle-leakfree-128.npz (never commit it)")
@@ -66,30 +66,30 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--img-size", type=int, default=config.IMG_SIZE)
     s.add_argument("--quality", type=int, default=92, help="JPEG quality; 0 stores the arrays losslessly")
     s.add_argument("--data-dir", default=None)
-    s.set_defaults(target="helpers.bundle:cli_bundle")
+    s.set_defaults(target="helpers.data.bundle:cli_bundle")
 
     s = sub.add_parser("ensemble", help="merge trained models into one whose logits are their mean; calibrate on val")
     s.add_argument("models", nargs="+", help="two or more .keras files trained on the same split")
     s.add_argument("--name", required=True, help="model name (file stem under --out-dir)")
     s.add_argument("--out-dir", default=str(config.MODELS_DIR))
     s.add_argument("--data-dir", default=None)
-    s.set_defaults(target="helpers.ensemble:cli_ensemble")
+    s.set_defaults(target="helpers.modeling.ensemble:cli_ensemble")
 
     s = sub.add_parser("calibrate", help="refit a model's temperature and choose flip test-time augmentation on val")
     s.add_argument("model", nargs="?", default=str(config.DEFAULT_MODEL))
     s.add_argument("--data-dir", default=None)
-    s.set_defaults(target="helpers.train:cli_calibrate")
+    s.set_defaults(target="helpers.modeling.train:cli_calibrate")
 
     s = sub.add_parser("evaluate", help="evaluate a model: leak-free test, official test, calibration, robustness")
     s.add_argument("model", nargs="?", default=str(config.DEFAULT_MODEL))
     s.add_argument("--data-dir", default=None)
     s.add_argument("--bootstrap", type=int, default=1000)
-    s.set_defaults(target="helpers.evaluate:cli_evaluate")
+    s.set_defaults(target="helpers.evaluation.evaluate:cli_evaluate")
 
     s = sub.add_parser("predict", help="print calibrated probabilities as CSV for JPEG/PNG/DICOM files")
     s.add_argument("images", nargs="+")
     s.add_argument("--model", default=str(config.DEFAULT_MODEL))
-    s.set_defaults(target="helpers.predict:cli_predict")
+    s.set_defaults(target="helpers.modeling.predictor:cli_predict")
 
     s = sub.add_parser("report", help="execute the numbered notebooks with papermill into reports/")
     s.add_argument("--smoke", action="store_true")
@@ -97,19 +97,19 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--data-dir", default=None)
     s.add_argument("--out-dir", default=str(config.REPORTS_DIR))
     s.add_argument("--inplace", action="store_true", help="also write executed notebooks back to notebooks/")
-    s.set_defaults(target="helpers.report:cli_report")
+    s.set_defaults(target="helpers.reporting.report:cli_report")
 
     s = sub.add_parser("dashboard", help="serve notebooks/dashboard.ipynb with Voila")
     s.add_argument("--port", type=int, default=8866)
     s.add_argument("--ip", default="127.0.0.1", help="address to bind (default: loopback only)")
-    s.set_defaults(target="helpers.app:cli_dashboard")
+    s.set_defaults(target="helpers.app.dashboard:cli_dashboard")
 
     s = sub.add_parser("scan-types", help="refit the plane/CT tagger (models/scan_type.json) from data/labels/")
     s.add_argument("--data-dir", default=None, help="dataset folder (default: $BRAIN_MRI_DATA or data/raw/...)")
-    s.set_defaults(target="helpers.scan_type:cli_scan_types")
+    s.set_defaults(target="helpers.evaluation.scan_type:cli_scan_types")
 
     s = sub.add_parser("docs", help="regenerate models/MODEL_CARD.md and the README results from saved JSON")
-    s.set_defaults(target="helpers.model_card:cli_docs")
+    s.set_defaults(target="helpers.reporting.model_card:cli_docs")
 
     s = sub.add_parser("bench", help="speed and memory benchmark; prints a table, writes bench/results.json")
     s.add_argument("--quick", action="store_true")

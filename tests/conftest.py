@@ -10,7 +10,7 @@ from helpers import config
 @pytest.fixture(scope="session")
 def phantom_dir(tmp_path_factory):
     """A tiny synthetic dataset in the Nickparvar layout: 4 train + 2 test phantoms per class (+ masks)."""
-    from helpers import synthetic
+    from helpers.data import synthetic
 
     return synthetic.write_dataset(tmp_path_factory.mktemp("synthetic") / "brain-tumor-mri", n_per_class=(4, 2), seed=123)
 
@@ -18,7 +18,7 @@ def phantom_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_images() -> dict[str, np.ndarray]:
     """One 96x96 uint8 phantom per class, keyed by label."""
-    from helpers import synthetic
+    from helpers.data import synthetic
 
     return {label: synthetic.make_phantom(label, seed=7, size=96)[0] for label in config.CLASSES}
 
@@ -35,7 +35,7 @@ def isolated_cache(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def phantom_data(tmp_path_factory):
     """A synthetic dataset big enough to train on: 12 train + 4 test phantoms per class."""
-    from helpers import synthetic
+    from helpers.data import synthetic
 
     return synthetic.write_dataset(tmp_path_factory.mktemp("phantoms") / "brain-tumor-mri", n_per_class=(12, 4), seed=5)
 
@@ -43,7 +43,7 @@ def phantom_data(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_model_json(phantom_data, tmp_path_factory):
     """A tiny model trained for two epochs on phantoms (seconds): models/<name>.keras + .json in a temp folder."""
-    from helpers.train import train
+    from helpers.modeling.train import train
 
     out = tmp_path_factory.mktemp("models")
     return train({"arch": "tiny", "epochs": 2, "name": "tiny"}, data_dir=phantom_data, out_dir=out, verbose=0)
@@ -61,7 +61,7 @@ def _descendants(pid: int) -> list:
 
 @pytest.fixture(scope="session")
 def voila_server(tiny_model_json, tmp_path_factory):
-    """`brain-mri dashboard` (helpers.app.cli_dashboard, i.e. the options users get) on a free loopback port,
+    """`brain-mri dashboard` (helpers.app.dashboard.cli_dashboard, i.e. the options users get) on a free loopback port,
     serving the tiny model through $BRAIN_MRI_MODEL. Yields (base_url, log_path). Always stopped: SIGTERM makes
     Voila shut its kernels down; anything of ours still alive after that is killed by pid."""
     import os

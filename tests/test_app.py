@@ -1,4 +1,4 @@
-"""Dashboard callbacks (helpers/app.py) without a browser: every bad input gives one line and the next upload still
+"""Dashboard callbacks (helpers/app/dashboard.py) without a browser: every bad input gives one line and the next upload still
 works; checks, DICOM metadata, abstain band, model tab, and the widget plumbing (upload -> cards, opacity slider)."""
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 from helpers import config
 
 pytest.importorskip("ipywidgets")
-app = pytest.importorskip("helpers.app")
+app = pytest.importorskip("helpers.app.dashboard")
 
 
 # ----------------------------------------------------------------------------------------- helpers
@@ -30,15 +30,15 @@ def enc(a: np.ndarray, fmt: str = "PNG", mode: str | None = None, **kw) -> bytes
 
 
 def phantom(label: str = "glioma", seed: int = 3, size: int = 256) -> np.ndarray:
-    from helpers.synthetic import make_phantom
+    from helpers.data.synthetic import make_phantom
 
     return make_phantom(label, seed=seed, size=size)[0]
 
 
 @pytest.fixture(scope="module")
 def predictor(tiny_model_json):
-    pytest.importorskip("helpers.predict")
-    pytest.importorskip("helpers.explain")
+    pytest.importorskip("helpers.modeling.predictor")
+    pytest.importorskip("helpers.modeling.explain")
     return app.get_predictor(Path(tiny_model_json).with_suffix(".keras"))
 
 
@@ -402,7 +402,7 @@ def test_opacity_slider_reblends_without_recomputing(dashboard, good_jpeg, monke
     card = dashboard.cards.children[0]
     cam = next(x for x in _walk(card) if "bm-gradcam" in getattr(x, "_dom_classes", ()))
     slider = next(x for x in _walk(card) if isinstance(x, w.FloatSlider))
-    import helpers.explain as explain
+    import helpers.modeling.explain as explain
 
     monkeypatch.setattr(explain, "gradcam", lambda *a, **k: pytest.fail("slider must not recompute Grad-CAM"))
     before = cam.value
@@ -423,14 +423,15 @@ def test_examples_fallback_to_synthetic(dashboard):
 
 def test_examples_from_leakfree_test_split(tmp_path):
     """With the real dataset, examples are leak-free TEST images with their labels (skipped without the data)."""
-    from helpers.data import DataError, resolve_data_dir
+    from helpers.errors import DataError
+    from helpers.data.layouts import resolve_data_dir
 
     try:
         root = resolve_data_dir(None)
     except DataError:
         pytest.skip("no dataset at $BRAIN_MRI_DATA / data/raw")
-    from helpers.split import read_split_csv
-    from helpers.synthetic import is_synthetic
+    from helpers.data.split import read_split_csv
+    from helpers.data.synthetic import is_synthetic
 
     if is_synthetic(root):
         pytest.skip("dataset folder is synthetic")
@@ -449,7 +450,7 @@ def test_missing_model_renders_message(tmp_path, good_jpeg):
 
 
 def test_tampered_model_is_refused_in_page(tmp_path, tiny_model_json, good_jpeg):
-    pytest.importorskip("helpers.predict")
+    pytest.importorskip("helpers.modeling.predictor")
     src = Path(tiny_model_json)
     (tmp_path / "t.keras").write_bytes(src.with_suffix(".keras").read_bytes() + b"x")
     meta = json.loads(src.read_text())

@@ -1,4 +1,4 @@
-"""helpers.audit: exact and 8-transform/contrast near-twins, label conflicts, CLI JSON. Tiny Pillow images."""
+"""helpers.data.audit: exact and 8-transform/contrast near-twins, label conflicts, CLI JSON. Tiny Pillow images."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import audit, config, data
+from helpers.data import audit
+from helpers import config
+from helpers.data import layouts as data
 
 
 pytestmark = pytest.mark.usefixtures("isolated_cache")  # every test here gets its own cache folder

@@ -9,8 +9,8 @@ import pytest
 from keras import ops
 
 from helpers import config
-from helpers.models import RandomAffineAugment, _affine_gather, build_model
-from helpers.train import sha256_file
+from helpers.modeling.architectures import RandomAffineAugment, _affine_gather, build_model
+from helpers.modeling.train import sha256_file
 
 
 def _square(n=16, size=48):
@@ -86,14 +86,14 @@ def test_unknown_augment_layer_is_named():
 
 
 def test_a_model_with_the_layer_loads_through_the_prediction_api(tmp_path):
-    """Keras must know the custom class when it deserialises: `helpers.predict` alone (as the CLI and the dashboard
+    """Keras must know the custom class when it deserialises: `helpers.modeling.predictor` alone (as the CLI and the dashboard
     import it) has to register it, in a fresh interpreter."""
     model = build_model("resnet_small", 32, width=4, blocks=(1, 1), augment_layer="affine")
     kpath = tmp_path / "aff.keras"
     model.save(kpath)
     kpath.with_suffix(".json").write_text(json.dumps({"classes": list(config.CLASSES), "img_size": 32,
                                                       "keras_sha256": sha256_file(kpath), "temperature": 1.0}))
-    code = ("import sys, numpy as np; from helpers.predict import load_model; p = load_model(sys.argv[1]); "
+    code = ("import sys, numpy as np; from helpers.modeling.predictor import load_model; p = load_model(sys.argv[1]); "
             "print(type(p.model.get_layer('augment')).__name__)")
     out = subprocess.run([sys.executable, "-c", code, str(kpath)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -149,7 +149,7 @@ def test_gamma_needs_the_affine_layer_and_an_arch_that_has_it():
 
 
 def test_train_refuses_bad_options_before_touching_the_data(tmp_path):
-    from helpers.train import train
+    from helpers.modeling.train import train
 
     # the data folder does not exist: reaching data loading would raise a DataError instead
     with pytest.raises(ValueError, match="augment_layer='affine'.*--config models/brain_tumor_cnn.json"):

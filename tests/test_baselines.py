@@ -1,4 +1,4 @@
-"""helpers.baselines: nearest class mean, metadata-only and intensity-profile baselines run on phantoms and write their JSON."""
+"""helpers.evaluation.baselines: nearest class mean, metadata-only and intensity-profile baselines run on phantoms and write their JSON."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from helpers import baselines, config
+from helpers.evaluation import baselines
+from helpers import config
 
 
 @pytest.fixture(autouse=True)

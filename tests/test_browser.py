@@ -41,7 +41,7 @@ def browser():
 def _sample_image(tmp_path: Path) -> Path:
     """A leak-free TEST image when the dataset is present (nicer screenshot), else a synthetic phantom."""
     try:
-        from helpers import app
+        from helpers.app import dashboard as app
 
         ex = [e for e in app.list_examples(n_per_class=1) if e.label == "glioma"]
         if ex:
@@ -52,7 +52,7 @@ def _sample_image(tmp_path: Path) -> Path:
         pass
     from PIL import Image
 
-    from helpers.synthetic import make_phantom
+    from helpers.data.synthetic import make_phantom
 
     p = tmp_path / "phantom-glioma.jpg"
     Image.fromarray(make_phantom("glioma", seed=3, size=512)[0]).save(p, quality=92)

@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from helpers import bundle, config
+from helpers.data import bundle
+from helpers import config
 from helpers.cli import main
-from helpers.train import load_data, resolve_config, train
+from helpers.modeling.train import load_data, resolve_config, train
 
 
 @pytest.fixture(scope="module")

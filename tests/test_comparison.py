@@ -1,4 +1,4 @@
-"""helpers.comparison: the paired gap to each capstone record and how the +10 target reads."""
+"""helpers.evaluation.comparison: the paired gap to each capstone record and how the +10 target reads."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pandas as pd
 
-from helpers import comparison, config
+from helpers.evaluation import comparison
+from helpers import config
 
 
 def _write(d, name, correct, img_size=128, contaminated=0):

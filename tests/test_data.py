@@ -1,4 +1,4 @@
-"""helpers.data: layouts, labels, data-dir resolution and the cached manifest. Tiny Pillow images in tmp_path."""
+"""helpers.data.layouts: layouts, labels, data-dir resolution and the cached manifest. Tiny Pillow images in tmp_path."""
 from __future__ import annotations
 
 import os
@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import config, data
+from helpers import config
+from helpers.errors import DataError
+from helpers.data import layouts as data
 
 
 pytestmark = pytest.mark.usefixtures("isolated_cache")  # every test here gets its own cache folder
@@ -53,7 +55,7 @@ def test_layouts(tmp_path, folders, layout, labels, splits):
 
 def test_unknown_layout_names_known_ones(tmp_path):
     root = _make(tmp_path / "ds", ["cats", "dogs"])
-    with pytest.raises(data.DataError) as e:
+    with pytest.raises(DataError) as e:
         data.detect_layout(root)
     msg = str(e.value)
     assert "\n" not in msg and "nickparvar" in msg and "sartaj" in msg and "yes/ no/" in msg
@@ -71,33 +73,33 @@ def test_canonical_label():
     assert data.canonical_label("no_tumor") == "notumor"
     assert data.canonical_label("Glioma_Tumor") == "glioma"
     assert data.canonical_label("yes") == "tumour"
-    with pytest.raises(data.DataError):
+    with pytest.raises(DataError):
         data.canonical_label("banana")
 
 
 def test_resolve_missing_says_how_to_get_data(tmp_path, monkeypatch):
     monkeypatch.setenv("BRAIN_MRI_DATA", str(tmp_path / "nowhere"))
-    with pytest.raises(data.DataError) as e:
+    with pytest.raises(DataError) as e:
         data.resolve_data_dir()
     assert "make data" in str(e.value) and "BRAIN_MRI_DATA" in str(e.value) and "\n" not in str(e.value)
     assert data.resolve_data_dir(tmp_path) == tmp_path
 
 
 def test_resolve_synthetic_fallback(tmp_path, monkeypatch):
-    import helpers
+    import helpers.data
 
-    fake = types.ModuleType("helpers.synthetic")
+    fake = types.ModuleType("helpers.data.synthetic")
     fake.ensure_synthetic = lambda *a, **k: tmp_path / "synth"
-    monkeypatch.setitem(sys.modules, "helpers.synthetic", fake)
-    monkeypatch.setattr(helpers, "synthetic", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "helpers.data.synthetic", fake)
+    monkeypatch.setattr(helpers.data, "synthetic", fake, raising=False)
     monkeypatch.delenv("BRAIN_MRI_DATA", raising=False)
     monkeypatch.setattr(config, "RAW_DIR", tmp_path / "raw")  # nobody named a dataset and the default is absent
     assert data.resolve_data_dir(None, allow_synthetic=True) == tmp_path / "synth"
     # a dataset that is named but missing is an error, never a silent demo
-    with pytest.raises(data.DataError, match="no dataset at"):
+    with pytest.raises(DataError, match="no dataset at"):
         data.resolve_data_dir(tmp_path / "nowhere", allow_synthetic=True)
     monkeypatch.setenv("BRAIN_MRI_DATA", str(tmp_path / "typo"))
-    with pytest.raises(data.DataError, match="typo"):
+    with pytest.raises(DataError, match="typo"):
         data.resolve_data_dir(None, allow_synthetic=True)
 
 
@@ -176,5 +178,5 @@ def test_manifest_never_writes_into_data_dir(tmp_path):
 def test_no_images_at_all_is_one_line_error(tmp_path):
     for c in config.CLASSES:
         (tmp_path / "ds" / "Training" / c).mkdir(parents=True)
-    with pytest.warns(UserWarning), pytest.raises(data.DataError, match="no image files"):
+    with pytest.warns(UserWarning), pytest.raises(DataError, match="no image files"):
         data.build_manifest(tmp_path / "ds", progress=False)

@@ -1,4 +1,4 @@
-"""helpers.ensemble: the merged model's logits are exactly the members' mean, it saves, loads (sha256-checked),
+"""helpers.modeling.ensemble: the merged model's logits are exactly the members' mean, it saves, loads (sha256-checked),
 calibrates and explains like any model, and members that cannot be averaged exactly are refused."""
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import config, ensemble
+from helpers import config
+from helpers.modeling import ensemble
 
 
 @pytest.fixture(autouse=True)
@@ -19,7 +20,7 @@ def _session_cache(monkeypatch, session_cache):
 
 @pytest.fixture(scope="module")
 def two_members(tiny_model_json, phantom_data, tmp_path_factory):
-    from helpers.train import train
+    from helpers.modeling.train import train
 
     out = Path(tiny_model_json).parent
     second = train({"arch": "tiny", "epochs": 2, "name": "tiny_seed7", "seed": 7}, data_dir=phantom_data,
@@ -40,9 +41,9 @@ def test_merged_logits_are_the_mean_of_the_members(two_members):
 
 
 def test_build_writes_a_loadable_calibrated_record(two_members, phantom_data, tmp_path):
-    from helpers.explain import gradcam_and_logits
-    from helpers.predict import load_model
-    from helpers.train import sha256_file
+    from helpers.modeling.explain import gradcam_and_logits
+    from helpers.modeling.predictor import load_model
+    from helpers.modeling.train import sha256_file
 
     jpath = ensemble.build(two_members, "pair", out_dir=tmp_path, data_dir=phantom_data)
     meta = json.loads(jpath.read_text())
@@ -73,7 +74,7 @@ def test_members_from_different_splits_are_refused(two_members, phantom_data, tm
 
 
 def test_a_head_that_is_not_linear_after_pooling_is_refused():
-    from helpers.models import build_model
+    from helpers.modeling.architectures import build_model
 
     with pytest.raises(ValueError, match="global average pooling"):
         ensemble.merge([build_model("capstone_cnn", 64), build_model("capstone_cnn", 64)])

@@ -1,4 +1,4 @@
-"""helpers.evaluate: vectorised bootstrap metrics agree with scikit-learn, CIs behave, calibration, abstain rule,
+"""helpers.evaluation.evaluate: vectorised bootstrap metrics agree with scikit-learn, CIs behave, calibration, abstain rule,
 and evaluate_model writes the schema the notebooks and the dashboard read."""
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score, precision_recall_fscore_support, roc_auc_score
 
-from helpers import calibration, config, evaluate
+from helpers.modeling import calibrate as calibration
+from helpers import config
+from helpers.evaluation import evaluate
 
 
 @pytest.fixture(autouse=True)
@@ -167,7 +169,7 @@ def test_screening_block_at_one_half_is_the_tumour_block():
 
 
 def test_evaluate_model_on_phantoms_writes_schema(tiny_model_json, phantom_data, tmp_path, capsys):
-    from helpers.predict import load_model
+    from helpers.modeling.predictor import load_model
 
     for suffix in (".keras", ".json"):
         shutil.copy2(Path(tiny_model_json).with_suffix(suffix), tmp_path / f"tiny{suffix}")
@@ -226,7 +228,7 @@ def _preds(correct: np.ndarray, split_key: str = "leakfree_test") -> pd.DataFram
 
 
 def test_paired_accuracy_gap_pairs_images_and_clusters_groups():
-    from helpers.evaluate import paired_accuracy_gap
+    from helpers.evaluation.evaluate import paired_accuracy_gap
 
     ca = np.ones(100, bool)
     ca[90:] = False  # a: 90 right

@@ -1,4 +1,4 @@
-"""helpers.explain: Grad-CAM shape/range/caching, the overlay, and localisation of phantom lesions."""
+"""helpers.modeling.explain: Grad-CAM shape/range/caching, the overlay, and localisation of phantom lesions."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import config, explain
+from helpers import config
+from helpers.modeling import explain
 
 
 @pytest.fixture(autouse=True)
@@ -30,8 +31,8 @@ def test_overlay_shapes_and_alpha(tiny_images):
 
 
 def test_gradcam_shape_range_and_cache(tiny_model_json, tiny_images):
-    from helpers.predict import load_model
-    from helpers.preprocess import prepare
+    from helpers.modeling.predictor import load_model
+    from helpers.data.prepare import prepare
 
     p = load_model(Path(tiny_model_json).with_suffix(".keras"))
     x = prepare(tiny_images["meningioma"], p.img_size)
@@ -54,7 +55,8 @@ def _phantoms(n: int, first_seed: int):
     put through the same crop/pad/resize as the image."""
     from PIL import Image
 
-    from helpers import preprocess, synthetic
+    from helpers.data import prepare as preprocess
+    from helpers.data import synthetic
 
     X, y, M = [], [], []
     for i in range(n):
@@ -74,7 +76,7 @@ def cam_model():
     on phantoms. Each seed gives the same head with four different lesions, so the lesion is the only evidence."""
     import keras
 
-    from helpers.models import build_model
+    from helpers.modeling.architectures import build_model
 
     Xtr, ytr, _ = _phantoms(30, 0)
     Xte, yte, Mte = _phantoms(10, 10_000)

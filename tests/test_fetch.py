@@ -1,4 +1,4 @@
-"""helpers.fetch with the network call (download) replaced: copies, idempotence, offline message."""
+"""helpers.data.fetch with the network call (download) replaced: copies, idempotence, offline message."""
 from __future__ import annotations
 
 import types
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import config, fetch
+from helpers import config
+from helpers.data import fetch
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""helpers.intensity_profile: layout-blind histogram features, the profile-only classifier and the ranking of a
+"""helpers.modeling.intensity_profile: layout-blind histogram features, the profile-only classifier and the ranking of a
 model's missed tumours by how no-tumour-like their grey levels are."""
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import config, intensity_profile as ip
+from helpers import config
+from helpers.modeling import intensity_profile as ip
 
 CLS = list(config.CLASSES)
 
@@ -87,7 +88,9 @@ def test_no_misses_and_no_tumours():
 
 
 def test_report_ranks_a_models_misses_and_states_the_finding(phantom_data, tmp_path, monkeypatch, session_cache):
-    from helpers import baselines as bl_mod, plots, report
+    from helpers.evaluation import baselines as bl_mod
+    from helpers.reporting import plots
+    from helpers.reporting import report
 
     monkeypatch.setattr(config, "cache_dir", lambda: session_cache)
     n = 100

@@ -2,7 +2,8 @@
 import json
 import pytest
 
-from helpers import config, model_card
+from helpers import config
+from helpers.reporting import model_card
 
 
 def test_readme_results_block_matches_the_saved_results():
@@ -48,7 +49,7 @@ def test_pct_formats_value_and_ci():
 
 
 def test_missed_tumours_counts_confidence_and_best_specificity(tmp_path):
-    from helpers.model_card import _missed_tumours
+    from helpers.reporting.model_card import _missed_tumours
 
     rows = ["path,eval_split,label,p_tumour,prediction"]
     # 200 tumours: two missed (one confidently), 10 no-tumour images with P(tumour) 0.0 .. 0.9
@@ -131,8 +132,8 @@ def test_seed_spread_groups_same_recipe_runs_and_ignores_seed_name_and_budget(tm
 
 
 def test_trained_on_names_a_gpu_only_when_a_gpu_backend_ran():
-    from helpers.model_card import net_label
-    from helpers.train import trained_on
+    from helpers.reporting.model_card import net_label
+    from helpers.modeling.train import trained_on
 
     gpu = {"versions": {"backend": "jax", "device": "NVIDIA H200"}, "data": {"cpu_count": 16}}
     assert trained_on(gpu) == "one NVIDIA H200 GPU"
@@ -146,7 +147,7 @@ def test_trained_on_names_a_gpu_only_when_a_gpu_backend_ran():
 def test_profile_line_reads_the_baseline_and_ranks_the_misses(tmp_path):
     import pandas as pd
 
-    from helpers.baselines import PROFILE_PREDICTIONS
+    from helpers.evaluation.baselines import PROFILE_PREDICTIONS
 
     assert model_card._profile_line(tmp_path, "brain_tumor_cnn") == []  # no baselines recorded: no claim
     (tmp_path / "baselines.json").write_text(json.dumps(
@@ -167,7 +168,7 @@ def test_scan_type_lines_read_saved_tags_and_predictions(tmp_path):
     import numpy as np
     import pandas as pd
 
-    from helpers import scan_type
+    from helpers.evaluation import scan_type
 
     rng = np.random.default_rng(0)
     F, y = rng.normal(size=(30, 3)), np.array(["axial", "coronal", "sagittal"] * 10)

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from helpers import config
-from helpers.calibration import fit_temperature, probs_from_logits, reliability
-from helpers.models import ARCHS, build_model
-from helpers.train import resolve_config, sha256_file
+from helpers.modeling.calibrate import fit_temperature, probs_from_logits, reliability
+from helpers.modeling.architectures import ARCHS, build_model
+from helpers.modeling.train import resolve_config, sha256_file
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -73,7 +73,7 @@ def test_ema_weights_are_the_ones_validated_and_kept():
     the best-epoch choice and the returned model use the averaged weights."""
     import keras
 
-    from helpers.train import fit
+    from helpers.modeling.train import fit
 
     rng = np.random.default_rng(0)
     X = rng.integers(0, 255, (96, 64, 64), dtype=np.uint8)
@@ -98,7 +98,7 @@ def test_ema_weights_are_the_ones_validated_and_kept():
 def test_early_stopping_watches_only_the_annealed_part_of_the_schedule():
     import keras
 
-    from helpers.train import DEFAULTS, fit
+    from helpers.modeling.train import DEFAULTS, fit
 
     assert DEFAULTS["early_stop_from"] == 0.75 and resolve_config({"arch": "capstone_cnn"})["early_stop_from"] == 0.5
     rng = np.random.default_rng(1)
@@ -117,7 +117,7 @@ def test_early_stopping_watches_only_the_annealed_part_of_the_schedule():
 def test_mixup_blends_images_and_labels_alike_and_keeps_each_label_dominant():
     import tensorflow as tf
 
-    from helpers.train import _mixup
+    from helpers.modeling.train import _mixup
 
     tf.random.set_seed(0)
     n = 64
@@ -135,7 +135,7 @@ def test_mixup_blends_images_and_labels_alike_and_keeps_each_label_dominant():
 
 def test_mixup_feeder_trains():
     """The mixup branch of the tf.data feeder runs end to end (float64 one-hot labels from to_categorical included)."""
-    from helpers.train import fit
+    from helpers.modeling.train import fit
 
     rng = np.random.default_rng(0)
     X = rng.integers(0, 255, (48, 64, 64), dtype=np.uint8)
@@ -150,7 +150,7 @@ def test_training_with_the_one_resampling_augmentation_on_tensorflow(tmp_path):
     reloaded for inference: what `brain-mri train --config models/brain_tumor_cnn.json` does on a CPU."""
     import keras
 
-    from helpers.train import fit, save_inference_model
+    from helpers.modeling.train import fit, save_inference_model
 
     rng = np.random.default_rng(2)
     X = rng.integers(0, 255, (70, 32, 32), dtype=np.uint8)  # 50 train images: batches of 16 and a last one of 2

@@ -1,4 +1,4 @@
-"""helpers.plots, helpers.eda and the notebook-side helpers of helpers.report (no notebook execution here)."""
+"""helpers.reporting.plots, helpers.reporting.eda and the notebook-side helpers of helpers.reporting.report (no notebook execution here)."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from helpers import calibration, config, eda, plots, report  # noqa: E402
+from helpers.modeling import calibrate as calibration
+from helpers import config
+from helpers.reporting import eda
+from helpers.reporting import plots
+from helpers.reporting import report  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -206,7 +210,8 @@ def test_cross_split_twins_and_audit_headline():
 
 
 def test_leak_pairs_and_samples_on_phantoms(phantom_dir, isolated_cache):
-    from helpers import audit, data
+    from helpers.data import audit
+    from helpers.data import layouts as data
 
     m = data.build_manifest(phantom_dir, progress=False)
     a = audit.audit(m, phantom_dir, progress=False)
@@ -344,7 +349,7 @@ def test_baseline_table_and_training_notes():
 
 
 def test_model_table_and_layer_table(tiny_model_json):
-    from helpers import predict
+    from helpers.modeling import predictor as predict
 
     meta = json.loads(tiny_model_json.read_text())
     t = report.model_table({"brain_tumor_cnn": meta})

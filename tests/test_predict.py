@@ -1,4 +1,4 @@
-"""helpers.predict: safe loading (sha256, class list, missing files), calibrated probabilities, files and CLI."""
+"""helpers.modeling.predictor: safe loading (sha256, class list, missing files), calibrated probabilities, files and CLI."""
 from __future__ import annotations
 
 import json
@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import config, predict
-from helpers.preprocess import prepare
+from helpers import config
+from helpers.errors import ModelError
+from helpers.modeling import predictor as predict
+from helpers.data.prepare import prepare
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +35,7 @@ def _images(phantom_data, n=3):
 
 
 def test_missing_model_says_how_to_get_one(tmp_path):
-    with pytest.raises(predict.ModelError) as e:
+    with pytest.raises(ModelError) as e:
         predict.load_model(tmp_path / "nope.keras")
     msg = str(e.value)
     assert "no model at" in msg and "nope.keras" in msg and "brain-mri train" in msg
@@ -42,14 +44,14 @@ def test_missing_model_says_how_to_get_one(tmp_path):
 
 def test_missing_record_is_refused(model_copy):
     model_copy.with_suffix(".json").unlink()
-    with pytest.raises(predict.ModelError, match="no model record"):
+    with pytest.raises(ModelError, match="no model record"):
         predict.load_model(model_copy)
 
 
 def test_sha256_mismatch_is_refused(model_copy):
     with open(model_copy, "ab") as fh:
         fh.write(b"\0")
-    with pytest.raises(predict.ModelError) as e:
+    with pytest.raises(ModelError) as e:
         predict.load_model(model_copy)
     assert str(e.value).startswith("sha256 mismatch for tiny.keras: refusing to load")
 
@@ -59,7 +61,7 @@ def test_wrong_classes_are_refused(model_copy):
     meta = json.loads(j.read_text())
     meta["classes"] = list(reversed(meta["classes"]))
     j.write_text(json.dumps(meta))
-    with pytest.raises(predict.ModelError, match="classes"):
+    with pytest.raises(ModelError, match="classes"):
         predict.load_model(model_copy)
 
 
@@ -187,12 +189,12 @@ def _png(gray, folder):
 
 def test_unknown_tta_is_refused(model_copy):
     _set_record(model_copy, tta="rot90")
-    with pytest.raises(predict.ModelError, match="rot90"):
+    with pytest.raises(ModelError, match="rot90"):
         predict.load_model(model_copy)
 
 
 def test_calibrate_keeps_tta_only_when_validation_supports_it(model_copy, phantom_data, tmp_path):
-    from helpers.train import recalibrate
+    from helpers.modeling.train import recalibrate
 
     _set_record(model_copy, evaluation={"stale": True}, temperature=9.0)
     meta = json.loads(recalibrate(model_copy, data_dir=phantom_data).read_text())

@@ -1,4 +1,4 @@
-"""helpers.preprocess: decoding every mode/format, the guards, the head crop and the array cache."""
+"""helpers.data.prepare: decoding every mode/format, the guards, the head crop and the array cache."""
 from __future__ import annotations
 
 import io
@@ -13,8 +13,11 @@ import pytest
 from PIL import Image
 
 from helpers import config
-from helpers import preprocess as P
-from helpers.synthetic import make_phantom
+from helpers.data import arrays as A
+from helpers.data import decode as D
+from helpers.errors import ImageError
+from helpers.data import prepare as P
+from helpers.data.synthetic import make_phantom
 
 
 def _save(im: Image.Image, fmt: str, **kw) -> bytes:
@@ -37,7 +40,7 @@ def head() -> np.ndarray:
 )
 def test_decode_modes(head, mode, fmt):
     im = Image.fromarray(head).convert(mode)
-    dec = P.decode(_save(im, fmt))
+    dec = D.decode(_save(im, fmt))
     assert dec.gray.dtype == np.uint8 and dec.gray.shape == head.shape
     assert (dec.width, dec.height) == (head.shape[1], head.shape[0])
     assert dec.format == fmt
@@ -50,20 +53,20 @@ def test_rgba_composited_on_black():
     rgba = np.zeros((32, 32, 4), np.uint8)
     rgba[..., :3] = 255
     rgba[:, 16:, 3] = 255  # left half transparent white, right half opaque white
-    g = P.decode(_save(Image.fromarray(rgba, "RGBA"), "PNG")).gray
+    g = D.decode(_save(Image.fromarray(rgba, "RGBA"), "PNG")).gray
     assert g[:, :16].max() == 0 and g[:, 16:].min() == 255
 
 
 def test_real_colour_warns():
     rgb = np.zeros((40, 40, 3), np.uint8)
     rgb[..., 0] = 200  # red
-    dec = P.decode(_save(Image.fromarray(rgb), "PNG"))
+    dec = D.decode(_save(Image.fromarray(rgb), "PNG"))
     assert "colour image converted to grayscale" in dec.warnings
 
 
 def test_16bit_rescaled():
     a = (np.linspace(0, 4000, 64 * 64).reshape(64, 64)).astype(np.uint16)
-    dec = P.decode(_save(Image.fromarray(a), "PNG"))
+    dec = D.decode(_save(Image.fromarray(a), "PNG"))
     assert dec.mode.startswith("I")
     assert dec.gray.min() == 0 and dec.gray.max() == 255
     assert np.all(np.diff(dec.gray[:, 5].astype(int)) >= 0)  # monotone mapping
@@ -72,23 +75,23 @@ def test_16bit_rescaled():
 
 def test_float_tiff_rescaled():
     a = np.linspace(-1, 1, 48 * 48, dtype=np.float32).reshape(48, 48)
-    dec = P.decode(_save(Image.fromarray(a, "F"), "TIFF"))
+    dec = D.decode(_save(Image.fromarray(a, "F"), "TIFF"))
     assert dec.gray.max() == 255 and dec.gray.min() == 0
 
 
 def test_png_named_jpg_warns(tmp_path, head):
     f = tmp_path / "scan.jpg"
     f.write_bytes(_save(Image.fromarray(head), "PNG"))
-    dec = P.decode(f)
+    dec = D.decode(f)
     assert dec.format == "PNG"
     assert "extension says .jpg but content is PNG" in dec.warnings
-    assert "extension says" in " ".join(P.decode(f.read_bytes(), name="upload.JPG").warnings)
+    assert "extension says" in " ".join(D.decode(f.read_bytes(), name="upload.JPG").warnings)
 
 
 # ------------------------------------------------------------------------------------------- guards
 def _err(source, **kw) -> str:
-    with pytest.raises(P.ImageError) as e:
-        P.decode(source, **kw)
+    with pytest.raises(ImageError) as e:
+        D.decode(source, **kw)
     msg = str(e.value)
     assert "\n" not in msg
     return msg
@@ -174,7 +177,7 @@ def _dicom(arr: np.ndarray | None, photometric="MONOCHROME2", frames: int | None
 def test_dicom_testdata_mr_small():
     from pydicom.data import get_testdata_file
 
-    dec = P.decode(get_testdata_file("MR_small.dcm"))
+    dec = D.decode(get_testdata_file("MR_small.dcm"))
     assert dec.format == "DICOM" and dec.gray.shape == (64, 64) and dec.gray.dtype == np.uint8
     assert dec.gray.max() > dec.gray.min()
     assert dec.dicom["Modality"] == "MR" and dec.dicom["Rows"] == 64
@@ -183,13 +186,13 @@ def test_dicom_testdata_mr_small():
 def test_dicom_truncated():
     from pydicom.data import get_testdata_file
 
-    with pytest.raises(P.ImageError):
-        P.decode(get_testdata_file("MR_truncated.dcm"))
+    with pytest.raises(ImageError):
+        D.decode(get_testdata_file("MR_truncated.dcm"))
 
 
 def test_dicom_metadata_is_patient_free():
     ramp = np.tile(np.arange(64, dtype=np.uint16) * 60, (64, 1))
-    dec = P.decode(_dicom(ramp))
+    dec = D.decode(_dicom(ramp))
     text = repr(dec.dicom)
     assert "Secret" not in text and "12345" not in text and "1970" not in text
     assert not any(k.startswith("Patient") for k in dec.dicom)
@@ -204,32 +207,32 @@ def test_dicom_without_preamble():
     ramp = np.tile(np.arange(64, dtype=np.uint16) * 60, (64, 1))
     data = _dicom(ramp, preamble=False)
     assert data[128:132] != b"DICM"
-    assert P.decode(data).format == "DICOM"
+    assert D.decode(data).format == "DICOM"
 
 
 def test_dicom_multiframe_middle_frame():
     frames = np.stack([np.full((32, 32), 100 * i, np.uint16) for i in range(5)])
     frames[:, :, :16] = 0  # contrast inside each frame
-    dec = P.decode(_dicom(frames, frames=5))
+    dec = D.decode(_dicom(frames, frames=5))
     assert "multi-frame DICOM (5 frames): showing the middle frame" in dec.warnings
     assert dec.dicom["NumberOfFrames"] == 5 and dec.dicom["ShownFrame"] == 2
 
 
 def test_dicom_monochrome1_inverted_and_window():
     ramp = np.tile(np.arange(64, dtype=np.uint16) * 60, (64, 1))
-    g2 = P.decode(_dicom(ramp, "MONOCHROME2")).gray
-    g1 = P.decode(_dicom(ramp, "MONOCHROME1")).gray
+    g2 = D.decode(_dicom(ramp, "MONOCHROME2")).gray
+    g1 = D.decode(_dicom(ramp, "MONOCHROME1")).gray
     assert g2[0, 0] < g2[0, -1] and g1[0, 0] > g1[0, -1]
     assert np.array_equal(g1, 255 - g2)
     # an explicit window saturates outside [c - w/2, c + w/2]
-    gw = P.decode(_dicom(ramp, WindowCenter=1900, WindowWidth=200)).gray
+    gw = D.decode(_dicom(ramp, WindowCenter=1900, WindowWidth=200)).gray
     assert gw[0, 0] == 0 and gw[0, -1] == 255 and 0 < gw[0, 32] < 255
 
 
 def test_dicom_rescale_slope_intercept():
     ramp = np.tile(np.arange(64, dtype=np.uint16) * 10, (64, 1))
     # with slope/intercept the window is in rescaled units: 10*x - 1000 in [-500, 500] -> x in [50, 150] -> cols 5..15
-    g = P.decode(_dicom(ramp, RescaleSlope=10, RescaleIntercept=-1000, WindowCenter=0, WindowWidth=1000)).gray
+    g = D.decode(_dicom(ramp, RescaleSlope=10, RescaleIntercept=-1000, WindowCenter=0, WindowWidth=1000)).gray
     assert g[0, 4] == 0 and g[0, 16] == 255
 
 
@@ -242,8 +245,8 @@ def test_dicom_compressed_without_decoder():
     buf = io.BytesIO()
     ds.save_as(buf)
     try:
-        P.decode(buf.getvalue())
-    except P.ImageError as e:
+        D.decode(buf.getvalue())
+    except ImageError as e:
         assert "JPEG-LS" in str(e) and "decoder" in str(e)
     # (if a JPEG-LS plugin happens to be installed it may decode or fail as corrupt: both are fine)
 
@@ -254,7 +257,7 @@ def test_prepare_shape_dtype(head):
         out = P.prepare(head, size)
         assert out.shape == (size, size) and out.dtype == np.uint8
     assert P.preprocess(_save(Image.fromarray(head), "PNG"), 64).shape == (64, 64)
-    with pytest.raises(P.ImageError):
+    with pytest.raises(ImageError):
         P.prepare(np.zeros((4, 4, 3), np.uint8))
 
 
@@ -310,7 +313,7 @@ def test_crop_keeps_whole_head(head):
 def test_draft_path_matches_full_decode():
     img = make_phantom("glioma", seed=11, size=512)[0]
     data = _save(Image.fromarray(img), "JPEG", quality=90)
-    small, full = P.decode(data, draft=256).gray, P.decode(data).gray
+    small, full = D.decode(data, draft=256).gray, D.decode(data).gray
     assert small.shape == (256, 256) and full.shape == (512, 512)  # JPEG decoded at 1/2 scale
     box_small, box_full = 2 * np.array(P.head_bbox(small)), np.array(P.head_bbox(full))
     assert np.abs(box_small - box_full).max() <= 0.02 * 512
@@ -327,7 +330,7 @@ def _split_df(root: Path) -> pd.DataFrame:
 
 def test_load_arrays_order_and_cache(phantom_dir, isolated_cache, monkeypatch):
     df = _split_df(phantom_dir).sample(frac=1.0, random_state=0).reset_index(drop=True)
-    X, y = P.load_arrays(phantom_dir, df, size=48, progress=False)
+    X, y = A.load_arrays(phantom_dir, df, size=48, progress=False)
     assert X.shape == (len(df), 48, 48) and X.dtype == np.uint8 and y.dtype == np.int64
     assert list(y) == [config.CLASSES.index(lbl) for lbl in df["label"]]
     assert np.array_equal(X[3], P.preprocess(phantom_dir / df.path[3], 48))
@@ -338,7 +341,7 @@ def test_load_arrays_order_and_cache(phantom_dir, isolated_cache, monkeypatch):
         raise AssertionError("cache miss")
 
     monkeypatch.setattr(P, "preprocess_many", boom)
-    X2, y2 = P.load_arrays(phantom_dir, df, size=48, progress=False)  # cache hit
+    X2, y2 = A.load_arrays(phantom_dir, df, size=48, progress=False)  # cache hit
     assert np.array_equal(X, X2) and np.array_equal(y, y2)
     monkeypatch.undo()
     monkeypatch.setattr(config, "cache_dir", lambda: isolated_cache)
@@ -346,7 +349,7 @@ def test_load_arrays_order_and_cache(phantom_dir, isolated_cache, monkeypatch):
     f = phantom_dir / df.path[0]
     st = f.stat()
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    X3, _ = P.load_arrays(phantom_dir, df, size=48, progress=False)
+    X3, _ = A.load_arrays(phantom_dir, df, size=48, progress=False)
     assert np.array_equal(X, X3)
     assert len(list((isolated_cache / "arrays").glob("X_*.npy"))) == 2
 
@@ -354,7 +357,7 @@ def test_load_arrays_order_and_cache(phantom_dir, isolated_cache, monkeypatch):
 def test_load_arrays_bad_label(phantom_dir, isolated_cache):
     df = _split_df(phantom_dir).head(2).assign(label="tumour")
     with pytest.raises(ValueError, match="unknown labels"):
-        P.load_arrays(phantom_dir, df, progress=False)
+        A.load_arrays(phantom_dir, df, progress=False)
 
 
 def test_preprocess_many_parallel_matches_serial(phantom_dir):
@@ -368,7 +371,7 @@ def test_preprocess_many_parallel_matches_serial(phantom_dir):
 def test_preprocess_many_names_bad_file(tmp_path):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"not a jpeg")
-    with pytest.raises(P.ImageError, match="broken.jpg: not an image"):
+    with pytest.raises(ImageError, match="broken.jpg: not an image"):
         P.preprocess_many([bad], 32)
 
 
@@ -376,7 +379,7 @@ def test_fast_morphology_equals_scipy_ndimage():
     """The head crop's shifted-array erosion, dilation and hole filling give exactly ndimage's masks."""
     from scipy import ndimage
 
-    from helpers import preprocess
+    from helpers.data import prepare as preprocess
 
     rng = np.random.default_rng(0)
     for _ in range(500):

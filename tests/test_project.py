@@ -6,7 +6,8 @@ import tomllib
 import numpy as np
 import pytest
 
-from helpers import cli, config
+from helpers import cli
+from helpers import config
 
 
 def test_config_paths_live_in_the_repo():
@@ -72,7 +73,7 @@ def test_bench_training_probe_uses_the_shipped_models_kwargs(monkeypatch, tmp_pa
     r = bench.bench_training(X, np.arange(8) % 4, "resnet_small", batches=1, batch_size=4,
                              model_kwargs=bench._recorded_kwargs("resnet_small"))
     assert r["model_kwargs"] == {"width": 8}
-    from helpers.models import build_model
+    from helpers.modeling.architectures import build_model
 
     assert r["params"] == build_model("resnet_small", 64, width=8).count_params()
     # a shipped ensemble: the probe trains one member, with that member's recorded kwargs

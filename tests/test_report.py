@@ -13,7 +13,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from helpers import config, report
+from helpers import config
+from helpers.reporting import report
 
 REQUIRED_PARAMS = {"DATA_DIR", "SMOKE", "SEED", "IMG_SIZE", "EPOCHS", "OUTPUT_DIR"}
 
@@ -65,7 +66,7 @@ def test_notebook_paths_order_and_selection():
 
 
 def test_context_without_data_falls_back_to_phantoms(tmp_path, monkeypatch):
-    from helpers import synthetic
+    from helpers.data import synthetic
 
     monkeypatch.delenv("BRAIN_MRI_DATA", raising=False)
     monkeypatch.setattr(config, "RAW_DIR", tmp_path / "raw")  # the default data folder does not exist
@@ -250,12 +251,12 @@ def test_inplace_refuses_to_put_demo_output_into_the_committed_notebooks(tmp_pat
     monkeypatch.delenv("BRAIN_MRI_DATA", raising=False)
     assert "smoke run" in report.inplace_refusal(True, None, real_nb)
     # no dataset anywhere: the report would fall back to phantoms
-    from helpers import data as data_mod
+    from helpers.data import layouts as data_mod
 
     monkeypatch.setattr(data_mod, "resolve_data_dir", lambda d=None, allow_synthetic=False: tmp_path / "phantoms")
-    monkeypatch.setattr("helpers.synthetic.is_synthetic", lambda root: True)
+    monkeypatch.setattr("helpers.data.synthetic.is_synthetic", lambda root: True)
     assert "synthetic phantoms" in report.inplace_refusal(False, None, real_nb)
-    monkeypatch.setattr("helpers.synthetic.is_synthetic", lambda root: False)
+    monkeypatch.setattr("helpers.data.synthetic.is_synthetic", lambda root: False)
     assert report.inplace_refusal(False, tmp_path, real_nb) is None  # real data, full run: allowed
     assert report.inplace_refusal(True, None, tmp_path) is None  # a copy of notebooks/ elsewhere is not guarded
     # the CLI says why in one line and runs nothing

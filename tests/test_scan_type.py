@@ -1,4 +1,4 @@
-"""helpers.scan_type: hand labels, features, the plane/CT classifiers, the shipped tagger, per-plane metrics."""
+"""helpers.evaluation.scan_type: hand labels, features, the plane/CT classifiers, the shipped tagger, per-plane metrics."""
 from __future__ import annotations
 
 import hashlib
@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import config, scan_type
+from helpers import config
+from helpers.evaluation import scan_type
 
 DATA = os.environ.get("BRAIN_MRI_DATA")
 
@@ -160,7 +161,8 @@ def test_metrics_by_scan_type_counts():
 
 @pytest.mark.skipif(not DATA, reason="needs $BRAIN_MRI_DATA (the Kaggle set the labels name)")
 def test_real_data_tags_are_accurate_and_ct_uploads_are_warned():
-    from helpers import app, report
+    from helpers.app import dashboard as app
+    from helpers.reporting import report
 
     ctx = report.context(DATA)
     tags, info = report.scan_types(ctx)
@@ -210,7 +212,7 @@ def test_sequence_table_and_reading():
 
 
 def test_finding_9_reads_the_saved_scan_type_summary():
-    from helpers import report
+    from helpers.reporting import report
 
     preds, tags = _preds_and_tags()
     t = scan_type.metrics_by_scan_type(preds, tags, n_boot=10)

@@ -1,4 +1,4 @@
-"""helpers.split: grouped, stratified leak-free split; official split; load_split; committed CSV on real data."""
+"""helpers.data.split: grouped, stratified leak-free split; official split; load_split; committed CSV on real data."""
 from __future__ import annotations
 
 import os
@@ -9,7 +9,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from helpers import audit, config, data, split
+from helpers.data import audit
+from helpers import config
+from helpers.data import layouts as data
+from helpers.data import split
 
 
 pytestmark = pytest.mark.usefixtures("isolated_cache")  # every test here gets its own cache folder

@@ -1,4 +1,4 @@
-"""helpers.synthetic: determinism, lesion-location rules, dataset layout and idempotence."""
+"""helpers.data.synthetic: determinism, lesion-location rules, dataset layout and idempotence."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,7 @@ from PIL import Image
 from scipy import ndimage
 
 from helpers import config
-from helpers import synthetic as S
+from helpers.data import synthetic as S
 
 SEEDS = range(10)
 
@@ -119,7 +119,7 @@ def test_ensure_synthetic_idempotent(tmp_path):
 
 
 def test_tiny_images_prepare(tiny_images):
-    from helpers.preprocess import prepare
+    from helpers.data.prepare import prepare
 
     for label, img in tiny_images.items():
         out = prepare(img, 64)

@@ -5,8 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from helpers import config, train
-from helpers.train import fit, profile_weights, resolve_config, save_inference_model, sha256_file
+from helpers import config
+from helpers.modeling import train
+from helpers.modeling.train import fit, profile_weights, resolve_config, save_inference_model, sha256_file
 
 
 def _banded(n_per_class=40, n_hard=4, size=32):
@@ -111,7 +112,7 @@ def test_init_from_another_architecture_is_one_clear_error(tmp_path):
 
 def test_init_from_with_the_same_weights_but_other_layers_is_refused(tmp_path):
     """Stem pooling adds a layer without weights: the shapes agree, the networks do not."""
-    from helpers.models import build_model
+    from helpers.modeling.architectures import build_model
 
     kw = {"width": 4, "blocks": [1], "augment": 0}
     src = build_model("resnet_small", 32, **kw, stem_pool=True)

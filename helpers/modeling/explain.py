@@ -1,6 +1,6 @@
 """Grad-CAM (Selvaraju et al., 2017) for our models, and a heat-map overlay for display.
 
-Every model names its last convolution "last_conv" (helpers.models). The heat map is the ReLU of that layer's
+Every model names its last convolution "last_conv" (helpers.modeling.architectures). The heat map is the ReLU of that layer's
 rectified feature maps (after its BatchNorm/ReLU) weighted by the spatially pooled gradient of the chosen class's
 logit, upsampled to the input size and scaled to [0, 1]. It shows where the network looked, not where a tumour is: the report treats it as a
 sanity check, never as a segmentation.
@@ -101,7 +101,7 @@ def gradcam_and_logits(model, x: np.ndarray, class_idx: int | None = None) -> tu
 
 def gradcam(model, x: np.ndarray, class_idx: int | None = None) -> np.ndarray:
     """Grad-CAM heat map (S, S) float32 in [0, 1] of `class_idx` (default: predicted class) for one prepared
-    uint8 image (S, S). `model` is a Keras model or a helpers.predict.Predictor."""
+    uint8 image (S, S). `model` is a Keras model or a helpers.modeling.predictor.Predictor."""
     model = getattr(model, "model", model)
     return gradcam_and_logits(model, x, class_idx)[0]
 

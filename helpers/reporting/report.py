@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from . import config
-from .train import trained_on
+from .. import config
+from ..modeling.train import trained_on
 
 KERNEL = "python3"
 # Each notebook's wall-clock limit per cell (a real evaluation of ~2,400 images takes a few minutes).
@@ -91,7 +91,7 @@ def smoke_subset(root: str | Path, dest: str | Path, per_class: tuple[int, int] 
     training, evaluation) then runs on it unchanged, in seconds. Idempotent."""
     import numpy as np
 
-    from .data import detect_layout, list_image_files
+    from ..data.layouts import detect_layout, list_image_files
 
     root, dest = Path(root), Path(dest)
     marker = dest / ".smoke-subset.json"
@@ -126,12 +126,12 @@ def context(data_dir: str | Path | None = None, smoke: bool = False, output_dir:
             model_dir: str | Path | None = None, seed: int = config.SEED) -> RunContext:
     """Resolve the data and the output folders for a notebook.
 
-    No dataset -> synthetic phantoms (helpers.synthetic). Smoke run on real data -> a symlinked subsample under
+    No dataset -> synthetic phantoms (helpers.data.synthetic). Smoke run on real data -> a symlinked subsample under
     <output>/smoke-data. Figures go to figures/ only for a full run on real data, so smoke or synthetic output
     never overwrites the committed figures; models likewise go to <output>/models.
     """
-    from .data import resolve_data_dir
-    from .synthetic import is_synthetic
+    from ..data.layouts import resolve_data_dir
+    from ..data.synthetic import is_synthetic
 
     out = Path(output_dir) if output_dir else config.REPORTS_DIR
     out.mkdir(parents=True, exist_ok=True)
@@ -163,7 +163,7 @@ def banner(ctx: RunContext):
             '<div style="border:3px solid #cf222e;background:#ffebe9;padding:10px 14px;margin:6px 0;'
             'font-size:1.15em;font-weight:bold;color:#82071e">&#9888; ' + html.escape(BANNER_SYNTHETIC) +
             '<div style="font-weight:normal;font-size:0.85em;margin-top:4px">No dataset was found, so this run '
-            'uses computer-generated phantoms (helpers/synthetic.py) to show that the pipeline works. '
+            'uses computer-generated phantoms (helpers/data/synthetic.py) to show that the pipeline works. '
             'Set <code>BRAIN_MRI_DATA</code> or run <code>make data</code> for the real report.</div></div>')
     if ctx.smoke:
         return HTML(
@@ -367,8 +367,8 @@ def inplace_refusal(smoke: bool, data_dir: str | Path | None = None, notebooks_d
     head = "--inplace rewrites the committed report in notebooks/"
     if smoke:
         return f"{head}; a smoke run must not (drop --smoke or --inplace)"
-    from .data import resolve_data_dir
-    from .synthetic import is_synthetic
+    from ..data.layouts import resolve_data_dir
+    from ..data.synthetic import is_synthetic
 
     if is_synthetic(resolve_data_dir(data_dir, allow_synthetic=True)):
         return (f"{head}; no dataset was found, and synthetic phantoms must not replace it "
@@ -464,16 +464,16 @@ BASELINE_NAMES = {"nearest_class_mean": "nearest class mean (pixels)", "metadata
 
 def get_baselines(ctx: RunContext, bootstrap: int | None = None, size: int | None = None,
                   refresh: bool | None = None) -> dict | None:
-    """The baselines of helpers.baselines for this run's data: <model_dir>/baselines.json when it was computed on
+    """The baselines of helpers.evaluation.baselines for this run's data: <model_dir>/baselines.json when it was computed on
     the current split and the same kind of data, else computed now and written there (smoke runs: with a small
-    bootstrap). None, with a printed reason, if helpers.baselines is unavailable."""
-    from .split import load_split
+    bootstrap). None, with a printed reason, if helpers.evaluation.baselines is unavailable."""
+    from ..data.split import load_split
 
     path = ctx.model_dir / "baselines.json"
     sha = load_split("leakfree", ctx.root).attrs.get("sha256")
     rec = read_json(path)
     if refresh is None:
-        from .baselines import PROFILE_PREDICTIONS, VERSION
+        from ..evaluation.baselines import PROFILE_PREDICTIONS, VERSION
 
         refresh = (rec is None or rec.get("split_sha256") != sha or bool(rec.get("synthetic")) != ctx.synthetic
                    or rec.get("version") != VERSION or not (ctx.model_dir / PROFILE_PREDICTIONS).is_file())
@@ -481,9 +481,9 @@ def get_baselines(ctx: RunContext, bootstrap: int | None = None, size: int | Non
         print(f"baselines: recorded in {ctx.show(path)} ({rec.get('computed_at', '?')})")
         return rec
     try:
-        from . import baselines
+        from ..evaluation import baselines
     except ImportError as e:
-        print(f"helpers.baselines is not available ({e}): baselines skipped")
+        print(f"helpers.evaluation.baselines is not available ({e}): baselines skipped")
         return None
     boot = bootstrap if bootstrap is not None else (100 if ctx.smoke else 1000)
     rec = baselines.run_baselines(ctx.root, bootstrap=boot, out=path, progress=False,
@@ -596,13 +596,13 @@ def run_plan(plan: dict, ctx: RunContext, verbose: int = 0) -> dict | None:
     if plan["action"] == "train":
         import contextlib
 
-        from .train import train
+        from ..modeling.train import train
 
         # train() prints where it saved; keep this machine's absolute paths out of the executed notebook.
         cfg = plan["config"]
         with contextlib.redirect_stdout(_Scrubbed(sys.stdout, ctx)):
             if cfg.get("arch") == "ensemble":
-                from .ensemble import build
+                from ..modeling.ensemble import build
 
                 paths = [train(mc, data_dir=ctx.root, out_dir=ctx.model_dir, verbose=verbose).with_suffix(".keras")
                          for mc in cfg["member_configs"]]
@@ -772,10 +772,10 @@ def ensure_evaluations(ctx: RunContext, names: Sequence[str] = ("brain_tumor_cnn
     """{name: model record with a current "evaluation"} for the models present in ctx.model_dir.
 
     A recorded evaluation is reused when it matches the current split, data kind and weights; otherwise (or with
-    force=True, as in smoke runs) helpers.evaluate.evaluate_model runs now and writes it into the record and
+    force=True, as in smoke runs) helpers.evaluation.evaluate.evaluate_model runs now and writes it into the record and
     <name>.predictions.csv. Missing models are reported and left out."""
-    from .evaluate import predictions_path
-    from .split import load_split
+    from ..evaluation.evaluate import predictions_path
+    from ..data.split import load_split
 
     sha = load_split("leakfree", ctx.root).attrs.get("sha256")
     out: dict[str, dict] = {}
@@ -790,13 +790,13 @@ def ensure_evaluations(ctx: RunContext, names: Sequence[str] = ("brain_tumor_cnn
             print(f"{name}: {why}")
             lt = meta["evaluation"].get("leakfree_test") or {}
             if lt and "cluster" not in lt and predictions_path(ctx.model_dir, name).is_file():
-                from .evaluate import add_cluster_blocks
+                from ..evaluation.evaluate import add_cluster_blocks
 
                 add_cluster_blocks(jpath, ctx.root, seed=ctx.seed)  # recorded before cluster intervals existed
                 print(f"{name}: cluster-bootstrap intervals added from its saved predictions")
                 meta = read_json(jpath)
         else:
-            from .evaluate import evaluate_model
+            from ..evaluation.evaluate import evaluate_model
 
             t0 = time.time()
             evaluate_model(jpath.with_suffix(".keras"), data_dir=ctx.root, bootstrap=bootstrap, progress=False,
@@ -810,8 +810,8 @@ def ensure_evaluations(ctx: RunContext, names: Sequence[str] = ("brain_tumor_cnn
 def predictions(ctx: RunContext, name: str) -> "pd.DataFrame | None":
     """<model_dir>/<name>.predictions.csv (one row per test image and split) with `confidence`, `correct` and the twin
     `group` of each file (leak-free split: galleries show one picture per group, not a mirror next to its copy)."""
-    from .evaluate import predictions_path, read_predictions
-    from .split import load_split
+    from ..evaluation.evaluate import predictions_path, read_predictions
+    from ..data.split import load_split
 
     if not predictions_path(ctx.model_dir, name).is_file():
         return None
@@ -945,8 +945,8 @@ def gradcam_items(predictor, preds: "pd.DataFrame", root: str | Path, n_correct:
                   split_key: str = "leakfree_test", seed: int = config.SEED) -> list[dict]:
     """Grad-CAM overlays for a gallery: one correct prediction per class (seeded) and the most confident wrong ones.
     The heat map explains the *predicted* class."""
-    from .explain import gradcam, overlay
-    from .preprocess import preprocess
+    from ..modeling.explain import gradcam, overlay
+    from ..data.prepare import preprocess
 
     df = preds[preds["eval_split"] == split_key]
     ok = df[df["correct"]]
@@ -1005,11 +1005,11 @@ def size512_table(records: dict[str, dict], baselines: dict | None = None) -> "p
 
 # ------------------------------------------------------------------------------------------------ acquisition shortcut
 def capstone_gaps(ctx: RunContext) -> dict[str, dict]:
-    """helpers.comparison.capstone_gaps for this run's models: our accuracy minus each capstone's on the same
+    """helpers.evaluation.comparison.capstone_gaps for this run's models: our accuracy minus each capstone's on the same
     leak-free test images, paired cluster-bootstrap CI (twin groups of the leak-free split)."""
-    from . import comparison
-    from .evaluate import predictions_path
-    from .split import load_split
+    from ..evaluation import comparison
+    from ..evaluation.evaluate import predictions_path
+    from ..data.split import load_split
 
     if not predictions_path(ctx.model_dir, comparison.OURS).is_file():
         return {}  # nothing to pair: do not build the split for it
@@ -1018,12 +1018,12 @@ def capstone_gaps(ctx: RunContext) -> dict[str, dict]:
 
 
 def profile_misses(ctx: RunContext, name: str = "brain_tumor_cnn") -> "tuple[dict, pd.DataFrame | None]":
-    """(helpers.intensity_profile.misses_by_profile result, ranked tumour table) for one model, from its predictions
+    """(helpers.modeling.intensity_profile.misses_by_profile result, ranked tumour table) for one model, from its predictions
     and the intensity-profile baseline's (written beside baselines.json); ({}, None) when either is missing."""
     import pandas as pd
 
-    from . import intensity_profile
-    from .baselines import PROFILE_PREDICTIONS
+    from ..modeling import intensity_profile
+    from ..evaluation.baselines import PROFILE_PREDICTIONS
 
     cnn, path = predictions(ctx, name), ctx.model_dir / PROFILE_PREDICTIONS
     if cnn is None or not path.is_file():
@@ -1080,7 +1080,7 @@ def profile_markdown(res: dict, baselines: dict | None) -> str:
            f"{metric(baselines, 'majority_class', 'leakfree_test', 'accuracy', ci=False)}): a sign that the classes "
            "differ in how they were acquired, not only in what the slices show."]
     if res and res.get("n_missed"):
-        from . import intensity_profile
+        from ..modeling import intensity_profile
 
         pct = ", ".join(f"{v:g}" for v in res["missed_rank_percentiles"])
         auc = res.get("auc_low_profile_for_misses")
@@ -1107,9 +1107,10 @@ def eda_facts(ctx: RunContext) -> dict:
     rec = read_json(ctx.out_dir / "eda.json")
     if rec is not None and bool(rec.get("synthetic")) == ctx.synthetic:
         return rec
-    from . import audit, eda
-    from .data import build_manifest
-    from .split import load_split
+    from ..data import audit
+    from . import eda
+    from ..data.layouts import build_manifest
+    from ..data.split import load_split
 
     m = build_manifest(ctx.root, progress=False)
     a = audit.audit(m, ctx.root, progress=False)
@@ -1196,8 +1197,8 @@ def headline(ctx: RunContext, records: dict[str, dict], baselines: dict | None, 
 def scan_type_summary(ctx: RunContext, name: str = "brain_tumor_cnn") -> dict:
     """Per-plane test counts of one model (from the test tags saved with the shipped tagger, when they were made on
     this run's split) and the hand-labelled MRI weighting per class; {} when either does not apply."""
-    from . import scan_type
-    from .split import load_split
+    from ..evaluation import scan_type
+    from ..data.split import load_split
 
     shipped, preds = scan_type.load_shipped(), predictions(ctx, name)
     if shipped is None or preds is None:
@@ -1300,7 +1301,7 @@ def findings_markdown(h: dict) -> str:
             if c256.get("leakfree_accuracy"):
                 cmp_ += (f" on our 128-px input, and {_ci_text(c256['leakfree_accuracy'])} at its own 256 px "
                          f"({c256.get('params') or 0:,} parameters)")
-        from . import comparison
+        from ..evaluation import comparison
 
         gaps = h.get("capstone_gaps") or {}
         if gaps:
@@ -1340,7 +1341,7 @@ def findings_markdown(h: dict) -> str:
         miss = ""
         if pm.get("n_missed"):
             share = "all" if pm["missed_in_lowest"] == pm["n_missed"] else f"{pm['missed_in_lowest']} of the"
-            from .intensity_profile import stratum_name
+            from ..modeling.intensity_profile import stratum_name
 
             miss = (f" {share[0].upper()}{share[1:]} {pm['n_missed']} tumours our model misses are among the lowest "
                     f"{stratum_name(pm['n_strata'])} of test tumours by that classifier's P(tumour) (sensitivity there "
@@ -1354,7 +1355,7 @@ def findings_markdown(h: dict) -> str:
     if st.get("by_plane"):
         import pandas as pd
 
-        from . import scan_type
+        from ..evaluation import scan_type
 
         t = pd.DataFrame.from_dict(st["by_plane"], orient="index")
         ct = t.loc["CT slices"]
@@ -1388,7 +1389,7 @@ def abstain_markdown(ev: dict) -> str:
 
 
 def recipes_markdown(ctx: RunContext) -> str:
-    """Every evaluated model record in the run's model folder as a Markdown table (helpers.model_card.recipe_rows):
+    """Every evaluated model record in the run's model folder as a Markdown table (helpers.reporting.model_card.recipe_rows):
     what was tried, its validation accuracy (the selection criterion) and its leak-free test accuracy (for the record)."""
     from . import model_card
 
@@ -1400,10 +1401,10 @@ def recipes_markdown(ctx: RunContext) -> str:
 
 
 def scan_types(ctx: RunContext, size: int = config.IMG_SIZE) -> "tuple[pd.DataFrame | None, dict | str]":
-    """(tags, info) from helpers.scan_type for every image of the leak-free split, or (None, why not). The hand labels
+    """(tags, info) from helpers.evaluation.scan_type for every image of the leak-free split, or (None, why not). The hand labels
     name files of the Kaggle set, so synthetic phantoms and small smoke subsets get the reason instead."""
-    from . import scan_type
-    from .split import load_split
+    from ..evaluation import scan_type
+    from ..data.split import load_split
 
     labels = scan_type.read_labels()
     if ctx.synthetic or scan_type.attach_rows(labels, load_split("leakfree", ctx.root)["path"]).empty:
@@ -1420,7 +1421,7 @@ def scan_types(ctx: RunContext, size: int = config.IMG_SIZE) -> "tuple[pd.DataFr
 def ct_examples(ctx: RunContext, tags: "pd.DataFrame", n: int = 6) -> tuple[list, list[str]]:
     """(raw grey images, titles) of up to `n` CT slices, one per twin group, hand-labelled ones first, classes in turn."""
     from .eda import load_gray
-    from .split import load_split
+    from ..data.split import load_split
 
     groups = load_split("leakfree", ctx.root).set_index("path")
     ct = tags[tags["is_ct"].astype(bool)].assign(label=lambda d: d["path"].map(groups["label"]),

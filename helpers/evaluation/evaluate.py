@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import config
+from .. import config
 
 K = len(config.CLASSES)
 NOTUMOR = config.CLASSES.index(config.NO_TUMOUR)
@@ -282,7 +282,7 @@ _CURVE_T = np.round(np.r_[np.arange(0.25, 0.95, 0.05), np.arange(0.95, 0.995, 0.
 def split_metrics(y: np.ndarray, logits: np.ndarray, temperature: float, abstain_t: float, n_boot: int,
                   seed: int = config.SEED) -> dict:
     """The full per-split block: classification metrics on calibrated probabilities, calibration, abstain."""
-    from .calibration import probs_from_logits, reliability
+    from ..modeling.calibrate import probs_from_logits, reliability
 
     p_raw, p_cal = probs_from_logits(logits), probs_from_logits(logits, temperature)
     out = classification_metrics(y, p_cal, n_boot, seed)
@@ -300,7 +300,8 @@ def _robust_one(path: str, sizes: tuple[int, ...], img_size: int) -> np.ndarray:
     """Decode at full resolution, downsample (longest side = px, Pillow BILINEAR, antialiased), then prepare."""
     from PIL import Image
 
-    from .preprocess import decode, prepare
+    from ..data.decode import decode
+    from ..data.prepare import prepare
 
     g = decode(path).gray
     out = np.empty((len(sizes), img_size, img_size), np.uint8)
@@ -325,7 +326,8 @@ def robustness_arrays(root: Path, df: pd.DataFrame, img_size: int, sizes=RESOLUT
     load_arrays (same key plus the sizes)."""
     from concurrent.futures import ProcessPoolExecutor
 
-    from .preprocess import _mp_context, _n_workers, arrays_cache_path
+    from ..data.prepare import mp_context, n_workers
+    from ..data.arrays import arrays_cache_path
 
     sizes = tuple(int(s) for s in sizes)
     base = arrays_cache_path(root, df, img_size)
@@ -341,10 +343,10 @@ def robustness_arrays(root: Path, df: pd.DataFrame, img_size: int, sizes=RESOLUT
     R = np.empty((len(df), len(sizes), img_size, img_size), np.uint8)
     chunk = 32
     starts = list(range(0, len(paths), chunk))
-    nw = _n_workers(None)
+    nw = n_workers(None)
     t0 = time.time()
     if nw > 1 and len(paths) >= 64:
-        with ProcessPoolExecutor(max_workers=nw, mp_context=_mp_context()) as ex:
+        with ProcessPoolExecutor(max_workers=nw, mp_context=mp_context()) as ex:
             futs = [ex.submit(_robust_chunk, paths[i : i + chunk], sizes, img_size) for i in starts]
             for j, (i, f) in enumerate(zip(starts, futs)):
                 R[i : i + chunk] = f.result()
@@ -389,18 +391,18 @@ def _log(msg: str, progress: bool) -> None:
 
 def evaluate_model(predictor, data_dir=None, bootstrap: int = 1000, write: bool = True, robustness: bool = True,
                    progress: bool = True, seed: int = config.SEED) -> dict:
-    """Evaluate `predictor` (helpers.predict.Predictor or a model path) and return the "evaluation" block.
+    """Evaluate `predictor` (helpers.modeling.predictor.Predictor or a model path) and return the "evaluation" block.
 
     With write=True it is stored in the model's JSON (other keys untouched) and per-image predictions in
     models/<name>.predictions.csv beside it.
     """
-    from .calibration import fit_temperature, probs_from_logits
-    from .data import build_manifest, resolve_data_dir
-    from .predict import Predictor, load_model
-    from .preprocess import load_arrays
-    from .split import load_split, split_sha256
-    from .synthetic import is_synthetic
-    from .train import train_val_rows
+    from ..modeling.calibrate import fit_temperature, probs_from_logits
+    from ..data.layouts import build_manifest, resolve_data_dir
+    from ..modeling.predictor import Predictor, load_model
+    from ..data.arrays import load_arrays
+    from ..data.split import load_split, split_sha256
+    from ..data.synthetic import is_synthetic
+    from ..modeling.train import train_val_rows
 
     if not isinstance(predictor, Predictor):
         predictor = load_model(predictor)
@@ -597,8 +599,8 @@ def add_cluster_blocks(json_path: str | Path, data_dir=None, bootstrap: int | No
     """Add the "cluster" block to each split of a recorded evaluation, from its saved predictions CSV and the
     split's groups: for records evaluated before cluster intervals existed, or whose weights are not committed.
     The rest of the record is untouched. Returns the updated evaluation."""
-    from .data import resolve_data_dir
-    from .split import load_split
+    from ..data.layouts import resolve_data_dir
+    from ..data.split import load_split
 
     jpath = Path(json_path)
     meta = json.loads(jpath.read_text(encoding="utf-8"))
@@ -688,9 +690,10 @@ def format_table(ev: dict) -> str:
 
 
 def cli_evaluate(args) -> int:
-    from .data import DataError
-    from .predict import ModelError, load_model
-    from .preprocess import ImageError
+    from ..errors import DataError
+    from ..errors import ModelError
+    from ..modeling.predictor import load_model
+    from ..errors import ImageError
 
     try:
         predictor = load_model(getattr(args, "model", None))

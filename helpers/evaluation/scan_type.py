@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import config
+from .. import config
 
 LABELS_CSV = config.DATA_DIR / "labels" / "scan_type.csv"
 PLANES: tuple[str, ...] = ("axial", "coronal", "sagittal")
@@ -262,7 +262,7 @@ def metrics_by_scan_type(preds: pd.DataFrame, tags: pd.DataFrame, split_key: str
 def sequence_table(labels: pd.DataFrame, split_df: pd.DataFrame) -> pd.DataFrame:
     """MRI weighting per class in the hand-labelled random and hold-out samples (one file per twin group): counts of
     T1, T2 and FLAIR, and the T2-or-FLAIR share with a Wilson 95% CI. Unsure and CT rows are left out."""
-    from .model_registry import wilson_ci
+    from ..app.registry import wilson_ci
 
     cls = split_df.set_index("path")["label"]
     lab = labels[labels["sample"].isin(("random", "holdout")) & (labels["sequence"] != "")]
@@ -361,8 +361,8 @@ SHIPPED = config.MODELS_DIR / "scan_type.json"
 def dataset_arrays(root: Path, size: int = config.IMG_SIZE) -> tuple[np.ndarray, pd.DataFrame]:
     """Prepared images of the whole leak-free split (train, val, test: the cached arrays of each) and the split
     rows in that order (`attrs['sha256']` kept)."""
-    from .preprocess import load_arrays
-    from .split import load_split
+    from ..data.arrays import load_arrays
+    from ..data.split import load_split
 
     split_df = load_split("leakfree", root)
     parts = [split_df[split_df["split"] == s] for s in ("train", "val", "test")]
@@ -422,13 +422,13 @@ def build_shipped(data_dir=None, out: str | Path = SHIPPED) -> Path:
     import hashlib
     import json
 
-    from .data import resolve_data_dir
+    from ..data.layouts import resolve_data_dir
 
     X, ordered = dataset_arrays(resolve_data_dir(data_dir))
     labels = read_labels()
     tags, info = tag_dataset(X, ordered["path"], ordered["group"].to_numpy(), labels)
     typer = info["typer"]
-    doc = {"what": "plane and modality tagger of helpers.scan_type (24-px shape features, logistic regression)",
+    doc = {"what": "plane and modality tagger of helpers.evaluation.scan_type (24-px shape features, logistic regression)",
            "labels_sha256": hashlib.sha256(Path(LABELS_CSV).read_bytes()).hexdigest(),
            "split_sha256": ordered.attrs.get("sha256"),
            "n_plane_labels": typer.n_plane, "n_modality_labels": typer.n_modality,

@@ -12,7 +12,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from . import config
+from .. import config
 
 DPI = 110
 # One colour per class, fixed so that every figure of the report agrees (seaborn "colorblind" palette).
@@ -150,7 +150,7 @@ def mean_images(means: Mapping[str, np.ndarray], overall: np.ndarray | None = No
 
 def intensity_distributions(hist, title: str = "Pixel intensity per class"):
     """Line plot of per-class intensity histograms: `hist` has columns label, intensity, density
-    (helpers.eda.intensity_histograms)."""
+    (helpers.reporting.eda.intensity_histograms)."""
     import seaborn as sns
 
     plt = _plt()
@@ -230,7 +230,7 @@ def counts_bars(counts, title: str):
 
 
 def plane_shares(comp, title: str = "Imaging plane by class"):
-    """Stacked bars of plane shares per class, over files and over twin groups (helpers.scan_type.composition)."""
+    """Stacked bars of plane shares per class, over files and over twin groups (helpers.evaluation.scan_type.composition)."""
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.0), sharey=True)
     for ax, unit in zip(axes, ("files", "groups")):
@@ -320,7 +320,7 @@ def confusion_grid(cms: Mapping[str, Sequence[Sequence[int]]], classes: Sequence
 
 def reliability_diagram(reliabilities: Mapping[str, Mapping], title: str = "Reliability"):
     """Accuracy vs confidence per bin for each labelled reliability dict ({"ece", "bins": [{lo,hi,n,confidence,
-    accuracy}]}, helpers.calibration.reliability); marker area ~ images in the bin; the diagonal is perfect calibration."""
+    accuracy}]}, helpers.modeling.calibrate.reliability); marker area ~ images in the bin; the diagonal is perfect calibration."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(4.8, 4.2))
     ax.plot([0, 1], [0, 1], color="grey", lw=1, ls=":", label="perfect")
@@ -355,7 +355,7 @@ def roc_curves(rocs: Mapping[str, Mapping], title: str = "Tumour vs no tumour: R
 def profile_misses(ranked, title: str = "Missed tumours vs how no-tumour-like their intensity profile is"):
     """Test tumour images ranked by the intensity-profile baseline's P(tumour) (x, 0 = most no-tumour-like) against
     the model's P(tumour) (y, log-odds scale so that confident hits and misses both show); misses marked.
-    `ranked`: helpers.intensity_profile.ranked_tumours."""
+    `ranked`: helpers.modeling.intensity_profile.ranked_tumours."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 3.6))
     p = np.clip(ranked["p_tumour"].to_numpy(float), 1e-4, 1 - 1e-4)
@@ -454,7 +454,7 @@ def accuracy_comparison(df, title: str = "Leak-free vs official test accuracy"):
 
 
 def gradcam_gallery(items: Sequence[Mapping], ncols: int = 4, size: float = 2.1, suptitle: str | None = None):
-    """Grad-CAM overlays: each item {"image": RGB uint8 (helpers.explain.overlay), "title": str, "ok": bool}; the title
+    """Grad-CAM overlays: each item {"image": RGB uint8 (helpers.modeling.explain.overlay), "title": str, "ok": bool}; the title
     is green for a correct prediction and red for a wrong one."""
     fig, axes = _grid(len(items), ncols, size)
     for ax, it in zip(axes.flat, items):

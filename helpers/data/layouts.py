@@ -16,11 +16,8 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
-from . import config
-
-
-class DataError(RuntimeError):
-    """Bad or missing dataset; the message is one line saying what to do."""
+from .. import config
+from ..errors import DataError
 
 
 # Folder name -> canonical label, per known layout. Labels of the 4-class layouts are config.CLASSES.

@@ -1,4 +1,4 @@
-"""Leak-free split: pool Training+Testing, keep every twin group (helpers.audit) inside one split.
+"""Leak-free split: pool Training+Testing, keep every twin group (helpers.data.audit) inside one split.
 
 Groups are assigned whole, stratified by the group's majority label, to ~70/15/15 train/val/test with a fixed
 seed. Groups that hold more than one label (the same picture filed under two classes) go to train: their
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import config
+from .. import config
 
 SPLIT_COLUMNS = ["path", "label", "split", "group"]
 FRACTIONS = {"train": 0.70, "val": 0.15, "test": 0.15}
@@ -117,7 +117,7 @@ def counts_table(df: pd.DataFrame) -> pd.DataFrame:
 def compute_splits(data_dir: str | Path, seed: int = config.SEED, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(leakfree, official, info) computed from the data itself."""
     from . import audit as audit_mod
-    from .data import build_manifest
+    from .layouts import build_manifest
 
     m = build_manifest(data_dir, progress=progress)
     c = audit_mod.compute(m, data_dir, progress=progress)
@@ -131,7 +131,8 @@ def compute_splits(data_dir: str | Path, seed: int = config.SEED, progress: bool
 
 def _committed_matches(csv: Path, root: Path) -> bool:
     """The committed CSV describes this folder iff it lists exactly the folder's image files."""
-    from .data import DataError, list_image_files
+    from ..errors import DataError
+    from .layouts import list_image_files
 
     if not csv.is_file() or (root / "SYNTHETIC.txt").exists():  # phantoms never use the real data's split
         return False
@@ -147,7 +148,7 @@ def load_split(kind: str = "leakfree", data_dir: str | Path | None = None, allow
                seed: int = config.SEED, progress: bool = False) -> pd.DataFrame:
     """The split table for `data_dir`: the committed CSV when it matches the folder (the real Kaggle data),
     otherwise computed from the folder and cached under config.cache_dir()."""
-    from .data import build_manifest, resolve_data_dir
+    from .layouts import build_manifest, resolve_data_dir
 
     if kind not in ("leakfree", "official"):
         raise ValueError(f"unknown split kind {kind!r}: use 'leakfree' or 'official'")
@@ -177,7 +178,8 @@ def load_split(kind: str = "leakfree", data_dir: str | Path | None = None, allow
 
 
 def cli_split(args) -> int:
-    from .data import DataError, resolve_data_dir
+    from ..errors import DataError
+    from .layouts import resolve_data_dir
 
     try:
         root = resolve_data_dir(getattr(args, "data_dir", None))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import config
+from .. import config
 from .evaluate import paired_accuracy_gap, read_predictions
 
 OURS = config.DEFAULT_MODEL_NAME

@@ -9,8 +9,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from . import config
-from .data import DataError, detect_layout, list_image_files
+from .. import config
+from ..errors import DataError
+from .layouts import detect_layout, list_image_files
 
 
 def download(handle: str = config.KAGGLE_HANDLE) -> Path:

@@ -3,7 +3,7 @@ CNN's missed tumours are the ones whose profile looks like the no-tumour collect
 
 The Kaggle set merges collections: most tumour slices come from one source (T1-weighted, many sagittal and
 coronal), most no-tumour slices from others (mixed sequences,
-mostly axial; helpers.scan_type measures both). A slice's grey-level histogram carries
+mostly axial; helpers.evaluation.scan_type measures both). A slice's grey-level histogram carries
 the sequence and the source, not the anatomy, so a classifier that sees *only* histograms measures that shortcut the
 way the metadata-only baseline measures the file-size one. The features ignore where a pixel is (beyond "centre
 of the head crop" vs "anywhere"), so mirrors, rotations and pixel shuffles within those two regions leave them
@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import config
+from .. import config
 
 BINS = 16
 DARK = 10  # background after preparation is ~0; pixels at or below this are left out of the histograms

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from . import config
+from .. import config
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ def warm_up(predictor) -> float:
     """One prediction and one Grad-CAM on a blank image, so the first real upload pays no tracing cost; seconds."""
     t0 = time.perf_counter()
     call_track_record(getattr(predictor, "meta", None), True)  # imports scipy.stats now, not on the first upload
-    if hasattr(predictor, "warmup"):  # helpers.predict traces its compiled predict and Grad-CAM functions
+    if hasattr(predictor, "warmup"):  # helpers.modeling.predictor traces its compiled predict and Grad-CAM functions
         predictor.warmup()
         return time.perf_counter() - t0
     s = int(predictor.img_size)
@@ -143,7 +143,7 @@ def warm_up(predictor) -> float:
     model = keras_model(predictor)
     if model is not None:
         try:
-            from .explain import gradcam
+            from ..modeling.explain import gradcam
 
             gradcam(model, x, 0)
         except Exception:  # noqa: BLE001 - Grad-CAM is optional; its failure shows on the card later
@@ -152,10 +152,10 @@ def warm_up(predictor) -> float:
 
 
 def get_predictor(path) -> Any:
-    """The Predictor for a .keras file, loaded and warmed up once per kernel. Raises predict.ModelError & co."""
+    """The Predictor for a .keras file, loaded and warmed up once per kernel. Raises errors.ModelError & co."""
     key = str(Path(path).expanduser().resolve())
     if key not in _PREDICTORS:
-        from .predict import load_model
+        from ..modeling.predictor import load_model
 
         p = load_model(key)
         warm_up(p)

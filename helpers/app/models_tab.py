@@ -6,9 +6,9 @@ import logging
 
 import numpy as np
 
-from . import config
-from .model_registry import ModelEntry, abstain_threshold
-from .page_style import AXIS, C_ACCENT, C_ERR, C_MUTED, C_WARN, LAYOUT_BASE, esc, plot_output
+from .. import config
+from .registry import ModelEntry, abstain_threshold
+from ..reporting.page_style import AXIS, C_ACCENT, C_ERR, C_MUTED, C_WARN, LAYOUT_BASE, esc, plot_output
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,9 @@ import io
 import numpy as np
 from PIL import Image
 
-from . import config
-from .preprocess import decode, head_bbox, prepare
+from .. import config
+from ..data.decode import decode
+from ..data.prepare import head_bbox, prepare
 
 SMALL_SIDE = config.IMG_SIZE  # below this the model sees an upscaled image: worth a note
 
@@ -143,8 +144,8 @@ def measure_reference(data_dir=None, n_per_class: int = 200, split: str = "train
     ``python -c "from helpers import screening as s; import json; print(json.dumps(s.measure_reference(), indent=1))"``
     (800 images take ~80 s on 2 cores.) Measured for the constants above: data as fetched in 2026-11,
     split_sha256 7b7ce437..., seed 42."""
-    from .data import resolve_data_dir
-    from .split import read_split_csv
+    from ..data.layouts import resolve_data_dir
+    from ..data.split import read_split_csv
 
     root = resolve_data_dir(data_dir)
     df = read_split_csv(config.LEAKFREE_SPLIT)

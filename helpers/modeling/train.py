@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config
+from .. import config
 
 # The recipe of the shipped model; `brain-mri train --config models/brain_tumor_cnn.json` reproduces it.
 DEFAULTS: dict = {
@@ -127,9 +127,9 @@ def train_val_rows(split, seed: int):
 
 def load_data(cfg: dict, data_dir=None, progress: bool = True):
     """(X_train, y_train, X_val, y_val, split_df, root) from the cached arrays of the configured split."""
-    from .data import resolve_data_dir
-    from .preprocess import load_arrays
-    from .split import load_split
+    from ..data.layouts import resolve_data_dir
+    from ..data.arrays import load_arrays
+    from ..data.split import load_split
 
     root = resolve_data_dir(data_dir, allow_synthetic=False)
     split = load_split(cfg["split"], root)
@@ -144,7 +144,7 @@ def load_data(cfg: dict, data_dir=None, progress: bool = True):
 def profile_weights(X: np.ndarray, y: np.ndarray, seed: int, n_folds: int = REWEIGHT_FOLDS) -> np.ndarray:
     """Per-image training weights [N] (mean 1) that down-weight the images the acquisition shortcut alone gets right.
 
-    The bias-only model (helpers.intensity_profile: gradient boosting on grey-level histograms) is cross-fitted on
+    The bias-only model (helpers.modeling.intensity_profile: gradient boosting on grey-level histograms) is cross-fitted on
     the training images: each image's P(its true class) comes from a model that never saw it (StratifiedKFold, fewer
     folds when a class has fewer than `n_folds` images, at least 2). Weight 1 / max(P, REWEIGHT_P_FLOOR), times the
     balanced class weight (Keras takes sample weights or class weights, not both), normalised to mean 1."""
@@ -194,7 +194,7 @@ def init_weights(model, path: str | Path) -> None:
     """Copy the weights of the saved model at `path` into `model`; same architecture and options required."""
     import keras
 
-    from . import models  # noqa: F401 - registers RandomAffineAugment for deserialisation
+    from . import architectures as models  # noqa: F401 - registers RandomAffineAugment for deserialisation
 
     p = init_path(path)
     saved = keras.saving.load_model(p, safe_mode=True, compile=False)
@@ -232,7 +232,7 @@ def fit(cfg: dict, Xtr, ytr, Xva, yva, verbose: int = 2):
     import keras
     from sklearn.utils.class_weight import compute_class_weight
 
-    from .models import build_model
+    from .architectures import build_model
 
     keras.utils.set_random_seed(cfg["seed"])
     n_cls = len(config.CLASSES)
@@ -334,7 +334,7 @@ def calibrate(model, Xva: np.ndarray, yva: np.ndarray) -> dict:
     Flip TTA (mean logits of the image and its mirror; the model trained on flips) is kept only when it does not
     lower val accuracy and lowers val NLL after temperature scaling. Returns {"temperature", "tta", "validation"}.
     """
-    from .calibration import fit_temperature, nll, probs_from_logits, reliability
+    from .calibrate import fit_temperature, nll, probs_from_logits, reliability
 
     plain = predict_logits(model, Xva)
     mirrored = (plain + predict_logits(model, Xva[:, :, ::-1])) / 2
@@ -360,13 +360,13 @@ def calibrate(model, Xva: np.ndarray, yva: np.ndarray) -> dict:
 def recalibrate(model_path: str | Path, data_dir=None) -> Path:
     """Re-run `calibrate` for a saved model (e.g. one trained before TTA existed) and update its JSON. The weights
     are untouched; an evaluation made with the old temperature is dropped, since its numbers no longer hold."""
-    from .predict import load_model
+    from .predictor import load_model
 
     predictor = load_model(model_path)
     meta = dict(predictor.meta)
-    from .data import resolve_data_dir
-    from .preprocess import load_arrays
-    from .split import load_split
+    from ..data.layouts import resolve_data_dir
+    from ..data.arrays import load_arrays
+    from ..data.split import load_split
 
     cfg = resolve_config(meta.get("config") or {"arch": meta.get("arch"), "img_size": predictor.img_size})
     root = resolve_data_dir(data_dir, allow_synthetic=False)
@@ -388,7 +388,7 @@ def train(overrides: dict | None = None, data_dir=None, out_dir: str | Path = co
 
     `bundle` trains from a file written by `brain-mri bundle` instead of the dataset (another machine, e.g. a GPU)."""
     cfg = resolve_config(overrides)
-    from .models import check_options
+    from .architectures import check_options
 
     check_options(cfg["arch"], **(cfg.get("model_kwargs") or {}))  # before minutes of data loading
     print(f"training {cfg['name']} ({cfg['arch']}, {cfg['img_size']}px, {cfg['epochs']} epochs)", flush=True)
@@ -399,7 +399,7 @@ def train(overrides: dict | None = None, data_dir=None, out_dir: str | Path = co
         if ipath.resolve().is_relative_to(config.PROJ_ROOT.resolve()):
             cfg["init_from"] = init["path"]  # the record reproduces from the repository, on any machine
     if bundle:
-        from . import bundle as bundles
+        from ..data import bundle as bundles
 
         Xtr, ytr, Xva, yva, bmeta = bundles.load(bundle)
         for key in ("split", "img_size"):
@@ -412,8 +412,8 @@ def train(overrides: dict | None = None, data_dir=None, out_dir: str | Path = co
                      "bundle": {k: bmeta[k] for k in ("jpeg_quality", "preprocess_version", "train_mean_abs_error")
                                 if k in bmeta}}
     else:
-        from .split import split_sha256
-        from .synthetic import is_synthetic
+        from ..data.split import split_sha256
+        from ..data.synthetic import is_synthetic
 
         Xtr, ytr, Xva, yva, split, root = load_data(cfg, data_dir)
         data_meta = {"split_sha256": split_sha256(split), "synthetic": bool(is_synthetic(root))}
@@ -460,8 +460,8 @@ def train(overrides: dict | None = None, data_dir=None, out_dir: str | Path = co
 
 
 def cli_calibrate(args) -> int:
-    from .data import DataError
-    from .predict import ModelError
+    from ..errors import DataError
+    from ..errors import ModelError
 
     try:
         print(f"updated {recalibrate(args.model, data_dir=args.data_dir)}")
@@ -472,7 +472,7 @@ def cli_calibrate(args) -> int:
 
 
 def cli_train(args) -> int:
-    from .data import DataError
+    from ..errors import DataError
 
     overrides: dict = {}
     if args.config:

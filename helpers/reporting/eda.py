@@ -1,7 +1,7 @@
 """Data summaries for the exploratory analysis (notebook 02) and the background counts (notebook 01).
 
-Everything here reads the manifest (helpers.data), the split tables (helpers.split), the audit's cached thumbnails
-(helpers.audit) or prepared arrays (helpers.preprocess): no TensorFlow, so the EDA notebook starts fast.
+Everything here reads the manifest (helpers.data.layouts), the split tables (helpers.data.split), the audit's cached thumbnails
+(helpers.data.audit) or prepared arrays (helpers.data.prepare): no TensorFlow, so the EDA notebook starts fast.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from . import config
+from .. import config
 
 SPLIT_ORDER = ("train", "val", "test")
 
@@ -43,7 +43,7 @@ def subsample(df: pd.DataFrame, n_per_class: int, seed: int = config.SEED, by: s
 # ------------------------------------------------------------------------------------------------ raw images
 def load_gray(root: str | Path, rel_path: str) -> np.ndarray:
     """The decoded grayscale image (H, W) uint8 of one dataset file, at its own resolution."""
-    from .preprocess import decode
+    from ..data.decode import decode
 
     return decode(Path(root) / rel_path).gray
 
@@ -110,7 +110,7 @@ def image_stats(X: np.ndarray, y: np.ndarray, dark: int = 10, classes: Sequence[
 
 def raw_intensity_stats(manifest: pd.DataFrame, thumbs: np.ndarray) -> pd.DataFrame:
     """Per-file mean/std grey level of the *raw* image (borders included), from the audit's 32x32 whole-image
-    thumbnails (helpers.audit.thumbnails, cached): no decoding needed even for 7,000 files."""
+    thumbnails (helpers.data.audit.thumbnails, cached): no decoding needed even for 7,000 files."""
     import warnings
 
     flat = thumbs.reshape(len(thumbs), -1)
@@ -187,7 +187,7 @@ def shortcut_demo(gray: np.ndarray, size: int = config.IMG_SIZE,
     raw images resized naively to `size`, "mad_prepared": same after helpers.preprocess.prepare}."""
     from PIL import Image
 
-    from .preprocess import crop_head, prepare
+    from ..data.prepare import crop_head, prepare
 
     head = crop_head(np.asarray(gray, np.uint8))
     raw, labels = [], []

@@ -3,7 +3,7 @@
 - nearest class mean: the capstone's pixel baseline. Prepared images shrunk to 32x32, one mean image per class,
   each test image takes the class of the nearest mean (Euclidean; cosine reported too);
 - intensity profile only: a gradient-boosted classifier on grey-level histograms of the prepared image (whole and
-  central half; helpers.intensity_profile). No layout, no anatomy: what it scores above the majority class measures
+  central half; helpers.modeling.intensity_profile). No layout, no anatomy: what it scores above the majority class measures
   the acquisition shortcut (sequence and source collection differ between classes). Its per-image predictions go to
   intensity_only.predictions.csv beside the JSON, for the analysis of the CNN's misses;
 - metadata only: a gradient-boosted classifier on file width, height, colour mode and byte size. It never sees a
@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import config, intensity_profile
+from .. import config
+from ..modeling import intensity_profile
 
 THUMB = 32
 META_FEATURES = ["width", "height", "mode", "bytes"]
@@ -82,7 +83,7 @@ def _meta_matrix(man: pd.DataFrame, modes: list[str]) -> np.ndarray:
 def _all_arrays(root: Path, lf: pd.DataFrame, size: int, progress: bool) -> dict[str, np.ndarray]:
     """path -> prepared image, from the leak-free split's three cached arrays (the ones training and evaluation
     already built), so the official split's images need no second decode."""
-    from .preprocess import load_arrays
+    from ..data.arrays import load_arrays
 
     out: dict[str, np.ndarray] = {}
     for part in ("train", "val", "test"):
@@ -100,9 +101,9 @@ def run_baselines(data_dir=None, bootstrap: int = 1000, out: str | Path | None =
     from sklearn.ensemble import HistGradientBoostingClassifier
     from threadpoolctl import threadpool_limits
 
-    from .data import build_manifest, resolve_data_dir
-    from .split import load_split, split_sha256
-    from .synthetic import is_synthetic
+    from ..data.layouts import build_manifest, resolve_data_dir
+    from ..data.split import load_split, split_sha256
+    from ..data.synthetic import is_synthetic
 
     t0 = time.time()
     root = resolve_data_dir(data_dir)
@@ -190,12 +191,12 @@ def format_table(res: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m helpers.baselines [DATA_DIR] [--out PATH]`"""
+    """`python -m helpers.evaluation.baselines [DATA_DIR] [--out PATH]`"""
     import argparse
 
-    from .data import DataError
+    from ..errors import DataError
 
-    p = argparse.ArgumentParser(prog="python -m helpers.baselines", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m helpers.evaluation.baselines", description=__doc__.splitlines()[0])
     p.add_argument("data_dir", nargs="?", default=None)
     p.add_argument("--out", default=str(config.MODELS_DIR / "baselines.json"))
     p.add_argument("--bootstrap", type=int, default=1000)

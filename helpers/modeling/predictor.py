@@ -16,16 +16,13 @@ from typing import Iterable
 
 import numpy as np
 
-from . import config
+from .. import config
+from ..errors import ModelError
 
 NOTUMOR_IDX = config.CLASSES.index(config.NO_TUMOUR)
 _BATCH = 64
 _CACHE: dict[tuple, "Predictor"] = {}
 _LOCK = threading.Lock()
-
-
-class ModelError(RuntimeError):
-    """A model that cannot or must not be used; the message is one line saying why (and what to do)."""
 
 
 def _show(path: Path) -> str:
@@ -68,7 +65,7 @@ class Predictor:
         self.classes = tuple(meta["classes"])
         self.img_size = int(meta.get("img_size") or model.input_shape[1])
         self.temperature = float(meta.get("temperature") or 1.0)
-        # Flip test-time augmentation, when validation chose it at training (helpers.train.calibrate): the
+        # Flip test-time augmentation, when validation chose it at training (helpers.modeling.train.calibrate): the
         # temperature was fitted on these mean logits, so every caller must get them.
         self.tta = meta.get("tta")
         if self.tta not in (None, "hflip"):
@@ -163,10 +160,11 @@ class Predictor:
         "decoded" (preprocess.Decoded), and with explain=True "heat" (S, S) float32 in [0, 1] (Grad-CAM of
         `class_idx`, default the predicted class) computed in the same forward pass}.
         """
-        from .preprocess import decode, prepare
+        from ..data.decode import decode
+        from ..data.prepare import prepare
 
         if isinstance(source, (bytes, bytearray, memoryview)) and len(source) > config.MAX_UPLOAD_BYTES:
-            from .preprocess import ImageError
+            from ..errors import ImageError
 
             raise ImageError(f"file too large ({len(source) / 2**20:.1f} MB; limit "
                              f"{config.MAX_UPLOAD_BYTES / 2**20:.0f} MB)")
@@ -261,7 +259,7 @@ def load_model(path: str | Path | None = None) -> Predictor:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import keras
 
-        from . import models  # noqa: F401 - registers RandomAffineAugment, which newer models hold
+        from . import architectures as models  # noqa: F401 - registers RandomAffineAugment, which newer models hold
 
         try:
             model = keras.saving.load_model(kpath, safe_mode=True, compile=False)
@@ -289,7 +287,9 @@ def predict_files(paths: Iterable[str | Path], predictor: Predictor | None = Non
 
     A file that cannot be read or decoded gets `error` set (and probs None); it never stops the others.
     """
-    from .preprocess import ImageError, decode, prepare
+    from ..errors import ImageError
+    from ..data.decode import decode
+    from ..data.prepare import prepare
 
     predictor = predictor or load_model()
     paths = [str(p) for p in paths]

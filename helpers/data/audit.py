@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from . import config
+from .. import config
 
 THUMB = 32
 THRESHOLD = 0.98
@@ -229,7 +229,7 @@ def _exact_edges(manifest: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 def _manifest_of(manifest_or_root, progress: bool) -> pd.DataFrame:
     if isinstance(manifest_or_root, pd.DataFrame):
         return manifest_or_root
-    from .data import build_manifest
+    from .layouts import build_manifest
 
     return build_manifest(manifest_or_root, progress=progress)
 
@@ -413,7 +413,8 @@ def format_summary(a: dict) -> str:
 
 
 def cli_audit(args) -> int:
-    from .data import DataError, resolve_data_dir
+    from ..errors import DataError
+    from .layouts import resolve_data_dir
 
     try:
         root = resolve_data_dir(getattr(args, "data_dir", None))

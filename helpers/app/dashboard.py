@@ -1,7 +1,7 @@
 """Voila dashboard (notebooks/dashboard.ipynb): every callback lives here, the notebook only lays widgets out.
 
 Pure part (no widgets, unit-tested): ``process_upload(name, data, predictor) -> Result`` checks the size cap,
-decodes with the same ``helpers.preprocess`` path as training, runs the input checks, predicts calibrated
+decodes with the same ``helpers.data.prepare`` path as training, runs the input checks, predicts calibrated
 probabilities and Grad-CAM. Widget part: ``build_dashboard() -> Dashboard`` (``.root`` is the page).
 Beside it: screening (input checks), model_registry (finding and loading models), model_tab, page_style.
 """
@@ -19,15 +19,16 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import config
-from .model_registry import (DEFAULT_ABSTAIN, ModelEntry, abstain_threshold, call_track_record, default_model_path,
-                             discover_models, get_predictor, keras_model, load_message, screening_threshold)
-from .model_tab import dig, model_card, model_summary_html
-from .page_style import AXIS, C_MUTED, C_OK, C_TUMOUR, CSS, LAYOUT_BASE, esc, pct, plot_output
-from .preprocess import ImageError, decode, prepare
-from .screening import REF_SIZE, check_messages, image_features
-# Not used here; importable from helpers.app for the tests (helpers.app.CHECKS etc.).
-from .screening import CHECKS, REF_HIST, measure_reference  # noqa: F401
+from .. import config
+from .registry import DEFAULT_ABSTAIN, ModelEntry, abstain_threshold, call_track_record, default_model_path, discover_models, get_predictor, keras_model, load_message, screening_threshold
+from .models_tab import dig, model_card, model_summary_html
+from ..reporting.page_style import AXIS, C_MUTED, C_OK, C_TUMOUR, CSS, LAYOUT_BASE, esc, pct, plot_output
+from ..errors import ImageError
+from ..data.decode import decode
+from ..data.prepare import prepare
+from .input_checks import REF_SIZE, check_messages, image_features
+# Not used here; importable from helpers.app.dashboard for the tests (helpers.app.dashboard.CHECKS etc.).
+from .input_checks import CHECKS, REF_HIST, measure_reference  # noqa: F401
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads (lazily): keeps the kernel log short
 log = logging.getLogger(__name__)
@@ -215,8 +216,8 @@ def process_upload(name: str, data: bytes | bytearray | memoryview | None, predi
     res.call_threshold = screening_threshold(meta)
     res.track_record = call_track_record(meta, res.p_tumour >= res.call_threshold)
     res.timings_ms["predict"] = round((t3 - t2) * 1000, 1)
-    try:  # plane and CT: where the training data says little (helpers.scan_type, models/scan_type.json)
-        from . import scan_type
+    try:  # plane and CT: where the training data says little (helpers.evaluation.scan_type, models/scan_type.json)
+        from ..evaluation import scan_type
 
         res.warnings += scan_type.upload_warnings(scan_type.tag_one(x128), res.p_tumour >= res.call_threshold)
     except Exception:  # noqa: BLE001 - a failed tag is not a failed prediction
@@ -229,7 +230,7 @@ def process_upload(name: str, data: bytes | bytearray | memoryview | None, predi
         try:
             if model is None:
                 raise RuntimeError("no Keras model exposed by the predictor")
-            from .explain import gradcam
+            from ..modeling.explain import gradcam
 
             heat = np.asarray(gradcam(model, x, idx), dtype=np.float32)
             res.heat = heat if heat.shape == x.shape else None
@@ -254,9 +255,9 @@ def list_examples(n_per_class: int = 2, data_dir=None, seed: int = config.SEED) 
     """A few leak-free TEST images per class with their true labels when the dataset is present (read through the
     committed split, so none of them was seen in training), else synthetic phantoms labelled "synthetic"."""
     try:
-        from .data import resolve_data_dir
-        from .split import read_split_csv
-        from .synthetic import is_synthetic
+        from ..data.layouts import resolve_data_dir
+        from ..data.split import read_split_csv
+        from ..data.synthetic import is_synthetic
 
         root = resolve_data_dir(data_dir)
         if not is_synthetic(root) and config.LEAKFREE_SPLIT.is_file():
@@ -282,7 +283,7 @@ def list_examples(n_per_class: int = 2, data_dir=None, seed: int = config.SEED) 
     for label in config.CLASSES:
         for k in range(n_per_class):
             def load(label=label, k=k):
-                from .synthetic import make_phantom
+                from ..data.synthetic import make_phantom
 
                 return _png(make_phantom(label, seed=seed + 101 * k, size=256)[0])
             out.append(Example(title=f"synthetic phantom #{k + 1} ({label}-like drawing)", label="synthetic",
@@ -399,7 +400,7 @@ def render_card(res: Result, alpha: float = 0.45):
                    caption(f"model input ({res.prepared.shape[1]}×{res.prepared.shape[0]}): head crop, square, resized"))]
     if res.heat is not None:
         try:
-            from .explain import overlay
+            from ..modeling.explain import overlay
 
             cam = w.Image(value=_png(overlay(res.prepared, res.heat, alpha)), format="png", layout=w.Layout(width=img_w))
             cam.add_class("bm-gradcam")
@@ -515,7 +516,7 @@ class Dashboard:
         """Process and render one phantom off-page: the first real upload then pays no first-call costs
         (PNG encoder, widget classes, JSON of the figure), only its own ~0.1-0.2 s."""
         try:
-            from .synthetic import make_phantom
+            from ..data.synthetic import make_phantom
 
             res = process_upload("warm-up.png", _png(make_phantom("glioma", seed=1, size=192)[0]), self.predictor,
                                  threshold=self.threshold)

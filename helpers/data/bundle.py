@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config
+from .. import config
 
 PARTS = ("train", "val")
 
@@ -42,10 +42,10 @@ def _decode(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 def export(path: str | Path, split: str = "leakfree", img_size: int = config.IMG_SIZE, quality: int = 92,
            data_dir=None, seed: int = config.SEED) -> dict:
     """Write the bundle; returns its metadata (split hash, counts, encoding error)."""
-    from .preprocess import PREPROCESS_VERSION
+    from .prepare import PREPROCESS_VERSION
     from .split import split_sha256
     from .synthetic import is_synthetic
-    from .train import load_data, resolve_config
+    from ..modeling.train import load_data, resolve_config
 
     cfg = resolve_config({"split": split, "img_size": img_size, "seed": seed})
     Xtr, ytr, Xva, yva, split_df, root = load_data(cfg, data_dir)
@@ -85,7 +85,7 @@ def load(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
 
 
 def cli_bundle(args) -> int:
-    from .data import DataError
+    from ..errors import DataError
 
     try:
         meta = export(args.out, split=args.split, img_size=args.img_size, quality=args.quality,

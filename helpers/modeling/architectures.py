@@ -11,7 +11,7 @@ import math
 import keras
 from keras import layers
 
-from . import config
+from .. import config
 
 ARCHS = ("resnet_small", "capstone_cnn", "tiny")
 

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from . import config
+from .. import config
 
 SYNTH_VERSION = "synth-v1"
 MARKER = "SYNTHETIC.txt"
@@ -177,7 +177,7 @@ def write_dataset(root, n_per_class: tuple[int, int] = (40, 10), seed: int = con
                 Image.fromarray(mask.astype(np.uint8) * 255).save(mout / f"{name}.png", optimize=False)
     (root / MARKER).write_text(
         "Synthetic demo data: computer-generated MRI-like phantoms, not brain MRI.\n"
-        "Made by helpers/synthetic.py so the pipeline runs offline; results on it say nothing about real tumours.\n"
+        "Made by helpers/data/synthetic.py so the pipeline runs offline; results on it say nothing about real tumours.\n"
         f"params: {json.dumps(_params(n_per_class, seed), sort_keys=True)}\n",
         encoding="utf-8",
     )

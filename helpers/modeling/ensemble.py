@@ -7,7 +7,7 @@ members' stacked head weights divided by n follow. Pooling and the Dense head ar
 mean_i(W_i · pool(f_i) + b_i) = [W_1; ...; W_n] / n · pool([f_1, ..., f_n]) + mean_i(b_i), up to float rounding.
 
 `brain-mri ensemble A.keras B.keras ... --name NAME` builds it from models trained on the same split, chooses flip
-test-time augmentation and fits the temperature on validation (helpers.train.calibrate), and writes
+test-time augmentation and fits the temperature on validation (helpers.modeling.train.calibrate), and writes
 models/NAME.keras and NAME.json with each member's recipe and sha256; `brain-mri evaluate` does the rest.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config
+from .. import config
 
 
 def _feature_tensor(model):
@@ -73,10 +73,10 @@ def merge(models: list, name: str = "ensemble"):
 def build(member_paths: list[str | Path], name: str, out_dir: str | Path = config.MODELS_DIR,
           data_dir=None) -> Path:
     """Merge saved models (sha256-checked), calibrate on val, write out_dir/name.keras and .json. Returns the JSON."""
-    from .data import resolve_data_dir
-    from .predict import load_model
-    from .preprocess import load_arrays
-    from .split import load_split, split_sha256
+    from ..data.layouts import resolve_data_dir
+    from .predictor import load_model
+    from ..data.arrays import load_arrays
+    from ..data.split import load_split, split_sha256
     from .train import calibrate, save_inference_model, sha256_file, train_val_rows, versions
 
     members = [load_model(p) for p in member_paths]
@@ -142,8 +142,8 @@ def build(member_paths: list[str | Path], name: str, out_dir: str | Path = confi
 
 
 def cli_ensemble(args) -> int:
-    from .data import DataError
-    from .predict import ModelError
+    from ..errors import DataError
+    from ..errors import ModelError
 
     try:
         build(args.models, args.name, out_dir=args.out_dir, data_dir=args.data_dir)
