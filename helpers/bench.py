@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config
+from . import config, records
 
 TARGETS = {
     "preprocess_all_s": ("preprocess all 7,023 images", 45.0, "s"),
@@ -93,9 +93,9 @@ def bench_training(X: np.ndarray, y: np.ndarray, arch: str, batches: int = 10, b
 
 
 def _record(name: str) -> dict | None:
-    """models/<name>.json, or None when it is missing or unreadable."""
+    """The shipped model's record, or None when it is missing or unreadable."""
     try:
-        return json.loads((config.MODELS_DIR / f"{name}.json").read_text())
+        return records.read(config.MODELS_DIR, name)
     except (OSError, ValueError):
         return None
 

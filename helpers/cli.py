@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
                         "the training images, against the acquisition shortcut (none: off)")
     s.add_argument("--gamma", type=float, default=None,
                    help="random intensity remap x**g, log g ~ U(-A, A), e.g. 0.4; needs model_kwargs with "
-                        "augment_layer 'affine', as in --config models/brain_tumor_cnn.json (0: off)")
+                        "augment_layer 'affine', as in --config models/brain_tumor_cnn/record.json (0: off)")
     s.add_argument("--init-from", default=None,
                    help="start from the weights of this .keras model (same arch and model_kwargs): a fine-tune")
     s.add_argument("--out-dir", default=str(config.MODELS_DIR))
@@ -108,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--data-dir", default=None, help="dataset folder (default: $BRAIN_MRI_DATA or data/raw/...)")
     s.set_defaults(target="helpers.evaluation.scan_type:cli_scan_types")
 
-    s = sub.add_parser("docs", help="regenerate models/MODEL_CARD.md and the README results from saved JSON")
+    s = sub.add_parser("docs", help="regenerate models/brain_tumor_cnn/MODEL_CARD.md and the README results from saved JSON")
     s.set_defaults(target="helpers.reporting.model_card:cli_docs")
 
     s = sub.add_parser("bench", help="speed and memory benchmark; prints a table, writes bench/results.json")

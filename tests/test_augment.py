@@ -10,7 +10,7 @@ from keras import ops
 
 from helpers import config
 from helpers.modeling.architectures import RandomAffineAugment, _affine_gather, build_model
-from helpers.modeling.train import sha256_file
+from helpers.records import sha256_file
 
 
 def _square(n=16, size=48):
@@ -152,6 +152,6 @@ def test_train_refuses_bad_options_before_touching_the_data(tmp_path):
     from helpers.modeling.train import train
 
     # the data folder does not exist: reaching data loading would raise a DataError instead
-    with pytest.raises(ValueError, match="augment_layer='affine'.*--config models/brain_tumor_cnn.json"):
+    with pytest.raises(ValueError, match="augment_layer='affine'.*--config models/brain_tumor_cnn/record.json"):
         train({"arch": "resnet_small", "model_kwargs": {"gamma": 0.4}}, data_dir=tmp_path / "none", out_dir=tmp_path)
     assert not list(tmp_path.iterdir())

@@ -8,12 +8,13 @@ import pytest
 from helpers.data import bundle
 from helpers import config
 from helpers.cli import main
-from helpers.modeling.train import load_data, resolve_config, train
+from helpers.data.arrays import load_train_val
+from helpers.modeling.train import resolve_config, train
 
 
 @pytest.fixture(scope="module")
 def arrays(phantom_data):
-    Xtr, ytr, Xva, yva, _, _ = load_data(resolve_config({"arch": "tiny"}), phantom_data, progress=False)
+    Xtr, ytr, Xva, yva, _, _ = load_train_val(resolve_config({"arch": "tiny"}), phantom_data, progress=False)
     return Xtr, ytr, Xva, yva
 
 

@@ -43,7 +43,7 @@ def test_merged_logits_are_the_mean_of_the_members(two_members):
 def test_build_writes_a_loadable_calibrated_record(two_members, phantom_data, tmp_path):
     from helpers.modeling.explain import gradcam_and_logits
     from helpers.modeling.predictor import load_model
-    from helpers.modeling.train import sha256_file
+    from helpers.records import sha256_file
 
     jpath = ensemble.build(two_members, "pair", out_dir=tmp_path, data_dir=phantom_data)
     meta = json.loads(jpath.read_text())

@@ -14,7 +14,8 @@ from sklearn.metrics import f1_score, precision_recall_fscore_support, roc_auc_s
 
 from helpers.modeling import calibrate as calibration
 from helpers import config
-from helpers.evaluation import evaluate
+from helpers import stats
+from helpers.evaluation import evaluate, metrics
 
 
 @pytest.fixture(autouse=True)
@@ -36,21 +37,21 @@ def _fake(n, acc=0.85, seed=0):
 def test_vectorised_metrics_match_sklearn():
     y, probs = _fake(300)
     pred = probs.argmax(1)
-    m = evaluate.prf_from_confusion(evaluate.confusions(y, pred))
+    m = metrics.prf_from_confusion(metrics.confusions(y, pred))
     p, r, f, _ = precision_recall_fscore_support(y, pred, labels=range(4), zero_division=0)
     np.testing.assert_allclose(m["precision"], p)
     np.testing.assert_allclose(m["recall"], r)
     np.testing.assert_allclose(m["f1"], f)
     assert m["macro_f1"] == pytest.approx(f1_score(y, pred, average="macro"))
     # a resample given as explicit indices equals the metric of the resampled arrays
-    idx = evaluate.bootstrap_indices(len(y), 5, seed=1)
-    stack = evaluate.prf_from_confusion(evaluate.confusions(y, pred, idx))
+    idx = stats.bootstrap_indices(len(y), 5, seed=1)
+    stack = metrics.prf_from_confusion(metrics.confusions(y, pred, idx))
     for b in range(5):
         assert stack["macro_f1"][b] == pytest.approx(f1_score(y[idx[b]], pred[idx[b]], labels=range(4), average="macro",
                                                               zero_division=0))
     score, yb = 1 - probs[:, 2], y != 2
     score[:20] = 0.5  # ties are counted half, as scikit-learn does
-    aucs = evaluate.auc_weighted(yb, score, evaluate.bootstrap_weights(len(y), 5, seed=1))  # the same draws as idx
+    aucs = metrics.auc_weighted(yb, score, stats.bootstrap_weights(len(y), 5, seed=1))  # the same draws as idx
     for b in range(5):
         assert aucs[b] == pytest.approx(roc_auc_score(yb[idx[b]], score[idx[b]]))
 
@@ -59,7 +60,7 @@ def test_bootstrap_ci_contains_estimate_and_narrows():
     widths = []
     for n in (100, 1600):
         y, probs = _fake(n, seed=n)
-        m = evaluate.classification_metrics(y, probs, n_boot=500)
+        m = metrics.classification_metrics(y, probs, n_boot=500)
         for block in (m["accuracy"], m["macro_f1"], m["tumour"]["sensitivity"], m["tumour"]["roc_auc"],
                       m["per_class"]["glioma"]["recall"]):
             lo, hi = block["ci"]
@@ -68,18 +69,18 @@ def test_bootstrap_ci_contains_estimate_and_narrows():
     assert widths[1] < widths[0] / 2.5  # ~1/sqrt(n): 4x for 16x the images
     # seeded: the same call gives the same interval
     y, probs = _fake(200)
-    assert evaluate.classification_metrics(y, probs, 200)["accuracy"] == evaluate.classification_metrics(y, probs, 200)["accuracy"]
+    assert metrics.classification_metrics(y, probs, 200)["accuracy"] == metrics.classification_metrics(y, probs, 200)["accuracy"]
 
 
 def test_image_bootstrap_weights_are_the_index_draws():
-    idx, w = evaluate.bootstrap_indices(40, 6, seed=3), evaluate.bootstrap_weights(40, 6, seed=3)
+    idx, w = stats.bootstrap_indices(40, 6, seed=3), stats.bootstrap_weights(40, 6, seed=3)
     for b in range(6):
         np.testing.assert_array_equal(np.bincount(idx[b], minlength=40), w[b])
 
 
 def test_cluster_bootstrap_draws_whole_groups_and_widens_correlated_intervals():
     groups = np.repeat(np.arange(30), 10)  # 300 images, 30 pictures copied 10 times each
-    w = evaluate.bootstrap_weights(300, 200, seed=1, groups=groups)
+    w = stats.bootstrap_weights(300, 200, seed=1, groups=groups)
     assert w.shape == (200, 300) and (w.sum(1) == 300).all()  # 30 groups drawn, 10 images each
     assert (w.reshape(200, 30, 10).std(2) == 0).all()  # copies of one picture are always drawn together
     # a classifier right or wrong per picture: copies add no evidence, so the cluster CI must be wider
@@ -88,8 +89,8 @@ def test_cluster_bootstrap_draws_whole_groups_and_widens_correlated_intervals():
     pred = np.where(np.repeat(rng.random(30) < 0.8, 10), y, (y + 1) % 4)
     probs = np.full((300, 4), 0.1)
     probs[np.arange(300), pred] = 0.7
-    image = evaluate.classification_metrics(y, probs, 500)["accuracy"]
-    cluster = evaluate.cluster_metrics(y, probs, groups, 500)
+    image = metrics.classification_metrics(y, probs, 500)["accuracy"]
+    cluster = metrics.cluster_metrics(y, probs, groups, 500)
     assert cluster["accuracy"]["value"] == pytest.approx(image["value"])
     width = lambda b: b["ci"][1] - b["ci"][0]
     assert width(cluster["accuracy"]) > 2 * width(image)  # ~sqrt(10) wider
@@ -103,7 +104,7 @@ def test_per_group_accuracy_counts_each_group_once():
     y = np.zeros(12, int)
     pred = np.r_[np.zeros(10, int), 1, 1]  # one picture copied 10 times (right), two single pictures (wrong)
     probs = np.eye(4)[pred]
-    m = evaluate.cluster_metrics(y, probs, np.r_[np.zeros(10, int), 1, 2], n_boot=0)
+    m = metrics.cluster_metrics(y, probs, np.r_[np.zeros(10, int), 1, 2], n_boot=0)
     assert m["accuracy"]["value"] == pytest.approx(10 / 12)
     assert m["per_group_accuracy"]["value"] == pytest.approx(1 / 3)
 
@@ -131,11 +132,11 @@ def test_abstain_threshold_rule():
     # 100 confident right answers, 10 unsure wrong ones: the smallest threshold above the wrong ones wins.
     probs = np.vstack([np.tile([0.97, 0.01, 0.01, 0.01], (100, 1)), np.tile([0.3, 0.5, 0.1, 0.1], (10, 1))])
     y = np.zeros(110, int)
-    t, found = evaluate.choose_abstain_threshold(probs, y)
+    t, found = metrics.choose_abstain_threshold(probs, y)
     assert found and 0.5 < t <= 0.97
-    t, found = evaluate.choose_abstain_threshold(probs[100:], y[100:])  # never accurate enough
-    assert (t, found) == (evaluate.ABSTAIN_FALLBACK, False)
-    assert evaluate.best_accepted_accuracy(probs, y) == (pytest.approx(0.97), 1.0)
+    t, found = metrics.choose_abstain_threshold(probs[100:], y[100:])  # never accurate enough
+    assert (t, found) == (metrics.ABSTAIN_FALLBACK, False)
+    assert metrics.best_accepted_accuracy(probs, y) == (pytest.approx(0.97), 1.0)
 
 
 def _strict(s):
@@ -146,25 +147,25 @@ def test_screening_threshold_keeps_the_validation_sensitivity_and_never_exceeds_
     rng = np.random.default_rng(3)
     is_tumour = np.r_[np.ones(800, bool), np.zeros(300, bool)]
     score = np.where(is_tumour, rng.beta(3, 1, 1100), rng.beta(1, 8, 1100))  # some tumours score below 0.5
-    t = evaluate.choose_screening_threshold(score, is_tumour, target=0.995)
+    t = metrics.choose_screening_threshold(score, is_tumour, target=0.995)
     assert (score[is_tumour] >= t).mean() >= 0.995  # floor(0.005 * 800) = 4 tumours may fall below
-    assert (score[is_tumour] < t).sum() == 4 and t <= evaluate.TUMOUR_THRESHOLD
+    assert (score[is_tumour] < t).sum() == 4 and t <= metrics.TUMOUR_THRESHOLD
     easy = np.where(is_tumour, 0.99, 0.01)  # every threshold up to 0.99 would do: the 0.5 default is kept
-    assert evaluate.choose_screening_threshold(easy, is_tumour) == evaluate.TUMOUR_THRESHOLD
-    assert evaluate.choose_screening_threshold(score[~is_tumour], is_tumour[~is_tumour]) == evaluate.TUMOUR_THRESHOLD
+    assert metrics.choose_screening_threshold(easy, is_tumour) == metrics.TUMOUR_THRESHOLD
+    assert metrics.choose_screening_threshold(score[~is_tumour], is_tumour[~is_tumour]) == metrics.TUMOUR_THRESHOLD
 
 
 def test_screening_block_at_one_half_is_the_tumour_block():
     rng = np.random.default_rng(4)
     y = rng.integers(0, 4, 300)
     probs = rng.dirichlet(np.ones(4), 300)
-    m = evaluate.classification_metrics(y, probs, n_boot=200, seed=1)
-    sc = evaluate.screening_block(y, probs, evaluate.TUMOUR_THRESHOLD, n_boot=200, seed=1, groups=np.arange(300) // 3)
+    m = metrics.classification_metrics(y, probs, n_boot=200, seed=1)
+    sc = metrics.screening_block(y, probs, metrics.TUMOUR_THRESHOLD, n_boot=200, seed=1, groups=np.arange(300) // 3)
     for key in ("sensitivity", "specificity"):
         assert sc[key] == m["tumour"][key]  # same threshold, same bootstrap draws
         lo, hi = sc[key + "_groups"]["ci"]
         assert lo <= sc[key]["value"] <= hi
-    yb, pb = y != evaluate.NOTUMOR, 1 - probs[:, evaluate.NOTUMOR] >= 0.5
+    yb, pb = y != metrics.NOTUMOR, 1 - probs[:, metrics.NOTUMOR] >= 0.5
     assert sc["n_missed"] == int((yb & ~pb).sum()) and sc["n_false_alarm"] == int((~yb & pb).sum())
 
 
@@ -228,7 +229,7 @@ def _preds(correct: np.ndarray, split_key: str = "leakfree_test") -> pd.DataFram
 
 
 def test_paired_accuracy_gap_pairs_images_and_clusters_groups():
-    from helpers.evaluation.evaluate import paired_accuracy_gap
+    from helpers.evaluation.metrics import paired_accuracy_gap
 
     ca = np.ones(100, bool)
     ca[90:] = False  # a: 90 right

@@ -2,7 +2,7 @@
 import json
 import pytest
 
-from helpers import config
+from helpers import config, records
 from helpers.reporting import model_card
 
 
@@ -31,7 +31,7 @@ def test_splits_markdown_counts_a_known_table(tmp_path):
 
 
 def test_model_card_quotes_the_recorded_numbers():
-    meta = json.loads((config.MODELS_DIR / f"{config.DEFAULT_MODEL_NAME}.json").read_text())
+    meta = records.read(config.MODELS_DIR, config.DEFAULT_MODEL_NAME)
     card = model_card.model_card()
     assert meta["keras_sha256"] in card
     acc = meta["evaluation"]["leakfree_test"]["accuracy"]["value"]
@@ -133,7 +133,7 @@ def test_seed_spread_groups_same_recipe_runs_and_ignores_seed_name_and_budget(tm
 
 def test_trained_on_names_a_gpu_only_when_a_gpu_backend_ran():
     from helpers.reporting.model_card import net_label
-    from helpers.modeling.train import trained_on
+    from helpers.records import trained_on
 
     gpu = {"versions": {"backend": "jax", "device": "NVIDIA H200"}, "data": {"cpu_count": 16}}
     assert trained_on(gpu) == "one NVIDIA H200 GPU"

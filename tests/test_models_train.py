@@ -6,7 +6,8 @@ import pytest
 from helpers import config
 from helpers.modeling.calibrate import fit_temperature, probs_from_logits, reliability
 from helpers.modeling.architectures import ARCHS, build_model
-from helpers.modeling.train import resolve_config, sha256_file
+from helpers.modeling.train import resolve_config
+from helpers.records import sha256_file
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -147,7 +148,7 @@ def test_mixup_feeder_trains():
 
 def test_training_with_the_one_resampling_augmentation_on_tensorflow(tmp_path):
     """The shipped recipe's augmentation inside `fit` (tf.data batches of varying size, graph mode), then saved and
-    reloaded for inference: what `brain-mri train --config models/brain_tumor_cnn.json` does on a CPU."""
+    reloaded for inference: what `brain-mri train --config models/brain_tumor_cnn/record.json` does on a CPU."""
     import keras
 
     from helpers.modeling.train import fit, save_inference_model

@@ -7,7 +7,8 @@ import pytest
 
 from helpers import config
 from helpers.modeling import train
-from helpers.modeling.train import fit, profile_weights, resolve_config, save_inference_model, sha256_file
+from helpers.modeling.train import fit, profile_weights, resolve_config, save_inference_model
+from helpers.records import sha256_file
 
 
 def _banded(n_per_class=40, n_hard=4, size=32):

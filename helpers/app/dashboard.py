@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from .. import config
-from .registry import DEFAULT_ABSTAIN, ModelEntry, abstain_threshold, call_track_record, default_model_path, discover_models, get_predictor, keras_model, load_message, screening_threshold
+from .registry import DEFAULT_ABSTAIN, experiments_line, ModelEntry, abstain_threshold, call_track_record, default_model_path, discover_models, get_predictor, keras_model, load_message, screening_threshold
 from .models_tab import dig, model_card, model_summary_html
 from ..reporting.page_style import AXIS, C_MUTED, C_OK, C_TUMOUR, CSS, LAYOUT_BASE, esc, pct, plot_output
 from ..errors import ImageError
@@ -497,7 +497,8 @@ class Dashboard:
                                     'test split (no near-duplicate of a test image in training), with 95 % bootstrap '
                                     'confidence intervals; the official Kaggle test split is shown for comparison '
                                     'only (it leaks). Models are read from models/; uploading a model through the '
-                                    'browser is not possible.</div>'), self.model_dd] + cards)
+                                    'browser is not possible.</div>'), self.model_dd] + cards
+                            + [w.HTML(f'<div class="bm-note">{experiments_line()}</div>')])
         self.tabs = w.Tab(children=[predict_tab, models_tab], titles=("Predict", "Models"))
         self.root = w.VBox([w.HTML(CSS), self.banner, self.title, self.status, self.tabs])
         self.root.add_class("bm-root")

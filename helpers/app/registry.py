@@ -2,7 +2,6 @@
 loading (once per kernel, warmed up) with a one-line reason when a model cannot be used."""
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -12,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import config
+from .. import config, records
+from ..stats import wilson_ci
 
 log = logging.getLogger(__name__)
 
@@ -48,19 +48,25 @@ def discover_models(dirs: list[Path] | None = None) -> list[ModelEntry]:
         d = Path(d)
         if not d.is_dir():
             continue
-        for jp in sorted(d.glob("*.json")):
+        for f in records.find(d, experiments=False):
             try:
-                meta = json.loads(jp.read_text(encoding="utf-8"))
+                meta = records.read_json(f.record)
             except (OSError, ValueError):
                 continue
             if not isinstance(meta, dict) or "keras_sha256" not in meta:
                 continue  # predictions, baselines, other records
-            kp = (jp.parent / meta.get("keras_file", f"{jp.stem}.keras")).resolve()
+            kp = f.weights.resolve()
             if kp in seen:
                 continue
             seen.add(kp)
-            out.append(ModelEntry(name=str(meta.get("name", jp.stem)), keras_path=kp, json_path=jp, meta=meta))
+            out.append(ModelEntry(name=str(meta.get("name", f.name)), keras_path=kp, json_path=f.record, meta=meta))
     return out
+
+
+def experiments_line() -> str:
+    """One line for the Models tab: how many experiment records exist and where (they are not listed one by one)."""
+    n = len(records.experiment_records())
+    return f"{n} experiment records in {config.EXPERIMENTS_DIR.name}/ (one folder per batch, beside its plan)."
 
 
 def abstain_threshold(meta: dict | None) -> tuple[float, str]:
@@ -99,14 +105,6 @@ def call_track_record(meta: dict | None, called_tumour: bool) -> str | None:
     return (f"track record: in the leak-free test, {k} of {n} scans this model called “{call}” "
             f"(P(tumour) {sign} {thr:.2f}) {truth}: {100 * k / n:.1f}% "
             f"(95% CI {100 * lo:.1f}–{100 * hi:.1f}%)")
-
-
-def wilson_ci(k: int, n: int) -> tuple[float, float]:
-    """95% Wilson interval of the proportion k/n (scipy), which stays inside [0, 1] for counts near 0 or n."""
-    from scipy.stats import binomtest
-
-    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=0.95, method="wilson")
-    return float(ci.low), float(ci.high)
 
 
 def screening_threshold(meta: dict | None) -> float:

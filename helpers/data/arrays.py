@@ -73,3 +73,18 @@ def _prune_cache(folder: Path, keep: int) -> None:
             old.unlink()
         except OSError:
             pass
+
+
+def load_train_val(cfg: dict, data_dir=None, progress: bool = True):
+    """(X_train, y_train, X_val, y_val, split_df, root) from the cached arrays of the configured split."""
+    from .layouts import resolve_data_dir
+    from .split import load_split, train_val_rows
+
+    root = resolve_data_dir(data_dir, allow_synthetic=False)
+    split = load_split(cfg["split"], root)
+    tr, va = train_val_rows(split, cfg["seed"])
+    if cfg.get("max_train_images"):
+        tr = tr.sample(n=min(len(tr), int(cfg["max_train_images"])), random_state=cfg["seed"])
+    Xtr, ytr = load_arrays(root, tr, cfg["img_size"], progress=progress)
+    Xva, yva = load_arrays(root, va, cfg["img_size"], progress=progress)
+    return Xtr, ytr, Xva, yva, split, root

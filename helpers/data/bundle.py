@@ -45,10 +45,10 @@ def export(path: str | Path, split: str = "leakfree", img_size: int = config.IMG
     from .prepare import PREPROCESS_VERSION
     from .split import split_sha256
     from .synthetic import is_synthetic
-    from ..modeling.train import load_data, resolve_config
+    from .arrays import load_train_val
 
-    cfg = resolve_config({"split": split, "img_size": img_size, "seed": seed})
-    Xtr, ytr, Xva, yva, split_df, root = load_data(cfg, data_dir)
+    cfg = {"split": split, "img_size": img_size, "seed": seed}
+    Xtr, ytr, Xva, yva, split_df, root = load_train_val(cfg, data_dir)
     arrays: dict[str, np.ndarray] = {}
     meta = {"split": split, "split_sha256": split_sha256(split_df), "img_size": img_size,
             "preprocess_version": PREPROCESS_VERSION, "jpeg_quality": quality or None,

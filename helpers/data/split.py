@@ -208,3 +208,14 @@ def cli_split(args) -> int:
     print("\nofficial split (images, split x class):")
     print(counts_table(off).to_string())
     return 0
+
+
+def train_val_rows(split, seed: int):
+    """(train rows, val rows) of a split table. The official split has no validation part: a grouped tenth of its
+    train rows (seeded) is held out. Training, calibration and evaluation all take val from here."""
+    tr, va = split[split["split"] == "train"], split[split["split"] == "val"]
+    if va.empty:
+        groups = tr["group"].unique()
+        held = set(np.random.default_rng(seed).choice(groups, size=max(1, len(groups) // 10), replace=False))
+        va, tr = tr[tr["group"].isin(held)], tr[~tr["group"].isin(held)]
+    return tr, va

@@ -15,8 +15,6 @@ overlap: a baseline fitted on leak-free train would have memorised most of the o
 """
 from __future__ import annotations
 
-import json
-import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -25,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import config
+from .. import config, records
 from ..modeling import intensity_profile
 
 THUMB = 32
@@ -37,14 +35,15 @@ VERSION = 2
 
 def acc_f1(y: np.ndarray, pred: np.ndarray, n_boot: int = 1000, seed: int = config.SEED) -> dict:
     """{"n", "accuracy": {"value","ci"}, "macro_f1": {"value","ci"}} with paired percentile bootstrap CIs."""
-    from .evaluate import _block, bootstrap_indices, confusions, prf_from_confusion
+    from ..stats import bootstrap_indices, ci_block
+    from .metrics import confusions, prf_from_confusion
 
     y, pred = np.asarray(y, np.int64), np.asarray(pred, np.int64)
     point = prf_from_confusion(confusions(y, pred))
     boot = prf_from_confusion(confusions(y, pred, bootstrap_indices(len(y), n_boot, seed))) if n_boot else None
     return {"n": int(len(y)),
-            "accuracy": _block(point["accuracy"], boot["accuracy"] if boot else None),
-            "macro_f1": _block(point["macro_f1"], boot["macro_f1"] if boot else None)}
+            "accuracy": ci_block(point["accuracy"], boot["accuracy"] if boot else None),
+            "macro_f1": ci_block(point["macro_f1"], boot["macro_f1"] if boot else None)}
 
 
 def thumbnails(X: np.ndarray, size: int = THUMB) -> np.ndarray:
@@ -158,15 +157,9 @@ def run_baselines(data_dir=None, bootstrap: int = 1000, out: str | Path | None =
                 res["metadata_only"]["size512_subset"] = acc_f1(yte[sel], clf.predict(Mte[sel]), bootstrap)
                 res["intensity_only"]["size512_subset"] = acc_f1(yte[sel], Pte[sel].argmax(1), bootstrap)
     res["wall_s"] = round(time.time() - t0, 1)
-    from .evaluate import _clean
-
-    res = _clean(res)
+    res = records.jsonable(res)
     if out is not None:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(res, indent=1, allow_nan=False), encoding="utf-8")
-        os.replace(tmp, out)
+        out = records.write_json(res, out)
         cols = ["path", "eval_split", "label", *config.CLASSES, "p_tumour", "prediction"]
         pd.DataFrame(pred_rows, columns=cols).to_csv(out.with_name(PROFILE_PREDICTIONS), index=False,
                                                      float_format="%.6f")
@@ -174,7 +167,7 @@ def run_baselines(data_dir=None, bootstrap: int = 1000, out: str | Path | None =
 
 
 def format_table(res: dict) -> str:
-    from .evaluate import _fmt
+    from ..formatting import value_ci
 
     lines = [f"baselines on {res['data_dir']}{' (SYNTHETIC)' if res['synthetic'] else ''} "
              f"(accuracy / macro-F1, 95% CI)"]
@@ -182,11 +175,11 @@ def format_table(res: dict) -> str:
         for key in ("leakfree_test", "official_test"):
             b = res.get(name, {}).get(key)
             if b:
-                lines.append(f"  {name:<26} {key:<14} {_fmt(b['accuracy'])}  {_fmt(b['macro_f1'], False)}")
+                lines.append(f"  {name:<26} {key:<14} {value_ci(b['accuracy'])}  {value_ci(b['macro_f1'], False)}")
     for name in ("metadata_only", "intensity_only"):
         s = res.get(name, {}).get("size512_subset")
         if s:
-            lines.append(f"  {name} on the 512x512-only leak-free test subset (n={s['n']}): {_fmt(s['accuracy'])}")
+            lines.append(f"  {name} on the 512x512-only leak-free test subset (n={s['n']}): {value_ci(s['accuracy'])}")
     return "\n".join(lines)
 
 

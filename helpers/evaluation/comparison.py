@@ -3,17 +3,17 @@ cluster-bootstrap 95% CI, for each capstone record, and how the issue's "+10 poi
 
 Two capstone records exist because the capstone's own input size (256 px) differs from ours (128 px):
 `capstone_cnn_256` is the network as the issue describes it, `capstone_cnn` the same network on our input. Which one
-the target is read against was fixed before the 256-px run (models/SELECTION.md, batch 3).
+the target is read against was fixed before the 256-px run (experiments/SELECTION.md, batch 3).
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
-from .. import config
-from .evaluate import paired_accuracy_gap, read_predictions
+from .. import config, records
+from .evaluate import read_predictions
+from .metrics import paired_accuracy_gap
 
 OURS = config.DEFAULT_MODEL_NAME
 # (record name, what it is); the first is the comparator of the target
@@ -35,10 +35,9 @@ def capstone_gaps(models_dir: Path, groups: dict | pd.Series, n_boot: int = 1000
     out = {}
     for name, role in CAPSTONES:
         cap = read_predictions(models_dir, name)
-        jp = Path(models_dir) / f"{name}.json"
-        if cap is None or not jp.is_file():
+        meta = records.read(models_dir, name)
+        if cap is None or meta is None:
             continue
-        meta = json.loads(jp.read_text(encoding="utf-8"))
         if ((meta.get("evaluation") or {}).get(SPLIT_KEY) or {}).get("n_in_training_split"):
             continue
         try:

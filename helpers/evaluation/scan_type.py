@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import config
+from .. import config, records
 
 LABELS_CSV = config.DATA_DIR / "labels" / "scan_type.csv"
 PLANES: tuple[str, ...] = ("axial", "coronal", "sagittal")
@@ -234,7 +234,7 @@ def metrics_by_scan_type(preds: pd.DataFrame, tags: pd.DataFrame, split_key: str
     images, tumours, no_tumour, accuracy with a cluster-bootstrap 95% CI (whole twin groups drawn), missed tumours and
     false alarms. `preds`: rows of report.predictions (path, eval_split, label, prediction, group); `tags`:
     tag_dataset's table."""
-    from .evaluate import bootstrap_weights
+    from ..stats import bootstrap_weights
 
     p = preds[preds["eval_split"] == split_key].merge(tags[["path", "plane", "is_ct"]], on="path", how="left")
     if p["plane"].isna().any():
@@ -262,7 +262,7 @@ def metrics_by_scan_type(preds: pd.DataFrame, tags: pd.DataFrame, split_key: str
 def sequence_table(labels: pd.DataFrame, split_df: pd.DataFrame) -> pd.DataFrame:
     """MRI weighting per class in the hand-labelled random and hold-out samples (one file per twin group): counts of
     T1, T2 and FLAIR, and the T2-or-FLAIR share with a Wilson 95% CI. Unsure and CT rows are left out."""
-    from ..app.registry import wilson_ci
+    from ..stats import wilson_ci
 
     cls = split_df.set_index("path")["label"]
     lab = labels[labels["sample"].isin(("random", "holdout")) & (labels["sequence"] != "")]
@@ -420,7 +420,6 @@ def build_shipped(data_dir=None, out: str | Path = SHIPPED) -> Path:
     """Fit both classifiers on the hand labels of the Kaggle set and write them, with the training split's
     plane x class and CT counts (what the dashboard's warnings quote), to models/scan_type.json."""
     import hashlib
-    import json
 
     from ..data.layouts import resolve_data_dir
 
@@ -438,9 +437,7 @@ def build_shipped(data_dir=None, out: str | Path = SHIPPED) -> Path:
            # the leak-free test images' tags: the model card reads per-plane results from them without the dataset
            "test_tags": _test_tags(tags, ordered),
            "plane": _pipe_json(typer.plane_model), "modality": _pipe_json(typer.modality_model)}
-    out = Path(out)
-    out.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
-    return out
+    return records.write_json(doc, out, compact=True)
 
 
 _loaded: dict = {}
@@ -449,15 +446,13 @@ _loaded: dict = {}
 def load_shipped(path: str | Path = SHIPPED) -> dict | None:
     """The shipped tagger ({'typer': a ScanTyper over the JSON models, 'doc': the file's contents}), or None when it
     is missing or unreadable (the dashboard then simply does not warn about scan type)."""
-    import json
-
     try:  # keyed by modification time too: a refit file is read again, a missing one is looked for again
         key = (str(path), Path(path).stat().st_mtime_ns)
     except OSError:
         return None
     if key not in _loaded:
         try:
-            doc = json.loads(Path(path).read_text())
+            doc = records.read_json(path)
             typer = ScanTyper(_Linear(doc["plane"]), _Linear(doc["modality"]), doc.get("n_plane_labels", 0),
                               doc.get("n_modality_labels", 0))
             _loaded[key] = {"typer": typer, "doc": doc}

@@ -238,7 +238,7 @@ def check_options(arch: str, **kw) -> None:
     if opts.get("gamma") and not (opts.get("augment") and opts.get("augment_layer") == "affine"):
         raise ValueError(f"gamma (random intensity remap) needs augment_layer='affine' and augment > 0; got "
                          f"augment_layer={opts.get('augment_layer')!r}, augment={opts.get('augment')} "
-                         "(e.g. --config models/brain_tumor_cnn.json --gamma 0.4)")
+                         "(e.g. --config models/brain_tumor_cnn/record.json --gamma 0.4)")
 
 
 def build_model(arch: str, img_size: int = config.IMG_SIZE, n_classes: int = len(config.CLASSES), **kw) -> keras.Model:

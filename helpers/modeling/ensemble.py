@@ -12,7 +12,6 @@ models/NAME.keras and NAME.json with each member's recipe and sha256; `brain-mri
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 from datetime import datetime, timezone
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import config
+from .. import config, records
 
 
 def _feature_tensor(model):
@@ -77,7 +76,8 @@ def build(member_paths: list[str | Path], name: str, out_dir: str | Path = confi
     from .predictor import load_model
     from ..data.arrays import load_arrays
     from ..data.split import load_split, split_sha256
-    from .train import calibrate, save_inference_model, sha256_file, train_val_rows, versions
+    from ..data.split import train_val_rows
+    from .train import calibrate, save_inference_model
 
     members = [load_model(p) for p in member_paths]
     first = members[0].meta
@@ -119,7 +119,7 @@ def build(member_paths: list[str | Path], name: str, out_dir: str | Path = confi
         "temperature": cal["temperature"],
         "tta": cal["tta"],
         "keras_file": kpath.name,
-        "keras_sha256": sha256_file(kpath),
+        "keras_sha256": records.sha256_file(kpath),
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "train_wall_s": round(secs, 1),
         "train_images_per_s": round(images / secs, 1) if secs else None,
@@ -132,11 +132,10 @@ def build(member_paths: list[str | Path], name: str, out_dir: str | Path = confi
         "data": dict(first["data"]),
         "validation": cal["validation"],
         "history": {},
-        "versions": versions(),
+        "versions": records.versions(),
         "command": "brain-mri ensemble " + " ".join(rel) + f" --name {name}",
     }
-    jpath = out_dir / f"{name}.json"
-    jpath.write_text(json.dumps(meta, indent=1))
+    jpath = records.write(meta, kpath)
     print(f"saved {kpath.name} and {jpath.name}: {len(members)} members, {meta['params']:,} parameters", flush=True)
     return jpath
 

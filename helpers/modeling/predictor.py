@@ -7,7 +7,6 @@ model (a plain eager ``model(x)`` costs several times more per call on a CPU).
 from __future__ import annotations
 
 import csv
-import json
 import os
 import sys
 import threading
@@ -16,7 +15,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .. import config
+from .. import config, records
 from ..errors import ModelError
 
 NOTUMOR_IDX = config.CLASSES.index(config.NO_TUMOUR)
@@ -31,12 +30,6 @@ def _show(path: Path) -> str:
         return Path(os.path.abspath(path)).relative_to(config.PROJ_ROOT).as_posix()
     except ValueError:
         return str(path)
-
-
-def _sha256(path: Path) -> str:
-    from .train import sha256_file
-
-    return sha256_file(path)
 
 
 def p_tumour(probs: np.ndarray) -> np.ndarray:
@@ -206,21 +199,21 @@ def resolve_model_path(path: str | Path | None = None) -> Path:
         return Path(config.DEFAULT_MODEL)
     p = Path(path).expanduser()
     if p.suffix == "" and not p.exists() and len(p.parts) == 1:
-        return config.MODELS_DIR / f"{p.name}.keras"
-    if p.suffix == ".json":  # the record was given: the weights sit beside it
-        return p.with_suffix(".keras")
+        return records.files(config.MODELS_DIR, p.name).weights
+    if p.suffix in (".json", "") :  # the record or the model's folder was given: the weights sit beside it
+        return records.files(p).weights
     return p
 
 
 def read_meta(path: str | Path) -> dict:
     """The JSON record beside a .keras file (ModelError if missing or unreadable)."""
     kpath = resolve_model_path(path)
-    jpath = kpath.with_suffix(".json")
+    jpath = records.files(kpath).record
     if not jpath.is_file():
         raise ModelError(f"no model record {_show(jpath)} beside {_show(kpath)}: it holds the classes, temperature "
                          "and sha256; retrain with `brain-mri train`")
     try:
-        meta = json.loads(jpath.read_text(encoding="utf-8"))
+        meta = records.read_json(jpath)
     except (OSError, ValueError) as e:
         raise ModelError(f"unreadable model record {_show(jpath)}: {type(e).__name__}: {e}") from None
     if not isinstance(meta, dict):
@@ -238,7 +231,7 @@ def load_model(path: str | Path | None = None) -> Predictor:
     if not kpath.is_file():
         raise ModelError(f"no model at {_show(kpath)}: train one with `brain-mri train` (the default model ships "
                          f"in the repo as {_show(config.DEFAULT_MODEL)})")
-    jpath = kpath.with_suffix(".json")
+    jpath = records.files(kpath).record
     try:
         key = (str(kpath.resolve()), kpath.stat().st_mtime_ns, jpath.stat().st_mtime_ns if jpath.exists() else 0)
     except OSError as e:
@@ -250,7 +243,7 @@ def load_model(path: str | Path | None = None) -> Predictor:
         want = meta.get("keras_sha256")
         if not want:
             raise ModelError(f"{_show(jpath)} has no keras_sha256: refusing to load {kpath.name} unverified")
-        if _sha256(kpath) != want:
+        if records.sha256_file(kpath) != want:
             raise ModelError(f"sha256 mismatch for {kpath.name}: refusing to load (the file is not the one "
                              f"recorded in {jpath.name})")
         if list(meta.get("classes") or []) != list(config.CLASSES):
@@ -259,7 +252,7 @@ def load_model(path: str | Path | None = None) -> Predictor:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import keras
 
-        from . import architectures as models  # noqa: F401 - registers RandomAffineAugment, which newer models hold
+        from . import architectures  # noqa: F401 - registers RandomAffineAugment, which newer models hold
 
         try:
             model = keras.saving.load_model(kpath, safe_mode=True, compile=False)
@@ -275,11 +268,6 @@ def load_model(path: str | Path | None = None) -> Predictor:
             del _CACHE[k]
         _CACHE[key] = pred
         return pred
-
-
-def clear_cache() -> None:
-    with _LOCK:
-        _CACHE.clear()
 
 
 def predict_files(paths: Iterable[str | Path], predictor: Predictor | None = None) -> list[dict]:

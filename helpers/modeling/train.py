@@ -2,11 +2,7 @@
 temperature fitted on validation, and a JSON record (config, data hash, history, sha256) beside the .keras file."""
 from __future__ import annotations
 
-import hashlib
-import importlib
-import json
 import os
-import platform
 import sys
 import time
 from datetime import datetime, timezone
@@ -14,9 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import config
+from .. import config, records
+from ..data.arrays import load_train_val
+from ..data.split import train_val_rows
 
-# The recipe of the shipped model; `brain-mri train --config models/brain_tumor_cnn.json` reproduces it.
+# The recipe of the shipped model; `brain-mri train --config models/brain_tumor_cnn/record.json` reproduces it.
 DEFAULTS: dict = {
     "arch": "resnet_small",
     "name": None,
@@ -55,14 +53,6 @@ REWEIGHT_P_FLOOR = 0.05
 REWEIGHT_FOLDS = 5
 
 
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def resolve_config(overrides: dict | None = None) -> dict:
     """DEFAULTS, then the architecture's own defaults, then the caller's overrides (None means 'not given')."""
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
@@ -70,32 +60,6 @@ def resolve_config(overrides: dict | None = None) -> dict:
     cfg = {**DEFAULTS, **ARCH_DEFAULTS.get(arch, {}), **overrides}
     cfg["name"] = cfg["name"] or (config.DEFAULT_MODEL_NAME if arch == "resnet_small" else arch)
     return cfg
-
-
-def versions() -> dict:
-    import keras
-
-    out = {"python": platform.python_version(), "keras": keras.__version__, "numpy": np.__version__,
-           "backend": keras.backend.backend(), "machine": platform.machine()}
-    try:  # the backend's own version: TensorFlow here, JAX or PyTorch where the same code trains on a GPU
-        mod = importlib.import_module(out["backend"])  # Keras' backend names are the module names
-        out[out["backend"]] = mod.__version__
-        if out["backend"] == "jax":
-            out["device"] = str(mod.devices()[0].device_kind)
-        elif out["backend"] == "torch" and mod.cuda.is_available():
-            out["device"] = mod.cuda.get_device_name(0)
-    except Exception:  # versions are informative; never fail a finished training run over them
-        pass
-    return out
-
-
-def trained_on(meta: dict) -> str:
-    """Where a record's training ran, for the docs: "one NVIDIA H200 GPU" or "2 CPU cores"."""
-    v = meta.get("versions") or {}
-    device = str(v.get("device") or "")
-    if v.get("backend", "tensorflow") != "tensorflow" and device and device.lower() != "cpu":
-        return f"one {device} GPU"
-    return f"{(meta.get('data') or {}).get('cpu_count', '?')} CPU cores"
 
 
 def _budget_callback(minutes: float | None):
@@ -112,33 +76,6 @@ def _budget_callback(minutes: float | None):
                 self.model.stop_training = True
 
     return Budget()
-
-
-def train_val_rows(split, seed: int):
-    """(train rows, val rows) of a split table. The official split has no validation part: a grouped tenth of its
-    train rows (seeded) is held out. Training, calibration and evaluation all take val from here."""
-    tr, va = split[split["split"] == "train"], split[split["split"] == "val"]
-    if va.empty:
-        groups = tr["group"].unique()
-        held = set(np.random.default_rng(seed).choice(groups, size=max(1, len(groups) // 10), replace=False))
-        va, tr = tr[tr["group"].isin(held)], tr[~tr["group"].isin(held)]
-    return tr, va
-
-
-def load_data(cfg: dict, data_dir=None, progress: bool = True):
-    """(X_train, y_train, X_val, y_val, split_df, root) from the cached arrays of the configured split."""
-    from ..data.layouts import resolve_data_dir
-    from ..data.arrays import load_arrays
-    from ..data.split import load_split
-
-    root = resolve_data_dir(data_dir, allow_synthetic=False)
-    split = load_split(cfg["split"], root)
-    tr, va = train_val_rows(split, cfg["seed"])
-    if cfg.get("max_train_images"):
-        tr = tr.sample(n=min(len(tr), int(cfg["max_train_images"])), random_state=cfg["seed"])
-    Xtr, ytr = load_arrays(root, tr, cfg["img_size"], progress=progress)
-    Xva, yva = load_arrays(root, va, cfg["img_size"], progress=progress)
-    return Xtr, ytr, Xva, yva, split, root
 
 
 def profile_weights(X: np.ndarray, y: np.ndarray, seed: int, n_folds: int = REWEIGHT_FOLDS) -> np.ndarray:
@@ -194,7 +131,7 @@ def init_weights(model, path: str | Path) -> None:
     """Copy the weights of the saved model at `path` into `model`; same architecture and options required."""
     import keras
 
-    from . import architectures as models  # noqa: F401 - registers RandomAffineAugment for deserialisation
+    from . import architectures  # noqa: F401 - registers RandomAffineAugment for deserialisation
 
     p = init_path(path)
     saved = keras.saving.load_model(p, safe_mode=True, compile=False)
@@ -377,9 +314,7 @@ def recalibrate(model_path: str | Path, data_dir=None) -> Path:
     meta.update(temperature=cal["temperature"], tta=cal["tta"], validation=cal["validation"])
     if changed and meta.pop("evaluation", None) is not None:
         print(f"dropped the stale evaluation of {predictor.name}: run `brain-mri evaluate {model_path}`", flush=True)
-    jpath = predictor.path.with_suffix(".json")
-    jpath.write_text(json.dumps(meta, indent=1))
-    return jpath
+    return records.write(meta, predictor.path)
 
 
 def train(overrides: dict | None = None, data_dir=None, out_dir: str | Path = config.MODELS_DIR,
@@ -395,7 +330,7 @@ def train(overrides: dict | None = None, data_dir=None, out_dir: str | Path = co
     init = None
     if cfg.get("init_from"):  # hashed before training: the run may overwrite the file it starts from
         ipath = init_path(cfg["init_from"])
-        init = {"path": _shown_path(ipath), "sha256": sha256_file(ipath)}
+        init = {"path": _shown_path(ipath), "sha256": records.sha256_file(ipath)}
         if ipath.resolve().is_relative_to(config.PROJ_ROOT.resolve()):
             cfg["init_from"] = init["path"]  # the record reproduces from the repository, on any machine
     if bundle:
@@ -415,7 +350,7 @@ def train(overrides: dict | None = None, data_dir=None, out_dir: str | Path = co
         from ..data.split import split_sha256
         from ..data.synthetic import is_synthetic
 
-        Xtr, ytr, Xva, yva, split, root = load_data(cfg, data_dir)
+        Xtr, ytr, Xva, yva, split, root = load_train_val(cfg, data_dir)
         data_meta = {"split_sha256": split_sha256(split), "synthetic": bool(is_synthetic(root))}
     print(f"train {len(Xtr)} images, val {len(Xva)} images", flush=True)
     model, history, secs, ips = fit(cfg, Xtr, ytr, Xva, yva, verbose=verbose)
@@ -436,7 +371,7 @@ def train(overrides: dict | None = None, data_dir=None, out_dir: str | Path = co
         "temperature": temperature,
         "tta": cal["tta"],
         "keras_file": kpath.name,
-        "keras_sha256": sha256_file(kpath),
+        "keras_sha256": records.sha256_file(kpath),
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "train_wall_s": round(secs, 1),
         "train_images_per_s": round(ips, 1),
@@ -447,14 +382,13 @@ def train(overrides: dict | None = None, data_dir=None, out_dir: str | Path = co
                  "cpu_count": os.cpu_count()},
         "validation": val,
         "history": history,
-        "versions": versions(),
+        "versions": records.versions(),
         "command": "brain-mri train --config models/" + f"{cfg['name']}.json",
     }
-    jpath = out_dir / f"{cfg['name']}.json"
-    old = json.loads(jpath.read_text()) if jpath.exists() else {}
+    old = records.read(kpath) or {}
     if old.get("evaluation") and old.get("keras_sha256") == meta["keras_sha256"]:
         meta["evaluation"] = old["evaluation"]  # same weights: the evaluation still holds
-    jpath.write_text(json.dumps(meta, indent=1))
+    jpath = records.write(meta, kpath)
     print(f"saved {kpath} and {jpath.name} in {secs / 60:.1f} min ({ips:.1f} train images/s)", flush=True)
     return jpath
 
@@ -476,7 +410,10 @@ def cli_train(args) -> int:
 
     overrides: dict = {}
     if args.config:
-        recorded = json.loads(Path(args.config).read_text())
+        recorded = records.read_json(args.config)
+        if recorded is None:
+            print(f"error: no config file at {args.config}", file=sys.stderr)
+            return 1
         overrides.update(recorded.get("config", recorded))
     for key in ("arch", "name", "img_size", "epochs", "batch_size", "seed", "split", "time_budget_min",
                 "ema_momentum", "mixup_alpha", "reweight", "init_from"):

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from .. import config
-from ..modeling.train import trained_on
+from .. import config, records
+from ..records import trained_on
 
 KERNEL = "python3"
 # Each notebook's wall-clock limit per cell (a real evaluation of ~2,400 images takes a few minutes).
@@ -181,33 +181,6 @@ def describe(ctx: RunContext) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ results
-def read_json(path: str | Path) -> dict | None:
-    """A JSON file as a dict, or None if it does not exist."""
-    p = Path(path)
-    return json.loads(p.read_text(encoding="utf-8")) if p.is_file() else None
-
-
-def write_json(obj, path: str | Path) -> Path:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_suffix(p.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=_json_default), encoding="utf-8")
-    tmp.replace(p)
-    return p
-
-
-def _json_default(o):
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return o.as_posix()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
 def evaluation_status(meta: dict | None, split_sha: str | None = None, synthetic: bool | None = None) -> tuple[bool, str]:
     """(usable, reason) for the "evaluation" block of a model record: missing, made on another split (sha256
     mismatch) or on the other kind of data (synthetic vs real) -> not usable."""
@@ -471,7 +444,7 @@ def get_baselines(ctx: RunContext, bootstrap: int | None = None, size: int | Non
 
     path = ctx.model_dir / "baselines.json"
     sha = load_split("leakfree", ctx.root).attrs.get("sha256")
-    rec = read_json(path)
+    rec = records.read_json(path)
     if refresh is None:
         from ..evaluation.baselines import PROFILE_PREDICTIONS, VERSION
 
@@ -528,7 +501,7 @@ def model_names(ctx: RunContext) -> list[str]:
     `capstone_cnn_256` (the capstone's network at its own input size) and `capstone_cnn_official` (the capstone CNN
     trained on Kaggle's own Training folder, the published protocol)."""
     names = ["brain_tumor_cnn", "capstone_cnn"]
-    names += [n for n in ("capstone_cnn_256", "capstone_cnn_official") if (ctx.model_dir / f"{n}.json").is_file()]
+    names += [n for n in ("capstone_cnn_256", "capstone_cnn_official") if records.files(ctx.model_dir, n).record.is_file()]
     return names
 
 
@@ -542,8 +515,8 @@ def model_plan(name: str, ctx: RunContext, retrain: bool = False, epochs: int | 
     were trained on the real data and mean nothing on phantoms; with retrain=True the recorded recipe is used,
     cut down to the smoke budget.
     """
-    jpath = ctx.model_dir / f"{name}.json"
-    shipped = read_json(config.MODELS_DIR / f"{name}.json")
+    jpath = records.files(ctx.model_dir, name).record
+    shipped = records.read(config.MODELS_DIR, name)
     recorded = (shipped or {}).get("config")
     members = (shipped or {}).get("members") or []
     if ctx.real:
@@ -609,7 +582,7 @@ def run_plan(plan: dict, ctx: RunContext, verbose: int = 0) -> dict | None:
                 build(paths, plan["name"], out_dir=ctx.model_dir, data_dir=ctx.root)
             else:
                 train(cfg, data_dir=ctx.root, out_dir=ctx.model_dir, verbose=verbose)
-    return read_json(plan["json"])
+    return records.read_json(plan["json"])
 
 
 class _Scrubbed:
@@ -704,7 +677,7 @@ def member_records(meta: dict | None, model_dir: Path) -> dict[str, dict]:
     """{member name: its JSON record} for an ensemble record (members whose record is missing are left out)."""
     out = {}
     for mem in (meta or {}).get("members") or []:
-        rec = read_json(Path(model_dir) / f"{mem['name']}.json")
+        rec = records.read(model_dir, mem["name"]) or records.read(records.locate(mem["name"]).record)
         if rec:
             out[mem["name"]] = rec
     return out
@@ -780,8 +753,8 @@ def ensure_evaluations(ctx: RunContext, names: Sequence[str] = ("brain_tumor_cnn
     sha = load_split("leakfree", ctx.root).attrs.get("sha256")
     out: dict[str, dict] = {}
     for name in names:
-        jpath = ctx.model_dir / f"{name}.json"
-        meta = read_json(jpath)
+        jpath = records.files(ctx.model_dir, name).record
+        meta = records.read(jpath)
         if meta is None:
             print(f"{name}: no model at {ctx.show(jpath)} — skipped")
             continue
@@ -794,15 +767,15 @@ def ensure_evaluations(ctx: RunContext, names: Sequence[str] = ("brain_tumor_cnn
 
                 add_cluster_blocks(jpath, ctx.root, seed=ctx.seed)  # recorded before cluster intervals existed
                 print(f"{name}: cluster-bootstrap intervals added from its saved predictions")
-                meta = read_json(jpath)
+                meta = records.read_json(jpath)
         else:
             from ..evaluation.evaluate import evaluate_model
 
             t0 = time.time()
-            evaluate_model(jpath.with_suffix(".keras"), data_dir=ctx.root, bootstrap=bootstrap, progress=False,
+            evaluate_model(records.files(jpath).weights, data_dir=ctx.root, bootstrap=bootstrap, progress=False,
                            seed=ctx.seed)
             print(f"{name}: evaluated now in {time.time() - t0:.0f} s ({why if not ok else 'smoke run: always fresh'})")
-            meta = read_json(jpath)
+            meta = records.read_json(jpath)
         out[name] = meta
     return out
 
@@ -1104,7 +1077,7 @@ def profile_markdown(res: dict, baselines: dict | None) -> str:
 # ------------------------------------------------------------------------------------------------ conclusions (05)
 def eda_facts(ctx: RunContext) -> dict:
     """The EDA numbers notebook 02 saved (<output>/eda.json); recomputed from the (cached) audit if it is missing."""
-    rec = read_json(ctx.out_dir / "eda.json")
+    rec = records.read_json(ctx.out_dir / "eda.json")
     if rec is not None and bool(rec.get("synthetic")) == ctx.synthetic:
         return rec
     from ..data import audit
