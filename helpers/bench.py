@@ -198,12 +198,10 @@ def run(quick: bool = False, data_dir=None) -> dict:
     data = path.read_bytes()
     res["latency"]["upload_to_result_ms"] = _time(lambda: P.predict_source(data, name=path.name, explain=True), n // 2)
     res["latency"]["upload_bytes"] = len(data)
-    try:  # the dashboard's own callback (bytes -> checked, predicted, explained result), when the app is there
-        from .app import dashboard as app
+    try:  # the dashboard's own callback (bytes -> checked, predicted, explained result)
+        from .app.upload import process_upload
 
-        cb = getattr(app, "process_upload", None)
-        if cb is not None:
-            res["latency"]["dashboard_callback_ms"] = _time(lambda: cb(path.name, data, P), max(5, n // 4))
+        res["latency"]["dashboard_callback_ms"] = _time(lambda: process_upload(path.name, data, P), max(5, n // 4))
     except Exception as e:  # noqa: BLE001 - optional row
         res["latency"]["dashboard_callback_error"] = f"{type(e).__name__}: {e}"
     res["memory"] = _rss_mb()

@@ -109,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     s.set_defaults(target="helpers.evaluation.scan_type:cli_scan_types")
 
     s = sub.add_parser("docs", help="regenerate models/brain_tumor_cnn/MODEL_CARD.md and the README results from saved JSON")
-    s.set_defaults(target="helpers.reporting.model_card:cli_docs")
+    s.set_defaults(target="helpers.reporting.docs:cli_docs")
 
     s = sub.add_parser("bench", help="speed and memory benchmark; prints a table, writes bench/results.json")
     s.add_argument("--quick", action="store_true")

@@ -74,6 +74,15 @@ def files(path: str | Path, name: str | None = None) -> ModelFiles:
     return ModelFiles(folder.name, folder / RECORD, folder / WEIGHTS, folder / PREDICTIONS)
 
 
+def destination(out_dir: str | Path, name: str) -> ModelFiles:
+    """Where a new run named `name` is written in out_dir: its folder when out_dir/<name>/ exists (retraining a
+    shipped model), else <name>.keras/.json beside each other (never into experiments/)."""
+    out_dir = Path(out_dir)
+    if (out_dir / name).is_dir():
+        return files(out_dir / name)
+    return ModelFiles(name, out_dir / f"{name}.json", out_dir / f"{name}.keras", out_dir / f"{name}.predictions.csv")
+
+
 def is_run_record(doc) -> bool:
     """A model's run record (not baselines.json or a tagger): it holds a training config or its weights' hash."""
     return isinstance(doc, dict) and ("keras_sha256" in doc or "config" in doc)

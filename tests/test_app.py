@@ -17,8 +17,7 @@ from PIL import Image, ImageDraw
 
 from helpers import config
 
-pytest.importorskip("ipywidgets")
-app = pytest.importorskip("helpers.app.dashboard")
+from helpers.app import cards, dashboard, input_checks, models_tab, registry, serve, upload
 
 
 # ----------------------------------------------------------------------------------------- helpers
@@ -37,9 +36,7 @@ def phantom(label: str = "glioma", seed: int = 3, size: int = 256) -> np.ndarray
 
 @pytest.fixture(scope="module")
 def predictor(tiny_model_json):
-    pytest.importorskip("helpers.modeling.predictor")
-    pytest.importorskip("helpers.modeling.explain")
-    return app.get_predictor(Path(tiny_model_json).with_suffix(".keras"))
+    return registry.get_predictor(Path(tiny_model_json).with_suffix(".keras"))
 
 
 @pytest.fixture(scope="module")
@@ -106,24 +103,24 @@ def bad_inputs() -> dict[str, tuple[str, bytes, tuple[str, ...]]]:
 @pytest.mark.parametrize("case", list(bad_inputs()))
 def test_bad_input_one_line_then_next_upload_works(case, predictor, good_jpeg):
     name, data, words = bad_inputs()[case]
-    res = app.process_upload(name, data, predictor)
+    res = upload.process_upload(name, data, predictor)
     assert_one_line_error(res, *words)
     assert res.probs is None
-    assert_good(app.process_upload("next.jpg", good_jpeg, predictor))
+    assert_good(upload.process_upload("next.jpg", good_jpeg, predictor))
 
 
 def test_size_cap_checked_before_decoding(monkeypatch, predictor):
     def boom(*a, **k):
         raise AssertionError("decode must not run on an oversized upload")
 
-    monkeypatch.setattr(app, "decode", boom)
-    res = app.process_upload("big.dcm", b"\0" * (config.MAX_UPLOAD_BYTES + 1), predictor)
+    monkeypatch.setattr(upload, "decode", boom)
+    res = upload.process_upload("big.dcm", b"\0" * (config.MAX_UPLOAD_BYTES + 1), predictor)
     assert_one_line_error(res, "too large")
 
 
 def test_unexpected_decoder_exception_is_one_line(monkeypatch, predictor):
-    monkeypatch.setattr(app, "decode", lambda *a, **k: 1 / 0)
-    res = app.process_upload("x.png", b"abc", predictor)
+    monkeypatch.setattr(upload, "decode", lambda *a, **k: 1 / 0)
+    res = upload.process_upload("x.png", b"abc", predictor)
     assert_one_line_error(res, "could not read")
 
 
@@ -143,7 +140,7 @@ def odd_images() -> dict[str, tuple[str, bytes, str | None]]:
 @pytest.mark.parametrize("case", list(odd_images()))
 def test_odd_modes_are_predicted(case, predictor):
     name, data, note = odd_images()[case]
-    res = app.process_upload(name, data, predictor)
+    res = upload.process_upload(name, data, predictor)
     assert_good(res)
     if note:
         assert any(note in n for n in res.notes), res.notes
@@ -152,7 +149,7 @@ def test_odd_modes_are_predicted(case, predictor):
 
 
 def test_clean_phantom_has_no_warnings(predictor, good_jpeg):
-    res = app.process_upload("phantom.jpg", good_jpeg, predictor)
+    res = upload.process_upload("phantom.jpg", good_jpeg, predictor)
     assert_good(res)
     assert res.warnings == [], res.warnings
 
@@ -167,7 +164,7 @@ def smooth_rgb(seed: int = 0, shape=(300, 400)) -> np.ndarray:
 
 
 def test_colour_photograph_warns(predictor):
-    res = app.process_upload("holiday.jpg", enc(smooth_rgb(), "JPEG", quality=90), predictor)
+    res = upload.process_upload("holiday.jpg", enc(smooth_rgb(), "JPEG", quality=90), predictor)
     assert_good(res)  # still answered, but flagged
     assert any(w.startswith("colour image") for w in res.warnings), res.warnings
     assert not any(n.startswith("colour image") for n in res.notes)  # no duplicate of decode's own note
@@ -178,7 +175,7 @@ def test_real_photograph_warns(predictor):
 
     with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as fh:
         data = fh.read()
-    res = app.process_upload("portrait.jpg", data, predictor)
+    res = upload.process_upload("portrait.jpg", data, predictor)
     assert_good(res)
     assert any(w.startswith("colour image") for w in res.warnings), res.warnings
 
@@ -187,7 +184,7 @@ def test_real_photograph_warns(predictor):
 def test_out_of_distribution_warns(kind, predictor):
     rng = np.random.default_rng(1)
     a = rng.integers(0, 256, (256, 256), dtype=np.uint8) if kind == "noise" else np.full((256, 256), 128, np.uint8)
-    res = app.process_upload(f"{kind}.png", enc(a), predictor)
+    res = upload.process_upload(f"{kind}.png", enc(a), predictor)
     assert res.ok
     assert any("out of distribution" in w for w in res.warnings), res.warnings
 
@@ -203,22 +200,22 @@ def test_text_and_frame_outside_head_warn(kind, predictor):
         for x, y in ((4, 4), (4, 492), (380, 4)):
             d.rectangle((x, y, x + 120, y + 14), fill=255)  # burnt-in label boxes in the corners
         g = np.asarray(im)
-    res = app.process_upload(f"{kind}.png", enc(g), predictor)
+    res = upload.process_upload(f"{kind}.png", enc(g), predictor)
     assert res.ok
     assert any("outside the head" in w for w in res.warnings), (res.warnings, res.features)
 
 
 def test_small_image_warns(predictor):
-    res = app.process_upload("small.png", enc(phantom(size=64)), predictor)
+    res = upload.process_upload("small.png", enc(phantom(size=64)), predictor)
     assert_good(res)
     assert any(w.startswith("small image") for w in res.warnings), res.warnings
 
 
 def test_check_thresholds_are_consistent():
-    assert set(app.CHECKS) == {"colour_max", "dark_frac_min", "corner_dark_min", "hist_l1_max", "outside_bright_max",
+    assert set(input_checks.CHECKS) == {"colour_max", "dark_frac_min", "corner_dark_min", "hist_l1_max", "outside_bright_max",
                                "edge_bright_max"}
-    assert len(app.REF_HIST) == 16 and abs(sum(app.REF_HIST) - 1) < 1e-3
-    assert "CHECKS" in app.measure_reference.__doc__  # how to re-measure them
+    assert len(input_checks.REF_HIST) == 16 and abs(sum(input_checks.REF_HIST) - 1) < 1e-3
+    assert "CHECKS" in input_checks.measure_reference.__doc__  # how to re-measure them
 
 
 # ----------------------------------------------------------------------------------------- DICOM
@@ -227,13 +224,13 @@ def test_real_mr_dicom_shows_metadata_and_no_patient_fields(predictor):
     # distinctive identifying values, so a leak cannot hide behind a common word
     ds.PatientName, ds.PatientID, ds.PatientBirthDate = "Doe^Jane", "ID-4242-XYZ", "19700101"
     ds.InstitutionName, ds.ReferringPhysicianName = "St Example Hospital", "Smith^Dr"
-    res = app.process_upload("MR_small.dcm", dicom_bytes(ds), predictor)
+    res = upload.process_upload("MR_small.dcm", dicom_bytes(ds), predictor)
     assert_good(res)
     assert res.format == "DICOM"
     rows = dict(res.dicom)
     assert rows["Manufacturer"] == str(ds.Manufacturer)
     assert "Pixel spacing" in rows and "Slice thickness" in rows
-    card_html = " ".join(w.value for w in _walk(app.render_card(res)) if hasattr(w, "value") and isinstance(w.value, str))
+    card_html = " ".join(w.value for w in _walk(cards.render_card(res)) if hasattr(w, "value") and isinstance(w.value, str))
     assert "DICOM acquisition" in card_html
     for attr in ("PatientName", "PatientID", "PatientBirthDate", "InstitutionName", "ReferringPhysicianName"):
         assert attr not in card_html
@@ -248,7 +245,7 @@ def test_multiframe_dicom_uses_middle_frame(predictor):
     frames = np.stack([np.zeros_like(arr), arr, np.zeros_like(arr)])
     ds.NumberOfFrames = 3
     ds.PixelData = frames.tobytes()
-    res = app.process_upload("cine.dcm", dicom_bytes(ds), predictor)
+    res = upload.process_upload("cine.dcm", dicom_bytes(ds), predictor)
     assert_good(res)
     assert any("middle frame" in n for n in res.notes), res.notes
     rows = dict(res.dicom)
@@ -258,18 +255,18 @@ def test_multiframe_dicom_uses_middle_frame(predictor):
 
 # ----------------------------------------------------------------------------------------- abstain band
 def test_abstain_threshold_from_evaluation_or_default():
-    assert app.abstain_threshold({}) == (app.DEFAULT_ABSTAIN, "default: model not evaluated")
+    assert registry.abstain_threshold({}) == (registry.DEFAULT_ABSTAIN, "default: model not evaluated")
     meta = {"evaluation": {"leakfree_test": {"abstain": {"threshold": 0.8}}}}
-    assert app.abstain_threshold(meta)[0] == 0.8
+    assert registry.abstain_threshold(meta)[0] == 0.8
 
 
 def test_abstain_band(predictor, good_jpeg):
-    low = app.process_upload("a.jpg", good_jpeg, predictor, threshold=1.0)
+    low = upload.process_upload("a.jpg", good_jpeg, predictor, threshold=1.0)
     assert low.abstain
-    html_ = app.headline_html(low)
+    html_ = cards.headline_html(low)
     assert "uncertain — refer to a radiologist" in html_
-    high = app.process_upload("a.jpg", good_jpeg, predictor, threshold=0.0)
-    assert not high.abstain and "refer to a radiologist" not in app.headline_html(high)
+    high = upload.process_upload("a.jpg", good_jpeg, predictor, threshold=0.0)
+    assert not high.abstain and "refer to a radiologist" not in cards.headline_html(high)
 
 
 SCREENING = {"threshold": 0.5, "n_tumour": 753, "n_no_tumour": 304, "n_missed": 4, "n_false_alarm": 2}
@@ -277,14 +274,14 @@ SCREENING = {"threshold": 0.5, "n_tumour": 753, "n_no_tumour": 304, "n_missed": 
 
 def test_call_track_record_counts_the_calls_of_the_same_kind():
     meta = {"evaluation": {"synthetic": False, "leakfree_test": {"screening": SCREENING}}}
-    neg = app.call_track_record(meta, called_tumour=False)
+    neg = registry.call_track_record(meta, called_tumour=False)
     assert "4 of 306" in neg and "had a tumour" in neg and "1.3%" in neg  # 4 missed among 4 + (304 - 2)
-    pos = app.call_track_record(meta, called_tumour=True)
+    pos = registry.call_track_record(meta, called_tumour=True)
     assert "2 of 751" in pos and "had no tumour" in pos  # 2 false alarms among (753 - 4) + 2
     lo, hi = (float(v) for v in neg.split("95% CI ")[1].rstrip("%)").split("–"))
     assert 0.0 < lo < 1.3 < hi < 5.0
-    assert app.call_track_record({}, False) is None
-    assert app.call_track_record({"evaluation": {"synthetic": True, "leakfree_test": {"screening": SCREENING}}},
+    assert registry.call_track_record({}, False) is None
+    assert registry.call_track_record({"evaluation": {"synthetic": True, "leakfree_test": {"screening": SCREENING}}},
                                  False) is None
 
 
@@ -302,20 +299,20 @@ class _WithMeta:
 def test_upload_shows_the_track_record_of_its_call(predictor, good_jpeg, threshold):
     screening = {**SCREENING, "threshold": threshold if threshold else 1e-9}
     meta = {"evaluation": {"synthetic": False, "leakfree_test": {"screening": screening}}}
-    res = app.process_upload("a.jpg", good_jpeg, _WithMeta(predictor, meta), with_gradcam=False)
+    res = upload.process_upload("a.jpg", good_jpeg, _WithMeta(predictor, meta), with_gradcam=False)
     assert_good(res)
     note = res.track_record
     assert note and note.startswith("track record")
     # threshold ~0: every scan is a "tumour" call; threshold 1 (clamped to 0.5 as invalid): depends on P(tumour)
     expect_tumour = res.p_tumour >= res.call_threshold
     assert ("“tumour”" in note) == expect_tumour and ("“no tumour”" in note) == (not expect_tumour)
-    assert 'class="bm-note bm-track"' in app.headline_html(res)
-    plain = app.process_upload("a.jpg", good_jpeg, predictor, with_gradcam=False)
-    assert plain.track_record is None and "bm-track" not in app.headline_html(plain)
+    assert 'class="bm-note bm-track"' in cards.headline_html(res)
+    plain = upload.process_upload("a.jpg", good_jpeg, predictor, with_gradcam=False)
+    assert plain.track_record is None and "bm-track" not in cards.headline_html(plain)
 
 
 def test_no_model_still_checks_inputs(good_jpeg):
-    res = app.process_upload("a.jpg", good_jpeg, None)
+    res = upload.process_upload("a.jpg", good_jpeg, None)
     assert res.ok and res.probs is None and res.prepared.shape == (config.IMG_SIZE, config.IMG_SIZE)
 
 
@@ -325,7 +322,7 @@ def _time_uploads(ui, predictor, data: bytes, n: int = 5):
     ts, tr = [], []
     for _ in range(n):
         t0 = time.perf_counter()
-        res = app.process_upload("lat.jpg", data, predictor)
+        res = upload.process_upload("lat.jpg", data, predictor)
         ts.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         ui.run([("lat.jpg", data, None)])
@@ -337,14 +334,14 @@ def test_latency_report(predictor, capsys):
     """Times process_upload on a 512-px JPEG and a full widget round (process + render); printed, not asserted:
     the CPU is shared with training, so numbers vary."""
     data = enc(phantom(size=512), "JPEG", quality=90)
-    ui = app.Dashboard(model=predictor.path, examples=[], models=[])
+    ui = dashboard.Dashboard(model=predictor.path, examples=[], models=[])
     res, ts, tr = _time_uploads(ui, predictor, data)
     assert_good(res)
     lines = [f"tiny {predictor.img_size}px model: process_upload median {1000 * np.median(ts):.0f} ms "
              f"(min {1000 * min(ts):.0f}), with widgets median {1000 * np.median(tr):.0f} ms; {res.timings_ms}"]
     if config.DEFAULT_MODEL.is_file():  # the shipped model, when present (it is not in a fresh checkout)
         try:
-            real = app.get_predictor(config.DEFAULT_MODEL)
+            real = registry.get_predictor(config.DEFAULT_MODEL)
         except Exception as e:  # noqa: BLE001 - e.g. being rewritten by a training run
             lines.append(f"shipped model not timed: {e}")
         else:
@@ -370,36 +367,37 @@ def _upload_value(*files: tuple[str, bytes]):
 
 
 @pytest.fixture
-def dashboard(predictor, tmp_path):
-    return app.Dashboard(model=predictor.path, examples=app.list_examples(data_dir=tmp_path / "nothing"), models=[])
+def ui_dash(predictor, tmp_path):
+    return dashboard.Dashboard(model=predictor.path, examples=dashboard.list_examples(data_dir=tmp_path / "nothing"),
+                               models=[])
 
 
-def test_upload_several_files_one_bad(dashboard, good_jpeg):
+def test_upload_several_files_one_bad(ui_dash, good_jpeg):
     dcm = dicom_bytes(mr_small())
-    dashboard.uploader.value = _upload_value(("a.jpg", good_jpeg), ("broken.png", b"nope"), ("mr.dcm", dcm))
-    res = dashboard.results
+    ui_dash.uploader.value = _upload_value(("a.jpg", good_jpeg), ("broken.png", b"nope"), ("mr.dcm", dcm))
+    res = ui_dash.results
     assert [r.name for r in res] == ["a.jpg", "broken.png", "mr.dcm"]
     assert res[1].error and res[0].ok and res[2].ok
-    assert len(dashboard.cards.children) == 3
-    assert "bm-card-error" in dashboard.cards.children[1]._dom_classes
-    html_ = " ".join(w.value for w in _walk(dashboard.cards) if isinstance(getattr(w, "value", None), str))
+    assert len(ui_dash.cards.children) == 3
+    assert "bm-card-error" in ui_dash.cards.children[1]._dom_classes
+    html_ = " ".join(w.value for w in _walk(ui_dash.cards) if isinstance(getattr(w, "value", None), str))
     assert "broken.png: not an image" in html_
     assert "Traceback" not in html_
     # probabilities reach the page: a table with data-p per class summing to 1, and a plotly bar chart
     ps = [float(x) for x in __import__("re").findall(r'data-p="([0-9.]+)"', html_)]
     assert len(ps) == 2 * len(config.CLASSES) and np.isclose(sum(ps[:4]), 1, atol=1e-4)
-    plots = [w for w in _walk(dashboard.cards) if "bm-plot" in getattr(w, "_dom_classes", ())]
+    plots = [w for w in _walk(ui_dash.cards) if "bm-plot" in getattr(w, "_dom_classes", ())]
     assert plots and "application/vnd.plotly.v1+json" in plots[0].outputs[0]["data"]
     # the next upload replaces the cards
-    dashboard.uploader.value = _upload_value(("b.jpg", good_jpeg))
-    assert len(dashboard.cards.children) == 1 and dashboard.results[0].ok
+    ui_dash.uploader.value = _upload_value(("b.jpg", good_jpeg))
+    assert len(ui_dash.cards.children) == 1 and ui_dash.results[0].ok
 
 
-def test_opacity_slider_reblends_without_recomputing(dashboard, good_jpeg, monkeypatch):
+def test_opacity_slider_reblends_without_recomputing(ui_dash, good_jpeg, monkeypatch):
     import ipywidgets as w
 
-    dashboard.run([("a.jpg", good_jpeg, None)])
-    card = dashboard.cards.children[0]
+    ui_dash.run([("a.jpg", good_jpeg, None)])
+    card = ui_dash.cards.children[0]
     cam = next(x for x in _walk(card) if "bm-gradcam" in getattr(x, "_dom_classes", ()))
     slider = next(x for x in _walk(card) if isinstance(x, w.FloatSlider))
     import helpers.modeling.explain as explain
@@ -410,15 +408,15 @@ def test_opacity_slider_reblends_without_recomputing(dashboard, good_jpeg, monke
     assert cam.value != before
     slider.value = 0.0
     # alpha 0 = the plain model input
-    assert np.array_equal(np.asarray(Image.open(io.BytesIO(cam.value)).convert("L")), dashboard.results[0].prepared)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(cam.value)).convert("L")), ui_dash.results[0].prepared)
 
 
-def test_examples_fallback_to_synthetic(dashboard):
-    assert dashboard.examples and all(e.label == "synthetic" for e in dashboard.examples)
-    dashboard.example_dd.value = 0
-    r = dashboard.results[0]
+def test_examples_fallback_to_synthetic(ui_dash):
+    assert ui_dash.examples and all(e.label == "synthetic" for e in ui_dash.examples)
+    ui_dash.example_dd.value = 0
+    r = ui_dash.results[0]
     assert r.ok and r.true_label == "synthetic"
-    assert "synthetic phantom" in app.headline_html(r)
+    assert "synthetic phantom" in cards.headline_html(r)
 
 
 def test_examples_from_leakfree_test_split(tmp_path):
@@ -435,14 +433,14 @@ def test_examples_from_leakfree_test_split(tmp_path):
 
     if is_synthetic(root):
         pytest.skip("dataset folder is synthetic")
-    ex = app.list_examples(n_per_class=1)
+    ex = dashboard.list_examples(n_per_class=1)
     test_paths = set(read_split_csv(config.LEAKFREE_SPLIT).query("split == 'test'")["path"].map(lambda p: Path(p).name))
     assert {e.label for e in ex} == set(config.CLASSES)
     assert all(e.name in test_paths for e in ex)
 
 
 def test_missing_model_renders_message(tmp_path, good_jpeg):
-    ui = app.build_dashboard(model=tmp_path / "absent.keras")
+    ui = dashboard.build_dashboard(model=tmp_path / "absent.keras")
     assert "No model loaded" in ui.status.value and "absent.keras" in ui.status.value
     assert "Research and teaching only" in ui.banner.value
     res = ui.run([("a.jpg", good_jpeg, None)])
@@ -450,13 +448,12 @@ def test_missing_model_renders_message(tmp_path, good_jpeg):
 
 
 def test_tampered_model_is_refused_in_page(tmp_path, tiny_model_json, good_jpeg):
-    pytest.importorskip("helpers.modeling.predictor")
     src = Path(tiny_model_json)
     (tmp_path / "t.keras").write_bytes(src.with_suffix(".keras").read_bytes() + b"x")
     meta = json.loads(src.read_text())
     meta["keras_file"] = "t.keras"
     (tmp_path / "t.json").write_text(json.dumps(meta))
-    ui = app.build_dashboard(model=tmp_path / "t.keras")
+    ui = dashboard.build_dashboard(model=tmp_path / "t.keras")
     assert "No model loaded" in ui.status.value and "sha256" in ui.status.value
 
 
@@ -488,15 +485,15 @@ def test_model_tab_with_and_without_evaluation(tmp_path, tiny_model_json):
     (tmp_path / "evald.keras").write_bytes(b"")
     (tmp_path / "plain.predictions.json").write_text("{}")  # not a model record
     (tmp_path / "baselines.json").write_text(json.dumps({"nearest_class_mean": {}}))
-    models = app.discover_models([tmp_path])
+    models = registry.discover_models([tmp_path])
     assert sorted(m.name for m in models) == ["evald", "plain"]
     by = {m.name: m for m in models}
-    plain = app.model_summary_html(by["plain"])
+    plain = models_tab.model_summary_html(by["plain"])
     assert "not evaluated yet: run <code>brain-mri evaluate models/plain.keras</code>" in plain
-    ev = app.model_summary_html(by["evald"], in_use=True)
+    ev = models_tab.model_summary_html(by["evald"], in_use=True)
     assert "0.900 [0.880–0.920]" in ev and "in use" in ev and "leaky" in ev
     assert "Abstain threshold 0.85" in ev
-    card, _ = app.model_card(by["evald"])
+    card, _ = models_tab.model_card(by["evald"])
     plots = [w for w in _walk(card) if "bm-plot" in getattr(w, "_dom_classes", ())]
     kinds = [p.outputs[0]["data"]["application/vnd.plotly.v1+json"]["data"][0]["type"] for p in plots]
     assert kinds == ["heatmap", "scatter"]
@@ -509,12 +506,12 @@ def test_model_selector_switches_predictor(tmp_path, tiny_model_json, good_jpeg)
         (tmp_path / f"{name}.keras").write_bytes(src.with_suffix(".keras").read_bytes())
         meta = json.loads(src.read_text())
         (tmp_path / f"{name}.json").write_text(json.dumps({**meta, "name": name, "keras_file": f"{name}.keras"}))
-    ui = app.Dashboard(model=tmp_path / "m1.keras", examples=[], models=app.discover_models([tmp_path]))
+    ui = dashboard.Dashboard(model=tmp_path / "m1.keras", examples=[], models=registry.discover_models([tmp_path]))
     ui.run([("a.jpg", good_jpeg, None)])
     assert ui.results[0].model == "m1"
     ui.model_dd.value = str((tmp_path / "m2.keras").resolve())
     assert ui.predictor.name == "m2" and ui.results[0].model == "m2"  # last inputs re-run with the new model
-    assert app.get_predictor(tmp_path / "m2.keras") is ui.predictor  # cached: loaded once per kernel
+    assert registry.get_predictor(tmp_path / "m2.keras") is ui.predictor  # cached: loaded once per kernel
 
 
 # ----------------------------------------------------------------------------------------- notebook and server options
@@ -528,11 +525,11 @@ def test_notebook_is_layout_only():
 
 
 def test_voila_options():
-    argv = app.voila_argv(8899)
+    argv = serve.voila_argv(8899)
     assert "--Voila.ip=127.0.0.1" in argv and "--port=8899" in argv and "--no-browser" in argv
     assert "--template=lab" in argv and "--strip_sources=True" in argv
     assert any(a.startswith("--VoilaExecutor.timeout=") for a in argv)
-    assert app.WS_MAX_MESSAGE_BYTES > 2 * config.MAX_UPLOAD_BYTES  # a refused file must reach our check
+    assert serve.WS_MAX_MESSAGE_BYTES > 2 * config.MAX_UPLOAD_BYTES  # a refused file must reach our check
 
 
 def test_cli_dashboard_wires_voila(monkeypatch):
@@ -542,6 +539,6 @@ def test_cli_dashboard_wires_voila(monkeypatch):
 
     seen = {}
     monkeypatch.setattr(Voila, "launch_instance", classmethod(lambda cls, argv=None, **kw: seen.update(argv=argv, **kw)))
-    assert app.cli_dashboard(argparse.Namespace(port=8123, ip="127.0.0.1")) == 0
+    assert serve.cli_dashboard(argparse.Namespace(port=8123, ip="127.0.0.1")) == 0
     assert "--port=8123" in seen["argv"]
-    assert seen["tornado_settings"]["websocket_max_message_size"] == app.WS_MAX_MESSAGE_BYTES
+    assert seen["tornado_settings"]["websocket_max_message_size"] == serve.WS_MAX_MESSAGE_BYTES

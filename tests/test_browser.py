@@ -41,9 +41,9 @@ def browser():
 def _sample_image(tmp_path: Path) -> Path:
     """A leak-free TEST image when the dataset is present (nicer screenshot), else a synthetic phantom."""
     try:
-        from helpers.app import dashboard as app
+        from helpers.app import dashboard
 
-        ex = [e for e in app.list_examples(n_per_class=1) if e.label == "glioma"]
+        ex = [e for e in dashboard.list_examples(n_per_class=1) if e.label == "glioma"]
         if ex:
             p = tmp_path / ex[0].name
             p.write_bytes(ex[0].load())

@@ -90,7 +90,7 @@ def test_no_misses_and_no_tumours():
 def test_report_ranks_a_models_misses_and_states_the_finding(phantom_data, tmp_path, monkeypatch, session_cache):
     from helpers.evaluation import baselines as bl_mod
     from helpers.reporting import plots
-    from helpers.reporting import report
+    from helpers.reporting import context, findings, runs, tables
 
     monkeypatch.setattr(config, "cache_dir", lambda: session_cache)
     n = 100
@@ -99,31 +99,31 @@ def test_report_ranks_a_models_misses_and_states_the_finding(phantom_data, tmp_p
     model_p = np.r_[np.where(np.arange(n) < 3, 0.2, 0.95), np.full(20, 0.05)]
     _pred_table(labels, model_p).to_csv(tmp_path / "brain_tumor_cnn.predictions.csv", index=False)
     _pred_table(labels, profile_p).to_csv(tmp_path / bl_mod.PROFILE_PREDICTIONS, index=False)
-    ctx = report.RunContext(root=phantom_data, synthetic=True, smoke=False, out_dir=tmp_path, fig_dir=tmp_path,
+    ctx = context.RunContext(root=phantom_data, synthetic=True, smoke=False, out_dir=tmp_path, fig_dir=tmp_path,
                             model_dir=tmp_path)
-    res, ranked = report.profile_misses(ctx)
+    res, ranked = runs.profile_misses(ctx)
     assert res["n_missed"] == 3 and res["n_missed_groups"] == 3 and len(ranked) == n
-    assert report.profile_misses(ctx, "capstone_cnn") == ({}, None)  # no predictions: nothing to rank
+    assert runs.profile_misses(ctx, "capstone_cnn") == ({}, None)  # no predictions: nothing to rank
     blk = lambda v: {"value": v, "ci": [v - 0.02, v + 0.02]}  # noqa: E731
     baselines = {"intensity_only": {"leakfree_test": {"accuracy": blk(0.781)}, "size512_subset": {"accuracy": blk(0.809)}},
                  "metadata_only": {"leakfree_test": {"accuracy": blk(0.706)}},
                  "majority_class": {"leakfree_test": {"accuracy": blk(0.288)}}}
-    md = report.profile_markdown(res, baselines)
+    md = findings.profile_markdown(res, baselines)
     assert "78.1%" in md and "80.9%" in md and "70.6%" in md and "3 of 3 in the lowest tenth" in md
     assert "percentiles 0, 1, 2" in md
-    table = report.profile_table(ctx, {"brain_tumor_cnn": {}, "capstone_cnn": {}})
+    table = tables.profile_table(ctx, {"brain_tumor_cnn": {}, "capstone_cnn": {}})
     assert list(table.index) == ["our model"] and table.iloc[0]["missed tumours"] == "3 of 100"
     # a model that saw leak-free test images in training is left out: its hits there are partly memory
     seen = {"evaluation": {"leakfree_test": {"n_in_training_split": 5}}}
-    assert report.profile_table(ctx, {"brain_tumor_cnn": seen}).empty
-    images, titles = report.lowest_profile_tumours(ctx, None)
+    assert tables.profile_table(ctx, {"brain_tumor_cnn": seen}).empty
+    images, titles = tables.lowest_profile_tumours(ctx, None)
     assert images == [] and titles == []
     plots.profile_misses(ranked)
     plots.close_all()
     h = {"data": {}, "models": {}, "profile_misses": {"brain_tumor_cnn": res},
          "baselines": {"intensity_only": {"leakfree_accuracy": 0.781, "size512_accuracy": 0.809},
                        "metadata_only": {"leakfree_accuracy": 0.706}}}
-    text = report.findings_markdown(h)
+    text = findings.findings_markdown(h)
     assert "**The acquisition shortcut.**" in text and "78.1%" in text and "All 3 tumours our model misses" in text
     assert "70.0%" in text and "100.0%" in text  # sensitivity in the lowest tenth and elsewhere
-    assert report.profile_markdown({}, {}) == "_No intensity-profile baseline recorded._"
+    assert findings.profile_markdown({}, {}) == "_No intensity-profile baseline recorded._"

@@ -2,20 +2,20 @@
 import json
 import pytest
 
-from helpers import config, records
-from helpers.reporting import model_card
+from helpers import config, formatting, records
+from helpers.reporting import docs, model_card, recipes
 
 
 def test_readme_results_block_matches_the_saved_results():
     readme = (config.PROJ_ROOT / "README.md").read_text()
-    block = readme.split(model_card.BEGIN)[1].split(model_card.END)[0].strip()
+    block = readme.split(docs.BEGIN)[1].split(docs.END)[0].strip()
     assert block == model_card.results_markdown().strip(), "README is stale: run `brain-mri docs`"
 
 
 def test_splits_readme_counts_match_the_committed_csvs():
     text = (config.SPLITS_DIR / "README.md").read_text()
-    block = text.split(model_card.SPLITS_BEGIN)[1].split(model_card.SPLITS_END)[0].strip()
-    assert block == model_card.splits_markdown().strip(), "data/splits/README.md is stale: run `brain-mri docs`"
+    block = text.split(docs.SPLITS_BEGIN)[1].split(docs.SPLITS_END)[0].strip()
+    assert block == docs.splits_markdown().strip(), "data/splits/README.md is stale: run `brain-mri docs`"
 
 
 def test_splits_markdown_counts_a_known_table(tmp_path):
@@ -25,7 +25,7 @@ def test_splits_markdown_counts_a_known_table(tmp_path):
                   "label": ["glioma", "glioma", "notumor", "pituitary", "meningioma", "pituitary"],
                   "split": ["train", "train", "val", "test", "train", "train"],
                   "group": [0, 1, 2, 3, 4, 4]}).to_csv(tmp_path / "leakfree.csv", index=False)
-    md = model_card.splits_markdown(tmp_path)
+    md = docs.splits_markdown(tmp_path)
     assert "| train | 2 | 1 | 0 | 1 | 4 |" in md and "| total | 2 | 1 | 1 | 2 | 6 |" in md
     assert "5 twin groups (train 3, val 1, test 1); 1 label-conflict groups (2 files), in: train." in md
 
@@ -44,8 +44,8 @@ def test_commonest_confusion_reads_the_matrix():
 
 
 def test_pct_formats_value_and_ci():
-    assert model_card.pct({"value": 0.9623, "ci": [0.95, 0.973]}) == "96.2% (95% CI 95.0–97.3)"
-    assert model_card.pct(None) == "n/a"
+    assert formatting.pct_ci({"value": 0.9623, "ci": [0.95, 0.973]}) == "96.2% (95% CI 95.0–97.3)"
+    assert formatting.pct_ci(None) == "n/a"
 
 
 def test_missed_tumours_counts_confidence_and_best_specificity(tmp_path):
@@ -81,7 +81,7 @@ def test_recipe_rows_name_the_regularisers_and_skip_unevaluated_records(tmp_path
     for name, rec in recs.items():
         (tmp_path / f"{name}.json").write_text(json.dumps(rec))
     (tmp_path / "a.keras").write_bytes(b"")
-    rows = model_card.recipe_rows(tmp_path)
+    rows = recipes.recipe_rows(tmp_path)
     assert [r[0] for r in rows] == ["`a`", "`b`, weights not committed", "`d`, weights not committed"]
     assert rows[2][5] == "reweight intensity_profile, random gamma 0.4, fine-tune of `brain_tumor_cnn` at lr 0.0003"
     assert rows[0][10] == "n/a"  # no predictions saved: no miss count
@@ -90,9 +90,9 @@ def test_recipe_rows_name_the_regularisers_and_skip_unevaluated_records(tmp_path
     pred = pd.DataFrame({"path": ["x", "y", "z"], "eval_split": "leakfree_test", "label": ["glioma", "glioma", "notumor"],
                          "p_tumour": [0.2, 0.9, 0.1], "prediction": ["notumor", "glioma", "notumor"]})
     pred.to_csv(tmp_path / "b.predictions.csv", index=False)
-    assert model_card.recipe_rows(tmp_path)[1][10] == "1"  # predictions but no profile baseline: the count alone
+    assert recipes.recipe_rows(tmp_path)[1][10] == "1"  # predictions but no profile baseline: the count alone
     pred.assign(p_tumour=[0.1, 0.9, 0.5]).to_csv(tmp_path / "intensity_only.predictions.csv", index=False)
-    assert model_card.recipe_rows(tmp_path)[1][10] == "1 (1)"
+    assert recipes.recipe_rows(tmp_path)[1][10] == "1 (1)"
     assert rows[0][5] == "weight EMA 0.998, mixup 0.4" and rows[1][5] == "none"
     assert rows[1][1] == "resnet_small (width 24)" and rows[0][8] == "95.0%"
     assert rows[0][7] == "? CPU cores"  # no versions recorded: a CPU run (GPU runs name their device)
@@ -101,8 +101,8 @@ def test_recipe_rows_name_the_regularisers_and_skip_unevaluated_records(tmp_path
 
 def test_recipes_markdown_is_one_table_row_per_record():
     rows = [("`a`", "resnet_small (width 16)", 80, "from epoch 61", 0.05, "none", "hflip", "2 CPU cores", "97.0%", "96.0%")]
-    lines = model_card.recipes_markdown(rows).splitlines()
-    assert lines[0].startswith("| model |") and lines[1] == "|" + "---|" * len(model_card.RECIPE_COLUMNS)
+    lines = recipes.recipes_markdown(rows).splitlines()
+    assert lines[0].startswith("| model |") and lines[1] == "|" + "---|" * len(recipes.RECIPE_COLUMNS)
     assert lines[2] == ("| `a` | resnet_small (width 16) | 80 | from epoch 61 | 0.05 | none | hflip | 2 CPU cores | 97.0% "
                         "| 96.0% |")
 
@@ -118,11 +118,11 @@ def test_seed_spread_groups_same_recipe_runs_and_ignores_seed_name_and_budget(tm
     rec("b", 7, 0.96, 0.975, time_budget_min=0, ema_momentum=None)  # budget, and a later key left off: same recipe
     rec("c", 8, 0.97, 0.965)
     rec("other", 1, 0.9, 0.9, epochs=40)  # another recipe, one seed only: no spread
-    (spread,) = model_card.seed_spread(tmp_path)
+    (spread,) = recipes.seed_spread(tmp_path)
     assert [r["name"] for r in spread["runs"]] == ["b", "c", "a"]  # by seed
     assert spread["test"]["mean"] == pytest.approx(0.97) and spread["val"]["sd"] == pytest.approx(0.01)
     assert spread["test"]["min"] == 0.965 and spread["test"]["max"] == 0.975
-    text = model_card.seed_spread_markdown(tmp_path)
+    text = recipes.seed_spread_markdown(tmp_path)
     assert "3 seeds" in text and "SD 1.00 points" in text and "other" not in text
     # the headline of a model picked among seeds says what the recipe gives on average; a lone run says nothing
     (line, _) = model_card._selection_lines({"name": "c", "selection": "best val of 3"}, tmp_path)
@@ -132,7 +132,7 @@ def test_seed_spread_groups_same_recipe_runs_and_ignores_seed_name_and_budget(tm
 
 
 def test_trained_on_names_a_gpu_only_when_a_gpu_backend_ran():
-    from helpers.reporting.model_card import net_label
+    from helpers.reporting.recipes import net_label
     from helpers.records import trained_on
 
     gpu = {"versions": {"backend": "jax", "device": "NVIDIA H200"}, "data": {"cpu_count": 16}}

@@ -15,7 +15,8 @@ from helpers.modeling import calibrate as calibration
 from helpers import config
 from helpers.reporting import eda
 from helpers.reporting import plots
-from helpers.reporting import report  # noqa: E402
+from helpers import formatting
+from helpers.reporting import context, findings, runs, tables# noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -225,67 +226,67 @@ def test_leak_pairs_and_samples_on_phantoms(phantom_dir, isolated_cache):
 # ------------------------------------------------------------------------------------------------ report helpers
 def test_metric_and_value_formatting():
     b = {"a": {"accuracy": {"value": 0.9123, "ci": [0.9, 0.93]}, "n": 5}}
-    assert report.metric(b, "a", "accuracy") == "91.2% (90.0%–93.0%)"
-    assert report.metric(b, "a", "accuracy", ci=False) == "91.2%"
-    assert report.metric(b, "a", "missing") == "n/a"
-    assert report.metric({"x": 0.5}, "x", fmt="{:.2f}") == "0.50"
-    assert report.metric({"x": {"value": 0.5, "ci": [None, None]}}, "x") == "50.0%"
-    assert report.value(b, "a", "accuracy") == 0.9123 and report.value(b, "a", "n") == 5
-    assert report.value(b, "nope", default=-1) == -1
+    assert formatting.metric(b, "a", "accuracy") == "91.2% (90.0%–93.0%)"
+    assert formatting.metric(b, "a", "accuracy", ci=False) == "91.2%"
+    assert formatting.metric(b, "a", "missing") == "n/a"
+    assert formatting.metric({"x": 0.5}, "x", fmt="{:.2f}") == "0.50"
+    assert formatting.metric({"x": {"value": 0.5, "ci": [None, None]}}, "x") == "50.0%"
+    assert formatting.value(b, "a", "accuracy") == 0.9123 and formatting.value(b, "a", "n") == 5
+    assert formatting.value(b, "nope", default=-1) == -1
 
 
 def test_evaluation_status():
-    assert report.evaluation_status(None)[0] is False
-    assert report.evaluation_status({"keras_sha256": "k"})[1] == "no evaluation recorded yet"
+    assert runs.evaluation_status(None)[0] is False
+    assert runs.evaluation_status({"keras_sha256": "k"})[1] == "no evaluation recorded yet"
     meta = {"keras_sha256": "k", "evaluation": {"split_sha256": "s1", "synthetic": False, "keras_sha256": "k",
                                                 "evaluated_at": "t"}}
-    assert report.evaluation_status(meta, "s1", False)[0] is True
-    ok, why = report.evaluation_status(meta, "s2", False)
+    assert runs.evaluation_status(meta, "s1", False)[0] is True
+    ok, why = runs.evaluation_status(meta, "s2", False)
     assert not ok and "stale" in why
-    assert report.evaluation_status(meta, "s1", True)[0] is False
+    assert runs.evaluation_status(meta, "s1", True)[0] is False
     meta["keras_sha256"] = "other"
-    assert "weights changed" in report.evaluation_status(meta, "s1", False)[1]
+    assert "weights changed" in runs.evaluation_status(meta, "s1", False)[1]
 
 
 def test_show_path_never_absolute(tmp_path, monkeypatch):
     monkeypatch.setenv("BRAIN_MRI_DATA", str(tmp_path / "data"))
-    assert report.show_path(config.PROJ_ROOT / "figures" / "a.png") == "figures/a.png"
-    assert report.show_path(tmp_path / "data" / "Training" / "x.jpg") == "$BRAIN_MRI_DATA/Training/x.jpg"
-    assert report.show_path("/somewhere/else/file.txt") == "file.txt"
+    assert context.show_path(config.PROJ_ROOT / "figures" / "a.png") == "figures/a.png"
+    assert context.show_path(tmp_path / "data" / "Training" / "x.jpg") == "$BRAIN_MRI_DATA/Training/x.jpg"
+    assert context.show_path("/somewhere/else/file.txt") == "file.txt"
 
 
 def test_smoke_subset_links_a_stratified_sample(phantom_dir, tmp_path):
-    dest = report.smoke_subset(phantom_dir, tmp_path / "sub" / "brain-tumor-mri", per_class=(2, 1), seed=3)
+    dest = context.smoke_subset(phantom_dir, tmp_path / "sub" / "brain-tumor-mri", per_class=(2, 1), seed=3)
     files = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*.jpg"))
     assert len(files) == 4 * 3
     assert sum(f.startswith("Testing/") for f in files) == 4
     assert all((dest / f).read_bytes() == (phantom_dir / f).read_bytes() for f in files)
-    again = report.smoke_subset(phantom_dir, dest, per_class=(2, 1), seed=3)  # idempotent
+    again = context.smoke_subset(phantom_dir, dest, per_class=(2, 1), seed=3)  # idempotent
     assert sorted(p.relative_to(again).as_posix() for p in again.rglob("*.jpg")) == files
 
 
 def test_context_keeps_smoke_and_synthetic_output_out_of_figures(phantom_dir, tmp_path):
-    ctx = report.context(phantom_dir, smoke=False, output_dir=tmp_path / "out")
+    ctx = context.context(phantom_dir, smoke=False, output_dir=tmp_path / "out")
     assert ctx.synthetic and not ctx.real
     assert ctx.fig_dir == tmp_path / "out" / "figures" and ctx.model_dir == tmp_path / "out" / "models"
-    ctx2 = report.context(phantom_dir, smoke=True, output_dir=tmp_path / "out", model_dir=tmp_path / "m")
+    ctx2 = context.context(phantom_dir, smoke=True, output_dir=tmp_path / "out", model_dir=tmp_path / "m")
     assert ctx2.model_dir == tmp_path / "m" and ctx2.root == phantom_dir  # phantoms are not subsampled again
-    html = report.banner(ctx).data
-    assert report.BANNER_SYNTHETIC in html
-    assert "<output>" in report.describe(ctx) and str(tmp_path) not in report.describe(ctx)
+    html = context.banner(ctx).data
+    assert context.BANNER_SYNTHETIC in html
+    assert "<output>" in context.describe(ctx) and str(tmp_path) not in context.describe(ctx)
 
 
 def test_model_plan_rules(phantom_dir, tmp_path):
-    ctx = report.context(phantom_dir, smoke=True, output_dir=tmp_path)
-    p = report.model_plan("brain_tumor_cnn", ctx)
+    ctx = context.context(phantom_dir, smoke=True, output_dir=tmp_path)
+    p = runs.model_plan("brain_tumor_cnn", ctx)
     assert p["action"] == "train" and p["config"]["arch"] == "tiny" and p["json"].parent == tmp_path / "models"
-    p = report.model_plan("capstone_cnn", ctx, epochs=1, img_size=48)
+    p = runs.model_plan("capstone_cnn", ctx, epochs=1, img_size=48)
     assert p["config"]["arch"] == "capstone_cnn" and p["config"]["epochs"] == 1 and p["config"]["img_size"] == 48
-    real = report.RunContext(root=tmp_path, synthetic=False, smoke=False, out_dir=tmp_path, fig_dir=tmp_path,
+    real = context.RunContext(root=tmp_path, synthetic=False, smoke=False, out_dir=tmp_path, fig_dir=tmp_path,
                              model_dir=tmp_path / "none")
-    p = report.model_plan("capstone_cnn", real)
+    p = runs.model_plan("capstone_cnn", real)
     assert p["action"] == "missing" and "brain-mri train --arch capstone_cnn" in p["why"]
-    assert report.model_names(real) == ["brain_tumor_cnn", "capstone_cnn"]
+    assert runs.model_names(real) == ["brain_tumor_cnn", "capstone_cnn"]
 
 
 def _fake_record(acc: float) -> dict:
@@ -314,24 +315,24 @@ def test_result_tables_and_findings_use_recorded_numbers(tmp_path):
     baselines = {"metadata_only": {"leakfree_test": {"accuracy": {"value": 0.62, "ci": [0.6, 0.64]}},
                                    "official_test": {"accuracy": {"value": 0.71, "ci": [0.69, 0.73]}}},
                  "majority_class": {"leakfree_test": {"accuracy": {"value": 0.29, "ci": [0.27, 0.31]}}}}
-    t = report.metrics_table(records)
+    t = tables.metrics_table(records)
     assert t.loc["our model", "accuracy"].startswith("91.3%") and t.loc["capstone CNN", "n"] == 100
-    assert report.per_class_table(records["brain_tumor_cnn"]).loc["glioma", "support"] == 25
-    assert report.missed_tumours(records["brain_tumor_cnn"]) == {"missed": 6, "of": 75,
+    assert tables.per_class_table(records["brain_tumor_cnn"]).loc["glioma", "support"] == 25
+    assert tables.missed_tumours(records["brain_tumor_cnn"]) == {"missed": 6, "of": 75,
                                                                  "per_class": {"glioma": 3, "meningioma": 1, "pituitary": 2}}
-    leak = report.leakage_table(records, baselines)
+    leak = tables.leakage_table(records, baselines)
     assert set(leak["test"]) == {"leak-free", "official (leaky)"} and len(leak) == 7  # 2 models x 2, 2 + 1 baselines
-    assert "+9.0 points" in report.inflation_markdown(leak, records)
-    assert report.size512_table(records).loc["our model", "n (512×512)"] == 60
+    assert "+9.0 points" in findings.inflation_markdown(leak, records)
+    assert tables.size512_table(records).loc["our model", "n (512×512)"] == 60
     eda_rec = {"n_files": 1000, "frac_512x512": {"glioma": 1.0, "notumor": 0.01}, "test_with_train_twin": 300,
                "n_official_test": 400, "leakfree_cross_split_twins": 0,
                "audit": {"n_groups": 700, "n_label_conflicts": 4, "exact": {"n_duplicate_files": 30}}}
-    ctx = report.RunContext(root=tmp_path, synthetic=False, smoke=False, out_dir=tmp_path, fig_dir=tmp_path,
+    ctx = context.RunContext(root=tmp_path, synthetic=False, smoke=False, out_dir=tmp_path, fig_dir=tmp_path,
                             model_dir=tmp_path)
-    h = report.headline(ctx, records, baselines, eda_rec)
+    h = findings.headline(ctx, records, baselines, eda_rec)
     json.dumps(h)  # JSON-ready
     assert h["models"]["brain_tumor_cnn"]["leakfree_accuracy"]["value"] == 0.913
-    text = report.findings_markdown(h)
+    text = findings.findings_markdown(h)
     for s in ("300 of its 400", "91.3%", "62.0%", "6 of 75", "0.080 to 0.030", "85%"):
         assert s in text, s
 
@@ -340,10 +341,10 @@ def test_baseline_table_and_training_notes():
     rec = {"metadata_only": {"leakfree_test": {"accuracy": {"value": 0.6, "ci": [0.5, 0.7]},
                                                "macro_f1": {"value": 0.55, "ci": [0.5, 0.6]}},
                              "official_test": {"accuracy": {"value": 0.7, "ci": [0.6, 0.8]}}}}
-    t = report.baseline_table(rec)
+    t = tables.baseline_table(rec)
     assert t.loc["metadata only (no pixels)", "leak-free accuracy"] == "60.0% (50.0%–70.0%)"
-    assert report.baseline_table(None) is None
-    notes = report.training_notes({"brain_tumor_cnn": {"arch": "tiny", "params": 10, "history": {
+    assert tables.baseline_table(None) is None
+    notes = findings.training_notes({"brain_tumor_cnn": {"arch": "tiny", "params": 10, "history": {
         "loss": [1, 0.5], "accuracy": [0.5, 0.9], "val_accuracy": [0.6, 0.7]}, "train_wall_s": 30}, "capstone_cnn": None})
     assert "best validation accuracy 70.0% at epoch 2" in notes and "not available" in notes
 
@@ -352,12 +353,12 @@ def test_model_table_and_layer_table(tiny_model_json):
     from helpers.modeling import predictor as predict
 
     meta = json.loads(tiny_model_json.read_text())
-    t = report.model_table({"brain_tumor_cnn": meta})
+    t = tables.model_table({"brain_tumor_cnn": meta})
     assert t.loc["architecture", "our model"] == "tiny" and t.loc["parameters", "our model"] == f"{meta['params']:,}"
     p = predict.load_model(tiny_model_json.with_suffix(".keras"))
-    lt = report.layer_table(p.model)
+    lt = tables.layer_table(p.model)
     assert lt["params"].sum() == meta["params"]
-    assert "last_conv" in report.summary_text(p.model)
+    assert "last_conv" in tables.summary_text(p.model)
 
 
 def test_ensemble_records_in_the_report(tmp_path, monkeypatch):
@@ -370,19 +371,19 @@ def test_ensemble_records_in_the_report(tmp_path, monkeypatch):
            "members": [{"name": "m42", "config": {"seed": 42, "arch": "resnet_small"}, "epochs_run": 2,
                         "val_accuracy": 0.9},
                        {"name": "m7", "config": {"seed": 7, "arch": "resnet_small"}, "epochs_run": 2}]}
-    h = report.training_histories(ens, tmp_path)
+    h = runs.training_histories(ens, tmp_path)
     assert set(h) == {"m42", "m7"} and h["m7"]["val_accuracy"] == [0.6, 0.8]
     fig = plots.training_curves(h, "members")
     assert len(fig.axes[1].lines) == 4  # train and validation accuracy of each member
-    assert "ensemble" in report.architecture_markdown(ens, tmp_path) and "seed 7" in report.architecture_markdown(ens, tmp_path)
-    notes = report.training_notes({"brain_tumor_cnn": ens}, tmp_path)
+    assert "ensemble" in findings.architecture_markdown(ens, tmp_path) and "seed 7" in findings.architecture_markdown(ens, tmp_path)
+    notes = findings.training_notes({"brain_tumor_cnn": ens}, tmp_path)
     assert "ensemble` of 2" in notes and "best validation accuracy 80.0% at epoch 2" in notes
     # a retrain on real data trains each member's recorded recipe, then merges
     (tmp_path / "brain_tumor_cnn.json").write_text(json.dumps(ens))
-    real = report.RunContext(root=tmp_path, synthetic=False, smoke=False, out_dir=tmp_path, fig_dir=tmp_path,
+    real = context.RunContext(root=tmp_path, synthetic=False, smoke=False, out_dir=tmp_path, fig_dir=tmp_path,
                              model_dir=tmp_path)
     monkeypatch.setattr(config, "MODELS_DIR", tmp_path)
-    p = report.model_plan("brain_tumor_cnn", real, retrain=True)
+    p = runs.model_plan("brain_tumor_cnn", real, retrain=True)
     assert p["action"] == "train" and [c["seed"] for c in p["config"]["member_configs"]] == [42, 7]
 
 
@@ -392,22 +393,22 @@ def test_retraining_a_gpu_trained_model_drops_its_shared_gpu_time_guard(tmp_path
            "config": {"arch": "resnet_small", "seed": 8, "time_budget_min": 7, "model_kwargs": {"width": 32}}}
     (tmp_path / "brain_tumor_cnn.json").write_text(json.dumps(rec))
     monkeypatch.setattr(config, "MODELS_DIR", tmp_path)
-    real = report.RunContext(root=tmp_path, synthetic=False, smoke=False, out_dir=tmp_path, fig_dir=tmp_path,
+    real = context.RunContext(root=tmp_path, synthetic=False, smoke=False, out_dir=tmp_path, fig_dir=tmp_path,
                              model_dir=tmp_path)
-    p = report.model_plan("brain_tumor_cnn", real, retrain=True)
+    p = runs.model_plan("brain_tumor_cnn", real, retrain=True)
     assert p["config"]["time_budget_min"] == 0 and p["config"]["seed"] == 8 and "NVIDIA H200 GPU" in p["why"]
     rec["versions"] = {"backend": "tensorflow"}  # a CPU record keeps its budget as recorded
     (tmp_path / "brain_tumor_cnn.json").write_text(json.dumps(rec))
-    assert report.model_plan("brain_tumor_cnn", real, retrain=True)["config"]["time_budget_min"] == 7
+    assert runs.model_plan("brain_tumor_cnn", real, retrain=True)["config"]["time_budget_min"] == 7
 
 
 def test_architecture_line_names_the_net_its_augmentation_and_where_it_trained(tmp_path):
     meta = {"name": "brain_tumor_cnn", "arch": "resnet_small", "params": 2848164, "run_name": "r8",
             "config": {"seed": 8, "model_kwargs": {"width": 32, "stem_pool": False, "augment_layer": "affine"}},
             "versions": {"backend": "jax", "device": "NVIDIA H200"}, "data": {"cpu_count": 16}}
-    line = report.architecture_markdown(meta, tmp_path)
+    line = findings.architecture_markdown(meta, tmp_path)
     for part in ("(run `r8`)", "`resnet_small` (width 32, no stem pooling)", "2,848,164 parameters", "seed 8",
                  "RandomAffineAugment", "trained on one NVIDIA H200 GPU"):
         assert part in line, part
     cpu = {"name": "c", "arch": "capstone_cnn", "params": 10, "config": {"seed": 42}, "data": {"cpu_count": 2}}
-    assert report.architecture_markdown(cpu, tmp_path) == "`c`: `capstone_cnn`, 10 parameters, seed 42; trained on 2 CPU cores."
+    assert findings.architecture_markdown(cpu, tmp_path) == "`c`: `capstone_cnn`, 10 parameters, seed 42; trained on 2 CPU cores."

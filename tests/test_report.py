@@ -14,7 +14,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from helpers import config
-from helpers.reporting import report
+from helpers.reporting import context, findings, runner, tables
 
 REQUIRED_PARAMS = {"DATA_DIR", "SMOKE", "SEED", "IMG_SIZE", "EPOCHS", "OUTPUT_DIR"}
 
@@ -36,7 +36,7 @@ def _errors(nb) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------------ structure (fast)
-@pytest.mark.parametrize("path", report.notebook_paths(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", runner.notebook_paths(), ids=lambda p: p.name)
 def test_notebook_structure(path):
     nb = nbformat.read(path, as_version=4)
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# "), "title first"
@@ -53,16 +53,16 @@ def test_notebook_structure(path):
         assert "RETRAIN" in declared
     assert "SMOKE = False" in tagged[0].source and "if SMOKE" not in tagged[0].source
     after = nb.cells[nb.cells.index(tagged[0]) + 1].source
-    assert after.startswith("if SMOKE:") and "report.banner(ctx)" in after
+    assert after.startswith("if SMOKE:") and "context.banner(ctx)" in after
     assert not any("injected-parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells)
 
 
 def test_notebook_paths_order_and_selection():
-    names = [p.name for p in report.notebook_paths()]
+    names = [p.name for p in runner.notebook_paths()]
     assert names == sorted(names) and names[0].startswith("01") and len(names) == 5
-    assert [p.name for p in report.notebook_paths(["03"])] == ["03-modeling.ipynb"]
+    assert [p.name for p in runner.notebook_paths(["03"])] == ["03-modeling.ipynb"]
     with pytest.raises(FileNotFoundError, match="no report notebook"):
-        report.notebook_paths(["99"])
+        runner.notebook_paths(["99"])
 
 
 def test_context_without_data_falls_back_to_phantoms(tmp_path, monkeypatch):
@@ -72,7 +72,7 @@ def test_context_without_data_falls_back_to_phantoms(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "RAW_DIR", tmp_path / "raw")  # the default data folder does not exist
     made = tmp_path / "synthetic" / "brain-tumor-mri"
     monkeypatch.setattr(synthetic, "ensure_synthetic", lambda *a, **k: synthetic.write_dataset(made, (2, 1), seed=1))
-    ctx = report.context(None, smoke=True, output_dir=tmp_path / "out")
+    ctx = context.context(None, smoke=True, output_dir=tmp_path / "out")
     assert ctx.root == made and ctx.synthetic and ctx.fig_dir == tmp_path / "out" / "figures"
 
 
@@ -108,8 +108,8 @@ def test_failing_cell_names_notebook_and_cell_and_keeps_partial_output(fake_note
         new_code_cell("raise ValueError('boom in cell')"), new_code_cell("print('never runs')")])
     original = (fake_notebooks / "02-bad.ipynb").read_text()
     out = tmp_path / "out"
-    with pytest.raises(report.ReportError) as err:
-        report.run_report(smoke=True, out_dir=out, inplace=True, log=lambda *_: None)
+    with pytest.raises(runner.ReportError) as err:
+        runner.run_report(smoke=True, out_dir=out, inplace=True, log=lambda *_: None)
     e = err.value
     assert e.notebook == "02-bad.ipynb" and isinstance(e.cell_index, int)
     assert "02-bad.ipynb" in str(e) and "ValueError: boom in cell" in str(e) and "cell" in str(e)
@@ -125,7 +125,7 @@ def test_failing_cell_names_notebook_and_cell_and_keeps_partial_output(fake_note
 
     args = types.SimpleNamespace(smoke=True, retrain=False, data_dir=None, out_dir=str(tmp_path / "out2"),
                                  inplace=False)
-    assert report.cli_report(args) == 1
+    assert runner.cli_report(args) == 1
     msg = capsys.readouterr().err
     assert "error: 02-bad.ipynb failed at cell" in msg and "partial output kept at" in msg
 
@@ -138,7 +138,7 @@ def test_inplace_copies_are_free_of_machine_paths(fake_notebooks, tmp_path):
         new_code_cell("print(SMOKE, DATA_DIR is not None)")])
     data = tmp_path / "some" / "data"
     data.mkdir(parents=True)
-    recs = report.run_report(smoke=False, data_dir=data, out_dir=tmp_path / "out", inplace=True, log=lambda *_: None)
+    recs = runner.run_report(smoke=False, data_dir=data, out_dir=tmp_path / "out", inplace=True, log=lambda *_: None)
     assert [r["notebook"] for r in recs] == ["01-params.ipynb"] and recs[0]["html"].is_file()
     copied = nbformat.read(fake_notebooks / "01-params.ipynb", as_version=4)
     assert not any("injected-parameters" in c.get("metadata", {}).get("tags", []) for c in copied.cells)
@@ -158,14 +158,14 @@ def smoke_report(phantom_data, tmp_path_factory):
     base = tmp_path_factory.mktemp("report")
     nbdir = base / "notebooks"
     nbdir.mkdir()
-    for p in report.notebook_paths():
+    for p in runner.notebook_paths():
         shutil.copy(p, nbdir / p.name)
     logs: list[str] = []
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("BRAIN_MRI_DATA", raising=False)
         mp.setattr(config, "NOTEBOOKS_DIR", nbdir)
         t0 = time.time()
-        recs = report.run_report(smoke=True, data_dir=phantom_data, out_dir=base / "reports", inplace=True,
+        recs = runner.run_report(smoke=True, data_dir=phantom_data, out_dir=base / "reports", inplace=True,
                                  log=logs.append)
         wall = time.time() - t0
     return {"out": base / "reports", "nbdir": nbdir, "records": recs, "logs": logs, "wall": wall,
@@ -175,11 +175,11 @@ def smoke_report(phantom_data, tmp_path_factory):
 @pytest.mark.slow
 def test_smoke_chain_runs_clean_with_banner(smoke_report):
     recs = smoke_report["records"]
-    assert [r["notebook"] for r in recs] == [p.name for p in report.notebook_paths()]
+    assert [r["notebook"] for r in recs] == [p.name for p in runner.notebook_paths()]
     for r in recs:
         nb = nbformat.read(r["output"], as_version=4)
         assert _errors(nb) == [], r["notebook"]
-        assert report.BANNER_SYNTHETIC in _outputs_text(nb), f"no synthetic banner in {r['notebook']}"
+        assert context.BANNER_SYNTHETIC in _outputs_text(nb), f"no synthetic banner in {r['notebook']}"
         assert r["html"].is_file() and r["html"].stat().st_size > 10_000
     assert any("kernel CPU" in line for line in smoke_report["logs"])
     print(f"smoke chain on phantoms: {smoke_report['wall']:.0f} s wall; " + "; ".join(smoke_report["logs"]))
@@ -217,13 +217,13 @@ def test_smoke_chain_inplace_copies_are_clean(smoke_report):
 @pytest.mark.realdata
 @pytest.mark.skipif(not os.environ.get("BRAIN_MRI_DATA"), reason="needs $BRAIN_MRI_DATA")
 def test_smoke_chain_on_real_data(tmp_path):
-    recs = report.run_report(smoke=True, out_dir=tmp_path / "reports", log=lambda *_: None)
+    recs = runner.run_report(smoke=True, out_dir=tmp_path / "reports", log=lambda *_: None)
     assert (tmp_path / "reports" / "smoke-data" / config.DATASET_NAME / ".smoke-subset.json").is_file()
     for r in recs:
         nb = nbformat.read(r["output"], as_version=4)
         assert _errors(nb) == [], r["notebook"]
         text = _outputs_text(nb)
-        assert report.BANNER_SMOKE in text and report.BANNER_SYNTHETIC not in text
+        assert context.BANNER_SMOKE in text and context.BANNER_SYNTHETIC not in text
     summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
     assert summary["synthetic"] is False and summary["smoke"] is True
 
@@ -234,7 +234,7 @@ def test_cluster_table_reads_the_cluster_block_and_skips_records_without_it():
                "sensitivity": block, "per_group_accuracy": {"value": 0.88, "ci": [0.8, 0.95]}}
     records = {"brain_tumor_cnn": {"evaluation": {"leakfree_test": {"n": 100, "accuracy": block, "cluster": cluster}}},
                "old": {"evaluation": {"leakfree_test": {"n": 100, "accuracy": block}}}}
-    t = report.cluster_table(records)
+    t = tables.cluster_table(records)
     assert len(t) == 1
     row = t.iloc[0]
     assert row["twin groups"] == 40 and row["images"] == 100
@@ -243,27 +243,27 @@ def test_cluster_table_reads_the_cluster_block_and_skips_records_without_it():
     assert row["accuracy per twin group"].startswith("88.0%")
     records["seen"] = {"evaluation": {"leakfree_test": {"n": 100, "accuracy": block, "cluster": cluster,
                                                         "contaminated": True, "n_in_training_split": 80}}}
-    assert "80 seen in training" in report.cluster_table(records).loc["seen", "images"]
+    assert "80 seen in training" in tables.cluster_table(records).loc["seen", "images"]
 
 
 def test_inplace_refuses_to_put_demo_output_into_the_committed_notebooks(tmp_path, monkeypatch):
     real_nb = config.PROJ_ROOT / "notebooks"
     monkeypatch.delenv("BRAIN_MRI_DATA", raising=False)
-    assert "smoke run" in report.inplace_refusal(True, None, real_nb)
+    assert "smoke run" in runner.inplace_refusal(True, None, real_nb)
     # no dataset anywhere: the report would fall back to phantoms
     from helpers.data import layouts as data_mod
 
     monkeypatch.setattr(data_mod, "resolve_data_dir", lambda d=None, allow_synthetic=False: tmp_path / "phantoms")
     monkeypatch.setattr("helpers.data.synthetic.is_synthetic", lambda root: True)
-    assert "synthetic phantoms" in report.inplace_refusal(False, None, real_nb)
+    assert "synthetic phantoms" in runner.inplace_refusal(False, None, real_nb)
     monkeypatch.setattr("helpers.data.synthetic.is_synthetic", lambda root: False)
-    assert report.inplace_refusal(False, tmp_path, real_nb) is None  # real data, full run: allowed
-    assert report.inplace_refusal(True, None, tmp_path) is None  # a copy of notebooks/ elsewhere is not guarded
+    assert runner.inplace_refusal(False, tmp_path, real_nb) is None  # real data, full run: allowed
+    assert runner.inplace_refusal(True, None, tmp_path) is None  # a copy of notebooks/ elsewhere is not guarded
     # the CLI says why in one line and runs nothing
     monkeypatch.setattr(config, "NOTEBOOKS_DIR", real_nb)
-    monkeypatch.setattr(report, "execute", lambda *a, **k: pytest.fail("a notebook ran despite the refusal"))
+    monkeypatch.setattr(runner, "execute", lambda *a, **k: pytest.fail("a notebook ran despite the refusal"))
     args = types.SimpleNamespace(smoke=True, retrain=False, data_dir=None, out_dir=str(tmp_path / "out"), inplace=True)
-    assert report.cli_report(args) == 1
+    assert runner.cli_report(args) == 1
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").glob("*.ipynb"))
 
 
@@ -271,9 +271,9 @@ def test_sensitivity_is_printed_with_two_decimals_so_a_miss_of_the_target_shows(
     b = {"n": 1057, "accuracy": {"value": 0.986, "ci": [0.978, 0.992]},
          "tumour": {"sensitivity": {"value": 0.994688, "ci": [0.989, 0.9987]},
                     "specificity": {"value": 0.993421, "ci": [0.983, 1.0]}}}
-    t = report.metrics_table({"brain_tumor_cnn": {"evaluation": {"leakfree_test": b}}})
+    t = tables.metrics_table({"brain_tumor_cnn": {"evaluation": {"leakfree_test": b}}})
     assert t.loc["our model", "tumour sensitivity"].startswith("99.47%")  # 99.5% would read as the target met
-    text = report.findings_markdown({"data": {}, "baselines": {}, "models": {"brain_tumor_cnn": {
+    text = findings.findings_markdown({"data": {}, "baselines": {}, "models": {"brain_tumor_cnn": {
         "leakfree_accuracy": b["accuracy"], "tumour_sensitivity": b["tumour"]["sensitivity"],
         "tumour_specificity": b["tumour"]["specificity"]}}})
     assert "99.47%" in text and "99.5%" not in text

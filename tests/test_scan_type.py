@@ -161,11 +161,11 @@ def test_metrics_by_scan_type_counts():
 
 @pytest.mark.skipif(not DATA, reason="needs $BRAIN_MRI_DATA (the Kaggle set the labels name)")
 def test_real_data_tags_are_accurate_and_ct_uploads_are_warned():
-    from helpers.app import dashboard as app
-    from helpers.reporting import report
+    from helpers.app import upload
+    from helpers.reporting import context, findings, runs
 
-    ctx = report.context(DATA)
-    tags, info = report.scan_types(ctx)
+    ctx = context.context(DATA)
+    tags, info = runs.scan_types(ctx)
     assert tags is not None, info
     assert info["cv"]["plane"]["accuracy"] >= 0.85 and info["holdout"]["accuracy"] >= 0.85
     assert info["cv"]["modality"]["accuracy"] >= 0.95
@@ -173,7 +173,7 @@ def test_real_data_tags_are_accurate_and_ct_uploads_are_warned():
     assert comp["files"].sum() == len(info["split"])
     lab = scan_type.read_labels()
     ct_file = lab[(lab["modality"] == "CT") & (lab["sample"] == "random")]["path"].iloc[0]
-    res = app.process_upload(Path(ct_file).name, (Path(DATA) / ct_file).read_bytes(), None)
+    res = upload.process_upload(Path(ct_file).name, (Path(DATA) / ct_file).read_bytes(), None)
     assert res.error is None
     x128 = res.prepared if res.prepared.shape == (128, 128) else None
     tag = scan_type.tag_one(x128)
@@ -212,7 +212,7 @@ def test_sequence_table_and_reading():
 
 
 def test_finding_9_reads_the_saved_scan_type_summary():
-    from helpers.reporting import report
+    from helpers.reporting import context, findings, runs
 
     preds, tags = _preds_and_tags()
     t = scan_type.metrics_by_scan_type(preds, tags, n_boot=10)
@@ -221,8 +221,8 @@ def test_finding_9_reads_the_saved_scan_type_summary():
     h = {"data": {}, "models": {}, "baselines": {},
          "scan_types": json.loads(json.dumps({"by_plane": t.to_dict(orient="index"),
                                               "sequence": seq.to_dict(orient="index")}))}
-    text = report.findings_markdown(h)
+    text = findings.findings_markdown(h)
     assert text.startswith("9. **Plane, modality and weighting are class cues too**")
     assert "Of the 5 no-tumour test slices, 4 are axial" in text and "2 test slices are CT, not MRI" in text
     assert "Of 30 labelled tumour slices, 0 are T2 or FLAIR; of 8 labelled no-tumour MRI slices, 4 (50%)" in text
-    assert "9." not in report.findings_markdown({"data": {}, "models": {}, "baselines": {}, "scan_types": {}})
+    assert "9." not in findings.findings_markdown({"data": {}, "models": {}, "baselines": {}, "scan_types": {}})

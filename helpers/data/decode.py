@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import io
 import warnings
-from dataclasses import dataclass
-from dataclasses import field
+from dataclasses import dataclass, field
 from pathlib import Path
 from struct import error as struct_error
 from typing import Union
 
 import numpy as np
-from PIL import Image
-from PIL import ImageOps
+from PIL import Image, ImageOps
 
 from .. import config
 from ..errors import ImageError

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import datetime
-from datetime import timezone
+from datetime import datetime, timezone
 from pathlib import Path
 import pandas as pd
-from .. import config
-from .. import records
-from .metrics import ABSTAIN_MIN_ACCEPTED, ABSTAIN_TARGET, NOTUMOR, SCREEN_TARGET_SENSITIVITY, abstain_curve, best_accepted_accuracy, choose_abstain_threshold, choose_screening_threshold, classification_metrics, cluster_metrics, screening_block, split_metrics
+from .. import config, records
+from .metrics import (ABSTAIN_MIN_ACCEPTED, ABSTAIN_TARGET, NOTUMOR, SCREEN_TARGET_SENSITIVITY, abstain_curve,
+                      best_accepted_accuracy, choose_abstain_threshold, choose_screening_threshold,
+                      classification_metrics, cluster_metrics, screening_block, split_metrics)
 from .robustness import RESOLUTIONS, robustness_arrays
 from ..formatting import value_ci
 from ..stats import bootstrap_indices, ci_block

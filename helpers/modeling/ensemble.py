@@ -104,7 +104,7 @@ def build(member_paths: list[str | Path], name: str, out_dir: str | Path = confi
     cal = calibrate(model, Xva, yva)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    kpath = out_dir / f"{name}.keras"
+    kpath = records.destination(out_dir, name).weights
     save_inference_model(model, kpath)
     secs = sum(float(p.meta.get("train_wall_s") or 0) for p in members)
     images = sum(float(p.meta.get("train_images_per_s") or 0) * float(p.meta.get("train_wall_s") or 0) for p in members)

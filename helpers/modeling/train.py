@@ -360,7 +360,7 @@ def train(overrides: dict | None = None, data_dir=None, out_dir: str | Path = co
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    kpath = out_dir / f"{cfg['name']}.keras"
+    kpath = records.destination(out_dir, cfg["name"]).weights
     save_inference_model(model, kpath)
     meta = {
         "name": cfg["name"],

@@ -1,0 +1,159 @@
+"""The result card of one upload: headline call, probability bars, input notes, DICOM fields and the Grad-CAM overlay,
+as HTML and Plotly figures.
+"""
+from __future__ import annotations
+
+import io
+import logging
+
+import numpy as np
+from PIL import Image
+
+from .. import config
+from ..formatting import pct, size
+from ..reporting.page_style import AXIS, C_MUTED, C_OK, C_TUMOUR, esc, LAYOUT_BASE, plot_output
+from .upload import Result
+
+log = logging.getLogger(__name__)
+
+
+def png(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(a)).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+# ----------------------------------------------------------------------------------------- Predict cards
+def prob_figure(res: Result) -> dict:
+    """Horizontal bars of the calibrated probabilities (plotly figure as a dict)."""
+    colours = [C_OK if c == config.NO_TUMOUR else C_TUMOUR for c in res.classes]
+    opac = [1.0 if c == res.predicted else 0.45 for c in res.classes]
+    t = float(res.abstain_threshold)
+    return {
+        "data": [{"type": "bar", "orientation": "h", "x": [round(float(p), 6) for p in res.probs], "y": list(res.classes),
+                  "marker": {"color": colours, "opacity": opac}, "text": [pct(p) for p in res.probs],
+                  "textposition": "auto", "hoverinfo": "skip"}],
+        "layout": {**LAYOUT_BASE, "height": 190, "width": 340, "margin": {"l": 10, "r": 26, "t": 20, "b": 26},
+                   "xaxis": {**AXIS, "range": [0, 1], "tickformat": ".0%", "automargin": True},
+                   "yaxis": {**AXIS, "autorange": "reversed", "automargin": True},
+                   "shapes": [{"type": "line", "x0": t, "x1": t, "y0": 0, "y1": 1, "yref": "paper",
+                               "line": {"dash": "dot", "color": C_MUTED, "width": 1.5}}],
+                   "annotations": [{"x": t, "y": 1.0, "yref": "paper", "yanchor": "bottom", "showarrow": False,
+                                    "text": f"abstain {t:.2f}", "font": {"size": 10, "color": C_MUTED}}]},
+    }
+
+
+def headline_html(res: Result) -> str:
+    """P(tumour) headline, predicted class, abstain band and the probability table (data-* attributes for tests)."""
+    colour = C_TUMOUR if res.p_tumour >= res.call_threshold else C_OK
+    parts = [f'<div class="bm-headline" data-p-tumour="{res.p_tumour:.6f}" data-predicted="{esc(res.predicted)}"'
+             f' data-abstain="{int(res.abstain)}">',
+             '<div class="bm-label">P(tumour)</div>',
+             f'<div class="bm-big" style="color:{colour}">{pct(res.p_tumour)}</div>',
+             f'<div>Most likely: <b>{esc(res.predicted)}</b> ({pct(res.confidence)})</div>']
+    if res.abstain:
+        parts.append(f'<div class="bm-abstain">uncertain — refer to a radiologist<br><span style="font-weight:400">'
+                     f'highest calibrated probability {res.confidence:.2f} is below the abstain threshold '
+                     f'{res.abstain_threshold:.3g}</span></div>')
+    else:
+        parts.append(f'<div class="bm-confident">above the abstain threshold ({res.confidence:.2f} ≥ '
+                     f'{res.abstain_threshold:.3g})</div>')
+    if res.track_record:  # right under the call it qualifies
+        parts.append(f'<div class="bm-note bm-track">ℹ {esc(res.track_record)}</div>')
+    if res.true_label:
+        if res.true_label == "synthetic":
+            parts.append('<div class="bm-note">True label: none (synthetic phantom, not an MRI)</div>')
+        else:
+            mark = "✓" if res.true_label == res.predicted else "✗"
+            parts.append(f'<div class="bm-note">True label (leak-free test): <b>{esc(res.true_label)}</b> {mark}</div>')
+    rows = "".join(f'<tr data-class="{esc(c)}" data-p="{p:.6f}"><td>{esc(c)}</td><td class="num">{pct(p)}</td></tr>'
+                   for c, p in zip(res.classes, res.probs))
+    parts.append(f'<details class="bm-details"><summary>exact values</summary>'
+                 f'<table class="bm-table bm-probs" data-sum="{float(np.sum(res.probs)):.6f}">'
+                 f'<tr><th>class</th><th>calibrated p</th></tr>{rows}</table></details></div>')
+    return "".join(parts)
+
+
+def messages_html(res: Result) -> str:
+    out = [f'<div class="bm-warn">⚠ {esc(w)}</div>' for w in res.warnings]
+    out += [f'<div class="bm-note">ℹ {esc(n)}</div>' for n in res.notes]
+    return "".join(out)
+
+
+def dicom_html(rows: list[tuple[str, str]]) -> str:
+    body = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in rows)
+    return (f'<div class="bm-h2" style="font-size:1em">DICOM acquisition (no patient data shown)</div>'
+            f'<table class="bm-table bm-kv bm-dicom">{body}</table>')
+
+
+def card_title_html(res: Result) -> str:
+    meta = []
+    if res.format:
+        meta.append(f"{res.format} · {res.mode} · {res.width}×{res.height}")
+    if res.n_bytes:
+        meta.append(size(res.n_bytes))
+    if res.timings_ms.get("total") is not None:
+        meta.append(f"{res.timings_ms['total']:.0f} ms")
+    if res.model:
+        meta.append(f"model {res.model}")
+    return (f'<div class="bm-card-title">{esc(res.name)}</div>'
+            f'<div class="bm-meta">{esc(" · ".join(meta))}</div>')
+
+
+def render_card(res: Result, alpha: float = 0.45):
+    """The widget for one Result: a one-line error, or images + headline + chart (+ DICOM table)."""
+    import ipywidgets as w
+
+    head = w.HTML(card_title_html(res))
+    if res.error:
+        card = w.VBox([head, w.HTML(f'<div class="bm-error" data-error="1">✖ {esc(res.name)}: '
+                                    f'{esc(res.error)}</div>')])
+        card.add_class("bm-card")
+        card.add_class("bm-card-error")
+        return card
+    img_w = "200px"
+    col = w.Layout(width=img_w, margin="0 8px 0 0")
+
+    def column(*kids):
+        return w.VBox(list(kids), layout=col)
+
+    def caption(text):
+        return w.HTML(f'<div class="bm-caption">{text}</div>', layout=w.Layout(width=img_w))
+
+    cols = [column(w.Image(value=png(res.original), format="png", layout=w.Layout(width=img_w)),
+                   caption(f"uploaded ({res.width}×{res.height})")),
+            column(w.Image(value=png(res.prepared), format="png", layout=w.Layout(width=img_w)),
+                   caption(f"model input ({res.prepared.shape[1]}×{res.prepared.shape[0]}): head crop, square, resized"))]
+    if res.heat is not None:
+        try:
+            from ..modeling.explain import overlay
+
+            cam = w.Image(value=png(overlay(res.prepared, res.heat, alpha)), format="png", layout=w.Layout(width=img_w))
+            cam.add_class("bm-gradcam")
+            slider = w.FloatSlider(value=alpha, min=0.0, max=1.0, step=0.05, description="opacity",
+                                   readout_format=".2f", continuous_update=True,
+                                   layout=w.Layout(width=img_w), style={"description_width": "50px"})
+
+            def reblend(change, res=res, cam=cam):  # re-blend the stored heat map: no model call
+                try:
+                    cam.value = png(overlay(res.prepared, res.heat, float(change["new"])))
+                except Exception:  # noqa: BLE001
+                    log.warning("re-blend failed", exc_info=True)
+
+            slider.observe(reblend, names="value")
+            cols.append(column(cam, slider, caption(f"Grad-CAM for “{esc(res.predicted)}”: where the network looked")))
+        except Exception:  # noqa: BLE001
+            log.warning("overlay failed", exc_info=True)
+    right = [w.HTML(messages_html(res))] if (res.warnings or res.notes) else []
+    if res.probs is not None:
+        right.append(w.HTML(headline_html(res)))
+        right.append(plot_output(prob_figure(res), 190))
+    else:
+        right.append(w.HTML('<div class="bm-note">No prediction: no model is loaded (see the status line above).</div>'))
+    body = [w.HBox(cols + [w.VBox(right, layout=w.Layout(width="350px", margin="0 0 0 8px"))],
+                   layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))]
+    if res.dicom:
+        body.append(w.HTML(dicom_html(res.dicom)))
+    card = w.VBox([head] + body)
+    card.add_class("bm-card")
+    return card

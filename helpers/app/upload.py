@@ -1,0 +1,215 @@
+"""One upload -> probabilities path for the dashboard: size cap, decode and prepare (the same helpers.data path as
+training), the input checks, calibrated probabilities, the tumour call and Grad-CAM, as one ``Result``.
+
+Pure (no widgets, unit-tested): ``process_upload(name, data, predictor) -> Result``.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from .. import config
+from ..data.decode import decode
+from ..data.prepare import prepare
+from ..errors import ImageError
+from ..formatting import megabytes
+from .input_checks import REF_SIZE, check_messages, image_features
+from .registry import DEFAULT_ABSTAIN, abstain_threshold, call_track_record, keras_model, screening_threshold
+
+
+# ----------------------------------------------------------------------------------------- one file
+@dataclass
+class Result:
+    """Everything the page shows for one file; produced by process_upload without any widget."""
+
+    name: str
+    error: str | None = None  # one line; when set, nothing else is meaningful
+    warnings: list[str] = field(default_factory=list)  # reliability concerns (input checks)
+    notes: list[str] = field(default_factory=list)  # informative (middle frame, 16-bit rescaled, ...)
+    format: str = ""
+    mode: str = ""
+    width: int = 0
+    height: int = 0
+    n_bytes: int = 0
+    original: np.ndarray | None = None  # display copy (<= 320 px)
+    prepared: np.ndarray | None = None  # the model's input (S, S) uint8
+    features: dict = field(default_factory=dict)
+    dicom: list[tuple[str, str]] | None = None  # patient-free (label, value) rows
+    model: str | None = None
+    classes: list[str] = field(default_factory=list)
+    probs: np.ndarray | None = None  # calibrated, sums to 1
+    predicted: str | None = None
+    confidence: float | None = None
+    p_tumour: float | None = None
+    abstain: bool = False
+    abstain_threshold: float = DEFAULT_ABSTAIN
+    call_threshold: float = 0.5  # P(tumour) at or above it is a "tumour" call (screening threshold chosen on val)
+    track_record: str | None = None  # how often the model's call of this kind was wrong on the leak-free test
+    heat: np.ndarray | None = None  # Grad-CAM (S, S) in [0, 1] for the predicted class
+    true_label: str | None = None
+    timings_ms: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def summary(self) -> str:
+        if self.error:
+            return f"{self.name}: error: {self.error}"
+        if self.probs is None:
+            return f"{self.name}: no prediction"
+        verdict = "uncertain" if self.abstain else self.predicted
+        return f"{self.name}: {verdict} (P(tumour) {self.p_tumour:.2f}, max p {self.confidence:.2f})"
+
+
+# Patient-free DICOM attributes shown in the table (preprocess.decode already copies only non-identifying ones;
+# this second whitelist decides what the page prints and how it is labelled).
+DICOM_ROWS = (
+    ("Modality", "Modality", ""), ("Manufacturer", "Manufacturer", ""), ("ManufacturerModelName", "Model", ""),
+    ("MagneticFieldStrength", "Field strength", " T"), ("SeriesDescription", "Series", ""),
+    ("SequenceName", "Sequence", ""), ("ScanningSequence", "Scanning sequence", ""),
+    ("PixelSpacing", "Pixel spacing", " mm"), ("SliceThickness", "Slice thickness", " mm"),
+    ("Rows", "Rows", ""), ("Columns", "Columns", ""), ("BitsStored", "Bits stored", ""),
+    ("PhotometricInterpretation", "Photometric", ""), ("NumberOfFrames", "Frames", ""),
+    ("ShownFrame", "Frame shown (0-based)", ""),
+)
+
+def dicom_rows(meta: dict | None) -> list[tuple[str, str]] | None:
+    if not meta:
+        return None
+    rows = []
+    for key, label, unit in DICOM_ROWS:
+        v = meta.get(key)
+        if v is None or v == "":
+            continue
+        if isinstance(v, (list, tuple)):
+            v = " × ".join(f"{x:g}" if isinstance(x, float) else str(x) for x in v)
+        elif isinstance(v, float):
+            v = f"{v:g}"
+        rows.append((label, f"{v}{unit}"))
+    return rows
+
+log = logging.getLogger(__name__)
+
+
+def one_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return f"{type(e).__name__}: {text.splitlines()[0]}" if text else type(e).__name__
+
+
+def thumbnail(gray: np.ndarray, max_side: int = 320) -> np.ndarray:
+    h, w = gray.shape
+    if max(h, w) <= max_side:
+        return gray
+    k = max_side / max(h, w)
+    im = Image.fromarray(gray).resize((max(1, round(w * k)), max(1, round(h * k))), Image.Resampling.BILINEAR)
+    return np.asarray(im)
+
+
+def process_upload(name: str, data: bytes | bytearray | memoryview | None, predictor=None, *,
+                   with_gradcam: bool = True, true_label: str | None = None,
+                   threshold: float | None = None) -> Result:
+    """Check, decode, prepare, predict and explain one file. Never raises: problems become ``Result.error``
+    (one line) or ``Result.warnings``. ``predictor`` None -> input checks only.
+
+    The size cap is checked before anything is decoded; decoding is ``preprocess.decode(..., draft=2*S)`` +
+    ``prepare(gray, S)``, i.e. exactly ``preprocess.preprocess``, the transform the model was trained on.
+    """
+    t0 = time.perf_counter()
+    res = Result(name=str(name or "upload"), true_label=true_label)
+    n = len(data) if data is not None else 0
+    res.n_bytes = n
+    if n == 0:
+        res.error = "empty file"
+        return res
+    if n > config.MAX_UPLOAD_BYTES:
+        res.error = f"file too large ({megabytes(n)}; the limit is {megabytes(config.MAX_UPLOAD_BYTES)})"
+        return res
+    size = int(getattr(predictor, "img_size", None) or config.IMG_SIZE)
+    data = bytes(data)
+    try:
+        dec = decode(data, name=res.name, draft=2 * size)
+        x = prepare(dec.gray, size)
+        x128 = x if size == REF_SIZE else prepare(dec.gray, REF_SIZE)
+    except ImageError as e:
+        res.error = str(e).splitlines()[0] if str(e) else "not a usable image"
+        return res
+    except MemoryError:
+        res.error = "image too large to decode"
+        return res
+    except Exception as e:  # noqa: BLE001 - a decoder bug must not break the page: one line, logged
+        log.warning("decode failed for %s", res.name, exc_info=True)
+        res.error = f"could not read this file ({type(e).__name__})"
+        return res
+    t1 = time.perf_counter()
+    res.format, res.mode, res.width, res.height = dec.format, dec.mode, int(dec.width), int(dec.height)
+    res.original, res.prepared = thumbnail(dec.gray), x
+    res.dicom = dicom_rows(dec.dicom)
+    try:
+        res.features = image_features(None if dec.format == "DICOM" else data, dec.gray, x128)
+        res.warnings = check_messages(res.features, res.width, res.height)
+    except Exception:  # noqa: BLE001 - a failed check is not a failed prediction
+        log.warning("input checks failed for %s", res.name, exc_info=True)
+        res.notes.append("input checks could not run on this file")
+    colour_flagged = any(w.startswith("colour image") for w in res.warnings)
+    for w in dec.warnings:
+        if w.startswith("colour image") and colour_flagged:
+            continue
+        res.notes.append(w)
+    t2 = time.perf_counter()
+    res.timings_ms["decode"] = round((t1 - t0) * 1000, 1)
+    res.timings_ms["checks"] = round((t2 - t1) * 1000, 1)
+    if predictor is None:
+        res.timings_ms["total"] = round((time.perf_counter() - t0) * 1000, 1)
+        return res
+    try:
+        probs = np.asarray(predictor.predict_arrays(x[None]), dtype=np.float64).reshape(-1)
+        if not np.all(np.isfinite(probs)) or probs.sum() <= 0:
+            raise ValueError("model returned invalid probabilities")
+        probs = probs / probs.sum()
+    except Exception as e:  # noqa: BLE001
+        log.warning("prediction failed for %s", res.name, exc_info=True)
+        res.error = f"prediction failed: {one_line(e)}"
+        return res
+    t3 = time.perf_counter()
+    classes = [str(c) for c in getattr(predictor, "classes", config.CLASSES)]
+    res.model = str(getattr(predictor, "name", "model"))
+    res.classes, res.probs = classes, probs
+    idx = int(np.argmax(probs))
+    res.predicted, res.confidence = classes[idx], float(probs[idx])
+    # P(tumour) = 1 - P(notumor), as predict.p_tumour; computed by class name so the column order cannot matter
+    res.p_tumour = float(1.0 - probs[classes.index(config.NO_TUMOUR)]) if config.NO_TUMOUR in classes else float("nan")
+    res.abstain_threshold = threshold if threshold is not None else abstain_threshold(getattr(predictor, "meta", None))[0]
+    res.abstain = res.confidence < res.abstain_threshold
+    meta = getattr(predictor, "meta", None)
+    res.call_threshold = screening_threshold(meta)
+    res.track_record = call_track_record(meta, res.p_tumour >= res.call_threshold)
+    res.timings_ms["predict"] = round((t3 - t2) * 1000, 1)
+    try:  # plane and CT: where the training data says little (helpers.evaluation.scan_type, models/scan_type.json)
+        from ..evaluation import scan_type
+
+        res.warnings += scan_type.upload_warnings(scan_type.tag_one(x128), res.p_tumour >= res.call_threshold)
+    except Exception:  # noqa: BLE001 - a failed tag is not a failed prediction
+        log.warning("scan-type tag failed for %s", res.name, exc_info=True)
+    t_tag = time.perf_counter()
+    res.timings_ms["scan_type"] = round((t_tag - t3) * 1000, 1)
+    t3 = t_tag
+    if with_gradcam:
+        model = keras_model(predictor)
+        try:
+            if model is None:
+                raise RuntimeError("no Keras model exposed by the predictor")
+            from ..modeling.explain import gradcam
+
+            heat = np.asarray(gradcam(model, x, idx), dtype=np.float32)
+            res.heat = heat if heat.shape == x.shape else None
+        except Exception as e:  # noqa: BLE001
+            log.warning("Grad-CAM failed for %s", res.name, exc_info=True)
+            res.notes.append(f"Grad-CAM unavailable ({type(e).__name__})")
+        res.timings_ms["gradcam"] = round((time.perf_counter() - t3) * 1000, 1)
+    res.timings_ms["total"] = round((time.perf_counter() - t0) * 1000, 1)
+    return res
