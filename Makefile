@@ -17,10 +17,11 @@ DATA_DIR ?=
 REPORT_FLAGS := $(if $(filter 1 true yes,$(SMOKE)),--smoke) $(if $(filter 1 true yes,$(RETRAIN)),--retrain) \
                 $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(INPLACE),--inplace)
 
-.PHONY: help install data audit split train evaluate report test bench dashboard clean
+.PHONY: help install data audit split train evaluate report test test-fast bench dashboard clean
 help:
 	@echo "make report    run the notebooks end to end with papermill into reports/ (SMOKE=1, RETRAIN=1, DATA_DIR=...)"
 	@echo "make test      run the test suite (real-data tests need BRAIN_MRI_DATA)"
+	@echo "make test-fast unit tests only: no notebook kernels, servers, browser, training or real data (< 2 min)"
 	@echo "make data      download the dataset with kagglehub into data/raw/"
 	@echo "make audit | split | train | evaluate | bench | dashboard"
 
@@ -53,6 +54,9 @@ report: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow and not browser and not training and not realdata" --timeout 120
 
 bench: $(STAMP)
 	$(CLI) bench

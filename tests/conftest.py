@@ -134,3 +134,11 @@ def _caches_out_of_the_repo(session_cache):
     mp.setenv("BRAIN_MRI_CACHE", str(session_cache))  # papermill and Voila kernels are other processes
     yield
     mp.undo()
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that needs a trained model (the tiny_model_json fixture, directly or through another fixture) is a
+    training test: `make test-fast` leaves it out, `make test` runs it."""
+    for item in items:
+        if "tiny_model_json" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.training)

@@ -11,6 +11,8 @@ from helpers.cli import main
 from helpers.data.arrays import load_train_val
 from helpers.modeling.train import resolve_config, train
 
+pytestmark = pytest.mark.training  # every test here fits a model
+
 
 @pytest.fixture(scope="module")
 def arrays(phantom_data):

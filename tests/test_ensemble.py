@@ -12,6 +12,8 @@ import pytest
 from helpers import config
 from helpers.modeling import ensemble
 
+pytestmark = pytest.mark.training  # every test here fits a model
+
 
 @pytest.fixture(autouse=True)
 def _session_cache(monkeypatch, session_cache):

@@ -9,6 +9,8 @@ from helpers.modeling.architectures import ARCHS, build_model
 from helpers.modeling.train import resolve_config
 from helpers.records import sha256_file
 
+pytestmark = pytest.mark.training  # every test here fits a model
+
 
 @pytest.mark.parametrize("arch", ARCHS)
 def test_models_share_the_contract(arch):

@@ -11,12 +11,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from helpers.modeling import calibrate as calibration
-from helpers import config
-from helpers.reporting import eda
-from helpers.reporting import plots
-from helpers import formatting
-from helpers.reporting import context, findings, runs, tables# noqa: E402
+from helpers import config, formatting  # noqa: E402
+from helpers.modeling import calibrate as calibration  # noqa: E402
+from helpers.reporting import context, eda, findings, plots, runs, tables  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -347,6 +344,10 @@ def test_baseline_table_and_training_notes():
     notes = findings.training_notes({"brain_tumor_cnn": {"arch": "tiny", "params": 10, "history": {
         "loss": [1, 0.5], "accuracy": [0.5, 0.9], "val_accuracy": [0.6, 0.7]}, "train_wall_s": 30}, "capstone_cnn": None})
     assert "best validation accuracy 70.0% at epoch 2" in notes and "not available" in notes
+    # the training cost is stated even when the history has no train accuracy (no train-val gap to print)
+    no_train_acc = findings.training_notes({"m": {"arch": "tiny", "params": 10, "history": {"loss": [1], "val_accuracy": [0.6]},
+                                                  "train_wall_s": 30, "train_images_per_s": 12.5}})
+    assert "30 s of training at 12.5 images/s" in no_train_acc and "train − validation" not in no_train_acc
 
 
 def test_model_table_and_layer_table(tiny_model_json):

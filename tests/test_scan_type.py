@@ -159,6 +159,7 @@ def test_metrics_by_scan_type_counts():
         scan_type.metrics_by_scan_type(preds, tags.iloc[:-1], n_boot=10)
 
 
+@pytest.mark.realdata
 @pytest.mark.skipif(not DATA, reason="needs $BRAIN_MRI_DATA (the Kaggle set the labels name)")
 def test_real_data_tags_are_accurate_and_ct_uploads_are_warned():
     from helpers.app import upload

@@ -10,6 +10,8 @@ from helpers.modeling import train
 from helpers.modeling.train import fit, profile_weights, resolve_config, save_inference_model
 from helpers.records import sha256_file
 
+pytestmark = pytest.mark.training  # every test here fits a model
+
 
 def _banded(n_per_class=40, n_hard=4, size=32):
     """Images whose histogram is their class's (a checkerboard of two grey levels in two histogram bins of the

@@ -89,11 +89,6 @@ def thumbnails_from_bytes(data: bytes, size: int = THUMB) -> tuple[np.ndarray, n
     return whole, np.asarray(crop.resize((size, size), Image.BOX), dtype=np.float32)
 
 
-def thumbnail_from_bytes(data: bytes, size: int = THUMB) -> np.ndarray:
-    """(size, size) float32 grayscale thumbnail of the whole image: the one the twin criterion is defined on."""
-    return thumbnails_from_bytes(data, size)[0]
-
-
 def normalise(thumbs: np.ndarray) -> np.ndarray:
     """Zero-mean, unit-norm rows (N, size*size): dot products are then cosine similarities."""
     x = thumbs.reshape(len(thumbs), int(np.prod(thumbs.shape[1:]))).astype(np.float32)

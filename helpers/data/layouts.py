@@ -262,8 +262,3 @@ def manifest_summary(df: pd.DataFrame, max_listed: int = 20) -> str:
     if len(bad) > max_listed:
         lines.append(f"  ... and {len(bad) - max_listed} more")
     return "\n".join(lines)
-
-
-def load_manifest(data_dir: str | Path | None = None, allow_synthetic: bool = False, progress: bool = True) -> pd.DataFrame:
-    """build_manifest(resolve_data_dir(...)) — the usual entry point."""
-    return build_manifest(resolve_data_dir(data_dir, allow_synthetic=allow_synthetic), progress=progress)

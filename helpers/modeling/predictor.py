@@ -139,11 +139,6 @@ class Predictor:
             gradcam_and_logits(self.model, x)
         return self
 
-    def gradcam(self, x: np.ndarray, class_idx: int | None = None) -> np.ndarray:
-        from .explain import gradcam
-
-        return gradcam(self.model, self._as_batch(x)[0], class_idx)
-
     def predict_source(self, source, name: str | None = None, explain: bool = False,
                        class_idx: int | None = None) -> dict:
         """Decode + prepare one file/bytes exactly as in training, then predict. Raises ImageError on a bad image.

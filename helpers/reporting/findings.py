@@ -55,8 +55,8 @@ def training_notes(records: dict[str, dict | None], model_dir: Path | None = Non
             parts.append(f"best validation accuracy {va[best]:.1%} at epoch {best + 1}")
         if gap is not None:
             parts.append(f"last-epoch train − validation accuracy {gap:+.1%}")
-            parts.append(f"{duration(m.get('train_wall_s'))} of training at {m.get('train_images_per_s', 'n/a')} images/s "
-                     f"on {trained_on(m)}")
+        parts.append(f"{duration(m.get('train_wall_s'))} of training at {m.get('train_images_per_s', 'n/a')} images/s "
+                     f"on {trained_on(m)}")  # the training cost, whether or not the history has train accuracy
         out.append(f"* **{MODEL_NAMES.get(name, name)}** (`{m.get('arch')}`): " + "; ".join(parts) + ".")
     return "\n".join(out)
 

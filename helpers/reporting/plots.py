@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -469,15 +469,3 @@ def gradcam_gallery(items: Sequence[Mapping], ncols: int = 4, size: float = 2.1,
 def close_all() -> None:
     """Free matplotlib figures (long notebooks otherwise keep every one in memory)."""
     _plt().close("all")
-
-
-def iter_saved(paths: Iterable[Path], root: Path | None = None) -> str:
-    """'figures/a.png, figures/a.html': saved paths shown relative to the project (or to `root`)."""
-    root = root or config.PROJ_ROOT
-    out = []
-    for p in paths:
-        try:
-            out.append(Path(p).resolve().relative_to(Path(root).resolve()).as_posix())
-        except ValueError:
-            out.append(Path(p).name)
-    return ", ".join(out)
