@@ -97,12 +97,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--data-dir", default=None)
     s.add_argument("--out-dir", default=str(config.REPORTS_DIR))
     s.add_argument("--inplace", action="store_true", help="also write executed notebooks back to notebooks/")
-    s.set_defaults(target="helpers.reporting.report:cli_report")
+    s.set_defaults(target="helpers.reporting.runner:cli_report")
 
     s = sub.add_parser("dashboard", help="serve notebooks/dashboard.ipynb with Voila")
     s.add_argument("--port", type=int, default=8866)
     s.add_argument("--ip", default="127.0.0.1", help="address to bind (default: loopback only)")
-    s.set_defaults(target="helpers.app.dashboard:cli_dashboard")
+    s.set_defaults(target="helpers.app.serve:cli_dashboard")
 
     s = sub.add_parser("scan-types", help="refit the plane/CT tagger (models/scan_type.json) from data/labels/")
     s.add_argument("--data-dir", default=None, help="dataset folder (default: $BRAIN_MRI_DATA or data/raw/...)")

@@ -61,7 +61,7 @@ def _descendants(pid: int) -> list:
 
 @pytest.fixture(scope="session")
 def voila_server(tiny_model_json, tmp_path_factory):
-    """`brain-mri dashboard` (helpers.app.dashboard.cli_dashboard, i.e. the options users get) on a free loopback port,
+    """`brain-mri dashboard` (helpers.app.serve.cli_dashboard, i.e. the options users get) on a free loopback port,
     serving the tiny model through $BRAIN_MRI_MODEL. Yields (base_url, log_path). Always stopped: SIGTERM makes
     Voila shut its kernels down; anything of ours still alive after that is killed by pid."""
     import os

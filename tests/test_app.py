@@ -211,13 +211,12 @@ def test_small_image_warns(predictor):
     assert any(w.startswith("small image") for w in res.warnings), res.warnings
 
 
-@pytest.mark.slow
 @pytest.mark.realdata
 @pytest.mark.skipif(not os.environ.get("BRAIN_MRI_DATA"), reason="needs $BRAIN_MRI_DATA")
 def test_check_thresholds_are_re_derived_from_the_training_images():
     """The typed constants of input_checks must still follow from the data they were measured on (800 leak-free
     training images, seed 42): the reference histogram to 3 decimals, and every limit just beyond the training
-    extremes the comment beside it quotes. Fails when the data, the preparation or a feature drifts (~80 s)."""
+    extremes the comment beside it quotes. Fails when the data, the preparation or a feature drifts."""
     m = input_checks.measure_reference()
     assert m["n"] == 800
     assert np.allclose(m["ref_hist"], input_checks.REF_HIST, atol=1e-3), (m["ref_hist"], input_checks.REF_HIST)

@@ -143,3 +143,19 @@ def test_the_checks_catch_what_they_look_for(tmp_path):
     assert layer("helpers.modeling.b") > layer("helpers.data.a")
     assert ("helpers.modeling.c", "helpers.modeling.b", "y", 1) in edges
     assert ("helpers.modeling.b", "helpers.modeling.c", "", 2) in edges
+
+
+def test_every_cli_verb_names_a_function_that_exists():
+    # cli.py dispatches by "module:function" strings; a module that moved must not leave a verb pointing nowhere
+    import argparse
+    import importlib
+
+    from helpers.cli import _parser
+
+    sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    missing = []
+    for verb, parser in sub.choices.items():
+        module, func = parser.get_default("target").split(":")
+        if not callable(getattr(importlib.import_module(module), func, None)):
+            missing.append(f"{verb} -> {module}:{func}")
+    assert len(sub.choices) >= 14 and not missing, missing

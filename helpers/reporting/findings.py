@@ -1,12 +1,16 @@
 """The report's prose with numbers: findings, notes under tables and the headline facts, filled from the records.
+
+The numbered findings of notebook 05 are Markdown templates (templates/findings.md) whose fields are filled here.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
 from .. import records
+from ..formatting import duration, metric, pct, value
 from ..records import trained_on
 from .context import RunContext
-from ..formatting import duration, metric, pct, value
 from .runs import MODEL_NAMES, capstone_gaps, member_records, predictions, profile_misses
 from .tables import missed_tumours
 
@@ -273,78 +277,82 @@ def _official_vs_leakfree(ms: dict, bl: dict) -> str:
     return " ".join(parts)
 
 
+def _template(name: str) -> dict[str, str]:
+    """{section: text} of helpers/reporting/templates/<name>.md: '## section' headings, each section one paragraph
+    (its lines joined with single spaces); the leading HTML comment is the file's own documentation."""
+    text = (Path(__file__).with_name("templates") / f"{name}.md").read_text(encoding="utf-8")
+    text = re.sub(r"<!--.*?-->", "", text, flags=re.S)
+    out = {}
+    for block in re.split(r"^## ", text, flags=re.M)[1:]:
+        head, _, body = block.partition("\n")
+        out[head.strip()] = " ".join(line.strip() for line in body.strip().splitlines())
+    return out
+
+
 def findings_markdown(h: dict) -> str:
-    """The findings as Markdown, every number taken from `h` (headline())."""
+    """The findings as Markdown, from templates/findings.md with every number taken from `h` (headline())."""
+    T = _template("findings")
     d, ms, bl = h["data"], h["models"], h["baselines"]
     ours = ms.get("brain_tumor_cnn") or {}
     cap = ms.get("capstone_cnn") or {}
     out = []
     if d.get("n_official_test"):
-        out.append(
-            f"1. **The official test folder leaks.** {d['test_with_train_twin']:,} of its {d['n_official_test']:,} images "
-            f"({d['test_with_train_twin'] / d['n_official_test']:.0%}) are copies, mirrors, rotations or re-contrasted "
-            f"versions of training images; the {d['n_files']:,} files hold only {d.get('n_groups') or 0:,} distinct "
-            f"pictures, and {d.get('n_label_conflicts') or 0} pictures are filed under two classes. The leak-free "
-            f"split keeps every twin group on one side ({d.get('leakfree_cross_split_twins')} test images with a "
-            "train/val twin).")
+        out.append(T["leak"].format(
+            test_with_train_twin=f"{d['test_with_train_twin']:,}", n_official_test=f"{d['n_official_test']:,}",
+            twin_share=f"{d['test_with_train_twin'] / d['n_official_test']:.0%}", n_files=f"{d['n_files']:,}",
+            n_groups=f"{d.get('n_groups') or 0:,}", n_label_conflicts=d.get("n_label_conflicts") or 0,
+            cross_split_twins=d.get("leakfree_cross_split_twins")))
     f512 = d.get("frac_512x512") or {}
     meta = bl.get("metadata_only") or {}
     if f512:
         hi, lo = max(f512, key=f512.get), min(f512, key=f512.get)
-        if f512[hi] - f512[lo] > 0.05:
-            size_txt = (f"**How a file was stored predicts its class.** {pct(f512[hi], 0)} of `{hi}` files are "
-                        f"512×512 against {pct(f512[lo], 0)} of `{lo}`")
-        else:
-            size_txt = (f"**File size and class.** The share of 512×512 files is about the same in every class "
-                        f"({pct(f512[lo], 0)}–{pct(f512[hi], 0)})")
-        out.append(
-            f"2. {size_txt}; a classifier that sees only width, height, colour mode and file size "
-            f"reaches {pct(meta.get('leakfree_accuracy'))} on the leak-free test split (majority class: "
-            f"{pct((bl.get('majority_class') or {}).get('leakfree_accuracy'))}). Preparing every image the same way "
-            "(crop to the head, pad square, resize) removes size and border from the model's input.")
+        size_text = T["size_differs" if f512[hi] - f512[lo] > 0.05 else "size_same"].format(
+            share_hi=pct(f512[hi], 0), class_hi=hi, share_lo=pct(f512[lo], 0), class_lo=lo)
+        out.append(T["size"].format(size_text=size_text, metadata_accuracy=pct(meta.get("leakfree_accuracy")),
+                                    majority_accuracy=pct((bl.get("majority_class") or {}).get("leakfree_accuracy"))))
     if ours.get("leakfree_accuracy"):
         cmp_ = ""
         if cap.get("leakfree_accuracy"):
-            cmp_ = (f"; the capstone CNN, retrained on the same split, reaches {_ci_text(cap['leakfree_accuracy'])} "
-                    f"with {cap.get('params') or 0:,} parameters against our {ours.get('params') or 0:,}")
+            cmp_ = T["capstone"].format(capstone_accuracy=_ci_text(cap["leakfree_accuracy"]),
+                                        capstone_params=f"{cap.get('params') or 0:,}", our_params=f"{ours.get('params') or 0:,}")
             c256 = ms.get("capstone_cnn_256") or {}
             if c256.get("leakfree_accuracy"):
-                cmp_ += (f" on our 128-px input, and {_ci_text(c256['leakfree_accuracy'])} at its own 256 px "
-                         f"({c256.get('params') or 0:,} parameters)")
+                cmp_ += " " + T["capstone_256"].format(capstone_256_accuracy=_ci_text(c256["leakfree_accuracy"]),
+                                                       capstone_256_params=f"{c256.get('params') or 0:,}")
         from ..evaluation import comparison
 
         gaps = h.get("capstone_gaps") or {}
         if gaps:
             cmp_ += ". " + comparison.gap_markdown(gaps).rstrip(".")
         ncm = (bl.get("nearest_class_mean") or {}).get("leakfree_accuracy")
-        out.append(
-            f"3. **Leak-free accuracy.** Our model: {_ci_text(ours['leakfree_accuracy'])} on {ours.get('n_leakfree_test')} "
-            f"test images that have no twin in its training data (macro-F1 "
-            f"{metric(ours.get('leakfree_macro_f1'), fmt='{:.3f}')}){cmp_}. Nearest class mean: {pct(ncm)}.")
+        out.append(T["accuracy"].format(our_accuracy=_ci_text(ours["leakfree_accuracy"]),
+                                        n_leakfree_test=ours.get("n_leakfree_test"),
+                                        our_macro_f1=metric(ours.get("leakfree_macro_f1"), fmt="{:.3f}"),
+                                        comparison=cmp_, ncm_accuracy=pct(ncm)))
         mt = ours.get("missed_tumours") or {}
-        out.append(
-            f"4. **Tumour sensitivity** (tumour slices not called `notumor`): {_ci_text(ours.get('tumour_sensitivity'), 2)}, "
-            f"specificity {_ci_text(ours.get('tumour_specificity'), 2)}, AUC {metric(ours.get('tumour_roc_auc'), fmt='{:.3f}')}; "
-            f"{mt.get('missed', 'n/a')} of {mt.get('of', 'n/a')} tumour images missed." + _screening_text(ours))
+        out.append(T["sensitivity"].format(
+            sensitivity=_ci_text(ours.get("tumour_sensitivity"), 2), specificity=_ci_text(ours.get("tumour_specificity"), 2),
+            auc=metric(ours.get("tumour_roc_auc"), fmt="{:.3f}"), missed=mt.get("missed", "n/a"), tumours=mt.get("of", "n/a"),
+            screening=_screening_text(ours)))
         ab = ours.get("abstain") or {}
         if ours.get("ece_raw") is not None:
             abst = ""
             if ab.get("coverage") is not None:
-                abst = (f" Answering only when the top probability reaches {ab['threshold']:.3g} (chosen on validation), it "
-                        f"answers {pct(ab['coverage'], 0)} of test images with {pct(ab.get('accuracy'))} accuracy and "
-                        f"refers {ab.get('n_referred')}.")
-            out.append(f"5. **Calibration.** Temperature scaling (T = {ours.get('temperature') or float('nan'):.2f}) takes "
-                       f"the expected calibration error from {ours['ece_raw']:.3f} to {ours['ece_calibrated']:.3f}.{abst}")
+                abst = " " + T["abstain"].format(threshold=f"{ab['threshold']:.3g}", coverage=pct(ab["coverage"], 0),
+                                                 accuracy=pct(ab.get("accuracy")), n_referred=ab.get("n_referred"))
+            out.append(T["calibration"].format(temperature=f"{ours.get('temperature') or float('nan'):.2f}",
+                                               ece_raw=f"{ours['ece_raw']:.3f}",
+                                               ece_calibrated=f"{ours['ece_calibrated']:.3f}", abstain=abst))
         out.append("6. " + _official_vs_leakfree(ms, bl))
         res = ours.get("resolution") or []
         if res:
             lo_r, hi_r = min(res, key=lambda r: r["px"]), max(res, key=lambda r: r["px"])
             s512 = ""
             if ours.get("size512_accuracy"):
-                s512 = (f" On the {ours.get('size512_n')} leak-free test images that are exactly 512×512 — where size "
-                        f"gives nothing away — accuracy is {_ci_text(ours['size512_accuracy'])}.")
-            out.append(f"7. **Resolution.** Accuracy {pct(hi_r['accuracy'])} when images are downsampled to {hi_r['px']} px, "
-                       f"{pct(lo_r['accuracy'])} at {lo_r['px']} px.{s512}")
+                s512 = " " + T["size512"].format(size512_n=ours.get("size512_n"),
+                                                 size512_accuracy=_ci_text(ours["size512_accuracy"]))
+            out.append(T["resolution"].format(accuracy_hi=pct(hi_r["accuracy"]), px_hi=hi_r["px"],
+                                              accuracy_lo=pct(lo_r["accuracy"]), px_lo=lo_r["px"], size512=s512))
     prof = bl.get("intensity_only") or {}
     if prof.get("leakfree_accuracy") is not None:
         pm = (h.get("profile_misses") or {}).get("brain_tumor_cnn") or {}
@@ -353,14 +361,12 @@ def findings_markdown(h: dict) -> str:
             share = "all" if pm["missed_in_lowest"] == pm["n_missed"] else f"{pm['missed_in_lowest']} of the"
             from ..modeling.intensity_profile import stratum_name
 
-            miss = (f" {share[0].upper()}{share[1:]} {pm['n_missed']} tumours our model misses are among the lowest "
-                    f"{stratum_name(pm['n_strata'])} of test tumours by that classifier's P(tumour) (sensitivity there "
-                    f"{pct(pm['sensitivity_lowest'])}, elsewhere {pct(pm.get('sensitivity_rest'))}): slices whose grey "
-                    "levels resemble the no-tumour collection's.")
-        out.append(f"8. **The acquisition shortcut.** Grey-level histograms alone (no layout, no anatomy) classify "
-                   f"{pct(prof['leakfree_accuracy'])} of leak-free test images correctly "
-                   f"({pct(prof.get('size512_accuracy'))} of the 512×512-only ones), more than file metadata "
-                   f"({pct(meta.get('leakfree_accuracy'))}): a sign that the classes come from collections scanned differently.{miss}")
+            miss = " " + T["profile_misses"].format(
+                share=f"{share[0].upper()}{share[1:]}", n_missed=pm["n_missed"], stratum=stratum_name(pm["n_strata"]),
+                sensitivity_lowest=pct(pm["sensitivity_lowest"]), sensitivity_rest=pct(pm.get("sensitivity_rest")))
+        out.append(T["shortcut"].format(profile_accuracy=pct(prof["leakfree_accuracy"]),
+                                        profile_size512_accuracy=pct(prof.get("size512_accuracy")),
+                                        metadata_accuracy=pct(meta.get("leakfree_accuracy")), misses=miss))
     st = h.get("scan_types") or {}
     if st.get("by_plane"):
         import pandas as pd
@@ -370,11 +376,10 @@ def findings_markdown(h: dict) -> str:
         t = pd.DataFrame.from_dict(st["by_plane"], orient="index")
         ct = t.loc["CT slices"]
         seq = scan_type.sequence_markdown(pd.DataFrame.from_dict(st["sequence"], orient="index")).replace("**", "")
-        out.append(f"9. **Plane, modality and weighting are class cues too** (notebook 02 §9, 04 §11). "
-                   + scan_type.by_plane_markdown(t, "Our model").replace("Our model: of", "Of") + " "
-                   + scan_type.plane_rule_markdown(t) + f" {int(ct['images'])} test slices are CT, not MRI "
-                   f"({int(ct['no_tumour'])} of them no tumour). {seq}")
-    return "\n".join(out) if out else "_No results available in this run._"
+        out.append(T["scan_types"].format(by_plane=scan_type.by_plane_markdown(t, "Our model").replace("Our model: of", "Of"),
+                                          plane_rule=scan_type.plane_rule_markdown(t), n_ct=int(ct["images"]),
+                                          n_ct_no_tumour=int(ct["no_tumour"]), sequence=seq))
+    return "\n".join(out) if out else T["none"]
 
 
 def abstain_markdown(ev: dict) -> str:
