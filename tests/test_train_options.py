@@ -171,3 +171,12 @@ def test_cli_flags_reach_the_config(tmp_path, monkeypatch):
     cfg = run("--config", str(recorded), "--gamma", "0", "--reweight", "none")
     assert cfg["model_kwargs"] == {"width": 8, "augment_layer": "affine"} and cfg["reweight"] is None
     assert run()["model_kwargs"] == {} and run()["reweight"] is None  # no flags: the defaults, as before
+
+
+def test_init_from_a_record_made_before_the_model_folders_finds_the_shipped_weights():
+    # ft_control / ft_debias record init_from "models/brain_tumor_cnn.keras"; the weights now sit in its folder
+    from helpers.modeling.train import init_path
+
+    assert init_path("models/brain_tumor_cnn.keras") == config.DEFAULT_MODEL
+    with pytest.raises(FileNotFoundError, match="init_from"):
+        init_path("models/no_such_model.keras")

@@ -108,6 +108,9 @@ def init_path(path: str | Path) -> Path:
     p = Path(path).expanduser()
     if not p.is_file() and not p.is_absolute() and (config.PROJ_ROOT / p).is_file():
         p = config.PROJ_ROOT / p
+    if not p.is_file() and p.suffix == ".keras" and p.parent.name == config.MODELS_DIR.name:
+        # records written before models/ held one folder per model name models/<name>.keras
+        p = records.files(config.MODELS_DIR, p.stem).weights
     if not p.is_file():
         raise FileNotFoundError(f"init_from: no model file {path}")
     return p

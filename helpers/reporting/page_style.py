@@ -51,10 +51,6 @@ def esc(x) -> str:
     return html.escape(str(x), quote=True)
 
 
-def pct(p: float) -> str:
-    return f"{100 * p:.1f}%"
-
-
 LAYOUT_BASE = {"paper_bgcolor": "white", "plot_bgcolor": "white", "font": {"size": 12, "color": "#1c2833"},
                "showlegend": False}
 AXIS = {"gridcolor": "#eaeded", "zerolinecolor": "#d5d8dc", "linecolor": "#d5d8dc"}
