@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import config, records
+from ..formatting import shown_path
 from ..stats import wilson_ci
 
 log = logging.getLogger(__name__)
@@ -116,9 +117,6 @@ def screening_threshold(meta: dict | None) -> float:
         return 0.5
 
 
-_PREDICTORS: dict[str, Any] = {}  # resolved .keras path -> Predictor: each model loads once per kernel
-
-
 def keras_model(predictor):
     for attr in ("model", "keras_model", "_model"):
         m = getattr(predictor, attr, None)
@@ -150,21 +148,20 @@ def warm_up(predictor) -> float:
 
 
 def get_predictor(path) -> Any:
-    """The Predictor for a .keras file, loaded and warmed up once per kernel. Raises errors.ModelError & co."""
-    key = str(Path(path).expanduser().resolve())
-    if key not in _PREDICTORS:
-        from ..modeling.predictor import load_model
+    """The Predictor for a .keras file, warmed up once. The one cache is modeling.predictor.load_model's (per file
+    and modification time): a model loads once per kernel. Raises errors.ModelError & co."""
+    from ..modeling.predictor import load_model
 
-        p = load_model(key)
-        warm_up(p)
-        _PREDICTORS[key] = p
-    return _PREDICTORS[key]
+    p = load_model(Path(path).expanduser().resolve())
+    if getattr(p, "warm_up_s", None) is None:
+        p.warm_up_s = warm_up(p)
+    return p
 
 
 def load_message(path, exc: BaseException) -> str:
     """One line for the page when a model cannot be used."""
     path = Path(path)
-    rel = path.name if path.parent.resolve() != config.MODELS_DIR.resolve() else f"models/{path.name}"
+    rel = shown_path(path) if path.resolve().is_relative_to(config.MODELS_DIR.resolve()) else path.name
     if isinstance(exc, ImportError):
         return f"prediction code unavailable ({exc}): the page shows input checks only"
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
