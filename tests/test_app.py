@@ -113,13 +113,13 @@ def test_size_cap_checked_before_decoding(monkeypatch, predictor):
     def boom(*a, **k):
         raise AssertionError("decode must not run on an oversized upload")
 
-    monkeypatch.setattr(upload, "decode", boom)
+    monkeypatch.setattr(upload, "decode_prepare", boom)
     res = upload.process_upload("big.dcm", b"\0" * (config.MAX_UPLOAD_BYTES + 1), predictor)
     assert_one_line_error(res, "too large")
 
 
 def test_unexpected_decoder_exception_is_one_line(monkeypatch, predictor):
-    monkeypatch.setattr(upload, "decode", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(upload, "decode_prepare", lambda *a, **k: 1 / 0)
     res = upload.process_upload("x.png", b"abc", predictor)
     assert_one_line_error(res, "could not read")
 

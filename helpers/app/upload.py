@@ -13,8 +13,7 @@ import numpy as np
 from PIL import Image
 
 from .. import config
-from ..data.decode import decode
-from ..data.prepare import prepare
+from ..data.prepare import decode_prepare, prepare
 from ..errors import ImageError
 from ..formatting import megabytes
 from .input_checks import REF_SIZE, check_messages, image_features
@@ -132,8 +131,7 @@ def process_upload(name: str, data: bytes | bytearray | memoryview | None, predi
     size = int(getattr(predictor, "img_size", None) or config.IMG_SIZE)
     data = bytes(data)
     try:
-        dec = decode(data, name=res.name, draft=2 * size)
-        x = prepare(dec.gray, size)
+        dec, x = decode_prepare(data, size, name=res.name)
         x128 = x if size == REF_SIZE else prepare(dec.gray, REF_SIZE)
     except ImageError as e:
         res.error = str(e).splitlines()[0] if str(e) else "not a usable image"

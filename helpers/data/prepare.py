@@ -19,7 +19,7 @@ from scipy import ndimage
 
 from .. import config
 from ..errors import ImageError
-from .decode import Source, decode, rescale
+from .decode import Decoded, Source, decode, rescale
 
 
 # Bump whenever decode/crop/resize changes: it is part of the array-cache key.
@@ -186,9 +186,16 @@ def prepare(gray: np.ndarray, size: int = config.IMG_SIZE) -> np.ndarray:
     return np.asarray(im.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
 
 
+def decode_prepare(source: Source, size: int = config.IMG_SIZE, *, name: str | None = None) -> tuple[Decoded, np.ndarray]:
+    """(the decoded image, the model input): the one path from a file or its bytes to what a model sees, shared by
+    training arrays, the predictor, `brain-mri predict` and the dashboard. Raises errors.ImageError."""
+    dec = decode(source, name=name, draft=2 * size)
+    return dec, prepare(dec.gray, size)
+
+
 def preprocess(source: Source, size: int = config.IMG_SIZE, *, name: str | None = None) -> np.ndarray:
     """decode + prepare, exactly as the training arrays were made."""
-    return prepare(decode(source, name=name, draft=2 * size).gray, size)
+    return decode_prepare(source, size, name=name)[1]
 
 
 def preprocess_many(sources: Sequence[Source], size: int = config.IMG_SIZE, *, workers: int | None = None,

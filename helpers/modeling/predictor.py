@@ -148,16 +148,14 @@ class Predictor:
         "decoded" (preprocess.Decoded), and with explain=True "heat" (S, S) float32 in [0, 1] (Grad-CAM of
         `class_idx`, default the predicted class) computed in the same forward pass}.
         """
-        from ..data.decode import decode
-        from ..data.prepare import prepare
+        from ..data.prepare import decode_prepare
 
         if isinstance(source, (bytes, bytearray, memoryview)) and len(source) > config.MAX_UPLOAD_BYTES:
             from ..errors import ImageError
 
             raise ImageError(f"file too large ({len(source) / 2**20:.1f} MB; limit "
                              f"{config.MAX_UPLOAD_BYTES / 2**20:.0f} MB)")
-        dec = decode(source, name=name, draft=2 * self.img_size)
-        x = prepare(dec.gray, self.img_size)
+        dec, x = decode_prepare(source, self.img_size, name=name)
         heat = None
         if explain:
             from .explain import gradcam_and_logits
@@ -271,8 +269,7 @@ def predict_files(paths: Iterable[str | Path], predictor: Predictor | None = Non
     A file that cannot be read or decoded gets `error` set (and probs None); it never stops the others.
     """
     from ..errors import ImageError
-    from ..data.decode import decode
-    from ..data.prepare import prepare
+    from ..data.prepare import decode_prepare
 
     predictor = predictor or load_model()
     paths = [str(p) for p in paths]
@@ -283,8 +280,8 @@ def predict_files(paths: Iterable[str | Path], predictor: Predictor | None = Non
         try:
             if Path(p).is_file() and Path(p).stat().st_size > config.MAX_UPLOAD_BYTES:
                 raise ImageError(f"file too large ({Path(p).stat().st_size / 2**20:.1f} MB)")
-            dec = decode(p, draft=2 * predictor.img_size)
-            arrays.append(prepare(dec.gray, predictor.img_size))
+            dec, x = decode_prepare(p, predictor.img_size)
+            arrays.append(x)
             row["warnings"] = list(dec.warnings)
             ok_idx.append(len(rows))
         except ImageError as e:
