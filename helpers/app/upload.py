@@ -49,6 +49,13 @@ class Result:
     call_threshold: float = 0.5  # P(tumour) at or above it is a "tumour" call (screening threshold chosen on val)
     track_record: str | None = None  # how often the model's call of this kind was wrong on the leak-free test
     heat: np.ndarray | None = None  # Grad-CAM (S, S) in [0, 1] for the predicted class
+    # Unlike every training collection (the model's feature-space distance above its validation quantile): the page
+    # shows an "unfamiliar scan" warning and never a confident green "no tumour".
+    unfamiliar: bool = False
+    familiarity_score: float | None = None
+    # False: the picture is not a brain MRI slice the model can read (a photo, a diagram, far outside the training
+    # pictures): the page gives no class verdict and no P(tumour) at all, only the reason.
+    verdict: bool = True
     true_label: str | None = None
     timings_ms: dict = field(default_factory=dict)
 
