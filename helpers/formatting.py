@@ -8,14 +8,42 @@ from pathlib import Path
 from . import config
 
 
-def value_ci(b: dict | None, pct: bool = True) -> str:
-    """A {"value", "ci"} block for the CLI: '98.6% [97.8, 99.2]' (pct) or '0.986 [0.978, 0.992]'."""
+# The house style, one per kind of number (README, model card, notebooks, CLI and dashboard all call these):
+#   a percentage with its CI  -> pct_ci: "98.6% (95% CI 97.8–99.2)"
+#   a plain number with its CI -> num_ci: "0.986 (0.978–0.992)"
+# and the digits of each metric are fixed by its name (DIGITS), so one record prints one way everywhere.
+PCT_METRICS = {"accuracy", "per_group_accuracy", "sensitivity", "specificity", "precision", "recall", "coverage",
+               "ece", "ece_raw", "ece_calibrated"}
+DIGITS = {"accuracy": 1, "per_group_accuracy": 1, "precision": 1, "recall": 1, "coverage": 1,
+          "sensitivity": 2, "specificity": 2, "ece": 1, "ece_raw": 1, "ece_calibrated": 1,
+          "macro_f1": 3, "f1": 3, "roc_auc": 4, "auc": 4, "temperature": 2}
+
+
+def digits_for(key: str | None, default: int = 3) -> int:
+    """How many decimals a metric prints with (of its percentage when it is one): DIGITS, else `default`."""
+    return DIGITS.get(key or "", default)
+
+
+def fmt_metric(key: str, block, ci: bool = True, missing: str = "n/a") -> str:
+    """A metric by its name, in the house style: fmt_metric("accuracy", b) -> "98.6% (95% CI 97.8–99.2)",
+    fmt_metric("roc_auc", b) -> "0.9996 (0.9991–0.9999)". `block` is a {"value", "ci"} dict or a bare number."""
+    if block is None or (isinstance(block, dict) and block.get("value") is None):
+        return missing
+    b = block if isinstance(block, dict) else {"value": block}
+    if not ci:
+        b = {"value": b["value"]}
+    if key in PCT_METRICS:
+        return pct_ci(b, digits=digits_for(key, 1))
+    return num_ci(b, digits=digits_for(key))
+
+
+def value_ci(b: dict | None, pct: bool = True, key: str | None = None) -> str:
+    """A {"value", "ci"} block for the CLI, in the house style (pct_ci or num_ci; digits by `key` when given)."""
     if not b or b.get("value") is None:
         return "n/a"
-    v, (lo, hi) = b["value"], b.get("ci") or [None, None]
-    if lo is None or hi is None:
-        return f"{100 * v:.1f}%" if pct else f"{v:.3f}"
-    return f"{100 * v:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]" if pct else f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
+    if key:
+        return fmt_metric(key, b)
+    return pct_ci(b) if pct else num_ci(b)
 
 
 def pct(v, digits: int = 1) -> str:
@@ -23,24 +51,27 @@ def pct(v, digits: int = 1) -> str:
     return "n/a" if v is None else f"{100 * v:.{digits}f}%"
 
 
-def metric(block: dict | None, *keys, fmt: str = "{:.1%}", ci: bool = True, missing: str = "n/a") -> str:
-    """Format a metric from a nested results dict: metric(ev, 'leakfree_test', 'accuracy') -> '91.2% (89.5–92.8%)'.
-    Accepts {"value", "ci"} dicts or bare numbers; returns `missing` when any key is absent."""
+def metric(block: dict | None, *keys, fmt: str | None = None, ci: bool = True, missing: str = "n/a") -> str:
+    """A metric from a nested results dict, in the house style: metric(ev, 'leakfree_test', 'accuracy') ->
+    '91.2% (95% CI 89.5–92.8)'. The last key picks the style and digits (fmt_metric); `fmt` ("{:.2%}", "{:.3f}")
+    only matters for a key the house style does not know. Returns `missing` when any key is absent."""
     cur = block
     for k in keys:
         if not isinstance(cur, dict) or k not in cur:
             return missing
         cur = cur[k]
+    key = keys[-1] if keys else None
     if isinstance(cur, dict):
-        v, c = cur.get("value"), cur.get("ci")
-    else:
-        v, c = cur, None
-    if v is None:
+        cur = {"value": cur.get("value"), "ci": cur.get("ci")}
+    if key in DIGITS or fmt is None:
+        return fmt_metric(key or "", cur, ci=ci, missing=missing)
+    pct_style = fmt.endswith("%}")
+    digits = int(fmt.split(".")[1][0]) if "." in fmt else 1
+    b = cur if isinstance(cur, dict) else {"value": cur}
+    if b.get("value") is None:
         return missing
-    s = fmt.format(v)
-    if ci and c and len(c) == 2 and c[0] is not None:
-        s += f" ({fmt.format(c[0])}–{fmt.format(c[1])})"
-    return s
+    b = b if ci else {"value": b["value"]}
+    return pct_ci(b, digits=digits) if pct_style else num_ci(b, digits=digits)
 
 
 def value(block: dict | None, *keys, default=None):
@@ -63,21 +94,33 @@ def duration(sec) -> str:
     return f"{sec:.0f} s" if sec < 120 else f"{sec / 60:.1f} min"
 
 
+def _ci(m: dict) -> list | None:
+    ci = m.get("ci")
+    if not ci or len(ci) != 2 or any(c is None or c != c for c in ci):  # None or NaN: no interval to print
+        return None
+    return ci
+
+
 def pct_ci(m: dict | None, key: str = "value", digits: int = 1) -> str:
-    """'97.1% (95% CI 96.0–98.1)' from {"value", "ci"}."""
+    """The one style for a percentage with its CI: '97.1% (95% CI 96.0–98.1)' from {"value", "ci"}."""
     if not m or m.get(key) is None:
         return "n/a"
-    ci = m.get("ci")
+    ci = _ci(m)
     s = f"{100 * m[key]:.{digits}f}%"
     return s + (f" (95% CI {100 * ci[0]:.{digits}f}–{100 * ci[1]:.{digits}f})" if ci else "")
 
 
 def num_ci(m: dict | None, digits: int = 3) -> str:
-    """'0.912 (0.893–0.930)' from {"value", "ci"}."""
+    """The one style for a plain number with its CI: '0.912 (0.893–0.930)' from {"value", "ci"}."""
     if not m or m.get("value") is None:
         return "n/a"
-    ci = m.get("ci")
+    ci = _ci(m)
     return f"{m['value']:.{digits}f}" + (f" ({ci[0]:.{digits}f}–{ci[1]:.{digits}f})" if ci else "")
+
+
+def auc(m: dict | None) -> str:
+    """ROC-AUC with its CI, the same number of decimals everywhere: '0.9996 (0.9991–0.9999)'."""
+    return num_ci(m, digits=DIGITS["roc_auc"])
 
 
 def shown_path(p) -> str:
@@ -96,3 +139,8 @@ def size(n: int) -> str:
 def megabytes(n: int) -> str:
     """A byte count in MB."""
     return f"{n / 1024 / 1024:.1f} MB"
+
+
+def threshold(t) -> str:
+    """A probability threshold (abstain, screening): three significant digits, "0.913"; "n/a" when unknown."""
+    return "n/a" if t is None else f"{float(t):.3g}"

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from helpers import formatting
 from helpers import config
 
 from helpers.app import cards, dashboard, input_checks, models_tab, registry, serve, upload
@@ -465,8 +466,9 @@ def test_model_tab_with_and_without_evaluation(tmp_path, tiny_model_json):
     plain = models_tab.model_summary_html(by["plain"])
     assert "not evaluated yet: run <code>brain-mri evaluate models/plain.keras</code>" in plain
     ev = models_tab.model_summary_html(by["evald"], in_use=True)
-    assert "0.900 [0.880–0.920]" in ev and "in use" in ev and "leaky" in ev
-    assert "Abstain threshold 0.85" in ev
+    assert "90.0% (95% CI 88.0–92.0)" in ev and "in use" in ev and "leaky" in ev
+    assert formatting.fmt_metric("roc_auc", {"value": 0.97, "ci": [0.95, 0.99]}) in ev  # the house style: the README prints the same string
+    assert "Abstain threshold 0.85 (chosen on the leak-free validation split)" in ev
     card, _ = models_tab.model_card(by["evald"])
     plots = [w for w in _walk(card) if "bm-plot" in getattr(w, "_dom_classes", ())]
     kinds = [p.outputs[0]["data"]["application/vnd.plotly.v1+json"]["data"][0]["type"] for p in plots]

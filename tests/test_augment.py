@@ -9,7 +9,8 @@ import pytest
 from keras import ops
 
 from helpers import config
-from helpers.modeling.architectures import RandomAffineAugment, _affine_gather, build_model
+from helpers.modeling.architectures import build_model
+from helpers.modeling.augmentation import RandomAffineAugment, _affine_gather
 from helpers.records import sha256_file
 
 

@@ -7,6 +7,7 @@ import logging
 import numpy as np
 
 from .. import config
+from ..formatting import fmt_metric, pct, threshold
 from .registry import ModelEntry, abstain_threshold
 from ..reporting.page_style import AXIS, C_ACCENT, C_ERR, C_MUTED, C_WARN, LAYOUT_BASE, esc, plot_output
 
@@ -22,19 +23,10 @@ def dig(d, *keys, default=None):
     return d
 
 
-def _fmt_ci(block, digits: int = 3) -> str:
-    """{"value", "ci": [lo, hi]} -> '0.912 [0.893–0.930]'; a bare number -> '0.912'; missing -> '—'."""
-    if block is None:
-        return "—"
-    if isinstance(block, (int, float)):
-        return f"{block:.{digits}f}"
-    v, ci = block.get("value"), block.get("ci")
-    if v is None:
-        return "—"
-    s = f"{float(v):.{digits}f}"
-    if ci and len(ci) == 2 and all(c is not None for c in ci):
-        s += f" [{float(ci[0]):.{digits}f}–{float(ci[1]):.{digits}f}]"
-    return s
+def _fmt_ci(block, key: str = "accuracy") -> str:
+    """A metric in the house style of helpers.formatting (the README and the report print the same string);
+    missing -> '—'."""
+    return fmt_metric(key, block, missing="—")
 
 
 def model_summary_html(m: ModelEntry, in_use: bool = False) -> str:
@@ -44,6 +36,9 @@ def model_summary_html(m: ModelEntry, in_use: bool = False) -> str:
     badge = '<span class="bm-badge">in use</span>' if in_use else ""
     missing = ("" if m.available else
                f' <span class="bm-badge" style="background:#fdedec;color:{C_ERR}">.keras missing</span>')
+    lf0 = (ev or {}).get("leakfree_test") or {}
+    leaky = (f' <span class="bm-badge bm-contaminated" style="background:#fef9e7;color:{C_WARN}">contaminated: saw '
+             'test pictures in training</span>' if lf0.get("contaminated") else "")
     synth = (f' <span class="bm-badge" style="background:#fef9e7;color:{C_WARN}">trained on synthetic phantoms</span>'
              if data.get("synthetic") else "")
     rows = [
@@ -63,7 +58,7 @@ def model_summary_html(m: ModelEntry, in_use: bool = False) -> str:
         v = meta["versions"]
         rows.append(("Software", ", ".join(f"{k} {v[k]}" for k in ("keras", "tensorflow", "jax", "torch", "device",
                                                                     "python") if k in v)))
-    out = [f'<div class="bm-card-title">{esc(m.name)}{badge}{missing}{synth}</div>',
+    out = [f'<div class="bm-card-title">{esc(m.name)}{badge}{missing}{leaky}{synth}</div>',
            '<table class="bm-table bm-kv">'
            + "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in rows) + "</table>"]
     if not ev:
@@ -72,12 +67,13 @@ def model_summary_html(m: ModelEntry, in_use: bool = False) -> str:
         return "".join(out)
     lf, off = ev.get("leakfree_test") or {}, ev.get("official_test") or {}
     metric_rows = [
-        ("Accuracy", dig(lf, "accuracy"), dig(off, "accuracy")),
-        ("Macro F1", dig(lf, "macro_f1"), dig(off, "macro_f1")),
-        ("Tumour sensitivity", dig(lf, "tumour", "sensitivity"), dig(off, "tumour", "sensitivity")),
-        ("Tumour specificity", dig(lf, "tumour", "specificity"), dig(off, "tumour", "specificity")),
-        ("Tumour ROC AUC", dig(lf, "tumour", "roc_auc"), dig(off, "tumour", "roc_auc")),
-        ("ECE (calibrated)", dig(lf, "calibration", "ece_calibrated"), dig(off, "calibration", "ece_calibrated")),
+        ("Accuracy", "accuracy", dig(lf, "accuracy"), dig(off, "accuracy")),
+        ("Macro F1", "macro_f1", dig(lf, "macro_f1"), dig(off, "macro_f1")),
+        ("Tumour sensitivity", "sensitivity", dig(lf, "tumour", "sensitivity"), dig(off, "tumour", "sensitivity")),
+        ("Tumour specificity", "specificity", dig(lf, "tumour", "specificity"), dig(off, "tumour", "specificity")),
+        ("Tumour ROC AUC", "roc_auc", dig(lf, "tumour", "roc_auc"), dig(off, "tumour", "roc_auc")),
+        ("ECE (calibrated)", "ece_calibrated", dig(lf, "calibration", "ece_calibrated"),
+         dig(off, "calibration", "ece_calibrated")),
     ]
     thr, thr_src = abstain_threshold(meta)
     ab = dig(lf, "abstain") or {}
@@ -86,23 +82,23 @@ def model_summary_html(m: ModelEntry, in_use: bool = False) -> str:
     out.append('<table class="bm-table bm-metrics"><tr><th>metric</th>'
                f'<th>leak-free test (n={esc(lf.get("n", "?"))})</th>'
                f'<th>official test (n={esc(off.get("n", "?"))}; leaky, for comparison)</th></tr>'
-               + "".join(f"<tr><td>{esc(k)}</td><td class='num'>{esc(_fmt_ci(a))}</td>"
-                         f"<td class='num'>{esc(_fmt_ci(b))}</td></tr>" for k, a, b in metric_rows) + "</table>")
+               + "".join(f"<tr><td>{esc(k)}</td><td class='num'>{esc(_fmt_ci(a, key))}</td>"
+                         f"<td class='num'>{esc(_fmt_ci(b, key))}</td></tr>" for k, key, a, b in metric_rows) + "</table>")
     per = lf.get("per_class") or {}
     if per:
         out.append('<table class="bm-table"><tr><th>class (leak-free test)</th><th>precision</th><th>recall</th>'
                    '<th>F1</th><th>support</th></tr>'
-                   + "".join(f"<tr><td>{esc(c)}</td><td class='num'>{esc(_fmt_ci(dig(per, c, 'precision')))}</td>"
-                             f"<td class='num'>{esc(_fmt_ci(dig(per, c, 'recall')))}</td>"
-                             f"<td class='num'>{esc(_fmt_ci(dig(per, c, 'f1')))}</td>"
+                   + "".join(f"<tr><td>{esc(c)}</td><td class='num'>{esc(_fmt_ci(dig(per, c, 'precision'), 'precision'))}</td>"
+                             f"<td class='num'>{esc(_fmt_ci(dig(per, c, 'recall'), 'recall'))}</td>"
+                             f"<td class='num'>{esc(_fmt_ci(dig(per, c, 'f1'), 'f1'))}</td>"
                              f"<td class='num'>{esc(dig(per, c, 'support', default='?'))}</td></tr>"
                              for c in per) + "</table>")
     cov = ab.get("coverage")
     acc = ab.get("accuracy")
-    out.append(f'<div class="bm-note">Abstain threshold {thr:.3g} ({esc(thr_src)})'
-               + (f": answers {100 * float(cov):.0f} % of the leak-free test images"
+    out.append(f'<div class="bm-note">Abstain threshold {threshold(thr)} ({esc(thr_src)})'
+               + (f": on the leak-free test it answers {pct(float(cov))} of the images"
                   if isinstance(cov, (int, float)) else "")
-               + (f" with accuracy {float(acc):.3f}" if isinstance(acc, (int, float)) else "") + ".</div>")
+               + (f" at {pct(float(acc))} accuracy" if isinstance(acc, (int, float)) else "") + ".</div>")
     if ev.get("synthetic"):
         out.append('<div class="bm-warn">evaluated on synthetic phantoms: these numbers say nothing about MRI</div>')
     return "".join(out)
@@ -140,7 +136,7 @@ def reliability_figure(cal: dict) -> dict:
         traces.append({"type": "scatter", "mode": "lines+markers", "line": {"color": colour},
                        "x": [float(b["confidence"]) for b in bins], "y": [float(b["accuracy"]) for b in bins],
                        "marker": {"size": [round(4 + 14 * float(np.sqrt(b["n"] / top)), 1) for b in bins]},
-                       "name": f"{name} (ECE {ece:.3f})" if isinstance(ece, (int, float)) else name})
+                       "name": f"{name} (ECE {pct(ece)})" if isinstance(ece, (int, float)) else name})
     return {
         "data": traces,
         "layout": {**LAYOUT_BASE, "showlegend": True,

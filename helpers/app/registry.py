@@ -73,9 +73,12 @@ def experiments_line() -> str:
 def abstain_threshold(meta: dict | None) -> tuple[float, str]:
     """The evaluated abstain threshold (max calibrated probability below it -> "uncertain"), else DEFAULT_ABSTAIN."""
     try:
-        t = float(meta["evaluation"]["leakfree_test"]["abstain"]["threshold"])
-        if 0.0 < t <= 1.0:
-            return t, "set by the leak-free test evaluation"
+        ab = meta["evaluation"]["leakfree_test"]["abstain"]
+        t = float(ab["threshold"])
+        if 0.0 < t <= 1.0:  # evaluate.py chooses it on the validation split, then reports it on the test split
+            on = str(ab.get("selected_on") or "")
+            split = "the leak-free validation split" if on in ("", "leakfree val") else f"the {on}idation split"
+            return t, f"chosen on {split}"
     except (KeyError, TypeError, ValueError):
         pass
     return DEFAULT_ABSTAIN, "default: model not evaluated"

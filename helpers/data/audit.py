@@ -201,7 +201,7 @@ def _relation(tr: str, ta: np.ndarray, tb: np.ndarray, same_md5: bool) -> str:
 
 
 # ----------------------------------------------------------------------------------------------- grouping
-def _components(n: int, edges_i: np.ndarray, edges_j: np.ndarray) -> np.ndarray:
+def components(n: int, edges_i: np.ndarray, edges_j: np.ndarray) -> np.ndarray:
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -263,9 +263,9 @@ def compute(manifest_or_root, root=None, threshold: float = THRESHOLD, margin: f
             pass
     ei, ej = _exact_edges(m)
     strict = pairs[pairs["sim"] > threshold]
-    groups = _components(len(m), np.concatenate([ei, pairs["i"].to_numpy(int)]),
+    groups = components(len(m), np.concatenate([ei, pairs["i"].to_numpy(int)]),
                          np.concatenate([ej, pairs["j"].to_numpy(int)]))
-    groups_strict = _components(len(m), np.concatenate([ei, strict["i"].to_numpy(int)]),
+    groups_strict = components(len(m), np.concatenate([ei, strict["i"].to_numpy(int)]),
                                 np.concatenate([ej, strict["j"].to_numpy(int)]))
     return {"manifest": m, "root": root, "thumbs": th, "pairs": pairs, "groups": groups,
             "groups_strict": groups_strict, "threshold": threshold, "margin": margin}

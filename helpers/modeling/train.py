@@ -167,6 +167,19 @@ def _mixup(tf, x, y, alpha: float):
     return lx * x + (1 - lx) * tf.gather(x, perm), lam[:, None] * y + (1 - lam[:, None]) * tf.gather(y, perm)
 
 
+def lr_schedule(cfg: dict, n_train: int):
+    """Cosine decay over the run, after `warmup_epochs` of linear warm-up from lr/10 (none: plain cosine)."""
+    import keras
+
+    steps = int(np.ceil(n_train / cfg["batch_size"]))
+    warm = cfg["warmup_epochs"] * steps
+    total = max(1, cfg["epochs"] * steps - warm)
+    if warm:
+        return keras.optimizers.schedules.CosineDecay(cfg["lr"] / 10, total, alpha=0.0, warmup_target=cfg["lr"],
+                                                      warmup_steps=warm)
+    return keras.optimizers.schedules.CosineDecay(cfg["lr"], total)
+
+
 def fit(cfg: dict, Xtr, ytr, Xva, yva, verbose: int = 2):
     """Build and fit the configured model; returns (model, history dict, seconds, images/s)."""
     import keras
@@ -179,14 +192,7 @@ def fit(cfg: dict, Xtr, ytr, Xva, yva, verbose: int = 2):
     model = build_model(cfg["arch"], cfg["img_size"], n_cls, **cfg.get("model_kwargs", {}))
     if cfg.get("init_from"):
         init_weights(model, cfg["init_from"])
-    steps = int(np.ceil(len(Xtr) / cfg["batch_size"]))
-    warm = cfg["warmup_epochs"] * steps
-    total = max(1, cfg["epochs"] * steps - warm)
-    if warm:
-        lr = keras.optimizers.schedules.CosineDecay(cfg["lr"] / 10, total, alpha=0.0, warmup_target=cfg["lr"],
-                                                    warmup_steps=warm)
-    else:
-        lr = keras.optimizers.schedules.CosineDecay(cfg["lr"], total)
+    lr = lr_schedule(cfg, len(Xtr))
     ema = cfg.get("ema_momentum")
     model.compile(
         optimizer=keras.optimizers.AdamW(lr, weight_decay=cfg["weight_decay"], use_ema=bool(ema),

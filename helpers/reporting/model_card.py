@@ -8,7 +8,7 @@ from pathlib import Path
 from .. import config, records
 from ..modeling import intensity_profile
 from ..evaluation.evaluate import read_predictions
-from ..formatting import num_ci, pct_ci, shown_path
+from ..formatting import auc, fmt_metric, num_ci, pct, pct_ci, shown_path, threshold
 from .recipes import net_label, recipe_rows, recipes_markdown, seed_spread, seed_spread_markdown
 
 
@@ -83,9 +83,9 @@ def results_markdown(models_dir: Path = config.MODELS_DIR) -> str:
         f"On the leak-free test split ({lf['n']} images whose pictures and mirror/flip/rotation twins never appear in "
         f"training), the shipped model `{meta['name']}` reaches **{pct_ci(lf['accuracy'])} accuracy** and macro-F1 "
         f"{num_ci(lf['macro_f1'])}. As a tumour detector (P(tumour) = 1 − P(no tumour) ≥ {t['threshold']}) its "
-        f"sensitivity is **{pct_ci(t['sensitivity'], digits=2)}** and specificity {pct_ci(t['specificity'])}, ROC-AUC "
-        f"{num_ci(t['roc_auc'], 4)}. After temperature scaling (T = {meta['temperature']:.2f}, fitted on validation) "
-        f"the expected calibration error is {100 * cal['ece_calibrated']:.1f}% (before: {100 * cal['ece_raw']:.1f}%).",
+        f"sensitivity is **{fmt_metric('sensitivity', t['sensitivity'])}** and specificity "
+        f"{fmt_metric('specificity', t['specificity'])}, ROC-AUC {auc(t['roc_auc'])}. After temperature scaling (T = {meta['temperature']:.2f}, fitted on validation) "
+        f"the expected calibration error is {pct(cal['ece_calibrated'])} (before: {pct(cal['ece_raw'])}).",
         "",
     ]
     sc, rule = lf.get("screening"), ev.get("screening_rule") or {}
@@ -94,12 +94,12 @@ def results_markdown(models_dir: Path = config.MODELS_DIR) -> str:
                       f"{100 * rule['target_val_sensitivity']:.1f}% sensitivity there, never above "
                       f"{t['threshold']}) stays at {t['threshold']}: validation sensitivity there is "
                       f"{100 * rule['val_sensitivity']:.1f}% ({rule['val_n_missed']} missed), so test sensitivity is "
-                      f"{100 * sc['sensitivity']['value']:.2f}% ({sc['n_missed']} of {sc['n_tumour']} missed).")
+                      f"{fmt_metric('sensitivity', sc['sensitivity'], ci=False)} ({sc['n_missed']} of {sc['n_tumour']} missed).")
     elif sc and rule:
         lines[-2] += (f" At a P(tumour) threshold chosen on validation to keep at least "
                       f"{100 * rule['target_val_sensitivity']:.1f}% sensitivity "
                       f"there ({sc['threshold']:.3g} instead of {t['threshold']}), test sensitivity is "
-                      f"{pct_ci(sc['sensitivity'])} and specificity {pct_ci(sc['specificity'])} ({sc['n_missed']} of "
+                      f"{fmt_metric('sensitivity', sc['sensitivity'])} and specificity {fmt_metric('specificity', sc['specificity'])} ({sc['n_missed']} of "
                       f"{sc['n_tumour']} tumour images missed, {sc['n_false_alarm']} of {sc['n_no_tumour']} "
                       f"no-tumour images flagged).")
     cl = lf.get("cluster")
@@ -107,12 +107,13 @@ def results_markdown(models_dir: Path = config.MODELS_DIR) -> str:
         lines += [f"Those {cl['n']} test images form only {cl['n_groups']} twin groups (the audit joins copies, "
                   f"mirrors, rotations and near-identical slices; each group sits whole in one split), and a model "
                   f"tends to be right or wrong on a whole group at once. Resampling whole groups gives the more "
-                  f"honest intervals: accuracy {pct_ci(cl['accuracy'])}, sensitivity {pct_ci(cl['sensitivity'], digits=2)}; "
+                  f"honest intervals: accuracy {pct_ci(cl['accuracy'])}, sensitivity {fmt_metric('sensitivity', cl['sensitivity'])}; "
                   f"counting each group once (mean accuracy per group) gives {pct_ci(cl['per_group_accuracy'])}.", ""]
     lines += _selection_lines(meta, models_dir)
     if ab and ab.get("accuracy") is not None:
-        lines += [f"Abstaining below a confidence of {ab['threshold']:.3g} (\"refer to a radiologist\") keeps "
-                  f"{100 * ab['coverage']:.1f}% of test images at {100 * ab['accuracy']:.1f}% accuracy.", ""]
+        lines += [f"Abstaining below a confidence of {threshold(ab['threshold'])} (chosen on validation; \"refer to a "
+                  f"radiologist\") keeps "
+                  f"{pct(ab['coverage'])} of test images at {pct(ab['accuracy'])} accuracy.", ""]
     if rob.get("size512_subset"):
         s = rob["size512_subset"]
         lines += [f"On the {s['n']} test images of 512×512 pixels (where file size no longer tells the tumour "

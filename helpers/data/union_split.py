@@ -1,0 +1,119 @@
+"""One audit and one grouped split over the union of the collections, and the leave-one-source-out folds.
+
+The union split (data/splits/union.csv: collection, path, label, split, group, source, sources) keeps the Kaggle
+set's leak-free split as it is: twin groups are formed over the union with the project's split criterion, and a
+group holding a leak-free test picture stays in test (unless it also holds leak-free train/val pictures: then the
+majority of its Kaggle pictures decides, and `moved` counts the test pictures that left). Groups with no Kaggle
+picture (most of Br35H yes/, part of sartaj-testing) are split ~70/15/15 by group, per label, seeded.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import config
+from . import collections as cx
+
+TWIN = 0.975  # the project's split criterion: twin threshold 0.98 minus its 0.005 margin (data/audit.py)
+FOLDS = ("br35h", "sartaj", "figshare")  # sources a leave-one-out fold can hold out
+UNION_SPLIT = config.SPLITS_DIR / "union.csv"
+COLUMNS = ["collection", "path", "label", "split", "group", "source", "sources"]
+
+
+@dataclass
+class Union:
+    table: pd.DataFrame  # one row per file: COLUMNS + md5, width, height, mode, old_split
+    thumbs: np.ndarray  # (N, 2, 32, 32) float16: whole-image and head-crop thumbnails
+    roots: dict[str, Path]
+    moved: int  # leak-free test pictures that left test
+
+
+def union_split(df: pd.DataFrame, groups: np.ndarray, old_split: pd.DataFrame, seed: int = config.SEED):
+    """(split per row, number of old test pictures moved out of test)."""
+    old = old_split.set_index("path")["split"]
+    kag = (df["collection"] == "brain-tumor-mri").to_numpy()
+    olds = pd.Series(np.where(kag, df["path"].map(old).fillna("").to_numpy(), ""), index=df.index)
+    split = pd.Series("", index=df.index, dtype=object)
+    g = pd.Series(groups, index=df.index)
+    for _, idx in g.groupby(g).groups.items():
+        o = olds[idx]
+        o = o[o != ""]
+        if len(o):
+            split[idx] = o.value_counts().index[0]
+    rng = np.random.default_rng(seed)
+    free = g[split == ""].unique()
+    lab = df.groupby(g)["label"].first()[free]
+    for lbl in sorted(lab.unique()):
+        gs = np.array(sorted(lab[lab == lbl].index))
+        rng.shuffle(gs)
+        n = len(gs)
+        cuts = {"test": gs[: round(0.15 * n)], "val": gs[round(0.15 * n): round(0.30 * n)],
+                "train": gs[round(0.30 * n):]}
+        for s, gg in cuts.items():
+            split[g.isin(gg).to_numpy()] = s
+    moved = int(((olds == "test") & (split != "test")).sum())
+    return split.to_numpy(), moved
+
+
+def build(roots: dict[str, Path] | None = None, progress: bool = False) -> Union:
+    """The union table with groups, sources and the split. Needs the Kaggle set (its leak-free split anchors the
+    rest); the other collections join when they are found. DataError-free: missing collections are just absent."""
+    roots = roots or cx.available()
+    df, thumbs = cx.union_table(roots, progress=progress)
+    groups = cx.link(df, thumbs, TWIN)
+    src, sets = cx.infer_source(df, groups)
+    df["group"], df["source"] = groups, src
+    df["sources"] = df["group"].map(sets)
+    old = pd.read_csv(config.LEAKFREE_SPLIT)
+    df["split"], moved = union_split(df, groups, old)
+    kag = df["collection"] == "brain-tumor-mri"
+    df["old_split"] = df["path"].map(old.set_index("path")["split"]).where(kag, "").fillna("")
+    return Union(df, thumbs, roots, moved)
+
+
+def split_sha256(df: pd.DataFrame) -> str:
+    body = df[COLUMNS].sort_values(["collection", "path"]).to_csv(index=False)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def write_union_csv(u: Union, path: Path = UNION_SPLIT) -> Path:
+    out = u.table[COLUMNS].sort_values(["collection", "path"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    out.to_csv(tmp, index=False)
+    tmp.replace(path)
+    return path
+
+
+def fold_rows(df: pd.DataFrame, fold: str | None, collections: list[str] | None = None):
+    """(train, val, test) rows. fold=S: test = every file whose twin group holds an S picture (whatever its split),
+    train/val = the union split's train/val rows of the other groups. fold=None: the union split itself.
+    `collections` restricts training and validation to those folders (the old recipe: the Kaggle set only)."""
+    held = df["sources"].str.contains(fold) if fold else pd.Series(False, index=df.index)
+    use = ~held
+    if collections:
+        use &= df["collection"].isin(collections)
+    tr = df[use & (df["split"] == "train")]
+    va = df[use & (df["split"] == "val")]
+    te = df[held] if fold else df[df["split"] == "test"]
+    return tr, va, te
+
+
+def union_arrays(u: Union, size: int = config.IMG_SIZE) -> np.ndarray:
+    """Prepared images (N, size, size) uint8 in table order, cached under the cache folder by the files' md5s."""
+    from .prepare import preprocess_many
+
+    df = u.table
+    key = hashlib.sha256(("\n".join(df["md5"]) + f"|{size}").encode()).hexdigest()[:16]
+    cache = config.cache_dir() / f"union-X-{key}.npy"
+    if cache.is_file():
+        return np.load(cache)
+    X = preprocess_many([str(u.roots[c] / p) for c, p in zip(df["collection"], df["path"])], size)
+    tmp = cache.with_name(cache.stem + ".tmp.npy")
+    np.save(tmp, X)
+    tmp.replace(cache)
+    return X

@@ -1,0 +1,65 @@
+"""Is this slice like the training collections? A Mahalanobis distance in the network's own feature space.
+
+Lee et al. (2018): class-conditional Gaussians with one shared covariance on the penultimate features (here the
+global-average-pooled maps). A slice's score is its distance to the nearest class mean. The threshold is a quantile
+of the validation slices' scores (validation: pictures the network did not train on, from the same collections), so
+about (1 - quantile) of familiar slices are warned falsely. Saved as JSON (means, precision, threshold): no pickle.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+QUANTILE = 0.99  # ~1% of familiar slices are warned: measured on the test split, see the report
+
+
+def feature_model(model):
+    """keras.Model: prepared image batch -> pooled features (the input of the dropout/logits head)."""
+    import keras
+
+    pool = next(layer for layer in model.layers if type(layer).__name__ == "GlobalAveragePooling2D")
+    return keras.Model(model.inputs, pool.output)
+
+
+def features(model, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    fm = feature_model(model)
+    return np.asarray(fm.predict(X[..., None].astype("float32"), batch_size=batch_size, verbose=0), np.float64)
+
+
+def fit(F: np.ndarray, y: np.ndarray, F_val: np.ndarray, quantile: float = QUANTILE) -> dict:
+    """The rule: per-class means over the training features, a shrunk shared covariance, the val quantile."""
+    from sklearn.covariance import LedoitWolf
+
+    classes = np.unique(y)
+    means = np.stack([F[y == c].mean(0) for c in classes])
+    centred = F - means[np.searchsorted(classes, y)]
+    prec = LedoitWolf().fit(centred).precision_
+    rule = {"means": means.tolist(), "precision": prec.tolist(), "quantile": quantile}
+    rule["threshold"] = float(np.quantile(score(rule, F_val), quantile))
+    return rule
+
+
+def score(rule: dict, F: np.ndarray) -> np.ndarray:
+    """Distance of each row to the nearest class mean (Mahalanobis, shared precision)."""
+    means, prec = np.asarray(rule["means"]), np.asarray(rule["precision"])
+    d = F[:, None, :] - means[None]
+    return np.sqrt(np.einsum("nkd,de,nke->nk", d, prec, d).min(axis=1))
+
+
+def unfamiliar(rule: dict, F: np.ndarray) -> np.ndarray:
+    return score(rule, F) > rule["threshold"]
+
+
+def message(score_value: float, rule: dict) -> str:
+    """The dashboard's and the CLI's warning for an unfamiliar slice."""
+    return (f"unfamiliar scan: this slice is unlike the training collections (feature distance {score_value:.0f}, "
+            f"above the {rule['quantile']:.0%} of validation slices at {rule['threshold']:.0f}); the model's "
+            "numbers were measured on other pictures and may not hold here")
+
+
+def path_for(files) -> Path:
+    """Where a model's rule lives: familiarity.json in a shipped model's folder, <name>.familiarity.json beside a
+    flat run record (files: a records.ModelFiles)."""
+    rec = files.record
+    return rec.with_name("familiarity.json") if rec.name == "record.json" else rec.with_name(f"{files.name}.familiarity.json")

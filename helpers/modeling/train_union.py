@@ -1,0 +1,148 @@
+"""The cross-collection recipe: every collection, partial labels, balanced weights, variety augmentation, JPEG
+re-encoding and (optionally) lesion synthesis from the Br35H outlines. Used for the leave-one-source-out folds and
+for the shipped model (`brain-mri train-union`)."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import config, records
+from ..data import outlines, union_split
+from . import familiarity, lesion_synthesis, partial_labels
+from .train import lr_schedule, save_inference_model
+
+# Recipes of batch 4/5 (experiments/batch4_cross_collection/PLAN.md, batch5_lesion_synthesis/PLAN.md)
+RECIPES: dict[str, dict] = {
+    "old": {"collections": ["brain-tumor-mri"], "augment_layer": "affine", "balance": None, "jpeg_p": 0.0},
+    "multi": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0},
+    "multi_var": {"collections": None, "augment_layer": "variety", "balance": None, "jpeg_p": 0.3},
+    "multi_var_bal": {"collections": None, "augment_layer": "variety", "balance": "collection", "jpeg_p": 0.3},
+    "multi_var_bal_synth": {"collections": None, "augment_layer": "variety", "balance": "collection",
+                            "jpeg_p": 0.3, "synth": True},
+    "multi_synth": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "synth": True},
+}
+BASE = {"arch": "resnet_small", "img_size": config.IMG_SIZE, "epochs": 10, "batch_size": 64, "lr": 3e-3,
+        "weight_decay": 0.05, "warmup_epochs": 1, "label_smoothing": 0.1, "seed": config.SEED, "width": 16}
+
+
+def config_for(recipe: str, fold: str | None = None, **overrides) -> dict:
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {recipe!r}; known: {', '.join(RECIPES)}")
+    r = RECIPES[recipe]
+    cfg = {**BASE, **overrides, "recipe": recipe, "fold": fold, "split": "union", "jpeg_p": r["jpeg_p"],
+           "balance": r["balance"], "synth": bool(r.get("synth")), "collections": r["collections"]}
+    cfg["model_kwargs"] = {"width": cfg.pop("width"), "stem_pool": True, "augment_layer": r["augment_layer"]}
+    return cfg
+
+
+def training_set(u: union_split.Union, X: np.ndarray, tr: pd.DataFrame, cfg: dict, seed: int = 0):
+    """(images, label masks, weights, counts): the fold's training rows, plus synthetic slices if the recipe asks."""
+    Xtr, labels, cols = X[tr.index], list(tr["label"]), list(tr["collection"])
+    counts = {f"{c}/{lbl}": int(n) for (c, lbl), n in tr.groupby(["collection", "label"]).size().items()}
+    if cfg.get("synth"):
+        rows, masks = outlines.union_masks(u.table, u.roots, cfg["img_size"])
+        keep = np.isin(rows, tr.index)
+        healthy = X[tr.index[(tr["label"] == config.NO_TUMOUR).to_numpy()]]
+        if keep.any() and len(healthy):
+            S, sl = lesion_synthesis.synthesise(X[rows[keep]], masks[keep], healthy, 2 * int(keep.sum()), seed=seed)
+            Xtr = np.concatenate([Xtr, S])
+            labels += sl
+            cols += ["synthetic"] * len(sl)
+            counts["synthetic/notumor"], counts["synthetic/tumour"] = sl.count("notumor"), sl.count("tumour")
+    W = partial_labels.balance_weights(labels, cols, cfg["balance"])
+    return Xtr, partial_labels.label_masks(labels), W, counts
+
+
+def fit(cfg: dict, Xtr, Mtr, Wtr, Xva, Mva, verbose: int = 2):
+    """Build and fit; returns (model, history, seconds, images/s). Images uint8 (N, S, S); masks (N, 4)."""
+    import keras
+    import tensorflow as tf
+
+    from .architectures import build_model
+
+    keras.utils.set_random_seed(cfg["seed"])
+    model = build_model(cfg["arch"], cfg["img_size"], len(config.CLASSES), **cfg["model_kwargs"])
+    model.compile(optimizer=keras.optimizers.AdamW(lr_schedule(cfg, len(Xtr)), weight_decay=cfg["weight_decay"]),
+                  loss=partial_labels.partial_label_loss(cfg["label_smoothing"]))
+    jpeg, shape = float(cfg.get("jpeg_p") or 0), Xtr.shape[1:] + (1,)
+
+    def maybe_jpeg(x, m, w):  # JPEG re-encoding at a random quality, as uploads and web copies are
+        q = tf.image.random_jpeg_quality(x, 30, 90)
+        x = tf.cond(tf.random.uniform(()) < jpeg, lambda: q, lambda: x)
+        return tf.ensure_shape(x, shape), m, w  # tf.cond forgets the static shape the augmentation layer needs
+
+    d = tf.data.Dataset.from_tensor_slices((Xtr[..., None], Mtr, Wtr)).shuffle(len(Xtr), seed=cfg["seed"])
+    if jpeg:
+        d = d.map(maybe_jpeg, num_parallel_calls=2)
+    d = d.batch(cfg["batch_size"]).map(lambda a, m, w: (tf.cast(a, tf.float32), m, w)).prefetch(2)
+    v = tf.data.Dataset.from_tensor_slices((Xva[..., None].astype("float32"), Mva)).batch(256)
+    t0 = time.time()
+    hist = model.fit(d, validation_data=v, epochs=cfg["epochs"], verbose=verbose)
+    secs = time.time() - t0
+    history = {k: [float(x) for x in vals] for k, vals in hist.history.items()}
+    return model, history, secs, len(Xtr) * cfg["epochs"] / secs
+
+
+def logits_of(model, X: np.ndarray) -> np.ndarray:
+    return np.asarray(model.predict(X[..., None].astype("float32"), batch_size=256, verbose=0))
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = logits / temperature
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def train_fold(cfg: dict, u: union_split.Union, X: np.ndarray, verbose: int = 2) -> dict:
+    """Train one run (a fold, or fold None: the union split) and return model, temperature, familiarity rule,
+    test rows and test probabilities, plus the record's training part."""
+    tr, va, te = union_split.fold_rows(u.table, cfg["fold"], cfg["collections"])
+    Xtr, Mtr, Wtr, counts = training_set(u, X, tr, cfg)
+    Mva = partial_labels.label_masks(va["label"])
+    print(f"[{cfg['recipe']} / {cfg['fold'] or 'union'}] train {len(Xtr)} val {len(va)} test {len(te)}", flush=True)
+    model, history, secs, ips = fit(cfg, Xtr, Mtr, Wtr, X[va.index], Mva, verbose=verbose)
+    temperature = partial_labels.fit_temperature(logits_of(model, X[va.index]), Mva)
+    # the unfamiliar-scan rule, from the run's own training and validation pictures (never its test)
+    fit_rows = tr.index.to_numpy()
+    if len(fit_rows) > 4000:
+        fit_rows = np.sort(np.random.default_rng(0).choice(fit_rows, 4000, replace=False))
+    rule = familiarity.fit(familiarity.features(model, X[fit_rows]), u.table.loc[fit_rows, "label"].to_numpy(),
+                           familiarity.features(model, X[va.index]))
+    P = softmax(logits_of(model, X[te.index]), temperature)
+    unfamiliar = familiarity.unfamiliar(rule, familiarity.features(model, X[te.index]))
+    rec = {"config": cfg, "temperature": temperature, "tta": None, "params": int(model.count_params()),
+           "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "train_wall_s": round(secs, 1),
+           "train_images_per_s": round(ips, 1), "epochs_run": len(history["loss"]), "history": history,
+           "data": {"split": "union", "n_train": int(len(Xtr)), "n_val": int(len(va)), "n_test": int(len(te)),
+                    "split_sha256": union_split.split_sha256(u.table), "train_counts": counts,
+                    "old_test_moved": u.moved, "synthetic": False},
+           "versions": records.versions()}
+    return {"model": model, "record": rec, "rule": rule, "test": te, "probs": P, "unfamiliar": unfamiliar}
+
+
+def save_run(run: dict, folder: Path, name: str, shipped: bool = False) -> records.ModelFiles:
+    """Weights, record, predictions and the familiarity rule of a run: a shipped model's folder or a flat batch."""
+    folder.mkdir(parents=True, exist_ok=True)
+    f = records.files(folder / name) if shipped else records.files(folder, name)
+    f.weights.parent.mkdir(parents=True, exist_ok=True)
+    save_inference_model(run["model"], f.weights)
+    te, P = run["test"], run["probs"]
+    pred = te[["collection", "path", "label", "group", "source", "sources", "split", "old_split"]].copy()
+    for k, c in enumerate(config.CLASSES):
+        pred[f"p_{c}"] = P[:, k].round(5)
+    pred["p_tumour"] = (1 - P[:, config.CLASSES.index(config.NO_TUMOUR)]).round(5)
+    pred["unfamiliar"] = run["unfamiliar"].astype(int)
+    pred.to_csv(f.predictions, index=False)
+    rule_path = familiarity.path_for(f)
+    records.write_json(run["rule"], rule_path, compact=True)
+    rec = {"name": name, "arch": run["record"]["config"]["arch"], "classes": list(config.CLASSES),
+           "img_size": run["record"]["config"]["img_size"], "keras_file": f.weights.name,
+           "keras_sha256": records.sha256_file(f.weights), "familiarity_file": rule_path.name,
+           **run["record"], "command": f"brain-mri train-union --recipe {run['record']['config']['recipe']}"
+           + (f" --fold {run['record']['config']['fold']}" if run["record"]["config"]["fold"] else "")}
+    records.write(rec, f.record)
+    return f

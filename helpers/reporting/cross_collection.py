@@ -1,0 +1,150 @@
+"""The cross-collection chapter (notebook 05): tables and figures from the saved batch records and the chapter's
+results file (experiments/batch4_cross_collection/chapter.json, written by `brain-mri cross-collection`)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import config, records
+from ..evaluation import cross_collection as xc
+from ..formatting import pct
+
+CHAPTER = xc.BATCH4 / "chapter.json"
+FOLD_NAMES = {"br35h": "Br35H", "sartaj": "Sartaj", "figshare": "figshare"}
+RECIPE_NAMES = {"old": "old (Kaggle only)", "multi": "+ all collections", "multi_var": "+ variety augmentation",
+                "multi_var_bal": "+ balanced weights", "multi_var_bal_synth": "+ lesion synthesis"}
+
+
+def pct_ci(v, ci) -> str:
+    """'71.1% (69.0–73.2)' or 'n/a'."""
+    if v is None:
+        return "n/a"
+    return pct(v) + (f" ({100 * ci[0]:.1f}–{100 * ci[1]:.1f})" if ci else "")
+
+
+def loco_markdown(loco: pd.DataFrame) -> str:
+    """The leave-one-source-out table, one row per recipe and fold."""
+    lines = ["| recipe | held out | tumour / healthy | sensitivity | specificity | ROC-AUC | ECE | missed, no warning |",
+             "|---|---|---|---|---|---|---|---|"]
+    for _, r in loco.iterrows():
+        missed = "n/a" if pd.isna(r["missed"]) else f"{int(r['missed_unwarned']):,} of {int(r['missed']):,}"
+        auc = "n/a" if r["auc"] is None or pd.isna(r["auc"]) else (
+            f"{r['auc']:.3f}" + (f" ({r['auc_ci'][0]:.3f}–{r['auc_ci'][1]:.3f})" if r["auc_ci"] else ""))
+        lines.append(f"| {RECIPE_NAMES.get(r['recipe'], r['recipe'])} | {FOLD_NAMES.get(r['fold'], r['fold'])} | "
+                     f"{r['n_tumour']:,} / {r['n_healthy']:,} | {pct_ci(r['sensitivity'], r['sensitivity_ci'])} | "
+                     f"{pct_ci(r['specificity'], r['specificity_ci'])} | {auc} | {pct(r['ece'])} | "
+                     f"{missed} |")
+    return "\n".join(lines)
+
+
+def per_collection_markdown(metrics: dict, title: str = "collection") -> str:
+    lines = [f"| {title} | tumour / healthy | sensitivity | specificity | ROC-AUC | ECE |", "|---|---|---|---|---|---|"]
+    for col, m in metrics.items():
+        auc = "n/a" if m["auc"] is None else f"{m['auc']:.3f}"
+        lines.append(f"| {col} | {m['n_tumour']:,} / {m['n_healthy']:,} | {pct_ci(m['sensitivity'], m['sensitivity_ci'])} "
+                     f"| {pct_ci(m['specificity'], m['specificity_ci'])} | {auc} | {pct(m['ece'])} |")
+    return "\n".join(lines)
+
+
+def collapse_markdown(table: pd.DataFrame) -> str:
+    lines = ["| collection | label | picture in the Kaggle set? | files | called tumour |", "|---|---|---|---|---|"]
+    for _, r in table.iterrows():
+        lines.append(f"| {r['collection']} | {r['label']} | {'yes (seen or a twin)' if r['seen'] else 'no'} | "
+                     f"{int(r['n']):,} | {pct(r['called_tumour'])} |")
+    return "\n".join(lines)
+
+
+def chapter() -> dict | None:
+    return records.read_json(CHAPTER)
+
+
+def confident_misses(pred: pd.DataFrame, table: pd.DataFrame, n: int = 8) -> pd.DataFrame:
+    """The v1 model's most confident "no tumour" calls on tumour slices it never saw (for the gallery)."""
+    kag = set(table.loc[table["collection"] == "brain-tumor-mri", "group"])
+    cand = pred[(pred["label"] != config.NO_TUMOUR) & ~pred["group"].isin(kag)]
+    return cand.nsmallest(n, "p_tumour")
+
+
+def miss_gallery(rows: pd.DataFrame, roots: dict[str, Path]):
+    """Prepared images of the rows with their P(tumour), one figure."""
+    from ..data.prepare import preprocess
+    from . import plots
+
+    imgs = [preprocess(roots[c] / p) for c, p in zip(rows["collection"], rows["path"])]
+    titles = [f"{c}\nP(tumour) {pct(v)}" for c, v in zip(rows["collection"], rows["p_tumour"])]
+    return plots.image_grid(imgs, titles, ncols=min(4, len(imgs)))
+
+
+def loco_figure(loco: pd.DataFrame):
+    """Sensitivity and specificity per fold and recipe, with the CIs as error bars."""
+    import matplotlib.pyplot as plt
+
+    folds = [f for f in xc.union_split.FOLDS if f in set(loco["fold"])]
+    recipes = list(dict.fromkeys(loco["recipe"]))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    width = 0.8 / max(1, len(recipes))
+    styles = ["//", "", "..", "xx", "\\\\"]
+    for ax, metric in zip(axes, ("sensitivity", "specificity")):
+        for k, rec in enumerate(recipes):
+            sub = loco[loco["recipe"] == rec].set_index("fold")
+            vals = [sub[metric].get(f) if f in sub.index else None for f in folds]
+            cis = [sub[f"{metric}_ci"].get(f) if f in sub.index else None for f in folds]
+            x = np.arange(len(folds)) + (k - (len(recipes) - 1) / 2) * width
+            v = np.array([np.nan if a is None else a for a in vals], float)
+            err = np.array([[0, 0] if (c is None or a is None) else [a - c[0], c[1] - a] for a, c in zip(vals, cis)]).T
+            ax.bar(x, v, width, yerr=err, label=RECIPE_NAMES.get(rec, rec), hatch=styles[k % len(styles)],
+                   color=plt.cm.tab10(k), edgecolor="black", linewidth=0.5, capsize=2)
+        ax.set_xticks(np.arange(len(folds)), [f"{FOLD_NAMES[f]} held out" for f in folds])
+        ax.set_title(metric.capitalize())
+        ax.set_ylim(0, 1.05)
+        ax.axhline(0.9, color="grey", linestyle=":", linewidth=1)
+    axes[0].set_ylabel("share of the held-out slices")
+    axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=9, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def summary_facts(loco: pd.DataFrame, shipped: dict, ch: dict | None) -> dict:
+    """The numbers the summary, the conclusions and the README quote about generalisation (one place)."""
+    choice = (ch or {}).get("selection", {}).get("batch4_choice")
+    if (ch or {}).get("selection", {}).get("synthesis_kept"):
+        choice = choice + "_synth" if choice else None
+    rows = loco[loco["recipe"] == choice] if choice else loco.iloc[0:0]
+    old = loco[loco["recipe"] == "old"]
+    per = {k: v for k, v in (shipped.get("metrics") or {}).items() if k != "all"}
+    return {"recipe": shipped.get("config", {}).get("recipe"), "choice": choice,
+            "loco": {r["fold"]: {k: r[k] for k in ("sensitivity", "specificity", "auc")} for _, r in rows.iterrows()},
+            "loco_old": {r["fold"]: {k: r[k] for k in ("sensitivity", "specificity", "auc")} for _, r in old.iterrows()},
+            "per_collection": {k: {m: v[m] for m in ("sensitivity", "specificity", "ece")} for k, v in per.items()},
+            "leakfree_accuracy": shipped.get("leakfree_accuracy"),
+            "pointing": {k: v["pointing_game"] for k, v in (ch or {}).get("localisation_test", {}).items()}}
+
+
+def summary_markdown(loco: pd.DataFrame, shipped: dict, ch: dict | None) -> str:
+    f = summary_facts(loco, shipped, ch)
+    out = []
+    for fold, m in f["loco"].items():
+        o = f["loco_old"].get(fold, {})
+        both = m["specificity"] is not None
+        ok = m["sensitivity"] >= 0.9 and (not both or m["specificity"] >= 0.9)
+        out.append(f"- **{FOLD_NAMES.get(fold, fold)} never seen** (`{f['choice']}`): sensitivity {pct(m['sensitivity'])}"
+                   + (f", specificity {pct(m['specificity'])}" if both else "")
+                   + f" (old recipe: {pct(o.get('sensitivity'))}"
+                   + (f", {pct(o.get('specificity'))}" if both else "") + f"). Target 90/90: {_met(ok)}.")
+    for col, m in f["per_collection"].items():
+        out.append(f"- Shipped model, held-out groups of **{col}**: sensitivity {pct(m['sensitivity'])} "
+                   f"(target 95%: {_met(m['sensitivity'] is not None and m['sensitivity'] >= 0.95)}), specificity "
+                   f"{pct(m['specificity'])}, ECE {pct(m['ece'])} (target 2%: {_met(m['ece'] <= 0.02)}).")
+    if f["leakfree_accuracy"] is not None:
+        out.append(f"- In-dataset 4-class accuracy on the leak-free test images: {pct(f['leakfree_accuracy'])} "
+                   f"(target 97%: {_met(f['leakfree_accuracy'] >= 0.97)}).")
+    for name, v in f["pointing"].items():
+        out.append(f"- Grad-CAM pointing game of `{name}` on held-out outlined Br35H slices: {pct(v)} "
+                   f"(target 80%: {_met(v is not None and v >= 0.8)}).")
+    return "\n".join(out)

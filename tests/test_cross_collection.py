@@ -1,0 +1,245 @@
+"""Collections, the union split, partial labels, outlines and the pointing game, and the unfamiliar-scan rule."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from helpers import config
+from helpers.data import collections as cx
+from helpers.data import outlines, union_split
+from helpers.data.prepare import prepare
+from helpers.data.synthetic import make_phantom
+from helpers.evaluation import cross_collection as xc
+from helpers.evaluation import localisation as loc
+from helpers.modeling import familiarity as fam
+from helpers.modeling import lesion_synthesis, train_union
+from helpers.modeling import partial_labels as pl
+
+
+# ------------------------------------------------------------------ partial labels
+def test_partial_label_loss_equals_cross_entropy_on_one_hot_rows():
+    import keras
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(16, 4)).astype("float32")
+    y = rng.integers(0, 4, 16)
+    onehot = np.eye(4, dtype="float32")[y]
+    for eps in (0.0, 0.1):
+        ours = np.asarray(pl.partial_label_loss(eps)(onehot, logits))
+        ref = np.asarray(keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=eps,
+                                                              reduction=None)(onehot, logits))
+        np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-6)
+
+
+def test_partial_label_loss_on_tumour_rows_is_minus_log_p_tumour():
+    logits = np.array([[2.0, 0.5, 1.0, -1.0], [-3.0, -3.0, 4.0, -3.0]], dtype="float32")
+    p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    want = -np.log(1 - p[:, config.CLASSES.index("notumor")])
+    got = np.asarray(pl.partial_label_loss(0.0)(pl.label_masks(["tumour", "tumour"]), logits))
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    # it never guesses a type: any split of the same P(tumour) between types costs the same
+    shuffled = logits[:, [3, 1, 2, 0]]  # swap glioma and pituitary logits
+    np.testing.assert_allclose(np.asarray(pl.partial_label_loss(0.0)(pl.label_masks(["tumour"] * 2), shuffled)), want,
+                               rtol=1e-5)
+
+
+def test_label_masks():
+    m = pl.label_masks(["glioma", "notumor", "tumour"])
+    assert m.tolist() == [[1, 0, 0, 0], [0, 0, 1, 0], [1, 1, 0, 1]]
+
+
+# ------------------------------------------------------------------ layouts
+def _jpeg(path, seed, size=64):
+    rng = np.random.default_rng(seed)
+    a = np.zeros((size, size), np.uint8)
+    a[8:-8, 8:-8] = rng.integers(40, 255, (size - 16, size - 16))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(a).save(path)
+
+
+def test_layouts_binary_and_sartaj_names(tmp_path):
+    _jpeg(tmp_path / "br" / "yes" / "y0.jpg", 0)
+    _jpeg(tmp_path / "br" / "no" / "no0.jpg", 1)
+    _jpeg(tmp_path / "sa" / "no_tumor" / "image(1).jpg", 2)
+    _jpeg(tmp_path / "sa" / "glioma_tumor" / "image(2).jpg", 3)
+    (tmp_path / "sa" / "README.txt").write_text("not an image")
+    br = cx.list_collection("br35h", tmp_path / "br")
+    assert dict(zip(br["path"], br["label"])) == {"yes/y0.jpg": "tumour", "no/no0.jpg": "notumor"}
+    sa = cx.list_collection("sartaj-testing", tmp_path / "sa")
+    assert dict(zip(sa["path"], sa["label"])) == {"no_tumor/image(1).jpg": "notumor",
+                                                  "glioma_tumor/image(2).jpg": "glioma"}
+
+
+def test_collection_root_missing_is_none(tmp_path, monkeypatch):
+    monkeypatch.setenv("BR35H_DATA", str(tmp_path / "nowhere"))
+    monkeypatch.delenv("BRAIN_MRI_DATA", raising=False)
+    monkeypatch.setattr(config, "RAW_DIR", tmp_path / "raw")
+    assert cx.collection_root("br35h") is None
+
+
+# ------------------------------------------------------------------ union split
+def test_union_split_keeps_old_test_and_never_splits_a_group():
+    df = pd.DataFrame({
+        "collection": ["brain-tumor-mri"] * 4 + ["br35h"] * 6,
+        "path": ["T/a.jpg", "T/b.jpg", "T/c.jpg", "T/d.jpg"] + [f"yes/y{i}.jpg" for i in range(6)],
+        "label": ["glioma", "glioma", "notumor", "notumor"] + ["tumour"] * 6,
+    })
+    groups = np.array([0, 1, 2, 2, 0, 1, 3, 4, 5, 6])  # y0 twins a (old test), y1 twins b (old train)
+    old = pd.DataFrame({"path": ["T/a.jpg", "T/b.jpg", "T/c.jpg", "T/d.jpg"],
+                        "split": ["test", "train", "val", "val"]})
+    split, moved = union_split.union_split(df, groups, old)
+    assert moved == 0
+    assert split[0] == "test" and split[4] == "test"  # the old test image and its Br35H twin
+    assert split[5] == "train"
+    for g in np.unique(groups):
+        assert len(set(split[groups == g])) == 1
+    assert set(split) <= {"train", "val", "test"}
+
+
+# ------------------------------------------------------------------ outlines and the pointing game
+def test_outline_reader_and_mask(tmp_path):
+    via = {"y0.jpg1": {"filename": "y0.jpg", "regions": [
+        {"shape_attributes": {"name": "polygon", "all_points_x": [10, 30, 30, 10], "all_points_y": [10, 10, 30, 30]}},
+        {"shape_attributes": {"name": "circle", "cx": 50, "cy": 50, "r": 5}},
+        {"shape_attributes": {"name": "point", "cx": 1, "cy": 1}}]},
+        "y1.jpg2": {"filename": "y1.jpg", "regions": {"0": {"shape_attributes": {
+            "name": "ellipse", "cx": 20, "cy": 20, "rx": 8, "ry": 4, "theta": 0}}}}}
+    p = tmp_path / "a.json"
+    p.write_text(json.dumps(via))
+    o = outlines.read_outlines(p)
+    assert len(o["y0.jpg"]) == 2 and len(o["y1.jpg"]) == 1
+    m = outlines.outline_mask(o["y0.jpg"], 64, 64)
+    assert m[20, 20] and m[50, 50] and not m[40, 40] and not m[5, 5]
+    e = outlines.outline_mask(o["y1.jpg"], 64, 64)
+    assert e[20, 26] and not e[26, 20]  # wider than tall
+
+
+def test_pointing_game_on_phantom_with_known_lesion():
+    gray, lesion = make_phantom("glioma", seed=3)
+    mask = outlines.prepared_mask(gray, lesion)
+    prepared = prepare(gray)
+    assert mask.any() and mask.sum() < 0.3 * mask.size
+    # the carried mask sits on the lesion in the prepared image: it follows the head crop and the square pad
+    grown = outlines.prepared_mask(gray, np.ones_like(lesion))
+    assert grown.mean() > 0.5 and not (mask & ~grown).any()
+    assert abs(float(prepared[mask].mean()) - float(gray[lesion].mean())) < 5  # the lesion's grey levels
+    assert prepared[mask].mean() > prepared[~mask].mean() + 40
+    heat_on = np.where(mask, 1.0, 0.05)
+    heat_off = np.zeros_like(heat_on, dtype=float)
+    heat_off[5, 5] = 1.0
+    assert loc.pointing(heat_on, mask) == (True, pytest.approx(heat_on[mask].sum() / heat_on.sum()))
+    assert loc.pointing(heat_off, mask)[0] is False
+    assert loc.pointing(np.zeros_like(heat_on), mask) == (False, 0.0)
+
+
+# ------------------------------------------------------------------ unfamiliar scans
+def test_unfamiliar_rule_flags_far_points_and_few_familiar_ones():
+    rng = np.random.default_rng(0)
+    means = rng.normal(0, 3, (3, 8))
+    y = rng.integers(0, 3, 3000)
+    F = means[y] + rng.normal(size=(3000, 8))
+    yv = rng.integers(0, 3, 1000)
+    Fv = means[yv] + rng.normal(size=(1000, 8))
+    rule = fam.fit(F, y, Fv, quantile=0.99)
+    yt = rng.integers(0, 3, 2000)
+    Ft = means[yt] + rng.normal(size=(2000, 8))
+    assert fam.unfamiliar(rule, Ft).mean() < 0.03
+    far = rng.normal(0, 1, (200, 8)) + 15
+    assert fam.unfamiliar(rule, far).mean() > 0.95
+    json.dumps(rule)  # saved as JSON, no pickle
+
+
+# ------------------------------------------------------------------ the training path, on a few random images
+@pytest.mark.training
+def test_fit_with_variety_augmentation_jpeg_and_partial_labels_runs():
+    cfg = train_union.config_for("multi_var_bal", epochs=1, width=8)
+    cfg["jpeg_p"] = 0.5
+    X = np.random.default_rng(0).integers(0, 255, (64, 128, 128), dtype=np.uint8)
+    M = pl.label_masks(["tumour", "notumor", "glioma", "pituitary"] * 16)
+    model, hist, _, _ = train_union.fit(cfg, X, M, np.ones(64, "float32"), X[:16], M[:16], verbose=0)
+    assert np.isfinite(hist["loss"][0]) and model.get_layer("last_conv") is not None
+
+
+
+def test_balance_weights_equal_tumour_and_healthy_mass():
+    labels = ["glioma"] * 60 + ["tumour"] * 30 + ["notumor"] * 10
+    cols = ["a"] * 60 + ["b"] * 30 + ["b"] * 10
+    for mode in (None, "collection"):
+        w = pl.balance_weights(labels, cols, mode)
+        assert abs(w.mean() - 1) < 1e-6
+        tum = np.array([lbl != "notumor" for lbl in labels])
+        assert abs(w[tum].sum() - w[~tum].sum()) < 1e-3
+    w = pl.balance_weights(labels, cols, "collection")
+    assert w[60:90].sum() / w[:60].sum() == pytest.approx(np.sqrt(30) / np.sqrt(60), rel=1e-4)
+    with pytest.raises(ValueError, match="unknown balance"):
+        pl.balance_weights(labels, cols, "bogus")
+
+
+def test_partial_temperature_recovers_a_known_scale():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 4, 4000)
+    logits = rng.normal(size=(4000, 4))
+    logits[np.arange(4000), y] += 2.0
+    P = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    y = np.array([rng.choice(4, p=p) for p in P])  # labels drawn from softmax(logits): the right temperature is 1
+    t = pl.fit_temperature(3 * logits, np.eye(4)[y])
+    assert t == pytest.approx(3.0, rel=0.1)
+
+
+def test_fold_rows_hold_out_every_group_with_the_source():
+    df = pd.DataFrame({"collection": ["brain-tumor-mri", "br35h", "brain-tumor-mri", "sartaj-testing"],
+                       "label": ["notumor", "notumor", "glioma", "glioma"],
+                       "split": ["train", "train", "train", "val"],
+                       "sources": ["br35h", "br35h", "figshare", "sartaj"]})
+    tr, va, te = union_split.fold_rows(df, "br35h")
+    assert list(te.index) == [0, 1] and list(tr.index) == [2] and list(va.index) == [3]
+    tr, va, te = union_split.fold_rows(df, "br35h", ["brain-tumor-mri"])
+    assert list(va.index) == []
+
+
+def test_pseudo_healthy_and_pasted_lesions():
+    img = np.zeros((64, 64), np.uint8)
+    yy, xx = np.mgrid[:64, :64]
+    img[((yy - 32) / 28) ** 2 + ((xx - 32) / 26) ** 2 < 1] = 100
+    lesion = ((yy - 30) ** 2 + (xx - 16) ** 2) < 36
+    sick = img.copy()
+    sick[lesion] = 220
+    healed = lesion_synthesis.pseudo_healthy(sick, lesion)
+    assert healed is not None and healed[lesion].max() == 100  # the lesion's half is the other half's mirror
+    crossing = ((yy - 30) ** 2 + (xx - 32) ** 2) < 36
+    assert lesion_synthesis.pseudo_healthy(sick, crossing) is None
+    rng = np.random.default_rng(0)
+    pasted = None
+    for _ in range(20):
+        pasted = lesion_synthesis.paste_lesion(img, sick, lesion, rng)
+        if pasted is not None:
+            break
+    assert pasted is not None and (pasted > 150).sum() > 10 and (pasted[img == 0] == 0).all()
+    X, labels = lesion_synthesis.synthesise(sick[None], lesion[None], img[None], n_paste=3, seed=0)
+    assert labels.count("notumor") == 1 and labels.count("tumour") == 3 and len(X) == 4
+
+
+def test_binary_metrics_and_warning_counts():
+    y = np.array([1, 1, 1, 0, 0, 0], bool)
+    p = np.array([0.9, 0.8, 0.2, 0.1, 0.6, 0.3])
+    m = xc.binary_metrics(y, p, np.arange(6), n_boot=50)
+    assert m["sensitivity"] == pytest.approx(2 / 3) and m["specificity"] == pytest.approx(2 / 3)
+    assert m["sensitivity_ci"][0] <= m["sensitivity"] <= m["sensitivity_ci"][1]
+    only_tumour = xc.binary_metrics(y[:3], p[:3], np.arange(3), n_boot=20)
+    assert only_tumour["specificity"] is None and only_tumour["auc"] is None
+    pred = pd.DataFrame({"label": ["glioma", "tumour", "tumour", "notumor"], "p_tumour": [0.9, 0.2, 0.3, 0.1],
+                         "unfamiliar": [0, 1, 0, 1]})
+    assert xc.warning_counts(pred) == {"n_tumour": 3, "missed": 2, "missed_warned": 1, "missed_unwarned": 1,
+                                       "warned": 0.5}
+
+
+def test_selection_rule_keeps_an_ingredient_only_for_one_point():
+    scores = pd.DataFrame({"primary": [0.52, 0.61, 0.595, 0.617], "secondary": [1.0, 0.75, 0.68, 0.71]},
+                          index=["old", "multi", "multi_var", "multi_var_bal"])
+    chosen, notes = xc.select(scores)
+    assert chosen == "multi" and len(notes) == 3
+    assert xc.select(scores, secondary=True)[0] == "old"  # the rule as first written: the degenerate criterion
