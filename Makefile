@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 data: $(STAMP)
-	$(CLI) fetch
+	$(CLI) fetch --all
 
 audit: $(STAMP)
 	$(CLI) audit $(DATA_DIR)

@@ -15,8 +15,9 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="brain-mri", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    s = sub.add_parser("fetch", help="download the Kaggle dataset into data/raw/ with kagglehub")
+    s = sub.add_parser("fetch", help="download the Kaggle dataset (--all: and Br35H, Sartaj's Testing) with kagglehub")
     s.add_argument("--dest", default=str(config.RAW_DIR / config.DATASET_NAME))
+    s.add_argument("--all", action="store_true", help="every collection, each into data/raw/<collection>/")
     s.set_defaults(target="helpers.data.fetch:cli_fetch")
 
     s = sub.add_parser("audit", help="leak audit: exact and mirrored/rotated duplicates, label conflicts")
@@ -30,6 +31,26 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out-dir", default=str(config.SPLITS_DIR))
     s.add_argument("--seed", type=int, default=config.SEED)
     s.set_defaults(target="helpers.data.split:cli_split")
+
+    s = sub.add_parser("collections", help="the collections found, their union split (data/splits/union.csv), sources")
+    s.add_argument("--write", action="store_true", help="(re)write data/splits/union.csv")
+    s.set_defaults(target="helpers.data.union_split:cli_collections")
+
+    s = sub.add_parser("train-union", help="train a cross-collection recipe on the union split or one LOCO fold")
+    s.add_argument("--recipe", default="multi", help="old, multi, multi_var, multi_var_bal, *_synth")
+    s.add_argument("--fold", default=None, choices=("br35h", "sartaj", "figshare"),
+                   help="leave this source out and test on it (default: the union split's own test groups)")
+    s.add_argument("--epochs", type=int, default=None)
+    s.add_argument("--name", default=None, help="default: <recipe>__<fold or union>")
+    s.add_argument("--out-dir", default=str(config.EXPERIMENTS_DIR / "batch4_cross_collection"))
+    s.add_argument("--shipped", action="store_true", help="write a shipped model's folder (out-dir/<name>/)")
+    s.set_defaults(target="helpers.evaluation.cross_collection:cli_train_union")
+
+    s = sub.add_parser("cross-collection", help="recompute the cross-collection chapter's results file")
+    s.add_argument("--v1", default=str(config.IN_DATASET_MODEL),
+                   help="the in-dataset model whose collapse the chapter shows")
+    s.add_argument("--model", default=str(config.DEFAULT_MODEL))
+    s.set_defaults(target="helpers.evaluation.cross_collection:cli_cross_collection")
 
     s = sub.add_parser("train", help="train a model on the leak-free split")
     s.add_argument("--arch", default="resnet_small")

@@ -30,6 +30,7 @@ KAGGLE_HANDLE = "masoudnickparvar/brain-tumor-mri-dataset"
 DATASET_NAME = "brain-tumor-mri"
 DEFAULT_MODEL_NAME = "brain_tumor_cnn"
 DEFAULT_MODEL = MODELS_DIR / DEFAULT_MODEL_NAME / "model.keras"
+IN_DATASET_MODEL = MODELS_DIR / "brain_tumor_cnn" / "model.keras"  # the Kaggle-only model of chapters 03-04
 COMPARATOR_MODEL = MODELS_DIR / "capstone_cnn" / "model.keras"  # the capstone CNN, the other loadable model
 LEAKFREE_SPLIT = SPLITS_DIR / "leakfree.csv"
 OFFICIAL_SPLIT = SPLITS_DIR / "official.csv"

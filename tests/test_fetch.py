@@ -61,3 +61,43 @@ def test_download_uses_kagglehub(monkeypatch, tmp_path):
     fake.dataset_download = lambda handle: str(tmp_path / handle.replace("/", "_"))
     monkeypatch.setitem(__import__("sys").modules, "kagglehub", fake)
     assert fetch.download("a/b") == tmp_path / "a_b"
+
+
+def test_fetch_all_collections_with_their_layouts(tmp_path, monkeypatch, fake_download, capsys):
+    """`brain-mri fetch --all`: each kagglehub handle lands in data/raw/<collection>; Sartaj's set gives its Testing/."""
+    from helpers.data import collections
+
+    br = tmp_path / "br" / "versions" / "2"
+    for d in ("yes", "no"):
+        (br / d).mkdir(parents=True)
+        Image.fromarray(np.full((20, 20), 9, np.uint8)).save(br / d / f"{d}0.jpg")
+    sa = tmp_path / "sa" / "versions" / "1"
+    for split in ("Training", "Testing"):
+        for d in ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor"):
+            (sa / split / d).mkdir(parents=True)
+            Image.fromarray(np.full((20, 20), 5, np.uint8)).save(sa / split / d / "image(1).jpg")
+    by_handle = {config.KAGGLE_HANDLE: fake_download, collections.COLLECTIONS["br35h"]["handle"]: tmp_path / "br",
+                 collections.COLLECTIONS["sartaj-testing"]["handle"]: tmp_path / "sa"}
+    calls = []
+    monkeypatch.setattr(fetch, "download", lambda handle=config.KAGGLE_HANDLE: calls.append(handle) or by_handle[handle])
+    monkeypatch.setattr(config, "RAW_DIR", tmp_path / "raw")
+    assert fetch.cli_fetch(types.SimpleNamespace(all=True, dest=None)) == 0
+    out = capsys.readouterr().out
+    assert "br35h ready" in out and "sartaj-testing ready" in out
+    assert sorted(calls) == sorted(by_handle)
+    assert collections.list_collection("sartaj-testing", tmp_path / "raw" / "sartaj-testing")["label"].tolist() == [
+        "glioma", "meningioma", "notumor", "pituitary"]
+    assert len(collections.list_collection("br35h", tmp_path / "raw" / "br35h")) == 2
+    assert not (tmp_path / "raw" / "sartaj-testing" / "Training").exists()
+
+
+def test_fetch_all_offline_names_each_collection(tmp_path, monkeypatch, capsys):
+    def offline(handle=config.KAGGLE_HANDLE):
+        raise ConnectionError("Failed to resolve 'www.kaggle.com'")
+
+    monkeypatch.setattr(fetch, "download", offline)
+    monkeypatch.setattr(config, "RAW_DIR", tmp_path / "raw")
+    assert fetch.cli_fetch(types.SimpleNamespace(all=True, dest=None)) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("error: could not") for line in err)
+    assert "BR35H_DATA" in err[1] and "Traceback" not in "".join(err)

@@ -117,3 +117,24 @@ def union_arrays(u: Union, size: int = config.IMG_SIZE) -> np.ndarray:
     np.save(tmp, X)
     tmp.replace(cache)
     return X
+
+
+def cli_collections(args) -> int:
+    """`brain-mri collections [--write]`: which collections are here, the union split's counts and sources."""
+    import sys
+
+    found = cx.available()
+    for name in cx.COLLECTIONS:
+        print(f"{name:16s} {'found' if name in found else cx.missing_message(name)}")
+    if "brain-tumor-mri" not in found:
+        print("error: the union split is anchored on the Kaggle set's leak-free split: set BRAIN_MRI_DATA",
+              file=sys.stderr)
+        return 1
+    u = build(found, progress=True)
+    t = u.table
+    print(pd.crosstab([t["collection"], t["label"]], t["split"], margins=True).to_string())
+    print(pd.crosstab(t["collection"], t["sources"]).to_string())
+    print(f"leak-free test pictures moved out of test by the union grouping: {u.moved}")
+    if getattr(args, "write", False):
+        print(f"wrote {write_union_csv(u).relative_to(config.PROJ_ROOT).as_posix()}")
+    return 0

@@ -257,3 +257,34 @@ def compute_chapter(v1: str | Path, shipped: str | Path, out: Path = BATCH4 / "c
     res["linking_neighbours_0980"] = int(((nearest > 0.98) & (nearest <= 0.985)).sum())
     records.write_json(res, out)
     return res
+
+
+def cli_train_union(args) -> int:
+    import sys
+
+    from ..data import collections as cx
+
+    if "brain-tumor-mri" not in cx.available():
+        print(f"error: {cx.missing_message('brain-tumor-mri')}", file=sys.stderr)
+        return 1
+    try:
+        f = run(args.recipe, args.fold, Path(args.out_dir), epochs=args.epochs, name=args.name, shipped=args.shipped)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    m = records.read(f.record)["metrics"]["all"]
+    print(f"{f.name}: sensitivity {m['sensitivity']}, specificity {m['specificity']} -> {f.record.name}")
+    return 0
+
+
+def cli_cross_collection(args) -> int:
+    import sys
+
+    from ..data import collections as cx
+
+    if "brain-tumor-mri" not in cx.available():
+        print(f"error: {cx.missing_message('brain-tumor-mri')}", file=sys.stderr)
+        return 1
+    res = compute_chapter(args.v1, args.model)
+    print(f"wrote experiments/batch4_cross_collection/chapter.json ({len(res)} sections)")
+    return 0
