@@ -238,8 +238,8 @@ def test_cluster_table_reads_the_cluster_block_and_skips_records_without_it():
     assert len(t) == 1
     row = t.iloc[0]
     assert row["twin groups"] == 40 and row["images"] == 100
-    assert row["accuracy (images resampled)"] == "90.0% (85.0%–95.0%)"
-    assert row["accuracy (groups resampled)"] == "90.0% (80.0%–97.0%)"
+    assert row["accuracy (images resampled)"] == "90.0% (95% CI 85.0–95.0)"  # the house style (formatting.pct_ci)
+    assert row["accuracy (groups resampled)"] == "90.0% (95% CI 80.0–97.0)"
     assert row["accuracy per twin group"].startswith("88.0%")
     records["seen"] = {"evaluation": {"leakfree_test": {"n": 100, "accuracy": block, "cluster": cluster,
                                                         "contaminated": True, "n_in_training_split": 80}}}

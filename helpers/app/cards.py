@@ -10,8 +10,8 @@ import numpy as np
 from PIL import Image
 
 from .. import config
-from ..formatting import pct, size
-from ..reporting.page_style import AXIS, C_MUTED, C_OK, C_TUMOUR, esc, LAYOUT_BASE, plot_output
+from ..formatting import pct, size, threshold
+from ..reporting.page_style import AXIS, C_MUTED, C_OK, C_TUMOUR, C_WARN, esc, LAYOUT_BASE, plot_output
 from .upload import Result
 
 log = logging.getLogger(__name__)
@@ -39,25 +39,70 @@ def prob_figure(res: Result) -> dict:
                    "shapes": [{"type": "line", "x0": t, "x1": t, "y0": 0, "y1": 1, "yref": "paper",
                                "line": {"dash": "dot", "color": C_MUTED, "width": 1.5}}],
                    "annotations": [{"x": t, "y": 1.0, "yref": "paper", "yanchor": "bottom", "showarrow": False,
-                                    "text": f"abstain {t:.2f}", "font": {"size": 10, "color": C_MUTED}}]},
+                                    "text": f"abstain {threshold(t)}", "font": {"size": 10, "color": C_MUTED}}]},
     }
 
 
-def headline_html(res: Result) -> str:
-    """P(tumour) headline, predicted class, abstain band and the probability table (data-* attributes for tests)."""
-    colour = C_TUMOUR if res.p_tumour >= res.call_threshold else C_OK
-    parts = [f'<div class="bm-headline" data-p-tumour="{res.p_tumour:.6f}" data-predicted="{esc(res.predicted)}"'
-             f' data-abstain="{int(res.abstain)}">',
-             '<div class="bm-label">P(tumour)</div>',
-             f'<div class="bm-big" style="color:{colour}">{pct(res.p_tumour)}</div>',
-             f'<div>Most likely: <b>{esc(res.predicted)}</b> ({pct(res.confidence)})</div>']
+TUMOUR_CLASSES = tuple(c for c in config.CLASSES if c != config.NO_TUMOUR)
+P_TUMOUR_SUM = "P(tumour) = " + " + ".join(TUMOUR_CLASSES)
+NO_VERDICT = "no verdict: this picture does not look like a brain MRI slice the model can read"
+
+
+def headline_state(res: Result) -> str:
+    """What the headline may say, in one word: "none" (no verdict: the input checks rejected the picture),
+    "unfamiliar" (amber: never a confident "no tumour"), "uncertain" (amber: below the abstain threshold),
+    "tumour" (red) or "no_tumour" (green). The colour follows the screening call and its uncertainty, never the
+    most likely class alone."""
+    if not getattr(res, "verdict", True):
+        return "none"
+    if getattr(res, "unfamiliar", False):
+        return "unfamiliar"
     if res.abstain:
+        return "uncertain"
+    return "tumour" if res.p_tumour >= res.call_threshold else "no_tumour"
+
+
+COLOURS = {"tumour": C_TUMOUR, "no_tumour": C_OK, "uncertain": C_WARN, "unfamiliar": C_WARN}
+
+
+def no_verdict_html(res: Result) -> str:
+    """The whole headline of a picture the input checks reject: the reason, no class, no P(tumour), no colour."""
+    reason = res.warnings[0] if res.warnings else "the input checks rejected it"
+    return (f'<div class="bm-headline bm-no-verdict" data-verdict="0"><div class="bm-label">result</div>'
+            f'<div class="bm-nv"><b>{esc(NO_VERDICT[0].upper() + NO_VERDICT[1:])}</b>.</div>'
+            f'<div class="bm-note">{esc(reason)}</div></div>')
+
+
+def headline_html(res: Result) -> str:
+    """The screening call with P(tumour) (and what it sums), the most likely class, the abstain band and the
+    probability table (data-* attributes for tests); only the reason when there is no verdict."""
+    state = headline_state(res)
+    if state == "none":
+        return no_verdict_html(res)
+    colour = COLOURS[state]
+    call = "tumour" if res.p_tumour >= res.call_threshold else "no tumour"
+    words = {"tumour": f"screening call: <b>tumour</b> (P(tumour) ≥ {threshold(res.call_threshold)})",
+             "no_tumour": f"screening call: <b>no tumour</b> (P(tumour) &lt; {threshold(res.call_threshold)})",
+             "uncertain": f"uncertain — refer to a radiologist (leaning {call})",
+             "unfamiliar": f"uncertain — unfamiliar scan (leaning {call}; do not read it as a result)"}[state]
+    parts = [f'<div class="bm-headline bm-state-{state}" data-p-tumour="{res.p_tumour:.6f}" '
+             f'data-predicted="{esc(res.predicted)}" data-abstain="{int(res.abstain)}" data-verdict="1" '
+             f'data-state="{state}">',
+             f'<div class="bm-label">{esc(P_TUMOUR_SUM)}</div>',
+             f'<div class="bm-big" style="color:{colour}">{pct(res.p_tumour)}</div>',
+             f'<div class="bm-call" style="color:{colour}">{words}</div>',
+             f'<div>Most likely single class: <b>{esc(res.predicted)}</b> ({pct(res.confidence)})</div>']
+    if state == "unfamiliar":
+        why = res.warnings[0] if res.warnings else "the picture is unlike the scans the model was trained on"
+        parts.append(f'<div class="bm-abstain">uncertain — unfamiliar scan<br><span style="font-weight:400">'
+                     f'{esc(why)}</span></div>')
+    elif res.abstain:
         parts.append(f'<div class="bm-abstain">uncertain — refer to a radiologist<br><span style="font-weight:400">'
                      f'highest calibrated probability {res.confidence:.2f} is below the abstain threshold '
-                     f'{res.abstain_threshold:.3g}</span></div>')
+                     f'{threshold(res.abstain_threshold)} (chosen on validation)</span></div>')
     else:
         parts.append(f'<div class="bm-confident">above the abstain threshold ({res.confidence:.2f} ≥ '
-                     f'{res.abstain_threshold:.3g})</div>')
+                     f'{threshold(res.abstain_threshold)}, chosen on validation)</div>')
     if res.track_record:  # right under the call it qualifies
         parts.append(f'<div class="bm-note bm-track">ℹ {esc(res.track_record)}</div>')
     if res.true_label:
@@ -124,7 +169,8 @@ def render_card(res: Result, alpha: float = 0.45):
                    caption(f"uploaded ({res.width}×{res.height})")),
             column(w.Image(value=png(res.prepared), format="png", layout=w.Layout(width=img_w)),
                    caption(f"model input ({res.prepared.shape[1]}×{res.prepared.shape[0]}): head crop, square, resized"))]
-    if res.heat is not None:
+    verdict = getattr(res, "verdict", True)
+    if res.heat is not None and verdict:
         try:
             from ..modeling.explain import overlay
 
@@ -145,7 +191,9 @@ def render_card(res: Result, alpha: float = 0.45):
         except Exception:  # noqa: BLE001
             log.warning("overlay failed", exc_info=True)
     right = [w.HTML(messages_html(res))] if (res.warnings or res.notes) else []
-    if res.probs is not None:
+    if res.probs is not None and not verdict:
+        right.append(w.HTML(no_verdict_html(res)))
+    elif res.probs is not None:
         right.append(w.HTML(headline_html(res)))
         right.append(plot_output(prob_figure(res), 190))
     else:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from .. import config
 from .registry import (abstain_threshold, DEFAULT_ABSTAIN, default_model_path, discover_models, experiments_line,
+                       missing_models_line,
                        get_predictor, load_message, ModelEntry)
 from .models_tab import dig, model_card, model_summary_html
 from ..reporting.page_style import CSS, esc
@@ -134,9 +135,12 @@ class Dashboard:
         self._model_summaries: list[tuple[ModelEntry, Any]] = []
         cards = []
         for m in self.models:
+            if not m.available:  # a record whose weights are not here: named in one line below, not a card
+                continue
             card, summary = model_card(m)
             cards.append(card)
             self._model_summaries.append((m, summary))
+        missing = [m.name for m in self.models if not m.available]
         if not cards:
             cards = [w.HTML(f'<div class="bm-warn">No model records in {esc(config.MODELS_DIR.name)}/: train one with '
                             '<code>brain-mri train</code> (or <code>make train</code>), then '
@@ -146,6 +150,8 @@ class Dashboard:
                                     'confidence intervals; the official Kaggle test split is shown for comparison '
                                     'only (it leaks). Models are read from models/; uploading a model through the '
                                     'browser is not possible.</div>'), self.model_dd] + cards
+                            + [w.HTML(f'<div class="bm-note bm-missing-models">{esc(missing_models_line(missing))}</div>')
+                               if missing else w.HTML("")]
                             + [w.HTML(f'<div class="bm-note">{experiments_line()}</div>')])
         self.tabs = w.Tab(children=[predict_tab, models_tab], titles=("Predict", "Models"))
         self.root = w.VBox([w.HTML(CSS), self.banner, self.title, self.status, self.tabs])

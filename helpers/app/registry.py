@@ -67,7 +67,18 @@ def discover_models(dirs: list[Path] | None = None) -> list[ModelEntry]:
 def experiments_line() -> str:
     """One line for the Models tab: how many experiment records exist and where (they are not listed one by one)."""
     n = len(records.experiment_records())
-    return f"{n} experiment records in {config.EXPERIMENTS_DIR.name}/ (one folder per batch, beside its plan)."
+    return (f"Experiments: {n} run records in {config.EXPERIMENTS_DIR.name}/ (one folder per batch, beside its plan; "
+            f"the selection is explained in {config.EXPERIMENTS_DIR.name}/SELECTION.md). They are not loadable here.")
+
+
+def missing_models_line(names: list[str]) -> str:
+    """One line for records whose .keras file is not here (not loadable, so no card): their names and where the
+    comparison of every recipe lives."""
+    if not names:
+        return ""
+    return (f"{len(names)} more model record{'s' if len(names) != 1 else ''} without weights here "
+            f"({', '.join(sorted(names))}): not loadable, so not listed; their results are in the model card's "
+            "\"Recipes compared\" table (models/brain_tumor_cnn/MODEL_CARD.md).")
 
 
 def abstain_threshold(meta: dict | None) -> tuple[float, str]:

@@ -32,6 +32,7 @@ class RunContext:
     seed: int = config.SEED
     source_root: Path | None = None  # the real dataset a smoke subset was drawn from
     notes: list[str] = field(default_factory=list)
+    saved: list[str] = field(default_factory=list)  # figures written by save(), relative paths
 
     @property
     def real(self) -> bool:
@@ -39,12 +40,11 @@ class RunContext:
         return not self.synthetic and not self.smoke
 
     def save(self, fig, name: str) -> None:
-        """Save a figure into fig_dir and print where it went (relative paths only; returns nothing so that a
-        cell ending with it shows the figure, not a list of paths)."""
+        """Save a figure into fig_dir, silently (the report shows the figure, not a write-log; returns nothing so
+        that a cell ending with it shows the figure, not a list of paths). The files are listed in `self.saved`."""
         from .plots import save_fig
 
-        paths = save_fig(fig, name, self.fig_dir)
-        print("saved", ", ".join(show_path(p, self) for p in paths))
+        self.saved.extend(show_path(p, self) for p in save_fig(fig, name, self.fig_dir))
 
     def show(self, p: str | Path) -> str:
         return show_path(p, self)

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from .. import records
-from ..formatting import duration, metric, pct, value
+from ..formatting import auc, duration, fmt_metric, metric, pct, threshold, value
 from ..records import trained_on
 from .context import RunContext
 from .runs import MODEL_NAMES, capstone_gaps, member_records, predictions, profile_misses
@@ -56,7 +56,9 @@ def training_notes(records: dict[str, dict | None], model_dir: Path | None = Non
         gap = (h["accuracy"][-1] - va[-1]) if va and h.get("accuracy") else None
         parts = [f"{m.get('params', 0):,} parameters", f"{len(h.get('loss', []))} epochs"]
         if best is not None:
-            parts.append(f"best validation accuracy {va[best]:.1%} at epoch {best + 1}")
+            parts.append(f"best epoch-end validation accuracy in the training log {pct(va[best])} at epoch {best + 1} "
+                         "(uncalibrated, before any weight averaging or flip test-time augmentation; the table above "
+                         "gives the saved model's)")
         if gap is not None:
             parts.append(f"last-epoch train − validation accuracy {gap:+.1%}")
         parts.append(f"{duration(m.get('train_wall_s'))} of training at {m.get('train_images_per_s', 'n/a')} images/s "
@@ -240,7 +242,7 @@ def _screening_text(ours: dict) -> str:
     out = f" The P(tumour) threshold chosen on validation to keep >= {sc['target']:.1%} sensitivity there is {sc['threshold']:.3g}"
     if sc["threshold"] == ours.get("tumour_threshold"):
         return out + " (validation needs no lower one)."
-    return (out + f": sensitivity {_ci_text(sc['sensitivity'], 2)}, specificity {_ci_text(sc['specificity'], 2)}, "
+    return (out + f": sensitivity {fmt_metric('sensitivity', sc['sensitivity'])}, specificity {fmt_metric('specificity', sc['specificity'])}, "
             f"{sc['n_missed']} of {sc['n_tumour']} missed.")
 
 
@@ -327,22 +329,23 @@ def findings_markdown(h: dict) -> str:
         ncm = (bl.get("nearest_class_mean") or {}).get("leakfree_accuracy")
         out.append(T["accuracy"].format(our_accuracy=_ci_text(ours["leakfree_accuracy"]),
                                         n_leakfree_test=ours.get("n_leakfree_test"),
-                                        our_macro_f1=metric(ours.get("leakfree_macro_f1"), fmt="{:.3f}"),
+                                        our_macro_f1=fmt_metric("macro_f1", ours.get("leakfree_macro_f1")),
                                         comparison=cmp_, ncm_accuracy=pct(ncm)))
         mt = ours.get("missed_tumours") or {}
         out.append(T["sensitivity"].format(
-            sensitivity=_ci_text(ours.get("tumour_sensitivity"), 2), specificity=_ci_text(ours.get("tumour_specificity"), 2),
-            auc=metric(ours.get("tumour_roc_auc"), fmt="{:.3f}"), missed=mt.get("missed", "n/a"), tumours=mt.get("of", "n/a"),
+            sensitivity=fmt_metric("sensitivity", ours.get("tumour_sensitivity")),
+            specificity=fmt_metric("specificity", ours.get("tumour_specificity")),
+            auc=auc(ours.get("tumour_roc_auc")), missed=mt.get("missed", "n/a"), tumours=mt.get("of", "n/a"),
             screening=_screening_text(ours)))
         ab = ours.get("abstain") or {}
         if ours.get("ece_raw") is not None:
             abst = ""
             if ab.get("coverage") is not None:
-                abst = " " + T["abstain"].format(threshold=f"{ab['threshold']:.3g}", coverage=pct(ab["coverage"], 0),
+                abst = " " + T["abstain"].format(threshold=threshold(ab['threshold']), coverage=pct(ab["coverage"]),
                                                  accuracy=pct(ab.get("accuracy")), n_referred=ab.get("n_referred"))
             out.append(T["calibration"].format(temperature=f"{ours.get('temperature') or float('nan'):.2f}",
-                                               ece_raw=f"{ours['ece_raw']:.3f}",
-                                               ece_calibrated=f"{ours['ece_calibrated']:.3f}", abstain=abst))
+                                               ece_raw=pct(ours['ece_raw']),
+                                               ece_calibrated=pct(ours['ece_calibrated']), abstain=abst))
         out.append("6. " + _official_vs_leakfree(ms, bl))
         res = ours.get("resolution") or []
         if res:
@@ -394,13 +397,13 @@ def abstain_markdown(ev: dict) -> str:
         how = f"no threshold reached {pct(target)} on validation, so the rule's fallback is used"
     else:
         how = "set on validation"
-    test = (f"it answers **{pct(a.get('coverage'), 0)}** of leak-free test images with "
+    test = (f"it answers **{pct(a.get('coverage'))}** of leak-free test images with "
             f"**{pct(a.get('accuracy'))}** accuracy and refers {a.get('n_referred')} to a radiologist"
             if a.get("accuracy") is not None else
             f"it answers none of the leak-free test images (all {a.get('n_referred')} referred)")
     val = (f" On validation it answered {pct(rule['val_coverage'], 0)} at {pct(rule.get('val_accuracy'))}."
            if rule.get("val_coverage") is not None and rule.get("val_accuracy") is not None else "")
-    return f"Threshold **{a['threshold']:.3f}** ({how}): {test}.{val}"
+    return f"Threshold **{threshold(a['threshold'])}** ({how}): {test}.{val}"
 
 
 def recipes_markdown(ctx: RunContext) -> str:

@@ -33,6 +33,8 @@ CSS = f"""
 .bm-headline .bm-label {{ color: {C_MUTED}; text-transform: uppercase; letter-spacing: .05em; font-size: .8em; }}
 .bm-abstain {{ background: #fef9e7; border: 1px solid #d4ac0d; color: #6e4c00; padding: 6px 10px; border-radius: 4px;
   font-weight: 600; margin: 6px 0; }}
+.bm-call {{ font-weight: 600; margin: 2px 0 4px; }}
+.bm-no-verdict .bm-nv {{ margin: 4px 0; }}
 .bm-confident {{ color: {C_MUTED}; font-size: .9em; margin: 4px 0; }}
 table.bm-table {{ border-collapse: collapse; font-size: .92em; margin: 4px 0; }}
 table.bm-table td, table.bm-table th {{ padding: 2px 10px 2px 0; text-align: left; }}

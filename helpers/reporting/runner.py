@@ -43,9 +43,50 @@ def _declared_parameters(path: Path) -> set[str]:
     return set(pm.inspect_notebook(str(path)))
 
 
+def _scrub_text(text: str) -> str:
+    """Absolute paths of this machine in an output, as a reader should see them: the project root dropped, the
+    dataset as $BRAIN_MRI_DATA, the home folder as ~."""
+    subs = [(str(config.PROJ_ROOT.resolve()) + "/", ""), (str(config.PROJ_ROOT.resolve()), ".")]
+    data = os.environ.get("BRAIN_MRI_DATA")
+    if data:
+        subs.insert(0, (str(Path(data).expanduser().resolve()), "$BRAIN_MRI_DATA"))
+    home = str(Path.home())
+    if home not in ("/", ""):
+        subs.append((home + "/", "~/"))
+    for old, new in subs:
+        text = text.replace(old, new)
+    return text
+
+
+def clean_outputs(nb) -> dict:
+    """Make an executed notebook fit to read: drop stderr streams (library start-up chatter such as TensorFlow's
+    oneDNN and absl lines; returned, so the runner can keep them beside the report) and scrub absolute paths from
+    the text outputs and the injected-parameters cell. Returns {"stderr": [text, ...]}."""
+    dropped = []
+    for cell in nb.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell.source = _scrub_text(cell.source)
+        if cell.get("cell_type") != "code":
+            continue
+        keep = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                dropped.append(out.get("text", ""))
+                continue
+            if out.get("output_type") == "stream":
+                out["text"] = _scrub_text(out.get("text", ""))
+            for mime, val in (out.get("data") or {}).items():
+                if mime.startswith("text/") and isinstance(val, str):
+                    out["data"][mime] = _scrub_text(val)
+            keep.append(out)
+        cell.outputs = keep
+    return {"stderr": dropped}
+
+
 def _sanitise(nb_path: Path, strip_injected: bool) -> None:
-    """Remove machine-specific traces papermill leaves: absolute paths in its metadata and, for copies committed to
-    notebooks/, the injected-parameters cell (its values equal the defaults in a full run)."""
+    """Remove machine-specific traces papermill leaves: absolute paths in its metadata, in the injected-parameters
+    cell and in outputs; stderr streams (kept in <notebook>.stderr.txt beside it when there were any); for copies
+    committed to notebooks/, the injected-parameters cell too (its values equal the defaults in a full run)."""
     import nbformat
 
     nb = nbformat.read(nb_path, as_version=4)
@@ -57,6 +98,10 @@ def _sanitise(nb_path: Path, strip_injected: bool) -> None:
     for k, v in list(params.items()):
         if isinstance(v, str) and os.path.isabs(v):
             params[k] = show_path(v)
+    dropped = clean_outputs(nb)["stderr"]
+    log_path = nb_path.with_suffix(".stderr.txt")
+    if dropped and nb_path.parent.resolve() != config.NOTEBOOKS_DIR.resolve():
+        log_path.write_text(_scrub_text("".join(dropped)))
     if strip_injected:
         nb.cells = [c for c in nb.cells if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
     nbformat.write(nb, nb_path)
@@ -137,6 +182,32 @@ def inplace_refusal(smoke: bool, data_dir: str | Path | None = None, notebooks_d
     return None
 
 
+def quiet_kernels() -> None:
+    """The kernels inherit these: no TensorFlow/absl start-up chatter (TF_CPP_MIN_LOG_LEVEL=3, oneDNN notice off),
+    and the runner's own loggers (papermill, jupyter_client's "Kernel is running over TCP without encryption")
+    say only errors."""
+    import logging
+    import warnings
+
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
+    for name in ("papermill", "traitlets", "jupyter_client", "nbclient", "asyncio"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="jupyter_client")
+    warnings.filterwarnings("ignore", module="zmq")
+
+
+def _relative_to(out: Path, cwd: Path) -> str:
+    """The output folder as a kernel running in `cwd` (the notebook's folder) should see it: relative, so that the
+    injected parameters cell of an executed notebook shows no absolute path of this machine."""
+    try:
+        return os.path.relpath(out.resolve(), cwd.resolve())
+    except ValueError:  # another drive (Windows)
+        return str(out.resolve())
+
+
 def run_report(smoke: bool = False, retrain: bool = False, data_dir: str | Path | None = None,
                out_dir: str | Path = config.REPORTS_DIR, inplace: bool = False,
                notebooks: Sequence[str] | None = None, parameters: dict | None = None,
@@ -155,19 +226,19 @@ def run_report(smoke: bool = False, retrain: bool = False, data_dir: str | Path 
         raise ValueError(why)
     if os.environ.get("BRAIN_MRI_DATA"):  # kernels run in notebooks/: a relative path would point elsewhere
         os.environ["BRAIN_MRI_DATA"] = str(Path(os.environ["BRAIN_MRI_DATA"]).expanduser().resolve())
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the kernels inherit it: no TensorFlow start-up chatter
+    quiet_kernels()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     params = {"SMOKE": bool(smoke), "RETRAIN": bool(retrain),
               "DATA_DIR": str(Path(data_dir).expanduser().resolve()) if data_dir else None,
-              "OUTPUT_DIR": str(out.resolve()), **(parameters or {})}
+              "OUTPUT_DIR": None, **(parameters or {})}
     records = []
     t_all = time.time()
     for i, nb in enumerate(paths, 1):
         target = out / nb.name
         cpu0 = _children_cpu()
         try:
-            secs = execute(nb, target, params)
+            secs = execute(nb, target, {**params, "OUTPUT_DIR": params["OUTPUT_DIR"] or _relative_to(out, nb.parent)})
         except ReportError as e:
             if e.output is not None and e.output.exists():
                 _sanitise(e.output, strip_injected=False)

@@ -64,7 +64,7 @@ def get_baselines(ctx: RunContext, bootstrap: int | None = None, size: int | Non
 # ------------------------------------------------------------------------------------------------ models (03)
 MODEL_NAMES = {"brain_tumor_cnn": "our model", "capstone_cnn": "capstone CNN",
                "capstone_cnn_256": "capstone CNN at 256 px (as described)",
-               "capstone_cnn_official": "capstone CNN, official split (as published)"}
+               "capstone_cnn_official": "capstone CNN, official split (contaminated: saw test pictures)"}
 
 # What a smoke or synthetic run trains instead of the shipped models: seconds on 2 cores, on the data at hand.
 SMOKE_RECIPES = {
