@@ -127,9 +127,12 @@ def test_cli_predict(tiny_model_json, phantom_data, tmp_path, capsys):
     assert predict.cli_predict(args) == 1
     out, err = capsys.readouterr()
     lines = out.strip().splitlines()
-    assert lines[0] == "path,glioma,meningioma,notumor,pituitary,p_tumour,prediction"
+    assert lines[0] == "path,glioma,meningioma,notumor,pituitary,p_tumour,prediction,call,unfamiliar"
     assert len(lines) == 4  # header + 2 phantoms + DICOM; the bad file only on stderr
-    assert lines[-1].startswith(dcm) and lines[-1].split(",")[-1] in config.CLASSES
+    last = lines[-1].split(",")
+    assert lines[-1].startswith(dcm) and last[-3] in config.CLASSES
+    # the class named agrees with the tumour call: never "notumor" beside P(tumour) >= 0.5
+    assert (last[-2] == "tumour") == (float(last[-4]) >= 0.5) == (last[-3] != "notumor")
     assert all(len(v.split(".")[1]) == 4 for v in lines[1].split(",")[1:6])
     assert f"{bad}: error:" in err
     args.images = good
@@ -204,3 +207,11 @@ def test_calibrate_keeps_tta_only_when_validation_supports_it(model_copy, phanto
     assert v["accuracy"] == (v["accuracy_hflip_tta"] if kept else v["accuracy_plain"])
     assert meta["temperature"] != 9.0 and "evaluation" not in meta  # the old evaluation no longer holds
     assert predict.load_model(model_copy).tta == meta["tta"]  # weights untouched: the sha256 still matches
+
+
+def test_decide_names_the_class_of_the_tumour_call():
+    # argmax would say notumor (0.42) while P(tumour) = 0.58: the call names the likeliest tumour type instead
+    assert predict.decide(np.array([0.20, 0.18, 0.42, 0.20])) == "glioma"
+    assert predict.decide(np.array([0.10, 0.10, 0.60, 0.20])) == "notumor"
+    assert predict.decide(np.array([0.05, 0.05, 0.10, 0.80])) == "pituitary"
+    assert predict.decide(np.array([0.20, 0.18, 0.42, 0.20]), threshold=0.6) == "notumor"

@@ -53,7 +53,7 @@ def main(src: Path, dest: Path) -> None:
                          "synthetic": False, **({"synthesised": old["synthetic"]} if old.get("synthetic") else {})},
                 "versions": {**records.versions(), "trained_by": "prototype of modeling/train_union.py"}}
         run = {"model": model, "record": part, "rule": rule, "test": te, "probs": P,
-               "unfamiliar": familiarity.unfamiliar(rule, familiarity.features(model, X[te.index]))}
+               "distance": familiarity.score(rule, familiarity.features(model, X[te.index]))}
         f = train_union.save_run(run, dest, old["name"])
         p = pd.read_csv(f.predictions, keep_default_na=False)
         records.update(f.record, metrics=xc.metrics_by_collection(p), warnings=xc.warning_counts(p))

@@ -15,6 +15,8 @@ from PIL import Image
 from .. import config
 from ..data.prepare import decode_prepare, prepare
 from ..errors import ImageError
+from ..modeling import familiarity
+from ..modeling.predictor import decide
 from ..formatting import megabytes
 from .input_checks import REF_SIZE, check_messages, image_features
 from .registry import DEFAULT_ABSTAIN, abstain_threshold, call_track_record, keras_model, screening_threshold
@@ -185,7 +187,7 @@ def process_upload(name: str, data: bytes | bytearray | memoryview | None, predi
     res.model = str(getattr(predictor, "name", "model"))
     res.classes, res.probs = classes, probs
     idx = int(np.argmax(probs))
-    res.predicted, res.confidence = classes[idx], float(probs[idx])
+    res.predicted, res.confidence = decide(probs, classes), float(probs[idx])
     # P(tumour) = 1 - P(notumor), as predict.p_tumour; computed by class name so the column order cannot matter
     res.p_tumour = float(1.0 - probs[classes.index(config.NO_TUMOUR)]) if config.NO_TUMOUR in classes else float("nan")
     res.abstain_threshold = threshold if threshold is not None else abstain_threshold(getattr(predictor, "meta", None))[0]
@@ -194,6 +196,17 @@ def process_upload(name: str, data: bytes | bytearray | memoryview | None, predi
     res.call_threshold = screening_threshold(meta)
     res.track_record = call_track_record(meta, res.p_tumour >= res.call_threshold)
     res.timings_ms["predict"] = round((t3 - t2) * 1000, 1)
+    fam = predictor.familiarity_of(x) if hasattr(predictor, "familiarity_of") else None
+    if fam is not None:  # the unfamiliar-scan rule of the model's record (modeling.familiarity)
+        res.familiarity_score, res.unfamiliar = float(fam[0][0]), bool(fam[1][0])
+        rule = predictor.familiarity
+        if res.unfamiliar:
+            res.warnings.append(familiarity.message(res.familiarity_score, rule))
+        res.verdict = not familiarity.beyond_reading(res.familiarity_score, rule)
+    if any(w.startswith("colour image") for w in res.warnings):
+        res.verdict = False  # a colour picture is not an MRI slice: no class verdict, whatever the network says
+    if not res.verdict:
+        res.abstain = True
     try:  # plane and CT: where the training data says little (helpers.evaluation.scan_type, models/scan_type.json)
         from ..evaluation import scan_type
 

@@ -12,6 +12,10 @@ from pathlib import Path
 import numpy as np
 
 QUANTILE = 0.99  # ~1% of familiar slices are warned: measured on the test split, see the report
+# Beyond this many times the threshold a picture gets no class verdict at all (a photo, a diagram): the largest ratio
+# any real MRI slice of a held-out collection reached in the leave-one-source-out runs, rounded up
+# (tests/test_cross_collection.py re-derives it from the saved predictions).
+NO_VERDICT_RATIO = None
 
 
 def feature_model(model):
@@ -63,3 +67,10 @@ def path_for(files) -> Path:
     flat run record (files: a records.ModelFiles)."""
     rec = files.record
     return rec.with_name("familiarity.json") if rec.name == "record.json" else rec.with_name(f"{files.name}.familiarity.json")
+
+
+def beyond_reading(distance: float, rule: dict, ratio: float | None = None) -> bool:
+    """True when a picture lies so far from the training collections (distance over threshold above
+    NO_VERDICT_RATIO) that no real MRI slice of a held-out collection came as far: no class verdict for it."""
+    ratio = NO_VERDICT_RATIO if ratio is None else ratio
+    return ratio is not None and distance / rule["threshold"] > ratio

@@ -38,6 +38,20 @@ def p_tumour(probs: np.ndarray) -> np.ndarray:
     return 1.0 - probs[..., NOTUMOR_IDX]
 
 
+CALL = 0.5  # P(tumour) at or above it is a "tumour" call (calibrated probabilities; the LOCO runs use the same)
+
+
+def decide(probs: np.ndarray, classes=config.CLASSES, threshold: float = CALL) -> str:
+    """The class a prediction names, consistent with its tumour call: the most likely tumour type when P(tumour)
+    (the three tumour classes summed) reaches `threshold`, else "notumor". A plain argmax could name "notumor" at
+    42% beside P(tumour) 58%, which reads as a contradiction."""
+    probs = np.asarray(probs)
+    if float(p_tumour(probs)) >= threshold:
+        tum = [i for i, c in enumerate(classes) if c != config.NO_TUMOUR]
+        return classes[tum[int(np.argmax(probs[tum]))]]
+    return config.NO_TUMOUR
+
+
 def _softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
     z = np.asarray(logits, dtype=np.float64) / float(temperature)
     z -= z.max(axis=-1, keepdims=True)
@@ -78,6 +92,16 @@ class Predictor:
         # ~10% of latency; its logits differ from the batch path's by ~1e-7 (summation order).
         one = tf.TensorSpec([1, self.img_size, self.img_size, 1], tf.float32)
         self._logits_one = tf.function(logits, input_signature=[one], jit_compile=True)
+        # The unfamiliar-scan rule (modeling.familiarity), when the record names one: features of the same network.
+        self.familiarity = None
+        rule_file = meta.get("familiarity_file")
+        if rule_file:
+            self.familiarity = records.read_json(records.files(self.path).record.with_name(rule_file))
+            if self.familiarity is None:
+                raise ModelError(f"{self.path.name}: its record names {rule_file}, which is missing")
+            from .familiarity import feature_model
+
+            self._features_fn = tf.function(feature_model(model), input_signature=[spec], reduce_retracing=True)
 
     def __repr__(self) -> str:
         tta = f", tta={self.tta}" if self.tta else ""
@@ -129,6 +153,20 @@ class Predictor:
         """Calibrated probabilities [n_classes] for one prepared image (S, S)."""
         return self.predict_arrays(x)[0]
 
+    def familiarity_of(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """(distance to the training collections, unfamiliar?) per prepared image; None without a rule."""
+        if self.familiarity is None:
+            return None
+        import tensorflow as tf
+
+        from .familiarity import score
+
+        X = self._as_batch(X)
+        F = np.concatenate([self._features_fn(tf.convert_to_tensor(X[i:i + _BATCH, :, :, None].astype(np.float32)))
+                            .numpy() for i in range(0, len(X), _BATCH)]).astype(np.float64)
+        d = score(self.familiarity, F)
+        return d, d > self.familiarity["threshold"]
+
     def warmup(self, explain: bool = True) -> "Predictor":
         """Trace the compiled functions now (~1-2 s each) so the first user request is fast."""
         x = np.zeros((self.img_size, self.img_size), np.uint8)
@@ -170,14 +208,22 @@ class Predictor:
             probs = self.predict_one(x)
         k = int(probs.argmax())
         t = self.abstain_threshold
+        warnings = list(dec.warnings)
+        fam = self.familiarity_of(x)
+        if fam is not None and fam[1][0]:
+            from .familiarity import message
+
+            warnings.append(message(float(fam[0][0]), self.familiarity))
         out = {
             "name": name or (Path(source).name if isinstance(source, (str, Path)) else None),
             "probs": {c: float(p) for c, p in zip(self.classes, probs)},
             "p_tumour": float(p_tumour(probs)),
-            "prediction": self.classes[k],
+            "prediction": decide(probs, self.classes),
             "confidence": float(probs[k]),
             "refer": (bool(probs[k] < t) if t is not None else None),
-            "warnings": list(dec.warnings),
+            "unfamiliar": None if fam is None else bool(fam[1][0]),
+            "familiarity_score": None if fam is None else float(fam[0][0]),
+            "warnings": warnings,
             "prepared": x,
             "decoded": dec,
         }
@@ -276,7 +322,8 @@ def predict_files(paths: Iterable[str | Path], predictor: Predictor | None = Non
     rows: list[dict] = []
     ok_idx, arrays = [], []
     for p in paths:
-        row = {"path": p, "probs": None, "p_tumour": None, "prediction": None, "warnings": [], "error": ""}
+        row = {"path": p, "probs": None, "p_tumour": None, "prediction": None, "unfamiliar": None, "warnings": [],
+               "error": ""}
         try:
             if Path(p).is_file() and Path(p).stat().st_size > config.MAX_UPLOAD_BYTES:
                 raise ImageError(f"file too large ({Path(p).stat().st_size / 2**20:.1f} MB)")
@@ -290,15 +337,24 @@ def predict_files(paths: Iterable[str | Path], predictor: Predictor | None = Non
             row["error"] = f"{type(e).__name__}: {e}"
         rows.append(row)
     if arrays:
-        probs = predictor.predict_arrays(np.stack(arrays))
-        for i, pr in zip(ok_idx, probs):
-            k = int(pr.argmax())
+        X = np.stack(arrays)
+        probs = predictor.predict_arrays(X)
+        fam = predictor.familiarity_of(X)
+        for j, (i, pr) in enumerate(zip(ok_idx, probs)):
             rows[i].update(probs={c: float(v) for c, v in zip(predictor.classes, pr)},
-                           p_tumour=float(p_tumour(pr)), prediction=predictor.classes[k])
+                           p_tumour=float(p_tumour(pr)), prediction=decide(pr, predictor.classes))
+            if fam is not None:
+                rows[i]["unfamiliar"] = bool(fam[1][j])
+                if fam[1][j]:
+                    from .familiarity import message
+
+                    rows[i]["warnings"].append(message(float(fam[0][j]), predictor.familiarity))
     return rows
 
 
-CSV_HEADER = ["path", *config.CLASSES, "p_tumour", "prediction"]
+# `prediction` names the class of the tumour call (decide); `call` is that call in words; `unfamiliar` 1 when the
+# slice is unlike the training collections (empty for a model without the rule).
+CSV_HEADER = ["path", *config.CLASSES, "p_tumour", "prediction", "call", "unfamiliar"]
 
 
 def cli_predict(args) -> int:
@@ -321,6 +377,7 @@ def cli_predict(args) -> int:
         for msg in r["warnings"]:
             print(f"{r['path']}: warning: {msg}", file=sys.stderr)
         w.writerow([r["path"], *(f"{r['probs'][c]:.4f}" for c in config.CLASSES), f"{r['p_tumour']:.4f}",
-                    r["prediction"]])
+                    r["prediction"], "tumour" if r["p_tumour"] >= CALL else "no tumour",
+                    "" if r["unfamiliar"] is None else int(r["unfamiliar"])])
     sys.stdout.flush()
     return 1 if failed else 0

@@ -113,7 +113,7 @@ def train_fold(cfg: dict, u: union_split.Union, X: np.ndarray, verbose: int = 2)
     rule = familiarity.fit(familiarity.features(model, X[fit_rows]), u.table.loc[fit_rows, "label"].to_numpy(),
                            familiarity.features(model, X[va.index]))
     P = softmax(logits_of(model, X[te.index]), temperature)
-    unfamiliar = familiarity.unfamiliar(rule, familiarity.features(model, X[te.index]))
+    dist = familiarity.score(rule, familiarity.features(model, X[te.index]))
     rec = {"config": cfg, "temperature": temperature, "tta": None, "params": int(model.count_params()),
            "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "train_wall_s": round(secs, 1),
            "train_images_per_s": round(ips, 1), "epochs_run": len(history["loss"]), "history": history,
@@ -121,7 +121,7 @@ def train_fold(cfg: dict, u: union_split.Union, X: np.ndarray, verbose: int = 2)
                     "split_sha256": union_split.split_sha256(u.table), "train_counts": counts,
                     "old_test_moved": u.moved, "synthetic": False},
            "versions": records.versions()}
-    return {"model": model, "record": rec, "rule": rule, "test": te, "probs": P, "unfamiliar": unfamiliar}
+    return {"model": model, "record": rec, "rule": rule, "test": te, "probs": P, "distance": dist}
 
 
 def save_run(run: dict, folder: Path, name: str, shipped: bool = False) -> records.ModelFiles:
@@ -135,7 +135,9 @@ def save_run(run: dict, folder: Path, name: str, shipped: bool = False) -> recor
     for k, c in enumerate(config.CLASSES):
         pred[f"p_{c}"] = P[:, k].round(5)
     pred["p_tumour"] = (1 - P[:, config.CLASSES.index(config.NO_TUMOUR)]).round(5)
-    pred["unfamiliar"] = run["unfamiliar"].astype(int)
+    ratio = np.asarray(run["distance"]) / run["rule"]["threshold"]
+    pred["familiarity_ratio"] = ratio.round(4)  # distance to the training collections over the warning threshold
+    pred["unfamiliar"] = (ratio > 1).astype(int)
     pred.to_csv(f.predictions, index=False)
     rule_path = familiarity.path_for(f)
     records.write_json(run["rule"], rule_path, compact=True)
