@@ -54,7 +54,7 @@ def pct(v, digits: int = 1) -> str:
 def metric(block: dict | None, *keys, fmt: str | None = None, ci: bool = True, missing: str = "n/a") -> str:
     """A metric from a nested results dict, in the house style: metric(ev, 'leakfree_test', 'accuracy') ->
     '91.2% (95% CI 89.5–92.8)'. The last key picks the style and digits (fmt_metric); `fmt` ("{:.2%}", "{:.3f}")
-    only matters for a key the house style does not know. Returns `missing` when any key is absent."""
+    only matters for a key the house style does not know (default "{:.1%}"). Returns `missing` when any key is absent."""
     cur = block
     for k in keys:
         if not isinstance(cur, dict) or k not in cur:
@@ -63,8 +63,9 @@ def metric(block: dict | None, *keys, fmt: str | None = None, ci: bool = True, m
     key = keys[-1] if keys else None
     if isinstance(cur, dict):
         cur = {"value": cur.get("value"), "ci": cur.get("ci")}
-    if key in DIGITS or fmt is None:
-        return fmt_metric(key or "", cur, ci=ci, missing=missing)
+    if key in DIGITS:
+        return fmt_metric(key, cur, ci=ci, missing=missing)
+    fmt = fmt or "{:.1%}"  # an unknown key: a percentage unless the caller says otherwise
     pct_style = fmt.endswith("%}")
     digits = int(fmt.split(".")[1][0]) if "." in fmt else 1
     b = cur if isinstance(cur, dict) else {"value": cur}

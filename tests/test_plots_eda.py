@@ -223,7 +223,7 @@ def test_leak_pairs_and_samples_on_phantoms(phantom_dir, isolated_cache):
 # ------------------------------------------------------------------------------------------------ report helpers
 def test_metric_and_value_formatting():
     b = {"a": {"accuracy": {"value": 0.9123, "ci": [0.9, 0.93]}, "n": 5}}
-    assert formatting.metric(b, "a", "accuracy") == "91.2% (90.0%–93.0%)"
+    assert formatting.metric(b, "a", "accuracy") == "91.2% (95% CI 90.0–93.0)"  # the house style
     assert formatting.metric(b, "a", "accuracy", ci=False) == "91.2%"
     assert formatting.metric(b, "a", "missing") == "n/a"
     assert formatting.metric({"x": 0.5}, "x", fmt="{:.2f}") == "0.50"
@@ -330,7 +330,7 @@ def test_result_tables_and_findings_use_recorded_numbers(tmp_path):
     json.dumps(h)  # JSON-ready
     assert h["models"]["brain_tumor_cnn"]["leakfree_accuracy"]["value"] == 0.913
     text = findings.findings_markdown(h)
-    for s in ("300 of its 400", "91.3%", "62.0%", "6 of 75", "0.080 to 0.030", "85%"):
+    for s in ("300 of its 400", "91.3%", "62.0%", "6 of 75", "8.0% to 3.0%", "85.0%"):
         assert s in text, s
 
 
@@ -339,11 +339,11 @@ def test_baseline_table_and_training_notes():
                                                "macro_f1": {"value": 0.55, "ci": [0.5, 0.6]}},
                              "official_test": {"accuracy": {"value": 0.7, "ci": [0.6, 0.8]}}}}
     t = tables.baseline_table(rec)
-    assert t.loc["metadata only (no pixels)", "leak-free accuracy"] == "60.0% (50.0%–70.0%)"
+    assert t.loc["metadata only (no pixels)", "leak-free accuracy"] == "60.0% (95% CI 50.0–70.0)"
     assert tables.baseline_table(None) is None
     notes = findings.training_notes({"brain_tumor_cnn": {"arch": "tiny", "params": 10, "history": {
         "loss": [1, 0.5], "accuracy": [0.5, 0.9], "val_accuracy": [0.6, 0.7]}, "train_wall_s": 30}, "capstone_cnn": None})
-    assert "best validation accuracy 70.0% at epoch 2" in notes and "not available" in notes
+    assert "validation accuracy in the training log 70.0% at epoch 2" in notes and "not available" in notes
     # the training cost is stated even when the history has no train accuracy (no train-val gap to print)
     no_train_acc = findings.training_notes({"m": {"arch": "tiny", "params": 10, "history": {"loss": [1], "val_accuracy": [0.6]},
                                                   "train_wall_s": 30, "train_images_per_s": 12.5}})
@@ -378,7 +378,7 @@ def test_ensemble_records_in_the_report(tmp_path, monkeypatch):
     assert len(fig.axes[1].lines) == 4  # train and validation accuracy of each member
     assert "ensemble" in findings.architecture_markdown(ens, tmp_path) and "seed 7" in findings.architecture_markdown(ens, tmp_path)
     notes = findings.training_notes({"brain_tumor_cnn": ens}, tmp_path)
-    assert "ensemble` of 2" in notes and "best validation accuracy 80.0% at epoch 2" in notes
+    assert "ensemble` of 2" in notes and "validation accuracy in the training log 80.0% at epoch 2" in notes
     # a retrain on real data trains each member's recorded recipe, then merges
     (tmp_path / "brain_tumor_cnn.json").write_text(json.dumps(ens))
     real = context.RunContext(root=tmp_path, synthetic=False, smoke=False, out_dir=tmp_path, fig_dir=tmp_path,

@@ -128,7 +128,8 @@ def summarise_by_class(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
     for c in cols:
         out[f"{c} median"] = g[c].median()
         out[f"{c} IQR"] = g[c].quantile(0.75) - g[c].quantile(0.25)
-    return pd.DataFrame(out).reindex([c for c in config.CLASSES if c in set(df["label"])]).round(3)
+    # float64 before rounding: a float32 41.733 prints as 41.733002
+    return pd.DataFrame(out).reindex([c for c in config.CLASSES if c in set(df["label"])]).astype("float64").round(3)
 
 
 # ------------------------------------------------------------------------------------------------ acquisition fingerprint

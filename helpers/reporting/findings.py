@@ -416,3 +416,57 @@ def recipes_markdown(ctx: RunContext) -> str:
         return "_No evaluated model records yet._"
     spread = recipes.seed_spread_markdown(ctx.model_dir)
     return recipes.recipes_markdown(rows) + (f"\n\n{spread}" if spread else "")
+
+
+# ------------------------------------------------------------------------------------------------ closing summaries
+def eda_summary_markdown(s: dict) -> str:
+    """The closing summary of notebook 02, from the summary it writes (eda.json)."""
+    audit = s.get("audit") or {}
+    n_test, twins = s.get("n_official_test") or 0, s.get("test_with_train_twin") or 0
+    meta = ((s.get("metadata_baseline") or {}).get("leakfree_test") or {}).get("accuracy")
+    lines = ["## Summary",
+             f"- {s.get('n_files', 0):,} files fall into {audit.get('n_groups', 0):,} twin groups (copies, mirrors, "
+             f"rotations); {twins:,} of the {n_test:,} official test images ({pct(twins / n_test if n_test else None)}) "
+             "have a twin in the official training folder, so the official test measures recall of seen pictures.",
+             f"- The files come in {s.get('n_distinct_sizes', 0):,} distinct sizes, and size, colour mode and file "
+             "size differ by class: metadata alone reaches "
+             + (fmt_metric("accuracy", meta) if meta else "n/a") + " on the leak-free test (section 7).",
+             "- Preparation (head crop, square, resize) removes the border cue the model could read; plane and MRI "
+             "weighting still differ by class (section 9).",
+             "- The leak-free split keeps each twin group on one side; notebook 03 trains on it, notebook 04 "
+             "evaluates on its test part."]
+    return "\n".join(lines)
+
+
+def modeling_summary_markdown(records: dict[str, dict | None]) -> str:
+    """The closing summary of notebook 03: each model's size and validation accuracy (saved model, calibrated)."""
+    lines = ["## Summary"]
+    for name, m in records.items():
+        if not m:
+            continue
+        v = (m.get("validation") or {}).get("accuracy")
+        lines.append(f"- {MODEL_NAMES.get(name, name)}: {m.get('params', 0):,} parameters, validation accuracy "
+                     f"{pct(v)} (saved model, calibrated), {duration(m.get('train_wall_s'))} of training.")
+    lines.append("- Validation numbers chose the models and their settings; the test numbers, on pictures with no twin "
+                 "in training, are in notebook 04.")
+    return "\n".join(lines)
+
+
+def evaluation_summary_markdown(records: dict[str, dict]) -> str:
+    """The closing summary of notebook 04: the leak-free test headline of every model, in the house style, with
+    contaminated records labelled."""
+    lines = ["## Summary"]
+    for name, m in records.items():
+        lf = ((m or {}).get("evaluation") or {}).get("leakfree_test")
+        if not lf:
+            continue
+        t = lf.get("tumour") or {}
+        label = MODEL_NAMES.get(name, name)
+        if lf.get("contaminated") and "contaminated" not in label:
+            label += " (contaminated: saw test pictures)"
+        lines.append(f"- {label}: accuracy {fmt_metric('accuracy', lf.get('accuracy'))}; sensitivity "
+                     f"{fmt_metric('sensitivity', t.get('sensitivity'))}, specificity "
+                     f"{fmt_metric('specificity', t.get('specificity'))}, ROC-AUC {auc(t.get('roc_auc'))}.")
+    lines.append("- Thresholds (screening, abstain) were chosen on validation; intervals are 95% bootstrap CIs, and "
+                 "the twin-group CIs (section 1) are the more honest ones. The conclusions notebook puts them together.")
+    return "\n".join(lines)

@@ -17,16 +17,44 @@ from .. import config
 DPI = 110
 # One colour per class, fixed so that every figure of the report agrees (seaborn "colorblind" palette).
 CLASS_COLOURS = {"glioma": "#0173b2", "meningioma": "#de8f05", "notumor": "#029e73", "pituitary": "#cc78bc"}
+# Lines of several models: Okabe-Ito colours (colour-blind safe) with a line style each, so that the curves can be
+# told apart in grey print too.
+LINE_COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9")
+LINE_STYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 1)))
+# The smallest text of any figure, in points: legible at 100% zoom (issue 17).
+MIN_FONT = 9
 
 
-def setup(plotly_renderer: str = "plotly_mimetype+notebook_connected") -> None:
-    """Notebook-wide defaults: seaborn theme, moderate figure size, plotly figures that load plotly.js from the CDN
-    (the default `notebook` renderer embeds 3.5 MB of JavaScript in every executed notebook)."""
+def _wrap(text: str, width: int = 34) -> str:
+    """A long title or caption on several lines rather than in a smaller font."""
+    import textwrap
+
+    return "\n".join(textwrap.fill(part, width, break_on_hyphens=False) for part in str(text).split("\n"))
+
+
+def line_style(i: int) -> dict:
+    """The i-th model's colour and line style."""
+    return {"color": LINE_COLOURS[i % len(LINE_COLOURS)], "ls": LINE_STYLES[i % len(LINE_STYLES)]}
+
+
+def setup(plotly_renderer: str = "plotly_mimetype+notebook") -> None:
+    """Notebook-wide defaults: seaborn theme, moderate figure size, text of at least MIN_FONT points, and plotly
+    figures that render offline: the `notebook` renderer embeds plotly.js once per notebook (the CDN variant left
+    the executed report's chart blank without a network)."""
     import matplotlib as mpl
     import seaborn as sns
 
     sns.set_theme(context="notebook", style="whitegrid")
-    mpl.rcParams.update({"figure.dpi": 80, "savefig.dpi": DPI, "figure.figsize": (7, 4), "axes.titlesize": 11})
+    mpl.rcParams.update({"figure.dpi": 100, "savefig.dpi": DPI, "figure.figsize": (7, 4), "font.size": 10,
+                         "axes.titlesize": 11, "axes.labelsize": 10, "xtick.labelsize": MIN_FONT + 0.5,
+                         "ytick.labelsize": MIN_FONT + 0.5, "legend.fontsize": MIN_FONT,
+                         "legend.title_fontsize": MIN_FONT + 0.5})
+    try:
+        import pandas as pd
+
+        pd.set_option("display.precision", 3)  # tables for reading: no float32 tails such as 41.733002
+    except ImportError:
+        pass
     try:
         import plotly.io as pio
 
@@ -92,12 +120,13 @@ def _grid(n: int, ncols: int, size: float = 2.0, **kw):
 def image_grid(images: Sequence[np.ndarray], titles: Sequence[str] | None = None, ncols: int = 6,
                size: float = 1.9, suptitle: str | None = None, cmap: str = "gray"):
     """Images (grayscale or RGB) in a grid, each with an optional small title."""
+    size = max(size, 2.2)
     fig, axes = _grid(len(images), ncols, size)
     for i, img in enumerate(images):
         ax = axes.flat[i]
         ax.imshow(img, cmap=cmap if np.ndim(img) == 2 else None, vmin=0, vmax=255 if np.ndim(img) == 2 else None)
         if titles is not None:
-            ax.set_title(titles[i], fontsize=8)
+            ax.set_title(_wrap(titles[i], int(size * 11)), fontsize=MIN_FONT)
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()
@@ -109,6 +138,7 @@ def sample_grid(samples: Mapping[str, Sequence[np.ndarray]], captions: Mapping[s
     """One row per class: the raw images of `samples[label]` (grayscale arrays of any size), captioned e.g. '512x512'."""
     labels = list(samples)
     ncols = max(len(v) for v in samples.values())
+    size = max(size, 2.0)  # MIN_FONT captions under each picture
     plt = _plt()
     fig, axes = plt.subplots(len(labels), ncols, figsize=(size * ncols, size * len(labels) + 0.2), squeeze=False)
     for r, lab in enumerate(labels):
@@ -119,7 +149,7 @@ def sample_grid(samples: Mapping[str, Sequence[np.ndarray]], captions: Mapping[s
             if c < len(samples[lab]):
                 ax.imshow(samples[lab][c], cmap="gray", vmin=0, vmax=255)
                 if captions:
-                    ax.set_title(captions[lab][c], fontsize=7)
+                    ax.set_title(captions[lab][c], fontsize=MIN_FONT)
             else:
                 ax.set_axis_off()
             if c == 0:
@@ -169,7 +199,7 @@ def per_image_box(df, value: str, ylabel: str, title: str, log: bool = False):
     fig, ax = plt.subplots(figsize=(6.5, 3.4))
     order = [c for c in config.CLASSES if c in set(df["label"])]
     data = [df.loc[df["label"] == c, value].dropna().to_numpy() for c in order]
-    bp = ax.boxplot(data, patch_artist=True, widths=0.6, flierprops={"markersize": 1.5, "alpha": 0.5},
+    bp = ax.boxplot(data, patch_artist=True, widths=0.6, flierprops={"markersize": 2, "alpha": 0.5},
                     medianprops={"color": "black"})
     for patch, c in zip(bp["boxes"], order):
         patch.set_facecolor(CLASS_COLOURS.get(c, "grey"))
@@ -224,7 +254,7 @@ def counts_bars(counts, title: str):
     fig, ax = plt.subplots(figsize=(6.5, 3.2))
     t.T.plot.bar(ax=ax, rot=0, width=0.8, colormap="Greys_r", edgecolor="black", linewidth=0.4)
     ax.set(ylabel="images", xlabel="", title=title)
-    ax.legend(title="split", fontsize=8)
+    ax.legend(title="split", fontsize=MIN_FONT)
     fig.tight_layout()
     return fig
 
@@ -239,14 +269,15 @@ def plane_shares(comp, title: str = "Imaging plane by class"):
         t.plot.barh(ax=ax, stacked=True, colormap="Greys_r", edgecolor="black", linewidth=0.4, legend=False)
         ax.set(xlim=(0, 1), xlabel=f"share of {unit}", title=f"per {unit[:-1]}")
         ax.invert_yaxis()
-    axes[1].legend(title="plane", fontsize=8, bbox_to_anchor=(1.02, 1), loc="upper left")
+    axes[1].legend(title="plane", fontsize=MIN_FONT, bbox_to_anchor=(1.02, 1), loc="upper left")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
 
 
-def pairs_gallery(pairs: Sequence[tuple[np.ndarray, np.ndarray, str]], size: float = 1.7):
+def pairs_gallery(pairs: Sequence[tuple[np.ndarray, np.ndarray, str]], size: float = 2.0):
     """Twin pairs side by side: each item is (image a, image b, caption); one pair per row-half."""
+    size = max(size, 2.0)
     plt = _plt()
     n = len(pairs)
     ncols = 2 if n > 1 else 1
@@ -258,7 +289,7 @@ def pairs_gallery(pairs: Sequence[tuple[np.ndarray, np.ndarray, str]], size: flo
         r, c = divmod(k, ncols)
         axes[r, 2 * c].imshow(a, cmap="gray", vmin=0, vmax=255)
         axes[r, 2 * c + 1].imshow(b, cmap="gray", vmin=0, vmax=255)
-        axes[r, 2 * c].set_title(cap, fontsize=8, loc="left")
+        axes[r, 2 * c].set_title(_wrap(cap, int(size * 2 * 11)), fontsize=MIN_FONT, loc="left")
     fig.tight_layout()
     return fig
 
@@ -279,7 +310,7 @@ def training_curves(history: Mapping, title: str = ""):
                     ax.plot(ep, h[k], style, marker="o", ms=3 if len(runs) == 1 else 1.5, color=f"C{i}",
                             label=f"{label} {part}".strip())
         ax.set(xlabel="epoch", ylabel=key, title=key)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=MIN_FONT)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -299,7 +330,7 @@ def confusion_heatmap(cm, classes: Sequence[str] = config.CLASSES, title: str = 
     if own:
         fig, ax = plt.subplots(figsize=(4.6, 3.9))
     sns.heatmap(share if normalise else cm, annot=annot, fmt="", cmap="Blues", vmin=0, vmax=1 if normalise else None,
-                xticklabels=classes, yticklabels=classes, cbar=False, ax=ax, annot_kws={"fontsize": 8})
+                xticklabels=classes, yticklabels=classes, cbar=False, ax=ax, annot_kws={"fontsize": MIN_FONT + 1})
     ax.set(xlabel="predicted", ylabel="true", title=title)
     ax.tick_params(axis="x", rotation=30)
     if own:
@@ -311,9 +342,13 @@ def confusion_heatmap(cm, classes: Sequence[str] = config.CLASSES, title: str = 
 def confusion_grid(cms: Mapping[str, Sequence[Sequence[int]]], classes: Sequence[str] = config.CLASSES):
     """Several confusion matrices side by side, titled by the mapping's keys."""
     plt = _plt()
-    fig, axes = plt.subplots(1, len(cms), figsize=(4.4 * len(cms), 3.9), squeeze=False)
-    for ax, (title, cm) in zip(axes[0], cms.items()):
-        confusion_heatmap(cm, classes, title=title, ax=ax)
+    ncols = min(len(cms), 2)  # two per row: cells of MIN_FONT + 1 points stay legible at 100 %
+    nrows = int(np.ceil(len(cms) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.0 * ncols, 4.6 * nrows), squeeze=False)
+    for ax in axes.flat[len(cms):]:
+        ax.set_axis_off()
+    for ax, (title, cm) in zip(axes.flat, cms.items()):
+        confusion_heatmap(cm, classes, title=_wrap(title, 40), ax=ax)
     fig.tight_layout()
     return fig
 
@@ -324,31 +359,42 @@ def reliability_diagram(reliabilities: Mapping[str, Mapping], title: str = "Reli
     plt = _plt()
     fig, ax = plt.subplots(figsize=(4.8, 4.2))
     ax.plot([0, 1], [0, 1], color="grey", lw=1, ls=":", label="perfect")
-    for (label, rel), colour in zip(reliabilities.items(), ("#d55e00", "#0072b2", "#009e73", "#cc79a7")):
+    for i, (label, rel) in enumerate(reliabilities.items()):
+        colour = LINE_COLOURS[(i + 1) % len(LINE_COLOURS)]
         bins = [b for b in rel["bins"] if b["n"]]
         conf = [b["confidence"] for b in bins]
         acc = [b["accuracy"] for b in bins]
         n = np.array([b["n"] for b in bins], dtype=float)
-        ax.plot(conf, acc, "-", color=colour, lw=1.2, label=f"{label} (ECE {rel['ece']:.3f})")
+        ax.plot(conf, acc, color=colour, ls=LINE_STYLES[i % len(LINE_STYLES)], lw=1.4,
+                label=f"{label} (ECE {100 * rel['ece']:.1f}%)")
         ax.scatter(conf, acc, s=12 + 150 * n / max(n.sum(), 1), color=colour, alpha=0.7)
     ax.set(xlim=(0, 1.02), ylim=(0, 1.02), xlabel="confidence (max probability)", ylabel="accuracy", title=title)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=MIN_FONT, loc="upper left")
     fig.tight_layout()
     return fig
 
 
-def roc_curves(rocs: Mapping[str, Mapping], title: str = "Tumour vs no tumour: ROC"):
-    """ROC of P(tumour) for each labelled {"fpr", "tpr", "auc"?} dict, with the chance line."""
+def roc_curves(rocs: Mapping[str, Mapping], title: str = "Tumour vs no tumour: ROC", zoom: float = 0.1):
+    """ROC of P(tumour) for each labelled {"fpr", "tpr", "auc"?} dict: the whole curve and, beside it, the top-left
+    corner (false-positive rate up to `zoom`) where good models differ; one colour and line style per model
+    (colour-blind safe), the legend below the axes so it covers no curve."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(4.6, 4.2))
-    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls=":")
-    for label, r in rocs.items():
-        lab = f"{label} (AUC {r['auc']:.3f})" if r.get("auc") is not None else label
-        ax.plot(r["fpr"], r["tpr"], lw=1.6, label=lab)
-    ax.set(xlabel="false-positive rate (1 − specificity)", ylabel="sensitivity", title=title, xlim=(-0.01, 1),
-           ylim=(0, 1.01))
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, 4.6))
+    for ax, corner in zip(axes, (False, True)):
+        ax.plot([0, 1], [0, 1], color="grey", lw=1, ls=":")
+        for i, (label, r) in enumerate(rocs.items()):
+            lab = f"{label} (AUC {r['auc']:.4f})" if r.get("auc") is not None else label
+            ax.plot(r["fpr"], r["tpr"], lw=1.8, label=lab, **line_style(i), drawstyle="steps-post")
+        if corner:
+            ax.set(xlim=(-0.002, zoom), ylim=(1 - 2 * zoom, 1.005), title=f"top-left corner (FPR ≤ {zoom:g})",
+                   xlabel="false-positive rate")
+        else:
+            ax.set(xlabel="false-positive rate (1 − specificity)", ylabel="sensitivity", title=title,
+                   xlim=(-0.01, 1), ylim=(0, 1.01))
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, [_wrap(x, 60) for x in labels], loc="lower center", ncol=2 if len(labels) > 1 else 1,
+               fontsize=MIN_FONT, frameon=False)
+    fig.tight_layout(rect=(0, 0.08 + 0.05 * int(np.ceil(len(labels) / 2)), 1, 1))
     return fig
 
 
@@ -372,7 +418,7 @@ def profile_misses(ranked, title: str = "Missed tumours vs how no-tumour-like th
     ax.axvline(10, color="grey", lw=1, ls="--")
     ax.set(xlabel="test tumours ranked by the profile-only P(tumour) (percentile; 0 = most no-tumour-like)",
            ylabel="model's log-odds of tumour", title=title, xlim=(-1, 101))
-    ax.legend(fontsize=8, loc="lower right", ncol=2)
+    ax.legend(fontsize=MIN_FONT, loc="lower right", ncol=2)
     fig.tight_layout()
     return fig
 
@@ -385,15 +431,16 @@ def abstain_curve(curves: Mapping[str, Sequence[Mapping]], chosen: Mapping[str, 
     fig, ax = plt.subplots(figsize=(5.2, 3.8))
     for label, curve in curves.items():
         pts = [p for p in curve if p.get("accuracy") is not None and p.get("coverage") is not None]
-        (line,) = ax.plot([p["coverage"] for p in pts], [p["accuracy"] for p in pts], "-", lw=1.6, label=label)
+        (line,) = ax.plot([p["coverage"] for p in pts], [p["accuracy"] for p in pts], lw=1.6, label=label,
+                          **line_style(list(curves).index(label)))
         c = (chosen or {}).get(label)
         if c and c.get("accuracy") is not None and c.get("coverage") is not None:
             ax.plot(c["coverage"], c["accuracy"], "o", color=line.get_color(), ms=8, mfc="white", mew=2)
             ax.annotate(f"t = {c['threshold']:.2f}", (c["coverage"], c["accuracy"]), textcoords="offset points",
-                        xytext=(-10, -16), fontsize=8, ha="right")
+                        xytext=(-10, -16), fontsize=MIN_FONT, ha="right")
     ax.set(xlabel="coverage (share of images answered)", ylabel="accuracy on answered images", title=title,
            xlim=(0, 1.02))
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=MIN_FONT, loc="lower left")
     fig.tight_layout()
     return fig
 
@@ -410,7 +457,7 @@ def robustness_curve(curves: Mapping[str, Sequence[Mapping]], native: int | None
     for label, curve in curves.items():
         pts = sorted(curve, key=lambda p: p["px"])
         acc = [p["accuracy"]["value"] if isinstance(p["accuracy"], Mapping) else p["accuracy"] for p in pts]
-        (line,) = ax.plot([p["px"] for p in pts], acc, "o-", label=label)
+        (line,) = ax.plot([p["px"] for p in pts], acc, marker="o", label=label, **line_style(list(curves).index(label)))
         if reference and reference.get(label) is not None:
             ax.axhline(reference[label], color=line.get_color(), ls="--", lw=1, alpha=0.7)
     if native:
@@ -420,7 +467,7 @@ def robustness_curve(curves: Mapping[str, Sequence[Mapping]], native: int | None
     ax.set(xlabel=xlabel, ylabel="accuracy (leak-free test)", title=title)
     if reference:
         ax.plot([], [], color="grey", ls="--", lw=1, label="original files")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=MIN_FONT)
     fig.tight_layout()
     return fig
 
@@ -444,11 +491,11 @@ def accuracy_comparison(df, title: str = "Leak-free vs official test accuracy"):
         right = np.where(np.isnan(sub["hi"].to_numpy(float)), acc, sub["hi"].to_numpy(float))
         for yy, a, r in zip(y, acc, right):
             if not np.isnan(a):
-                ax.text(min(r + 0.015, 1.0), yy, f"{a:.1%}", va="center", fontsize=8)
+                ax.text(min(r + 0.015, 1.0), yy, f"{a:.1%}", va="center", fontsize=MIN_FONT)
     ax.set_yticks(np.arange(len(models)), models)
     ax.invert_yaxis()
     ax.set(xlim=(0, 1.12), xlabel="accuracy", title=title)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=MIN_FONT, loc="lower right")
     fig.tight_layout()
     return fig
 
@@ -456,10 +503,11 @@ def accuracy_comparison(df, title: str = "Leak-free vs official test accuracy"):
 def gradcam_gallery(items: Sequence[Mapping], ncols: int = 4, size: float = 2.1, suptitle: str | None = None):
     """Grad-CAM overlays: each item {"image": RGB uint8 (helpers.modeling.explain.overlay), "title": str, "ok": bool}; the title
     is green for a correct prediction and red for a wrong one."""
+    size = max(size, 2.6)  # titles of MIN_FONT points over two lines need the room
     fig, axes = _grid(len(items), ncols, size)
     for ax, it in zip(axes.flat, items):
         ax.imshow(it["image"])
-        ax.set_title(it["title"], fontsize=7.5, color="#1a7f37" if it.get("ok", True) else "#cf222e")
+        ax.set_title(_wrap(it["title"], int(size * 11)), fontsize=MIN_FONT, color="#1a7f37" if it.get("ok", True) else "#cf222e")
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()

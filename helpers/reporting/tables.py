@@ -303,3 +303,26 @@ def ct_examples(ctx: RunContext, tags: "pd.DataFrame", n: int = 6) -> tuple[list
     ct = ct.assign(turn=ct.groupby("label").cumcount()).sort_values(["turn", "label"], kind="stable").head(n)
     titles = [f"{lbl} · CT ({src})" for lbl, src in zip(ct["label"], ct["ct_source"])]
     return [load_gray(ctx.root, p) for p in ct["path"]], titles
+
+
+def strata_display(res: dict) -> "pd.DataFrame":
+    """The intensity-profile strata (intensity_profile.misses_by_profile) for reading: the profile's P(tumour) range
+    as log-odds (most strata sit above P = 0.999, where "1.000–1.000" told them apart from nothing), sensitivity in
+    the house style, the model's mean P(tumour) as a percentage."""
+    import numpy as np
+    import pandas as pd
+
+    if not res or not res.get("strata"):
+        return pd.DataFrame()
+    df = pd.DataFrame(res["strata"])
+
+    def logit(p):
+        p = float(np.clip(p, 1e-6, 1 - 1e-6))
+        return np.log(p / (1 - p))
+
+    df["profile log-odds of tumour"] = [f"{logit(a):+.1f} to {logit(b):+.1f}"
+                                        for a, b in zip(df["profile_p_min"], df["profile_p_max"])]
+    df["sensitivity"] = df["sensitivity"].map(pct)
+    df["mean model P(tumour)"] = df["mean_model_p_tumour"].map(pct)
+    return df.set_index("stratum")[["profile log-odds of tumour", "tumours", "missed", "sensitivity",
+                                    "mean model P(tumour)"]]
