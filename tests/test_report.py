@@ -59,7 +59,7 @@ def test_notebook_structure(path):
 
 def test_notebook_paths_order_and_selection():
     names = [p.name for p in runner.notebook_paths()]
-    assert names == sorted(names) and names[0].startswith("01") and len(names) == 5
+    assert names == sorted(names) and names[0].startswith("01") and len(names) == 6
     assert [p.name for p in runner.notebook_paths(["03"])] == ["03-modeling.ipynb"]
     with pytest.raises(FileNotFoundError, match="no report notebook"):
         runner.notebook_paths(["99"])
