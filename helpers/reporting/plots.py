@@ -32,6 +32,14 @@ def _wrap(text: str, width: int = 34) -> str:
     return "\n".join(textwrap.fill(part, width, break_on_hyphens=False) for part in str(text).split("\n"))
 
 
+def legend_below(ax, ncol: int = 2) -> None:
+    """The legend under the axes, where it covers no data (curves of several models fill the whole plot)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=ncol, fontsize=MIN_FONT,
+                  frameon=False)
+
+
 def line_style(i: int) -> dict:
     """The i-th model's colour and line style."""
     return {"color": LINE_COLOURS[i % len(LINE_COLOURS)], "ls": LINE_STYLES[i % len(LINE_STYLES)]}
@@ -428,7 +436,7 @@ def abstain_curve(curves: Mapping[str, Sequence[Mapping]], chosen: Mapping[str, 
     """Accuracy of the cases the model keeps vs the share it keeps (coverage), as the confidence threshold rises;
     `chosen[label]` marks the operating point ({"coverage", "accuracy", "threshold"})."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    fig, ax = plt.subplots(figsize=(6.2, 5.4))
     for label, curve in curves.items():
         pts = [p for p in curve if p.get("accuracy") is not None and p.get("coverage") is not None]
         (line,) = ax.plot([p["coverage"] for p in pts], [p["accuracy"] for p in pts], lw=1.6, label=label,
@@ -440,7 +448,7 @@ def abstain_curve(curves: Mapping[str, Sequence[Mapping]], chosen: Mapping[str, 
                         xytext=(-10, -16), fontsize=MIN_FONT, ha="right")
     ax.set(xlabel="coverage (share of images answered)", ylabel="accuracy on answered images", title=title,
            xlim=(0, 1.02))
-    ax.legend(fontsize=MIN_FONT, loc="lower left")
+    legend_below(ax, ncol=1)
     fig.tight_layout()
     return fig
 
@@ -453,7 +461,7 @@ def robustness_curve(curves: Mapping[str, Sequence[Mapping]], native: int | None
     `reference[label]`, the accuracy on the original files, is drawn as a dashed line in the model's colour;
     `native` (px) is marked with a dotted line labelled `native_label` (models of other input sizes: say whose)."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    fig, ax = plt.subplots(figsize=(6.6, 5.4))
     for label, curve in curves.items():
         pts = sorted(curve, key=lambda p: p["px"])
         acc = [p["accuracy"]["value"] if isinstance(p["accuracy"], Mapping) else p["accuracy"] for p in pts]
@@ -467,7 +475,7 @@ def robustness_curve(curves: Mapping[str, Sequence[Mapping]], native: int | None
     ax.set(xlabel=xlabel, ylabel="accuracy (leak-free test)", title=title)
     if reference:
         ax.plot([], [], color="grey", ls="--", lw=1, label="original files")
-    ax.legend(fontsize=MIN_FONT)
+    legend_below(ax, ncol=1)
     fig.tight_layout()
     return fig
 

@@ -139,7 +139,9 @@ def execute(nb_in: Path, nb_out: Path, parameters: dict, timeout: int = CELL_TIM
     t0 = time.time()
     try:
         pm.execute_notebook(str(nb_in), str(nb_out), parameters=params, kernel_name=KERNEL, cwd=str(nb_in.parent),
-                            progress_bar=False, log_output=False, execution_timeout=timeout)
+                            progress_bar=False, log_output=False, execution_timeout=timeout,
+                            # the kernel's own warnings ("Kernel is running over TCP without encryption") stay quiet
+                            extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
     except PapermillExecutionError as e:
         msg = (f"{nb_in.name} failed at cell {e.cell_index} (execution count {e.exec_count}): {e.ename}: "
                f"{str(e.evalue).strip().splitlines()[0] if str(e.evalue).strip() else ''}")
