@@ -137,3 +137,9 @@ def test_no_verdict_shows_only_the_reason():
     assert 'data-verdict="0"' in html and "a colour photograph" in html and "No verdict" in html
     for absent in ("%", "meningioma", "data-p-tumour", cards.C_TUMOUR, cards.C_OK, cards.C_WARN):
         assert absent not in html, absent
+
+
+def test_a_missing_track_record_is_said_not_left_out():
+    html = cards.headline_html(_result(model="other_model", track_record=None))
+    assert "bm-no-track" in html and "no track record" in html
+    assert "bm-no-track" not in cards.headline_html(_result(model="m", track_record="wrong 1 in 300"))

@@ -105,6 +105,9 @@ def headline_html(res: Result) -> str:
                      f'{threshold(res.abstain_threshold)}, chosen on validation)</div>')
     if res.track_record:  # right under the call it qualifies
         parts.append(f'<div class="bm-note bm-track">ℹ {esc(res.track_record)}</div>')
+    elif res.model:  # say so rather than leave the line out: the presenter would look for it
+        parts.append('<div class="bm-note bm-no-track">ℹ no track record for this model: it has no evaluation on '
+                     'the leak-free test with a screening threshold (run <code>brain-mri evaluate</code>)</div>')
     if res.true_label:
         if res.true_label == "synthetic":
             parts.append('<div class="bm-note">True label: none (synthetic phantom, not an MRI)</div>')
