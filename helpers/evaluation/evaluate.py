@@ -246,8 +246,8 @@ def format_table(ev: dict) -> str:
         lines.append(f"  macro-F1      {value_ci(b['macro_f1'], False)}")
         for c, pc in b["per_class"].items():
             lines.append(f"  {c:<12}  P {value_ci(pc['precision'])}  R {value_ci(pc['recall'])}  F1 {value_ci(pc['f1'], False)}  n={pc['support']}")
-        lines.append(f"  tumour vs none @0.5: sensitivity {value_ci(t['sensitivity'])}  specificity {value_ci(t['specificity'])}  "
-                     f"AUC {value_ci(t['roc_auc'], False)}")
+        lines.append(f"  tumour vs none @0.5: sensitivity {value_ci(t['sensitivity'], key='sensitivity')}  specificity {value_ci(t['specificity'], key='specificity')}  "
+                     f"AUC {value_ci(t['roc_auc'], key='roc_auc')}")
         c = b["calibration"]
         lines.append(f"  ECE (15 bins) raw {c['ece_raw']:.4f} -> calibrated {c['ece_calibrated']:.4f}")
         a = b["abstain"]
@@ -257,12 +257,12 @@ def format_table(ev: dict) -> str:
         sc = b.get("screening")
         if sc:
             lines.append(f"  screening @{sc['threshold']:.3g} (chosen on val for >= {100 * SCREEN_TARGET_SENSITIVITY:.1f}% "
-                         f"sensitivity): sensitivity {value_ci(sc['sensitivity'])}  specificity {value_ci(sc['specificity'])}  "
+                         f"sensitivity): sensitivity {value_ci(sc['sensitivity'], key='sensitivity')}  specificity {value_ci(sc['specificity'], key='specificity')}  "
                          f"missed {sc['n_missed']} of {sc['n_tumour']}")
         cl = b.get("cluster")
         if cl:
             lines.append(f"  twin groups resampled whole ({cl['n_groups']} groups): accuracy {value_ci(cl['accuracy'])}  "
-                         f"macro-F1 {value_ci(cl['macro_f1'], False)}  sensitivity {value_ci(cl['sensitivity'])}")
+                         f"macro-F1 {value_ci(cl['macro_f1'], False)}  sensitivity {value_ci(cl['sensitivity'], key='sensitivity')}")
             lines.append(f"  per twin group (each group once): accuracy {value_ci(cl['per_group_accuracy'])}")
         if b.get("unseen_subset"):
             lines.append(f"  unseen subset (n={b['unseen_subset']['n']}): accuracy {value_ci(b['unseen_subset']['accuracy'])}")
