@@ -39,7 +39,7 @@ def prob_figure(res: Result) -> dict:
                    "shapes": [{"type": "line", "x0": t, "x1": t, "y0": 0, "y1": 1, "yref": "paper",
                                "line": {"dash": "dot", "color": C_MUTED, "width": 1.5}}],
                    "annotations": [{"x": t, "y": 1.0, "yref": "paper", "yanchor": "bottom", "showarrow": False,
-                                    "text": f"abstain {threshold(t)}", "font": {"size": 10, "color": C_MUTED}}]},
+                                    "text": f"abstain {threshold(t)}", "font": {"size": 12, "color": C_MUTED}}]},
     }
 
 

@@ -144,7 +144,7 @@ def reliability_figure(cal: dict) -> dict:
                    "height": 330, "width": 390, "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
                    "xaxis": {**AXIS, "title": {"text": "confidence"}, "range": [0, 1], "automargin": True},
                    "yaxis": {**AXIS, "title": {"text": "accuracy"}, "range": [0, 1.02], "automargin": True},
-                   "legend": {"x": 0.02, "y": 0.98, "font": {"size": 10}}},
+                   "legend": {"x": 0.02, "y": 0.98, "font": {"size": 12}}},
     }
 
 
