@@ -143,3 +143,20 @@ def test_a_missing_track_record_is_said_not_left_out():
     html = cards.headline_html(_result(model="other_model", track_record=None))
     assert "bm-no-track" in html and "no track record" in html
     assert "bm-no-track" not in cards.headline_html(_result(model="m", track_record="wrong 1 in 300"))
+
+
+def test_models_tab_names_records_without_weights_in_one_line():
+    line = registry.missing_models_line(["b_model", "a_model"])
+    assert line.startswith("2 more model records without weights here (a_model, b_model)")
+    assert "Recipes compared" in line and registry.missing_models_line([]) == ""
+    assert "SELECTION.md" in registry.experiments_line()
+
+
+def test_contaminated_record_is_labelled_in_the_models_tab_and_the_summary():
+    meta = {"name": "leaky", "evaluation": {"leakfree_test": {"n": 10, "contaminated": True,
+                                                              "accuracy": {"value": 0.98, "ci": [0.97, 0.99]}}}}
+    html = models_tab.model_summary_html(registry.ModelEntry("leaky", config.MODELS_DIR / "leaky.keras", None, meta))
+    assert "contaminated: saw test pictures" in html
+    from helpers.reporting import findings
+
+    assert "leaky (contaminated: saw test pictures)" in findings.evaluation_summary_markdown({"leaky": meta})
