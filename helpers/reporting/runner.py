@@ -43,7 +43,7 @@ def _declared_parameters(path: Path) -> set[str]:
     return set(pm.inspect_notebook(str(path)))
 
 
-def _scrub_text(text: str) -> str:
+def scrub_paths(text: str) -> str:
     """Absolute paths of this machine in an output, as a reader should see them: the project root dropped, the
     dataset as $BRAIN_MRI_DATA, the home folder as ~."""
     subs = [(str(config.PROJ_ROOT.resolve()) + "/", ""), (str(config.PROJ_ROOT.resolve()), ".")]
@@ -65,7 +65,7 @@ def clean_outputs(nb) -> dict:
     dropped = []
     for cell in nb.cells:
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
-            cell.source = _scrub_text(cell.source)
+            cell.source = scrub_paths(cell.source)
         if cell.get("cell_type") != "code":
             continue
         keep = []
@@ -74,10 +74,10 @@ def clean_outputs(nb) -> dict:
                 dropped.append(out.get("text", ""))
                 continue
             if out.get("output_type") == "stream":
-                out["text"] = _scrub_text(out.get("text", ""))
+                out["text"] = scrub_paths(out.get("text", ""))
             for mime, val in (out.get("data") or {}).items():
                 if mime.startswith("text/") and isinstance(val, str):
-                    out["data"][mime] = _scrub_text(val)
+                    out["data"][mime] = scrub_paths(val)
             keep.append(out)
         cell.outputs = keep
     return {"stderr": dropped}
@@ -101,7 +101,7 @@ def _sanitise(nb_path: Path, strip_injected: bool) -> None:
     dropped = clean_outputs(nb)["stderr"]
     log_path = nb_path.with_suffix(".stderr.txt")
     if dropped and nb_path.parent.resolve() != config.NOTEBOOKS_DIR.resolve():
-        log_path.write_text(_scrub_text("".join(dropped)))
+        log_path.write_text(scrub_paths("".join(dropped)))
     if strip_injected:
         nb.cells = [c for c in nb.cells if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
     nbformat.write(nb, nb_path)
