@@ -22,7 +22,7 @@ def main(src: Path, dest: Path) -> None:
     from helpers import config, records
     from helpers.data import union_split
     from helpers.evaluation import cross_collection as xc
-    from helpers.modeling import familiarity, train_union
+    from helpers.modeling import augmentation, familiarity, train_union  # noqa: F401 - augmentation registers the layers
 
     u = union_split.build()
     X = union_split.union_arrays(u)

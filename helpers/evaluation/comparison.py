@@ -15,7 +15,7 @@ from .. import config, records
 from .evaluate import read_predictions
 from .metrics import paired_accuracy_gap
 
-OURS = config.DEFAULT_MODEL_NAME
+OURS = config.REPORT_MODEL_NAME
 # (record name, what it is); the first is the comparator of the target
 CAPSTONES = (("capstone_cnn_256", "the capstone's network at its own 256 px, as described"),
              ("capstone_cnn", "the same network on our 128-px input"))

@@ -64,6 +64,16 @@ def metrics_by_collection(pred: pd.DataFrame, n_boot: int = 1000) -> dict:
     return out
 
 
+def in_dataset_accuracy(pred: pd.DataFrame) -> float | None:
+    """4-class accuracy (argmax) on the Kaggle set's leak-free test pictures among the predictions: the number of
+    chapters 03-04, comparable because the union split keeps that test set whole."""
+    rows = pred[(pred["old_split"] == "test") & pred["label"].isin(config.CLASSES)]
+    if not len(rows):
+        return None
+    P = rows[[f"p_{c}" for c in config.CLASSES]].to_numpy(float)
+    return float((np.array(config.CLASSES)[P.argmax(1)] == rows["label"].to_numpy()).mean())
+
+
 def warning_counts(pred: pd.DataFrame) -> dict:
     """Missed tumours (P(tumour) < 0.5) and how many carried the unfamiliar-scan warning."""
     tum = (pred["label"] != config.NO_TUMOUR).to_numpy()
@@ -84,7 +94,8 @@ def run(recipe: str, fold: str | None, out_dir: Path, epochs: int | None = None,
     result = train_union.train_fold(cfg, u, X, verbose=verbose)
     f = train_union.save_run(result, Path(out_dir), name or f"{recipe}__{fold or 'union'}", shipped=shipped)
     pred = pd.read_csv(f.predictions, keep_default_na=False)
-    records.update(f.record, metrics=metrics_by_collection(pred), warnings=warning_counts(pred))
+    records.update(f.record, metrics=metrics_by_collection(pred), warnings=warning_counts(pred),
+                   leakfree_accuracy=in_dataset_accuracy(pred))
     return f
 
 
@@ -238,6 +249,8 @@ def compute_chapter(v1: str | Path, shipped: str | Path, out: Path = BATCH4 / "c
         if rec and rec.get("config", {}).get("fold") == "br35h" and f.weights.is_file() and len(rows):
             import keras
 
+            from ..modeling import augmentation  # noqa: F401 - registers the augmentation layers for loading
+
             m = keras.saving.load_model(f.weights, compile=False)
             s = localisation.score(m, X[rows], masks)
             fold_loc[f.name] = {k: v for k, v in s.items() if k != "hits"}
@@ -288,3 +301,11 @@ def cli_cross_collection(args) -> int:
     res = compute_chapter(args.v1, args.model)
     print(f"wrote experiments/batch4_cross_collection/chapter.json ({len(res)} sections)")
     return 0
+
+
+def no_verdict_ratio(runs: list[dict]) -> float | None:
+    """The largest distance-over-threshold that a real MRI slice of a held-out collection reached in the LOCO
+    runs, rounded up to a tenth: modeling.familiarity.NO_VERDICT_RATIO, beyond which no verdict is given."""
+    ratios = [r["pred"]["familiarity_ratio"].max() for r in runs
+              if r["config"].get("fold") and r.get("pred") is not None and "familiarity_ratio" in r["pred"]]
+    return float(np.ceil(max(ratios) * 10) / 10) if ratios else None

@@ -58,7 +58,7 @@ def resolve_config(overrides: dict | None = None) -> dict:
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     arch = overrides.get("arch", DEFAULTS["arch"])
     cfg = {**DEFAULTS, **ARCH_DEFAULTS.get(arch, {}), **overrides}
-    cfg["name"] = cfg["name"] or (config.DEFAULT_MODEL_NAME if arch == "resnet_small" else arch)
+    cfg["name"] = cfg["name"] or (config.REPORT_MODEL_NAME if arch == "resnet_small" else arch)
     return cfg
 
 

@@ -148,3 +148,95 @@ def summary_markdown(loco: pd.DataFrame, shipped: dict, ch: dict | None) -> str:
         out.append(f"- Grad-CAM pointing game of `{name}` on held-out outlined Br35H slices: {pct(v)} "
                    f"(target 80%: {_met(v is not None and v >= 0.8)}).")
     return "\n".join(out)
+
+
+def model_card(name: str = config.DEFAULT_MODEL_NAME) -> str | None:
+    """models/<name>/MODEL_CARD.md of the shipped cross-collection model, every number from its record, the batch
+    records and the chapter's file. None when the model has no record."""
+    from ..formatting import duration
+
+    rec = records.read(config.MODELS_DIR, name)
+    if not rec or rec.get("config", {}).get("split") != "union":
+        return None
+    cfg, data = rec["config"], rec["data"]
+    loco = xc.loco_frame(xc.read_batch(xc.BATCH4) + xc.read_batch(xc.BATCH5))
+    mine = loco[loco["recipe"] == cfg["recipe"]]
+    ch = chapter() or {}
+    counts = "; ".join(f"{k} {v:,}" for k, v in sorted(data.get("train_counts", {}).items()))
+    w = rec.get("warnings", {})
+    out = [f"# Model card: `{name}`", "",
+           "Brain MRI slice → calibrated probabilities of glioma, meningioma, no tumour and pituitary tumour, and "
+           "P(tumour) = their three tumour classes summed. The model `brain-mri predict` and the dashboard use. "
+           "A research artefact, not a medical device: it has never been validated on patients.", "",
+           "## Training", "",
+           f"Recipe `{cfg['recipe']}` (experiments/batch4_cross_collection/PLAN.md): `{cfg['arch']}` width "
+           f"{cfg['model_kwargs']['width']}, {cfg['img_size']} px, {rec['epochs_run']} epochs, batch {cfg['batch_size']}, "
+           f"AdamW {cfg['lr']} with cosine decay, label smoothing {cfg['label_smoothing']}, seed {cfg['seed']}; "
+           f"{rec['params']:,} parameters; {duration(rec['train_wall_s'])} on this 2-core CPU "
+           f"({rec['train_images_per_s']:.0f} images/s).",
+           f"Data: the union split of the three collections (`data/splits/union.csv`, sha256 "
+           f"`{data['split_sha256'][:12]}`), training groups only: {counts}. Br35H tumour slices carry no type and "
+           "train through −log P(tumour) (partial labels). Temperature "
+           f"{rec['temperature']:.3f}, fitted on the {data['n_val']:,} validation slices.", "",
+           "## Results on pictures it never saw", "",
+           "Test groups of the union split (no twin of any of them in training), per collection:", "",
+           per_collection_markdown({k: v for k, v in rec.get("metrics", {}).items() if k != "all"}), "",
+           f"4-class accuracy on the Kaggle set's leak-free test images (chapters 03-04's test set): "
+           f"{pct(rec.get('leakfree_accuracy'))}.", "",
+           "**On a collection nobody has shown it** (leave one source out, the same recipe trained without it):", "",
+           loco_markdown(mine) if len(mine) else "(no LOCO records)", "",
+           "These are the numbers to expect on a new collection, not the in-dataset ones above.", "",
+           "## Warnings the predictions carry", "",
+           f"An \"unfamiliar scan\" warning when a slice's feature-space distance to the training collections exceeds "
+           f"the 99th percentile of validation slices. On the union test split it fires on {pct(w.get('warned'))} of "
+           f"slices; {w.get('missed_unwarned', 'n/a')} of its {w.get('missed', 'n/a')} missed tumours carried none. "
+           "Colour pictures and pictures farther than any held-out MRI slice get no verdict in the dashboard.", ""]
+    loc = ch.get("localisation_test", {})
+    if loc:
+        out += ["## Where it looks", "",
+                "Grad-CAM pointing game on the outlined Br35H slices of the test split: "
+                + "; ".join(f"`{k}` {pct(v['pointing_game'])} (heat inside the outline {pct(v['heat_inside'])}, "
+                            f"n = {v['n']})" for k, v in loc.items()) + ".", ""]
+    out += ["## Limitations", "",
+            "- Healthy slices come from two sources (Br35H, Sartaj): a healthy slice from another scanner or sequence "
+            "is the case the LOCO table shows failing most.",
+            "- Tumour types outside the four classes (metastases, schwannomas, ...) are not in training; P(tumour) is "
+            "the quantity to read for them, never the type.",
+            "- 2-D slices at 128 px; one slice says nothing about the rest of the scan.", "",
+            f"Reproduce: `{rec.get('command', '')}` (needs the three collections; `make data`)."]
+    return "\n".join(out) + "\n"
+
+
+def write_model_card(name: str = config.DEFAULT_MODEL_NAME) -> Path | None:
+    text = model_card(name)
+    if text is None:
+        return None
+    path = records.files(config.MODELS_DIR, name).record.with_name(records.CARD)
+    path.write_text(text)
+    return path
+
+
+def readme_lines() -> list[str]:
+    """The README's first-screen bullets on unseen collections: the shipped model, what the leave-one-collection-out
+    estimate says to expect on a new collection, and the in-dataset number beside it. [] without the records."""
+    shipped = records.read(config.MODELS_DIR, config.DEFAULT_MODEL_NAME)
+    loco = xc.loco_frame(xc.read_batch(xc.BATCH4) + xc.read_batch(xc.BATCH5))
+    if not shipped or not shipped.get("metrics") or not len(loco):
+        return []
+    f = summary_facts(loco, shipped, chapter())
+    lines = [f"The shipped model `{config.DEFAULT_MODEL_NAME}` trains on all three collections; on their held-out "
+             "groups it finds " + ", ".join(f"{pct(m['sensitivity'])} of {c} tumours"
+                                              for c, m in f["per_collection"].items()) + "."]
+    parts = []
+    for fold, m in f["loco"].items():
+        s = f"{FOLD_NAMES.get(fold, fold)}: sensitivity {pct(m['sensitivity'])}"
+        if m["specificity"] is not None:
+            s += f", specificity {pct(m['specificity'])}"
+        parts.append(s)
+    if parts:
+        lines.append("**On a collection it never saw, expect much less** (leave one collection out, same recipe): "
+                     + "; ".join(parts) + ". Read P(tumour) as a screening aid on familiar scans only; the "
+                     "\"unfamiliar scan\" warning flags the others.")
+    if f["leakfree_accuracy"] is not None:
+        lines.append(f"In-dataset (Kaggle leak-free test) 4-class accuracy: {pct(f['leakfree_accuracy'])}.")
+    return lines

@@ -69,7 +69,7 @@ def cross_collection_lines() -> list[str]:
 def summary_markdown(models_dir: Path = config.MODELS_DIR) -> str:
     """The README's first-screen results: five bullets read from the same record, printed by the same formatters as
     the full results below, the model card, the notebooks and the dashboard; then the cross-collection slot."""
-    meta = records.read(models_dir, config.DEFAULT_MODEL_NAME)
+    meta = records.read(models_dir, config.REPORT_MODEL_NAME)
     ev = (meta or {}).get("evaluation")
     if not ev:
         return "_No evaluated model yet: run `make report`._"
@@ -119,7 +119,7 @@ def write_docs(models_dir: Path = config.MODELS_DIR, readme: Path = config.PROJ_
     """Write models/<shipped model>/MODEL_CARD.md and replace the generated blocks of the README and
     data/splits/README.md."""
     written = []
-    card = records.files(models_dir, config.DEFAULT_MODEL_NAME).record.with_name(records.CARD)
+    card = records.files(models_dir, config.REPORT_MODEL_NAME).record.with_name(records.CARD)
     card.write_text(model_card(models_dir))
     written.append(card)
     summary = _replace_block(readme, SUMMARY_BEGIN, SUMMARY_END, summary_markdown(models_dir))
@@ -131,6 +131,9 @@ def write_docs(models_dir: Path = config.MODELS_DIR, readme: Path = config.PROJ_
 
 
 def cli_docs(args) -> int:
-    for p in write_docs():
-        print(f"wrote {p.relative_to(config.PROJ_ROOT)}")
+    from .cross_collection import write_model_card
+
+    for p in [*write_docs(), write_model_card()]:
+        if p is not None:  # the shipped model's card: None until that model has a record
+            print(f"wrote {p.relative_to(config.PROJ_ROOT)}")
     return 0

@@ -22,7 +22,7 @@ def headline_rows(models_dir: Path = config.MODELS_DIR) -> list[tuple[str, str, 
     Our models train on the pooled leak-free split, so most official Testing images were in their training data:
     the third column is contaminated for them, the fourth is not. Baselines fit within each split."""
     rows = []
-    for name in (config.DEFAULT_MODEL_NAME, "capstone_cnn_256", "capstone_cnn"):
+    for name in (config.REPORT_MODEL_NAME, "capstone_cnn_256", "capstone_cnn"):
         meta = _load(name, models_dir)
         ev = (meta or {}).get("evaluation")
         if not ev:
@@ -70,7 +70,7 @@ def _selection_lines(meta: dict, models_dir: Path) -> list[str]:
 
 
 def results_markdown(models_dir: Path = config.MODELS_DIR) -> str:
-    meta = _load(config.DEFAULT_MODEL_NAME, models_dir)
+    meta = _load(config.REPORT_MODEL_NAME, models_dir)
     if not meta or not meta.get("evaluation"):
         return "_No evaluated model yet: run `brain-mri train` then `brain-mri evaluate`._"
     ev = meta["evaluation"]
@@ -313,7 +313,7 @@ def _backend(v: dict) -> str:
 
 
 def model_card(models_dir: Path = config.MODELS_DIR) -> str:
-    meta = _load(config.DEFAULT_MODEL_NAME, models_dir)
+    meta = _load(config.REPORT_MODEL_NAME, models_dir)
     if not meta:
         return "# Model card\n\nNo model trained yet.\n"
     ev = meta.get("evaluation") or {}
