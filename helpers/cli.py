@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--v1", default=str(config.IN_DATASET_MODEL),
                    help="the in-dataset model whose collapse the chapter shows")
     s.add_argument("--model", default=str(config.DEFAULT_MODEL))
-    s.set_defaults(target="helpers.evaluation.cross_collection:cli_cross_collection")
+    s.set_defaults(target="helpers.reporting.cross_collection:cli_cross_collection")
 
     s = sub.add_parser("train", help="train a model on the leak-free split")
     s.add_argument("--arch", default="resnet_small")

@@ -243,3 +243,33 @@ def test_selection_rule_keeps_an_ingredient_only_for_one_point():
     chosen, notes = xc.select(scores)
     assert chosen == "multi" and len(notes) == 3
     assert xc.select(scores, secondary=True)[0] == "old"  # the rule as first written: the degenerate criterion
+
+
+def test_no_verdict_ratio_is_rederived_from_the_saved_loco_runs():
+    runs = xc.read_batch(xc.BATCH4) + xc.read_batch(xc.BATCH5)
+    if not runs:
+        pytest.fail("the batch-4 records are committed: they must be found")
+    assert fam.NO_VERDICT_RATIO == xc.no_verdict_ratio(runs)
+    # every held-out MRI slice keeps its verdict; a picture beyond the ratio loses it
+    rule = {"threshold": 10.0}
+    assert not fam.beyond_reading(10.0 * fam.NO_VERDICT_RATIO, rule)
+    assert fam.beyond_reading(10.0 * fam.NO_VERDICT_RATIO + 0.01, rule)
+
+
+@pytest.mark.realdata
+def test_union_split_on_the_real_collections():
+    found = cx.available()
+    if set(found) != set(cx.COLLECTIONS):
+        pytest.skip("needs all three collections ($BRAIN_MRI_DATA and br35h/, sartaj-testing/ beside it)")
+    u = union_split.build(found)
+    t = u.table
+    assert u.moved == 0  # every leak-free test picture is still in test
+    assert (t.loc[t["old_split"] == "test", "split"] == "test").all()
+    assert t.groupby("group")["split"].nunique().max() == 1  # no twin group straddles two splits
+    # Br35H's healthy folder is the Kaggle no-tumour class: every one of its files joins a Kaggle group
+    kag = set(t.loc[t["collection"] == "brain-tumor-mri", "group"])
+    no = t[(t["collection"] == "br35h") & (t["label"] == "notumor")]
+    assert no["group"].isin(kag).mean() > 0.99
+    # the committed union split is this one
+    committed = pd.read_csv(union_split.UNION_SPLIT, keep_default_na=False)
+    assert union_split.split_sha256(committed) == union_split.split_sha256(t)

@@ -288,24 +288,3 @@ def cli_train_union(args) -> int:
     m = records.read(f.record)["metrics"]["all"]
     print(f"{f.name}: sensitivity {m['sensitivity']}, specificity {m['specificity']} -> {f.record.name}")
     return 0
-
-
-def cli_cross_collection(args) -> int:
-    import sys
-
-    from ..data import collections as cx
-
-    if "brain-tumor-mri" not in cx.available():
-        print(f"error: {cx.missing_message('brain-tumor-mri')}", file=sys.stderr)
-        return 1
-    res = compute_chapter(args.v1, args.model)
-    print(f"wrote experiments/batch4_cross_collection/chapter.json ({len(res)} sections)")
-    return 0
-
-
-def no_verdict_ratio(runs: list[dict]) -> float | None:
-    """The largest distance-over-threshold that a real MRI slice of a held-out collection reached in the LOCO
-    runs, rounded up to a tenth: modeling.familiarity.NO_VERDICT_RATIO, beyond which no verdict is given."""
-    ratios = [r["pred"]["familiarity_ratio"].max() for r in runs
-              if r["config"].get("fold") and r.get("pred") is not None and "familiarity_ratio" in r["pred"]]
-    return float(np.ceil(max(ratios) * 10) / 10) if ratios else None

@@ -240,3 +240,44 @@ def readme_lines() -> list[str]:
     if f["leakfree_accuracy"] is not None:
         lines.append(f"In-dataset (Kaggle leak-free test) 4-class accuracy: {pct(f['leakfree_accuracy'])}.")
     return lines
+
+
+def results_markdown() -> str:
+    """RESULTS.md of batches 4 and 5: every run, the scores and the selection, from the records."""
+    loco4 = xc.loco_frame(xc.read_batch(xc.BATCH4))
+    loco5 = xc.loco_frame(xc.read_batch(xc.BATCH5))
+    ch = chapter() or {}
+    s = ch.get("selection", {})
+    out = ["# Batches 4 and 5: results (written by `brain-mri cross-collection` from the run records)", "",
+           "Plans: `experiments/batch4_cross_collection/PLAN.md` (with its amendment), "
+           "`experiments/batch5_lesion_synthesis/PLAN.md` (with its addendum).", "",
+           "## Every leave-one-source-out run", "", loco_markdown(pd.concat([loco4, loco5], ignore_index=True)), ""]
+    if s:
+        scores = pd.DataFrame(s.get("scores", []))
+        if len(scores):
+            out += ["## Scores", "", "| recipe | primary (mean balanced accuracy, Br35H and Sartaj folds) | "
+                    "figshare-fold sensitivity |", "|---|---|---|"]
+            out += [f"| `{r['recipe']}` | {pct(r['primary'])} | {pct(r['secondary'])} |" for _, r in scores.iterrows()]
+            out.append("")
+        out += ["## Selection", "", *[f"- {n}" for n in s.get("batch4_notes", [])],
+                f"- Chosen (amended rule): `{s.get('batch4_choice')}`. The rule as first written: "
+                f"`{s.get('rule_as_written_choice')}`.", *([f"- {s['synthesis_note']}."] if "synthesis_note" in s else []),
+                "- `multi_synth` (the addendum's two runs) was not run: synthesis was not kept, so it would not ship.", ""]
+    return "\n".join(out) + "\n"
+
+
+def cli_cross_collection(args) -> int:
+    """`brain-mri cross-collection`: recompute the chapter's file, then RESULTS.md and the shipped model's card."""
+    import sys
+
+    from ..data import collections as cx
+
+    if "brain-tumor-mri" not in cx.available():
+        print(f"error: {cx.missing_message('brain-tumor-mri')}", file=sys.stderr)
+        return 1
+    res = xc.compute_chapter(args.v1, args.model)
+    (xc.BATCH4 / "RESULTS.md").write_text(results_markdown())
+    card = write_model_card()
+    print(f"wrote experiments/batch4_cross_collection/chapter.json ({len(res)} sections), RESULTS.md"
+          + (f", {card.relative_to(config.PROJ_ROOT).as_posix()}" if card else ""))
+    return 0
