@@ -203,8 +203,10 @@ def process_upload(name: str, data: bytes | bytearray | memoryview | None, predi
         if res.unfamiliar:
             res.warnings.append(familiarity.message(res.familiarity_score, rule))
         res.verdict = not familiarity.beyond_reading(res.familiarity_score, rule)
-    if any(w.startswith("colour image") for w in res.warnings):
-        res.verdict = False  # a colour picture is not an MRI slice: no class verdict, whatever the network says
+    if any(w.startswith(("colour image", "unlike the training MRI slices")) for w in res.warnings):
+        # the input checks say this is not a brain MRI slice like any we trained on (a photo, a diagram, a screen
+        # grab): no class verdict, whatever the network says; it would call a portrait "tumour" at 97%
+        res.verdict = False
     if not res.verdict:
         res.abstain = True
     try:  # plane and CT: where the training data says little (helpers.evaluation.scan_type, models/scan_type.json)

@@ -93,7 +93,7 @@ def run(recipe: str, fold: str | None, out_dir: Path, epochs: int | None = None,
     cfg = train_union.config_for(recipe, fold, **({"epochs": epochs} if epochs else {}))
     result = train_union.train_fold(cfg, u, X, verbose=verbose)
     f = train_union.save_run(result, Path(out_dir), name or f"{recipe}__{fold or 'union'}", shipped=shipped)
-    pred = pd.read_csv(f.predictions, keep_default_na=False)
+    pred = pd.read_csv(train_union.union_predictions_path(f), keep_default_na=False)
     records.update(f.record, metrics=metrics_by_collection(pred), warnings=warning_counts(pred),
                    leakfree_accuracy=in_dataset_accuracy(pred))
     return f
@@ -102,8 +102,11 @@ def run(recipe: str, fold: str | None, out_dir: Path, epochs: int | None = None,
 # ------------------------------------------------------------------------------------------------ tables
 def read_batch(folder: Path) -> list[dict]:
     """The run records of a batch folder, each with its predictions attached as "pred"."""
-    out = []
+    out, seen = [], set()
     for f in records.find(folder, experiments=True):
+        if f.record in seen:  # find() names a run once per file it holds
+            continue
+        seen.add(f.record)
         rec = records.read(f.record)
         if rec and rec.get("config", {}).get("split") == "union":
             rec["pred"] = pd.read_csv(f.predictions, keep_default_na=False) if f.predictions.is_file() else None
@@ -288,3 +291,11 @@ def cli_train_union(args) -> int:
     m = records.read(f.record)["metrics"]["all"]
     print(f"{f.name}: sensitivity {m['sensitivity']}, specificity {m['specificity']} -> {f.record.name}")
     return 0
+
+
+def no_verdict_ratio(runs: list[dict]) -> float | None:
+    """The largest distance-over-threshold that a real MRI slice of a held-out collection reached in the LOCO
+    runs, rounded up to a tenth: modeling.familiarity.NO_VERDICT_RATIO, beyond which no verdict is given."""
+    ratios = [r["pred"]["familiarity_ratio"].max() for r in runs
+              if r["config"].get("fold") and r.get("pred") is not None and "familiarity_ratio" in r["pred"]]
+    return float(np.ceil(max(ratios) * 10) / 10) if ratios else None

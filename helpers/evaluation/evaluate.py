@@ -304,6 +304,7 @@ def cli_evaluate(args) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(format_table(ev))
-    print(f"wrote evaluation into {predictor.path.with_suffix('.json').name} and "
-          f"{predictor.path.stem}.predictions.csv")
+    f = records.files(predictor.path)
+    print(f"wrote evaluation into {f.record.name} and "
+          f"{f.predictions.name}")
     return 0

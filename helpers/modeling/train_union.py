@@ -124,6 +124,12 @@ def train_fold(cfg: dict, u: union_split.Union, X: np.ndarray, verbose: int = 2)
     return {"model": model, "record": rec, "rule": rule, "test": te, "probs": P, "distance": dist}
 
 
+def union_predictions_path(f: records.ModelFiles):
+    """Where a run's union-split (or held-out fold) predictions are: <name>.predictions.csv for an experiment,
+    union_predictions.csv in a shipped model's folder."""
+    return f.record.with_name("union_predictions.csv") if f.record.name == records.RECORD else f.predictions
+
+
 def save_run(run: dict, folder: Path, name: str, shipped: bool = False) -> records.ModelFiles:
     """Weights, record, predictions and the familiarity rule of a run: a shipped model's folder or a flat batch."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -138,7 +144,9 @@ def save_run(run: dict, folder: Path, name: str, shipped: bool = False) -> recor
     ratio = np.asarray(run["distance"]) / run["rule"]["threshold"]
     pred["familiarity_ratio"] = ratio.round(4)  # distance to the training collections over the warning threshold
     pred["unfamiliar"] = (ratio > 1).astype(int)
-    pred.to_csv(f.predictions, index=False)
+    # a shipped model's predictions.csv belongs to `brain-mri evaluate` (Kaggle leak-free and official test): the
+    # union test split's rows go beside it
+    pred.to_csv(union_predictions_path(f) if shipped else f.predictions, index=False)
     rule_path = familiarity.path_for(f)
     records.write_json(run["rule"], rule_path, compact=True)
     rec = {"name": name, "arch": run["record"]["config"]["arch"], "classes": list(config.CLASSES),
