@@ -104,7 +104,7 @@ def read_batch(folder: Path) -> list[dict]:
     """The run records of a batch folder, each with its predictions attached as "pred"."""
     out, seen = [], set()
     for f in records.find(folder, experiments=True):
-        if f.record in seen:  # find() names a run once per file it holds
+        if f.record in seen or f.record.parent.resolve() != Path(folder).resolve():  # this batch's runs, once each
             continue
         seen.add(f.record)
         rec = records.read(f.record)

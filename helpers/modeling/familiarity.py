@@ -15,7 +15,7 @@ QUANTILE = 0.99  # ~1% of familiar slices are warned: measured on the test split
 # Beyond this many times the threshold a picture gets no class verdict at all (a photo, a diagram): the largest ratio
 # any real MRI slice of a held-out collection reached in the leave-one-source-out runs, rounded up
 # (tests/test_cross_collection.py re-derives it from the saved predictions).
-NO_VERDICT_RATIO = None
+NO_VERDICT_RATIO = 3.0
 
 
 def feature_model(model):
