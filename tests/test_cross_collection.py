@@ -273,3 +273,40 @@ def test_union_split_on_the_real_collections():
     # the committed union split is this one
     committed = pd.read_csv(union_split.UNION_SPLIT, keep_default_na=False)
     assert union_split.split_sha256(committed) == union_split.split_sha256(t)
+
+
+def _sample(name: str) -> bytes:
+    import matplotlib.cbook as cb
+
+    return open(cb.get_sample_data(name, asfileobj=False), "rb").read()
+
+
+def test_shipped_model_gives_no_verdict_on_photos_and_one_on_an_mri():
+    """The dashboard's upload path with the shipped model: a colour photo and a grey picture that both the pixel
+    checks and the network's features place outside the training collections get no class verdict; a real MRI
+    slice (matplotlib's sample s1045.ima, never in our data) gets one."""
+    import gzip
+    import io
+
+    from PIL import Image
+
+    from helpers.app.upload import process_upload
+    from helpers.modeling.predictor import load_model
+
+    p = load_model(config.DEFAULT_MODEL)
+    assert p.familiarity is not None  # the shipped record names its rule
+    photo = process_upload("grace_hopper.jpg", _sample("grace_hopper.jpg"), p, with_gradcam=False)
+    assert photo.ok and photo.verdict is False
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(_sample("Minduka_Present_Blue_Pack.png"))).convert("L").save(buf, "PNG")
+    grey = process_upload("pack.png", buf.getvalue(), p, with_gradcam=False)
+    assert grey.ok and grey.unfamiliar and grey.verdict is False
+    assert any(w.startswith("unfamiliar scan") for w in grey.warnings)
+    import matplotlib.cbook as cb
+
+    raw = gzip.open(cb.get_sample_data("s1045.ima.gz", asfileobj=False)).read()
+    a = np.frombuffer(raw, np.uint16).reshape(256, 256)
+    buf = io.BytesIO()
+    Image.fromarray((a / a.max() * 255).astype(np.uint8)).save(buf, "PNG")
+    mri = process_upload("s1045.png", buf.getvalue(), p, with_gradcam=False)
+    assert mri.ok and mri.verdict and not mri.unfamiliar and mri.predicted in config.CLASSES

@@ -203,9 +203,12 @@ def process_upload(name: str, data: bytes | bytearray | memoryview | None, predi
         if res.unfamiliar:
             res.warnings.append(familiarity.message(res.familiarity_score, rule))
         res.verdict = not familiarity.beyond_reading(res.familiarity_score, rule)
-    if any(w.startswith(("colour image", "unlike the training MRI slices")) for w in res.warnings):
-        # the input checks say this is not a brain MRI slice like any we trained on (a photo, a diagram, a screen
-        # grab): no class verdict, whatever the network says; it would call a portrait "tumour" at 97%
+    colour = any(w.startswith("colour image") for w in res.warnings)
+    unlike = any(w.startswith("unlike the training MRI slices") for w in res.warnings)
+    if colour or (unlike and res.unfamiliar):
+        # not a brain MRI slice like any we trained on: a colour picture, or one that both the pixel checks and the
+        # network's own features place outside the training collections (a grey photo, a diagram). No class
+        # verdict, whatever the network says: it calls a portrait "tumour" at 97%.
         res.verdict = False
     if not res.verdict:
         res.abstain = True
