@@ -109,6 +109,10 @@ def union_table(roots: dict[str, Path] | None = None, progress: bool = True) -> 
     """(table, thumbnails (N, 2, 32, 32)) over every collection found. Cached by file list + sizes."""
     roots = roots or available()
     frames = [list_collection(n, r) for n, r in roots.items()]
+    if not frames:
+        from ..errors import DataError
+
+        raise DataError(missing_message("brain-tumor-mri"))
     df = pd.concat(frames, ignore_index=True)
     full = [str(roots[c] / p) for c, p in zip(df["collection"], df["path"])]
     h = hashlib.sha256(b"union v1\n")

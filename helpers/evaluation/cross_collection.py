@@ -270,7 +270,8 @@ def compute_chapter(v1: str | Path, shipped: str | Path, out: Path = BATCH4 / "c
     for p, pred in ((old_p, v1_pred), (new_p, _union_predictions(new_p, u, X))):
         correct = (pred.loc[te, "pred"].to_numpy() == truth)
         res["linking"][p.name] = linking_table(nearest, correct).to_dict("records")
-    res["linking_neighbours_0980"] = int(((nearest > 0.98) & (nearest <= 0.985)).sum())
+    res["linking_neighbours"] = {"0.95-0.975": int(((nearest > 0.95) & (nearest <= 0.975)).sum()),
+                                 "above 0.975": int((nearest > 0.975).sum()), "n_test": int(len(nearest))}
     records.write_json(res, out)
     return res
 

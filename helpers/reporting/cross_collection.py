@@ -19,8 +19,10 @@ RECIPE_NAMES = {"old": "old (Kaggle only)", "multi": "+ all collections", "multi
 
 def pct_ci(v, ci) -> str:
     """'71.1% (69.0–73.2)' or 'n/a'."""
-    if v is None:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
         return "n/a"
+    if not isinstance(ci, (list, tuple)):
+        ci = None
     return pct(v) + (f" ({100 * ci[0]:.1f}–{100 * ci[1]:.1f})" if ci else "")
 
 
