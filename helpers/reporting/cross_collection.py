@@ -112,6 +112,11 @@ def _met(ok: bool) -> str:
     return "met" if ok else "**not met**"
 
 
+def _num(v):
+    """A metric as a float, or None for a missing one (pandas turns None into NaN in a frame)."""
+    return None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
+
+
 def summary_facts(loco: pd.DataFrame, shipped: dict, ch: dict | None) -> dict:
     """The numbers the summary, the conclusions and the README quote about generalisation (one place)."""
     choice = (ch or {}).get("selection", {}).get("batch4_choice")
@@ -121,8 +126,10 @@ def summary_facts(loco: pd.DataFrame, shipped: dict, ch: dict | None) -> dict:
     old = loco[loco["recipe"] == "old"]
     per = {k: v for k, v in (shipped.get("metrics") or {}).items() if k != "all"}
     return {"recipe": shipped.get("config", {}).get("recipe"), "choice": choice,
-            "loco": {r["fold"]: {k: r[k] for k in ("sensitivity", "specificity", "auc")} for _, r in rows.iterrows()},
-            "loco_old": {r["fold"]: {k: r[k] for k in ("sensitivity", "specificity", "auc")} for _, r in old.iterrows()},
+            "loco": {r["fold"]: {k: _num(r[k]) for k in ("sensitivity", "specificity", "auc")}
+                     for _, r in rows.iterrows()},
+            "loco_old": {r["fold"]: {k: _num(r[k]) for k in ("sensitivity", "specificity", "auc")}
+                         for _, r in old.iterrows()},
             "per_collection": {k: {m: v[m] for m in ("sensitivity", "specificity", "ece")} for k, v in per.items()},
             "leakfree_accuracy": shipped.get("leakfree_accuracy"),
             "pointing": {k: v["pointing_game"] for k, v in (ch or {}).get("localisation_test", {}).items()}}
