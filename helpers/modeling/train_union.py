@@ -3,6 +3,7 @@ re-encoding and (optionally) lesion synthesis from the Br35H outlines. Used for 
 for the shipped model (`brain-mri train-union`)."""
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -119,7 +120,8 @@ def train_fold(cfg: dict, u: union_split.Union, X: np.ndarray, verbose: int = 2)
            "train_images_per_s": round(ips, 1), "epochs_run": len(history["loss"]), "history": history,
            "data": {"split": "union", "n_train": int(len(Xtr)), "n_val": int(len(va)), "n_test": int(len(te)),
                     "split_sha256": union_split.split_sha256(u.table), "train_counts": counts,
-                    "old_test_moved": u.moved, "synthetic": False},
+                    "old_test_moved": u.moved, "synthetic": False,
+                    "cpu_count": os.cpu_count()},
            "versions": records.versions()}
     return {"model": model, "record": rec, "rule": rule, "test": te, "probs": P, "distance": dist}
 

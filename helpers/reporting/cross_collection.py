@@ -233,8 +233,8 @@ def readme_lines() -> list[str]:
     if not shipped or not shipped.get("metrics") or not len(loco):
         return []
     f = summary_facts(loco, shipped, chapter())
-    lines = [f"The shipped model `{config.DEFAULT_MODEL_NAME}` trains on all three collections; on their held-out "
-             "groups it finds " + ", ".join(f"{pct(m['sensitivity'])} of {c} tumours"
+    lines = [f"The shipped model `{config.DEFAULT_MODEL_NAME}` (`brain-mri predict`, the dashboard) trains on all three "
+             "collections; on their held-out groups it finds " + ", ".join(f"{pct(m['sensitivity'])} of {c} tumours"
                                               for c, m in f["per_collection"].items()) + "."]
     parts = []
     for fold, m in f["loco"].items():
@@ -243,7 +243,7 @@ def readme_lines() -> list[str]:
             s += f", specificity {pct(m['specificity'])}"
         parts.append(s)
     if parts:
-        lines.append("**On a collection it never saw, expect much less** (leave one collection out, same recipe): "
+        lines.append("On a collection it never saw, **expect much less** (leave one collection out, same recipe): "
                      + "; ".join(parts) + ". Read P(tumour) as a screening aid on familiar scans only; the "
                      "\"unfamiliar scan\" warning flags the others.")
     if f["leakfree_accuracy"] is not None:

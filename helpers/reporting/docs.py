@@ -77,8 +77,10 @@ def summary_markdown(models_dir: Path = config.MODELS_DIR) -> str:
     t = lf["tumour"]
     rows = {r[0].split(" (")[0]: r for r in headline_rows(models_dir)}
     cap = rows.get("capstone_cnn_256") or rows.get("capstone_cnn")
-    lines = [
-        f"- Leak-free test ({lf['n']:,} images, no twin of any in training): accuracy **{fmt_metric('accuracy', lf['accuracy'])}**.",
+    # The shipped model and what holds on unseen collections first (chapter 05); the in-dataset story after it.
+    lines = [*cross_collection_lines(),
+        f"- The report's in-dataset model `{config.REPORT_MODEL_NAME}` (Kaggle set only): leak-free test ({lf['n']:,} "
+        f"images, no twin of any in training) accuracy **{fmt_metric('accuracy', lf['accuracy'])}**.",
         f"- As a tumour detector: sensitivity {fmt_metric('sensitivity', t['sensitivity'])}, specificity "
         f"{fmt_metric('specificity', t['specificity'])}, ROC-AUC {auc(t['roc_auc'])}.",
         f"- On Kaggle's official (leaky) test split it scores {fmt_metric('accuracy', ev['official_test']['accuracy'])}: "
@@ -90,8 +92,8 @@ def summary_markdown(models_dir: Path = config.MODELS_DIR) -> str:
     lines.append("- Grey levels alone (no shape) reach "
                  + (_baseline_accuracy(models_dir) or "n/a")
                  + ": the classes come from differently scanned collections (report notebook 04, section 10).")
-    lines += ["<!-- slot: generalisation to unseen collections, from "
-              "helpers.reporting.cross_collection.readme_lines() -->", *cross_collection_lines()]
+    lines.insert(0, "<!-- slot: generalisation to unseen collections, from "
+                    "helpers.reporting.cross_collection.readme_lines() -->")
     nbs = " · ".join(f"[{p.stem}](notebooks/{p.name})" for p in sorted(config.NOTEBOOKS_DIR.glob("0*.ipynb")))
     lines += ["", "Every number: [the full results below](#what-we-find), the executed report ("
               + (nbs or "`notebooks/`") + ") and the [model card](models/brain_tumor_cnn/MODEL_CARD.md)."]
