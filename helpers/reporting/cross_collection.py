@@ -66,7 +66,7 @@ def confident_misses(pred: pd.DataFrame, table: pd.DataFrame, n: int = 8) -> pd.
     """The v1 model's most confident "no tumour" calls on tumour slices it never saw (for the gallery)."""
     kag = set(table.loc[table["collection"] == "brain-tumor-mri", "group"])
     cand = pred[(pred["label"] != config.NO_TUMOUR) & ~pred["group"].isin(kag)]
-    return cand.nsmallest(n, "p_tumour")
+    return cand.sort_values("p_tumour").drop_duplicates("group").head(n)  # one picture per twin group
 
 
 def miss_gallery(rows: pd.DataFrame, roots: dict[str, Path]):
@@ -76,7 +76,9 @@ def miss_gallery(rows: pd.DataFrame, roots: dict[str, Path]):
 
     imgs = [preprocess(roots[c] / p) for c, p in zip(rows["collection"], rows["path"])]
     titles = [f"{c}\nP(tumour) {pct(v)}" for c, v in zip(rows["collection"], rows["p_tumour"])]
-    return plots.image_grid(imgs, titles, ncols=min(4, len(imgs)))
+    fig = plots.image_grid(imgs, titles, ncols=min(4, len(imgs)))
+    fig.subplots_adjust(top=0.86)  # room for the caller's suptitle above the per-image titles
+    return fig
 
 
 def loco_figure(loco: pd.DataFrame):
