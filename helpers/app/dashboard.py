@@ -106,8 +106,9 @@ class Dashboard:
         self.banner.add_class("bm-sticky")  # stays in view while scrolling (CSS above)
         self.title = w.HTML('<div class="bm-title"><h1>Brain-tumour MRI slice classifier</h1>'
                             '<div class="bm-sub">glioma · meningioma · pituitary tumour · no tumour — calibrated '
-                            'probabilities, an abstain band and Grad-CAM, from a model trained on a leak-free split '
-                            'of the Kaggle brain-tumour MRI dataset.</div></div>')
+                            'probabilities, an abstain band, Grad-CAM and an "unfamiliar scan" warning, from a model '
+                            'trained on three public collections (grouped so no test picture has a twin in training); '
+                            'on a collection it never saw it does far worse (report chapter 05).</div></div>')
         self.status = w.HTML()
         self.uploader = w.FileUpload(accept=ACCEPT, multiple=True, description="Upload", button_style="primary",
                                      icon="upload", layout=w.Layout(width="150px"))

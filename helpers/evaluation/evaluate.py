@@ -90,7 +90,7 @@ def evaluate_model(predictor, data_dir=None, bootstrap: int = 1000, write: bool 
         in_train = df["path"].isin(seen).to_numpy()
         if groups is not None:
             block["cluster"] = cluster_metrics(y, probs, groups, bootstrap, seed)
-        selected_on = "leakfree val" if train_kind == "leakfree" else f"{train_kind} val"
+        selected_on = "leakfree val" if train_kind in ("leakfree", "union") else f"{train_kind} val"  # union: its Kaggle val rows
         block["screening"] = {**screening_block(y, probs, screen_t, bootstrap, seed, groups), "selected_on": selected_on}
         block["n_in_training_split"] = int(in_train.sum())
         if in_train.any():
