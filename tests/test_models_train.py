@@ -31,7 +31,7 @@ def test_unknown_arch_is_named():
 def test_config_layers_defaults_and_overrides():
     cfg = resolve_config({"arch": "capstone_cnn", "epochs": None, "batch_size": 8})
     assert cfg["epochs"] == 10 and cfg["batch_size"] == 8 and cfg["name"] == "capstone_cnn"
-    assert resolve_config({})["name"] == config.DEFAULT_MODEL_NAME
+    assert resolve_config({})["name"] == config.REPORT_MODEL_NAME
 
 
 def test_training_writes_a_verifiable_record(tiny_model_json):

@@ -177,6 +177,6 @@ def test_init_from_a_record_made_before_the_model_folders_finds_the_shipped_weig
     # ft_control / ft_debias record init_from "models/brain_tumor_cnn.keras"; the weights now sit in its folder
     from helpers.modeling.train import init_path
 
-    assert init_path("models/brain_tumor_cnn.keras") == config.DEFAULT_MODEL
+    assert init_path("models/brain_tumor_cnn.keras") == config.IN_DATASET_MODEL
     with pytest.raises(FileNotFoundError, match="init_from"):
         init_path("models/no_such_model.keras")

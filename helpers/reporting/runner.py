@@ -43,10 +43,14 @@ def _declared_parameters(path: Path) -> set[str]:
     return set(pm.inspect_notebook(str(path)))
 
 
-def scrub_paths(text: str) -> str:
+def scrub_paths(text: str, output: Path | None = None) -> str:
     """Absolute paths of this machine in an output, as a reader should see them: the project root dropped, the
-    dataset as $BRAIN_MRI_DATA, the home folder as ~."""
+    dataset as $BRAIN_MRI_DATA, the home folder as ~; with `output`, that folder (absolute, or as the kernel saw it
+    from notebooks/) as <output>, as the run context prints it."""
     subs = [(str(config.PROJ_ROOT.resolve()) + "/", ""), (str(config.PROJ_ROOT.resolve()), ".")]
+    if output is not None:
+        rel = _relative_to(Path(output), config.NOTEBOOKS_DIR)
+        subs[:0] = [(str(Path(output).resolve()), "<output>"), *([(rel, "<output>")] if "/" in rel or rel.startswith("..") else [])]
     data = os.environ.get("BRAIN_MRI_DATA")
     if data:
         subs.insert(0, (str(Path(data).expanduser().resolve()), "$BRAIN_MRI_DATA"))
@@ -58,14 +62,14 @@ def scrub_paths(text: str) -> str:
     return text
 
 
-def clean_outputs(nb) -> dict:
+def clean_outputs(nb, output: Path | None = None) -> dict:
     """Make an executed notebook fit to read: drop stderr streams (library start-up chatter such as TensorFlow's
     oneDNN and absl lines; returned, so the runner can keep them beside the report) and scrub absolute paths from
     the text outputs and the injected-parameters cell. Returns {"stderr": [text, ...]}."""
     dropped = []
     for cell in nb.cells:
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
-            cell.source = scrub_paths(cell.source)
+            cell.source = scrub_paths(cell.source, output)
         if cell.get("cell_type") != "code":
             continue
         keep = []
@@ -74,10 +78,10 @@ def clean_outputs(nb) -> dict:
                 dropped.append(out.get("text", ""))
                 continue
             if out.get("output_type") == "stream":
-                out["text"] = scrub_paths(out.get("text", ""))
+                out["text"] = scrub_paths(out.get("text", ""), output)
             for mime, val in (out.get("data") or {}).items():
                 if mime.startswith("text/") and isinstance(val, str):
-                    out["data"][mime] = scrub_paths(val)
+                    out["data"][mime] = scrub_paths(val, output)
             keep.append(out)
         cell.outputs = keep
     return {"stderr": dropped}
@@ -98,7 +102,7 @@ def _sanitise(nb_path: Path, strip_injected: bool) -> None:
     for k, v in list(params.items()):
         if isinstance(v, str) and os.path.isabs(v):
             params[k] = show_path(v)
-    dropped = clean_outputs(nb)["stderr"]
+    dropped = clean_outputs(nb, nb_path.parent)["stderr"]
     log_path = nb_path.with_suffix(".stderr.txt")
     if dropped and nb_path.parent.resolve() != config.NOTEBOOKS_DIR.resolve():
         log_path.write_text(scrub_paths("".join(dropped)))
