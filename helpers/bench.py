@@ -50,19 +50,20 @@ def _rss_mb() -> dict:
 
 def bench_preprocess(root: Path, rows, size: int = config.IMG_SIZE) -> tuple[dict, np.ndarray, np.ndarray]:
     """load_arrays on `rows` with an empty array cache (a temp folder), so every image is decoded."""
-    from .data import prepare as preprocess
+    from .data.arrays import load_arrays
+    from .data.prepare import n_workers
 
     orig = config.cache_dir
     with tempfile.TemporaryDirectory(prefix="brain-mri-bench-") as tmp:
         config.cache_dir = lambda: Path(tmp)  # load_arrays looks it up at call time
         try:
             t = time.perf_counter()
-            X, y = preprocess.load_arrays(root, rows, size, progress=False)
+            X, y = load_arrays(root, rows, size, progress=False)
             dt = time.perf_counter() - t
         finally:
             config.cache_dir = orig
     return {"n": len(rows), "seconds": dt, "images_per_s": len(rows) / dt,
-            "workers": preprocess._n_workers(None)}, X, y
+            "workers": n_workers(None)}, X, y
 
 
 def bench_training(X: np.ndarray, y: np.ndarray, arch: str, batches: int = 10, batch_size: int = 64,

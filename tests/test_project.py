@@ -104,3 +104,19 @@ def test_bench_table_shows_the_cpu_recipe_beside_a_gpu_trained_net():
     recipe = next(i for i, line in enumerate(lines) if "CPU recipe net, w16" in line)
     assert "54 min" in lines[recipe + 1] and "<= " not in lines[recipe + 1]
     assert any("NVIDIA H200" in line and "2192.3 img/s" in line for line in lines)
+
+
+def test_bench_preprocess_runs_on_a_small_folder(tmp_path):
+    """The bench's preprocessing probe calls the array cache's loader (a restructure once left it pointing at a
+    module that no longer had it, and only `make bench` noticed)."""
+    import pandas as pd
+
+    from helpers import bench
+    from helpers.data import synthetic
+
+    root = synthetic.write_dataset(tmp_path / "phantoms", n_per_class=(2, 1))
+    files = sorted(p for p in root.rglob("*.jpg"))
+    rows = pd.DataFrame({"path": [p.relative_to(root).as_posix() for p in files],
+                         "label": [p.parent.name for p in files]})
+    res, X, y = bench.bench_preprocess(root, rows, size=64)
+    assert res["n"] == len(files) == len(X) and X.shape[1:] == (64, 64) and res["workers"] >= 1
