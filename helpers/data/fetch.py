@@ -21,20 +21,31 @@ def download(handle: str = config.KAGGLE_HANDLE) -> Path:
     return Path(kagglehub.dataset_download(handle))
 
 
-def find_dataset_root(path: str | Path, max_depth: int = 4) -> Path:
-    """The folder inside `path` (or `path` itself) that holds a known layout (Training/Testing, yes/no)."""
-    path = Path(path)
-    queue = [(path, 0)]
+def _find(path: str | Path, holds, max_depth: int = 4) -> Path | None:
+    """The shallowest folder inside `path` (or `path` itself) for which `holds(folder)` is true, breadth-first."""
+    queue = [(Path(path), 0)]
     while queue:
-        p, depth = queue.pop(0)  # breadth-first: the shallowest match wins
-        try:
-            detect_layout(p)
+        p, depth = queue.pop(0)
+        if holds(p):
             return p
-        except DataError:
-            pass
         if depth < max_depth and p.is_dir():
             queue += [(c, depth + 1) for c in sorted(p.iterdir()) if c.is_dir() and not c.name.startswith((".", "_"))]
-    raise DataError(f"no Training/Testing (or yes/no) folders found inside {path}")
+    return None
+
+
+def find_dataset_root(path: str | Path, max_depth: int = 4) -> Path:
+    """The folder inside `path` (or `path` itself) that holds a known layout (Training/Testing, yes/no)."""
+    def holds(p: Path) -> bool:
+        try:
+            detect_layout(p)
+            return True
+        except DataError:
+            return False
+
+    found = _find(path, holds, max_depth)
+    if found is None:
+        raise DataError(f"no Training/Testing (or yes/no) folders found inside {path}")
+    return found
 
 
 def _complete(dest: Path) -> bool:
@@ -52,20 +63,19 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-def fetch_dataset(dest: str | Path = config.RAW_DIR / config.DATASET_NAME, handle: str = config.KAGGLE_HANDLE) -> Path:
-    """Make `dest` hold the dataset (Training/ and Testing/). Idempotent: an existing complete copy is kept and
-    nothing is downloaded. Network failure -> DataError with one line saying what to do instead."""
-    dest = Path(dest)
-    if dest.is_dir() and _complete(dest):
-        return dest
+def _download(handle: str, what: str, env: str) -> Path:
     try:
-        downloaded = download(handle)
+        return download(handle)
     except DataError:
         raise
     except Exception as e:  # noqa: BLE001 - kagglehub raises many types when offline; the user needs one line
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise DataError(f"could not reach Kaggle (offline?): {msg} — set BRAIN_MRI_DATA to a local copy") from None
-    src = find_dataset_root(downloaded)
+        raise DataError(f"could not {what} (offline?): {msg} — set {env} to a local copy") from None
+
+
+def _place(src: Path, dest: Path) -> Path:
+    """Copy (hard-link where possible) `src` to `dest` through a .partial folder, so a half-finished copy is never
+    mistaken for the data."""
     tmp = dest.with_name(dest.name + ".partial")
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -73,8 +83,17 @@ def fetch_dataset(dest: str | Path = config.RAW_DIR / config.DATASET_NAME, handl
     shutil.copytree(src, tmp, copy_function=_link_or_copy)
     if dest.exists():
         shutil.rmtree(dest)
-    tmp.rename(dest)  # a half-finished copy is never mistaken for the dataset
+    tmp.rename(dest)
     return dest
+
+
+def fetch_dataset(dest: str | Path = config.RAW_DIR / config.DATASET_NAME, handle: str = config.KAGGLE_HANDLE) -> Path:
+    """Make `dest` hold the dataset (Training/ and Testing/). Idempotent: an existing complete copy is kept and
+    nothing is downloaded. Network failure -> DataError with one line saying what to do instead."""
+    dest = Path(dest)
+    if dest.is_dir() and _complete(dest):
+        return dest
+    return _place(find_dataset_root(_download(handle, "reach Kaggle", "BRAIN_MRI_DATA")), dest)
 
 
 def find_collection_root(path: str | Path, name: str, max_depth: int = 4) -> Path:
@@ -82,14 +101,10 @@ def find_collection_root(path: str | Path, name: str, max_depth: int = 4) -> Pat
     from .collections import COLLECTIONS
 
     folders = COLLECTIONS[name]["folders"]
-    queue = [(Path(path), 0)]
-    while queue:
-        p, depth = queue.pop(0)
-        if sum((p / f).is_dir() for f in folders) >= max(1, len(folders) - 1):
-            return p
-        if depth < max_depth and p.is_dir():
-            queue += [(c, depth + 1) for c in sorted(p.iterdir()) if c.is_dir() and not c.name.startswith((".", "_"))]
-    raise DataError(f"no {name} folders ({', '.join(sorted(folders)[:3])}, ...) found inside {Path(path).name}")
+    found = _find(path, lambda p: sum((p / f).is_dir() for f in folders) >= max(1, len(folders) - 1), max_depth)
+    if found is None:
+        raise DataError(f"no {name} folders ({', '.join(sorted(folders)[:3])}, ...) found inside {Path(path).name}")
+    return found
 
 
 def fetch_collection(name: str, dest: str | Path | None = None) -> Path:
@@ -101,23 +116,9 @@ def fetch_collection(name: str, dest: str | Path | None = None) -> Path:
     dest = Path(dest or config.RAW_DIR / name)
     if dest.is_dir() and len(list_collection(name, dest)):
         return dest
-    handle = COLLECTIONS[name]["handle"]
-    try:
-        downloaded = download(handle)
-    except Exception as e:  # noqa: BLE001 - kagglehub raises many types when offline; the user needs one line
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise DataError(f"could not fetch {name} from Kaggle (offline?): {msg} — set "
-                        f"{COLLECTIONS[name]['env']} to a local copy") from None
-    src = find_collection_root(downloaded, name)
-    tmp = dest.with_name(dest.name + ".partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(src, tmp, copy_function=_link_or_copy)
-    if dest.exists():
-        shutil.rmtree(dest)
-    tmp.rename(dest)
-    return dest
+    spec = COLLECTIONS[name]
+    downloaded = _download(spec["handle"], f"fetch {name} from Kaggle", spec["env"])
+    return _place(find_collection_root(downloaded, name), dest)
 
 
 def cli_fetch(args) -> int:
