@@ -103,8 +103,8 @@ def run(recipe: str, fold: str | None, out_dir: Path, epochs: int | None = None,
 def read_batch(folder: Path) -> list[dict]:
     """The run records of a batch folder, each with its predictions attached as "pred"."""
     out, seen = [], set()
-    for f in records.find(folder, experiments=True):
-        if f.record in seen or f.record.parent.resolve() != Path(folder).resolve():  # this batch's runs, once each
+    for f in records.find(folder, experiments=False):  # this batch's runs only
+        if f.record in seen:  # a run is named once per file it holds
             continue
         seen.add(f.record)
         rec = records.read(f.record)

@@ -14,6 +14,7 @@ import pandas as pd
 from .. import config, records
 from ..data import outlines, union_split
 from . import familiarity, lesion_synthesis, partial_labels
+from .calibrate import probs_from_logits
 from .train import lr_schedule, save_inference_model
 
 # Recipes of batch 4/5 (experiments/batch4_cross_collection/PLAN.md, batch5_lesion_synthesis/PLAN.md)
@@ -92,12 +93,6 @@ def logits_of(model, X: np.ndarray) -> np.ndarray:
     return np.asarray(model.predict(X[..., None].astype("float32"), batch_size=256, verbose=0))
 
 
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    z = logits / temperature
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def train_fold(cfg: dict, u: union_split.Union, X: np.ndarray, verbose: int = 2) -> dict:
     """Train one run (a fold, or fold None: the union split) and return model, temperature, familiarity rule,
     test rows and test probabilities, plus the record's training part."""
@@ -113,7 +108,7 @@ def train_fold(cfg: dict, u: union_split.Union, X: np.ndarray, verbose: int = 2)
         fit_rows = np.sort(np.random.default_rng(0).choice(fit_rows, 4000, replace=False))
     rule = familiarity.fit(familiarity.features(model, X[fit_rows]), u.table.loc[fit_rows, "label"].to_numpy(),
                            familiarity.features(model, X[va.index]))
-    P = softmax(logits_of(model, X[te.index]), temperature)
+    P = probs_from_logits(logits_of(model, X[te.index]), temperature)
     dist = familiarity.score(rule, familiarity.features(model, X[te.index]))
     rec = {"config": cfg, "temperature": temperature, "tta": None, "params": int(model.count_params()),
            "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "train_wall_s": round(secs, 1),

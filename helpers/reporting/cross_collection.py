@@ -9,7 +9,7 @@ import pandas as pd
 
 from .. import config, records
 from ..evaluation import cross_collection as xc
-from ..formatting import pct
+from ..formatting import fmt_metric, pct
 
 CHAPTER = xc.BATCH4 / "chapter.json"
 FOLD_NAMES = {"br35h": "Br35H", "sartaj": "Sartaj", "figshare": "figshare"}
@@ -17,13 +17,12 @@ RECIPE_NAMES = {"old": "old (Kaggle only)", "multi": "+ all collections", "multi
                 "multi_var_bal": "+ balanced weights", "multi_var_bal_synth": "+ lesion synthesis"}
 
 
-def pct_ci(v, ci) -> str:
-    """'71.1% (69.0–73.2)' or 'n/a'."""
+def fmt(key: str, v, ci=None) -> str:
+    """A metric in the house style (formatting.fmt_metric: digits by name, '81.60% (95% CI 66.80–94.00)'); 'n/a'
+    for a missing one (pandas turns None into NaN in a frame)."""
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return "n/a"
-    if not isinstance(ci, (list, tuple)):
-        ci = None
-    return pct(v) + (f" ({100 * ci[0]:.1f}–{100 * ci[1]:.1f})" if ci else "")
+    return fmt_metric(key, {"value": float(v), "ci": ci if isinstance(ci, (list, tuple)) else None})
 
 
 def loco_markdown(loco: pd.DataFrame) -> str:
@@ -32,11 +31,10 @@ def loco_markdown(loco: pd.DataFrame) -> str:
              "|---|---|---|---|---|---|---|---|"]
     for _, r in loco.iterrows():
         missed = "n/a" if pd.isna(r["missed"]) else f"{int(r['missed_unwarned']):,} of {int(r['missed']):,}"
-        auc = "n/a" if r["auc"] is None or pd.isna(r["auc"]) else (
-            f"{r['auc']:.3f}" + (f" ({r['auc_ci'][0]:.3f}–{r['auc_ci'][1]:.3f})" if r["auc_ci"] else ""))
         lines.append(f"| {RECIPE_NAMES.get(r['recipe'], r['recipe'])} | {FOLD_NAMES.get(r['fold'], r['fold'])} | "
-                     f"{r['n_tumour']:,} / {r['n_healthy']:,} | {pct_ci(r['sensitivity'], r['sensitivity_ci'])} | "
-                     f"{pct_ci(r['specificity'], r['specificity_ci'])} | {auc} | {pct(r['ece'])} | "
+                     f"{r['n_tumour']:,} / {r['n_healthy']:,} | {fmt('sensitivity', r['sensitivity'], r['sensitivity_ci'])} | "
+                     f"{fmt('specificity', r['specificity'], r['specificity_ci'])} | {fmt('roc_auc', r['auc'], r['auc_ci'])} | "
+                     f"{fmt('ece', r['ece'])} | "
                      f"{missed} |")
     return "\n".join(lines)
 
@@ -44,9 +42,10 @@ def loco_markdown(loco: pd.DataFrame) -> str:
 def per_collection_markdown(metrics: dict, title: str = "collection") -> str:
     lines = [f"| {title} | tumour / healthy | sensitivity | specificity | ROC-AUC | ECE |", "|---|---|---|---|---|---|"]
     for col, m in metrics.items():
-        auc = "n/a" if m["auc"] is None else f"{m['auc']:.3f}"
-        lines.append(f"| {col} | {m['n_tumour']:,} / {m['n_healthy']:,} | {pct_ci(m['sensitivity'], m['sensitivity_ci'])} "
-                     f"| {pct_ci(m['specificity'], m['specificity_ci'])} | {auc} | {pct(m['ece'])} |")
+        lines.append(f"| {col} | {m['n_tumour']:,} / {m['n_healthy']:,} | "
+                     f"{fmt('sensitivity', m['sensitivity'], m['sensitivity_ci'])} | "
+                     f"{fmt('specificity', m['specificity'], m['specificity_ci'])} | {fmt('roc_auc', m['auc'], m['auc_ci'])} | "
+                     f"{fmt('ece', m['ece'])} |")
     return "\n".join(lines)
 
 
@@ -144,16 +143,16 @@ def summary_markdown(loco: pd.DataFrame, shipped: dict, ch: dict | None) -> str:
         o = f["loco_old"].get(fold, {})
         both = m["specificity"] is not None
         ok = m["sensitivity"] >= 0.9 and (not both or m["specificity"] >= 0.9)
-        out.append(f"- **{FOLD_NAMES.get(fold, fold)} never seen** (`{f['choice']}`): sensitivity {pct(m['sensitivity'])}"
-                   + (f", specificity {pct(m['specificity'])}" if both else "")
-                   + f" (old recipe: {pct(o.get('sensitivity'))}"
-                   + (f", {pct(o.get('specificity'))}" if both else "") + f"). Target 90/90: {_met(ok)}.")
+        out.append(f"- **{FOLD_NAMES.get(fold, fold)} never seen** (`{f['choice']}`): sensitivity {fmt('sensitivity', m['sensitivity'])}"
+                   + (f", specificity {fmt('specificity', m['specificity'])}" if both else "")
+                   + f" (old recipe: {fmt('sensitivity', o.get('sensitivity'))}"
+                   + (f", {fmt('specificity', o.get('specificity'))}" if both else "") + f"). Target 90/90: {_met(ok)}.")
     for col, m in f["per_collection"].items():
-        out.append(f"- Shipped model, held-out groups of **{col}**: sensitivity {pct(m['sensitivity'])} "
+        out.append(f"- Shipped model, held-out groups of **{col}**: sensitivity {fmt('sensitivity', m['sensitivity'])} "
                    f"(target 95%: {_met(m['sensitivity'] is not None and m['sensitivity'] >= 0.95)}), specificity "
-                   f"{pct(m['specificity'])}, ECE {pct(m['ece'])} (target 2%: {_met(m['ece'] <= 0.02)}).")
+                   f"{fmt('specificity', m['specificity'])}, ECE {fmt('ece', m['ece'])} (target 2%: {_met(m['ece'] <= 0.02)}).")
     if f["leakfree_accuracy"] is not None:
-        out.append(f"- In-dataset 4-class accuracy on the leak-free test images: {pct(f['leakfree_accuracy'])} "
+        out.append(f"- In-dataset 4-class accuracy on the leak-free test images: {fmt('accuracy', f['leakfree_accuracy'])} "
                    f"(target 97%: {_met(f['leakfree_accuracy'] >= 0.97)}).")
     for name, v in f["pointing"].items():
         out.append(f"- Grad-CAM pointing game of `{name}` on held-out outlined Br35H slices: {pct(v)} "
@@ -193,7 +192,7 @@ def model_card(name: str = config.DEFAULT_MODEL_NAME) -> str | None:
            "Test groups of the union split (no twin of any of them in training), per collection:", "",
            per_collection_markdown({k: v for k, v in rec.get("metrics", {}).items() if k != "all"}), "",
            f"4-class accuracy on the Kaggle set's leak-free test images (chapters 03-04's test set): "
-           f"{pct(rec.get('leakfree_accuracy'))}.", "",
+           f"{fmt('accuracy', rec.get('leakfree_accuracy'))}.", "",
            "**On a collection nobody has shown it** (leave one source out, the same recipe trained without it):", "",
            loco_markdown(mine) if len(mine) else "(no LOCO records)", "",
            "These are the numbers to expect on a new collection, not the in-dataset ones above.", "",
@@ -236,20 +235,20 @@ def readme_lines() -> list[str]:
         return []
     f = summary_facts(loco, shipped, chapter())
     lines = [f"The shipped model `{config.DEFAULT_MODEL_NAME}` (`brain-mri predict`, the dashboard) trains on all three "
-             "collections; on their held-out groups it finds " + ", ".join(f"{pct(m['sensitivity'])} of {c} tumours"
+             "collections; on their held-out groups it finds " + ", ".join(f"{fmt('sensitivity', m['sensitivity'])} of {c} tumours"
                                               for c, m in f["per_collection"].items()) + "."]
     parts = []
     for fold, m in f["loco"].items():
-        s = f"{FOLD_NAMES.get(fold, fold)}: sensitivity {pct(m['sensitivity'])}"
+        s = f"{FOLD_NAMES.get(fold, fold)}: sensitivity {fmt('sensitivity', m['sensitivity'])}"
         if m["specificity"] is not None:
-            s += f", specificity {pct(m['specificity'])}"
+            s += f", specificity {fmt('specificity', m['specificity'])}"
         parts.append(s)
     if parts:
         lines.append("On a collection it never saw, **expect much less** (leave one collection out, same recipe): "
                      + "; ".join(parts) + ". Read P(tumour) as a screening aid on familiar scans only; the "
                      "\"unfamiliar scan\" warning flags the others.")
     if f["leakfree_accuracy"] is not None:
-        lines.append(f"In-dataset (Kaggle leak-free test) 4-class accuracy: {pct(f['leakfree_accuracy'])}.")
+        lines.append(f"In-dataset (Kaggle leak-free test) 4-class accuracy: {fmt('accuracy', f['leakfree_accuracy'])}.")
     return lines
 
 
