@@ -147,9 +147,9 @@ def test_unfamiliar_rule_flags_far_points_and_few_familiar_ones():
     rule = fam.fit(F, y, Fv, quantile=0.99)
     yt = rng.integers(0, 3, 2000)
     Ft = means[yt] + rng.normal(size=(2000, 8))
-    assert fam.unfamiliar(rule, Ft).mean() < 0.03
+    assert fam.unfamiliar(rule, fam.score(rule, Ft)).mean() < 0.03
     far = rng.normal(0, 1, (200, 8)) + 15
-    assert fam.unfamiliar(rule, far).mean() > 0.95
+    assert fam.unfamiliar(rule, fam.score(rule, far)).mean() > 0.95
     json.dumps(rule)  # saved as JSON, no pickle
 
 

@@ -49,7 +49,6 @@ COLLECTIONS: dict[str, dict] = {
         "granularity": "4 classes (noisy)",
     },
 }
-SOURCES = ("figshare", "sartaj", "br35h")
 EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
 
 

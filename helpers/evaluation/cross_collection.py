@@ -195,10 +195,6 @@ def linking_table(nearest: np.ndarray, correct: np.ndarray, thresholds=LINK_THRE
     return pd.DataFrame(rows)
 
 
-def dump(obj) -> str:
-    return json.dumps(records.jsonable(obj), indent=1)
-
-
 # ------------------------------------------------------------------------------------------- the chapter's results
 def _union_predictions(predictor, u, X) -> pd.DataFrame:
     P = predictor.predict_arrays(X)

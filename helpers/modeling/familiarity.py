@@ -51,8 +51,9 @@ def score(rule: dict, F: np.ndarray) -> np.ndarray:
     return np.sqrt(np.einsum("nkd,de,nke->nk", d, prec, d).min(axis=1))
 
 
-def unfamiliar(rule: dict, F: np.ndarray) -> np.ndarray:
-    return score(rule, F) > rule["threshold"]
+def unfamiliar(rule: dict, distance) -> np.ndarray:
+    """The warning: a distance (score) beyond the rule's threshold."""
+    return np.asarray(distance) > rule["threshold"]
 
 
 def message(score_value: float, rule: dict) -> str:

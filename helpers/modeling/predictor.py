@@ -159,13 +159,13 @@ class Predictor:
             return None
         import tensorflow as tf
 
-        from .familiarity import score
+        from .familiarity import score, unfamiliar
 
         X = self._as_batch(X)
         F = np.concatenate([self._features_fn(tf.convert_to_tensor(X[i:i + _BATCH, :, :, None].astype(np.float32)))
                             .numpy() for i in range(0, len(X), _BATCH)]).astype(np.float64)
         d = score(self.familiarity, F)
-        return d, d > self.familiarity["threshold"]
+        return d, unfamiliar(self.familiarity, d)
 
     def warmup(self, explain: bool = True) -> "Predictor":
         """Trace the compiled functions now (~1-2 s each) so the first user request is fast."""

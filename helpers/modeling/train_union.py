@@ -140,7 +140,7 @@ def save_run(run: dict, folder: Path, name: str, shipped: bool = False) -> recor
     pred["p_tumour"] = (1 - P[:, config.CLASSES.index(config.NO_TUMOUR)]).round(5)
     ratio = np.asarray(run["distance"]) / run["rule"]["threshold"]
     pred["familiarity_ratio"] = ratio.round(4)  # distance to the training collections over the warning threshold
-    pred["unfamiliar"] = (ratio > 1).astype(int)
+    pred["unfamiliar"] = familiarity.unfamiliar(run["rule"], run["distance"]).astype(int)
     # a shipped model's predictions.csv belongs to `brain-mri evaluate` (Kaggle leak-free and official test): the
     # union test split's rows go beside it
     pred.to_csv(union_predictions_path(f) if shipped else f.predictions, index=False)
