@@ -248,7 +248,7 @@ def compute_chapter(v1: str | Path, shipped: str | Path, out: Path = BATCH4 / "c
         if rec and rec.get("config", {}).get("fold") == "br35h" and f.weights.is_file() and len(rows):
             import keras
 
-            from ..modeling import augmentation  # noqa: F401 - registers the augmentation layers for loading
+            from ..modeling import architectures  # noqa: F401 - registers the custom layers for loading
 
             m = keras.saving.load_model(f.weights, compile=False)
             s = localisation.score(m, X[rows], masks)

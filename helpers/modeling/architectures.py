@@ -15,6 +15,25 @@ from .augmentation import RandomAffineAugment, VarietyAugment, augmentation
 ARCHS = ("resnet_small", "capstone_cnn", "tiny")
 
 
+@keras.saving.register_keras_serializable(package="brain_mri")
+class MirrorDifference(layers.Layer):
+    """Adds a second channel: |slice - its left-right mirror image|.
+
+    A healthy brain is roughly symmetric about its midline and most tumours are not. This is a cue that no
+    collection's grey levels, framing or scanner carry. `data.prepare` centres the head, so the mirror axis is close
+    to the midline. The layer sits before the augmentation, so a rotated or shifted training view moves the image
+    and its asymmetry map together. The absolute value keeps the channel in 0..1, which the augmentation's clip and
+    zero fill assume (a rotated corner reads "symmetric"); the first channel says which side is brighter."""
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[:-1] + (2 * input_shape[-1],)
+
+    def call(self, x):
+        from keras import ops
+
+        return ops.concatenate([x, ops.abs(x - ops.flip(x, axis=2))], axis=-1)
+
+
 def _inputs(img_size: int) -> tuple[keras.KerasTensor, keras.KerasTensor]:
     inp = keras.Input((img_size, img_size, 1), name="image")
     return inp, layers.Rescaling(1.0 / 255.0, name="rescale")(inp)
@@ -37,13 +56,17 @@ def _res_block(x, filters: int, stride: int):
 
 def resnet_small(img_size: int = config.IMG_SIZE, n_classes: int = len(config.CLASSES), width: int = 16,
                  blocks: tuple[int, ...] = (1, 2, 2, 2), dropout: float = 0.2, augment: float = 1.0,
-                 stem_pool: bool = True, augment_layer: str = "keras", gamma: float = 0.0) -> keras.Model:
+                 stem_pool: bool = True, augment_layer: str = "keras", gamma: float = 0.0,
+                 mirror: bool = False) -> keras.Model:
     """A small residual CNN sized for a 2-core CPU: a strided stem halves the image at once, four stages double the
     width while halving the resolution, global average pooling keeps the head tiny (~0.4M parameters at width 16).
 
-    `gamma` > 0 adds RandomAffineAugment's random intensity remap (not scaled by `augment`; "affine" layer only)."""
+    `gamma` > 0 adds RandomAffineAugment's random intensity remap (not scaled by `augment`; "affine" layer only).
+    `mirror` adds the asymmetry channel (MirrorDifference) before the augmentation."""
     check_options("resnet_small", augment=augment, augment_layer=augment_layer, gamma=gamma)
     inp, x = _inputs(img_size)
+    if mirror:
+        x = MirrorDifference(name="mirror")(x)
     if augment:  # "keras" (the shipped CPU recipe's layers) or "affine" (one resampling; fast under JAX too)
         if augment_layer == "affine":
             x = RandomAffineAugment(0.04 * augment, 0.06 * augment, 0.12 * augment, contrast=0.25 * augment,
