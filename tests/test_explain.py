@@ -122,3 +122,57 @@ def test_gradcam_localises_phantom_lesions(cam_model):
           f"heat on lesion / heat over head: median {np.median(conc):.2f}")
     assert np.mean(hits) >= max(0.5, 3 * np.mean(chance))
     assert np.median(conc) >= 1.5
+
+
+def test_gradcam_grid_and_tumour_target(tiny_model_json, tiny_images):
+    """A finer grid takes the last layer at that size; TUMOUR weighs the maps by the gradient of the P(tumour)
+    log-odds (checked against a hand-written GradientTape); an absent grid is a clear error."""
+    import keras
+    import tensorflow as tf
+
+    from helpers.data.prepare import prepare
+    from helpers.modeling.predictor import load_model
+
+    p = load_model(Path(tiny_model_json).with_suffix(".keras"))
+    x = prepare(tiny_images["glioma"], p.img_size)
+    sizes = sorted({int(ly.output.shape[1]) for ly in p.model.layers if len(ly.output.shape) == 4})
+    fine = sizes[-1] if sizes[-1] < p.img_size else sizes[-2]
+    acts_t = explain.target_tensor(p.model, fine)
+    assert acts_t.shape[1] == fine
+    heat, _ = explain.gradcam_and_logits(p.model, x, explain.TUMOUR, grid=fine)
+    sub = keras.Model(p.model.inputs, [acts_t, p.model.outputs[0]])
+    xt = tf.convert_to_tensor(x[None, :, :, None].astype("float32"))
+    with tf.GradientTape() as tape:
+        acts, logits = sub(xt, training=False)
+        tape.watch(acts)
+        t = [config.CLASSES.index(c) for c in config.TUMOUR_CLASSES]
+        odds = tf.reduce_logsumexp(tf.gather(logits[0], t)) - logits[0][config.CLASSES.index(config.NO_TUMOUR)]
+    w = tf.reduce_mean(tape.gradient(odds, acts), axis=(1, 2), keepdims=True)
+    cam = tf.nn.relu(tf.reduce_sum(acts * w, axis=-1, keepdims=True))
+    cam = tf.image.resize(cam, (p.img_size, p.img_size), method="bilinear")[0, :, :, 0].numpy()
+    want = cam / cam.max() if cam.max() > 0 else cam
+    np.testing.assert_allclose(heat, want, atol=1e-4)
+    with pytest.raises(ValueError, match="5x5"):
+        explain.gradcam(p.model, x, grid=5)
+
+
+def test_mirror_difference_channel(tmp_path):
+    """The asymmetry channel is |x - mirror(x)|: zero on a symmetric slice, and it survives a save and load."""
+    import keras
+
+    from helpers.modeling.architectures import MirrorDifference, build_model
+
+    sym = np.zeros((1, 8, 8, 1), np.float32)
+    sym[0, 2:6, 1:7] = 0.5
+    out = np.asarray(MirrorDifference()(sym))
+    assert out.shape == (1, 8, 8, 2) and np.allclose(out[..., 0], sym[..., 0]) and not out[..., 1].any()
+    lop = sym.copy()
+    lop[0, 3, 1] = 1.0
+    d = np.asarray(MirrorDifference()(lop))[0, :, :, 1]
+    assert d[3, 1] == pytest.approx(0.5) and d[3, 6] == pytest.approx(0.5) and d.sum() == pytest.approx(1.0)
+    m = build_model("resnet_small", 32, width=4, blocks=(1, 1), augment=0, mirror=True)
+    f = tmp_path / "m.keras"
+    m.save(f)
+    x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 1)).astype("float32")
+    m2 = keras.saving.load_model(f, safe_mode=True, compile=False)
+    np.testing.assert_allclose(m2.predict(x, verbose=0), m.predict(x, verbose=0), atol=1e-5)

@@ -228,7 +228,11 @@ def process_upload(name: str, data: bytes | bytearray | memoryview | None, predi
                 raise RuntimeError("no Keras model exposed by the predictor")
             from ..modeling.explain import gradcam
 
-            heat = np.asarray(gradcam(model, x, idx), dtype=np.float32)
+            from ..modeling import explain
+
+            # a tumour call's map explains P(tumour) (explain.TARGET, chosen on validation outlines), else the class
+            k = explain.TUMOUR if explain.TARGET == "p_tumour" and res.predicted in config.TUMOUR_CLASSES else idx
+            heat = np.asarray(gradcam(model, x, k), dtype=np.float32)
             res.heat = heat if heat.shape == x.shape else None
         except Exception as e:  # noqa: BLE001
             log.warning("Grad-CAM failed for %s", res.name, exc_info=True)

@@ -22,18 +22,24 @@ def pointing(heat: np.ndarray, mask: np.ndarray, dilate: int = DILATE_PX) -> tup
     return bool(grown[peak]), float(heat[mask].sum() / heat.sum())
 
 
-def score(model, X: np.ndarray, masks: np.ndarray, dilate: int = DILATE_PX) -> dict:
-    """Pointing game and heat share of a model's Grad-CAM for its most likely tumour type, over prepared images X
-    (N, S, S) with their prepared outline masks (N, S, S). Per-image hits are returned for the report's CIs."""
+def score(model, X: np.ndarray, masks: np.ndarray, dilate: int = DILATE_PX, target: str = "default",
+          grid: int | None | str = "default") -> dict:
+    """Pointing game and heat share of a model's Grad-CAM over prepared images X (N, S, S) with their prepared
+    outline masks (N, S, S). `target` "type": the most likely tumour type's logit; "p_tumour": the log-odds of
+    P(tumour); "default": modeling.explain's choice. Per-image hits are returned for the report's CIs."""
     from .. import config
     from ..modeling import explain
 
+    target = explain.TARGET if target == "default" else target
     tumour_idx = [config.CLASSES.index(c) for c in config.TUMOUR_CLASSES]
     hits, shares = [], []
     for x, m in zip(X, masks):
-        _, logits = explain.gradcam_and_logits(model, x, None)
-        k = tumour_idx[int(np.argmax(np.asarray(logits)[tumour_idx]))]
-        heat, _ = explain.gradcam_and_logits(model, x, k)
+        if target == "p_tumour":
+            k = explain.TUMOUR
+        else:
+            _, logits = explain.gradcam_and_logits(model, x, None, grid)
+            k = tumour_idx[int(np.argmax(np.asarray(logits)[tumour_idx]))]
+        heat, _ = explain.gradcam_and_logits(model, x, k, grid)
         h, s = pointing(heat, m, dilate)
         hits.append(h)
         shares.append(s)

@@ -12,22 +12,44 @@ import weakref
 
 import numpy as np
 
-_FNS: dict[int, tuple] = {}  # id(model) -> (weakref to model, compiled function)
+_FNS: dict[tuple, tuple] = {}  # (id(model), grid) -> (weakref to model, compiled function)
 _LOCK = threading.Lock()
 CONV_LAYER = "last_conv"
+# class_idx TUMOUR explains the log-odds of P(tumour): logsumexp(tumour logits) - no-tumour logit, the dashboard's
+# headline and what Br35H's partial labels trained.
+TUMOUR = -2
+# Which maps are weighed: None = "last_conv" (4x4 at 128 px in resnet_small), or an int g = the last layer whose maps
+# are g x g (models without such maps use last_conv). The default was chosen on validation outlines
+# (experiments/batch7_symmetry/PLAN.md, addendum; gradcam_variants.json beside it).
+GRID: int | None = 16
+# What a tumour call's heat map explains: "type" (the most likely tumour type's logit) or "p_tumour" (TUMOUR).
+TARGET = "p_tumour"
 
 
 _ELEMENTWISE = ("BatchNormalization", "ReLU", "Activation", "LeakyReLU", "ELU", "PReLU")
 
 
-def target_tensor(model):
+def _grid_maps(model, grid: int) -> list:
+    """Outputs of the model's layers whose maps are grid x grid, in layer order."""
+    return [ly.output for ly in model.layers
+            if len(getattr(ly.output, "shape", ())) == 4 and ly.output.shape[1] == grid == ly.output.shape[2]]
+
+
+def target_tensor(model, grid: int | None = None):
     """The feature maps Grad-CAM weighs: the output of "last_conv" after the per-pixel layers that follow it
     (BatchNormalization, ReLU, ...), i.e. the rectified maps the classifier head actually pools.
 
     Why not the raw convolution: in resnet_small it is followed by BatchNorm, whose per-channel shift the
     gradient does not see; on the real data the raw maps' weighted sum is negative almost everywhere and the
     normalised heat collapses onto one border cell.
+
+    `grid` g: instead, the output of the last layer whose maps are g x g (finer maps than last_conv's).
     """
+    if grid is not None:
+        found = _grid_maps(model, grid)
+        if not found:
+            raise ValueError(f"model {model.name!r} has no {grid}x{grid} feature maps for Grad-CAM")
+        return found[-1]
     try:
         layer = model.get_layer(CONV_LAYER)
     except ValueError:
@@ -43,25 +65,34 @@ def target_tensor(model):
     return out
 
 
-def _gradcam_fn(model):
-    """The compiled Grad-CAM function of `model`, built once per model object (tracing costs ~1 s)."""
+def _gradcam_fn(model, grid: int | None = None):
+    """The compiled Grad-CAM function of `model` on `grid`, built once per model object (tracing costs ~1 s)."""
     with _LOCK:
-        hit = _FNS.get(id(model))
+        hit = _FNS.get((id(model), grid))
         if hit is not None and hit[0]() is model:
             return hit[1]
     import keras
     import tensorflow as tf
 
-    sub = keras.Model(model.inputs, [target_tensor(model), model.outputs[0]], name=f"{model.name}_gradcam")
+    from .. import config
+
+    sub = keras.Model(model.inputs, [target_tensor(model, grid), model.outputs[0]], name=f"{model.name}_gradcam")
     s = int(model.input_shape[1])
+    n_cls = int(model.outputs[0].shape[-1])
+    # P(tumour) log-odds needs the project's 4 classes; other heads (tests' toy models) fall back to the argmax
+    tumour = ([config.CLASSES.index(c) for c in config.TUMOUR_CLASSES], config.CLASSES.index(config.NO_TUMOUR)) \
+        if n_cls == len(config.CLASSES) else None
 
     @tf.function(input_signature=[tf.TensorSpec([1, s, s, 1], tf.float32), tf.TensorSpec([], tf.int32)])
     def fn(x, k):
         with tf.GradientTape() as tape:
             acts, logits = sub(x, training=False)
             tape.watch(acts)
-            k = tf.where(k < 0, tf.argmax(logits[0], output_type=tf.int32), k)  # -1: the predicted class
-            score = tf.gather(logits[0], k)
+            top = tf.argmax(logits[0], output_type=tf.int32)
+            score = tf.gather(logits[0], tf.where(k < 0, top, k))  # -1: the predicted class
+            if tumour is not None:
+                odds = tf.reduce_logsumexp(tf.gather(logits[0], tumour[0])) - logits[0][tumour[1]]
+                score = tf.where(tf.equal(k, TUMOUR), odds, score)
         grads = tape.gradient(score, acts)
         weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)  # (1, 1, 1, C): channel importance
         cam = tf.nn.relu(tf.reduce_sum(acts * weights, axis=-1, keepdims=True))
@@ -73,14 +104,16 @@ def _gradcam_fn(model):
     with _LOCK:
         for key in [k for k, (ref, _) in _FNS.items() if ref() is None]:  # drop functions of dead models
             del _FNS[key]
-        _FNS[id(model)] = (weakref.ref(model), fn)
+        _FNS[(id(model), grid)] = (weakref.ref(model), fn)
     return fn
 
 
-def gradcam_and_logits(model, x: np.ndarray, class_idx: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def gradcam_and_logits(model, x: np.ndarray, class_idx: int | None = None,
+                       grid: int | None | str = "default") -> tuple[np.ndarray, np.ndarray]:
     """(heat (S, S) float32 in [0, 1], logits [n_classes]) for one prepared image, in one forward pass.
 
-    `class_idx` None explains the predicted class. An all-zero heat map means no region raised that class's score.
+    `class_idx` None explains the predicted class, TUMOUR the log-odds of P(tumour). An all-zero heat map means no
+    region raised that score. `grid`: see GRID (the module default unless given).
     """
     import tensorflow as tf
 
@@ -92,18 +125,20 @@ def gradcam_and_logits(model, x: np.ndarray, class_idx: int | None = None) -> tu
         raise ValueError(f"expected one prepared image of shape ({s}, {s}), got {x.shape}")
     n_cls = int(model.outputs[0].shape[-1])
     k = -1 if class_idx is None else int(class_idx)
-    if not -1 <= k < n_cls:
+    if not (-1 <= k < n_cls or k == TUMOUR):
         raise ValueError(f"class_idx {class_idx} out of range for {n_cls} classes")
-    cam, logits = _gradcam_fn(model)(tf.convert_to_tensor(x[None, :, :, None].astype(np.float32)),
+    if grid == "default":  # the chosen grid where the model has maps of that size, else last_conv
+        grid = GRID if GRID is not None and _grid_maps(model, GRID) else None
+    cam, logits = _gradcam_fn(model, grid)(tf.convert_to_tensor(x[None, :, :, None].astype(np.float32)),
                                      tf.constant(k, tf.int32))
     return cam.numpy().astype(np.float32), logits.numpy()
 
 
-def gradcam(model, x: np.ndarray, class_idx: int | None = None) -> np.ndarray:
-    """Grad-CAM heat map (S, S) float32 in [0, 1] of `class_idx` (default: predicted class) for one prepared
-    uint8 image (S, S). `model` is a Keras model or a helpers.modeling.predictor.Predictor."""
+def gradcam(model, x: np.ndarray, class_idx: int | None = None, grid: int | None | str = "default") -> np.ndarray:
+    """Grad-CAM heat map (S, S) float32 in [0, 1] of `class_idx` (default: predicted class; TUMOUR: P(tumour)) for
+    one prepared uint8 image (S, S). `model` is a Keras model or a helpers.modeling.predictor.Predictor."""
     model = getattr(model, "model", model)
-    return gradcam_and_logits(model, x, class_idx)[0]
+    return gradcam_and_logits(model, x, class_idx, grid)[0]
 
 
 def _resize_heat(heat: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
