@@ -17,6 +17,7 @@ from ..data import union_split
 
 BATCH4 = config.PROJ_ROOT / "experiments" / "batch4_cross_collection"
 BATCH5 = config.PROJ_ROOT / "experiments" / "batch5_lesion_synthesis"
+BATCH7 = config.PROJ_ROOT / "experiments" / "batch7_symmetry"
 CALL = 0.5
 ORDER = ("old", "multi", "multi_var", "multi_var_bal")  # ingredients in the pre-registered order
 LINK_THRESHOLDS = (0.975, 0.96, 0.95, 0.94, 0.92, 0.90)
@@ -177,6 +178,16 @@ def synthesis_decision(loco4: pd.DataFrame, loco5: pd.DataFrame, base: str = "mu
                   f"sensitivity {-drop:+.1f} points: {'kept' if keep else 'not kept'}")
 
 
+def symmetry_decision(loco4: pd.DataFrame, loco7: pd.DataFrame) -> tuple[bool, str]:
+    """Batch 7's rule: the asymmetry channel is kept if `multi_sym`'s primary score is >= 1 point above `multi`'s
+    (the figshare-fold sensitivity is printed and does not decide)."""
+    a, b = recipe_scores(loco4).loc["multi"], recipe_scores(loco7).loc["multi_sym"]
+    gain, fig = (b["primary"] - a["primary"]) * 100, (b["secondary"] - a["secondary"]) * 100
+    keep = bool(gain >= 1)
+    return keep, (f"`multi_sym` against `multi`: primary {gain:+.1f} points, figshare sensitivity {fig:+.1f} "
+                  f"points: {'kept' if keep else 'not kept'}")
+
+
 def collapse_table(pred: pd.DataFrame, kaggle_groups) -> pd.DataFrame:
     """Share called tumour per collection and label, by whether the picture's twin group is in the Kaggle set."""
     d = pred.assign(seen=pred["group"].isin(set(kaggle_groups)), called=pred["p_tumour"] >= CALL)
@@ -234,6 +245,14 @@ def compute_chapter(v1: str | Path, shipped: str | Path, out: Path = BATCH4 / "c
     if len(loco5):
         keep, note = synthesis_decision(loco4, loco5, base=chosen if chosen.startswith("multi_var") else "multi_var_bal")
         res["selection"].update(synthesis_kept=keep, synthesis_note=note)
+    final = chosen + "_synth" if res["selection"].get("synthesis_kept") else chosen
+    loco7 = loco_frame(read_batch(BATCH7))
+    if len(loco7) and final == "multi":
+        keep, note = symmetry_decision(loco4, loco7)
+        res["selection"].update(symmetry_kept=keep, symmetry_note=note,
+                                scores7=recipe_scores(loco7).reset_index().to_dict("records"))
+        final = "multi_sym" if keep else final
+    res["selection"]["final_choice"] = final
     # localisation on held-out outlined Br35H slices: the union test split's, for v1 and the shipped model
     rows, masks = outlines.union_masks(u.table, u.roots)
     test = np.isin(rows, u.table.index[u.table["split"] == "test"])
@@ -243,7 +262,8 @@ def compute_chapter(v1: str | Path, shipped: str | Path, out: Path = BATCH4 / "c
                                     for p in (old_p, new_p)}
     # and every br35h-fold run whose weights are here (models that never saw a Br35H picture: all 801 outlines)
     fold_loc = res.get("localisation_br35h_fold", {})
-    for f in records.find(BATCH4, experiments=True) + records.find(BATCH5, experiments=True):
+    runs = {f.record: f for b in (BATCH4, BATCH5, BATCH7) for f in records.find(b, experiments=False)}
+    for f in runs.values():
         rec = records.read(f.record)
         if rec and rec.get("config", {}).get("fold") == "br35h" and f.weights.is_file() and len(rows):
             import keras

@@ -14,7 +14,14 @@ from ..formatting import fmt_metric, pct
 CHAPTER = xc.BATCH4 / "chapter.json"
 FOLD_NAMES = {"br35h": "Br35H", "sartaj": "Sartaj", "figshare": "figshare"}
 RECIPE_NAMES = {"old": "old (Kaggle only)", "multi": "+ all collections", "multi_var": "+ variety augmentation",
-                "multi_var_bal": "+ balanced weights", "multi_var_bal_synth": "+ lesion synthesis"}
+                "multi_var_bal": "+ balanced weights", "multi_var_bal_synth": "+ lesion synthesis",
+                "multi_sym": "+ asymmetry channel"}
+PLANS = {"multi_sym": "experiments/batch7_symmetry/PLAN.md"}  # recipes planned outside batch 4's PLAN.md
+
+
+def all_loco() -> pd.DataFrame:
+    """Every leave-one-source-out run of batches 4, 5 and 7, one row per recipe and fold."""
+    return xc.loco_frame(xc.read_batch(xc.BATCH4) + xc.read_batch(xc.BATCH5) + xc.read_batch(xc.BATCH7))
 
 
 def fmt(key: str, v, ci=None) -> str:
@@ -109,6 +116,25 @@ def loco_figure(loco: pd.DataFrame):
     return fig
 
 
+def gradcam_variants_markdown() -> str | None:
+    """Batch 7 addendum's table: the pointing game of each Grad-CAM variant of the shipped model on the validation
+    outlines (which chose) and the test outlines. None before experiments/batch7_symmetry/gradcam_variants.py ran."""
+    res = records.read_json(xc.BATCH7 / "gradcam_variants.json")
+    if not res:
+        return None
+    target = {"type": "most likely type's logit", "p_tumour": "P(tumour) log-odds"}
+    lines = [f"Grad-CAM variants of `{res['model']}` (pointing game; the validation column chose):", "",
+             "| explained score | maps | validation | test |", "|---|---|---|---|"]
+    for v in res["variants"]:
+        chosen = " (chosen)" if {"target": v["target"], "grid": v["grid"]} == res["chosen"] else ""
+        maps = "last_conv (4×4)" if v["grid"] is None else f"{v['grid']}×{v['grid']}"
+        lines.append(f"| {target.get(v['target'], v['target'])}{chosen} | "
+                     f"{maps} | "
+                     f"{pct(v['val']['pointing_game'])} (n = {v['val']['n']}) | "
+                     f"{pct(v['test']['pointing_game'])} (n = {v['test']['n']}) |")
+    return "\n".join(lines)
+
+
 def _met(ok: bool) -> str:
     return "met" if ok else "**not met**"
 
@@ -120,9 +146,8 @@ def _num(v):
 
 def summary_facts(loco: pd.DataFrame, shipped: dict, ch: dict | None) -> dict:
     """The numbers the summary, the conclusions and the README quote about generalisation (one place)."""
-    choice = (ch or {}).get("selection", {}).get("batch4_choice")
-    if (ch or {}).get("selection", {}).get("synthesis_kept"):
-        choice = choice + "_synth" if choice else None
+    sel = (ch or {}).get("selection", {})
+    choice = sel.get("final_choice") or sel.get("batch4_choice")
     rows = loco[loco["recipe"] == choice] if choice else loco.iloc[0:0]
     old = loco[loco["recipe"] == "old"]
     per = {k: v for k, v in (shipped.get("metrics") or {}).items() if k != "all"}
@@ -169,7 +194,7 @@ def model_card(name: str = config.DEFAULT_MODEL_NAME) -> str | None:
     if not rec or rec.get("config", {}).get("split") != "union":
         return None
     cfg, data = rec["config"], rec["data"]
-    loco = xc.loco_frame(xc.read_batch(xc.BATCH4) + xc.read_batch(xc.BATCH5))
+    loco = all_loco()
     mine = loco[loco["recipe"] == cfg["recipe"]]
     ch = chapter() or {}
     counts = "; ".join(f"{k} {v:,}" for k, v in sorted(data.get("train_counts", {}).items()))
@@ -179,7 +204,8 @@ def model_card(name: str = config.DEFAULT_MODEL_NAME) -> str | None:
            "P(tumour) = their three tumour classes summed. The model `brain-mri predict` and the dashboard use. "
            "A research artefact, not a medical device: it has never been validated on patients.", "",
            "## Training", "",
-           f"Recipe `{cfg['recipe']}` (experiments/batch4_cross_collection/PLAN.md): `{cfg['arch']}` width "
+           f"Recipe `{cfg['recipe']}` ({PLANS.get(cfg['recipe'], 'experiments/batch4_cross_collection/PLAN.md')}): "
+           f"`{cfg['arch']}` width "
            f"{cfg['model_kwargs']['width']}, {cfg['img_size']} px, {rec['epochs_run']} epochs, batch {cfg['batch_size']}, "
            f"AdamW {cfg['lr']} with cosine decay, label smoothing {cfg['label_smoothing']}, seed {cfg['seed']}; "
            f"{rec['params']:,} parameters; {duration(rec['train_wall_s'])} on this 2-core CPU "
@@ -230,7 +256,7 @@ def readme_lines() -> list[str]:
     """The README's first-screen bullets on unseen collections: the shipped model, what the leave-one-collection-out
     estimate says to expect on a new collection, and the in-dataset number beside it. [] without the records."""
     shipped = records.read(config.MODELS_DIR, config.DEFAULT_MODEL_NAME)
-    loco = xc.loco_frame(xc.read_batch(xc.BATCH4) + xc.read_batch(xc.BATCH5))
+    loco = all_loco()
     if not shipped or not shipped.get("metrics") or not len(loco):
         return []
     f = summary_facts(loco, shipped, chapter())
@@ -256,14 +282,17 @@ def results_markdown() -> str:
     """RESULTS.md of batches 4 and 5: every run, the scores and the selection, from the records."""
     loco4 = xc.loco_frame(xc.read_batch(xc.BATCH4))
     loco5 = xc.loco_frame(xc.read_batch(xc.BATCH5))
+    loco7 = xc.loco_frame(xc.read_batch(xc.BATCH7))
     ch = chapter() or {}
     s = ch.get("selection", {})
-    out = ["# Batches 4 and 5: results (written by `brain-mri cross-collection` from the run records)", "",
+    out = ["# Batches 4, 5 and 7: results (written by `brain-mri cross-collection` from the run records)", "",
            "Plans: `experiments/batch4_cross_collection/PLAN.md` (with its amendment), "
-           "`experiments/batch5_lesion_synthesis/PLAN.md` (with its addendum).", "",
-           "## Every leave-one-source-out run", "", loco_markdown(pd.concat([loco4, loco5], ignore_index=True)), ""]
+           "`experiments/batch5_lesion_synthesis/PLAN.md` (with its addendum), "
+           "`experiments/batch7_symmetry/PLAN.md`.", "",
+           "## Every leave-one-source-out run", "",
+           loco_markdown(pd.concat([loco4, loco5, loco7], ignore_index=True)), ""]
     if s:
-        scores = pd.DataFrame(s.get("scores", []))
+        scores = pd.DataFrame(s.get("scores", []) + s.get("scores7", []))
         if len(scores):
             out += ["## Scores", "", "| recipe | primary (mean balanced accuracy, Br35H and Sartaj folds) | "
                     "figshare-fold sensitivity |", "|---|---|---|"]
@@ -272,7 +301,9 @@ def results_markdown() -> str:
         out += ["## Selection", "", *[f"- {n}" for n in s.get("batch4_notes", [])],
                 f"- Chosen (amended rule): `{s.get('batch4_choice')}`. The rule as first written: "
                 f"`{s.get('rule_as_written_choice')}`.", *([f"- {s['synthesis_note']}."] if "synthesis_note" in s else []),
-                "- `multi_synth` (the addendum's two runs) was not run: synthesis was not kept, so it would not ship.", ""]
+                "- `multi_synth` (the addendum's two runs) was not run: synthesis was not kept, so it would not ship.",
+                *([f"- Batch 7: {s['symmetry_note']}."] if "symmetry_note" in s else []),
+                f"- Shipped recipe: `{s.get('final_choice', s.get('batch4_choice'))}`.", ""]
     return "\n".join(out) + "\n"
 
 
