@@ -39,7 +39,7 @@ def test_missing_model_says_how_to_get_one(tmp_path):
         predict.load_model(tmp_path / "nope.keras")
     msg = str(e.value)
     assert "no model at" in msg and "nope.keras" in msg and "brain-mri train" in msg
-    assert "models/brain_tumor_xc/model.keras" in msg and "\n" not in msg
+    assert f"models/{config.DEFAULT_MODEL_NAME}/model.keras" in msg and "\n" not in msg
 
 
 def test_missing_record_is_refused(model_copy):

@@ -201,8 +201,10 @@ def model_card(name: str = config.DEFAULT_MODEL_NAME) -> str | None:
     w = rec.get("warnings", {})
     out = [f"# Model card: `{name}`", "",
            "Brain MRI slice → calibrated probabilities of glioma, meningioma, no tumour and pituitary tumour, and "
-           "P(tumour) = their three tumour classes summed. The model `brain-mri predict` and the dashboard use. "
-           "A research artefact, not a medical device: it has never been validated on patients.", "",
+           "P(tumour) = their three tumour classes summed. "
+           + ("The model `brain-mri predict` and the dashboard use. " if name == config.DEFAULT_MODEL_NAME else
+              f"No longer the shipped model: `{config.DEFAULT_MODEL_NAME}` replaced it (see its card). ")
+           + "A research artefact, not a medical device: it has never been validated on patients.", "",
            "## Training", "",
            f"Recipe `{cfg['recipe']}` ({PLANS.get(cfg['recipe'], 'experiments/batch4_cross_collection/PLAN.md')}): "
            f"`{cfg['arch']}` width "
@@ -241,6 +243,13 @@ def model_card(name: str = config.DEFAULT_MODEL_NAME) -> str | None:
             "- 2-D slices at 128 px; one slice says nothing about the rest of the scan.", "",
             f"Reproduce: `{rec.get('command', '')}` (needs the three collections; `make data`)."]
     return "\n".join(out) + "\n"
+
+
+def write_model_cards() -> list[Path]:
+    """The cards of every cross-collection model in models/ (the shipped one and those it replaced): they quote the
+    same chapter, so they are rewritten together."""
+    names = sorted(p.parent.name for p in config.MODELS_DIR.glob(f"*/{records.RECORD}"))
+    return [p for p in (write_model_card(n) for n in names) if p is not None]
 
 
 def write_model_card(name: str = config.DEFAULT_MODEL_NAME) -> Path | None:
@@ -318,7 +327,7 @@ def cli_cross_collection(args) -> int:
         return 1
     res = xc.compute_chapter(args.v1, args.model)
     (xc.BATCH4 / "RESULTS.md").write_text(results_markdown())
-    card = write_model_card()
+    cards = write_model_cards()
     print(f"wrote experiments/batch4_cross_collection/chapter.json ({len(res)} sections), RESULTS.md"
-          + (f", {card.relative_to(config.PROJ_ROOT).as_posix()}" if card else ""))
+          + "".join(f", {c.relative_to(config.PROJ_ROOT).as_posix()}" for c in cards))
     return 0

@@ -133,9 +133,9 @@ def write_docs(models_dir: Path = config.MODELS_DIR, readme: Path = config.PROJ_
 
 
 def cli_docs(args) -> int:
-    from .cross_collection import write_model_card
+    from .cross_collection import write_model_cards
 
-    for p in [*write_docs(), write_model_card()]:
+    for p in [*write_docs(), *write_model_cards()]:
         if p is not None:  # the shipped model's card: None until that model has a record
             print(f"wrote {p.relative_to(config.PROJ_ROOT)}")
     return 0
