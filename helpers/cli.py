@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--fold", default=None, choices=("br35h", "sartaj", "figshare"),
                    help="leave this source out and test on it (default: the union split's own test groups)")
     s.add_argument("--epochs", type=int, default=None)
+    s.add_argument("--seed", type=int, default=None, help="default: the recipe's (42)")
     s.add_argument("--name", default=None, help="default: <recipe>__<fold or union>")
     s.add_argument("--out-dir", default=str(config.EXPERIMENTS_DIR / "batch4_cross_collection"))
     s.add_argument("--shipped", action="store_true", help="write a shipped model's folder (out-dir/<name>/)")

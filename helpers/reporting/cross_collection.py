@@ -38,7 +38,8 @@ def loco_markdown(loco: pd.DataFrame) -> str:
              "|---|---|---|---|---|---|---|---|"]
     for _, r in loco.iterrows():
         missed = "n/a" if pd.isna(r["missed"]) else f"{int(r['missed_unwarned']):,} of {int(r['missed']):,}"
-        lines.append(f"| {RECIPE_NAMES.get(r['recipe'], r['recipe'])} | {FOLD_NAMES.get(r['fold'], r['fold'])} | "
+        seed = "" if r.get("seed", config.SEED) == config.SEED else f" (seed {int(r['seed'])})"
+        lines.append(f"| {RECIPE_NAMES.get(r['recipe'], r['recipe'])}{seed} | {FOLD_NAMES.get(r['fold'], r['fold'])} | "
                      f"{r['n_tumour']:,} / {r['n_healthy']:,} | {fmt('sensitivity', r['sensitivity'], r['sensitivity_ci'])} | "
                      f"{fmt('specificity', r['specificity'], r['specificity_ci'])} | {fmt('roc_auc', r['auc'], r['auc_ci'])} | "
                      f"{fmt('ece', r['ece'])} | "
@@ -116,6 +117,21 @@ def loco_figure(loco: pd.DataFrame):
     return fig
 
 
+def seed_markdown(loco: pd.DataFrame | None = None) -> str | None:
+    """Batch 7's addendum 2: the primary score of `multi` and `multi_sym` per seed (None before the reruns)."""
+    loco = all_loco() if loco is None else loco
+    seeds = sorted(set(loco.get("seed", [])) - {config.SEED})
+    if not seeds:
+        return None
+    cols = [config.SEED, *seeds]
+    scores = {sd: xc.recipe_scores(loco, sd)["primary"] for sd in cols}
+    lines = ["Primary score (mean balanced accuracy on the Br35H and Sartaj folds) per seed; seed 42 decided:", "",
+             "| recipe | " + " | ".join(f"seed {sd}" for sd in cols) + " |", "|---|" + "---|" * len(cols)]
+    for recipe in ("multi", "multi_sym"):
+        lines.append(f"| `{recipe}` | " + " | ".join(pct(_num(scores[sd].get(recipe))) for sd in cols) + " |")
+    return "\n".join(lines)
+
+
 def gradcam_variants_markdown() -> str | None:
     """Batch 7 addendum's table: the pointing game of each Grad-CAM variant of the shipped model on the validation
     outlines (which chose) and the test outlines. None before experiments/batch7_symmetry/gradcam_variants.py ran."""
@@ -148,6 +164,7 @@ def summary_facts(loco: pd.DataFrame, shipped: dict, ch: dict | None) -> dict:
     """The numbers the summary, the conclusions and the README quote about generalisation (one place)."""
     sel = (ch or {}).get("selection", {})
     choice = sel.get("final_choice") or sel.get("batch4_choice")
+    loco = loco[loco["seed"] == config.SEED] if "seed" in loco else loco  # the pre-registered runs
     rows = loco[loco["recipe"] == choice] if choice else loco.iloc[0:0]
     old = loco[loco["recipe"] == "old"]
     per = {k: v for k, v in (shipped.get("metrics") or {}).items() if k != "all"}
@@ -312,6 +329,7 @@ def results_markdown() -> str:
                 f"`{s.get('rule_as_written_choice')}`.", *([f"- {s['synthesis_note']}."] if "synthesis_note" in s else []),
                 "- `multi_synth` (the addendum's two runs) was not run: synthesis was not kept, so it would not ship.",
                 *([f"- Batch 7: {s['symmetry_note']}."] if "symmetry_note" in s else []),
+                *(["", seed_markdown(), ""] if seed_markdown() else []),
                 f"- Shipped recipe: `{s.get('final_choice', s.get('batch4_choice'))}`.", ""]
     return "\n".join(out) + "\n"
 
