@@ -297,6 +297,17 @@ def test_call_track_record_counts_the_calls_of_the_same_kind():
                                  False) is None
 
 
+def test_collection_track_record_names_each_collections_error_rate():
+    metrics = {"all": {"sensitivity": 0.9, "specificity": 0.8, "n_tumour": 30, "n_healthy": 20},
+               "br35h": {"sensitivity": 0.816, "specificity": 0.796, "n_tumour": 250, "n_healthy": 230},
+               "sartaj-testing": {"sensitivity": 0.75, "specificity": None, "n_tumour": 12, "n_healthy": 0}}
+    neg = registry.collection_track_record({"metrics": metrics}, called_tumour=False)
+    assert neg == "per collection (held-out groups), tumours called no tumour: Br35H 18.4% of 250, Sartaj 25.0% of 12"
+    pos = registry.collection_track_record({"metrics": metrics}, called_tumour=True)
+    assert pos == "per collection (held-out groups), healthy slices called tumour: Br35H 20.4% of 230"
+    assert registry.collection_track_record({}, True) is None  # a model trained on the Kaggle set only
+
+
 class _WithMeta:
     """The test predictor with another evaluation record (the tiny model's JSON has none)."""
 
@@ -318,7 +329,12 @@ def test_upload_shows_the_track_record_of_its_call(predictor, good_jpeg, thresho
     # threshold ~0: every scan is a "tumour" call; threshold 1 (clamped to 0.5 as invalid): depends on P(tumour)
     expect_tumour = res.p_tumour >= res.call_threshold
     assert ("“tumour”" in note) == expect_tumour and ("“no tumour”" in note) == (not expect_tumour)
-    assert 'class="bm-note bm-track"' in cards.headline_html(res)
+    assert 'class="bm-note bm-track"' in cards.headline_html(res) and "per collection" not in note
+    metrics = {"br35h": {"sensitivity": 0.5, "specificity": 0.25, "n_tumour": 10, "n_healthy": 8}}
+    res = upload.process_upload("a.jpg", good_jpeg, _WithMeta(predictor, {**meta, "metrics": metrics}),
+                                with_gradcam=False)
+    assert res.track_record.startswith("track record") and ("Br35H 75.0% of 8" if expect_tumour
+                                                            else "Br35H 50.0% of 10") in res.track_record
     plain = upload.process_upload("a.jpg", good_jpeg, predictor, with_gradcam=False)
     assert plain.track_record is None and "bm-track" not in cards.headline_html(plain)
 

@@ -122,6 +122,24 @@ def call_track_record(meta: dict | None, called_tumour: bool) -> str | None:
             f"(95% CI {100 * lo:.1f}–{100 * hi:.1f}%)")
 
 
+COLLECTION_NAMES = {"br35h": "Br35H", "brain-tumor-mri": "Kaggle", "sartaj-testing": "Sartaj"}
+
+
+def collection_track_record(meta: dict | None, called_tumour: bool) -> str | None:
+    """One line, for a model trained on several collections: the same kind of error per collection, on the held-out
+    groups of the union split (its record's `metrics`, call at P(tumour) >= 0.5). None for other models.
+
+    The leak-free test is Kaggle pictures only; a presenter showing a Br35H-like slice needs that collection's rate."""
+    per = {k: v for k, v in ((meta or {}).get("metrics") or {}).items() if k != "all" and isinstance(v, dict)}
+    key, n_key, what = (("specificity", "n_healthy", "healthy slices called tumour") if called_tumour else
+                        ("sensitivity", "n_tumour", "tumours called no tumour"))
+    parts = [f"{COLLECTION_NAMES.get(c, c)} {100 * (1 - m[key]):.1f}% of {m[n_key]:,}"
+             for c, m in per.items() if m.get(key) is not None and m.get(n_key)]
+    if not parts:
+        return None
+    return f"per collection (held-out groups), {what}: " + ", ".join(parts)
+
+
 def screening_threshold(meta: dict | None) -> float:
     """The P(tumour) threshold chosen on validation for the tumour / no-tumour call, else 0.5."""
     try:

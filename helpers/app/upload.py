@@ -19,7 +19,8 @@ from ..modeling import familiarity
 from ..modeling.predictor import decide
 from ..formatting import megabytes
 from .input_checks import REF_SIZE, check_messages, image_features
-from .registry import DEFAULT_ABSTAIN, abstain_threshold, call_track_record, keras_model, screening_threshold
+from .registry import (DEFAULT_ABSTAIN, abstain_threshold, call_track_record, collection_track_record, keras_model,
+                       screening_threshold)
 
 
 # ----------------------------------------------------------------------------------------- one file
@@ -195,6 +196,9 @@ def process_upload(name: str, data: bytes | bytearray | memoryview | None, predi
     meta = getattr(predictor, "meta", None)
     res.call_threshold = screening_threshold(meta)
     res.track_record = call_track_record(meta, res.p_tumour >= res.call_threshold)
+    per_collection = collection_track_record(meta, res.p_tumour >= res.call_threshold)
+    if res.track_record and per_collection:
+        res.track_record += f"; {per_collection}"
     res.timings_ms["predict"] = round((t3 - t2) * 1000, 1)
     fam = predictor.familiarity_of(x) if hasattr(predictor, "familiarity_of") else None
     if fam is not None:  # the unfamiliar-scan rule of the model's record (modeling.familiarity)
