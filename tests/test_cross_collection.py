@@ -245,8 +245,25 @@ def test_selection_rule_keeps_an_ingredient_only_for_one_point():
     assert xc.select(scores, secondary=True)[0] == "old"  # the rule as first written: the degenerate criterion
 
 
+def _loco_rows(recipe: str, balanced: dict, seed: int = 42, figshare: float = 0.7) -> list[dict]:
+    return ([{"recipe": recipe, "fold": f, "seed": seed, "balanced": b, "sensitivity": 0.5} for f, b in balanced.items()]
+            + [{"recipe": recipe, "fold": "figshare", "seed": seed, "balanced": None, "sensitivity": figshare}])
+
+
+def test_symmetry_rule_and_seed_filter():
+    """Batch 7: kept at >= 1 point of the primary score over `multi`, seed 42 only; other seeds never decide."""
+    loco4 = pd.DataFrame(_loco_rows("multi", {"br35h": 0.515, "sartaj": 0.713}))
+    up = pd.DataFrame(_loco_rows("multi_sym", {"br35h": 0.564, "sartaj": 0.699}, figshare=0.6)
+                      + _loco_rows("multi_sym", {"br35h": 0.40, "sartaj": 0.60}, seed=7))
+    keep, note = xc.symmetry_decision(loco4, up)
+    assert keep and "+1.7 points" in note and "figshare sensitivity -10.0 points" in note
+    assert xc.recipe_scores(up, seed=7).loc["multi_sym", "primary"] == pytest.approx(0.5)
+    flat = pd.DataFrame(_loco_rows("multi_sym", {"br35h": 0.52, "sartaj": 0.713}))
+    assert not xc.symmetry_decision(loco4, flat)[0]  # +0.3 points: not kept
+
+
 def test_no_verdict_ratio_is_rederived_from_the_saved_loco_runs():
-    runs = xc.read_batch(xc.BATCH4) + xc.read_batch(xc.BATCH5)
+    runs = xc.read_batch(xc.BATCH4) + xc.read_batch(xc.BATCH5) + xc.read_batch(xc.BATCH7)
     if not runs:
         pytest.fail("the batch-4 records are committed: they must be found")
     assert fam.NO_VERDICT_RATIO == xc.no_verdict_ratio(runs)
