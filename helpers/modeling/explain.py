@@ -21,7 +21,7 @@ TUMOUR = -2
 # Which maps are weighed: None = "last_conv" (4x4 at 128 px in resnet_small), or an int g = the last layer whose maps
 # are g x g (models without such maps use last_conv). The default was chosen on validation outlines
 # (experiments/batch7_symmetry/PLAN.md, addendum; gradcam_variants.json beside it).
-GRID: int | None = 16
+GRID: int | None = 8
 # What a tumour call's heat map explains: "type" (the most likely tumour type's logit) or "p_tumour" (TUMOUR).
 TARGET = "p_tumour"
 
