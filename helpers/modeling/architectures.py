@@ -25,13 +25,21 @@ class MirrorDifference(layers.Layer):
     and its asymmetry map together. The absolute value keeps the channel in 0..1, which the augmentation's clip and
     zero fill assume (a rotated corner reads "symmetric"); the first channel says which side is brighter."""
 
+    def __init__(self, keep_image: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.keep_image = keep_image  # False: the asymmetry map alone (batch 8), without the slice's own grey levels
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "keep_image": self.keep_image}
+
     def compute_output_shape(self, input_shape):
-        return input_shape[:-1] + (2 * input_shape[-1],)
+        return input_shape[:-1] + ((2 if self.keep_image else 1) * input_shape[-1],)
 
     def call(self, x):
         from keras import ops
 
-        return ops.concatenate([x, ops.abs(x - ops.flip(x, axis=2))], axis=-1)
+        diff = ops.abs(x - ops.flip(x, axis=2))
+        return ops.concatenate([x, diff], axis=-1) if self.keep_image else diff
 
 
 def _inputs(img_size: int) -> tuple[keras.KerasTensor, keras.KerasTensor]:
@@ -57,16 +65,19 @@ def _res_block(x, filters: int, stride: int):
 def resnet_small(img_size: int = config.IMG_SIZE, n_classes: int = len(config.CLASSES), width: int = 16,
                  blocks: tuple[int, ...] = (1, 2, 2, 2), dropout: float = 0.2, augment: float = 1.0,
                  stem_pool: bool = True, augment_layer: str = "keras", gamma: float = 0.0,
-                 mirror: bool = False) -> keras.Model:
+                 mirror: bool | str = False) -> keras.Model:
     """A small residual CNN sized for a 2-core CPU: a strided stem halves the image at once, four stages double the
     width while halving the resolution, global average pooling keeps the head tiny (~0.4M parameters at width 16).
 
     `gamma` > 0 adds RandomAffineAugment's random intensity remap (not scaled by `augment`; "affine" layer only).
-    `mirror` adds the asymmetry channel (MirrorDifference) before the augmentation."""
+    `mirror` True adds the asymmetry channel (MirrorDifference) before the augmentation; "only" feeds the asymmetry
+    map alone."""
     check_options("resnet_small", augment=augment, augment_layer=augment_layer, gamma=gamma)
     inp, x = _inputs(img_size)
     if mirror:
-        x = MirrorDifference(name="mirror")(x)
+        if mirror not in (True, "only"):
+            raise ValueError(f"mirror must be False, True or 'only', not {mirror!r}")
+        x = MirrorDifference(keep_image=mirror is True, name="mirror")(x)
     if augment:  # "keras" (the shipped CPU recipe's layers) or "affine" (one resampling; fast under JAX too)
         if augment_layer == "affine":
             x = RandomAffineAugment(0.04 * augment, 0.06 * augment, 0.12 * augment, contrast=0.25 * augment,

@@ -28,6 +28,8 @@ RECIPES: dict[str, dict] = {
     "multi_synth": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "synth": True},
     # batch 7 (experiments/batch7_symmetry/PLAN.md): multi + the left-right asymmetry channel
     "multi_sym": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True},
+    # batch 8 (experiments/batch8_asymmetry_only/PLAN.md): the asymmetry map alone, no grey levels of the slice itself
+    "multi_asym": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": "only"},
 }
 BASE = {"arch": "resnet_small", "img_size": config.IMG_SIZE, "epochs": 10, "batch_size": 64, "lr": 3e-3,
         "weight_decay": 0.05, "warmup_epochs": 1, "label_smoothing": 0.1, "seed": config.SEED, "width": 16}
@@ -41,7 +43,7 @@ def config_for(recipe: str, fold: str | None = None, **overrides) -> dict:
            "balance": r["balance"], "synth": bool(r.get("synth")), "collections": r["collections"]}
     cfg["model_kwargs"] = {"width": cfg.pop("width"), "stem_pool": True, "augment_layer": r["augment_layer"]}
     if r.get("mirror"):  # only when asked, so the records of earlier recipes keep their exact config
-        cfg["model_kwargs"]["mirror"] = True
+        cfg["model_kwargs"]["mirror"] = r["mirror"]
     return cfg
 
 
