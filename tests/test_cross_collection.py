@@ -262,8 +262,22 @@ def test_symmetry_rule_and_seed_filter():
     assert not xc.symmetry_decision(loco4, flat)[0]  # +0.3 points: not kept
 
 
+def test_asymmetry_only_rule_uses_the_seed_mean_and_four_points():
+    loco7 = pd.DataFrame(_loco_rows("multi_sym", {"br35h": 0.564, "sartaj": 0.699})
+                         + _loco_rows("multi_sym", {"br35h": 0.552, "sartaj": 0.70}, seed=7))
+    near = pd.DataFrame(_loco_rows("multi_asym", {"br35h": 0.70, "sartaj": 0.65})  # seed 42 alone: +4.4
+                        + _loco_rows("multi_asym", {"br35h": 0.55, "sartaj": 0.65}, seed=7))
+    keep, note = xc.asymmetry_only_decision(loco7, near)
+    assert not keep and "+0.9 points" in note  # the mean over both seeds decides
+    far = pd.DataFrame(_loco_rows("multi_asym", {"br35h": 0.72, "sartaj": 0.66})
+                       + _loco_rows("multi_asym", {"br35h": 0.70, "sartaj": 0.66}, seed=7))
+    assert xc.asymmetry_only_decision(loco7, far)[0]
+    missing = pd.DataFrame(_loco_rows("multi_asym", {"br35h": 0.9, "sartaj": 0.9}))  # seed 7 not run
+    assert not xc.asymmetry_only_decision(loco7, missing)[0]
+
+
 def test_no_verdict_ratio_is_rederived_from_the_saved_loco_runs():
-    runs = xc.read_batch(xc.BATCH4) + xc.read_batch(xc.BATCH5) + xc.read_batch(xc.BATCH7)
+    runs = sum((xc.read_batch(b) for b in (xc.BATCH4, xc.BATCH5, xc.BATCH7, xc.BATCH8)), [])
     if not runs:
         pytest.fail("the batch-4 records are committed: they must be found")
     assert fam.NO_VERDICT_RATIO == xc.no_verdict_ratio(runs)

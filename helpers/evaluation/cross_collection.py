@@ -18,6 +18,8 @@ from ..data import union_split
 BATCH4 = config.PROJ_ROOT / "experiments" / "batch4_cross_collection"
 BATCH5 = config.PROJ_ROOT / "experiments" / "batch5_lesion_synthesis"
 BATCH7 = config.PROJ_ROOT / "experiments" / "batch7_symmetry"
+BATCH8 = config.PROJ_ROOT / "experiments" / "batch8_asymmetry_only"
+SEEDS8 = (config.SEED, 7)  # batch 8 scores a recipe by its mean over these seeds
 CALL = 0.5
 ORDER = ("old", "multi", "multi_var", "multi_var_bal")  # ingredients in the pre-registered order
 LINK_THRESHOLDS = (0.975, 0.96, 0.95, 0.94, 0.92, 0.90)
@@ -192,6 +194,23 @@ def symmetry_decision(loco4: pd.DataFrame, loco7: pd.DataFrame) -> tuple[bool, s
                   f"points: {'kept' if keep else 'not kept'}")
 
 
+def seed_mean_primary(loco: pd.DataFrame, recipe: str, seeds=SEEDS8) -> float:
+    """A recipe's primary score averaged over seeds (NaN when a seed's two folds are not both there)."""
+    vals = [recipe_scores(loco, sd)["primary"].get(recipe, np.nan) for sd in seeds]
+    return float(np.mean(vals)) if vals else np.nan
+
+
+def asymmetry_only_decision(loco7: pd.DataFrame, loco8: pd.DataFrame) -> tuple[bool, str]:
+    """Batch 8's rule: `multi_asym` kept if its primary score, averaged over seeds 42 and 7, is >= 4 points above
+    `multi_sym`'s (batch 7, the same seeds)."""
+    a, b = seed_mean_primary(loco7, "multi_sym"), seed_mean_primary(loco8, "multi_asym")
+    gain = (b - a) * 100
+    keep = bool(gain >= 4)
+    return keep, (f"`multi_asym` against `multi_sym` (primary score, mean of seeds {' and '.join(map(str, SEEDS8))}): "
+                  f"{100 * b:.1f}% against {100 * a:.1f}%, {gain:+.1f} points: {'kept' if keep else 'not kept'} "
+                  "(rule: at least 4 points)")
+
+
 def collapse_table(pred: pd.DataFrame, kaggle_groups) -> pd.DataFrame:
     """Share called tumour per collection and label, by whether the picture's twin group is in the Kaggle set."""
     d = pred.assign(seen=pred["group"].isin(set(kaggle_groups)), called=pred["p_tumour"] >= CALL)
@@ -256,6 +275,11 @@ def compute_chapter(v1: str | Path, shipped: str | Path, out: Path = BATCH4 / "c
         res["selection"].update(symmetry_kept=keep, symmetry_note=note,
                                 scores7=recipe_scores(loco7).reset_index().to_dict("records"))
         final = "multi_sym" if keep else final
+    loco8 = loco_frame(read_batch(BATCH8))
+    if len(loco8) and final == "multi_sym":
+        keep, note = asymmetry_only_decision(loco7, loco8)
+        res["selection"].update(asymmetry_only_kept=keep, asymmetry_only_note=note)
+        final = "multi_asym" if keep else final
     res["selection"]["final_choice"] = final
     # localisation on held-out outlined Br35H slices: the union test split's, for v1 and the shipped model
     rows, masks = outlines.union_masks(u.table, u.roots)
@@ -266,7 +290,8 @@ def compute_chapter(v1: str | Path, shipped: str | Path, out: Path = BATCH4 / "c
                                     for p in (old_p, new_p)}
     # and every br35h-fold run whose weights are here (models that never saw a Br35H picture: all 801 outlines)
     fold_loc = res.get("localisation_br35h_fold", {})
-    runs = {f.record: f for b in (BATCH4, BATCH5, BATCH7) for f in records.find(b, experiments=False)}
+    runs = {f.record: f for b in (BATCH4, BATCH5, BATCH7, BATCH8)
+            for f in records.find(b, experiments=False)}
     for f in runs.values():
         rec = records.read(f.record)
         if rec and rec.get("config", {}).get("fold") == "br35h" and f.weights.is_file() and len(rows):
