@@ -147,7 +147,7 @@ def recipe_scores(loco: pd.DataFrame, seed: int = config.SEED) -> pd.DataFrame:
         fig = sub[sub["fold"] == "figshare"]
         out.append({"recipe": recipe, "primary": both["balanced"].mean() if len(both) == 2 else np.nan,
                     "secondary": float(fig["sensitivity"].iloc[0]) if len(fig) else np.nan})
-    return pd.DataFrame(out).set_index("recipe")
+    return pd.DataFrame(out, columns=["recipe", "primary", "secondary"]).set_index("recipe")
 
 
 def select(scores: pd.DataFrame, order=ORDER, secondary: bool = False) -> tuple[str, list[str]]:
