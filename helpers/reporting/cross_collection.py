@@ -180,7 +180,23 @@ def summary_facts(loco: pd.DataFrame, shipped: dict, ch: dict | None) -> dict:
             "pointing": {k: v["pointing_game"] for k, v in (ch or {}).get("localisation_test", {}).items()}}
 
 
+def seed_spread(loco: pd.DataFrame) -> str | None:
+    """One sentence: how far each recipe run with two seeds moved between them (primary score)."""
+    if "seed" not in loco or loco["seed"].nunique() < 2:
+        return None
+    parts = []
+    for recipe in dict.fromkeys(loco["recipe"]):
+        vals = {sd: _num(xc.recipe_scores(loco, sd)["primary"].get(recipe)) for sd in sorted(set(loco["seed"]), key=lambda s: (s != config.SEED, s))}
+        vals = {k: v for k, v in vals.items() if v is not None}
+        if len(vals) >= 2:
+            parts.append(f"`{recipe}` " + " / ".join(pct(v) for v in vals.values())
+                         + f" (seeds {' / '.join(map(str, vals))})")
+    return ("the primary score of " + "; ".join(parts) + ". Differences between recipes smaller than these "
+            "spreads are noise.") if parts else None
+
+
 def summary_markdown(loco: pd.DataFrame, shipped: dict, ch: dict | None) -> str:
+    loco_all = loco
     f = summary_facts(loco, shipped, ch)
     out = []
     for fold, m in f["loco"].items():
@@ -191,6 +207,9 @@ def summary_markdown(loco: pd.DataFrame, shipped: dict, ch: dict | None) -> str:
                    + (f", specificity {fmt('specificity', m['specificity'])}" if both else "")
                    + f" (old recipe: {fmt('sensitivity', o.get('sensitivity'))}"
                    + (f", {fmt('specificity', o.get('specificity'))}" if both else "") + f"). Target 90/90: {_met(ok)}.")
+    spread = seed_spread(loco_all)
+    if spread:
+        out.append(f"- **One seed is not enough to rank recipes**: {spread}")
     for col, m in f["per_collection"].items():
         out.append(f"- Shipped model, held-out groups of **{col}**: sensitivity {fmt('sensitivity', m['sensitivity'])} "
                    f"(target 95%: {_met(m['sensitivity'] is not None and m['sensitivity'] >= 0.95)}), specificity "
