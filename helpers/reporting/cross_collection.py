@@ -261,7 +261,8 @@ def model_card(name: str = config.DEFAULT_MODEL_NAME) -> str | None:
            f"{fmt('accuracy', rec.get('leakfree_accuracy'))}.", "",
            "**On a collection nobody has shown it** (leave one source out, the same recipe trained without it):", "",
            loco_markdown(mine) if len(mine) else "(no LOCO records)", "",
-           "These are the numbers to expect on a new collection, not the in-dataset ones above.", "",
+           "These are the numbers to expect on a new collection, not the in-dataset ones above."
+           + (f" One seed is not enough to rank recipes: {seed_spread(loco)}" if seed_spread(loco) else ""), "",
            "## Warnings the predictions carry", "",
            f"An \"unfamiliar scan\" warning when a slice's feature-space distance to the training collections exceeds "
            f"the 99th percentile of validation slices. On the union test split it fires on {pct(w.get('warned'))} of "
