@@ -198,6 +198,15 @@ def seed_spread(loco: pd.DataFrame) -> str | None:
             "spreads are noise.") if parts else None
 
 
+def max_seed_spread(loco: pd.DataFrame) -> float | None:
+    """The largest change of a recipe's primary score between two seeds, in points (None with one seed)."""
+    if "seed" not in loco or loco["seed"].nunique() < 2:
+        return None
+    by_seed = pd.DataFrame({sd: xc.recipe_scores(loco, sd)["primary"] for sd in sorted(set(loco["seed"]))})
+    spread = (by_seed.max(axis=1) - by_seed.min(axis=1))[by_seed.notna().sum(axis=1) >= 2]
+    return float(spread.max() * 100) if len(spread) else None
+
+
 def summary_markdown(loco: pd.DataFrame, shipped: dict, ch: dict | None) -> str:
     loco_all = loco
     f = summary_facts(loco, shipped, ch)
@@ -321,8 +330,12 @@ def readme_lines() -> list[str]:
             s += f", specificity {fmt('specificity', m['specificity'])}"
         parts.append(s)
     if parts:
+        spread = max_seed_spread(loco)
         lines.append("On a collection it never saw, **expect much less** (leave one collection out, same recipe): "
-                     + "; ".join(parts) + ". Read P(tumour) as a screening aid on familiar scans only; the "
+                     + "; ".join(parts)
+                     + (f" (one training run; with another seed a recipe's score moved by up to {spread:.1f} points)"
+                        if spread is not None else "")
+                     + ". Read P(tumour) as a screening aid on familiar scans only; the "
                      "\"unfamiliar scan\" warning flags the others.")
     if f["leakfree_accuracy"] is not None:
         lines.append(f"In-dataset (Kaggle leak-free test) 4-class accuracy: {fmt('accuracy', f['leakfree_accuracy'])}.")
