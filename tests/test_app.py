@@ -281,6 +281,19 @@ def test_abstain_band(predictor, good_jpeg):
     assert not high.abstain and "refer to a radiologist" not in cards.headline_html(high)
 
 
+def test_abstaining_on_the_type_keeps_a_sure_tumour_call():
+    """P(tumour) 98.5% split between glioma and meningioma: the headline keeps the tumour call and says the type is
+    the unsure part; at P(tumour) 60% the call itself is unsure."""
+    probs = np.array([0.701, 0.278, 0.015, 0.006])
+    res = upload.Result(name="a.jpg", classes=list(config.CLASSES), probs=probs, predicted="glioma",
+                        confidence=0.701, p_tumour=0.985, abstain=True, abstain_threshold=0.902)
+    html_ = cards.headline_html(res)
+    assert "screening call: <b>tumour</b>; the tumour type is uncertain" in html_ and "leaning" not in html_
+    res.probs, res.p_tumour, res.confidence = np.array([0.35, 0.25, 0.40, 0.0]), 0.60, 0.40
+    html_ = cards.headline_html(res)
+    assert "uncertain — refer to a radiologist (leaning tumour)" in html_ and "type is uncertain" not in html_
+
+
 SCREENING = {"threshold": 0.5, "n_tumour": 753, "n_no_tumour": 304, "n_missed": 4, "n_false_alarm": 2}
 
 
@@ -302,9 +315,11 @@ def test_collection_track_record_names_each_collections_error_rate():
                "br35h": {"sensitivity": 0.816, "specificity": 0.796, "n_tumour": 250, "n_healthy": 230},
                "sartaj-testing": {"sensitivity": 0.75, "specificity": None, "n_tumour": 12, "n_healthy": 0}}
     neg = registry.collection_track_record({"metrics": metrics}, called_tumour=False)
-    assert neg == "per collection (held-out groups), tumours called no tumour: Br35H 18.4% of 250, Sartaj 25.0% of 12"
+    assert neg == ("per collection (held-out groups, call at P(tumour) ≥ 0.50), tumours called no tumour: "
+                   "Br35H 18.4% of 250, Sartaj 25.0% of 12")
     pos = registry.collection_track_record({"metrics": metrics}, called_tumour=True)
-    assert pos == "per collection (held-out groups), healthy slices called tumour: Br35H 20.4% of 230"
+    assert pos == ("per collection (held-out groups, call at P(tumour) ≥ 0.50), healthy slices called tumour: "
+                   "Br35H 20.4% of 230")
     assert registry.collection_track_record({}, True) is None  # a model trained on the Kaggle set only
 
 
@@ -537,3 +552,12 @@ def test_cli_dashboard_wires_voila(monkeypatch):
     assert serve.cli_dashboard(argparse.Namespace(port=8123, ip="127.0.0.1")) == 0
     assert "--port=8123" in seen["argv"]
     assert seen["tornado_settings"]["websocket_max_message_size"] == serve.WS_MAX_MESSAGE_BYTES
+
+
+def test_gradcam_caption_names_what_the_map_explains(predictor, good_jpeg):
+    res = upload.process_upload("a.jpg", good_jpeg, predictor)
+    assert res.heat is not None
+    want = "P(tumour)" if res.predicted in config.TUMOUR_CLASSES else res.predicted
+    assert res.heat_of == want
+    html_ = " ".join(x.value for x in _walk(cards.render_card(res)) if isinstance(getattr(x, "value", None), str))
+    assert f"Grad-CAM for “{want}”" in html_

@@ -81,9 +81,12 @@ def headline_html(res: Result) -> str:
         return no_verdict_html(res)
     colour = COLOURS[state]
     call = "tumour" if res.p_tumour >= res.call_threshold else "no tumour"
+    # abstaining on the type while P(tumour) itself is as sure as the abstain threshold: say which part is unsure
+    type_only = state == "uncertain" and max(res.p_tumour, 1 - res.p_tumour) >= res.abstain_threshold
     words = {"tumour": f"screening call: <b>tumour</b> (P(tumour) ≥ {threshold(res.call_threshold)})",
              "no_tumour": f"screening call: <b>no tumour</b> (P(tumour) &lt; {threshold(res.call_threshold)})",
-             "uncertain": f"uncertain — refer to a radiologist (leaning {call})",
+             "uncertain": (f"screening call: <b>{call}</b>; the tumour type is uncertain — refer to a radiologist"
+                           if type_only else f"uncertain — refer to a radiologist (leaning {call})"),
              "unfamiliar": f"uncertain — unfamiliar scan (leaning {call}; do not read it as a result)"}[state]
     parts = [f'<div class="bm-headline bm-state-{state}" data-p-tumour="{res.p_tumour:.6f}" '
              f'data-predicted="{esc(res.predicted)}" data-abstain="{int(res.abstain)}" data-verdict="1" '
@@ -97,7 +100,8 @@ def headline_html(res: Result) -> str:
         parts.append(f'<div class="bm-abstain">uncertain — unfamiliar scan<br><span style="font-weight:400">'
                      f'{esc(why)}</span></div>')
     elif res.abstain:
-        parts.append(f'<div class="bm-abstain">uncertain — refer to a radiologist<br><span style="font-weight:400">'
+        what = "tumour type uncertain" if type_only else "uncertain"
+        parts.append(f'<div class="bm-abstain">{what} — refer to a radiologist<br><span style="font-weight:400">'
                      f'highest calibrated probability {res.confidence:.2f} is below the abstain threshold '
                      f'{threshold(res.abstain_threshold)} (chosen on validation)</span></div>')
     else:
@@ -190,7 +194,7 @@ def render_card(res: Result, alpha: float = 0.45):
                     log.warning("re-blend failed", exc_info=True)
 
             slider.observe(reblend, names="value")
-            cols.append(column(cam, slider, caption(f"Grad-CAM for “{esc(res.predicted)}”: where the network looked")))
+            cols.append(column(cam, slider, caption(f"Grad-CAM for “{esc(res.heat_of or res.predicted)}”: where the network looked")))
         except Exception:  # noqa: BLE001
             log.warning("overlay failed", exc_info=True)
     right = [w.HTML(messages_html(res))] if (res.warnings or res.notes) else []

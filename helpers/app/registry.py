@@ -137,7 +137,9 @@ def collection_track_record(meta: dict | None, called_tumour: bool) -> str | Non
              for c, m in per.items() if m.get(key) is not None and m.get(n_key)]
     if not parts:
         return None
-    return f"per collection (held-out groups), {what}: " + ", ".join(parts)
+    from ..modeling.predictor import CALL  # the threshold the records' per-collection metrics were computed at
+
+    return f"per collection (held-out groups, call at P(tumour) ≥ {CALL:.2f}), {what}: " + ", ".join(parts)
 
 
 def screening_threshold(meta: dict | None) -> float:

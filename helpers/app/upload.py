@@ -51,7 +51,8 @@ class Result:
     abstain_threshold: float = DEFAULT_ABSTAIN
     call_threshold: float = 0.5  # P(tumour) at or above it is a "tumour" call (screening threshold chosen on val)
     track_record: str | None = None  # how often the model's call of this kind was wrong on the leak-free test
-    heat: np.ndarray | None = None  # Grad-CAM (S, S) in [0, 1] for the predicted class
+    heat: np.ndarray | None = None  # Grad-CAM (S, S) in [0, 1] of the call (P(tumour) or the predicted class)
+    heat_of: str | None = None  # what the heat map explains, for its caption
     # Unlike every training collection (the model's feature-space distance above its validation quantile): the page
     # shows an "unfamiliar scan" warning and never a confident green "no tumour".
     unfamiliar: bool = False
@@ -239,6 +240,7 @@ def process_upload(name: str, data: bytes | bytearray | memoryview | None, predi
             # a tumour call's map explains P(tumour) (explain.TARGET, chosen on validation outlines), else the class
             k = explain.TUMOUR if explain.TARGET == "p_tumour" and res.predicted in config.TUMOUR_CLASSES else idx
             heat = np.asarray(gradcam(model, x, k), dtype=np.float32)
+            res.heat_of = "P(tumour)" if k == explain.TUMOUR else classes[idx]
             res.heat = heat if heat.shape == x.shape else None
         except Exception as e:  # noqa: BLE001
             log.warning("Grad-CAM failed for %s", res.name, exc_info=True)
