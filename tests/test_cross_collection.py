@@ -341,3 +341,20 @@ def test_shipped_model_gives_no_verdict_on_photos_and_one_on_an_mri():
     Image.fromarray((a / a.max() * 255).astype(np.uint8)).save(buf, "PNG")
     mri = process_upload("s1045.png", buf.getvalue(), p, with_gradcam=False)
     assert mri.ok and mri.verdict and not mri.unfamiliar and mri.predicted in config.CLASSES
+
+
+def test_one_pass_prediction_matches_the_two_calls():
+    """Predictor.predict_with_familiarity (logits and features in one forward pass) gives what predict_arrays and
+    familiarity_of give separately, for one slice and for a batch."""
+    from helpers.data import prepare, synthetic
+    from helpers.modeling.predictor import load_model
+
+    p = load_model(config.DEFAULT_MODEL)
+    X = np.stack([prepare.prepare(synthetic.make_phantom(c, i, size=160)[0], p.img_size)
+                  for i, c in enumerate(config.CLASSES)])
+    for batch in (X[:1], X):
+        probs, (d, flag) = p.predict_with_familiarity(batch)
+        np.testing.assert_allclose(probs, p.predict_arrays(batch), atol=1e-5)
+        d2, flag2 = p.familiarity_of(batch)
+        np.testing.assert_allclose(d, d2, rtol=1e-5)
+        assert (flag == flag2).all()

@@ -175,8 +175,13 @@ def process_upload(name: str, data: bytes | bytearray | memoryview | None, predi
     if predictor is None:
         res.timings_ms["total"] = round((time.perf_counter() - t0) * 1000, 1)
         return res
+    fam = None
     try:
-        probs = np.asarray(predictor.predict_arrays(x[None]), dtype=np.float64).reshape(-1)
+        if hasattr(predictor, "predict_with_familiarity"):  # one forward pass for the call and the familiarity
+            probs, fam = predictor.predict_with_familiarity(x[None])
+        else:  # a predictor without the rule (tests' stand-ins)
+            probs = predictor.predict_arrays(x[None])
+        probs = np.asarray(probs, dtype=np.float64).reshape(-1)
         if not np.all(np.isfinite(probs)) or probs.sum() <= 0:
             raise ValueError("model returned invalid probabilities")
         probs = probs / probs.sum()
@@ -201,7 +206,6 @@ def process_upload(name: str, data: bytes | bytearray | memoryview | None, predi
     if res.track_record and per_collection:
         res.track_record += f"; {per_collection}"
     res.timings_ms["predict"] = round((t3 - t2) * 1000, 1)
-    fam = predictor.familiarity_of(x) if hasattr(predictor, "familiarity_of") else None
     if fam is not None:  # the unfamiliar-scan rule of the model's record (modeling.familiarity)
         res.familiarity_score, res.unfamiliar = float(fam[0][0]), bool(fam[1][0])
         rule = predictor.familiarity

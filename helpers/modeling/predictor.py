@@ -99,9 +99,16 @@ class Predictor:
             self.familiarity = records.read_json(records.files(self.path).record.with_name(rule_file))
             if self.familiarity is None:
                 raise ModelError(f"{self.path.name}: its record names {rule_file}, which is missing")
+            import keras
+
             from .familiarity import feature_model
 
-            self._features_fn = tf.function(feature_model(model), input_signature=[spec], reduce_retracing=True)
+            features = feature_model(model)
+            self._features_fn = tf.function(features, input_signature=[spec], reduce_retracing=True)
+            # logits and features in one forward pass (an upload needs both); with flip TTA the logits need the
+            # mirrored pass, so such a model keeps the two calls
+            both = keras.Model(model.inputs, [model.outputs[0], features.outputs[0]])
+            self._both_fn = tf.function(both, input_signature=[spec], reduce_retracing=True)
 
     def __repr__(self) -> str:
         tta = f", tta={self.tta}" if self.tta else ""
@@ -167,10 +174,28 @@ class Predictor:
         d = score(self.familiarity, F)
         return d, unfamiliar(self.familiarity, d)
 
+    def predict_with_familiarity(self, X: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+        """(calibrated probabilities [N, n_classes], familiarity_of(X)) from one forward pass where the model allows
+        it; the same numbers as predict_arrays and familiarity_of (tested)."""
+        if self.familiarity is None or self.tta:
+            return self.predict_arrays(X), self.familiarity_of(X)
+        import tensorflow as tf
+
+        from .familiarity import score, unfamiliar
+
+        X = self._as_batch(X)
+        logits, feats = [], []
+        for i in range(0, len(X), _BATCH):
+            lg, f = self._both_fn(tf.convert_to_tensor(X[i:i + _BATCH, :, :, None].astype(np.float32)))
+            logits.append(lg.numpy())
+            feats.append(f.numpy())
+        d = score(self.familiarity, np.concatenate(feats).astype(np.float64))
+        return _softmax(np.concatenate(logits), self.temperature), (d, unfamiliar(self.familiarity, d))
+
     def warmup(self, explain: bool = True) -> "Predictor":
         """Trace the compiled functions now (~1-2 s each) so the first user request is fast."""
         x = np.zeros((self.img_size, self.img_size), np.uint8)
-        self.predict_one(x)
+        self.predict_with_familiarity(x)
         if explain:
             from .explain import gradcam_and_logits
 
@@ -204,12 +229,13 @@ class Predictor:
             else:
                 heat, logits = gradcam_and_logits(self.model, x, class_idx)
                 probs = _softmax(logits[None], self.temperature)[0]
+            fam = self.familiarity_of(x)
         else:
-            probs = self.predict_one(x)
+            P, fam = self.predict_with_familiarity(x)
+            probs = P[0]
         k = int(probs.argmax())
         t = self.abstain_threshold
         warnings = list(dec.warnings)
-        fam = self.familiarity_of(x)
         if fam is not None and fam[1][0]:
             from .familiarity import message
 
@@ -338,8 +364,7 @@ def predict_files(paths: Iterable[str | Path], predictor: Predictor | None = Non
         rows.append(row)
     if arrays:
         X = np.stack(arrays)
-        probs = predictor.predict_arrays(X)
-        fam = predictor.familiarity_of(X)
+        probs, fam = predictor.predict_with_familiarity(X)
         for j, (i, pr) in enumerate(zip(ok_idx, probs)):
             rows[i].update(probs={c: float(v) for c, v in zip(predictor.classes, pr)},
                            p_tumour=float(p_tumour(pr)), prediction=decide(pr, predictor.classes))
