@@ -561,3 +561,20 @@ def test_gradcam_caption_names_what_the_map_explains(predictor, good_jpeg):
     assert res.heat_of == want
     html_ = " ".join(x.value for x in _walk(cards.render_card(res)) if isinstance(getattr(x, "value", None), str))
     assert f"Grad-CAM for “{want}”" in html_
+
+
+def test_the_headline_reason_is_not_repeated_in_the_list():
+    """A picture with no verdict (or an unfamiliar one) shows its reason once, in the headline; the other warnings
+    stay in the list below."""
+    warnings = ["bright marks outside the head (text, ruler, frame or a second image?): crop the slice first",
+                "unlike the training MRI slices (no black background round a head, or unusual intensities): "
+                "out of distribution, result unreliable"]
+    res = upload.Result(name="pack.png", classes=list(config.CLASSES), probs=np.full(4, 0.25), predicted="glioma",
+                        confidence=0.25, p_tumour=0.75, abstain=True, verdict=False, warnings=list(warnings))
+    assert cards.headline_reason(res) == warnings[1]
+    page = cards.headline_html(res) + cards.messages_html(res)
+    assert page.count("unlike the training MRI slices") == 1 and page.count("bright marks") == 1
+    res.verdict, res.unfamiliar = True, True
+    res.warnings = warnings[:1] + ["unfamiliar scan: this slice is unlike the training collections"]
+    page = cards.headline_html(res) + cards.messages_html(res)
+    assert page.count("unfamiliar scan: this slice") == 1 and "bright marks" in cards.messages_html(res)

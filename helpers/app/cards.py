@@ -65,9 +65,21 @@ def headline_state(res: Result) -> str:
 COLOURS = {"tumour": C_TUMOUR, "no_tumour": C_OK, "uncertain": C_WARN, "unfamiliar": C_WARN}
 
 
+_REASONS = {"none": ("colour image", "unlike the training MRI slices", "unfamiliar scan"),
+            "unfamiliar": ("unfamiliar scan",)}
+
+
+def headline_reason(res: Result) -> str | None:
+    """The warning the headline itself shows (no verdict, unfamiliar scan), so the list below leaves it out."""
+    starts = _REASONS.get(headline_state(res))
+    if not starts or not res.warnings:
+        return None
+    return next((w for w in res.warnings if w.startswith(starts)), res.warnings[0])
+
+
 def no_verdict_html(res: Result) -> str:
     """The whole headline of a picture the input checks reject: the reason, no class, no P(tumour), no colour."""
-    reason = res.warnings[0] if res.warnings else "the input checks rejected it"
+    reason = headline_reason(res) or "the input checks rejected it"
     return (f'<div class="bm-headline bm-no-verdict" data-verdict="0"><div class="bm-label">result</div>'
             f'<div class="bm-nv"><b>{esc(NO_VERDICT[0].upper() + NO_VERDICT[1:])}</b>.</div>'
             f'<div class="bm-note">{esc(reason)}</div></div>')
@@ -96,7 +108,7 @@ def headline_html(res: Result) -> str:
              f'<div class="bm-call" style="color:{colour}">{words}</div>',
              f'<div>Most likely single class: <b>{esc(res.predicted)}</b> ({pct(res.confidence)})</div>']
     if state == "unfamiliar":
-        why = res.warnings[0] if res.warnings else "the picture is unlike the scans the model was trained on"
+        why = headline_reason(res) or "the picture is unlike the scans the model was trained on"
         parts.append(f'<div class="bm-abstain">uncertain — unfamiliar scan<br><span style="font-weight:400">'
                      f'{esc(why)}</span></div>')
     elif res.abstain:
@@ -127,7 +139,9 @@ def headline_html(res: Result) -> str:
 
 
 def messages_html(res: Result) -> str:
-    out = [f'<div class="bm-warn">⚠ {esc(w)}</div>' for w in res.warnings]
+    """The warnings and notes beside the headline, less the one the headline already states."""
+    shown = headline_reason(res)
+    out = [f'<div class="bm-warn">⚠ {esc(w)}</div>' for w in res.warnings if w != shown]
     out += [f'<div class="bm-note">ℹ {esc(n)}</div>' for n in res.notes]
     return "".join(out)
 
@@ -197,7 +211,8 @@ def render_card(res: Result, alpha: float = 0.45):
             cols.append(column(cam, slider, caption(f"Grad-CAM for “{esc(res.heat_of or res.predicted)}”: where the network looked")))
         except Exception:  # noqa: BLE001
             log.warning("overlay failed", exc_info=True)
-    right = [w.HTML(messages_html(res))] if (res.warnings or res.notes) else []
+    msgs = messages_html(res)
+    right = [w.HTML(msgs)] if msgs else []
     if res.probs is not None and not verdict:
         right.append(w.HTML(no_verdict_html(res)))
     elif res.probs is not None:
