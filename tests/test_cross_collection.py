@@ -276,8 +276,21 @@ def test_asymmetry_only_rule_uses_the_seed_mean_and_four_points():
     assert not xc.asymmetry_only_decision(loco7, missing)[0]
 
 
+def test_ensemble_rule_keeps_the_better_one_only_at_four_points():
+    loco7 = pd.DataFrame(_loco_rows("multi_sym", {"br35h": 0.56, "sartaj": 0.70})
+                         + _loco_rows("multi_sym", {"br35h": 0.55, "sartaj": 0.71}, seed=7))  # 63.0%
+    loco9 = pd.DataFrame(_loco_rows("ens_a", {"br35h": 0.62, "sartaj": 0.72})
+                         + _loco_rows("ens_a", {"br35h": 0.64, "sartaj": 0.72}, seed=7)  # 67.5%: +4.5
+                         + _loco_rows("ens_b", {"br35h": 0.60, "sartaj": 0.70})
+                         + _loco_rows("ens_b", {"br35h": 0.60, "sartaj": 0.70}, seed=7))  # 65.0%
+    kept, note = xc.ensemble_decision(loco7, loco9)
+    assert kept == "ens_a" and "+4.5 points: kept" in note and "`ens_b` 65.0%" in note
+    kept, note = xc.ensemble_decision(loco7, loco9[loco9["recipe"] == "ens_b"])
+    assert kept is None and "+2.0 points: not kept" in note
+
+
 def test_no_verdict_ratio_is_rederived_from_the_saved_loco_runs():
-    runs = sum((xc.read_batch(b) for b in (xc.BATCH4, xc.BATCH5, xc.BATCH7, xc.BATCH8)), [])
+    runs = sum((xc.read_batch(b) for b in (xc.BATCH4, xc.BATCH5, xc.BATCH7, xc.BATCH8, xc.BATCH9)), [])
     if not runs:
         pytest.fail("the batch-4 records are committed: they must be found")
     assert fam.NO_VERDICT_RATIO == xc.no_verdict_ratio(runs)

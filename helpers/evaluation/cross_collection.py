@@ -20,6 +20,7 @@ BATCH4 = config.PROJ_ROOT / "experiments" / "batch4_cross_collection"
 BATCH5 = config.PROJ_ROOT / "experiments" / "batch5_lesion_synthesis"
 BATCH7 = config.PROJ_ROOT / "experiments" / "batch7_symmetry"
 BATCH8 = config.PROJ_ROOT / "experiments" / "batch8_asymmetry_only"
+BATCH9 = config.PROJ_ROOT / "experiments" / "batch9_ensembles"
 SEEDS8 = (config.SEED, 7)  # batch 8 scores a recipe by its mean over these seeds
 ORDER = ("old", "multi", "multi_var", "multi_var_bal")  # ingredients in the pre-registered order
 LINK_THRESHOLDS = (0.975, 0.96, 0.95, 0.94, 0.92, 0.90)
@@ -211,6 +212,22 @@ def asymmetry_only_decision(loco7: pd.DataFrame, loco8: pd.DataFrame) -> tuple[b
                   "(rule: at least 4 points)")
 
 
+def ensemble_decision(loco7: pd.DataFrame, loco9: pd.DataFrame) -> tuple[str | None, str]:
+    """Batch 9's rule: the better ensemble by the seed-mean primary score, kept if >= 4 points above `multi_sym`."""
+    base = seed_mean_primary(loco7, "multi_sym")
+    scores = {r: seed_mean_primary(loco9, r) for r in dict.fromkeys(loco9["recipe"])}
+    scores = {r: v for r, v in scores.items() if not np.isnan(v)}
+    if not scores:
+        return None, "no ensemble has both seeds on both folds"
+    best = max(scores, key=scores.get)
+    gain = (scores[best] - base) * 100
+    keep = bool(gain >= 4)
+    listed = ", ".join(f"`{r}` {100 * v:.1f}%" for r, v in scores.items())
+    return (best if keep else None), (f"ensembles (primary score, mean of seeds {' and '.join(map(str, SEEDS8))}): "
+                                      f"{listed}, against `multi_sym` {100 * base:.1f}%; the better one "
+                                      f"{gain:+.1f} points: {'kept' if keep else 'not kept'} (rule: at least 4 points)")
+
+
 def collapse_table(pred: pd.DataFrame, kaggle_groups) -> pd.DataFrame:
     """Share called tumour per collection and label, by whether the picture's twin group is in the Kaggle set."""
     d = pred.assign(seen=pred["group"].isin(set(kaggle_groups)), called=pred["p_tumour"] >= CALL)
@@ -280,6 +297,11 @@ def compute_chapter(v1: str | Path, shipped: str | Path, out: Path = BATCH4 / "c
         keep, note = asymmetry_only_decision(loco7, loco8)
         res["selection"].update(asymmetry_only_kept=keep, asymmetry_only_note=note)
         final = "multi_asym" if keep else final
+    loco9 = loco_frame(read_batch(BATCH9))
+    if len(loco9) and final == "multi_sym":
+        kept, note = ensemble_decision(loco7, loco9)
+        res["selection"].update(ensemble_kept=kept, ensemble_note=note)
+        final = kept or final
     res["selection"]["final_choice"] = final
     # localisation on held-out outlined Br35H slices: the union test split's, for v1 and the shipped model
     rows, masks = outlines.union_masks(u.table, u.roots)

@@ -15,13 +15,16 @@ CHAPTER = xc.BATCH4 / "chapter.json"
 FOLD_NAMES = {"br35h": "Br35H", "sartaj": "Sartaj", "figshare": "figshare"}
 RECIPE_NAMES = {"old": "old (Kaggle only)", "multi": "+ all collections", "multi_var": "+ variety augmentation",
                 "multi_var_bal": "+ balanced weights", "multi_var_bal_synth": "+ lesion synthesis",
-                "multi_sym": "+ asymmetry channel", "multi_asym": "asymmetry map alone"}
+                "multi_sym": "+ asymmetry channel", "multi_asym": "asymmetry map alone",
+                "ens_multi_sym": "ensemble: all collections + asymmetry channel",
+                "ens_sym_asym": "ensemble: asymmetry channel + map alone"}
 PLANS = {"multi_sym": "experiments/batch7_symmetry/PLAN.md", "multi_asym": "experiments/batch8_asymmetry_only/PLAN.md"}  # recipes planned outside batch 4's PLAN.md
 
 
 def all_loco() -> pd.DataFrame:
-    """Every leave-one-source-out run of batches 4, 5, 7 and 8, one row per recipe, fold and seed."""
-    return xc.loco_frame(sum((xc.read_batch(b) for b in (xc.BATCH4, xc.BATCH5, xc.BATCH7, xc.BATCH8)), []))
+    """Every leave-one-source-out run of batches 4, 5, 7, 8 and 9, one row per recipe, fold and seed."""
+    return xc.loco_frame(sum((xc.read_batch(b) for b in (xc.BATCH4, xc.BATCH5, xc.BATCH7, xc.BATCH8, xc.BATCH9)),
+                             []))
 
 
 def fmt(key: str, v, ci=None) -> str:
@@ -131,7 +134,8 @@ def seed_markdown(loco: pd.DataFrame | None = None) -> str | None:
     lines = ["Primary score (mean balanced accuracy on the Br35H and Sartaj folds) per seed. Batch 7 decided on seed "
              "42 alone, batch 8 on the mean:", "",
              "| recipe | " + " | ".join(f"seed {sd}" for sd in cols) + " | mean |", "|---|" + "---|" * (len(cols) + 1)]
-    for recipe in [r for r in ("multi", "multi_sym", "multi_asym") if r in set(loco["recipe"])]:
+    for recipe in [r for r in ("multi", "multi_sym", "multi_asym", "ens_multi_sym", "ens_sym_asym")
+                   if r in set(loco["recipe"])]:
         lines.append(f"| `{recipe}` | " + " | ".join(pct(_num(scores[sd].get(recipe))) for sd in cols)
                      + f" | {pct(_num(xc.seed_mean_primary(loco, recipe, cols)))} |")
     return "\n".join(lines)
@@ -348,14 +352,16 @@ def results_markdown() -> str:
     loco5 = xc.loco_frame(xc.read_batch(xc.BATCH5))
     loco7 = xc.loco_frame(xc.read_batch(xc.BATCH7))
     loco8 = xc.loco_frame(xc.read_batch(xc.BATCH8))
+    loco9 = xc.loco_frame(xc.read_batch(xc.BATCH9))
     ch = chapter() or {}
     s = ch.get("selection", {})
-    out = ["# Batches 4, 5, 7 and 8: results (written by `brain-mri cross-collection` from the run records)", "",
+    out = ["# Batches 4, 5, 7, 8 and 9: results (written by `brain-mri cross-collection` from the run records)", "",
            "Plans: `experiments/batch4_cross_collection/PLAN.md` (with its amendment), "
            "`experiments/batch5_lesion_synthesis/PLAN.md` (with its addendum), "
-           "`experiments/batch7_symmetry/PLAN.md`, `experiments/batch8_asymmetry_only/PLAN.md`.", "",
+           "`experiments/batch7_symmetry/PLAN.md`, `experiments/batch8_asymmetry_only/PLAN.md`, "
+           "`experiments/batch9_ensembles/PLAN.md`.", "",
            "## Every leave-one-source-out run", "",
-           loco_markdown(pd.concat([loco4, loco5, loco7, loco8], ignore_index=True)), ""]
+           loco_markdown(pd.concat([loco4, loco5, loco7, loco8, loco9], ignore_index=True)), ""]
     if s:
         scores = pd.DataFrame(s.get("scores", []) + s.get("scores7", []))
         if len(scores):
@@ -369,6 +375,7 @@ def results_markdown() -> str:
                 "- `multi_synth` (the addendum's two runs) was not run: synthesis was not kept, so it would not ship.",
                 *([f"- Batch 7: {s['symmetry_note']}."] if "symmetry_note" in s else []),
                 *([f"- Batch 8: {s['asymmetry_only_note']}."] if "asymmetry_only_note" in s else []),
+                *([f"- Batch 9: {s['ensemble_note']}."] if "ensemble_note" in s else []),
                 *(["", seed_markdown(), ""] if seed_markdown() else []),
                 f"- Shipped recipe: `{s.get('final_choice', s.get('batch4_choice'))}`.", ""]
     return "\n".join(out) + "\n"
