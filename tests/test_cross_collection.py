@@ -371,3 +371,14 @@ def test_one_pass_prediction_matches_the_two_calls():
         d2, flag2 = p.familiarity_of(batch)
         np.testing.assert_allclose(d, d2, rtol=1e-5)
         assert (flag == flag2).all()
+
+
+def test_the_recorded_command_reproduces_the_run():
+    from helpers.modeling import train_union
+
+    cfg = train_union.config_for("multi_sym", None, epochs=15)
+    assert (train_union.command_for(cfg, config.MODELS_DIR, "brain_tumor_xc_sym", True)
+            == "brain-mri train-union --recipe multi_sym --epochs 15 --out-dir models --name brain_tumor_xc_sym --shipped")
+    cfg = train_union.config_for("multi", "br35h", seed=7)
+    assert train_union.command_for(cfg, config.PROJ_ROOT / "experiments" / "b", "m", False) == (
+        "brain-mri train-union --recipe multi --fold br35h --seed 7 --out-dir experiments/b --name m")

@@ -127,6 +127,23 @@ def train_fold(cfg: dict, u: union_split.Union, X: np.ndarray, verbose: int = 2)
     return {"model": model, "record": rec, "rule": rule, "test": te, "probs": P, "distance": dist}
 
 
+def command_for(cfg: dict, folder: Path, name: str, shipped: bool) -> str:
+    """The `brain-mri train-union` line that reproduces a run (flags only where they differ from the defaults)."""
+    parts = [f"brain-mri train-union --recipe {cfg['recipe']}"]
+    if cfg.get("fold"):
+        parts.append(f"--fold {cfg['fold']}")
+    if cfg.get("epochs") != BASE["epochs"]:
+        parts.append(f"--epochs {cfg['epochs']}")
+    if cfg.get("seed") != BASE["seed"]:
+        parts.append(f"--seed {cfg['seed']}")
+    try:
+        out = Path(folder).resolve().relative_to(config.PROJ_ROOT).as_posix()
+    except ValueError:
+        out = Path(folder).name
+    parts.append(f"--out-dir {out} --name {name}" + (" --shipped" if shipped else ""))
+    return " ".join(parts)
+
+
 def union_predictions_path(f: records.ModelFiles):
     """Where a run's union-split (or held-out fold) predictions are: <name>.predictions.csv for an experiment,
     union_predictions.csv in a shipped model's folder."""
@@ -155,7 +172,6 @@ def save_run(run: dict, folder: Path, name: str, shipped: bool = False) -> recor
     rec = {"name": name, "arch": run["record"]["config"]["arch"], "classes": list(config.CLASSES),
            "img_size": run["record"]["config"]["img_size"], "keras_file": f.weights.name,
            "keras_sha256": records.sha256_file(f.weights), "familiarity_file": rule_path.name,
-           **run["record"], "command": f"brain-mri train-union --recipe {run['record']['config']['recipe']}"
-           + (f" --fold {run['record']['config']['fold']}" if run["record"]["config"]["fold"] else "")}
+           **run["record"], "command": command_for(run["record"]["config"], folder, name, shipped)}
     records.write(rec, f.record)
     return f

@@ -283,7 +283,9 @@ def model_card(name: str = config.DEFAULT_MODEL_NAME) -> str | None:
            f"An \"unfamiliar scan\" warning when a slice's feature-space distance to the training collections exceeds "
            f"the 99th percentile of validation slices. On the union test split it fires on {pct(w.get('warned'))} of "
            f"slices; {w.get('missed_unwarned', 'n/a')} of its {w.get('missed', 'n/a')} missed tumours carried none. "
-           "Colour pictures and pictures farther than any held-out MRI slice get no verdict in the dashboard.", ""]
+           "In the dashboard no verdict is given for colour pictures, for pictures the pixel checks find unlike any "
+           "MRI slice (no black background round a head, unusual intensities), or for pictures farther than any "
+           "held-out MRI slice.", ""]
     loc = ch.get("localisation_test", {})
     if loc:
         out += ["## Where it looks", "",
