@@ -58,8 +58,10 @@ def unfamiliar(rule: dict, distance) -> np.ndarray:
 
 def message(score_value: float, rule: dict) -> str:
     """The dashboard's and the CLI's warning for an unfamiliar slice."""
-    return (f"unfamiliar scan: this slice is unlike the training collections (feature distance {score_value:.0f}, "
-            f"above the {rule['quantile']:.0%} of validation slices at {rule['threshold']:.0f}); the model's "
+    # as a ratio: two distances printed side by side can round to the same number
+    ratio = score_value / rule["threshold"]
+    return (f"unfamiliar scan: this slice is unlike the training collections (its feature distance is "
+            f"{ratio:.2f}× the distance that {rule['quantile']:.0%} of validation slices stay within); the model's "
             "numbers were measured on other pictures and may not hold here")
 
 
