@@ -570,11 +570,13 @@ def test_the_headline_reason_is_not_repeated_in_the_list():
                 "unlike the training MRI slices (no black background round a head, or unusual intensities): "
                 "out of distribution, result unreliable"]
     res = upload.Result(name="pack.png", classes=list(config.CLASSES), probs=np.full(4, 0.25), predicted="glioma",
-                        confidence=0.25, p_tumour=0.75, abstain=True, verdict=False, warnings=list(warnings))
+                        confidence=0.25, p_tumour=0.75, abstain=True, verdict=False, warnings=list(warnings),
+                        reason=warnings[1])
     assert cards.headline_reason(res) == warnings[1]
     page = cards.headline_html(res) + cards.messages_html(res)
     assert page.count("unlike the training MRI slices") == 1 and page.count("bright marks") == 1
     res.verdict, res.unfamiliar = True, True
     res.warnings = warnings[:1] + ["unfamiliar scan: this slice is unlike the training collections"]
+    res.reason = res.warnings[1]
     page = cards.headline_html(res) + cards.messages_html(res)
     assert page.count("unfamiliar scan: this slice") == 1 and "bright marks" in cards.messages_html(res)

@@ -358,7 +358,7 @@ def test_shipped_model_gives_no_verdict_on_photos_and_one_on_an_mri():
 
 def test_one_pass_prediction_matches_the_two_calls():
     """Predictor.predict_with_familiarity (logits and features in one forward pass) gives what predict_arrays and
-    familiarity_of give separately, for one slice and for a batch."""
+    the familiarity rule on separately computed features give, for one slice and for a batch."""
     from helpers.data import prepare, synthetic
     from helpers.modeling.predictor import load_model
 
@@ -368,9 +368,9 @@ def test_one_pass_prediction_matches_the_two_calls():
     for batch in (X[:1], X):
         probs, (d, flag) = p.predict_with_familiarity(batch)
         np.testing.assert_allclose(probs, p.predict_arrays(batch), atol=1e-5)
-        d2, flag2 = p.familiarity_of(batch)
-        np.testing.assert_allclose(d, d2, rtol=1e-5)
-        assert (flag == flag2).all()
+        d2 = fam.score(p.familiarity, fam.features(p.model, batch))
+        np.testing.assert_allclose(d, d2, rtol=1e-4)
+        assert (flag == fam.unfamiliar(p.familiarity, d2)).all()
 
 
 def test_the_recorded_command_reproduces_the_run():

@@ -39,8 +39,8 @@ def test_gradcam_shape_range_and_cache(tiny_model_json, tiny_images):
     heat = explain.gradcam(p.model, x)
     assert heat.shape == (p.img_size, p.img_size) and heat.dtype == np.float32
     assert heat.min() >= 0 and heat.max() <= 1 and (heat.max() == 1 or heat.max() == 0)
-    fn = explain._gradcam_fn(p.model)
-    assert explain._gradcam_fn(p.model) is fn  # traced once per model
+    fn = explain._gradcam_fn(p.model, "default")
+    assert explain._gradcam_fn(p.model, "default") is fn  # traced once per model and grid
     h2, logits = explain.gradcam_and_logits(p.model, x, class_idx=2)
     np.testing.assert_allclose(logits, p.logits_arrays(x)[0], rtol=1e-4, atol=1e-5)
     assert np.allclose(explain.gradcam(p, x), heat)  # a Predictor works too

@@ -65,16 +65,12 @@ def headline_state(res: Result) -> str:
 COLOURS = {"tumour": C_TUMOUR, "no_tumour": C_OK, "uncertain": C_WARN, "unfamiliar": C_WARN}
 
 
-_REASONS = {"none": ("colour image", "unlike the training MRI slices", "unfamiliar scan"),
-            "unfamiliar": ("unfamiliar scan",)}
-
-
 def headline_reason(res: Result) -> str | None:
-    """The warning the headline itself shows (no verdict, unfamiliar scan), so the list below leaves it out."""
-    starts = _REASONS.get(headline_state(res))
-    if not starts or not res.warnings:
+    """The warning the headline itself shows (no verdict, unfamiliar scan; set where upload decided it), so the list
+    beside leaves it out."""
+    if headline_state(res) not in ("none", "unfamiliar"):
         return None
-    return next((w for w in res.warnings if w.startswith(starts)), res.warnings[0])
+    return getattr(res, "reason", None) or (res.warnings[0] if res.warnings else None)
 
 
 def no_verdict_html(res: Result) -> str:

@@ -60,6 +60,8 @@ class Result:
     # False: the picture is not a brain MRI slice the model can read (a photo, a diagram, far outside the training
     # pictures): the page gives no class verdict and no P(tumour) at all, only the reason.
     verdict: bool = True
+    # the warning behind "no verdict" or "unfamiliar scan" (the headline states it; the list beside leaves it out)
+    reason: str | None = None
     true_label: str | None = None
     timings_ms: dict = field(default_factory=dict)
 
@@ -210,17 +212,17 @@ def process_upload(name: str, data: bytes | bytearray | memoryview | None, predi
         res.familiarity_score, res.unfamiliar = float(fam[0][0]), bool(fam[1][0])
         rule = predictor.familiarity
         if res.unfamiliar:
-            res.warnings.append(familiarity.message(res.familiarity_score, rule))
+            res.reason = familiarity.message(res.familiarity_score, rule)
+            res.warnings.append(res.reason)
         res.verdict = not familiarity.beyond_reading(res.familiarity_score, rule)
-    colour = any(w.startswith("colour image") for w in res.warnings)
-    unlike = any(w.startswith("unlike the training MRI slices") for w in res.warnings)
-    if colour or unlike:
+    rejected = [w for w in res.warnings if w.startswith(("colour image", "unlike the training MRI slices"))]
+    if rejected:
         # not a brain MRI slice like any we trained on: a colour picture, or one without the black background round
         # a head (a grey photo, a diagram). No class verdict, whatever the network says: it calls a portrait
         # "tumour" at 97%. The pixel checks alone decide, because the network's own familiarity rule differs from
         # model to model (brain_tumor_xc flagged a grey product photo, brain_tumor_xc_sym does not). Cost: 0.7% of
         # 2,500 real slices of the three collections fail the pixel checks (Br35H 1.4%, Kaggle 0.3%, Sartaj 2.1%).
-        res.verdict = False
+        res.verdict, res.reason = False, rejected[0]
     if not res.verdict:
         res.abstain = True
     try:  # plane and CT: where the training data says little (helpers.evaluation.scan_type, models/scan_type.json)
@@ -237,14 +239,10 @@ def process_upload(name: str, data: bytes | bytearray | memoryview | None, predi
         try:
             if model is None:
                 raise RuntimeError("no Keras model exposed by the predictor")
-            from ..modeling.explain import gradcam
-
             from ..modeling import explain
 
-            # a tumour call's map explains P(tumour) (explain.TARGET, chosen on validation outlines), else the class
-            k = explain.TUMOUR if explain.TARGET == "p_tumour" and res.predicted in config.TUMOUR_CLASSES else idx
-            heat = np.asarray(gradcam(model, x, k), dtype=np.float32)
-            res.heat_of = "P(tumour)" if k == explain.TUMOUR else classes[idx]
+            k, res.heat_of = explain.call_target(classes, classes.index(res.predicted), res.predicted)
+            heat = np.asarray(explain.gradcam(model, x, k), dtype=np.float32)
             res.heat = heat if heat.shape == x.shape else None
         except Exception as e:  # noqa: BLE001
             log.warning("Grad-CAM failed for %s", res.name, exc_info=True)

@@ -65,8 +65,9 @@ def target_tensor(model, grid: int | None = None):
     return out
 
 
-def _gradcam_fn(model, grid: int | None = None):
-    """The compiled Grad-CAM function of `model` on `grid`, built once per model object (tracing costs ~1 s)."""
+def _gradcam_fn(model, grid: int | None | str = None):
+    """The compiled Grad-CAM function of `model` on `grid`, built once per model object (tracing costs ~1 s).
+    grid "default": GRID where the model has maps of that size, else last_conv (resolved once, here)."""
     with _LOCK:
         hit = _FNS.get((id(model), grid))
         if hit is not None and hit[0]() is model:
@@ -76,6 +77,9 @@ def _gradcam_fn(model, grid: int | None = None):
 
     from .. import config
 
+    key = grid
+    if grid == "default":
+        grid = GRID if GRID is not None and _grid_maps(model, GRID) else None
     sub = keras.Model(model.inputs, [target_tensor(model, grid), model.outputs[0]], name=f"{model.name}_gradcam")
     s = int(model.input_shape[1])
     n_cls = int(model.outputs[0].shape[-1])
@@ -104,7 +108,7 @@ def _gradcam_fn(model, grid: int | None = None):
     with _LOCK:
         for key in [k for k, (ref, _) in _FNS.items() if ref() is None]:  # drop functions of dead models
             del _FNS[key]
-        _FNS[(id(model), grid)] = (weakref.ref(model), fn)
+        _FNS[(id(model), key)] = (weakref.ref(model), fn)
     return fn
 
 
@@ -127,11 +131,19 @@ def gradcam_and_logits(model, x: np.ndarray, class_idx: int | None = None,
     k = -1 if class_idx is None else int(class_idx)
     if not (-1 <= k < n_cls or k == TUMOUR):
         raise ValueError(f"class_idx {class_idx} out of range for {n_cls} classes")
-    if grid == "default":  # the chosen grid where the model has maps of that size, else last_conv
-        grid = GRID if GRID is not None and _grid_maps(model, GRID) else None
     cam, logits = _gradcam_fn(model, grid)(tf.convert_to_tensor(x[None, :, :, None].astype(np.float32)),
                                      tf.constant(k, tf.int32))
     return cam.numpy().astype(np.float32), logits.numpy()
+
+
+def call_target(classes, predicted_idx: int, predicted: str) -> tuple[int, str]:
+    """(class_idx for gradcam, what it explains) for a call: P(tumour) for a tumour call when TARGET says so, else
+    the predicted class."""
+    from .. import config
+
+    if TARGET == "p_tumour" and predicted in config.TUMOUR_CLASSES and len(classes) == len(config.CLASSES):
+        return TUMOUR, "P(tumour)"
+    return predicted_idx, str(classes[predicted_idx])
 
 
 def gradcam(model, x: np.ndarray, class_idx: int | None = None, grid: int | None | str = "default") -> np.ndarray:

@@ -103,11 +103,8 @@ class Predictor:
 
             from .familiarity import feature_model
 
-            features = feature_model(model)
-            self._features_fn = tf.function(features, input_signature=[spec], reduce_retracing=True)
-            # logits and features in one forward pass (an upload needs both); with flip TTA the logits need the
-            # mirrored pass, so such a model keeps the two calls
-            both = keras.Model(model.inputs, [model.outputs[0], features.outputs[0]])
+            # logits and features in one forward pass (an upload needs both)
+            both = keras.Model(model.inputs, [model.outputs[0], feature_model(model).outputs[0]])
             self._both_fn = tf.function(both, input_signature=[spec], reduce_retracing=True)
 
     def __repr__(self) -> str:
@@ -160,37 +157,36 @@ class Predictor:
         """Calibrated probabilities [n_classes] for one prepared image (S, S)."""
         return self.predict_arrays(x)[0]
 
-    def familiarity_of(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """(distance to the training collections, unfamiliar?) per prepared image; None without a rule."""
-        if self.familiarity is None:
-            return None
+    def _logits_and_features(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Plain-image logits and pooled features of prepared images (N, S, S), one forward pass per batch."""
         import tensorflow as tf
 
-        from .familiarity import score, unfamiliar
-
-        X = self._as_batch(X)
-        F = np.concatenate([self._features_fn(tf.convert_to_tensor(X[i:i + _BATCH, :, :, None].astype(np.float32)))
-                            .numpy() for i in range(0, len(X), _BATCH)]).astype(np.float64)
-        d = score(self.familiarity, F)
-        return d, unfamiliar(self.familiarity, d)
-
-    def predict_with_familiarity(self, X: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
-        """(calibrated probabilities [N, n_classes], familiarity_of(X)) from one forward pass where the model allows
-        it; the same numbers as predict_arrays and familiarity_of (tested)."""
-        if self.familiarity is None or self.tta:
-            return self.predict_arrays(X), self.familiarity_of(X)
-        import tensorflow as tf
-
-        from .familiarity import score, unfamiliar
-
-        X = self._as_batch(X)
         logits, feats = [], []
         for i in range(0, len(X), _BATCH):
             lg, f = self._both_fn(tf.convert_to_tensor(X[i:i + _BATCH, :, :, None].astype(np.float32)))
             logits.append(lg.numpy())
             feats.append(f.numpy())
-        d = score(self.familiarity, np.concatenate(feats).astype(np.float64))
-        return _softmax(np.concatenate(logits), self.temperature), (d, unfamiliar(self.familiarity, d))
+        return np.concatenate(logits), np.concatenate(feats).astype(np.float64)
+
+    def _familiarity(self, F: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from .familiarity import score, unfamiliar
+
+        d = score(self.familiarity, F)
+        return d, unfamiliar(self.familiarity, d)
+
+    def familiarity_of(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """(distance to the training collections, unfamiliar?) per prepared image; None without a rule."""
+        return self.predict_with_familiarity(X)[1]
+
+    def predict_with_familiarity(self, X: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+        """(calibrated probabilities [N, n_classes] as predict_arrays, (distance, unfamiliar?) or None without a
+        rule), from one forward pass where the model allows it (flip TTA needs the mirrored pass as well)."""
+        if self.familiarity is None:
+            return self.predict_arrays(X), None
+        X = self._as_batch(X)
+        logits, F = self._logits_and_features(X)
+        probs = self.predict_arrays(X) if self.tta else _softmax(logits, self.temperature)
+        return probs, self._familiarity(F)
 
     def warmup(self, explain: bool = True) -> "Predictor":
         """Trace the compiled functions now (~1-2 s each) so the first user request is fast."""
