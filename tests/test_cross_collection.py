@@ -267,13 +267,13 @@ def test_asymmetry_only_rule_uses_the_seed_mean_and_four_points():
                          + _loco_rows("multi_sym", {"br35h": 0.552, "sartaj": 0.70}, seed=7))
     near = pd.DataFrame(_loco_rows("multi_asym", {"br35h": 0.70, "sartaj": 0.65})  # seed 42 alone: +4.4
                         + _loco_rows("multi_asym", {"br35h": 0.55, "sartaj": 0.65}, seed=7))
-    keep, note = xc.asymmetry_only_decision(loco7, near)
-    assert not keep and "+0.9 points" in note  # the mean over both seeds decides
+    keep, note = xc.seed_mean_decision(loco7, near)
+    assert keep is None and "+0.9 points, not kept" in note  # the mean over both seeds decides
     far = pd.DataFrame(_loco_rows("multi_asym", {"br35h": 0.72, "sartaj": 0.66})
                        + _loco_rows("multi_asym", {"br35h": 0.70, "sartaj": 0.66}, seed=7))
-    assert xc.asymmetry_only_decision(loco7, far)[0]
+    assert xc.seed_mean_decision(loco7, far)[0] == "multi_asym"
     missing = pd.DataFrame(_loco_rows("multi_asym", {"br35h": 0.9, "sartaj": 0.9}))  # seed 7 not run
-    assert not xc.asymmetry_only_decision(loco7, missing)[0]
+    assert xc.seed_mean_decision(loco7, missing)[0] is None
 
 
 def test_ensemble_rule_keeps_the_better_one_only_at_four_points():
@@ -283,10 +283,10 @@ def test_ensemble_rule_keeps_the_better_one_only_at_four_points():
                          + _loco_rows("ens_a", {"br35h": 0.64, "sartaj": 0.72}, seed=7)  # 67.5%: +4.5
                          + _loco_rows("ens_b", {"br35h": 0.60, "sartaj": 0.70})
                          + _loco_rows("ens_b", {"br35h": 0.60, "sartaj": 0.70}, seed=7))  # 65.0%
-    kept, note = xc.ensemble_decision(loco7, loco9)
-    assert kept == "ens_a" and "+4.5 points: kept" in note and "`ens_b` 65.0%" in note
-    kept, note = xc.ensemble_decision(loco7, loco9[loco9["recipe"] == "ens_b"])
-    assert kept is None and "+2.0 points: not kept" in note
+    kept, note = xc.seed_mean_decision(loco7, loco9)
+    assert kept == "ens_a" and "+4.5 points, kept" in note and "`ens_b` 65.0%" in note
+    kept, note = xc.seed_mean_decision(loco7, loco9[loco9["recipe"] == "ens_b"])
+    assert kept is None and "+2.0 points, not kept" in note
 
 
 def test_no_verdict_ratio_is_rederived_from_the_saved_loco_runs():

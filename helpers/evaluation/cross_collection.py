@@ -201,31 +201,22 @@ def seed_mean_primary(loco: pd.DataFrame, recipe: str, seeds=SEEDS8) -> float:
     return float(np.mean(vals)) if vals else np.nan
 
 
-def asymmetry_only_decision(loco7: pd.DataFrame, loco8: pd.DataFrame) -> tuple[bool, str]:
-    """Batch 8's rule: `multi_asym` kept if its primary score, averaged over seeds 42 and 7, is >= 4 points above
-    `multi_sym`'s (batch 7, the same seeds)."""
-    a, b = seed_mean_primary(loco7, "multi_sym"), seed_mean_primary(loco8, "multi_asym")
-    gain = (b - a) * 100
-    keep = bool(gain >= 4)
-    return keep, (f"`multi_asym` against `multi_sym` (primary score, mean of seeds {' and '.join(map(str, SEEDS8))}): "
-                  f"{100 * b:.1f}% against {100 * a:.1f}%, {gain:+.1f} points: {'kept' if keep else 'not kept'} "
-                  "(rule: at least 4 points)")
-
-
-def ensemble_decision(loco7: pd.DataFrame, loco9: pd.DataFrame) -> tuple[str | None, str]:
-    """Batch 9's rule: the better ensemble by the seed-mean primary score, kept if >= 4 points above `multi_sym`."""
-    base = seed_mean_primary(loco7, "multi_sym")
-    scores = {r: seed_mean_primary(loco9, r) for r in dict.fromkeys(loco9["recipe"])}
+def seed_mean_decision(loco_base: pd.DataFrame, loco_new: pd.DataFrame, base: str = "multi_sym",
+                       bar: float = 4.0) -> tuple[str | None, str]:
+    """Batches 8 and 9's rule: the best recipe of `loco_new` by the primary score averaged over seeds 42 and 7, kept
+    if that is >= `bar` points above `base`'s (in `loco_base`, the same seeds). (kept recipe or None, one line)."""
+    base_score = seed_mean_primary(loco_base, base)
+    scores = {r: seed_mean_primary(loco_new, r) for r in dict.fromkeys(loco_new["recipe"])}
     scores = {r: v for r, v in scores.items() if not np.isnan(v)}
     if not scores:
-        return None, "no ensemble has both seeds on both folds"
+        return None, "no recipe has both seeds on both folds"
     best = max(scores, key=scores.get)
-    gain = (scores[best] - base) * 100
-    keep = bool(gain >= 4)
+    gain = (scores[best] - base_score) * 100
+    keep = bool(gain >= bar)
     listed = ", ".join(f"`{r}` {100 * v:.1f}%" for r, v in scores.items())
-    return (best if keep else None), (f"ensembles (primary score, mean of seeds {' and '.join(map(str, SEEDS8))}): "
-                                      f"{listed}, against `multi_sym` {100 * base:.1f}%; the better one "
-                                      f"{gain:+.1f} points: {'kept' if keep else 'not kept'} (rule: at least 4 points)")
+    return (best if keep else None), (f"primary score, mean of seeds {' and '.join(map(str, SEEDS8))}: {listed}, "
+                                      f"against `{base}` {100 * base_score:.1f}%: {gain:+.1f} points, "
+                                      f"{'kept' if keep else 'not kept'} (rule: at least {bar:g} points)")
 
 
 def collapse_table(pred: pd.DataFrame, kaggle_groups) -> pd.DataFrame:
@@ -292,16 +283,12 @@ def compute_chapter(v1: str | Path, shipped: str | Path, out: Path = BATCH4 / "c
         res["selection"].update(symmetry_kept=keep, symmetry_note=note,
                                 scores7=recipe_scores(loco7).reset_index().to_dict("records"))
         final = "multi_sym" if keep else final
-    loco8 = loco_frame(read_batch(BATCH8))
-    if len(loco8) and final == "multi_sym":
-        keep, note = asymmetry_only_decision(loco7, loco8)
-        res["selection"].update(asymmetry_only_kept=keep, asymmetry_only_note=note)
-        final = "multi_asym" if keep else final
-    loco9 = loco_frame(read_batch(BATCH9))
-    if len(loco9) and final == "multi_sym":
-        kept, note = ensemble_decision(loco7, loco9)
-        res["selection"].update(ensemble_kept=kept, ensemble_note=note)
-        final = kept or final
+    for batch, folder in (("asymmetry_only", BATCH8), ("ensemble", BATCH9)):
+        loco_new = loco_frame(read_batch(folder))
+        if len(loco_new) and final == "multi_sym":
+            kept, note = seed_mean_decision(loco7, loco_new)
+            res["selection"].update({f"{batch}_kept": kept, f"{batch}_note": note})
+            final = kept or final
     res["selection"]["final_choice"] = final
     # localisation on held-out outlined Br35H slices: the union test split's, for v1 and the shipped model
     rows, masks = outlines.union_masks(u.table, u.roots)

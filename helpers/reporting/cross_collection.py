@@ -123,21 +123,28 @@ def loco_figure(loco: pd.DataFrame):
     return fig
 
 
+def scores_by_seed(loco: pd.DataFrame) -> pd.DataFrame:
+    """Primary score per recipe (rows) and seed (columns, 42 first) of the recipes run with two or more seeds;
+    an empty frame when every run has one seed."""
+    if "seed" not in loco or loco["seed"].nunique() < 2:
+        return pd.DataFrame()
+    seeds = sorted(set(loco["seed"]), key=lambda sd: (sd != config.SEED, sd))
+    t = pd.DataFrame({sd: xc.recipe_scores(loco, sd)["primary"] for sd in seeds})
+    t = t[t.notna().sum(axis=1) >= 2]
+    return t.reindex([r for r in dict.fromkeys(loco["recipe"]) if r in t.index])  # in the order the runs were made
+
+
 def seed_markdown(loco: pd.DataFrame | None = None) -> str | None:
-    """The primary score per seed of the recipes run with more than one seed (batch 7's addendum 2, batch 8)."""
-    loco = all_loco() if loco is None else loco
-    seeds = sorted(set(loco.get("seed", [])) - {config.SEED})
-    if not seeds:
+    """The primary score per seed of the recipes run with more than one seed (batch 7's addendum 2, batches 8, 9)."""
+    t = scores_by_seed(all_loco() if loco is None else loco)
+    if t.empty:
         return None
-    cols = [config.SEED, *seeds]
-    scores = {sd: xc.recipe_scores(loco, sd)["primary"] for sd in cols}
     lines = ["Primary score (mean balanced accuracy on the Br35H and Sartaj folds) per seed. Batch 7 decided on seed "
              "42 alone, batches 8 and 9 on the mean:", "",
-             "| recipe | " + " | ".join(f"seed {sd}" for sd in cols) + " | mean |", "|---|" + "---|" * (len(cols) + 1)]
-    for recipe in [r for r in ("multi", "multi_sym", "multi_asym", "ens_multi_sym", "ens_sym_asym")
-                   if r in set(loco["recipe"])]:
-        lines.append(f"| `{recipe}` | " + " | ".join(pct(_num(scores[sd].get(recipe))) for sd in cols)
-                     + f" | {pct(_num(xc.seed_mean_primary(loco, recipe, cols)))} |")
+             "| recipe | " + " | ".join(f"seed {sd}" for sd in t.columns) + " | mean |",
+             "|---|" + "---|" * (len(t.columns) + 1)]
+    for recipe, row in t.iterrows():
+        lines.append(f"| `{recipe}` | " + " | ".join(pct(_num(v)) for v in row) + f" | {pct(_num(row.mean()))} |")
     return "\n".join(lines)
 
 
@@ -189,26 +196,18 @@ def summary_facts(loco: pd.DataFrame, shipped: dict, ch: dict | None) -> dict:
 
 def seed_spread(loco: pd.DataFrame) -> str | None:
     """One sentence: how far each recipe run with two seeds moved between them (primary score)."""
-    if "seed" not in loco or loco["seed"].nunique() < 2:
+    t = scores_by_seed(loco)
+    if t.empty:
         return None
-    parts = []
-    for recipe in dict.fromkeys(loco["recipe"]):
-        vals = {sd: _num(xc.recipe_scores(loco, sd)["primary"].get(recipe)) for sd in sorted(set(loco["seed"]), key=lambda s: (s != config.SEED, s))}
-        vals = {k: v for k, v in vals.items() if v is not None}
-        if len(vals) >= 2:
-            parts.append(f"`{recipe}` " + " / ".join(pct(v) for v in vals.values())
-                         + f" (seeds {' / '.join(map(str, vals))})")
-    return ("the primary score of " + "; ".join(parts) + ". Differences between recipes smaller than these "
-            "spreads are noise.") if parts else None
+    parts = [f"`{recipe}` " + " / ".join(pct(v) for v in row) + f" (seeds {' / '.join(map(str, t.columns))})"
+             for recipe, row in t.iterrows()]
+    return "the primary score of " + "; ".join(parts) + ". Differences between recipes smaller than these spreads are noise."
 
 
 def max_seed_spread(loco: pd.DataFrame) -> float | None:
     """The largest change of a recipe's primary score between two seeds, in points (None with one seed)."""
-    if "seed" not in loco or loco["seed"].nunique() < 2:
-        return None
-    by_seed = pd.DataFrame({sd: xc.recipe_scores(loco, sd)["primary"] for sd in sorted(set(loco["seed"]))})
-    spread = (by_seed.max(axis=1) - by_seed.min(axis=1))[by_seed.notna().sum(axis=1) >= 2]
-    return float(spread.max() * 100) if len(spread) else None
+    t = scores_by_seed(loco)
+    return None if t.empty else float((t.max(axis=1) - t.min(axis=1)).max() * 100)
 
 
 def summary_markdown(loco: pd.DataFrame, shipped: dict, ch: dict | None) -> str:
