@@ -8,10 +8,11 @@ import keras
 
 from helpers import config, records
 from helpers.data import union_split
-from helpers.modeling import augmentation, partial_labels, train_union  # noqa: F401 - augmentation registers layers
+from helpers.modeling import architectures, partial_labels, train_union  # noqa: F401 - architectures registers layers
+from helpers.reporting.cross_collection import union_test_cells
 
 HERE = Path(__file__).parent
-RUNS = {"15 epochs (models/brain_tumor_xc)": records.files(config.MODELS_DIR / config.DEFAULT_MODEL_NAME),
+RUNS = {"15 epochs (models/brain_tumor_xc)": records.files(config.MODELS_DIR / "brain_tumor_xc"),
         "30 epochs (multi_e30__union)": records.files(HERE, "multi_e30__union")}
 
 u = union_split.build()
@@ -29,10 +30,7 @@ ship = gain >= 0.01
 lines = ["# Batch 6: decision (written by decide.py)", "",
          "| run | validation NLL (partial labels, after temperature) | union test sensitivity | specificity | "
          "Kaggle leak-free 4-class accuracy |", "|---|---|---|---|---|"]
-for label, nll, rec in rows:
-    m = rec["metrics"]["all"]
-    lines.append(f"| {label} | {nll:.4f} | {100 * m['sensitivity']:.1f}% | {100 * m['specificity']:.1f}% | "
-                 f"{100 * rec['leakfree_accuracy']:.1f}% |")
+lines += [f"| {label} | {nll:.4f} | {union_test_cells(rec)} |" for label, nll, rec in rows]
 lines += ["", f"NLL lower by {gain:.4f} with 30 epochs: {'ship the 30-epoch model' if ship else 'keep the 15-epoch model'}"
           " (rule: lower by >= 0.01).", ""]
 (HERE / "DECISION.md").write_text("\n".join(lines))

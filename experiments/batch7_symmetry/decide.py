@@ -11,9 +11,9 @@ import numpy as np
 from helpers import config, records
 from helpers.data import union_split
 from helpers.evaluation import cross_collection as xc
-from helpers.formatting import fmt_metric
 from helpers.modeling import architectures, train_union  # noqa: F401 - architectures registers the custom layers
 from helpers.modeling.calibrate import probs_from_logits
+from helpers.reporting.cross_collection import union_test_cells
 
 HERE = Path(__file__).parent
 RUNS = {"brain_tumor_xc (multi)": records.files(config.MODELS_DIR / "brain_tumor_xc"),
@@ -40,10 +40,7 @@ if keep and len(rows) == 2:
     ship = drop <= 2
     lines += ["| model | validation balanced accuracy | union test sensitivity | specificity | "
               "Kaggle leak-free 4-class accuracy |", "|---|---|---|---|---|"]
-    for label, bal, rec in rows:
-        m = rec["metrics"]["all"]
-        lines.append(f"| {label} | {100 * bal:.1f}% | {fmt_metric('sensitivity', m['sensitivity'])} | "
-                     f"{fmt_metric('specificity', m['specificity'])} | {fmt_metric('accuracy', rec['leakfree_accuracy'])} |")
+    lines += [f"| {label} | {100 * bal:.1f}% | {union_test_cells(rec)} |" for label, bal, rec in rows]
     lines += ["", f"- Validation balanced accuracy {-drop:+.1f} points with the asymmetry channel: "
               + ("**ship `brain_tumor_xc_sym`**" if ship else "keep `brain_tumor_xc`")
               + " (rule: ship unless more than 2 points lower).", ""]

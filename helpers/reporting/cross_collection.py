@@ -50,6 +50,14 @@ def loco_markdown(loco: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def union_test_cells(rec: dict) -> str:
+    """'sensitivity | specificity | Kaggle leak-free 4-class accuracy' of a union-trained run, in the house style:
+    the columns the batch decisions print beside their validation criterion."""
+    m = rec["metrics"]["all"]
+    return (f"{fmt('sensitivity', m['sensitivity'])} | {fmt('specificity', m['specificity'])} | "
+            f"{fmt('accuracy', rec.get('leakfree_accuracy'))}")
+
+
 def per_collection_markdown(metrics: dict, title: str = "collection") -> str:
     lines = [f"| {title} | tumour / healthy | sensitivity | specificity | ROC-AUC | ECE |", "|---|---|---|---|---|---|"]
     for col, m in metrics.items():
