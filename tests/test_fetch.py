@@ -1,6 +1,7 @@
-"""helpers.data.fetch with the network call (download) replaced: copies, idempotence, offline message."""
+"""helpers.data.fetch with the network calls (download, github_raw) replaced: copies, idempotence, offline message."""
 from __future__ import annotations
 
+import io
 import types
 
 import numpy as np
@@ -9,6 +10,27 @@ from PIL import Image
 
 from helpers import config
 from helpers.data import fetch
+from helpers.errors import DataError
+
+
+@pytest.fixture
+def github_one_slice(tmp_path, monkeypatch):
+    """healthy-extra as `fetch --all` sees it: a one-row manifest, served by a github_raw that counts its calls
+    (tests/test_fetch_healthy_extra.py tests that collection itself)."""
+    manifest = tmp_path / "healthy-extra.csv"
+    manifest.write_text("path,source,subject,plane,sequence,skull,repo,commit,origin\n"
+                        "dwi/x.jpg,dwi,,axial,DWI,yes,o/r," + "0" * 40 + ",x.jpg\n")
+    monkeypatch.setattr(fetch, "HEALTHY_EXTRA_MANIFEST", manifest)
+    calls = []
+
+    def github_raw(repo, commit, path, timeout=None):
+        calls.append(path)
+        buf = io.BytesIO()
+        Image.fromarray(np.full((20, 20), 3, np.uint8)).save(buf, format="JPEG")
+        return buf.getvalue()
+
+    monkeypatch.setattr(fetch, "github_raw", github_raw)
+    return calls
 
 
 @pytest.fixture
@@ -63,7 +85,7 @@ def test_download_uses_kagglehub(monkeypatch, tmp_path):
     assert fetch.download("a/b") == tmp_path / "a_b"
 
 
-def test_fetch_all_collections_with_their_layouts(tmp_path, monkeypatch, fake_download, capsys):
+def test_fetch_all_collections_with_their_layouts(tmp_path, monkeypatch, fake_download, github_one_slice, capsys):
     """`brain-mri fetch --all`: each kagglehub handle lands in data/raw/<collection>; Sartaj's set gives its Testing/."""
     from helpers.data import collections
 
@@ -83,7 +105,8 @@ def test_fetch_all_collections_with_their_layouts(tmp_path, monkeypatch, fake_do
     monkeypatch.setattr(config, "RAW_DIR", tmp_path / "raw")
     assert fetch.cli_fetch(types.SimpleNamespace(all=True, dest=None)) == 0
     out = capsys.readouterr().out
-    assert "br35h ready" in out and "sartaj-testing ready" in out
+    assert "br35h ready" in out and "sartaj-testing ready" in out and "healthy-extra ready" in out
+    assert github_one_slice == ["x.jpg"]
     assert sorted(calls) == sorted(by_handle)
     assert collections.list_collection("sartaj-testing", tmp_path / "raw" / "sartaj-testing")["label"].tolist() == [
         "glioma", "meningioma", "notumor", "pituitary"]
@@ -91,13 +114,18 @@ def test_fetch_all_collections_with_their_layouts(tmp_path, monkeypatch, fake_do
     assert not (tmp_path / "raw" / "sartaj-testing" / "Training").exists()
 
 
-def test_fetch_all_offline_names_each_collection(tmp_path, monkeypatch, capsys):
+def test_fetch_all_offline_names_each_collection(tmp_path, monkeypatch, github_one_slice, capsys):
     def offline(handle=config.KAGGLE_HANDLE):
         raise ConnectionError("Failed to resolve 'www.kaggle.com'")
 
+    def github_offline(repo, commit, path, timeout=None):
+        raise DataError("could not reach https://raw.githubusercontent.com (offline?): no network")
+
     monkeypatch.setattr(fetch, "download", offline)
+    monkeypatch.setattr(fetch, "github_raw", github_offline)
     monkeypatch.setattr(config, "RAW_DIR", tmp_path / "raw")
     assert fetch.cli_fetch(types.SimpleNamespace(all=True, dest=None)) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 3 and all(line.startswith("error: could not") for line in err)
+    assert len(err) == 4 and all(line.startswith("error: ") and "could not" in line for line in err)
+    assert err[3].startswith("error: healthy-extra/dwi: could not reach")
     assert "BR35H_DATA" in err[1] and "Traceback" not in "".join(err)
