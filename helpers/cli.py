@@ -38,8 +38,10 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("train-union", help="train a cross-collection recipe on the union split or one LOCO fold")
     s.add_argument("--recipe", default="multi", help="old, multi, multi_var, multi_var_bal, *_synth")
-    s.add_argument("--fold", default=None, choices=("br35h", "sartaj", "figshare"),
-                   help="leave this source out and test on it (default: the union split's own test groups)")
+    s.add_argument("--fold", default=None,
+                   help="leave this source out and test on it: br35h, sartaj, figshare or a healthy-extra source "
+                        "(ixi-t2, open-ms, niivue, ms-flair-iran, dwi); several joined by '+' hold out all of them "
+                        "(default: the union split's own test groups)")
     s.add_argument("--epochs", type=int, default=None)
     s.add_argument("--seed", type=int, default=None, help="default: the recipe's (42)")
     s.add_argument("--name", default=None, help="default: <recipe>__<fold or union>")
@@ -108,10 +110,18 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--bootstrap", type=int, default=1000)
     s.set_defaults(target="helpers.evaluation.evaluate:cli_evaluate")
 
-    s = sub.add_parser("predict", help="print calibrated probabilities as CSV for JPEG/PNG/DICOM files")
-    s.add_argument("images", nargs="+")
-    s.add_argument("--model", default=str(config.DEFAULT_MODEL))
-    s.set_defaults(target="helpers.modeling.predictor:cli_predict")
+    s = sub.add_parser("predict", help="the dashboard's call (tumour, no tumour, uncertain, no verdict) with its reason, "
+                                       "calibrated probabilities and warnings, as CSV, for JPEG/PNG/DICOM files")
+    s.add_argument("images", nargs="+", metavar="PATH", help="image or DICOM files, or folders (searched recursively)")
+    s.add_argument("--model", default=None,
+                   help=f"model folder, .keras file or name under models/ (default: the shipped model, "
+                        f"{config.DEFAULT_MODEL_NAME})")
+    s.set_defaults(target="helpers.app.predict:cli_predict")
+
+    s = sub.add_parser("export", help="write a model's ONNX export (model.onnx) for TensorFlow-free prediction")
+    s.add_argument("model", nargs="?", default=None, metavar="MODEL_DIR",
+                   help=f"model folder, .keras file or name (default: the shipped model, {config.DEFAULT_MODEL_NAME})")
+    s.set_defaults(target="helpers.modeling.export:cli_export")
 
     s = sub.add_parser("report", help="execute the numbered notebooks with papermill into reports/")
     s.add_argument("--smoke", action="store_true")

@@ -282,16 +282,43 @@ def test_abstain_band(predictor, good_jpeg):
 
 
 def test_abstaining_on_the_type_keeps_a_sure_tumour_call():
-    """P(tumour) 98.5% split between glioma and meningioma: the headline keeps the tumour call and says the type is
-    the unsure part; at P(tumour) 60% the call itself is unsure."""
+    """P(tumour) 98.5% split between glioma and meningioma: the call stays "tumour" and the card says the type is the
+    unsure part; at P(tumour) 60% the call itself is "uncertain", with another reason (one box, one reason each)."""
     probs = np.array([0.701, 0.278, 0.015, 0.006])
     res = upload.Result(name="a.jpg", classes=list(config.CLASSES), probs=probs, predicted="glioma",
                         confidence=0.701, p_tumour=0.985, abstain=True, abstain_threshold=0.902)
-    html_ = cards.headline_html(res)
-    assert "screening call: <b>tumour</b>; the tumour type is uncertain" in html_ and "leaning" not in html_
+    assert res.call == "tumour" and res.type_uncertain
+    sure = cards.headline_html(res)
+    assert "call: <b>tumour</b> (P(tumour) ≥ 0.5); the tumour type is uncertain" in sure and "leaning" not in sure
+    assert "tumour type uncertain — refer to a radiologist" in sure and "highest class probability 0.701" in sure
     res.probs, res.p_tumour, res.confidence = np.array([0.35, 0.25, 0.40, 0.0]), 0.60, 0.40
-    html_ = cards.headline_html(res)
-    assert "uncertain — refer to a radiologist (leaning tumour)" in html_ and "type is uncertain" not in html_
+    assert res.call == "uncertain" and not res.type_uncertain
+    unsure = cards.headline_html(res)
+    assert "call: <b>uncertain</b> — refer to a radiologist" in unsure and "type is uncertain" not in unsure
+    assert "P(tumour) 0.600 is inside the uncertain band 0.098–0.902" in unsure and "leaning" not in unsure
+
+
+def test_decide_call_in_order():
+    """One function, four calls: no verdict before uncertain before the threshold; the band comes from the abstain
+    threshold, the call from the model's call threshold."""
+    def r(**kw):
+        base = dict(classes=list(config.CLASSES), probs=np.array([0.1, 0.1, 0.7, 0.1]), predicted="glioma",
+                    confidence=0.7, p_tumour=0.3, abstain_threshold=0.9, call_threshold=0.2)
+        res = upload.Result(name="x.png")
+        for k, v in {**base, **kw}.items():
+            setattr(res, k, v)
+        return res
+
+    assert upload.Result(name="x", error="empty file").call == "no verdict"
+    assert r(probs=None).call_reason == "no model loaded: input checks only"
+    assert r(verdict=False, reason="colour image").call_reason == "colour image"
+    assert r(verdict=False, unfamiliar=True).call == "no verdict"
+    assert r(unfamiliar=True, p_tumour=0.99).call == "uncertain"
+    assert r(p_tumour=0.3).call == "uncertain"  # 0.1 < 0.3 < 0.9
+    assert r(p_tumour=0.95).call == "tumour" and r(p_tumour=0.05).call == "no tumour"
+    assert r(p_tumour=0.05, call_threshold=0.04).call == "tumour"  # outside the band: the call threshold decides
+    assert r(p_tumour=0.3, abstain_threshold=0.4).call == "tumour"  # a threshold below 0.5: no band at all
+    assert set(upload.CALLS) == {"tumour", "no tumour", "uncertain", "no verdict"}
 
 
 SCREENING = {"threshold": 0.5, "n_tumour": 753, "n_no_tumour": 304, "n_missed": 4, "n_false_alarm": 2}
@@ -315,10 +342,10 @@ def test_collection_track_record_names_each_collections_error_rate():
                "br35h": {"sensitivity": 0.816, "specificity": 0.796, "n_tumour": 250, "n_healthy": 230},
                "sartaj-testing": {"sensitivity": 0.75, "specificity": None, "n_tumour": 12, "n_healthy": 0}}
     neg = registry.collection_track_record({"metrics": metrics}, called_tumour=False)
-    assert neg == ("per collection (held-out groups, call at P(tumour) ≥ 0.50), tumours called no tumour: "
+    assert neg == ("per collection (held-out groups, call at P(tumour) ≥ 0.5), tumours called no tumour: "
                    "Br35H 18.4% of 250, Sartaj 25.0% of 12")
     pos = registry.collection_track_record({"metrics": metrics}, called_tumour=True)
-    assert pos == ("per collection (held-out groups, call at P(tumour) ≥ 0.50), healthy slices called tumour: "
+    assert pos == ("per collection (held-out groups, call at P(tumour) ≥ 0.5), healthy slices called tumour: "
                    "Br35H 20.4% of 230")
     assert registry.collection_track_record({}, True) is None  # a model trained on the Kaggle set only
 
@@ -337,7 +364,8 @@ class _WithMeta:
 def test_upload_shows_the_track_record_of_its_call(predictor, good_jpeg, threshold):
     screening = {**SCREENING, "threshold": threshold if threshold else 1e-9}
     meta = {"evaluation": {"synthetic": False, "leakfree_test": {"screening": screening}}}
-    res = upload.process_upload("a.jpg", good_jpeg, _WithMeta(predictor, meta), with_gradcam=False)
+    # abstain threshold 0: no uncertain band, so the phantom gets a call (an uncertain one quotes no track record)
+    res = upload.process_upload("a.jpg", good_jpeg, _WithMeta(predictor, meta), with_gradcam=False, threshold=0.0)
     assert_good(res)
     note = res.track_record
     assert note and note.startswith("track record")
@@ -347,11 +375,13 @@ def test_upload_shows_the_track_record_of_its_call(predictor, good_jpeg, thresho
     assert 'class="bm-note bm-track"' in cards.headline_html(res) and "per collection" not in note
     metrics = {"br35h": {"sensitivity": 0.5, "specificity": 0.25, "n_tumour": 10, "n_healthy": 8}}
     res = upload.process_upload("a.jpg", good_jpeg, _WithMeta(predictor, {**meta, "metrics": metrics}),
-                                with_gradcam=False)
+                                with_gradcam=False, threshold=0.0)
     assert res.track_record.startswith("track record") and ("Br35H 75.0% of 8" if expect_tumour
                                                             else "Br35H 50.0% of 10") in res.track_record
     plain = upload.process_upload("a.jpg", good_jpeg, predictor, with_gradcam=False)
     assert plain.track_record is None and "bm-track" not in cards.headline_html(plain)
+    unsure = upload.process_upload("a.jpg", good_jpeg, _WithMeta(predictor, meta), with_gradcam=False, threshold=1.0)
+    assert unsure.call == "uncertain" and unsure.track_record is None
 
 
 def test_no_model_still_checks_inputs(good_jpeg):
@@ -400,6 +430,10 @@ def test_upload_several_files_one_bad(ui_dash, good_jpeg):
     # the next upload replaces the cards
     ui_dash.uploader.value = _upload_value(("b.jpg", good_jpeg))
     assert len(ui_dash.cards.children) == 1 and ui_dash.results[0].ok
+    # the tiny model has no unfamiliar-scan check: every result card says so while it is selected
+    assert "bm-model-gap" in " ".join(w.value for w in _walk(ui_dash.cards) if isinstance(getattr(w, "value", None), str))
+    ui_dash.clear_btn.click()
+    assert ui_dash.cards.children == () and ui_dash.uploader.value == () and ui_dash.results == []
 
 
 def test_opacity_slider_reblends_without_recomputing(ui_dash, good_jpeg, monkeypatch):
@@ -580,3 +614,26 @@ def test_the_headline_reason_is_not_repeated_in_the_list():
     res.reason = res.warnings[1]
     page = cards.headline_html(res) + cards.messages_html(res)
     assert page.count("unfamiliar scan: this slice") == 1 and "bright marks" in cards.messages_html(res)
+
+
+def test_call_threshold_prefers_the_records_operating_point():
+    ev = {"evaluation": {"leakfree_test": {"screening": {"threshold": 0.116}}}}
+    assert registry.screening_threshold(ev) == 0.116
+    assert registry.screening_threshold_source(ev) == "chosen on the leak-free validation split"
+    op = {**ev, "operating_point": {"threshold": 0.3, "chosen_on": "union validation, collections weighted equally"}}
+    assert registry.screening_threshold(op) == 0.3
+    assert registry.screening_threshold_source(op) == "chosen on union validation, collections weighted equally"
+    assert registry.screening_threshold({**ev, "operating_point": {"threshold": 1.5}}) == 0.116  # invalid: ignored
+    assert registry.screening_threshold({}) == 0.5
+    assert registry.screening_threshold_source({}).startswith("default")
+
+
+def test_model_gaps_name_what_a_model_lacks():
+    kaggle_only = {"data": {"split": "leakfree"}}
+    gaps = registry.model_gaps(kaggle_only)
+    assert len(gaps) == 2 and "no unfamiliar-scan check" in gaps[0] and "one collection (Kaggle)" in gaps[1]
+    union = {"familiarity_file": "familiarity.json", "data": {"train_counts": {"br35h/notumor": 1, "brain-tumor-mri/glioma": 2}}}
+    assert registry.model_gaps(union) == []
+    res = upload.Result(name="x", model="old", model_gaps=gaps)
+    html_ = cards.messages_html(res)
+    assert html_.count("bm-model-gap") == 2 and "old: has no unfamiliar-scan check" in html_

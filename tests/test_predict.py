@@ -106,44 +106,116 @@ def test_predict_source_dicom_and_explain(tiny_model_json):
     np.testing.assert_allclose(list(r["probs"].values()), p.predict_one(r["prepared"]), atol=1e-5)
 
 
-def test_predict_files_row_level_errors(tiny_model_json, phantom_data, tmp_path):
-    bad = tmp_path / "bad.jpg"
-    bad.write_bytes(b"not an image at all")
-    good = _images(phantom_data, 2)
-    rows = predict.predict_files([good[0], bad, good[1], tmp_path / "missing.png"],
-                                 predict.load_model(Path(tiny_model_json).with_suffix(".keras")))
-    assert [bool(r["error"]) for r in rows] == [False, True, False, True]
-    assert rows[1]["probs"] is None and "not an image" in rows[1]["error"]
-    assert rows[2]["prediction"] in config.CLASSES
+def _cli(capsys, *argv) -> tuple[int, list[dict], str, str]:
+    """Run `brain-mri predict ARGV` in-process: (exit code, CSV rows as dicts, stdout, stderr)."""
+    import csv
+    import io
+
+    from helpers import cli
+
+    code = cli.main(["predict", *map(str, argv)])
+    out, err = capsys.readouterr()
+    return code, list(csv.DictReader(io.StringIO(out))), out, err
 
 
 def test_cli_predict(tiny_model_json, phantom_data, tmp_path, capsys):
+    from helpers.app.predict import CSV_HEADER
+
     pydicom_data = pytest.importorskip("pydicom.data")
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"\xff\xd8 truncated")
     good = [str(p) for p in _images(phantom_data, 2)]
     dcm = pydicom_data.get_testdata_file("MR_small.dcm")
-    args = types.SimpleNamespace(images=[*good, str(bad), dcm], model=str(Path(tiny_model_json).with_suffix(".keras")))
-    assert predict.cli_predict(args) == 1
-    out, err = capsys.readouterr()
-    lines = out.strip().splitlines()
-    assert lines[0] == "path,glioma,meningioma,notumor,pituitary,p_tumour,prediction,call,unfamiliar"
-    assert len(lines) == 4  # header + 2 phantoms + DICOM; the bad file only on stderr
-    last = lines[-1].split(",")
-    assert lines[-1].startswith(dcm) and last[-3] in config.CLASSES
-    # the class named agrees with the tumour call: never "notumor" beside P(tumour) >= 0.5
-    assert (last[-2] == "tumour") == (float(last[-4]) >= 0.5) == (last[-3] != "notumor")
-    assert all(len(v.split(".")[1]) == 4 for v in lines[1].split(",")[1:6])
+    model = str(Path(tiny_model_json).with_suffix(".keras"))
+    code, rows, out, err = _cli(capsys, *good, bad, dcm, "--model", model)
+    assert code == 1
+    assert out.splitlines()[0] == ",".join(CSV_HEADER)
+    assert [r["path"] for r in rows] == [*good, dcm]  # the bad file only on stderr, every path echoed as given
     assert f"{bad}: error:" in err
-    args.images = good
-    assert predict.cli_predict(args) == 0
-    capsys.readouterr()
+    for r in rows[:2]:
+        assert r["call"] in ("tumour", "no tumour", "uncertain") and r["reason"]
+        assert r["prediction"] in config.CLASSES and all(len(r[c].split(".")[1]) == 4 for c in config.CLASSES)
+        # the class named sits on the side of the call threshold (0.5 for a model without an evaluation)
+        assert (r["prediction"] != "notumor") == (float(r["p_tumour"]) >= 0.5)
+    # pydicom's MR_small: a 64-px crop with no black background round a head: no verdict, no probabilities
+    assert rows[2]["call"] == "no verdict" and rows[2]["p_tumour"] == "" and rows[2]["reason"]
+    # the tiny model has no unfamiliar-scan check and was trained on phantoms: said once, on stderr
+    assert "has no unfamiliar-scan check" in err
+    assert _cli(capsys, *good, "--model", model)[0] == 0
+
+
+def test_cli_predict_folders_recursive_and_missing_paths(tiny_model_json, phantom_data, tmp_path, capsys):
+    pydicom_data = pytest.importorskip("pydicom.data")
+    folder = tmp_path / "scans"
+    (folder / "a" / "b").mkdir(parents=True)
+    imgs = _images(phantom_data, 2)
+    shutil.copy(imgs[0], folder / "one.jpg")
+    shutil.copy(imgs[1], folder / "a" / "b" / "two.JPG")
+    shutil.copy(pydicom_data.get_testdata_file("MR_small.dcm"), folder / "a" / "IM0001")  # DICOM without a suffix
+    (folder / "notes.txt").write_text("not an image")
+    (tmp_path / "empty").mkdir()
+    model = str(Path(tiny_model_json).with_suffix(".keras"))
+    rel = os.path.relpath(folder)
+    code, rows, _, err = _cli(capsys, rel, "missing/x.png", tmp_path / "empty", "--model", model)
+    assert code == 1
+    assert [r["path"] for r in rows] == [os.path.join(rel, p) for p in ("a/IM0001", "a/b/two.JPG", "one.jpg")]
+    assert "missing/x.png: error: no such file or folder" in err  # echoed as given, not its basename
+    assert f"{tmp_path / 'empty'}: error: no JPEG, PNG or DICOM files" in err
+
+
+def test_cli_predict_prints_no_header_when_every_file_failed(tiny_model_json, tmp_path, capsys):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"nope")
+    code, rows, out, err = _cli(capsys, bad, tmp_path / "gone.jpg", "--model",
+                                str(Path(tiny_model_json).with_suffix(".keras")))
+    assert code == 1 and out == "" and err.count(": error:") == 2
 
 
 def test_cli_predict_model_error_exit_2(tmp_path, capsys):
-    args = types.SimpleNamespace(images=["x.jpg"], model=str(tmp_path / "none.keras"))
-    assert predict.cli_predict(args) == 2
-    assert "no model at" in capsys.readouterr().err
+    code, _, out, err = _cli(capsys, "x.jpg", "--model", tmp_path / "none.keras")
+    assert code == 2 and out == "" and "no model at" in err
+
+
+def _real_slices(n: int = 40) -> list[Path]:
+    """n real slices spread over the shared collections (Kaggle test folder, Br35H, Sartaj's Testing); [] without
+    them. $BRAIN_MRI_DATA's parent holds the collections, else ../shared/datasets beside the checkout."""
+    env = os.environ.get("BRAIN_MRI_DATA")
+    base = Path(env).parent if env else config.PROJ_ROOT.parent / "shared" / "datasets"
+    files = sorted(f for pattern in ("brain-tumor-mri/Testing/*/*.jpg", "br35h/*/*.jpg", "sartaj-testing/*/*.jpg")
+                   for f in base.glob(pattern))
+    return files[:: max(1, len(files) // n)][:n]
+
+
+@pytest.mark.skipif(not config.DEFAULT_MODEL.is_file(), reason="no shipped model in models/")
+def test_cli_and_dashboard_give_the_same_call(tmp_path, capsys):
+    """The issue-22 check: `brain-mri predict` (shipped model) and process_upload(name, bytes) (the dashboard's
+    path, shipped model by default) give the same call and reason for every file: real slices when the collections
+    are here, a colour photo and pydicom's MR_small.dcm, which both must leave without a verdict."""
+    from helpers.app.upload import process_upload
+
+    pydicom_data = pytest.importorskip("pydicom.data")
+    from PIL import Image
+
+    yy, xx = np.mgrid[0:240, 0:320]
+    photo = tmp_path / "gradient.jpg"
+    Image.fromarray(np.dstack([xx * 255 // 319, yy * 255 // 239, np.full_like(xx, 90)]).astype(np.uint8)).save(photo)
+    dcm = Path(pydicom_data.get_testdata_file("MR_small.dcm"))
+    real = _real_slices()
+    files = [*real, photo, dcm]
+    code, rows, _, err = _cli(capsys, *files)
+    assert code == 0, err
+    by_path = {r["path"]: r for r in rows}
+    assert list(by_path) == [str(f) for f in files]
+    calls = {}
+    for f in files:
+        res = process_upload(f.name, f.read_bytes())
+        assert res.ok, res.error
+        assert (by_path[str(f)]["call"], by_path[str(f)]["reason"]) == (res.call, res.call_reason), f
+        calls[f.name] = res.call
+    assert calls[photo.name] == calls[dcm.name] == "no verdict"
+    if not real:
+        pytest.skip("no shared collections here: only the photo and MR_small.dcm were compared")
+    assert len(real) == 40 and {c for f, c in calls.items()} - {"no verdict"}  # real slices get calls too
 
 
 @pytest.mark.realdata

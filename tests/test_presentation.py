@@ -122,7 +122,7 @@ def test_headline_says_what_p_tumour_sums_and_colours_by_the_call():
     assert cards.headline_state(sure) == "no_tumour" and cards.C_OK in cards.headline_html(sure)
     assert "chosen on validation" in cards.headline_html(sure)
     tum = _result(probs=[0.96, 0.02, 0.01, 0.01])
-    assert cards.headline_state(tum) == "tumour" and "screening call: <b>tumour</b>" in cards.headline_html(tum)
+    assert cards.headline_state(tum) == "tumour" and "call: <b>tumour</b> (P(tumour) ≥ 0.5)" in cards.headline_html(tum)
 
 
 def test_unfamiliar_scan_is_never_a_green_no_tumour():
@@ -141,9 +141,11 @@ def test_no_verdict_shows_only_the_reason():
 
 
 def test_a_missing_track_record_is_said_not_left_out():
-    html = cards.headline_html(_result(model="other_model", track_record=None))
+    sure = [0.96, 0.02, 0.01, 0.01]  # a tumour call: an uncertain one has no track record to quote
+    html = cards.headline_html(_result(model="other_model", track_record=None, probs=sure))
     assert "bm-no-track" in html and "no track record" in html
-    assert "bm-no-track" not in cards.headline_html(_result(model="m", track_record="wrong 1 in 300"))
+    assert "bm-no-track" not in cards.headline_html(_result(model="m", track_record="wrong 1 in 300", probs=sure))
+    assert "bm-no-track" not in cards.headline_html(_result(model="other_model", track_record=None))
 
 
 def test_models_tab_names_records_without_weights_in_one_line():

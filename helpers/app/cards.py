@@ -49,17 +49,12 @@ NO_VERDICT = "no verdict: this picture does not look like a brain MRI slice the 
 
 
 def headline_state(res: Result) -> str:
-    """What the headline may say, in one word: "none" (no verdict: the input checks rejected the picture),
-    "unfamiliar" (amber: never a confident "no tumour"), "uncertain" (amber: below the abstain threshold),
-    "tumour" (red) or "no_tumour" (green). The colour follows the screening call and its uncertainty, never the
-    most likely class alone."""
-    if not getattr(res, "verdict", True):
-        return "none"
-    if getattr(res, "unfamiliar", False):
-        return "unfamiliar"
-    if res.abstain:
-        return "uncertain"
-    return "tumour" if res.p_tumour >= res.call_threshold else "no_tumour"
+    """The headline's state, from the one call (upload.decide_call): "none" (no verdict), "unfamiliar" and
+    "uncertain" (amber; an uncertain call), "tumour" (red) or "no_tumour" (green)."""
+    call = res.call
+    if call == "uncertain":
+        return "unfamiliar" if getattr(res, "unfamiliar", False) else "uncertain"
+    return {"tumour": "tumour", "no tumour": "no_tumour"}.get(call, "none")
 
 
 COLOURS = {"tumour": C_TUMOUR, "no_tumour": C_OK, "uncertain": C_WARN, "unfamiliar": C_WARN}
@@ -75,57 +70,70 @@ def headline_reason(res: Result) -> str | None:
 
 def no_verdict_html(res: Result) -> str:
     """The whole headline of a picture the input checks reject: the reason, no class, no P(tumour), no colour."""
-    reason = headline_reason(res) or "the input checks rejected it"
-    return (f'<div class="bm-headline bm-no-verdict" data-verdict="0"><div class="bm-label">result</div>'
-            f'<div class="bm-nv"><b>{esc(NO_VERDICT[0].upper() + NO_VERDICT[1:])}</b>.</div>'
+    reason = headline_reason(res) or res.call_reason
+    return (f'<div class="bm-headline bm-no-verdict" data-verdict="0" data-call="no verdict"><div class="bm-label">'
+            f'result</div><div class="bm-nv"><b>{esc(NO_VERDICT[0].upper() + NO_VERDICT[1:])}</b>.</div>'
             f'<div class="bm-note">{esc(reason)}</div></div>')
 
 
+def class_line(res: Result) -> str:
+    """The class named, on the same side of the call threshold as the call: a tumour type, or notumor."""
+    p = float(res.probs[list(res.classes).index(res.predicted)])
+    what = "Likeliest tumour type" if res.predicted != config.NO_TUMOUR else "Likeliest class"
+    return f'<div>{what}: <b>{esc(res.predicted)}</b> ({pct(p)})</div>'
+
+
+def truth_line(res: Result) -> str:
+    """The example's true label beside the call: ✓/✗ for a call, no mark for an uncertain one."""
+    if res.true_label == "synthetic":
+        return '<div class="bm-note">True label: none (synthetic phantom, not an MRI)</div>'
+    if res.call not in ("tumour", "no tumour"):
+        return f'<div class="bm-note">True label: <b>{esc(res.true_label)}</b> (no call to check: {esc(res.call)})</div>'
+    mark = "✓" if res.true_label == res.predicted else "✗"
+    return f'<div class="bm-note">True label: <b>{esc(res.true_label)}</b> {mark}</div>'
+
+
 def headline_html(res: Result) -> str:
-    """The screening call with P(tumour) (and what it sums), the most likely class, the abstain band and the
-    probability table (data-* attributes for tests); only the reason when there is no verdict."""
+    """The call with P(tumour) (and what it sums), the class named, why the call is sure or not, the track record and
+    the probability table (data-* attributes for tests); only the reason when there is no verdict."""
     state = headline_state(res)
     if state == "none":
         return no_verdict_html(res)
     colour = COLOURS[state]
-    call = "tumour" if res.p_tumour >= res.call_threshold else "no tumour"
-    # abstaining on the type while P(tumour) itself is as sure as the abstain threshold: say which part is unsure
-    type_only = state == "uncertain" and max(res.p_tumour, 1 - res.p_tumour) >= res.abstain_threshold
-    words = {"tumour": f"screening call: <b>tumour</b> (P(tumour) ≥ {threshold(res.call_threshold)})",
-             "no_tumour": f"screening call: <b>no tumour</b> (P(tumour) &lt; {threshold(res.call_threshold)})",
-             "uncertain": (f"screening call: <b>{call}</b>; the tumour type is uncertain — refer to a radiologist"
-                           if type_only else f"uncertain — refer to a radiologist (leaning {call})"),
-             "unfamiliar": f"uncertain — unfamiliar scan (leaning {call}; do not read it as a result)"}[state]
+    ct = threshold(res.call_threshold)
+    words = {"tumour": f"call: <b>tumour</b> (P(tumour) ≥ {ct})"
+                       + ("; the tumour type is uncertain" if res.type_uncertain else ""),
+             "no_tumour": f"call: <b>no tumour</b> (P(tumour) &lt; {ct})",
+             "uncertain": "call: <b>uncertain</b> — refer to a radiologist",
+             "unfamiliar": "call: <b>uncertain</b> — unfamiliar scan; do not read it as a result"}[state]
     parts = [f'<div class="bm-headline bm-state-{state}" data-p-tumour="{res.p_tumour:.6f}" '
              f'data-predicted="{esc(res.predicted)}" data-abstain="{int(res.abstain)}" data-verdict="1" '
-             f'data-state="{state}">',
+             f'data-state="{state}" data-call="{esc(res.call)}">',
              f'<div class="bm-label">{esc(P_TUMOUR_SUM)}</div>',
              f'<div class="bm-big" style="color:{colour}">{pct(res.p_tumour)}</div>',
              f'<div class="bm-call" style="color:{colour}">{words}</div>',
-             f'<div>Most likely single class: <b>{esc(res.predicted)}</b> ({pct(res.confidence)})</div>']
+             class_line(res)]
     if state == "unfamiliar":
-        why = headline_reason(res) or "the picture is unlike the scans the model was trained on"
+        why = headline_reason(res) or res.call_reason
         parts.append(f'<div class="bm-abstain">uncertain — unfamiliar scan<br><span style="font-weight:400">'
                      f'{esc(why)}</span></div>')
-    elif res.abstain:
-        what = "tumour type uncertain" if type_only else "uncertain"
-        parts.append(f'<div class="bm-abstain">{what} — refer to a radiologist<br><span style="font-weight:400">'
-                     f'highest calibrated probability {res.confidence:.2f} is below the abstain threshold '
-                     f'{threshold(res.abstain_threshold)} (chosen on validation)</span></div>')
+    elif state == "uncertain":
+        parts.append(f'<div class="bm-abstain">uncertain — refer to a radiologist<br><span style="font-weight:400">'
+                     f'{esc(res.call_reason)}</span></div>')
+    elif res.type_uncertain:
+        parts.append(f'<div class="bm-abstain">tumour type uncertain — refer to a radiologist<br><span '
+                     f'style="font-weight:400">highest class probability {res.confidence:.3f} is below the abstain '
+                     f'threshold {threshold(res.abstain_threshold)} (chosen on validation)</span></div>')
     else:
-        parts.append(f'<div class="bm-confident">above the abstain threshold ({res.confidence:.2f} ≥ '
+        parts.append(f'<div class="bm-confident">above the abstain threshold ({res.confidence:.3f} ≥ '
                      f'{threshold(res.abstain_threshold)}, chosen on validation)</div>')
     if res.track_record:  # right under the call it qualifies
         parts.append(f'<div class="bm-note bm-track">ℹ {esc(res.track_record)}</div>')
-    elif res.model:  # say so rather than leave the line out: the presenter would look for it
+    elif res.model and state in ("tumour", "no_tumour"):  # say so rather than leave the line out
         parts.append('<div class="bm-note bm-no-track">ℹ no track record for this model: it has no evaluation on '
                      'the leak-free test with a screening threshold (run <code>brain-mri evaluate</code>)</div>')
     if res.true_label:
-        if res.true_label == "synthetic":
-            parts.append('<div class="bm-note">True label: none (synthetic phantom, not an MRI)</div>')
-        else:
-            mark = "✓" if res.true_label == res.predicted else "✗"
-            parts.append(f'<div class="bm-note">True label (leak-free test): <b>{esc(res.true_label)}</b> {mark}</div>')
+        parts.append(truth_line(res))
     rows = "".join(f'<tr data-class="{esc(c)}" data-p="{p:.6f}"><td>{esc(c)}</td><td class="num">{pct(p)}</td></tr>'
                    for c, p in zip(res.classes, res.probs))
     parts.append(f'<details class="bm-details"><summary>exact values</summary>'
@@ -137,7 +145,9 @@ def headline_html(res: Result) -> str:
 def messages_html(res: Result) -> str:
     """The warnings and notes beside the headline, less the one the headline already states."""
     shown = headline_reason(res)
-    out = [f'<div class="bm-warn">⚠ {esc(w)}</div>' for w in res.warnings if w != shown]
+    out = [f'<div class="bm-warn bm-model-gap">⚠ {esc(res.model or "this model")}: {esc(g.removeprefix("this model "))}'
+           '</div>' for g in res.model_gaps]
+    out += [f'<div class="bm-warn">⚠ {esc(w)}</div>' for w in res.warnings if w != shown]
     out += [f'<div class="bm-note">ℹ {esc(n)}</div>' for n in res.notes]
     return "".join(out)
 

@@ -15,11 +15,11 @@ from typing import Any
 from .. import config
 from .registry import (abstain_threshold, DEFAULT_ABSTAIN, default_model_path, discover_models, experiments_line,
                        missing_models_line,
-                       get_predictor, load_message, ModelEntry)
+                       get_predictor, load_message, ModelEntry, screening_threshold)
 from .models_tab import dig, model_card, model_summary_html
 from ..reporting.page_style import CSS, esc
 from .cards import png, render_card
-from ..formatting import megabytes
+from ..formatting import megabytes, threshold
 from .serve import WS_MAX_MESSAGE_BYTES
 from .upload import Result, one_line, process_upload
 
@@ -210,7 +210,8 @@ class Dashboard:
                              f'<b>{esc(getattr(p, "name", path.stem))}</b> ({esc(meta.get("arch", "?"))}, '
                              f'{esc(getattr(p, "img_size", "?"))} px'
                              + (f", temperature {float(temp):.2f}" if isinstance(temp, (int, float)) else "")
-                             + f') · abstain below {self.threshold:.3g} ({esc(self.threshold_src)}) · '
+                             + f') · tumour call at P(tumour) ≥ {threshold(screening_threshold(meta))} · abstain '
+                             f'below {threshold(self.threshold)} ({esc(self.threshold_src)}) · '
                              f'ready in {time.perf_counter() - t0:.1f} s{extra}</div>')
         self._mark_in_use()
         return True
@@ -295,6 +296,7 @@ class Dashboard:
         self.results, self._last_inputs = [], []
         self.busy.value = ""
         self.example_dd.value = -1
+        self.uploader.value = ()  # the button's file counter too (_on_upload ignores an empty value)
 
     @property
     def layout(self):

@@ -8,7 +8,8 @@ import numpy as np
 
 from .. import config
 from ..formatting import fmt_metric, pct, threshold
-from .registry import ModelEntry, abstain_threshold
+from .registry import (ModelEntry, abstain_threshold, model_gaps, screening_threshold,
+                       screening_threshold_source)
 from ..reporting.page_style import AXIS, C_ACCENT, C_ERR, C_MUTED, C_WARN, LAYOUT_BASE, esc, plot_output
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,9 @@ def model_summary_html(m: ModelEntry, in_use: bool = False) -> str:
     out = [f'<div class="bm-card-title">{esc(m.name)}{badge}{missing}{leaky}{synth}</div>',
            '<table class="bm-table bm-kv">'
            + "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in rows) + "</table>"]
+    out += [f'<div class="bm-warn bm-model-gap">⚠ {esc(g[0].upper() + g[1:])}</div>' for g in model_gaps(meta)]
+    out.append(f'<div class="bm-note">Tumour call at P(tumour) ≥ {threshold(screening_threshold(meta))} '
+               f'({esc(screening_threshold_source(meta))}).</div>')
     if not ev:
         out.append(f'<div class="bm-warn" data-not-evaluated="1">not evaluated yet: run '
                    f'<code>brain-mri evaluate models/{esc(m.keras_path.name)}</code></div>')

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import config, records
-from ..formatting import shown_path
+from ..formatting import shown_path, threshold
 from ..stats import wilson_ci
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,8 @@ def call_track_record(meta: dict | None, called_tumour: bool) -> str | None:
         if ev.get("synthetic"):
             return None  # phantom numbers say nothing about real scans
         s = ev["leakfree_test"]["screening"]
-        thr, n_tum, n_no = screening_threshold(meta), int(s["n_tumour"]), int(s["n_no_tumour"])
+        # the counts hold at the evaluation's own threshold, which may differ from a newer operating point
+        thr, n_tum, n_no = float(s["threshold"]), int(s["n_tumour"]), int(s["n_no_tumour"])
         missed, alarms = int(s["n_missed"]), int(s["n_false_alarm"])
     except (KeyError, TypeError, ValueError):
         return None
@@ -118,7 +119,7 @@ def call_track_record(meta: dict | None, called_tumour: bool) -> str | None:
         return None
     lo, hi = wilson_ci(k, n)
     return (f"track record: in the leak-free test, {k} of {n} scans this model called “{call}” "
-            f"(P(tumour) {sign} {thr:.2f}) {truth}: {100 * k / n:.1f}% "
+            f"(P(tumour) {sign} {threshold(thr)}) {truth}: {100 * k / n:.1f}% "
             f"(95% CI {100 * lo:.1f}–{100 * hi:.1f}%)")
 
 
@@ -139,16 +140,66 @@ def collection_track_record(meta: dict | None, called_tumour: bool) -> str | Non
         return None
     from ..modeling.predictor import CALL  # the threshold the records' per-collection metrics were computed at
 
-    return f"per collection (held-out groups, call at P(tumour) ≥ {CALL:.2f}), {what}: " + ", ".join(parts)
+    return f"per collection (held-out groups, call at P(tumour) ≥ {threshold(CALL)}), {what}: " + ", ".join(parts)
+
+
+def training_collections(meta: dict | None) -> list[str] | None:
+    """The collections a model trained on: from its union split's per-collection counts, the Kaggle set for the
+    leak-free and official splits, None when the record does not say."""
+    data = (meta or {}).get("data") or {}
+    counts = data.get("train_counts")
+    if isinstance(counts, dict) and counts:
+        return sorted({str(k).split("/")[0] for k in counts})
+    if data.get("split") in ("leakfree", "official") and not data.get("synthetic"):
+        return [config.DATASET_NAME]
+    return None
+
+
+def model_gaps(meta: dict | None) -> list[str]:
+    """What a model lacks that the shipped one has, one line each: shown on its Models card, on every result card
+    while it is selected, and by `brain-mri predict`."""
+    out = []
+    if not (meta or {}).get("familiarity_file"):
+        out.append("this model has no unfamiliar-scan check: a scan unlike its training pictures gets no "
+                   "“unfamiliar scan” warning, only the pixel checks")
+    cols = training_collections(meta)
+    if cols is not None and len(cols) == 1:
+        out.append(f"this model was trained on one collection ({COLLECTION_NAMES.get(cols[0], cols[0])}): on "
+                   "scans from any other, expect far lower scores (report chapter 05)")
+    return out
 
 
 def screening_threshold(meta: dict | None) -> float:
-    """The P(tumour) threshold chosen on validation for the tumour / no-tumour call, else 0.5."""
+    """The P(tumour) threshold of the tumour / no-tumour call: the record's own `operating_point` when it has one (a
+    model trained on several collections chooses it on their validation groups), else the evaluation's screening
+    threshold (chosen on the leak-free validation split), else CALL (0.5)."""
+    from ..modeling.predictor import CALL
+
+    for keys in (("operating_point", "threshold"), ("evaluation", "leakfree_test", "screening", "threshold")):
+        try:
+            t = meta
+            for k in keys:
+                t = t[k]
+            t = float(t)
+        except (KeyError, TypeError, ValueError):
+            continue
+        if 0.0 < t < 1.0:
+            return t
+    return CALL
+
+
+def screening_threshold_source(meta: dict | None) -> str:
+    """Where screening_threshold's value comes from, in words (the Models tab and the model card print it)."""
+    op = meta.get("operating_point") if isinstance(meta, dict) else None
+    t = screening_threshold(meta)
+    if isinstance(op, dict) and op.get("threshold") == t:
+        return f"chosen on {op.get('chosen_on') or 'validation'}"
     try:
-        t = float(meta["evaluation"]["leakfree_test"]["screening"]["threshold"])
-        return t if 0.0 < t < 1.0 else 0.5
+        if float(meta["evaluation"]["leakfree_test"]["screening"]["threshold"]) == t:
+            return "chosen on the leak-free validation split"
     except (KeyError, TypeError, ValueError):
-        return 0.5
+        pass
+    return "default: no threshold chosen on validation"
 
 
 def keras_model(predictor):
@@ -184,7 +235,7 @@ def warm_up(predictor) -> float:
 def get_predictor(path) -> Any:
     """The Predictor for a .keras file, warmed up once. The one cache is modeling.predictor.load_model's (per file
     and modification time): a model loads once per kernel. Raises errors.ModelError & co."""
-    from ..modeling.predictor import load_model
+    from ..modeling.runtime import load_model  # the ONNX export when the model has one: no TensorFlow in the kernel
 
     p = load_model(Path(path).expanduser().resolve())
     if getattr(p, "warm_up_s", None) is None:

@@ -1,7 +1,8 @@
-"""One upload -> probabilities path for the dashboard: size cap, decode and prepare (the same helpers.data path as
-training), the input checks, calibrated probabilities, the tumour call and Grad-CAM, as one ``Result``.
+"""One upload -> call path for the dashboard and `brain-mri predict`: size cap, decode and prepare (the same
+helpers.data path as training), the input checks, calibrated probabilities, the call and Grad-CAM, as one ``Result``.
 
-Pure (no widgets, unit-tested): ``process_upload(name, data, predictor) -> Result``.
+Pure (no widgets, unit-tested): ``process_upload(name, data, predictor) -> Result``; ``decide_call(result)`` is the
+one place a result becomes "tumour", "no tumour", "uncertain" or "no verdict" (``Result.call``).
 """
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ from ..data.prepare import decode_prepare, prepare
 from ..errors import ImageError
 from ..modeling import familiarity
 from ..modeling.predictor import decide
-from ..formatting import megabytes
+from ..formatting import megabytes, threshold as fmt_threshold
 from .input_checks import REF_SIZE, check_messages, image_features
 from .registry import (DEFAULT_ABSTAIN, abstain_threshold, call_track_record, collection_track_record, keras_model,
-                       screening_threshold)
+                       model_gaps, screening_threshold)
 
 
 # ----------------------------------------------------------------------------------------- one file
@@ -32,12 +33,13 @@ class Result:
     error: str | None = None  # one line; when set, nothing else is meaningful
     warnings: list[str] = field(default_factory=list)  # reliability concerns (input checks)
     notes: list[str] = field(default_factory=list)  # informative (middle frame, 16-bit rescaled, ...)
+    model_gaps: list[str] = field(default_factory=list)  # what the model lacks (registry.model_gaps)
     format: str = ""
     mode: str = ""
     width: int = 0
     height: int = 0
     n_bytes: int = 0
-    original: np.ndarray | None = None  # display copy (<= 320 px)
+    original: np.ndarray | None = None  # display copy (<= 320 px; in colour when the upload is)
     prepared: np.ndarray | None = None  # the model's input (S, S) uint8
     features: dict = field(default_factory=dict)
     dicom: list[tuple[str, str]] | None = None  # patient-free (label, value) rows
@@ -69,13 +71,62 @@ class Result:
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def call(self) -> str:
+        """"tumour", "no tumour", "uncertain" or "no verdict" (decide_call)."""
+        return decide_call(self)[0]
+
+    @property
+    def call_reason(self) -> str:
+        """One line: why the call is what it is (decide_call)."""
+        return decide_call(self)[1]
+
+    @property
+    def type_uncertain(self) -> bool:
+        """A tumour call whose tumour type is the unsure part (no class reaches the abstain threshold)."""
+        return self.call == "tumour" and bool(self.abstain)
+
     def summary(self) -> str:
         if self.error:
             return f"{self.name}: error: {self.error}"
-        if self.probs is None:
-            return f"{self.name}: no prediction"
-        verdict = "uncertain" if self.abstain else self.predicted
-        return f"{self.name}: {verdict} (P(tumour) {self.p_tumour:.2f}, max p {self.confidence:.2f})"
+        return f"{self.name}: {self.call} ({self.call_reason})"
+
+
+CALLS = ("tumour", "no tumour", "uncertain", "no verdict")
+
+
+def uncertain_band(abstain_threshold: float) -> tuple[float, float]:
+    """P(tumour) strictly between these is "uncertain": neither P(tumour) nor 1 - P(tumour) is as sure as the abstain
+    threshold chosen on validation (which is why a sure P(tumour) split between two types still gets its call)."""
+    t = float(abstain_threshold)
+    return 1.0 - t, t  # empty when t <= 0.5
+
+
+def decide_call(res: Result) -> tuple[str, str]:
+    """(call, reason) of one result: the only place the dashboard's headline and `brain-mri predict` get their call.
+
+    In order: no verdict (an error, no model, or the input checks rejected the picture), uncertain (an unfamiliar
+    scan, or P(tumour) inside the uncertain band), else tumour / no tumour at the model's call threshold."""
+    if res.error:
+        return "no verdict", res.error
+    if res.probs is None or res.p_tumour is None or not np.isfinite(res.p_tumour):
+        return "no verdict", "no model loaded: input checks only"
+    if not res.verdict:
+        return "no verdict", res.reason or (res.warnings[0] if res.warnings else "the input checks rejected it")
+    if res.unfamiliar:
+        return "uncertain", res.reason or "unfamiliar scan: unlike the collections the model was trained on"
+    p, ct = float(res.p_tumour), float(res.call_threshold)
+    lo, hi = uncertain_band(res.abstain_threshold)
+    if lo < p < hi:
+        return "uncertain", (f"P(tumour) {p:.3f} is inside the uncertain band {fmt_threshold(lo)}–{fmt_threshold(hi)} "
+                             "(from the abstain threshold chosen on validation)")
+    if p >= ct:
+        why = f"P(tumour) {p:.3f} ≥ {fmt_threshold(ct)}, the call threshold"
+        if res.abstain:
+            why += (f"; the tumour type is uncertain (highest class probability {res.confidence:.3f} < "
+                    f"{fmt_threshold(res.abstain_threshold)})")
+        return "tumour", why
+    return "no tumour", f"P(tumour) {p:.3f} < {fmt_threshold(ct)}, the call threshold"
 
 
 # Patient-free DICOM attributes shown in the table (preprocess.decode already copies only non-identifying ones;
@@ -113,20 +164,44 @@ def one_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {text.splitlines()[0]}" if text else type(e).__name__
 
 
-def thumbnail(gray: np.ndarray, max_side: int = 320) -> np.ndarray:
-    h, w = gray.shape
+def thumbnail(img: np.ndarray, max_side: int = 320) -> np.ndarray:
+    """A display copy, grey (H, W) or colour (H, W, 3), no side above `max_side`."""
+    h, w = img.shape[:2]
     if max(h, w) <= max_side:
-        return gray
+        return img
     k = max_side / max(h, w)
-    im = Image.fromarray(gray).resize((max(1, round(w * k)), max(1, round(h * k))), Image.Resampling.BILINEAR)
+    im = Image.fromarray(img).resize((max(1, round(w * k)), max(1, round(h * k))), Image.Resampling.BILINEAR)
     return np.asarray(im)
 
 
-def process_upload(name: str, data: bytes | bytearray | memoryview | None, predictor=None, *,
+def colour_thumbnail(data: bytes, max_side: int = 320) -> np.ndarray | None:
+    """The uploaded picture in colour, for display only (the model reads the grey version); None if unreadable."""
+    import io
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.draft("RGB", (2 * max_side, 2 * max_side))  # JPEG: decode at reduced size
+            return thumbnail(np.asarray(im.convert("RGB")), max_side)
+    except Exception:  # noqa: BLE001 - the grey thumbnail stays
+        return None
+
+
+SHIPPED = "shipped"  # process_upload's default predictor: the shipped model (config.DEFAULT_MODEL_NAME)
+
+
+def shipped_predictor():
+    """The shipped model, loaded once per process (modeling.predictor's cache). Raises ModelError (one line)."""
+    from ..modeling.predictor import load_model
+
+    return load_model(config.DEFAULT_MODEL)
+
+
+def process_upload(name: str, data: bytes | bytearray | memoryview | None, predictor=SHIPPED, *,
                    with_gradcam: bool = True, true_label: str | None = None,
                    threshold: float | None = None) -> Result:
     """Check, decode, prepare, predict and explain one file. Never raises: problems become ``Result.error``
-    (one line) or ``Result.warnings``. ``predictor`` None -> input checks only.
+    (one line) or ``Result.warnings``; ``Result.call`` is the call (decide_call). ``predictor``: the shipped model by
+    default; None -> input checks only (the dashboard when no model could be loaded).
 
     The size cap is checked before anything is decoded; decoding is ``preprocess.decode(..., draft=2*S)`` +
     ``prepare(gray, S)``, i.e. exactly ``preprocess.preprocess``, the transform the model was trained on.
@@ -141,6 +216,12 @@ def process_upload(name: str, data: bytes | bytearray | memoryview | None, predi
     if n > config.MAX_UPLOAD_BYTES:
         res.error = f"file too large ({megabytes(n)}; the limit is {megabytes(config.MAX_UPLOAD_BYTES)})"
         return res
+    if isinstance(predictor, str) and predictor == SHIPPED:
+        try:
+            predictor = shipped_predictor()
+        except Exception as e:  # noqa: BLE001 - ModelError and what Keras raises: one line, as for a bad file
+            res.error = f"the shipped model could not be loaded: {one_line(e)}"
+            return res
     size = int(getattr(predictor, "img_size", None) or config.IMG_SIZE)
     data = bytes(data)
     try:
@@ -167,6 +248,9 @@ def process_upload(name: str, data: bytes | bytearray | memoryview | None, predi
         log.warning("input checks failed for %s", res.name, exc_info=True)
         res.notes.append("input checks could not run on this file")
     colour_flagged = any(w.startswith("colour image") for w in res.warnings)
+    if dec.format != "DICOM" and (colour_flagged or any(w.startswith("colour image") for w in dec.warnings)):
+        if (rgb := colour_thumbnail(data)) is not None:
+            res.original = rgb
     for w in dec.warnings:
         if w.startswith("colour image") and colour_flagged:
             continue
@@ -196,17 +280,15 @@ def process_upload(name: str, data: bytes | bytearray | memoryview | None, predi
     res.model = str(getattr(predictor, "name", "model"))
     res.classes, res.probs = classes, probs
     idx = int(np.argmax(probs))
-    res.predicted, res.confidence = decide(probs, classes), float(probs[idx])
+    meta = getattr(predictor, "meta", None)
+    res.model_gaps = model_gaps(meta)
+    res.call_threshold = screening_threshold(meta)
+    # the class named sits on the same side of the call threshold as the call (never "notumor" beside a tumour call)
+    res.predicted, res.confidence = decide(probs, classes, res.call_threshold), float(probs[idx])
     # P(tumour) = 1 - P(notumor), as predict.p_tumour; computed by class name so the column order cannot matter
     res.p_tumour = float(1.0 - probs[classes.index(config.NO_TUMOUR)]) if config.NO_TUMOUR in classes else float("nan")
-    res.abstain_threshold = threshold if threshold is not None else abstain_threshold(getattr(predictor, "meta", None))[0]
+    res.abstain_threshold = threshold if threshold is not None else abstain_threshold(meta)[0]
     res.abstain = res.confidence < res.abstain_threshold
-    meta = getattr(predictor, "meta", None)
-    res.call_threshold = screening_threshold(meta)
-    res.track_record = call_track_record(meta, res.p_tumour >= res.call_threshold)
-    per_collection = collection_track_record(meta, res.p_tumour >= res.call_threshold)
-    if res.track_record and per_collection:
-        res.track_record += f"; {per_collection}"
     res.timings_ms["predict"] = round((t3 - t2) * 1000, 1)
     if fam is not None:  # the unfamiliar-scan rule of the model's record (modeling.familiarity)
         res.familiarity_score, res.unfamiliar = float(fam[0][0]), bool(fam[1][0])
@@ -231,10 +313,15 @@ def process_upload(name: str, data: bytes | bytearray | memoryview | None, predi
         res.warnings += scan_type.upload_warnings(scan_type.tag_one(x128), res.p_tumour >= res.call_threshold)
     except Exception:  # noqa: BLE001 - a failed tag is not a failed prediction
         log.warning("scan-type tag failed for %s", res.name, exc_info=True)
+    if res.call in ("tumour", "no tumour"):  # an uncertain call or no verdict has no track record to quote
+        res.track_record = call_track_record(meta, res.call == "tumour")
+        per_collection = collection_track_record(meta, res.call == "tumour")
+        if res.track_record and per_collection:
+            res.track_record += f"; {per_collection}"
     t_tag = time.perf_counter()
     res.timings_ms["scan_type"] = round((t_tag - t3) * 1000, 1)
     t3 = t_tag
-    if with_gradcam:
+    if with_gradcam and res.verdict:  # no verdict: the card shows no map, so none is computed
         model = keras_model(predictor)
         try:
             if model is None:

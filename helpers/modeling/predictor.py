@@ -2,16 +2,14 @@
 
 Safety: a model is loaded only if its .keras file's sha256 equals the one recorded in the JSON beside it and
 the JSON's class list is ours; Keras' safe_mode refuses pickled lambdas. Speed: one compiled tf.function per
-model (a plain eager ``model(x)`` costs several times more per call on a CPU).
+model (a plain eager ``model(x)`` costs several times more per call on a CPU). `brain-mri predict` is in app.predict:
+it goes through the dashboard's pipeline, so both give one call for one file.
 """
 from __future__ import annotations
 
-import csv
 import os
-import sys
 import threading
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -329,76 +327,3 @@ def load_model(path: str | Path | None = None) -> Predictor:
             del _CACHE[k]
         _CACHE[key] = pred
         return pred
-
-
-def predict_files(paths: Iterable[str | Path], predictor: Predictor | None = None) -> list[dict]:
-    """One dict per path, in order: {"path", "probs", "p_tumour", "prediction", "warnings", "error"}.
-
-    A file that cannot be read or decoded gets `error` set (and probs None); it never stops the others.
-    """
-    from ..errors import ImageError
-    from ..data.prepare import decode_prepare
-
-    predictor = predictor or load_model()
-    paths = [str(p) for p in paths]
-    rows: list[dict] = []
-    ok_idx, arrays = [], []
-    for p in paths:
-        row = {"path": p, "probs": None, "p_tumour": None, "prediction": None, "unfamiliar": None, "warnings": [],
-               "error": ""}
-        try:
-            if Path(p).is_file() and Path(p).stat().st_size > config.MAX_UPLOAD_BYTES:
-                raise ImageError(f"file too large ({Path(p).stat().st_size / 2**20:.1f} MB)")
-            dec, x = decode_prepare(p, predictor.img_size)
-            arrays.append(x)
-            row["warnings"] = list(dec.warnings)
-            ok_idx.append(len(rows))
-        except ImageError as e:
-            row["error"] = str(e)
-        except Exception as e:  # noqa: BLE001 - a row-level failure must not abort the batch
-            row["error"] = f"{type(e).__name__}: {e}"
-        rows.append(row)
-    if arrays:
-        X = np.stack(arrays)
-        probs, fam = predictor.predict_with_familiarity(X)
-        for j, (i, pr) in enumerate(zip(ok_idx, probs)):
-            rows[i].update(probs={c: float(v) for c, v in zip(predictor.classes, pr)},
-                           p_tumour=float(p_tumour(pr)), prediction=decide(pr, predictor.classes))
-            if fam is not None:
-                rows[i]["unfamiliar"] = bool(fam[1][j])
-                if fam[1][j]:
-                    from .familiarity import message
-
-                    rows[i]["warnings"].append(message(float(fam[0][j]), predictor.familiarity))
-    return rows
-
-
-# `prediction` names the class of the tumour call (decide); `call` is that call in words; `unfamiliar` 1 when the
-# slice is unlike the training collections (empty for a model without the rule).
-CSV_HEADER = ["path", *config.CLASSES, "p_tumour", "prediction", "call", "unfamiliar"]
-
-
-def cli_predict(args) -> int:
-    """`brain-mri predict IMAGES... [--model M]`: CSV on stdout, one `path: error: message` line on stderr per
-    unreadable file. Exit 0 if all predicted, 1 if any file failed, 2 if the model could not be loaded."""
-    try:
-        predictor = load_model(getattr(args, "model", None))
-    except ModelError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    rows = predict_files(args.images, predictor)
-    w = csv.writer(sys.stdout, lineterminator="\n")
-    w.writerow(CSV_HEADER)
-    failed = 0
-    for r in rows:
-        if r["error"]:
-            failed += 1
-            print(f"{r['path']}: error: {r['error']}", file=sys.stderr)
-            continue
-        for msg in r["warnings"]:
-            print(f"{r['path']}: warning: {msg}", file=sys.stderr)
-        w.writerow([r["path"], *(f"{r['probs'][c]:.4f}" for c in config.CLASSES), f"{r['p_tumour']:.4f}",
-                    r["prediction"], "tumour" if r["p_tumour"] >= CALL else "no tumour",
-                    "" if r["unfamiliar"] is None else int(r["unfamiliar"])])
-    sys.stdout.flush()
-    return 1 if failed else 0
