@@ -65,6 +65,14 @@ def target_tensor(model, grid: int | None = None):
     return out
 
 
+def resolve_grid(model, grid: int | None | str = "default") -> int | None:
+    """The grid Grad-CAM uses on `model`: "default" is GRID where the model has maps of that size, else None
+    (last_conv)."""
+    if grid == "default":
+        return GRID if GRID is not None and _grid_maps(model, GRID) else None
+    return grid
+
+
 def _gradcam_fn(model, grid: int | None | str = None):
     """The compiled Grad-CAM function of `model` on `grid`, built once per model object (tracing costs ~1 s).
     grid "default": GRID where the model has maps of that size, else last_conv (resolved once, here)."""
@@ -77,9 +85,7 @@ def _gradcam_fn(model, grid: int | None | str = None):
 
     from .. import config
 
-    key = grid
-    if grid == "default":
-        grid = GRID if GRID is not None and _grid_maps(model, GRID) else None
+    key, grid = grid, resolve_grid(model, grid)
     sub = keras.Model(model.inputs, [target_tensor(model, grid), model.outputs[0]], name=f"{model.name}_gradcam")
     s = int(model.input_shape[1])
     n_cls = int(model.outputs[0].shape[-1])
@@ -118,7 +124,12 @@ def gradcam_and_logits(model, x: np.ndarray, class_idx: int | None = None,
 
     `class_idx` None explains the predicted class, TUMOUR the log-odds of P(tumour). An all-zero heat map means no
     region raised that score. `grid`: see GRID (the module default unless given).
+
+    `model` may also be an exported model (helpers.modeling.runtime), which computes the same map without TensorFlow.
     """
+    exported = getattr(model, "gradcam_and_logits", None)
+    if exported is not None:
+        return exported(x, class_idx, grid)
     import tensorflow as tf
 
     x = np.asarray(x)
