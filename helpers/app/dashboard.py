@@ -336,14 +336,13 @@ class _quiet:
 
 
 def preload() -> float:
-    """Import TensorFlow/Keras (and the widget stack) now, in a cell of its own: under Voila every cell has its own
-    timeout, and the import is the slowest part of the start (10 s idle, minutes on a busy CPU). Never raises."""
+    """Import the inference runtime (and the widget stack) now, in a cell of its own: under Voila every cell has its
+    own timeout. onnxruntime, not TensorFlow: models run on their ONNX export (modeling.runtime). Never raises."""
     t0 = time.perf_counter()
     try:
         with _quiet():
             import ipywidgets  # noqa: F401
-            import keras  # noqa: F401
-            import tensorflow  # noqa: F401
+            import onnxruntime  # noqa: F401
     except Exception:  # noqa: BLE001 - build_dashboard reports the real problem in the page
         log.warning("preload failed", exc_info=True)
     return time.perf_counter() - t0
