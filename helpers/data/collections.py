@@ -5,12 +5,16 @@ Collections (see ../shared/datasets/README.md; users fetch them with kagglehub):
 - brain-tumor-mri  Nickparvar's Kaggle set, Training|Testing/{glioma,meningioma,notumor,pituitary}, 4 classes
 - br35h            Br35H, yes/ no/ (tumour / no tumour only) + annotations_all.json outlines on 801 yes/ files
 - sartaj-testing   Sartaj's Testing folder, {glioma,meningioma,no,pituitary}_tumor/, 4 classes, noisy labels
+- healthy-extra    tumour-free slices of five public sources (every plane, level and sequence, with and without skull),
+                   listed by index.csv (source, subject, plane, sequence, skull, and the GitHub repo/commit/origin each
+                   comes from: `brain-mri fetch --all` rebuilds the folder from those, not from Kaggle)
 
 Provenance ("source"): where a picture was first published, which is what a leave-one-collection-out test must
 hold out. The Kaggle set is a mix of three sources, renamed; we infer each file's source:
 - figshare (Cheng et al. 2015): grayscale ("L" mode) 512x512 tumour slices; 1,426 + 708 + 930 match its counts;
 - br35h: any picture whose twin group holds a Br35H file (all of Br35H no/ is in Kaggle's notumor);
-- sartaj: the rest (RGB JPEG tumour slices; notumor slices not from Br35H) and the sartaj-testing folder.
+- sartaj: the rest (RGB JPEG tumour slices; notumor slices not from Br35H) and the sartaj-testing folder;
+- healthy-extra: each file's own source in index.csv (ixi-t2, open-ms, niivue, ms-flair-iran, dwi), each a fold.
 A twin group's sources are the union of its members' sources.
 """
 from __future__ import annotations
@@ -48,7 +52,15 @@ COLLECTIONS: dict[str, dict] = {
                     "pituitary_tumor": "pituitary"},
         "granularity": "4 classes (noisy)",
     },
+    "healthy-extra": {
+        "env": "HEALTHY_EXTRA_DATA", "handle": None, "manifest": "index.csv",
+        "folders": {s: "notumor" for s in ("ixi-t2", "open-ms", "niivue", "ms-flair-iran", "dwi")},
+        "granularity": "no tumour only (five sources, subject ids)",
+    },
 }
+# Columns a manifest collection adds to the union table (empty for the others): who the slice belongs to and its look.
+MANIFEST_COLUMNS = ("subject", "plane", "sequence", "skull")
+HEALTHY_EXTRA_MANIFEST = config.DATA_DIR / "manifests" / "healthy-extra.csv"
 EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
 
 
@@ -76,11 +88,14 @@ def available() -> dict[str, Path]:
 def missing_message(name: str) -> str:
     """One line saying how to get a collection that is not there."""
     spec = COLLECTIONS[name]
-    return (f"collection {name} not found: `make data` fetches it with kagglehub ({spec['handle']}), or set "
-            f"{spec['env']} to a local copy")
+    how = (f"with kagglehub ({spec['handle']})" if spec["handle"] else
+           "from the public GitHub repositories at the commits listed in data/manifests/healthy-extra.csv")
+    return f"collection {name} not found: `make data` fetches it {how}, or set {spec['env']} to a local copy"
 
 
 def list_collection(name: str, root: Path) -> pd.DataFrame:
+    if COLLECTIONS[name].get("manifest"):
+        return list_manifest(name, root)
     rows = []
     for folder, label in COLLECTIONS[name]["folders"].items():
         d = root / folder
@@ -90,6 +105,21 @@ def list_collection(name: str, root: Path) -> pd.DataFrame:
             if p.suffix.lower() in EXTS and not p.name.startswith("."):
                 rows.append((name, f"{folder}/{p.name}", label))
     return pd.DataFrame(rows, columns=["collection", "path", "label"])
+
+
+def list_manifest(name: str, root: Path) -> pd.DataFrame:
+    """A collection listed by its manifest (index.csv): one row per file present, its source and subject kept."""
+    m = pd.read_csv(root / COLLECTIONS[name]["manifest"], keep_default_na=False, dtype=str)
+    # a path listed twice (open-ms longitudinal names lack the sequence) is one file: the last row describes it
+    m = m.drop_duplicates("path", keep="last")
+    m = m[[(root / p).is_file() for p in m["path"]]]
+    folders = COLLECTIONS[name]["folders"]
+    out = pd.DataFrame({"collection": name, "path": m["path"].to_numpy(),
+                        "label": [folders.get(s, "notumor") for s in m["source"]],
+                        "manifest_source": m["source"].to_numpy()})
+    for c in MANIFEST_COLUMNS:
+        out[c] = m[c].to_numpy() if c in m else ""
+    return out.reset_index(drop=True)
 
 
 def _file_facts(path: str) -> tuple:
@@ -113,13 +143,16 @@ def union_table(roots: dict[str, Path] | None = None, progress: bool = True) -> 
 
         raise DataError(missing_message("brain-tumor-mri"))
     df = pd.concat(frames, ignore_index=True)
+    for c in ("manifest_source", *MANIFEST_COLUMNS):
+        df[c] = df[c].fillna("") if c in df else ""
     full = [str(roots[c] / p) for c, p in zip(df["collection"], df["path"])]
-    h = hashlib.sha256(b"union v1\n")
+    h = hashlib.sha256(b"union v2\n")  # v2: manifest columns (healthy-extra)
     for f in full:
         h.update(f"{f[-60:]}|{os.stat(f).st_size}\n".encode())
     cache = config.cache_dir() / f"union-{h.hexdigest()[:16]}"
     if (cache.with_suffix(".csv")).is_file() and cache.with_suffix(".npy").is_file():
-        return pd.read_csv(cache.with_suffix(".csv"), keep_default_na=False), np.load(cache.with_suffix(".npy"))
+        return (pd.read_csv(cache.with_suffix(".csv"), keep_default_na=False, dtype={"subject": str}),
+                np.load(cache.with_suffix(".npy")))
     from tqdm.auto import tqdm
 
     with ProcessPoolExecutor(max_workers=2) as ex:
@@ -133,22 +166,42 @@ def union_table(roots: dict[str, Path] | None = None, progress: bool = True) -> 
     return df, thumbs
 
 
-def link(df: pd.DataFrame, thumbs: np.ndarray, threshold: float) -> np.ndarray:
-    """Group ids: components of md5 copies and 8-transform near twins (whole or head-crop thumbnails) above
-    `threshold`. The project's twin criterion is 0.98 (split at 0.975); lower thresholds link adjacent slices."""
-    th = thumbs.astype(np.float32)
+def _pairs(thumbs: np.ndarray, which: int, threshold: float) -> pd.DataFrame:
     key = hashlib.sha256(np.ascontiguousarray(thumbs).tobytes()).hexdigest()[:16]
-    cache = config.cache_dir() / f"union-pairs-{key}-{threshold:g}.csv"
+    cache = config.cache_dir() / f"union-pairs-{key}-{which}-{threshold:g}.csv"
     if cache.is_file():
-        pairs = pd.read_csv(cache)
-    else:
-        pairs = pd.concat([audit.near_pairs(th[:, 0], threshold), audit.near_pairs(th[:, 1], threshold)])
-        pairs.to_csv(cache, index=False)
+        return pd.read_csv(cache)
+    pairs = audit.near_pairs(thumbs[:, which].astype(np.float32), threshold)
+    pairs.to_csv(cache, index=False)
+    return pairs
+
+
+def link(df: pd.DataFrame, thumbs: np.ndarray, threshold: float, adjacent: float | None = None) -> np.ndarray:
+    """Group ids: components of md5 copies, 8-transform near twins (whole or head-crop thumbnails) above
+    `threshold`, every slice of one subject (manifests) and, with `adjacent`, whole-image thumbnails above that lower
+    cosine: the neighbouring slices of one scan (patient-level linking; the 0.98 twin criterion misses them)."""
+    pairs = [_pairs(thumbs, 0, threshold), _pairs(thumbs, 1, threshold)]
+    if adjacent is not None:
+        pairs.append(_pairs(thumbs, 0, adjacent))
+    pairs = pd.concat(pairs)
     md5 = df["md5"].to_numpy()
     first = pd.Series(np.arange(len(md5))).groupby(md5).transform("min").to_numpy()
-    ei = np.concatenate([first, pairs["i"].to_numpy(int)])
-    ej = np.concatenate([np.arange(len(md5)), pairs["j"].to_numpy(int)])
+    si, sj = subject_edges(df)
+    ei = np.concatenate([first, pairs["i"].to_numpy(int), si])
+    ej = np.concatenate([np.arange(len(md5)), pairs["j"].to_numpy(int), sj])
     return audit.components(len(df), ei, ej)
+
+
+def subject_edges(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Edges joining every slice of one subject (a manifest's `subject` column, within one source): a patient's
+    slices stay on one side of a split even when they look nothing alike (other plane, other sequence)."""
+    if "subject" not in df:
+        return np.zeros(0, int), np.zeros(0, int)
+    key = df["manifest_source"].astype(str) + "/" + df["subject"].astype(str)
+    has = (df["subject"].astype(str) != "").to_numpy()
+    idx = pd.Series(np.arange(len(df))[has])
+    first = idx.groupby(key[has].to_numpy()).transform("min").to_numpy()
+    return first, idx.to_numpy()
 
 
 def infer_source(df: pd.DataFrame, groups: np.ndarray) -> tuple[np.ndarray, pd.Series]:
@@ -156,6 +209,8 @@ def infer_source(df: pd.DataFrame, groups: np.ndarray) -> tuple[np.ndarray, pd.S
     src = np.where(df["collection"] == "br35h", "br35h",
                    np.where((df["collection"] == "brain-tumor-mri") & (df["label"] != "notumor")
                             & (df["mode"] == "L"), "figshare", "sartaj"))
+    if "manifest_source" in df:  # a manifest names each file's source itself
+        src = np.where(df["manifest_source"].astype(str) != "", df["manifest_source"].astype(str), src)
     g = pd.Series(groups)
     has_br = g.map(pd.Series(src == "br35h").groupby(groups).any())
     src = np.where(has_br.to_numpy(), "br35h", src)

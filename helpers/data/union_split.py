@@ -5,6 +5,11 @@ set's leak-free split as it is: twin groups are formed over the union with the p
 group holding a leak-free test picture stays in test (unless it also holds leak-free train/val pictures: then the
 majority of its Kaggle pictures decides, and `moved` counts the test pictures that left). Groups with no Kaggle
 picture (most of Br35H yes/, part of sartaj-testing) are split ~70/15/15 by group, per label, seeded.
+
+Version 2 (issue 21): groups also join every slice of one subject (healthy-extra's index.csv) and the neighbouring
+slices of one scan (whole-image thumbnails above ADJACENT, which the 0.98 twin criterion misses: e.g. Te-gl_0086 /
+Tr-gl_0520 at 0.975); the healthy-extra groups are split per source, at least one subject in val and one in test
+wherever a source has three or more.
 """
 from __future__ import annotations
 
@@ -19,7 +24,11 @@ from .. import config
 from . import collections as cx
 
 TWIN = 0.975  # the project's split criterion: twin threshold 0.98 minus its 0.005 margin (data/audit.py)
-FOLDS = ("br35h", "sartaj", "figshare")  # sources a leave-one-out fold can hold out
+# Patient-level linking: neighbouring slices of one scan reach 0.97-0.975 (whole-image thumbnails, zero-mean cosine
+# under the 8 flips/rotations) where unrelated slices of the same plane and level stay below ~0.95.
+ADJACENT = 0.96
+HEALTHY_EXTRA_SOURCES = ("ixi-t2", "open-ms", "niivue", "ms-flair-iran", "dwi")
+FOLDS = ("br35h", "sartaj", "figshare", *HEALTHY_EXTRA_SOURCES)  # sources a leave-one-out fold can hold out
 UNION_SPLIT = config.SPLITS_DIR / "union.csv"
 COLUMNS = ["collection", "path", "label", "split", "group", "source", "sources"]
 
@@ -47,16 +56,28 @@ def union_split(df: pd.DataFrame, groups: np.ndarray, old_split: pd.DataFrame, s
     rng = np.random.default_rng(seed)
     free = g[split == ""].unique()
     lab = df.groupby(g)["label"].first()[free]
-    for lbl in sorted(lab.unique()):
-        gs = np.array(sorted(lab[lab == lbl].index))
-        rng.shuffle(gs)
-        n = len(gs)
-        cuts = {"test": gs[: round(0.15 * n)], "val": gs[round(0.15 * n): round(0.30 * n)],
-                "train": gs[round(0.30 * n):]}
-        for s, gg in cuts.items():
-            split[g.isin(gg).to_numpy()] = s
+    manifest = df.get("manifest_source", pd.Series("", index=df.index)).astype(str)
+    msrc = manifest.groupby(g).first()[free]
+    own = lab[msrc == ""]  # the v1 procedure, unchanged, for groups outside the manifest collections
+    for lbl in sorted(own.unique()):
+        _cut(np.array(sorted(own[own == lbl].index)), rng, split, g, at_least_one=False)
+    rng2 = np.random.default_rng(seed + 1)  # a second stream: the v1 draws above stay what they were
+    for src in sorted(set(msrc) - {""}):
+        _cut(np.array(sorted(msrc[msrc == src].index)), rng2, split, g, at_least_one=True)
     moved = int(((olds == "test") & (split != "test")).sum())
     return split.to_numpy(), moved
+
+
+def _cut(gs: np.ndarray, rng, split: pd.Series, g: pd.Series, at_least_one: bool) -> None:
+    """Assign groups ~15% test, ~15% val, the rest train (at_least_one: one each when there are three or more)."""
+    rng.shuffle(gs)
+    n = len(gs)
+    a, b = round(0.15 * n), round(0.30 * n)
+    if at_least_one and n >= 3:
+        a = max(a, 1)
+        b = max(b, a + 1)
+    for s, gg in {"test": gs[:a], "val": gs[a:b], "train": gs[b:]}.items():
+        split[g.isin(gg).to_numpy()] = s
 
 
 def build(roots: dict[str, Path] | None = None, progress: bool = False) -> Union:
@@ -64,7 +85,10 @@ def build(roots: dict[str, Path] | None = None, progress: bool = False) -> Union
     rest); the other collections join when they are found. DataError-free: missing collections are just absent."""
     roots = roots or cx.available()
     df, thumbs = cx.union_table(roots, progress=progress)
-    groups = cx.link(df, thumbs, TWIN)
+    blank = np.nan_to_num(thumbs[:, 0].astype(np.float32)).max(axis=(1, 2)) <= 0  # all-black files: no slice to read
+    if blank.any():
+        df, thumbs = df[~blank].reset_index(drop=True), thumbs[~blank]
+    groups = cx.link(df, thumbs, TWIN, adjacent=ADJACENT)
     src, sets = cx.infer_source(df, groups)
     df["group"], df["source"] = groups, src
     df["sources"] = df["group"].map(sets)
@@ -81,7 +105,8 @@ def split_sha256(df: pd.DataFrame) -> str:
 
 
 def write_union_csv(u: Union, path: Path = UNION_SPLIT) -> Path:
-    out = u.table[COLUMNS].sort_values(["collection", "path"])
+    extra = [c for c in ("plane", "sequence", "skull") if c in u.table]  # healthy-extra's looks, for the report
+    out = u.table[COLUMNS + extra].sort_values(["collection", "path"])
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     out.to_csv(tmp, index=False)
@@ -93,7 +118,7 @@ def fold_rows(df: pd.DataFrame, fold: str | None, collections: list[str] | None 
     """(train, val, test) rows. fold=S: test = every file whose twin group holds an S picture (whatever its split),
     train/val = the union split's train/val rows of the other groups. fold=None: the union split itself.
     `collections` restricts training and validation to those folders (the old recipe: the Kaggle set only)."""
-    held = df["sources"].str.contains(fold) if fold else pd.Series(False, index=df.index)
+    held = held_out(df, fold) if fold else pd.Series(False, index=df.index)
     use = ~held
     if collections:
         use &= df["collection"].isin(collections)
@@ -101,6 +126,32 @@ def fold_rows(df: pd.DataFrame, fold: str | None, collections: list[str] | None 
     va = df[use & (df["split"] == "val")]
     te = df[held] if fold else df[df["split"] == "test"]
     return tr, va, te
+
+
+def fold_sources(fold: str) -> list[str]:
+    """A fold may hold out several sources at once: "br35h+ixi-t2" holds out both."""
+    parts = [f for f in str(fold).split("+") if f]
+    unknown = [f for f in parts if f not in FOLDS]
+    if unknown:
+        raise ValueError(f"unknown fold source {unknown[0]!r}; known: {', '.join(FOLDS)}")
+    return parts
+
+
+def held_out(df: pd.DataFrame, fold: str) -> pd.Series:
+    """Rows whose twin group holds a picture of any of the fold's sources (exact names, not substrings)."""
+    want = set(fold_sources(fold))
+    return df["sources"].astype(str).str.split("+").map(lambda s: bool(want.intersection(s)))
+
+
+def adjacent_leaks(u: "Union", threshold: float = ADJACENT) -> pd.DataFrame:
+    """Test pictures with a train/val picture above `threshold` (whole-image thumbnails): must be empty."""
+    from .audit import near_pairs
+
+    pairs = near_pairs(u.thumbs[:, 0].astype(np.float32), threshold)
+    sp = u.table["split"].to_numpy()
+    i, j = pairs["i"].to_numpy(int), pairs["j"].to_numpy(int)
+    bad = ((sp[i] == "test") & (sp[j] != "test")) | ((sp[j] == "test") & (sp[i] != "test"))
+    return pairs[bad]
 
 
 def union_arrays(u: Union, size: int = config.IMG_SIZE) -> np.ndarray:
@@ -135,6 +186,7 @@ def cli_collections(args) -> int:
     print(pd.crosstab([t["collection"], t["label"]], t["split"], margins=True).to_string())
     print(pd.crosstab(t["collection"], t["sources"]).to_string())
     print(f"leak-free test pictures moved out of test by the union grouping: {u.moved}")
+    print(f"test pictures with a train/val neighbour above {ADJACENT} (adjacent slices): {len(adjacent_leaks(u))}")
     if getattr(args, "write", False):
         print(f"wrote {write_union_csv(u).relative_to(config.PROJ_ROOT).as_posix()}")
     return 0

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .. import config, records
 from ..data import outlines, union_split
-from . import familiarity, lesion_synthesis, partial_labels
+from . import familiarity, lesion_synthesis, operating_point, partial_labels
 from .calibrate import probs_from_logits
 from .train import lr_schedule, save_inference_model
 
@@ -30,7 +30,15 @@ RECIPES: dict[str, dict] = {
     "multi_sym": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True},
     # batch 8 (experiments/batch8_asymmetry_only/PLAN.md): the asymmetry map alone, no grey levels of the slice itself
     "multi_asym": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": "only"},
+    # batch 10 (experiments/batch10_healthy_variety/PLAN.md): union split v2 with healthy-extra in training
+    "he_sym": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True},
+    "he_bo_inv": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
+                  "brain_only": 0.3, "invert": 0.25},
+    "he_bo_inv_bal": {"collections": None, "augment_layer": "affine", "balance": "collection", "jpeg_p": 0.0,
+                      "mirror": True, "brain_only": 0.3, "invert": 0.25},
 }
+# The collections of batches 4-9 (union split v1): recipes with collections None trained on these
+V1_COLLECTIONS = ["brain-tumor-mri", "br35h", "sartaj-testing"]
 BASE = {"arch": "resnet_small", "img_size": config.IMG_SIZE, "epochs": 10, "batch_size": 64, "lr": 3e-3,
         "weight_decay": 0.05, "warmup_epochs": 1, "label_smoothing": 0.1, "seed": config.SEED, "width": 16}
 
@@ -41,6 +49,9 @@ def config_for(recipe: str, fold: str | None = None, **overrides) -> dict:
     r = RECIPES[recipe]
     cfg = {**BASE, **overrides, "recipe": recipe, "fold": fold, "split": "union", "jpeg_p": r["jpeg_p"],
            "balance": r["balance"], "synth": bool(r.get("synth")), "collections": r["collections"]}
+    for k in ("brain_only", "invert"):  # only when asked, so the records of earlier recipes keep their exact config
+        if r.get(k):
+            cfg[k] = r[k]
     cfg["model_kwargs"] = {"width": cfg.pop("width"), "stem_pool": True, "augment_layer": r["augment_layer"]}
     if r.get("mirror"):  # only when asked, so the records of earlier recipes keep their exact config
         cfg["model_kwargs"]["mirror"] = r["mirror"]
@@ -65,8 +76,57 @@ def training_set(u: union_split.Union, X: np.ndarray, tr: pd.DataFrame, cfg: dic
     return Xtr, partial_labels.label_masks(labels), W, counts
 
 
-def fit(cfg: dict, Xtr, Mtr, Wtr, Xva, Mva, verbose: int = 2):
-    """Build and fit; returns (model, history, seconds, images/s). Images uint8 (N, S, S); masks (N, 4)."""
+def brain_only_probabilities(tr: pd.DataFrame, target: float) -> np.ndarray:
+    """Per-row probability of the brain-only augmentation such that the brain-only look is equally common among
+    tumour and healthy training slices (`target` of each): healthy-extra's skull-stripped slices already carry it and
+    are all healthy, which would otherwise teach "brain-only look => healthy"."""
+    tum = (tr["label"] != config.NO_TUMOUR).to_numpy()
+    stripped = (tr.get("skull", pd.Series("", index=tr.index)).astype(str) == "no").to_numpy()
+    p = np.zeros(len(tr), np.float32)
+    for lab in (True, False):
+        k = tum == lab
+        native = stripped[k].mean() if k.any() else 0.0
+        p_rest = max(0.0, (target - native) / (1 - native)) if native < 1 else 0.0
+        p[k & ~stripped] = p_rest
+    return p
+
+
+def look_arrays(X: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(brain-only views with a random erosion per slice, head masks, brain masks), cached by content and seed."""
+    import hashlib
+
+    from ..data import brain_only
+
+    key = hashlib.sha256(X[:, ::8, ::8].tobytes()).hexdigest()[:12] + f"-{len(X)}-{seed}"
+    cache = config.cache_dir() / f"looks-{key}.npz"
+    if cache.is_file():
+        z = np.load(cache)
+        return z["bo"], z["mh"], z["mb"]
+    bo = brain_only.brain_only_many(X, seed=seed)
+    mh, mb = brain_only.head_masks(X), brain_only.head_masks(bo)
+    np.savez(cache, bo=bo, mh=mh, mb=mb)
+    return bo, mh, mb
+
+
+def view_arrays(X: np.ndarray) -> np.ndarray:
+    """The brain-only evaluation view (fixed 8-px erosion), cached by content."""
+    import hashlib
+
+    from ..data import brain_only
+
+    key = hashlib.sha256(X[:, ::8, ::8].tobytes()).hexdigest()[:12] + f"-{len(X)}"
+    cache = config.cache_dir() / f"view-bo-{key}.npy"
+    if cache.is_file():
+        return np.load(cache)
+    V = brain_only.brain_only_many(X, seed=None)
+    np.save(cache, V)
+    return V
+
+
+def fit(cfg: dict, Xtr, Mtr, Wtr, Xva, Mva, verbose: int = 2, looks=None):
+    """Build and fit; returns (model, history, seconds, images/s). Images uint8 (N, S, S); masks (N, 4).
+    looks: (brain-only views, head masks, brain masks, per-row brain-only probability) of the training rows, for
+    the brain-only and contrast-inversion augmentations (drawn per slice and epoch, before the model's own)."""
     import keras
     import tensorflow as tf
 
@@ -83,10 +143,25 @@ def fit(cfg: dict, Xtr, Mtr, Wtr, Xva, Mva, verbose: int = 2):
         x = tf.cond(tf.random.uniform(()) < jpeg, lambda: q, lambda: x)
         return tf.ensure_shape(x, shape), m, w  # tf.cond forgets the static shape the augmentation layer needs
 
-    d = tf.data.Dataset.from_tensor_slices((Xtr[..., None], Mtr, Wtr)).shuffle(len(Xtr), seed=cfg["seed"])
-    if jpeg:
-        d = d.map(maybe_jpeg, num_parallel_calls=2)
-    d = d.batch(cfg["batch_size"]).map(lambda a, m, w: (tf.cast(a, tf.float32), m, w)).prefetch(2)
+    p_inv = float(cfg.get("invert") or 0)
+    if looks is not None:
+        bo, mh, mb, pbo = looks
+
+        def look(x, xb, hm, bm, pb, m, w):  # on a batch: brain-only view, then inversion inside the head
+            pick = tf.random.uniform(tf.shape(pb)) < pb
+            x = tf.where(pick[:, None, None], xb, x)
+            inside = tf.where(pick[:, None, None], bm, hm)
+            inv = (tf.random.uniform(tf.shape(pb)) < p_inv)[:, None, None]
+            x = tf.where(inv, tf.where(inside, 255 - x, tf.zeros_like(x)), x)
+            return tf.cast(x[..., None], tf.float32), m, w
+
+        d = tf.data.Dataset.from_tensor_slices((Xtr, bo, mh, mb, pbo, Mtr, Wtr)).shuffle(len(Xtr), seed=cfg["seed"])
+        d = d.batch(cfg["batch_size"]).map(look, num_parallel_calls=2).prefetch(2)
+    else:
+        d = tf.data.Dataset.from_tensor_slices((Xtr[..., None], Mtr, Wtr)).shuffle(len(Xtr), seed=cfg["seed"])
+        if jpeg:
+            d = d.map(maybe_jpeg, num_parallel_calls=2)
+        d = d.batch(cfg["batch_size"]).map(lambda a, m, w: (tf.cast(a, tf.float32), m, w)).prefetch(2)
     v = tf.data.Dataset.from_tensor_slices((Xva[..., None].astype("float32"), Mva)).batch(256)
     t0 = time.time()
     hist = model.fit(d, validation_data=v, epochs=cfg["epochs"], verbose=verbose)
@@ -106,17 +181,32 @@ def train_fold(cfg: dict, u: union_split.Union, X: np.ndarray, verbose: int = 2)
     Xtr, Mtr, Wtr, counts = training_set(u, X, tr, cfg)
     Mva = partial_labels.label_masks(va["label"])
     print(f"[{cfg['recipe']} / {cfg['fold'] or 'union'}] train {len(Xtr)} val {len(va)} test {len(te)}", flush=True)
-    model, history, secs, ips = fit(cfg, Xtr, Mtr, Wtr, X[va.index], Mva, verbose=verbose)
-    temperature = partial_labels.fit_temperature(logits_of(model, X[va.index]), Mva)
+    looks = None
+    if cfg.get("brain_only") or cfg.get("invert"):
+        bo, mh, mb = look_arrays(X, seed=cfg["seed"])
+        pos = u.table.index.get_indexer(tr.index)
+        pbo = brain_only_probabilities(tr, float(cfg.get("brain_only") or 0))
+        looks = (bo[pos], mh[pos], mb[pos], pbo)
+        counts["brain_only_p"] = {"tumour": round(float(pbo[(tr["label"] != config.NO_TUMOUR).to_numpy()].max(initial=0)), 3),
+                                  "healthy": round(float(pbo[(tr["label"] == config.NO_TUMOUR).to_numpy()].max(initial=0)), 3)}
+    model, history, secs, ips = fit(cfg, Xtr, Mtr, Wtr, X[va.index], Mva, verbose=verbose, looks=looks)
+    val_logits = logits_of(model, X[va.index])
+    temperature = partial_labels.fit_temperature(val_logits, Mva)
+    op = operating_point.choose(val_logits, Mva, va["collection"].to_numpy())
     # the unfamiliar-scan rule, from the run's own training and validation pictures (never its test)
     fit_rows = tr.index.to_numpy()
     if len(fit_rows) > 4000:
         fit_rows = np.sort(np.random.default_rng(0).choice(fit_rows, 4000, replace=False))
     rule = familiarity.fit(familiarity.features(model, X[fit_rows]), u.table.loc[fit_rows, "label"].to_numpy(),
                            familiarity.features(model, X[va.index]))
-    P = probs_from_logits(logits_of(model, X[te.index]), temperature)
+    P = probs_from_logits(logits_of(model, X[te.index]), op["temperature"])
     dist = familiarity.score(rule, familiarity.features(model, X[te.index]))
-    rec = {"config": cfg, "temperature": temperature, "tta": None, "params": int(model.count_params()),
+    # the brain-only view of the same test rows: how far the calls move when the skull is removed
+    V = view_arrays(X)[u.table.index.get_indexer(te.index)]
+    P_bo = probs_from_logits(logits_of(model, V), op["temperature"])
+    dist_bo = familiarity.score(rule, familiarity.features(model, V))
+    rec = {"config": cfg, "temperature": op["temperature"], "temperature_pooled": temperature, "tta": None,
+           "operating_point": op, "params": int(model.count_params()),
            "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "train_wall_s": round(secs, 1),
            "train_images_per_s": round(ips, 1), "epochs_run": len(history["loss"]), "history": history,
            "data": {"split": "union", "n_train": int(len(Xtr)), "n_val": int(len(va)), "n_test": int(len(te)),
@@ -124,7 +214,8 @@ def train_fold(cfg: dict, u: union_split.Union, X: np.ndarray, verbose: int = 2)
                     "old_test_moved": u.moved, "synthetic": False,
                     "cpu_count": os.cpu_count()},
            "versions": records.versions()}
-    return {"model": model, "record": rec, "rule": rule, "test": te, "probs": P, "distance": dist}
+    return {"model": model, "record": rec, "rule": rule, "test": te, "probs": P, "distance": dist,
+            "probs_brain_only": P_bo, "distance_brain_only": dist_bo}
 
 
 def command_for(cfg: dict, folder: Path, name: str, shipped: bool) -> str:
@@ -164,6 +255,13 @@ def save_run(run: dict, folder: Path, name: str, shipped: bool = False) -> recor
     ratio = np.asarray(run["distance"]) / run["rule"]["threshold"]
     pred["familiarity_ratio"] = ratio.round(4)  # distance to the training collections over the warning threshold
     pred["unfamiliar"] = familiarity.unfamiliar(run["rule"], run["distance"]).astype(int)
+    if run.get("probs_brain_only") is not None:  # the same rows with the skull removed (brain-only view)
+        Pb = run["probs_brain_only"]
+        pred["p_tumour_brain_only"] = (1 - Pb[:, config.CLASSES.index(config.NO_TUMOUR)]).round(5)
+        pred["familiarity_ratio_brain_only"] = (np.asarray(run["distance_brain_only"]) / run["rule"]["threshold"]).round(4)
+    for c in ("plane", "sequence", "skull"):
+        if c in te:
+            pred[c] = te[c].to_numpy()
     # a shipped model's predictions.csv belongs to `brain-mri evaluate` (Kaggle leak-free and official test): the
     # union test split's rows go beside it
     pred.to_csv(union_predictions_path(f) if shipped else f.predictions, index=False)
