@@ -105,7 +105,8 @@ def _parser() -> argparse.ArgumentParser:
     s.set_defaults(target="helpers.modeling.train:cli_calibrate")
 
     s = sub.add_parser("evaluate", help="evaluate a model: leak-free test, official test, calibration, robustness")
-    s.add_argument("model", nargs="?", default=str(config.DEFAULT_MODEL))
+    s.add_argument("model", nargs="?", default=str(config.DEFAULT_MODEL),
+                   help=f"default: the shipped model, {config.DEFAULT_MODEL_NAME}")
     s.add_argument("--data-dir", default=None)
     s.add_argument("--bootstrap", type=int, default=1000)
     s.set_defaults(target="helpers.evaluation.evaluate:cli_evaluate")
@@ -140,7 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--data-dir", default=None, help="dataset folder (default: $BRAIN_MRI_DATA or data/raw/...)")
     s.set_defaults(target="helpers.evaluation.scan_type:cli_scan_types")
 
-    s = sub.add_parser("docs", help="regenerate models/brain_tumor_cnn/MODEL_CARD.md and the README results from saved JSON")
+    s = sub.add_parser("docs", help="regenerate every model's MODEL_CARD.md and the README's results from saved JSON")
     s.set_defaults(target="helpers.reporting.docs:cli_docs")
 
     s = sub.add_parser("bench", help="speed and memory benchmark; prints a table, writes bench/results.json")

@@ -73,8 +73,15 @@ def model_summary_html(m: ModelEntry, in_use: bool = False) -> str:
     metric_rows = [
         ("Accuracy", "accuracy", dig(lf, "accuracy"), dig(off, "accuracy")),
         ("Macro F1", "macro_f1", dig(lf, "macro_f1"), dig(off, "macro_f1")),
-        ("Tumour sensitivity", "sensitivity", dig(lf, "tumour", "sensitivity"), dig(off, "tumour", "sensitivity")),
-        ("Tumour specificity", "specificity", dig(lf, "tumour", "specificity"), dig(off, "tumour", "specificity")),
+        (f"Tumour sensitivity (P(tumour) ≥ {threshold(dig(lf, 'tumour', 'threshold', default=0.5))})", "sensitivity",
+         dig(lf, "tumour", "sensitivity"), dig(off, "tumour", "sensitivity")),
+        (f"Tumour specificity (P(tumour) ≥ {threshold(dig(lf, 'tumour', 'threshold', default=0.5))})", "specificity",
+         dig(lf, "tumour", "specificity"), dig(off, "tumour", "specificity")),
+        *([(f"Tumour call sensitivity (P(tumour) ≥ {threshold(dig(lf, 'screening', 'threshold'))}, chosen on "
+            "validation)", "sensitivity", dig(lf, "screening", "sensitivity"), dig(off, "screening", "sensitivity")),
+           (f"Tumour call specificity (P(tumour) ≥ {threshold(dig(lf, 'screening', 'threshold'))}, chosen on "
+            "validation)", "specificity", dig(lf, "screening", "specificity"), dig(off, "screening", "specificity"))]
+          if dig(lf, "screening", "threshold") is not None else []),
         ("Tumour ROC AUC", "roc_auc", dig(lf, "tumour", "roc_auc"), dig(off, "tumour", "roc_auc")),
         ("ECE (calibrated)", "ece_calibrated", dig(lf, "calibration", "ece_calibrated"),
          dig(off, "calibration", "ece_calibrated")),

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import config, records
 from ..formatting import shown_path, threshold
+from ..modeling.predictor import screening_threshold, screening_threshold_source  # noqa: F401 - re-exported
 from ..stats import wilson_ci
 
 log = logging.getLogger(__name__)
@@ -167,39 +168,6 @@ def model_gaps(meta: dict | None) -> list[str]:
         out.append(f"this model was trained on one collection ({COLLECTION_NAMES.get(cols[0], cols[0])}): on "
                    "scans from any other, expect far lower scores (report chapter 05)")
     return out
-
-
-def screening_threshold(meta: dict | None) -> float:
-    """The P(tumour) threshold of the tumour / no-tumour call: the record's own `operating_point` when it has one (a
-    model trained on several collections chooses it on their validation groups), else the evaluation's screening
-    threshold (chosen on the leak-free validation split), else CALL (0.5)."""
-    from ..modeling.predictor import CALL
-
-    for keys in (("operating_point", "threshold"), ("evaluation", "leakfree_test", "screening", "threshold")):
-        try:
-            t = meta
-            for k in keys:
-                t = t[k]
-            t = float(t)
-        except (KeyError, TypeError, ValueError):
-            continue
-        if 0.0 < t < 1.0:
-            return t
-    return CALL
-
-
-def screening_threshold_source(meta: dict | None) -> str:
-    """Where screening_threshold's value comes from, in words (the Models tab and the model card print it)."""
-    op = meta.get("operating_point") if isinstance(meta, dict) else None
-    t = screening_threshold(meta)
-    if isinstance(op, dict) and op.get("threshold") == t:
-        return f"chosen on {op.get('chosen_on') or 'validation'}"
-    try:
-        if float(meta["evaluation"]["leakfree_test"]["screening"]["threshold"]) == t:
-            return "chosen on the leak-free validation split"
-    except (KeyError, TypeError, ValueError):
-        pass
-    return "default: no threshold chosen on validation"
 
 
 def keras_model(predictor):

@@ -50,6 +50,37 @@ def decide(probs: np.ndarray, classes=config.CLASSES, threshold: float = CALL) -
     return config.NO_TUMOUR
 
 
+def screening_threshold(meta: dict | None) -> float:
+    """The P(tumour) threshold of the tumour / no-tumour call: the record's own `operating_point` when it has one (a
+    model trained on several collections chooses it on their validation groups), else the evaluation's screening
+    threshold (chosen on the leak-free validation split), else CALL (0.5)."""
+    for keys in (("operating_point", "threshold"), ("evaluation", "leakfree_test", "screening", "threshold")):
+        try:
+            t = meta
+            for k in keys:
+                t = t[k]
+            t = float(t)
+        except (KeyError, TypeError, ValueError):
+            continue
+        if 0.0 < t < 1.0:
+            return t
+    return CALL
+
+
+def screening_threshold_source(meta: dict | None) -> str:
+    """Where screening_threshold's value comes from, in words (the Models tab and the model card print it)."""
+    op = meta.get("operating_point") if isinstance(meta, dict) else None
+    t = screening_threshold(meta)
+    if isinstance(op, dict) and op.get("threshold") == t:
+        return f"chosen on {op.get('chosen_on') or 'validation'}"
+    try:
+        if float(meta["evaluation"]["leakfree_test"]["screening"]["threshold"]) == t:
+            return "chosen on the leak-free validation split"
+    except (KeyError, TypeError, ValueError):
+        pass
+    return "default: no threshold chosen on validation"
+
+
 def _softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
     z = np.asarray(logits, dtype=np.float64) / float(temperature)
     z -= z.max(axis=-1, keepdims=True)
