@@ -477,9 +477,22 @@ def test_examples_from_leakfree_test_split(tmp_path):
     if is_synthetic(root):
         pytest.skip("dataset folder is synthetic")
     ex = dashboard.list_examples(n_per_class=1)
-    test_paths = set(read_split_csv(config.LEAKFREE_SPLIT).query("split == 'test'")["path"].map(lambda p: Path(p).name))
+    test_paths = set(dashboard.held_out_test(read_split_csv(config.LEAKFREE_SPLIT))["path"].map(lambda p: Path(p).name))
     assert {e.label for e in ex} == set(config.CLASSES)
-    assert all(e.name in test_paths for e in ex)
+    assert all(e.name in test_paths and "never trained on" in e.title for e in ex)
+
+
+def test_examples_are_held_out_by_both_splits(tmp_path):
+    """An example must be a test image for every model here: test in the leak-free split and in the union split."""
+    import pandas as pd
+
+    lf = pd.DataFrame({"path": ["a.jpg", "b.jpg", "c.jpg"], "label": ["glioma"] * 3, "split": ["test", "test", "train"]})
+    union = tmp_path / "union.csv"
+    pd.DataFrame({"collection": [config.DATASET_NAME, config.DATASET_NAME, "br35h", config.DATASET_NAME],
+                  "path": ["a.jpg", "b.jpg", "a.jpg", "c.jpg"], "split": ["test", "train", "test", "test"]}
+                 ).to_csv(union, index=False)
+    assert list(dashboard.held_out_test(lf, union)["path"]) == ["a.jpg"]
+    assert list(dashboard.held_out_test(lf, tmp_path / "none.csv")["path"]) == ["a.jpg", "b.jpg"]
 
 
 def test_missing_model_renders_message(tmp_path, good_jpeg):
