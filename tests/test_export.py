@@ -167,3 +167,14 @@ def test_export_model_writes_file_and_record(tiny_model_json, tmp_path):
     (tmp_path / f"{src.stem}.keras").touch()
     with pytest.raises(Exception):  # predictor refuses the weights; the runtime does not serve the old export
         runtime.load_model(kpath)
+
+
+def test_wilson_ci_closed_form_equals_scipy():
+    """The dashboard's track record uses a closed-form Wilson interval (no scipy.stats import in the kernel)."""
+    from scipy.stats import binomtest
+
+    from helpers.stats import wilson_ci
+
+    for k, n in [(0, 1), (0, 50), (1, 50), (7, 300), (25, 50), (49, 50), (50, 50), (3, 1311)]:
+        ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        np.testing.assert_allclose(wilson_ci(k, n), (ci.low, ci.high), atol=1e-12)

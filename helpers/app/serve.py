@@ -15,16 +15,30 @@ from .. import config
 # cap so that an oversized file reaches process_upload and is refused there with a readable message.
 WS_MAX_MESSAGE_BYTES = 8 * config.MAX_UPLOAD_BYTES
 CELL_TIMEOUT_ENV = "BRAIN_MRI_VOILA_TIMEOUT"  # seconds per notebook cell; tests on a CPU shared with training raise it
+POOL_ENV = "BRAIN_MRI_VOILA_POOL"  # preheated kernels kept ready (0: none)
+# Kernels ready before the click: Voila runs the notebook in POOL kernels at start and refills the pool ~1 s after one
+# is taken, so the first viewers get a page that is already computed. Each waiting kernel holds its memory (~0.2 GB
+# with the ONNX runtime, `make bench`); a burst larger than the pool gets fresh kernels, a few seconds each.
+POOL_SIZE = 2
+# Culling: a closed tab's kernel is usually shut by the page itself; kernels of pages that vanished without it (a
+# crashed browser, a plain HTTP GET) are culled after CULL_IDLE_S idle seconds with no connection. Connected kernels
+# are never culled (cull_connected=False): a presenter's idle open tab keeps working.
+CULL_IDLE_S, CULL_INTERVAL_S = 300, 60
 
-def voila_argv(port: int, ip: str = "127.0.0.1", notebook: str | Path | None = None) -> list[str]:
-    """Voila's command line for the dashboard (the websocket cap is passed separately: see serve())."""
+
+def voila_argv(port: int, ip: str = "127.0.0.1", notebook: str | Path | None = None,
+               pool: int | None = None) -> list[str]:
+    """Voila's command line for the dashboard (the websocket cap is passed separately: see serve()). `pool`: the
+    number of preheated kernels (default $BRAIN_MRI_VOILA_POOL, else POOL_SIZE)."""
     nb = Path(notebook) if notebook else config.NOTEBOOKS_DIR / "dashboard.ipynb"
-    timeout = int(os.environ.get(CELL_TIMEOUT_ENV) or 120)  # TensorFlow's import alone is ~10 s on an idle CPU
+    timeout = int(os.environ.get(CELL_TIMEOUT_ENV) or 120)  # a model without an ONNX export imports TensorFlow: ~10 s
+    pool = int(os.environ.get(POOL_ENV) or POOL_SIZE) if pool is None else int(pool)
     return [str(nb), "--no-browser", f"--port={int(port)}", "--Voila.port_retries=0", f"--Voila.ip={ip}",
             "--template=lab", "--strip_sources=True", f"--VoilaExecutor.timeout={timeout}",
             "--VoilaConfiguration.show_tracebacks=False",
-            # a kernel per page view; kernels of closed pages (or of plain HTTP GETs) go after 15 idle minutes
-            "--MappingKernelManager.cull_idle_timeout=900", "--MappingKernelManager.cull_interval=60"]
+            *(["--preheat_kernel=True", f"--pool_size={pool}"] if pool > 0 else []),
+            f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_S}",
+            f"--MappingKernelManager.cull_interval={CULL_INTERVAL_S}", "--MappingKernelManager.cull_connected=False"]
 
 
 def serve(port: int = 8866, ip: str = "127.0.0.1", notebook=None) -> int:
@@ -39,7 +53,7 @@ def serve(port: int = 8866, ip: str = "127.0.0.1", notebook=None) -> int:
         print(f"warning: serving on {ip} without a token: anyone who can reach it can use the dashboard",
               file=sys.stderr)
     print(f"Brain-tumour MRI dashboard on http://{'localhost' if ip == '127.0.0.1' else ip}:{port}/ "
-          "(first page load takes ~20 s: TensorFlow and the model load; Ctrl-C stops)", flush=True)
+          f"({os.environ.get(POOL_ENV) or POOL_SIZE} kernels preheated; Ctrl-C stops)", flush=True)
     Voila.launch_instance(argv=voila_argv(port, ip, notebook),
                           tornado_settings={"websocket_max_message_size": WS_MAX_MESSAGE_BYTES})
     return 0
