@@ -413,3 +413,27 @@ def test_architecture_line_names_the_net_its_augmentation_and_where_it_trained(t
         assert part in line, part
     cpu = {"name": "c", "arch": "capstone_cnn", "params": 10, "config": {"seed": 42}, "data": {"cpu_count": 2}}
     assert findings.architecture_markdown(cpu, tmp_path) == "`c`: `capstone_cnn`, 10 parameters, seed 42; trained on 2 CPU cores."
+
+
+def test_pair_captions_do_not_overlap_the_row_above():
+    """label_conflicts.png: a two-line caption of row 2 sat on the images of row 1."""
+    from matplotlib.text import Text
+
+    cap = "meningioma vs pituitary\nTe-me_0156.jpg | Te-piTr_0002.jpg"
+    X = [np.full((512, 512), v, np.uint8) for v in range(0, 240, 30)]
+    fig = plots.pairs_gallery([(X[i], X[i + 1], cap) for i in range(0, 8, 2)])
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    axes = np.array(fig.axes).reshape(2, 4)
+    above = min(ax.get_window_extent(r).y0 for ax in axes[0])
+    for c in (0, 2):
+        title = next(t for t in axes[1, c].get_children() if isinstance(t, Text) and t.get_text() == cap)
+        assert 0 < title.get_window_extent(r).y1 <= above, (title.get_window_extent(r), above)
+
+
+def test_one_loss_spike_puts_the_loss_on_a_log_scale():
+    spike = {"loss": [1.0, 0.8, 0.5, 0.4], "val_loss": [4.4, 17.3, 0.6, 0.5], "accuracy": [0.5, 0.7, 0.8, 0.9],
+             "val_accuracy": [0.2, 0.3, 0.8, 0.9]}
+    assert plots.training_curves(spike).axes[0].get_yscale() == "log"
+    calm = {**spike, "val_loss": [1.1, 0.9, 0.6, 0.5]}
+    assert plots.training_curves(calm).axes[0].get_yscale() == "linear"

@@ -290,15 +290,21 @@ def pairs_gallery(pairs: Sequence[tuple[np.ndarray, np.ndarray, str]], size: flo
     n = len(pairs)
     ncols = 2 if n > 1 else 1
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, 2 * ncols, figsize=(size * 2 * ncols, size * nrows + 0.5), squeeze=False)
+    caps = [_wrap(cap, int(size * 2 * 11)) for _, _, cap in pairs]
+    lines = max((c.count("\n") + 1 for c in caps), default=1)
+    # The caption spans a pair (it is the left image's title), so tight_layout does not reserve its height: each
+    # row gets the caption's lines above it explicitly, or the captions of row 2 overlap the images of row 1.
+    title_h = 0.22 * lines
+    fig, axes = plt.subplots(nrows, 2 * ncols, figsize=(size * 2 * ncols, (size + title_h) * nrows + 0.1),
+                             squeeze=False, gridspec_kw={"hspace": title_h / size + 0.05, "wspace": 0.05})
     for ax in axes.flat:
         ax.set_axis_off()
-    for k, (a, b, cap) in enumerate(pairs):
+    for k, ((a, b, _), cap) in enumerate(zip(pairs, caps)):
         r, c = divmod(k, ncols)
         axes[r, 2 * c].imshow(a, cmap="gray", vmin=0, vmax=255)
         axes[r, 2 * c + 1].imshow(b, cmap="gray", vmin=0, vmax=255)
-        axes[r, 2 * c].set_title(_wrap(cap, int(size * 2 * 11)), fontsize=MIN_FONT, loc="left")
-    fig.tight_layout()
+        axes[r, 2 * c].set_title(cap, fontsize=MIN_FONT, loc="left")
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - (title_h + 0.05) / ((size + title_h) * nrows + 0.1))
     return fig
 
 
@@ -318,6 +324,12 @@ def training_curves(history: Mapping, title: str = ""):
                     ax.plot(ep, h[k], style, marker="o", ms=3 if len(runs) == 1 else 1.5, color=f"C{i}",
                             label=f"{label} {part}".strip())
         ax.set(xlabel="epoch", ylabel=key, title=key)
+        losses = [v for h in runs.values() for k in (key, f"val_{key}") for v in h.get(k, []) if v and v > 0]
+        if key == "loss" and losses and max(losses) > 10 * float(np.median(losses)):
+            # one early spike (a validation loss of ~17 against ~0.3) would flatten every other epoch: log scale
+            # keeps every point visible and honest
+            ax.set_yscale("log")
+            ax.set(ylabel="loss (log scale)", title="loss (log scale)")
         ax.legend(fontsize=MIN_FONT)
     if title:
         fig.suptitle(title)
