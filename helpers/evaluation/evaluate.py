@@ -59,6 +59,12 @@ def evaluate_model(predictor, data_dir=None, bootstrap: int = 1000, write: bool 
     # none of them twins of its test pictures: on the Kaggle set it is evaluated exactly as a leak-free one.
     seen_df = lf if train_kind in ("leakfree", "union") else load_split(train_kind, root)
     seen = set(seen_df.loc[seen_df["split"].isin(["train", "val"]), "path"])
+    if train_kind == "union":
+        # Union split v2 links adjacent slices of one scan: the leak-free test pictures it moved into train/val are
+        # not test pictures of a union model. Its Kaggle test = leak-free test rows still in the union's test.
+        lf = union_leakfree(lf)
+        lf_sha = split_sha256(lf)
+        seen |= set(lf.loc[lf["split"].isin(["train", "val"]), "path"])
     if train_kind == "leakfree" and trained_sha and trained_sha != lf_sha:
         print(f"warning: {predictor.name} was trained on split {trained_sha[:12]} but the current leak-free split "
               f"is {lf_sha[:12]}: test images may have been seen in training", file=sys.stderr)
@@ -74,6 +80,9 @@ def evaluate_model(predictor, data_dir=None, bootstrap: int = 1000, write: bool 
     val_row = abstain_curve(p_va, yva, [abstain_t])[0]
     best_t, best_acc = best_accepted_accuracy(p_va, yva)
     screen_t = choose_screening_threshold(1 - p_va[:, NOTUMOR], yva != NOTUMOR)
+    op = meta.get("operating_point") or {}
+    if op.get("threshold"):  # one call everywhere: the threshold chosen with every collection weighted equally
+        screen_t = float(op["threshold"])
     screen_val = screening_block(yva, p_va, screen_t, 0)
 
     blocks, pred_rows, arrays = {}, [], {}
@@ -91,7 +100,8 @@ def evaluate_model(predictor, data_dir=None, bootstrap: int = 1000, write: bool 
         if groups is not None:
             block["cluster"] = cluster_metrics(y, probs, groups, bootstrap, seed)
         selected_on = "leakfree val" if train_kind in ("leakfree", "union") else f"{train_kind} val"  # union: its Kaggle val rows
-        block["screening"] = {**screening_block(y, probs, screen_t, bootstrap, seed, groups), "selected_on": selected_on}
+        screen_on = op.get("chosen_on") if op.get("threshold") else selected_on
+        block["screening"] = {**screening_block(y, probs, screen_t, bootstrap, seed, groups), "selected_on": screen_on}
         block["n_in_training_split"] = int(in_train.sum())
         if in_train.any():
             block["contaminated"] = True
@@ -173,6 +183,21 @@ def evaluate_model(predictor, data_dir=None, bootstrap: int = 1000, write: bool 
     if write:
         write_evaluation(predictor.path, result, pred_rows)
     return result
+
+
+def union_leakfree(lf: pd.DataFrame) -> pd.DataFrame:
+    """The leak-free split as a union-split model sees it: a leak-free test picture that union split v2 put in
+    train or val (an adjacent slice of a training scan) takes that split."""
+    from ..data.union_split import UNION_SPLIT
+
+    if not UNION_SPLIT.is_file():
+        return lf
+    u = pd.read_csv(UNION_SPLIT, keep_default_na=False)
+    u = u[u["collection"] == "brain-tumor-mri"].set_index("path")["split"]
+    out = lf.copy()
+    v2 = out["path"].map(u).fillna(out["split"])
+    out["split"] = out["split"].where(~((out["split"] == "test") & (v2 != "test")), v2)  # only ever out of test
+    return out
 
 
 def predictions_path(models_dir: str | Path, name: str) -> Path:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+CANDIDATE_QUANTILES = (0.90, 0.93, 0.95, 0.97, 0.99)
 QUANTILE = 0.99  # ~1% of familiar slices are warned: measured on the test split, see the report
 # Beyond this many times the threshold a picture gets no class verdict at all (a photo, a diagram): the largest ratio
 # any real MRI slice of a held-out collection reached in the leave-one-source-out runs, rounded up
@@ -40,7 +41,10 @@ def fit(F: np.ndarray, y: np.ndarray, F_val: np.ndarray, quantile: float = QUANT
     centred = F - means[np.searchsorted(classes, y)]
     prec = LedoitWolf().fit(centred).precision_
     rule = {"means": means.tolist(), "precision": prec.tolist(), "quantile": quantile}
-    rule["threshold"] = float(np.quantile(score(rule, F_val), quantile))
+    s_val = score(rule, F_val)
+    rule["threshold"] = float(np.quantile(s_val, quantile))
+    # other quantiles of the same validation scores: a stricter warning can be chosen later without the features
+    rule["val_quantiles"] = {f"{q:.2f}": float(np.quantile(s_val, q)) for q in CANDIDATE_QUANTILES}
     return rule
 
 
