@@ -206,7 +206,26 @@ def run(quick: bool = False, data_dir=None) -> dict:
         res["latency"]["dashboard_callback_ms"] = _time(lambda: process_upload(path.name, data, P), max(5, n // 4))
     except Exception as e:  # noqa: BLE001 - optional row
         res["latency"]["dashboard_callback_error"] = f"{type(e).__name__}: {e}"
+    try:  # the dashboard's path since issue 23: the ONNX export in onnxruntime, no TensorFlow
+        from .modeling import runtime
+
+        R = runtime.load_model()
+        if isinstance(R, runtime.Predictor):
+            from .app.upload import process_upload
+
+            res["latency"]["onnx"] = {
+                "predict_ms": _time(lambda: R.predict_one(x), n),
+                "predict_gradcam_ms": _time(lambda: gradcam_and_logits(R.model, x), n),
+                "dashboard_callback_ms": _time(lambda: process_upload(path.name, data, R), max(5, n // 4))}
+    except Exception as e:  # noqa: BLE001 - optional rows
+        res["latency"]["onnx_error"] = f"{type(e).__name__}: {e}"
     res["memory"] = _rss_mb()
+    try:  # serving as a room sees it: first page, N Chromium pages at once, memory per viewer (app.loadtest)
+        from .app import loadtest
+
+        res["serving"] = loadtest.run(data_file=path)
+    except Exception as e:  # noqa: BLE001 - Voila, Playwright or Chromium missing: say so in the table
+        res["serving"] = {"error": f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"}
     return res
 
 
@@ -248,7 +267,26 @@ def format_table(r: dict) -> str:
     if "dashboard_callback_ms" in lat:
         d = lat["dashboard_callback_ms"]
         row("dashboard callback p50/p95", f"{d['p50']:.0f}/{d['p95']:.0f} ms", 1000, "ms")
+    if "onnx" in lat:
+        o = lat["onnx"]
+        row("ONNX runtime: predict p50/p95", f"{o['predict_ms']['p50']:.1f}/{o['predict_ms']['p95']:.1f} ms", 25, "ms")
+        row("ONNX runtime: predict + Grad-CAM p50/p95",
+            f"{o['predict_gradcam_ms']['p50']:.1f}/{o['predict_gradcam_ms']['p95']:.1f} ms", 100, "ms")
+        row("ONNX runtime: dashboard callback p50/p95",
+            f"{o['dashboard_callback_ms']['p50']:.0f}/{o['dashboard_callback_ms']['p95']:.0f} ms", 1000, "ms")
     row("peak RSS (this process / workers)", f"{r['memory']['self_mb']:.0f}/{r['memory']['children_mb']:.0f} MB")
+    sv = r.get("serving")
+    if sv:
+        if "error" in sv:
+            row("serving (Voila, Chromium)", f"error: {sv['error']}"[:40])
+        else:
+            from .app.loadtest import format_rows
+
+            la = sv["loadavg_at_start"][0], sv["loadavg_at_end"][0]
+            lines.append(f"serving, load avg {la[0]:.1f} at start, {la[1]:.1f} at end "
+                         f"({sv['pool_size']} preheated kernels, idle ones culled after {sv['cull_idle_s']} s):")
+            for label, val, target in format_rows(sv):
+                lines.append(f"{label:<44}{val:>22}{target:>12}")
     return "\n".join(lines)
 
 

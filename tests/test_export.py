@@ -83,7 +83,7 @@ def test_cam_from_features_equals_gradcam_only_at_last_conv(shipped):
     import keras
 
     from helpers.modeling import explain
-    from helpers.modeling.runtime import _resize_bilinear
+    from helpers.modeling.runtime import resize_bilinear
 
     tf_pred, _ = shipped
     model = tf_pred.model
@@ -94,7 +94,7 @@ def test_cam_from_features_equals_gradcam_only_at_last_conv(shipped):
     last, grid8 = [], []
     for x, a in zip(X[:10], A):
         k = int(np.argmax(tf_pred.logits_arrays(x)[0]))
-        cam = _resize_bilinear(np.maximum(a @ W[:, k], 0), tf_pred.img_size)
+        cam = resize_bilinear(np.maximum(a @ W[:, k], 0), tf_pred.img_size)
         last.append(_corr(cam, explain.gradcam(model, x, k, grid=None)))
         grid8.append(_corr(cam, explain.gradcam(model, x, k, grid=8)))
     assert min(last) >= 0.999, source

@@ -146,7 +146,8 @@ def cli_export(args) -> int:
     except ModelError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    from .predictor import resolve_model_path, _show
+    from ..formatting import shown_path
+    from .predictor import resolve_model_path
 
-    print(f"wrote {_show(onnx_path(resolve_model_path(getattr(args, 'model', None))))} (sha256 {sha[:12]}…)")
+    print(f"wrote {shown_path(onnx_path(resolve_model_path(getattr(args, 'model', None))))} (sha256 {sha[:12]}…)")
     return 0

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import config, records
 from ..errors import ModelError
+from ..formatting import shown_path
 from . import predictor as tfp
 from .explain import TUMOUR
 
@@ -27,7 +28,7 @@ _CACHE: dict[tuple, object] = {}
 _LOCK = threading.Lock()
 
 
-def _resize_bilinear(a: np.ndarray, size: int) -> np.ndarray:
+def resize_bilinear(a: np.ndarray, size: int) -> np.ndarray:
     """(h, w) -> (size, size), bilinear with half-pixel centres and clamped edges: tf.image.resize's "bilinear"."""
     def axis(n_in: int):
         x = np.clip((np.arange(size) + 0.5) * n_in / size - 0.5, 0, n_in - 1)
@@ -81,7 +82,7 @@ class Exported:
         else:
             w = grads[k]
         cam = np.maximum(maps.astype(np.float64) @ w, 0.0)
-        cam = _resize_bilinear(cam, int(self.input_shape[1]))
+        cam = resize_bilinear(cam, int(self.input_shape[1]))
         top = cam.max()
         return (cam / top if top > 0 else np.zeros_like(cam)).astype(np.float32)
 
@@ -125,7 +126,7 @@ class Predictor(tfp.Predictor):
     def __repr__(self) -> str:
         return super().__repr__().replace("Predictor(", "Predictor[onnx](", 1)
 
-    def logits_arrays(self, X: np.ndarray, batch_size: int = tfp._BATCH) -> np.ndarray:
+    def logits_arrays(self, X: np.ndarray, batch_size: int = 64) -> np.ndarray:
         X = self._as_batch(X)
         out = np.stack([self.model.run(x)["logits"][0] for x in X]) if len(X) else np.empty((0, len(self.classes)))
         if self.tta:  # the mirror's logits averaged in, as the TensorFlow predictor does
@@ -142,11 +143,11 @@ def _exported(kpath: Path, meta: dict) -> Path | None:
     """The export's path when the record names one that matches its weights; None (and why, logged) otherwise."""
     name, want = meta.get("onnx_file"), meta.get("onnx_sha256")
     if not name or not want:
-        log.warning("%s has no ONNX export: using TensorFlow (write one with `brain-mri export`)", tfp._show(kpath))
+        log.warning("%s has no ONNX export: using TensorFlow (write one with `brain-mri export`)", shown_path(kpath))
         return None
     opath = kpath.with_name(name)
     if not opath.is_file():
-        log.warning("%s names %s, which is missing: using TensorFlow", tfp._show(kpath), name)
+        log.warning("%s names %s, which is missing: using TensorFlow", shown_path(kpath), name)
         return None
     if records.sha256_file(opath) != want:
         raise ModelError(f"sha256 mismatch for {opath.name}: refusing to load (the file is not the one recorded in "
@@ -163,7 +164,7 @@ def load_model(path: str | Path | None = None):
         key = (str(kpath.resolve()), kpath.stat().st_mtime_ns if kpath.exists() else 0,
                jpath.stat().st_mtime_ns if jpath.exists() else 0)
     except OSError as e:
-        raise ModelError(f"cannot read {tfp._show(kpath)}: {e.strerror or e}") from None
+        raise ModelError(f"cannot read {shown_path(kpath)}: {e.strerror or e}") from None
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]
@@ -181,7 +182,7 @@ def load_model(path: str | Path | None = None):
         raise ModelError(f"cannot load {opath.name}: {msg}") from None
     if exp.props.get("keras_sha256") != meta.get("keras_sha256"):
         log.warning("%s was exported from other weights than %s: using TensorFlow (run `brain-mri export`)",
-                    opath.name, tfp._show(kpath))
+                    opath.name, shown_path(kpath))
         return tfp.load_model(kpath)
     pred = Predictor(exp, meta, kpath)
     with _LOCK:
