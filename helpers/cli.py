@@ -128,7 +128,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--smoke", action="store_true")
     s.add_argument("--retrain", action="store_true")
     s.add_argument("--data-dir", default=None)
-    s.add_argument("--out-dir", default=str(config.REPORTS_DIR))
+    s.add_argument("--out-dir", default=None,
+                   help="default: reports/, or reports/smoke/ for a smoke run (it never replaces the real run's pages)")
     s.add_argument("--inplace", action="store_true", help="also write executed notebooks back to notebooks/")
     s.set_defaults(target="helpers.reporting.runner:cli_report")
 

@@ -277,3 +277,19 @@ def test_sensitivity_is_printed_with_two_decimals_so_a_miss_of_the_target_shows(
         "leakfree_accuracy": b["accuracy"], "tumour_sensitivity": b["tumour"]["sensitivity"],
         "tumour_specificity": b["tumour"]["specificity"]}}})
     assert "99.47%" in text and "99.5%" not in text
+
+
+def test_a_smoke_run_writes_beside_the_real_pages(monkeypatch, capsys):
+    import argparse
+
+    from helpers.reporting import runner
+
+    seen = {}
+    monkeypatch.setattr(runner, "run_report", lambda **kw: seen.update(kw))
+    args = argparse.Namespace(smoke=True, retrain=False, data_dir=None, out_dir=None, inplace=False)
+    assert runner.cli_report(args) == 0 and seen["out_dir"] == runner.SMOKE_DIR
+    assert runner.cli_report(argparse.Namespace(**{**vars(args), "smoke": False})) == 0
+    assert seen["out_dir"] == config.REPORTS_DIR
+    capsys.readouterr()
+    assert runner.cli_report(argparse.Namespace(**{**vars(args), "out_dir": str(config.REPORTS_DIR)})) == 0
+    assert "smoke run is replacing the pages in reports/" in capsys.readouterr().err

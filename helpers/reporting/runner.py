@@ -214,6 +214,9 @@ def _relative_to(out: Path, cwd: Path) -> str:
         return str(out.resolve())
 
 
+SMOKE_DIR = config.REPORTS_DIR / "smoke"  # `brain-mri report --smoke` writes here unless told otherwise
+
+
 def run_report(smoke: bool = False, retrain: bool = False, data_dir: str | Path | None = None,
                out_dir: str | Path = config.REPORTS_DIR, inplace: bool = False,
                notebooks: Sequence[str] | None = None, parameters: dict | None = None,
@@ -280,7 +283,11 @@ def cli_report(args) -> int:
     smoke = bool(getattr(args, "smoke", False)) or env_flag("SMOKE")
     retrain = bool(getattr(args, "retrain", False)) or env_flag("RETRAIN")
     data_dir = getattr(args, "data_dir", None) or os.environ.get("DATA_DIR") or None
-    out_dir = getattr(args, "out_dir", None) or config.REPORTS_DIR
+    # a smoke run's pages hold smoke numbers: they go beside the real run's, never over them
+    out_dir = getattr(args, "out_dir", None) or (SMOKE_DIR if smoke else config.REPORTS_DIR)
+    if smoke and Path(out_dir).resolve() == config.REPORTS_DIR.resolve():
+        print(f"warning: a smoke run is replacing the pages in {show_path(out_dir)}/ with smoke numbers",
+              file=sys.stderr)
     try:
         run_report(smoke=smoke, retrain=retrain, data_dir=data_dir, out_dir=out_dir,
                    inplace=bool(getattr(args, "inplace", False)))
