@@ -296,5 +296,10 @@ def cli_bench(args) -> int:
     print(format_table(r))
     out = config.writable_dir(config.BENCH_DIR) / ("results-quick.json" if quick else "results.json")
     out.write_text(json.dumps(r, indent=1))
+    sv = r.get("serving") or {}
+    if "first_page" in sv:  # the README's capacity block is this run's (its numbers are never typed by hand)
+        from .app.loadtest import write_readme_block
+
+        write_readme_block(sv, r["when"], f"bench/{out.name}")
     print(f"wrote {os.path.relpath(out) if not os.path.relpath(out).startswith('..') else out}")
     return 0
