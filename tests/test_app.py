@@ -584,7 +584,8 @@ def test_notebook_is_layout_only():
 def test_voila_options():
     argv = serve.voila_argv(8899)
     assert "--Voila.ip=127.0.0.1" in argv and "--port=8899" in argv and "--no-browser" in argv
-    assert "--template=lab" in argv and "--strip_sources=True" in argv
+    assert f"--template={serve.TEMPLATE}" in argv and "--strip_sources=True" in argv
+    assert (serve.TEMPLATE_ROOT / "voila" / "templates" / serve.TEMPLATE / "index.html.j2").is_file()
     assert any(a.startswith("--VoilaExecutor.timeout=") for a in argv)
     assert serve.WS_MAX_MESSAGE_BYTES > 2 * config.MAX_UPLOAD_BYTES  # a refused file must reach our check
 

@@ -33,6 +33,9 @@ def test_page_renders_widgets_without_traceback(page):
     assert "Traceback" not in html
     assert "There was an error when executing cell" not in html  # Voila's message for a failed cell
     assert "MODEL = None" not in html and "build_dashboard" not in html  # sources stripped
+    # nothing fetched from outside the machine (Voila's lab template links Font Awesome on a CDN; ours does not)
+    assert not re.findall(r'(?:href|src)="https?://(?!127\.0\.0\.1|localhost)', html), "the page links a CDN"
+    assert "voila-style.js" in html or "voila.js" in html  # the template still builds on Voila's lab one
     # (widget contents come over the websocket, not in the HTML: tests/test_browser.py checks what is drawn)
 
 

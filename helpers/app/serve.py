@@ -24,6 +24,9 @@ POOL_SIZE = 2
 # crashed browser, a plain HTTP GET) are culled after CULL_IDLE_S idle seconds with no connection. Connected kernels
 # are never culled (cull_connected=False): a presenter's idle open tab keeps working.
 CULL_IDLE_S, CULL_INTERVAL_S = 300, 60
+# Our Voila template (app/voila/templates/brain-mri): lab's, less its Font Awesome links to a CDN. Voila finds it
+# through JUPYTER_PATH, which serve() extends with TEMPLATE_ROOT.
+TEMPLATE, TEMPLATE_ROOT = "brain-mri", Path(__file__).resolve().parent
 
 
 def voila_argv(port: int, ip: str = "127.0.0.1", notebook: str | Path | None = None,
@@ -34,7 +37,7 @@ def voila_argv(port: int, ip: str = "127.0.0.1", notebook: str | Path | None = N
     timeout = int(os.environ.get(CELL_TIMEOUT_ENV) or 120)  # a model without an ONNX export imports TensorFlow: ~10 s
     pool = int(os.environ.get(POOL_ENV) or POOL_SIZE) if pool is None else int(pool)
     return [str(nb), "--no-browser", f"--port={int(port)}", "--Voila.port_retries=0", f"--Voila.ip={ip}",
-            "--template=lab", "--strip_sources=True", f"--VoilaExecutor.timeout={timeout}",
+            f"--template={TEMPLATE}", "--strip_sources=True", f"--VoilaExecutor.timeout={timeout}",
             "--VoilaConfiguration.show_tracebacks=False",
             *(["--preheat_kernel=True", f"--pool_size={pool}"] if pool > 0 else []),
             f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_S}",
@@ -49,6 +52,7 @@ def serve(port: int = 8866, ip: str = "127.0.0.1", notebook=None) -> int:
     """
     from voila.app import Voila
 
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(TEMPLATE_ROOT), os.environ.get("JUPYTER_PATH")]))
     if ip not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: serving on {ip} without a token: anyone who can reach it can use the dashboard",
               file=sys.stderr)
