@@ -59,12 +59,13 @@ def binary_metrics(y_tumour, p_tumour, groups, thr: float = CALL, n_boot: int = 
     return out
 
 
-def metrics_by_collection(pred: pd.DataFrame, n_boot: int = 1000) -> dict:
-    """{"all": ..., "<collection>": ...} for a predictions table (label, group, p_tumour)."""
+def metrics_by_collection(pred: pd.DataFrame, n_boot: int = 1000, thr: float = CALL) -> dict:
+    """{"all": ..., "<collection>": ...} for a predictions table (label, group, p_tumour), calls at `thr`."""
     y = (pred["label"] != config.NO_TUMOUR).to_numpy()
-    out = {"all": binary_metrics(y, pred["p_tumour"], pred["group"], n_boot=n_boot)}
+    out = {"all": binary_metrics(y, pred["p_tumour"], pred["group"], thr=thr, n_boot=n_boot)}
     for col, sub in pred.groupby("collection"):
-        out[col] = binary_metrics(sub["label"] != config.NO_TUMOUR, sub["p_tumour"], sub["group"], n_boot=n_boot)
+        out[col] = binary_metrics(sub["label"] != config.NO_TUMOUR, sub["p_tumour"], sub["group"], thr=thr,
+                                  n_boot=n_boot)
     return out
 
 
@@ -78,13 +79,19 @@ def in_dataset_accuracy(pred: pd.DataFrame) -> float | None:
     return float((np.array(config.CLASSES)[P.argmax(1)] == rows["label"].to_numpy()).mean())
 
 
-def warning_counts(pred: pd.DataFrame) -> dict:
-    """Missed tumours (P(tumour) < 0.5) and how many carried the unfamiliar-scan warning."""
+def warning_counts(pred: pd.DataFrame, thr: float = CALL) -> dict:
+    """Missed tumours (P(tumour) below the call threshold) and how many carried the unfamiliar-scan warning."""
     tum = (pred["label"] != config.NO_TUMOUR).to_numpy()
-    missed = tum & (pred["p_tumour"].to_numpy() < CALL)
+    missed = tum & (pred["p_tumour"].to_numpy() < thr)
     unf = pred["unfamiliar"].to_numpy(bool)
     return {"n_tumour": int(tum.sum()), "missed": int(missed.sum()), "missed_warned": int((missed & unf).sum()),
             "missed_unwarned": int((missed & ~unf).sum()), "warned": float(unf.mean())}
+
+
+def call_threshold(rec: dict | None) -> float:
+    """A run's tumour-call threshold: its operating point (batch 10 on) or the fixed 0.5 of batches 4-9."""
+    t = ((rec or {}).get("operating_point") or {}).get("threshold")
+    return float(t) if t else CALL
 
 
 def run(recipe: str, fold: str | None, out_dir: Path, epochs: int | None = None, name: str | None = None,
@@ -99,8 +106,9 @@ def run(recipe: str, fold: str | None, out_dir: Path, epochs: int | None = None,
     result = train_union.train_fold(cfg, u, X, verbose=verbose)
     f = train_union.save_run(result, Path(out_dir), name or f"{recipe}__{fold or 'union'}", shipped=shipped)
     pred = pd.read_csv(train_union.union_predictions_path(f), keep_default_na=False)
-    records.update(f.record, metrics=metrics_by_collection(pred), warnings=warning_counts(pred),
-                   leakfree_accuracy=in_dataset_accuracy(pred))
+    thr = call_threshold(records.read(f.record))
+    records.update(f.record, metrics=metrics_by_collection(pred, thr=thr), warnings=warning_counts(pred, thr),
+                   leakfree_accuracy=in_dataset_accuracy(pred), call_threshold=thr)
     return f
 
 
