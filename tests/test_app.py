@@ -171,6 +171,12 @@ def test_colour_photograph_warns(predictor):
     assert not any(n.startswith("colour image") for n in res.notes)  # no duplicate of decode's own note
 
 
+def test_colour_upload_keeps_a_colour_thumbnail_and_gets_no_verdict(predictor):
+    res = upload.process_upload("holiday.jpg", enc(smooth_rgb(), "JPEG", quality=90), predictor)
+    assert res.original.ndim == 3 and res.original.shape[2] == 3  # shown as uploaded; the model reads grey
+    assert res.prepared.ndim == 2 and res.call == "no verdict" and res.call_reason.startswith("colour image")
+
+
 def test_real_photograph_warns(predictor):
     import matplotlib.cbook
 

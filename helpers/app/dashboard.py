@@ -121,7 +121,7 @@ class Dashboard:
         self.title = w.HTML('<div class="bm-title"><h1>Brain-tumour MRI slice classifier</h1>'
                             '<div class="bm-sub">glioma · meningioma · pituitary tumour · no tumour — calibrated '
                             'probabilities, an abstain band, Grad-CAM and an "unfamiliar scan" warning, from a model '
-                            'trained on three public collections (grouped so no test picture has a twin in training); '
+                            'trained on public MRI collections (grouped so no test picture has a twin in training); '
                             'on a collection it never saw it does far worse (report chapter 05).</div></div>')
         self.status = w.HTML()
         self.uploader = w.FileUpload(accept=ACCEPT, multiple=True, description="Upload", button_style="primary",
