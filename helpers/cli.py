@@ -55,6 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--model", default=str(config.DEFAULT_MODEL))
     s.set_defaults(target="helpers.reporting.cross_collection:cli_cross_collection")
 
+    s = sub.add_parser("healthy-variety", help="batch 10's results (experiments/batch10_healthy_variety/): LOCO per "
+                       "held-out source and brain-only view, the rule, the warning, the shipped candidates")
+    s.add_argument("--records-only", action="store_true",
+                   help="only what the saved records give (no data, no TensorFlow): the split and old-model blocks "
+                        "are carried over from the last results file")
+    s.set_defaults(target="helpers.reporting.healthy_variety:cli_healthy_variety")
+
     s = sub.add_parser("train", help="train a model on the leak-free split")
     s.add_argument("--arch", default="resnet_small")
     s.add_argument("--name", default=None, help="model name (file stem under models/)")

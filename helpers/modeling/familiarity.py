@@ -55,17 +55,27 @@ def score(rule: dict, F: np.ndarray) -> np.ndarray:
     return np.sqrt(np.einsum("nkd,de,nke->nk", d, prec, d).min(axis=1))
 
 
+def warn_threshold(rule: dict) -> tuple[float, float]:
+    """(distance, validation quantile) at which the warning fires: the quantile chosen on the LOCO folds when the
+    rule carries one (batch 10: `warn_quantile`), else the rule's own threshold. The no-verdict ratio stays
+    relative to `threshold`, which it was derived against."""
+    q = rule.get("warn_quantile")
+    if q is not None and f"{q:.2f}" in rule.get("val_quantiles", {}):
+        return float(rule["val_quantiles"][f"{q:.2f}"]), float(q)
+    return float(rule["threshold"]), float(rule["quantile"])
+
+
 def unfamiliar(rule: dict, distance) -> np.ndarray:
-    """The warning: a distance (score) beyond the rule's threshold."""
-    return np.asarray(distance) > rule["threshold"]
+    """The warning: a distance (score) beyond the warning threshold."""
+    return np.asarray(distance) > warn_threshold(rule)[0]
 
 
 def message(score_value: float, rule: dict) -> str:
     """The dashboard's and the CLI's warning for an unfamiliar slice."""
     # as a ratio: two distances printed side by side can round to the same number
-    ratio = score_value / rule["threshold"]
+    t, q = warn_threshold(rule)
     return (f"unfamiliar scan: this slice is unlike the training collections (its feature distance is "
-            f"{ratio:.2f}× the distance that {rule['quantile']:.0%} of validation slices stay within); the model's "
+            f"{score_value / t:.2f}× the distance that {q:.0%} of validation slices stay within); the model's "
             "numbers were measured on other pictures and may not hold here")
 
 

@@ -1,0 +1,304 @@
+"""Batch 10 (healthy variety) for the report: its results file, RESULTS.md, the shipped model's card and the
+README lines. `brain-mri healthy-variety` computes experiments/batch10_healthy_variety/results.json from the run
+records (and, with the data present, the shipped model's warning quantiles and the old model on healthy-extra);
+everything else here only reads that file and the records, so the report prints the same numbers everywhere."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import config, records
+from ..data import union_split
+from ..evaluation import cross_collection as xc
+from ..evaluation import healthy_variety as hv
+from ..formatting import pct
+
+SHIPPED_CANDIDATES = ("brain_tumor_hv", "brain_tumor_hv_long")  # PLAN.md amendment 2: the one with the higher val score
+SOURCE_NAMES = {"br35h": "Br35H", "sartaj": "Sartaj", "figshare": "figshare", "ixi-t2": "IXI T2",
+                "open-ms": "open-ms", "niivue": "niivue", "ms-flair-iran": "MS FLAIR (Iran)", "dwi": "DWI"}
+RECIPE_NAMES = {"he_sym": "healthy-extra in training (control)",
+                "he_bo_inv": "+ look-balanced brain-only aug. + inversion",
+                "he_bo_inv_bal": "+ collection-balanced weights"}
+
+
+def results() -> dict | None:
+    return records.read_json(hv.RESULTS)
+
+
+def _f(v, digits: int = 1) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and np.isnan(v)) else pct(v, digits)
+
+
+# ------------------------------------------------------------------------------------------------ computing
+def shipped_choice() -> tuple[str | None, list[dict]]:
+    """PLAN.md amendment 2: among the union models of the chosen recipe, the higher validation equal-weight score."""
+    cands = []
+    for n in SHIPPED_CANDIDATES:
+        r = records.read(config.MODELS_DIR, n)
+        if r and r.get("operating_point"):
+            cands.append({"name": n, "recipe": r["config"]["recipe"], "epochs": r["config"]["epochs"],
+                          "val_score": r["operating_point"]["val_score"], "threshold": r["operating_point"]["threshold"]})
+    return (max(cands, key=lambda c: c["val_score"])["name"] if cands else None), cands
+
+
+def union_block(name: str) -> dict | None:
+    """The union test numbers of a shipped candidate at its own call threshold: per collection (group-bootstrap
+    CIs), the Kaggle leak-free 4-class accuracy and tumour sensitivity, and per healthy-extra source."""
+    f = records.files(config.MODELS_DIR, name)
+    rec = records.read(f.record)
+    path = f.record.with_name("union_predictions.csv")
+    if not rec or not path.is_file():
+        return None
+    pred = pd.read_csv(path, keep_default_na=False)
+    thr = xc.call_threshold(rec)
+    lf = pred[(pred["old_split"] == "test") & pred["label"].isin(config.CLASSES)]
+    tum = lf["label"] != config.NO_TUMOUR
+    he = pred[pred["collection"] == "healthy-extra"]
+    return {"name": name, "threshold": thr, "metrics": xc.metrics_by_collection(pred, thr=thr),
+            "leakfree_accuracy": xc.in_dataset_accuracy(pred), "leakfree_n": int(len(lf)),
+            "leakfree_tumour_sensitivity": float((lf.loc[tum, "p_tumour"] >= thr).mean()) if tum.any() else None,
+            "healthy_extra_sources": {s: {"n": int(len(g)), "specificity": float((g["p_tumour"] < thr).mean())}
+                                      for s, g in he.groupby("source")},
+            "warnings": xc.warning_counts(pred, thr)}
+
+
+def compute(roots=None, with_models: bool = True) -> dict:
+    """The batch's results. with_models: also the old shipped model on healthy-extra (needs the data and
+    TensorFlow); otherwise that block is carried over from the last results file."""
+    runs = xc.read_batch(hv.BATCH10)
+    loco = hv.loco10(runs)
+    scores = hv.primary_scores(loco)
+    choice, note = hv.decide(scores)
+    prev = results() or {}
+    shipped, cands = shipped_choice()
+    out = {"loco": loco.to_dict("records"), "scores": scores.to_dict("records"), "choice": choice,
+           "decision": note, "floors_loco": hv.floors_loco(loco, choice) if choice else [],
+           "candidates": cands, "shipped": shipped,
+           "union": {c["name"]: union_block(c["name"]) for c in cands}}
+    wrows = hv.warning_rows(runs, choice) if choice else pd.DataFrame()
+    firing = {}
+    if shipped:
+        rule = json.loads((config.MODELS_DIR / shipped / "familiarity.json").read_text())
+        pred = pd.read_csv(config.MODELS_DIR / shipped / "union_predictions.csv", keep_default_na=False)
+        firing = hv.familiar_firing(pred, rule)
+    out["warning"] = {"rows": wrows.to_dict("records"), "familiar_firing": firing,
+                      "choice": hv.choose_warning(wrows, firing)}
+    out["split"] = prev.get("split")
+    out["old_model_on_healthy_extra"] = prev.get("old_model_on_healthy_extra")
+    if with_models:
+        out["split"] = split_facts(roots)
+        out["old_model_on_healthy_extra"] = old_model_on_healthy_extra(roots)
+    return records.jsonable(out)
+
+
+def split_facts(roots=None) -> dict | None:
+    from ..data import collections as cx
+
+    found = roots or cx.available()
+    if "healthy-extra" not in found or "brain-tumor-mri" not in found:
+        return None
+    u = union_split.build(found)
+    t = u.table
+    return {"counts": {f"{c}|{s}": int(n) for (c, s), n in t.groupby(["collection", "split"]).size().items()},
+            "moved": int(u.moved), "adjacent_leaks": int(len(union_split.adjacent_leaks(u))),
+            "adjacent_threshold": union_split.ADJACENT, "sha256": union_split.split_sha256(t)}
+
+
+def old_model_on_healthy_extra(roots=None, name: str = "brain_tumor_xc_sym") -> dict | None:
+    """The model shipped before batch 10 never saw healthy-extra: its specificity per source is a true held-out
+    number, at 0.5 (its union records) and at the screening threshold its dashboard used."""
+    from ..app.registry import screening_threshold
+    from ..data import collections as cx
+    from ..modeling.predictor import load_model
+
+    found = roots or cx.available()
+    if "healthy-extra" not in found or "brain-tumor-mri" not in found or not (config.MODELS_DIR / name).is_dir():
+        return None
+    u = union_split.build(found)
+    X = union_split.union_arrays(u)
+    he = u.table["collection"] == "healthy-extra"
+    p = load_model(config.MODELS_DIR / name / "model.keras")
+    P = p.predict_arrays(X[he.to_numpy()])
+    pt = 1 - P[:, config.CLASSES.index(config.NO_TUMOUR)]
+    src = u.table.loc[he, "source"].to_numpy()
+    scr = screening_threshold(p.meta)
+    return {"name": name, "screening_threshold": scr,
+            "sources": {s: {"n": int((src == s).sum()), "specificity_at_0.5": float((pt[src == s] < 0.5).mean()),
+                            "specificity_at_screening": float((pt[src == s] < scr).mean())}
+                        for s in union_split.HEALTHY_EXTRA_SOURCES if (src == s).any()}}
+
+
+# ------------------------------------------------------------------------------------------------ markdown
+def loco_markdown(res: dict, recipe: str | None = None) -> str:
+    """Per held-out source and view, mean over seeds (each seed's value beside it)."""
+    loco = pd.DataFrame(res.get("loco", []))
+    if loco.empty:
+        return "(no batch-10 runs yet)"
+    if recipe:
+        loco = loco[loco["recipe"] == recipe]
+    lines = ["| recipe | held out | view | tumour / healthy | sensitivity | specificity | ROC-AUC | seeds |",
+             "|---|---|---|---|---|---|---|---|"]
+    order = {s: k for k, s in enumerate(union_split.FOLDS)}
+    for (r, s, v), g in sorted(loco.groupby(["recipe", "source", "view"]),
+                               key=lambda kv: (hv.RECIPES10.index(kv[0][0]) if kv[0][0] in hv.RECIPES10 else 9,
+                                               order.get(kv[0][1], 99), kv[0][2] != "plain")):
+        sens = g["sensitivity"].dropna()
+        spec = g["specificity"].dropna()
+        auc = g["auc"].dropna()
+        per = " / ".join(f"{_f(x)}" for x in g["score"])
+        lines.append(f"| {RECIPE_NAMES.get(r, r)} | {SOURCE_NAMES.get(s, s)} | {v} | {int(g['n_tumour'].iloc[0]):,} / "
+                     f"{int(g['n_healthy'].iloc[0]):,} | {_f(sens.mean() if len(sens) else None)} | "
+                     f"{_f(spec.mean() if len(spec) else None)} | "
+                     f"{'n/a' if not len(auc) else f'{auc.mean():.3f}'} | {len(g)}: {per} |")
+    return "\n".join(lines)
+
+
+def scores_markdown(res: dict) -> str:
+    s = pd.DataFrame(res.get("scores", []))
+    if s.empty:
+        return "(no scores yet)"
+    lines = ["| recipe | primary score (16 numbers, mean of seeds) | per seed | complete |", "|---|---|---|---|"]
+    for _, r in s.iterrows():
+        per = ", ".join(f"seed {k}: {_f(v)}" for k, v in r["per_seed"].items())
+        lines.append(f"| `{r['recipe']}` {RECIPE_NAMES.get(r['recipe'], '')} | {_f(r['primary'])} | {per} | "
+                     f"{'yes' if r['complete'] else 'no'} |")
+    return "\n".join(lines)
+
+
+def floors_markdown(items: list[dict]) -> str:
+    if not items:
+        return "(no floors evaluated yet)"
+    lines = ["| floor | value | target | met |", "|---|---|---|---|"]
+    for f in items:
+        pts = "points" in f["floor"]
+        v = "n/a" if f["value"] is None else (f"{f['value']:.1f}" if pts else _f(f["value"]))
+        t = f"≤ {f['target']:.0f}" if pts else f"≥ {_f(f['target'], 0)}"
+        lines.append(f"| {f['floor']} | {v} | {t} | {'n/a' if f['met'] is None else ('yes' if f['met'] else '**no**')} |")
+    return "\n".join(lines)
+
+
+def shipped_floors(res: dict) -> list[dict]:
+    """Issue 21's floors on the shipped model's union test groups, from the results file."""
+    u = (res.get("union") or {}).get(res.get("shipped") or "")
+    if not u:
+        return []
+    out = []
+
+    def add(what, value, target, ge=True):
+        ok = None if value is None else bool(value >= target if ge else value <= target)
+        out.append({"floor": what, "value": value, "target": target, "met": ok, "ge": ge})
+
+    for col, m in u["metrics"].items():
+        if col == "all":
+            continue
+        if m["n_tumour"]:
+            add(f"{col}: sensitivity", m["sensitivity"], 0.95)
+        if m["n_healthy"]:
+            add(f"{col}: specificity", m["specificity"], 0.95 if col == "healthy-extra" else 0.90)
+        add(f"{col}: ECE", m["ece"], 0.03, ge=False)
+    add("Kaggle leak-free 4-class accuracy", u["leakfree_accuracy"], 0.93)
+    add("Kaggle leak-free tumour sensitivity", u["leakfree_tumour_sensitivity"], 0.98)
+    return out
+
+
+def shipped_floors_markdown(res: dict) -> str:
+    items = shipped_floors(res)
+    if not items:
+        return "(no shipped batch-10 model yet)"
+    lines = ["| floor (union test groups) | value | target | met |", "|---|---|---|---|"]
+    for f in items:
+        lines.append(f"| {f['floor']} | {_f(f['value'])} | {'≥' if f['ge'] else '≤'} {_f(f['target'], 0)} | "
+                     f"{'n/a' if f['met'] is None else ('yes' if f['met'] else '**no**')} |")
+    return "\n".join(lines)
+
+
+def warning_markdown(res: dict) -> str:
+    w = (res.get("warning") or {})
+    c = w.get("choice")
+    rows = pd.DataFrame(w.get("rows", []))
+    if not c or rows.empty:
+        return "(the warning has not been chosen yet)"
+    t = rows.groupby(["seed", "quantile"])[["missed", "missed_flagged", "errors", "errors_flagged"]].sum().reset_index()
+    lines = ["| seed | validation quantile | fires on familiar test slices | missed tumours flagged | errors flagged |",
+             "|---|---|---|---|---|"]
+    for _, r in t.iterrows():
+        fire = w["familiar_firing"].get(f"{r['quantile']:.2f}")
+        lines.append(f"| {int(r['seed'])} | {r['quantile']:.2f} | {_f(fire)} | {int(r['missed_flagged'])} of "
+                     f"{int(r['missed'])} | {int(r['errors_flagged'])} of {int(r['errors'])} |")
+    share = c.get("test_share")
+    lines += ["", f"Chosen on seed {c['chosen_on_seed']}: quantile {c['quantile']:.2f} (fires on "
+              f"{_f(c['familiar_firing'])} of familiar test slices; flags {_f(c['chosen_share_missed_flagged'])} of "
+              f"that seed's held-out missed tumours). Tested on the other seed: {c['test_missed_flagged']} of "
+              f"{c['test_missed']} missed tumours flagged ({_f(share)}; floor 50%: "
+              f"{'met' if share is not None and share >= 0.5 else '**not met**'})."]
+    return "\n".join(lines)
+
+
+def union_markdown(u: dict) -> str:
+    lines = [f"`{u['name']}`, tumour call at P(tumour) ≥ {u['threshold']:.2f}:", "",
+             xc_per_collection(u["metrics"]), "",
+             f"Kaggle leak-free test ({u['leakfree_n']:,} images, union split v2): 4-class accuracy "
+             f"{_f(u['leakfree_accuracy'])}, tumour sensitivity {_f(u['leakfree_tumour_sensitivity'])}.",
+             "Healthy-extra test groups per source: " + "; ".join(
+                 f"{SOURCE_NAMES.get(s, s)} {_f(v['specificity'])} specificity (n = {v['n']})"
+                 for s, v in u["healthy_extra_sources"].items()) + "."]
+    return "\n".join(lines)
+
+
+def xc_per_collection(metrics: dict) -> str:
+    from .cross_collection import per_collection_markdown
+
+    return per_collection_markdown({k: v for k, v in metrics.items() if k != "all"})
+
+
+def old_model_markdown(res: dict) -> str:
+    o = res.get("old_model_on_healthy_extra")
+    if not o:
+        return "(not measured: needs the data)"
+    lines = [f"`{o['name']}` (shipped before batch 10, never saw healthy-extra): specificity per source at its "
+             f"dashboard's call threshold {o['screening_threshold']:.3f} (and at 0.5):", ""]
+    lines += [f"- {SOURCE_NAMES.get(s, s)} (n = {v['n']:,}): {_f(v['specificity_at_screening'])} "
+              f"({_f(v['specificity_at_0.5'])})" for s, v in o["sources"].items()]
+    return "\n".join(lines)
+
+
+def results_markdown(res: dict | None = None) -> str:
+    res = res or results() or {}
+    sp = res.get("split") or {}
+    out = ["# Batch 10: healthy variety — results (written by `brain-mri healthy-variety` from the run records)", "",
+           "Plan: `experiments/batch10_healthy_variety/PLAN.md` (with its two amendments).", "",
+           "## Union split v2", ""]
+    if sp:
+        out += [f"Leak-free test pictures moved out of test by patient-level linking (whole-image cosine > "
+                f"{sp['adjacent_threshold']}): {sp['moved']}. Test pictures left with a train/val neighbour above it: "
+                f"{sp['adjacent_leaks']}. Split sha256 `{sp['sha256'][:12]}`.", ""]
+    out += ["## Every run: held-out sources, plain and brain-only view (each run's own operating point)", "",
+            loco_markdown(res), "", "## Scores and decision", "", scores_markdown(res), "",
+            f"Decision: **`{res.get('choice')}`**. {res.get('decision', '')}", "",
+            "## LOCO floors (chosen recipe, mean of seeds)", "", floors_markdown(res.get("floors_loco", [])), "",
+            "## Union models of the chosen recipe (amendment 2: the higher validation score ships)", ""]
+    for c in res.get("candidates", []):
+        out.append(f"- `{c['name']}` ({c['recipe']}, {c['epochs']} epochs): validation equal-weight score "
+                   f"{_f(c['val_score'])}, call threshold {c['threshold']:.2f}"
+                   + (" — **shipped**" if c["name"] == res.get("shipped") else ""))
+    out.append("")
+    for name, u in (res.get("union") or {}).items():
+        if u:
+            out += [union_markdown(u), ""]
+    out += ["## Shipped model floors", "", shipped_floors_markdown(res), "",
+            "## The unfamiliar-scan warning", "", warning_markdown(res), "",
+            "## The model shipped before, on healthy-extra", "", old_model_markdown(res), ""]
+    return "\n".join(out) + "\n"
+
+
+def cli_healthy_variety(args) -> int:
+    """`brain-mri healthy-variety`: results.json and RESULTS.md of batch 10 (and the model cards)."""
+    res = compute(with_models=not getattr(args, "records_only", False))
+    records.write_json(res, hv.RESULTS)
+    (hv.BATCH10 / "RESULTS.md").write_text(results_markdown(res))
+    print(f"wrote {hv.RESULTS.relative_to(config.PROJ_ROOT).as_posix()} and RESULTS.md: choice {res['choice']}, "
+          f"shipped candidate {res['shipped']}")
+    return 0
