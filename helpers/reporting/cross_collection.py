@@ -121,7 +121,10 @@ def loco_figure(loco: pd.DataFrame):
             err = np.array([[0, 0] if (c is None or a is None) else [a - c[0], c[1] - a] for a, c in zip(vals, cis)]).T
             ax.bar(x, v, width, yerr=err, label=RECIPE_NAMES.get(rec, rec), hatch=styles[k % len(styles)],
                    color=plt.cm.tab10(k), edgecolor="black", linewidth=0.5, capsize=2)
-        ax.set_xticks(np.arange(len(folds)), [f"{FOLD_NAMES[f]}\nheld out" for f in folds])
+            for xi, vi in zip(x, v):  # a fold without healthy slices (figshare) has no specificity: say so
+                if np.isnan(vi):
+                    ax.text(xi, 0.03, "n/a", rotation=90, ha="center", va="bottom", fontsize=7, color="grey")
+        ax.set_xticks(np.arange(len(folds)), [f"{FOLD_NAMES.get(f, f)}\nheld out" for f in folds])
         ax.set_title(metric.capitalize())
         ax.set_ylim(0, 1.05)
         ax.axhline(0.9, color="grey", linestyle=":", linewidth=1)
