@@ -257,6 +257,10 @@ def model_card(name: str = config.DEFAULT_MODEL_NAME) -> str | None:
     rec = records.read(config.MODELS_DIR, name)
     if not rec or rec.get("config", {}).get("split") != "union":
         return None
+    from . import healthy_variety
+
+    if rec["config"].get("recipe") in healthy_variety.hv.RECIPES10:  # batch 10's models: their own card
+        return healthy_variety.model_card(name)
     cfg, data = rec["config"], rec["data"]
     loco = all_loco()
     mine = loco[loco["recipe"] == cfg["recipe"]]
@@ -332,6 +336,10 @@ def readme_lines() -> list[str]:
     """The README's first-screen bullets on unseen collections: the shipped model, what the leave-one-collection-out
     estimate says to expect on a new collection, and the in-dataset number beside it. [] without the records."""
     shipped = records.read(config.MODELS_DIR, config.DEFAULT_MODEL_NAME)
+    from . import healthy_variety
+
+    if shipped and shipped.get("config", {}).get("recipe") in healthy_variety.hv.RECIPES10:
+        return healthy_variety.readme_lines()
     loco = all_loco()
     if not shipped or not shipped.get("metrics") or not len(loco):
         return []

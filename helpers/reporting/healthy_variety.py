@@ -44,6 +44,57 @@ def shipped_choice() -> tuple[str | None, list[dict]]:
     return (max(cands, key=lambda c: c["val_score"])["name"] if cands else None), cands
 
 
+def refresh_model(name: str, roots=None, with_models: bool = True) -> None:
+    """Bring a union model trained before batch 10's bookkeeping existed up to it: union metrics at its own call
+    threshold (no TensorFlow), and its familiarity rule's other validation quantiles (needs the data)."""
+    f = records.files(config.MODELS_DIR, name)
+    rec = records.read(f.record)
+    if not rec:
+        return
+    pred_path = f.record.with_name("union_predictions.csv")
+    thr = xc.call_threshold(rec)
+    if rec.get("call_threshold") != thr and pred_path.is_file():
+        pred = pd.read_csv(pred_path, keep_default_na=False)
+        records.update(f.record, metrics=xc.metrics_by_collection(pred, thr=thr), warnings=xc.warning_counts(pred, thr),
+                       call_threshold=thr)
+    rule_path = f.record.with_name(rec.get("familiarity_file") or "familiarity.json")
+    rule = records.read_json(rule_path)
+    if with_models and rule and "val_quantiles" not in rule:
+        from ..data import collections as cx
+        from ..modeling import familiarity
+        from ..modeling.predictor import load_model
+
+        found = roots or cx.available()
+        if "brain-tumor-mri" not in found:
+            return
+        u = union_split.build(found)
+        X = union_split.union_arrays(u)
+        _, va, _ = union_split.fold_rows(u.table, None, rec["config"].get("collections"))
+        model = load_model(f.weights).model
+        s_val = familiarity.score(rule, familiarity.features(model, X[u.table.index.get_indexer(va.index)]))
+        rule["val_quantiles"] = {f"{q:.2f}": float(np.quantile(s_val, q)) for q in familiarity.CANDIDATE_QUANTILES}
+        records.write_json(rule, rule_path, compact=True)
+
+
+def apply_warning(name: str, quantile: float) -> None:
+    """Write the chosen warning quantile into a model's familiarity rule and its union predictions' flags."""
+    from ..modeling import familiarity
+
+    f = records.files(config.MODELS_DIR, name)
+    rule_path = f.record.with_name("familiarity.json")
+    rule = records.read_json(rule_path)
+    if not rule or f"{quantile:.2f}" not in rule.get("val_quantiles", {}):
+        return
+    rule["warn_quantile"] = float(quantile)
+    records.write_json(rule, rule_path, compact=True)
+    path = f.record.with_name("union_predictions.csv")
+    pred = pd.read_csv(path, keep_default_na=False)
+    pred["unfamiliar"] = familiarity.unfamiliar(rule, pred["familiarity_ratio"].to_numpy(float) * rule["threshold"]
+                                                ).astype(int)
+    pred.to_csv(path, index=False)
+    records.update(f.record, warnings=xc.warning_counts(pred, xc.call_threshold(records.read(f.record))))
+
+
 def union_block(name: str) -> dict | None:
     """The union test numbers of a shipped candidate at its own call threshold: per collection (group-bootstrap
     CIs), the Kaggle leak-free 4-class accuracy and tumour sensitivity, and per healthy-extra source."""
@@ -73,6 +124,8 @@ def compute(roots=None, with_models: bool = True) -> dict:
     scores = hv.primary_scores(loco)
     choice, note = hv.decide(scores)
     prev = results() or {}
+    for n in SHIPPED_CANDIDATES:
+        refresh_model(n, roots, with_models)
     shipped, cands = shipped_choice()
     out = {"loco": loco.to_dict("records"), "scores": scores.to_dict("records"), "choice": choice,
            "decision": note, "floors_loco": hv.floors_loco(loco, choice) if choice else [],
@@ -84,8 +137,11 @@ def compute(roots=None, with_models: bool = True) -> dict:
         rule = json.loads((config.MODELS_DIR / shipped / "familiarity.json").read_text())
         pred = pd.read_csv(config.MODELS_DIR / shipped / "union_predictions.csv", keep_default_na=False)
         firing = hv.familiar_firing(pred, rule)
-    out["warning"] = {"rows": wrows.to_dict("records"), "familiar_firing": firing,
-                      "choice": hv.choose_warning(wrows, firing)}
+    wchoice = hv.choose_warning(wrows, firing)
+    out["warning"] = {"rows": wrows.to_dict("records"), "familiar_firing": firing, "choice": wchoice}
+    if shipped and wchoice:
+        apply_warning(shipped, wchoice["quantile"])
+        out["union"][shipped] = union_block(shipped)  # its warning counts follow the chosen quantile
     out["split"] = prev.get("split")
     out["old_model_on_healthy_extra"] = prev.get("old_model_on_healthy_extra")
     if with_models:
@@ -302,3 +358,156 @@ def cli_healthy_variety(args) -> int:
     print(f"wrote {hv.RESULTS.relative_to(config.PROJ_ROOT).as_posix()} and RESULTS.md: choice {res['choice']}, "
           f"shipped candidate {res['shipped']}")
     return 0
+
+
+def loco_figure(res: dict):
+    """Score per held-out source (balanced accuracy over the labels it holds), plain and brain-only view, one bar
+    group per recipe (mean of seeds, the seeds as dots)."""
+    import matplotlib.pyplot as plt
+
+    loco = pd.DataFrame(res.get("loco", []))
+    if loco.empty:
+        return None
+    sources = [s for s in union_split.FOLDS if s in set(loco["source"])]
+    recipes = [r for r in hv.RECIPES10 if r in set(loco["recipe"])]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharey=True)
+    width = 0.8 / max(1, len(recipes))
+    for ax, view in zip(axes, ("plain", "brain-only")):
+        for k, r in enumerate(recipes):
+            g = loco[(loco["recipe"] == r) & (loco["view"] == view)]
+            x = np.arange(len(sources)) + (k - (len(recipes) - 1) / 2) * width
+            m = [g.loc[g["source"] == s, "score"].mean() for s in sources]
+            ax.bar(x, m, width, color=plt.cm.tab10(k), edgecolor="black", linewidth=0.5,
+                   label=RECIPE_NAMES.get(r, r))
+            for xi, s in zip(x, sources):
+                v = g.loc[g["source"] == s, "score"].to_numpy(float)
+                ax.plot([xi] * len(v), v, "k.", markersize=3)
+        ax.set_xticks(np.arange(len(sources)), [SOURCE_NAMES.get(s, s) for s in sources], rotation=30, ha="right")
+        ax.set_title(f"{view} view of the held-out slices")
+        ax.set_ylim(0, 1.05)
+        ax.axhline(0.9, color="grey", linestyle=":", linewidth=1)
+    axes[0].set_ylabel("balanced accuracy at the run's\noperating point (held-out source)")
+    axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=9, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def model_card(name: str) -> str | None:
+    """MODEL_CARD.md of a batch-10 union model: every number from its record and the batch's results file."""
+    from ..formatting import duration
+
+    rec = records.read(config.MODELS_DIR, name)
+    if not rec or rec.get("config", {}).get("recipe") not in hv.RECIPES10:
+        return None
+    res = results() or {}
+    cfg, data = rec["config"], rec["data"]
+    u = (res.get("union") or {}).get(name) or {}
+    op = rec.get("operating_point") or {}
+    w = (res.get("warning") or {}).get("choice") or {}
+    counts = "; ".join(f"{k} {v:,}" for k, v in sorted(data.get("train_counts", {}).items()) if isinstance(v, int))
+    shipped = name == config.DEFAULT_MODEL_NAME
+    out = [f"# Model card: `{name}`", "",
+           "Brain MRI slice → calibrated probabilities of glioma, meningioma, no tumour and pituitary tumour, and "
+           "P(tumour) = their three tumour classes summed. "
+           + ("The model `brain-mri predict` and the dashboard use. " if shipped else
+              f"Not the shipped model (`{config.DEFAULT_MODEL_NAME}` is). ")
+           + "A research artefact, not a medical device: it has never been validated on patients.", "",
+           "## Training", "",
+           f"Recipe `{cfg['recipe']}` ({RECIPE_NAMES.get(cfg['recipe'], '')}; "
+           "`experiments/batch10_healthy_variety/PLAN.md`): "
+           f"`{cfg['arch']}` width {cfg['model_kwargs']['width']} with the asymmetry channel, {cfg['img_size']} px, "
+           f"{rec['epochs_run']} epochs, batch {cfg['batch_size']}, AdamW {cfg['lr']} cosine, label smoothing "
+           f"{cfg['label_smoothing']}, seed {cfg['seed']}; {rec['params']:,} parameters; "
+           f"{duration(rec['train_wall_s'])} on a 2-core CPU.",
+           f"Data: union split v2 of the four collections (`data/splits/union.csv`, sha256 "
+           f"`{data['split_sha256'][:12]}`), training groups only: {counts}."
+           + (f" Brain-only augmentation probability per slice: tumour {data['train_counts']['brain_only_p']['tumour']}, "
+              f"healthy with skull {data['train_counts']['brain_only_p']['healthy']} (the brain-only look equally common "
+              "in both labels); contrast inversion inside the head p " + f"{cfg.get('invert')}."
+              if isinstance(data.get("train_counts", {}).get("brain_only_p"), dict) else ""),
+           f"Operating point ({op.get('chosen_on', 'n/a')}): temperature {op.get('temperature', float('nan')):.3f}, "
+           f"**tumour call at P(tumour) ≥ {op.get('threshold', float('nan')):.2f}**.", "",
+           "## Results on pictures it never saw", ""]
+    if u:
+        out += [union_markdown(u), ""]
+    out += ["**On a collection nobody has shown it** (batch 10's LOCO runs of the same recipe, 10 epochs, each held-out "
+            "source scored at the run's own operating point; the numbers to expect on a new collection):", "",
+            loco_markdown(res, cfg["recipe"]), "", "## Warnings the predictions carry", ""]
+    if w:
+        out.append(f"An \"unfamiliar scan\" warning when a slice's feature-space distance to the training classes "
+                   f"exceeds the {w['quantile']:.0%} quantile of validation slices (chosen on the LOCO folds of seed "
+                   f"{w['chosen_on_seed']}): it fires on {_f(w['familiar_firing'])} of the union test slices and, on the "
+                   f"other seed's held-out collections, flagged {w['test_missed_flagged']} of {w['test_missed']} missed "
+                   f"tumours ({_f(w.get('test_share'))}).")
+    out += ["No verdict is given for colour pictures, for pictures the pixel checks find unlike any MRI slice, or for "
+            "pictures farther from the training slices than any held-out MRI slice came.", "",
+            "## What it lacks", "",
+            "- Tumour types outside the four classes (metastases, schwannomas, ...) are not in training; read P(tumour) "
+            "for them, never the type.",
+            "- Some looks still belong to one label: diffusion-weighted (DWI) slices are all healthy in training.",
+            "- 2-D slices at 128 px; one slice says nothing about the rest of the scan.", "",
+            f"Reproduce: `{rec.get('command', '')}` (needs the four collections; `make data`)."]
+    return "\n".join(out) + "\n"
+
+
+def summary_lines(res: dict | None = None) -> list[str]:
+    """Short bullets for the conclusions and the README: what batch 10 chose, what the shipped model meets, what
+    a new collection should expect. [] without results."""
+    res = res or results()
+    if not res or not res.get("choice"):
+        return []
+    out = [f"Batch 10 (healthy variety) chose `{res['choice']}` ({RECIPE_NAMES.get(res['choice'], '')}): "
+           f"{res['decision']}."]
+    fl = res.get("floors_loco", [])
+    if fl:
+        met = [f for f in fl if f["met"]]
+        miss = [f["floor"] for f in fl if f["met"] is False]
+        out.append(f"Leave-sources-out floors (the estimate for a new collection): {len(met)} of {len(fl)} met"
+                   + (f"; not met: {', '.join(miss)}" if miss else "") + ".")
+    sf = shipped_floors(res)
+    if sf:
+        miss = [f["floor"] for f in sf if f["met"] is False]
+        out.append(f"Shipped model `{res.get('shipped')}` on the union test groups: {sum(bool(f['met']) for f in sf)} "
+                   f"of {len(sf)} floors met" + (f"; not met: {', '.join(miss)}" if miss else "") + ".")
+    w = (res.get("warning") or {}).get("choice")
+    if w:
+        out.append(f"The unfamiliar-scan warning (validation quantile {w['quantile']:.2f}) flagged "
+                   f"{w['test_missed_flagged']} of {w['test_missed']} missed tumours on held-out collections "
+                   f"({_f(w.get('test_share'))}) while firing on {_f(w['familiar_firing'])} of familiar test slices.")
+    return out
+
+
+def readme_lines(res: dict | None = None) -> list[str]:
+    """The README's first-screen bullets when the shipped model is a batch-10 model: its union test numbers at its
+    call threshold, and the leave-sources-out estimate (mean of seeds) for a new collection."""
+    res = res or results()
+    name = config.DEFAULT_MODEL_NAME
+    u = ((res or {}).get("union") or {}).get(name)
+    if not res or not u:
+        return []
+    per = {k: v for k, v in u["metrics"].items() if k != "all"}
+    lines = [f"The shipped model `{name}` (`brain-mri predict`, the dashboard) trains on all {len(per)} collections, "
+             f"healthy-extra's tumour-free slices of every plane, level and sequence among them; calling tumour at "
+             f"P(tumour) ≥ {u['threshold']:.2f} (chosen on validation with every collection weighted equally), on their "
+             "held-out groups it finds " + ", ".join(f"{_f(m['sensitivity'])} of {c} tumours" for c, m in per.items()
+                                                    if m["n_tumour"])
+             + " and calls " + ", ".join(f"{_f(m['specificity'])} of {c} healthy slices healthy" for c, m in per.items()
+                                          if m["n_healthy"]) + "."]
+    loco = pd.DataFrame(res.get("loco", []))
+    if res.get("choice") and len(loco):
+        g = loco[(loco["recipe"] == res["choice"]) & (loco["view"] == "plain")].groupby("source")[
+            ["sensitivity", "specificity"]].mean()
+        parts = []
+        for s in union_split.FOLDS:
+            if s in g.index:
+                m = g.loc[s]
+                bits = [f"sensitivity {_f(m['sensitivity'])}" if not pd.isna(m["sensitivity"]) else None,
+                        f"specificity {_f(m['specificity'])}" if not pd.isna(m["specificity"]) else None]
+                parts.append(f"{SOURCE_NAMES.get(s, s)}: " + ", ".join(b for b in bits if b))
+        lines.append("On a collection it never saw, **expect less** (leave sources out, the same recipe, mean of "
+                     f"{loco.loc[loco['recipe'] == res['choice'], 'seed'].nunique()} seeds): " + "; ".join(parts)
+                     + ". The \"unfamiliar scan\" warning flags part of the misses (chapter 05, section 7).")
+    if u.get("leakfree_accuracy") is not None:
+        lines.append(f"In-dataset (Kaggle leak-free test, {u['leakfree_n']:,} images of union split v2) 4-class "
+                     f"accuracy: {_f(u['leakfree_accuracy'])}; tumour sensitivity {_f(u['leakfree_tumour_sensitivity'])}.")
+    return lines
