@@ -89,7 +89,7 @@ def cli_predict(args) -> int:
     """`brain-mri predict PATH... [--model M]`: CSV on stdout (the header only once a file has a row), one
     `path: error: message` line on stderr per unusable file. Exit 0 if every file got a row, 1 if any failed,
     2 if the model could not be loaded."""
-    from ..modeling.predictor import load_model
+    from ..modeling.runtime import load_model  # the dashboard's runtime: ONNX when the model has an export
 
     try:
         predictor = load_model(getattr(args, "model", None))

@@ -181,7 +181,7 @@ def keras_model(predictor):
 def warm_up(predictor) -> float:
     """One prediction and one Grad-CAM on a blank image, so the first real upload pays no tracing cost; seconds."""
     t0 = time.perf_counter()
-    call_track_record(getattr(predictor, "meta", None), True)  # imports scipy.stats now, not on the first upload
+    call_track_record(getattr(predictor, "meta", None), True)  # builds the track-record line once now, not on the first upload
     if hasattr(predictor, "warmup"):  # helpers.modeling.predictor traces its compiled predict and Grad-CAM functions
         predictor.warmup()
         return time.perf_counter() - t0

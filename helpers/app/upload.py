@@ -190,8 +190,9 @@ SHIPPED = "shipped"  # process_upload's default predictor: the shipped model (co
 
 
 def shipped_predictor():
-    """The shipped model, loaded once per process (modeling.predictor's cache). Raises ModelError (one line)."""
-    from ..modeling.predictor import load_model
+    """The shipped model, loaded once per process (the runtime's cache: ONNX when it has an export, as the dashboard
+    and the CLI). Raises ModelError (one line)."""
+    from ..modeling.runtime import load_model
 
     return load_model(config.DEFAULT_MODEL)
 

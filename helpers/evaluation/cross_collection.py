@@ -106,6 +106,10 @@ def run(recipe: str, fold: str | None, out_dir: Path, epochs: int | None = None,
     result = train_union.train_fold(cfg, u, X, verbose=verbose)
     f = train_union.save_run(result, Path(out_dir), name or f"{recipe}__{fold or 'union'}", shipped=shipped)
     pred = pd.read_csv(train_union.union_predictions_path(f), keep_default_na=False)
+    if shipped:  # a shipped model's folder holds the ONNX export the dashboard and the CLI run (issue 23)
+        from ..modeling.export import export_model
+
+        export_model(f.weights)
     thr = call_threshold(records.read(f.record))
     records.update(f.record, metrics=metrics_by_collection(pred, thr=thr), warnings=warning_counts(pred, thr),
                    leakfree_accuracy=in_dataset_accuracy(pred), call_threshold=thr)

@@ -160,6 +160,8 @@ def load_model(path: str | Path | None = None):
     (path, modification times). Raises ModelError (one line) as predictor.load_model does."""
     kpath = tfp.resolve_model_path(path)
     jpath = records.files(kpath).record
+    if not kpath.is_file():  # the same one-line message as predictor.load_model, before the record is read
+        return tfp.load_model(kpath)
     try:
         key = (str(kpath.resolve()), kpath.stat().st_mtime_ns if kpath.exists() else 0,
                jpath.stat().st_mtime_ns if jpath.exists() else 0)
