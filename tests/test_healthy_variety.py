@@ -179,11 +179,29 @@ def test_source_rows_score_each_held_out_source_at_the_runs_threshold():
 
 def test_warning_choice_respects_the_familiar_firing_cap():
     rows = pd.DataFrame([
-        {"seed": 42, "quantile": 0.90, "missed": 10, "missed_flagged": 9, "errors": 10, "errors_flagged": 9},
-        {"seed": 42, "quantile": 0.95, "missed": 10, "missed_flagged": 6, "errors": 10, "errors_flagged": 6},
-        {"seed": 7, "quantile": 0.95, "missed": 8, "missed_flagged": 4, "errors": 8, "errors_flagged": 4}])
-    w = hv.choose_warning(rows, {"0.90": 0.10, "0.95": 0.05})
-    assert w["quantile"] == 0.95 and w["test_share"] == 0.5
+        {"seed": 42, "quantile": 0.90, "margin": 0.0, "missed": 10, "missed_flagged": 9, "errors": 10, "errors_flagged": 9},
+        {"seed": 42, "quantile": 0.95, "margin": 0.5, "missed": 10, "missed_flagged": 6, "errors": 10, "errors_flagged": 6},
+        {"seed": 42, "quantile": 0.99, "margin": 0.5, "missed": 10, "missed_flagged": 6, "errors": 10, "errors_flagged": 6},
+        {"seed": 7, "quantile": 0.99, "margin": 0.5, "missed": 8, "missed_flagged": 4, "errors": 8, "errors_flagged": 4}])
+    w = hv.choose_warning(rows, {"0.90|0.0": 0.10, "0.95|0.5": 0.05, "0.99|0.5": 0.03}, {"0.99|0.5": 0.04})
+    # 0.90 flags most but fires on 10% of familiar slices; the tie goes to the higher quantile
+    assert (w["quantile"], w["margin"]) == (0.99, 0.5) and w["test_share"] == 0.5 and w["familiar_firing"] == 0.04
+    assert hv.choose_warning(rows, {"0.90|0.0": 0.2}) is None
+
+
+def test_flag_is_distance_or_closeness_to_the_threshold():
+    p = np.array([0.5, 0.55, 0.9, 0.1])
+    f = hv.flagged(p, np.array([0.5, 0.5, 2.0, 0.5]), 0.5, 1.0, 0.5)
+    assert f.tolist() == [True, True, True, False]
+
+
+def test_uncertain_band_around_the_call_threshold():
+    from helpers.app.upload import uncertain_band
+
+    lo, hi = uncertain_band(0.9, 0.37, 0.5)
+    z = np.log(0.37 / 0.63)
+    assert lo == pytest.approx(1 / (1 + np.exp(-(z - 0.5)))) and hi == pytest.approx(1 / (1 + np.exp(-(z + 0.5))))
+    assert uncertain_band(0.9) == pytest.approx((0.1, 0.9))  # without a margin: the abstain band, as before
 
 
 @pytest.mark.realdata

@@ -52,6 +52,9 @@ class Result:
     abstain: bool = False
     abstain_threshold: float = DEFAULT_ABSTAIN
     call_threshold: float = 0.5  # P(tumour) at or above it is a "tumour" call (screening threshold chosen on val)
+    # logits around the call threshold that read "uncertain" (a batch-10 model's operating point); None: the band
+    # comes from the abstain threshold, as before
+    uncertain_margin: float | None = None
     track_record: str | None = None  # how often the model's call of this kind was wrong on the leak-free test
     heat: np.ndarray | None = None  # Grad-CAM (S, S) in [0, 1] of the call (P(tumour) or the predicted class)
     heat_of: str | None = None  # what the heat map explains, for its caption
@@ -95,9 +98,15 @@ class Result:
 CALLS = ("tumour", "no tumour", "uncertain", "no verdict")
 
 
-def uncertain_band(abstain_threshold: float) -> tuple[float, float]:
-    """P(tumour) strictly between these is "uncertain": neither P(tumour) nor 1 - P(tumour) is as sure as the abstain
-    threshold chosen on validation (which is why a sure P(tumour) split between two types still gets its call)."""
+def uncertain_band(abstain_threshold: float, call_threshold: float | None = None,
+                   margin: float | None = None) -> tuple[float, float]:
+    """P(tumour) strictly between these is "uncertain". With a margin (a batch-10 model: chosen on held-out
+    collections, experiments/batch10_healthy_variety/PLAN.md amendment 3): within `margin` logits of the call
+    threshold. Without: neither P(tumour) nor 1 - P(tumour) is as sure as the abstain threshold chosen on validation
+    (which is why a sure P(tumour) split between two types still gets its call)."""
+    if margin is not None and call_threshold is not None:
+        z = float(np.log(call_threshold / (1 - call_threshold)))
+        return float(1 / (1 + np.exp(-(z - margin)))), float(1 / (1 + np.exp(-(z + margin))))
     t = float(abstain_threshold)
     return 1.0 - t, t  # empty when t <= 0.5
 
@@ -116,10 +125,11 @@ def decide_call(res: Result) -> tuple[str, str]:
     if res.unfamiliar:
         return "uncertain", res.reason or "unfamiliar scan: unlike the collections the model was trained on"
     p, ct = float(res.p_tumour), float(res.call_threshold)
-    lo, hi = uncertain_band(res.abstain_threshold)
+    lo, hi = uncertain_band(res.abstain_threshold, ct, res.uncertain_margin)
     if lo < p < hi:
-        return "uncertain", (f"P(tumour) {p:.3f} is inside the uncertain band {fmt_threshold(lo)}–{fmt_threshold(hi)} "
-                             "(from the abstain threshold chosen on validation)")
+        src = ("too close to the call threshold: the band was chosen on collections held out in training"
+               if res.uncertain_margin is not None else "from the abstain threshold chosen on validation")
+        return "uncertain", f"P(tumour) {p:.3f} is inside the uncertain band {fmt_threshold(lo)}–{fmt_threshold(hi)} ({src})"
     if p >= ct:
         why = f"P(tumour) {p:.3f} ≥ {fmt_threshold(ct)}, the call threshold"
         if res.abstain:
@@ -284,6 +294,8 @@ def process_upload(name: str, data: bytes | bytearray | memoryview | None, predi
     meta = getattr(predictor, "meta", None)
     res.model_gaps = model_gaps(meta)
     res.call_threshold = screening_threshold(meta)
+    m = ((meta or {}).get("operating_point") or {}).get("uncertain_margin")
+    res.uncertain_margin = float(m) if m is not None else None
     # the class named sits on the same side of the call threshold as the call (never "notumor" beside a tumour call)
     res.predicted, res.confidence = decide(probs, classes, res.call_threshold), float(probs[idx])
     # P(tumour) = 1 - P(notumor), as predict.p_tumour; computed by class name so the column order cannot matter

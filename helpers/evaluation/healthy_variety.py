@@ -21,7 +21,8 @@ RESULTS = BATCH10 / "results.json"
 FOLDS10 = ("br35h+ixi-t2+dwi", "sartaj+ms-flair-iran+niivue", "figshare+open-ms")
 RECIPES10 = ("he_sym", "he_bo_inv", "he_bo_inv_bal")  # simplest first: ties go to the earlier one
 KEEP_MARGIN = 0.02  # PLAN.md: a recipe replaces the simpler one at >= 2 points of primary score
-FAMILIAR_FIRING_MAX = 0.05  # PLAN.md: the warning may flag at most 5% of familiar (union test) slices
+FAMILIAR_FIRING_MAX = 0.05  # PLAN.md: the warning may flag at most 5% of familiar slices
+MARGINS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)  # amendment 3: logits around the call threshold that read "uncertain"
 VIEWS = {"plain": ("p_tumour", "familiarity_ratio"),
          "brain-only": ("p_tumour_brain_only", "familiarity_ratio_brain_only")}
 
@@ -128,14 +129,24 @@ def floors_loco(loco: pd.DataFrame, recipe: str) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------------ the unfamiliar-scan warning
+def _logit(p):
+    p = np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def flagged(p: np.ndarray, ratio: np.ndarray, t: float, cut: float, margin: float) -> np.ndarray:
+    """Amendment 3's warning: distance ratio beyond `cut`, or P(tumour) within `margin` logits of the threshold."""
+    return (np.asarray(ratio) > cut) | (np.abs(_logit(p) - _logit(t)) < margin)
+
+
 def _rule_of(rec: dict, folder: Path) -> dict | None:
     p = folder / rec.get("familiarity_file", "")
     return json.loads(p.read_text()) if rec.get("familiarity_file") and p.is_file() else None
 
 
 def warning_rows(runs: list[dict], recipe: str, folder: Path = BATCH10) -> pd.DataFrame:
-    """Per run of `recipe` and candidate quantile: the share of held-out missed tumours (and of all errors) that
-    the warning at that validation quantile flags, plain and brain-only views together."""
+    """Per run of `recipe` and candidate (quantile, margin): held-out missed tumours (and all errors) flagged,
+    plain and brain-only views apart."""
     out = []
     for r in runs:
         if r["config"].get("recipe") != recipe or not r["config"].get("fold") or r.get("pred") is None:
@@ -148,42 +159,51 @@ def warning_rows(runs: list[dict], recipe: str, folder: Path = BATCH10) -> pd.Da
         y = (held["label"] != config.NO_TUMOUR).to_numpy()
         for q, dq in rule["val_quantiles"].items():
             cut = dq / rule["threshold"]  # the saved ratios are distance / the 0.99 threshold
-            for view, (pcol, rcol) in VIEWS.items():
-                if pcol not in held:
-                    continue
-                call, flag = held[pcol].to_numpy() >= t, held[rcol].to_numpy() > cut
-                miss, err = ~call & y, call != y
-                out.append({"seed": int(r["config"]["seed"]), "fold": r["config"]["fold"], "view": view,
-                            "quantile": float(q), "missed": int(miss.sum()), "missed_flagged": int((miss & flag).sum()),
-                            "errors": int(err.sum()), "errors_flagged": int((err & flag).sum()),
-                            "n": int(len(held)), "flagged": int(flag.sum())})
+            for m in MARGINS:
+                for view, (pcol, rcol) in VIEWS.items():
+                    if pcol not in held:
+                        continue
+                    p = held[pcol].to_numpy(float)
+                    call, flag = p >= t, flagged(p, held[rcol].to_numpy(float), t, cut, m)
+                    miss, err = ~call & y, call != y
+                    out.append({"seed": int(r["config"]["seed"]), "fold": r["config"]["fold"], "view": view,
+                                "quantile": float(q), "margin": m, "missed": int(miss.sum()),
+                                "missed_flagged": int((miss & flag).sum()), "errors": int(err.sum()),
+                                "errors_flagged": int((err & flag).sum()), "n": int(len(held)),
+                                "flagged": int(flag.sum())})
     return pd.DataFrame(out)
 
 
-def familiar_firing(union_pred: pd.DataFrame, rule: dict) -> dict[str, float]:
-    """Share of the shipped model's union test slices (familiar collections) each candidate quantile flags."""
-    ratio = union_pred["familiarity_ratio"].to_numpy(float) * rule["threshold"]
-    return {q: float((ratio > dq).mean()) for q, dq in rule.get("val_quantiles", {}).items()}
+def familiar_firing(p: np.ndarray, ratio: np.ndarray, rule: dict, t: float) -> dict[str, float]:
+    """Share of familiar slices (p: P(tumour), ratio: distance / the rule's threshold) each candidate flags,
+    keyed "quantile|margin"."""
+    out = {}
+    for q, dq in rule.get("val_quantiles", {}).items():
+        for m in MARGINS:
+            out[f"{q}|{m}"] = float(flagged(p, ratio, t, dq / rule["threshold"], m).mean())
+    return out
 
 
-def choose_warning(rows: pd.DataFrame, firing: dict[str, float], seed: int = config.SEED) -> dict | None:
-    """PLAN.md: on the seed-42 runs, the quantile that flags the largest share of missed tumours while firing on
-    at most 5% of familiar slices; its share on the other seeds' runs is the test."""
-    if rows.empty or not firing:
+def choose_warning(rows: pd.DataFrame, firing_val: dict[str, float], firing_test: dict[str, float] | None = None,
+                   seed: int = config.SEED) -> dict | None:
+    """Amendment 3: on the seed-42 runs, the (quantile, margin) that flags the largest share of held-out missed
+    tumours while flagging at most 5% of familiar validation slices (ties: smaller margin, then higher quantile);
+    its share on the other seeds' runs is the test."""
+    if rows.empty or not firing_val:
         return None
-    ok = [float(q) for q, f in firing.items() if f <= FAMILIAR_FIRING_MAX]
-    if not ok:
-        return None
-    sel = rows[rows["seed"] == seed].groupby("quantile")[["missed", "missed_flagged"]].sum()
-    sel = sel[sel.index.isin(ok)]
+    sel = rows[rows["seed"] == seed].groupby(["quantile", "margin"])[["missed", "missed_flagged"]].sum().reset_index()
+    sel["key"] = [f"{q:.2f}|{m}" for q, m in zip(sel["quantile"], sel["margin"])]
+    sel = sel[sel["key"].map(lambda k: firing_val.get(k, 1.0) <= FAMILIAR_FIRING_MAX)]
     if sel.empty:
         return None
-    share = sel["missed_flagged"] / sel["missed"].clip(lower=1)
-    q = float(share.idxmax())  # ties: idxmax keeps the lowest quantile, the most sensitive warning
-    test = rows[(rows["seed"] != seed) & (rows["quantile"] == q)]
+    sel["share"] = sel["missed_flagged"] / sel["missed"].clip(lower=1)
+    best = sel.sort_values(["share", "margin", "quantile"], ascending=[False, True, False]).iloc[0]
+    q, m = float(best["quantile"]), float(best["margin"])
+    test = rows[(rows["seed"] != seed) & (rows["quantile"] == q) & (rows["margin"] == m)]
     t_m, t_f = int(test["missed"].sum()), int(test["missed_flagged"].sum())
     t_e, t_ef = int(test["errors"].sum()), int(test["errors_flagged"].sum())
-    return {"quantile": q, "chosen_on_seed": seed, "chosen_share_missed_flagged": float(share.loc[q]),
-            "familiar_firing": firing[f"{q:.2f}"],
-            "test_missed": t_m, "test_missed_flagged": t_f, "test_share": (t_f / t_m) if t_m else None,
-            "test_errors": t_e, "test_errors_flagged": t_ef}
+    key = best["key"]
+    return {"quantile": q, "margin": m, "chosen_on_seed": seed, "chosen_share_missed_flagged": float(best["share"]),
+            "familiar_firing_val": firing_val[key],
+            "familiar_firing": (firing_test or {}).get(key), "test_missed": t_m, "test_missed_flagged": t_f,
+            "test_share": (t_f / t_m) if t_m else None, "test_errors": t_e, "test_errors_flagged": t_ef}

@@ -76,23 +76,46 @@ def refresh_model(name: str, roots=None, with_models: bool = True) -> None:
         records.write_json(rule, rule_path, compact=True)
 
 
-def apply_warning(name: str, quantile: float) -> None:
-    """Write the chosen warning quantile into a model's familiarity rule and its union predictions' flags."""
+def validation_firing(name: str, rule: dict, t: float, roots=None) -> dict[str, float] | None:
+    """Share of the model's union validation slices each warning candidate flags (amendment 3's cap)."""
+    from ..data import collections as cx
+    from ..modeling.predictor import load_model
+
+    found = roots or cx.available()
+    if "brain-tumor-mri" not in found:
+        return None
+    u = union_split.build(found)
+    X = union_split.union_arrays(u)
+    rec = records.read(config.MODELS_DIR, name)
+    _, va, _ = union_split.fold_rows(u.table, None, rec["config"].get("collections"))
+    p = load_model(config.MODELS_DIR / name / "model.keras")
+    P, fam = p.predict_with_familiarity(X[u.table.index.get_indexer(va.index)])
+    pt = 1 - P[:, config.CLASSES.index(config.NO_TUMOUR)]
+    return hv.familiar_firing(pt, np.asarray(fam[0]) / rule["threshold"], rule, t)
+
+
+def apply_warning(name: str, quantile: float, margin: float) -> None:
+    """Write the chosen warning into a model: the quantile into its familiarity rule, the margin into its operating
+    point (the dashboard's and the CLI's "uncertain" band), and both into its union predictions' flags."""
     from ..modeling import familiarity
 
     f = records.files(config.MODELS_DIR, name)
     rule_path = f.record.with_name("familiarity.json")
     rule = records.read_json(rule_path)
+    rec = records.read(f.record)
     if not rule or f"{quantile:.2f}" not in rule.get("val_quantiles", {}):
         return
     rule["warn_quantile"] = float(quantile)
     records.write_json(rule, rule_path, compact=True)
+    records.update(f.record, operating_point={**rec["operating_point"], "uncertain_margin": float(margin)})
     path = f.record.with_name("union_predictions.csv")
     pred = pd.read_csv(path, keep_default_na=False)
+    t = xc.call_threshold(rec)
     pred["unfamiliar"] = familiarity.unfamiliar(rule, pred["familiarity_ratio"].to_numpy(float) * rule["threshold"]
                                                 ).astype(int)
+    pred["near_threshold"] = (np.abs(hv._logit(pred["p_tumour"]) - hv._logit(t)) < margin).astype(int)
     pred.to_csv(path, index=False)
-    records.update(f.record, warnings=xc.warning_counts(pred, xc.call_threshold(records.read(f.record))))
+    records.update(f.record, warnings=xc.warning_counts(pred, t))
 
 
 def union_block(name: str) -> dict | None:
@@ -132,16 +155,21 @@ def compute(roots=None, with_models: bool = True) -> dict:
            "candidates": cands, "shipped": shipped,
            "union": {c["name"]: union_block(c["name"]) for c in cands}}
     wrows = hv.warning_rows(runs, choice) if choice else pd.DataFrame()
-    firing = {}
+    firing, firing_val = {}, (prev.get("warning") or {}).get("familiar_firing_val") or {}
     if shipped:
         rule = json.loads((config.MODELS_DIR / shipped / "familiarity.json").read_text())
         pred = pd.read_csv(config.MODELS_DIR / shipped / "union_predictions.csv", keep_default_na=False)
-        firing = hv.familiar_firing(pred, rule)
-    wchoice = hv.choose_warning(wrows, firing)
-    out["warning"] = {"rows": wrows.to_dict("records"), "familiar_firing": firing, "choice": wchoice}
+        t = xc.call_threshold(records.read(config.MODELS_DIR, shipped))
+        firing = hv.familiar_firing(pred["p_tumour"].to_numpy(float), pred["familiarity_ratio"].to_numpy(float),
+                                    rule, t)
+        if with_models or (prev.get("shipped") != shipped):
+            firing_val = validation_firing(shipped, rule, t, roots) or {}
+    wchoice = hv.choose_warning(wrows, firing_val, firing)
+    out["warning"] = {"rows": wrows.to_dict("records"), "familiar_firing": firing, "familiar_firing_val": firing_val,
+                      "choice": wchoice}
     if shipped and wchoice:
-        apply_warning(shipped, wchoice["quantile"])
-        out["union"][shipped] = union_block(shipped)  # its warning counts follow the chosen quantile
+        apply_warning(shipped, wchoice["quantile"], wchoice["margin"])
+        out["union"][shipped] = union_block(shipped)  # its warning counts follow the chosen rule
     out["split"] = prev.get("split")
     out["old_model_on_healthy_extra"] = prev.get("old_model_on_healthy_extra")
     if with_models:
@@ -277,19 +305,25 @@ def warning_markdown(res: dict) -> str:
     rows = pd.DataFrame(w.get("rows", []))
     if not c or rows.empty:
         return "(the warning has not been chosen yet)"
-    t = rows.groupby(["seed", "quantile"])[["missed", "missed_flagged", "errors", "errors_flagged"]].sum().reset_index()
-    lines = ["| seed | validation quantile | fires on familiar test slices | missed tumours flagged | errors flagged |",
+    t = rows.groupby(["seed", "quantile", "margin"])[["missed", "missed_flagged"]].sum().reset_index()
+    piv = t.assign(share=t["missed_flagged"] / t["missed"].clip(lower=1))
+    lines = ["Share of held-out missed tumours flagged (plain and brain-only views together) and share of familiar "
+             "slices flagged (union validation / test of the shipped model), per candidate:", "",
+             "| quantile | margin (logits) | fires on familiar val / test | missed flagged, seed 42 | other seeds |",
              "|---|---|---|---|---|"]
-    for _, r in t.iterrows():
-        fire = w["familiar_firing"].get(f"{r['quantile']:.2f}")
-        lines.append(f"| {int(r['seed'])} | {r['quantile']:.2f} | {_f(fire)} | {int(r['missed_flagged'])} of "
-                     f"{int(r['missed'])} | {int(r['errors_flagged'])} of {int(r['errors'])} |")
+    for (q, m), g in piv.groupby(["quantile", "margin"]):
+        key = f"{q:.2f}|{m}"
+        s42 = g[g["seed"] == config.SEED]
+        oth = g[g["seed"] != config.SEED]
+        fmt = lambda d: ("n/a" if d.empty else f"{int(d['missed_flagged'].sum())} of {int(d['missed'].sum())}")  # noqa: E731
+        lines.append(f"| {q:.2f} | {m:g} | {_f(w.get('familiar_firing_val', {}).get(key))} / "
+                     f"{_f(w.get('familiar_firing', {}).get(key))} | {fmt(s42)} | {fmt(oth)} |")
     share = c.get("test_share")
-    lines += ["", f"Chosen on seed {c['chosen_on_seed']}: quantile {c['quantile']:.2f} (fires on "
-              f"{_f(c['familiar_firing'])} of familiar test slices; flags {_f(c['chosen_share_missed_flagged'])} of "
-              f"that seed's held-out missed tumours). Tested on the other seed: {c['test_missed_flagged']} of "
-              f"{c['test_missed']} missed tumours flagged ({_f(share)}; floor 50%: "
-              f"{'met' if share is not None and share >= 0.5 else '**not met**'})."]
+    lines += ["", f"Chosen on seed {c['chosen_on_seed']}: quantile {c['quantile']:.2f}, margin {c['margin']:g} logits "
+              f"(fires on {_f(c['familiar_firing_val'])} of familiar validation slices, {_f(c.get('familiar_firing'))} "
+              f"of familiar test slices; flags {_f(c['chosen_share_missed_flagged'])} of that seed's held-out missed "
+              f"tumours). Tested on the other seed: {c['test_missed_flagged']} of {c['test_missed']} missed tumours "
+              f"flagged ({_f(share)}; floor 50%: {'met' if share is not None and share >= 0.5 else '**not met**'})."]
     return "\n".join(lines)
 
 
@@ -435,10 +469,11 @@ def model_card(name: str) -> str | None:
             loco_markdown(res, cfg["recipe"]), "", "## Warnings the predictions carry", ""]
     if w:
         out.append(f"An \"unfamiliar scan\" warning when a slice's feature-space distance to the training classes "
-                   f"exceeds the {w['quantile']:.0%} quantile of validation slices (chosen on the LOCO folds of seed "
-                   f"{w['chosen_on_seed']}): it fires on {_f(w['familiar_firing'])} of the union test slices and, on the "
-                   f"other seed's held-out collections, flagged {w['test_missed_flagged']} of {w['test_missed']} missed "
-                   f"tumours ({_f(w.get('test_share'))}).")
+                   f"exceeds the {w['quantile']:.0%} quantile of validation slices, and the call \"uncertain\" when "
+                   f"P(tumour) lies within {w['margin']:g} logits of the call threshold (both chosen on the LOCO folds "
+                   f"of seed {w['chosen_on_seed']}): together they flag {_f(w.get('familiar_firing'))} of the union test "
+                   f"slices and, on the other seed's held-out collections, {w['test_missed_flagged']} of "
+                   f"{w['test_missed']} missed tumours ({_f(w.get('test_share'))}).")
     out += ["No verdict is given for colour pictures, for pictures the pixel checks find unlike any MRI slice, or for "
             "pictures farther from the training slices than any held-out MRI slice came.", "",
             "## What it lacks", "",
@@ -471,7 +506,8 @@ def summary_lines(res: dict | None = None) -> list[str]:
                    f"of {len(sf)} floors met" + (f"; not met: {', '.join(miss)}" if miss else "") + ".")
     w = (res.get("warning") or {}).get("choice")
     if w:
-        out.append(f"The unfamiliar-scan warning (validation quantile {w['quantile']:.2f}) flagged "
+        out.append(f"The unfamiliar-scan warning with the uncertain band (validation quantile {w['quantile']:.2f}, "
+                   f"margin {w['margin']:g} logits) flagged "
                    f"{w['test_missed_flagged']} of {w['test_missed']} missed tumours on held-out collections "
                    f"({_f(w.get('test_share'))}) while firing on {_f(w['familiar_firing'])} of familiar test slices.")
     return out
