@@ -15,7 +15,9 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="brain-mri", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    s = sub.add_parser("fetch", help="download the Kaggle dataset (--all: and Br35H, Sartaj's Testing) with kagglehub")
+    s = sub.add_parser("fetch", help="download the Kaggle dataset with kagglehub (--all: also Br35H and Sartaj's Testing "
+                       "with kagglehub, and healthy-extra from the public GitHub repositories at the commits listed in "
+                       "data/manifests/healthy-extra.csv, NIfTI volumes cut into slices)")
     s.add_argument("--dest", default=str(config.RAW_DIR / config.DATASET_NAME))
     s.add_argument("--all", action="store_true", help="every collection, each into data/raw/<collection>/")
     s.set_defaults(target="helpers.data.fetch:cli_fetch")
