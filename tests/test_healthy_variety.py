@@ -164,6 +164,15 @@ def test_rule_keeps_a_recipe_only_at_two_points():
     assert hv.decide(hv.primary_scores(_loco([("he_bo_inv", 42, 0.9)])))[0] is None
 
 
+def test_rule_compares_complete_seeds_only():
+    loco = pd.concat([_loco([("he_sym", 42, 0.80), ("he_bo_inv", 42, 0.83), ("he_sym", 7, 0.70)]),
+                      _loco([("he_bo_inv", 7, 0.10)]).iloc[:5]])  # seed 7 of he_bo_inv: 5 of 16 numbers
+    s = hv.primary_scores(loco).set_index("recipe")
+    assert s.loc["he_bo_inv", "seeds"] == [42] and s.loc["he_sym", "seeds"] == [7, 42]
+    ch, note = hv.decide(s.reset_index())
+    assert ch == "he_bo_inv" and "seed 42" in note  # compared on seed 42, the one complete for both
+
+
 def test_source_rows_score_each_held_out_source_at_the_runs_threshold():
     pred = pd.DataFrame({"source": ["br35h"] * 4 + ["ixi-t2"] * 2 + ["figshare"],
                          "label": ["tumour", "tumour", "notumor", "notumor", "notumor", "notumor", "glioma"],

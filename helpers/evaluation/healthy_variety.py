@@ -63,39 +63,50 @@ def loco10(runs: list[dict] | None = None) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+N_NUMBERS = 16  # 8 held-out sources x 2 views: one seed of a recipe is complete with all of them
+
+
 def primary_scores(loco: pd.DataFrame) -> pd.DataFrame:
-    """Per recipe: the primary score (mean over held-out sources x views, then over seeds), the seeds it used and
-    how many of the 16 numbers each seed had (a recipe missing folds is marked incomplete)."""
+    """Per recipe: the primary score (mean over held-out sources x views, then over its complete seeds), the
+    complete seeds, and each seed's score (incomplete seeds are shown, never averaged in)."""
     if loco.empty:
-        return pd.DataFrame(columns=["recipe", "primary", "seeds", "complete"])
+        return pd.DataFrame(columns=["recipe", "primary", "seeds", "per_seed", "complete"])
     per_seed = loco.groupby(["recipe", "seed"]).agg(score=("score", "mean"), n=("score", "size")).reset_index()
     rows = []
     for r, g in per_seed.groupby("recipe"):
-        rows.append({"recipe": r, "primary": float(g["score"].mean()), "seeds": sorted(g["seed"].tolist()),
-                     "per_seed": {int(s): float(v) for s, v in zip(g["seed"], g["score"])},
-                     "complete": bool((g["n"] == 16).all())})
+        done = g[g["n"] == N_NUMBERS]
+        rows.append({"recipe": r, "primary": float(done["score"].mean()) if len(done) else None,
+                     "seeds": sorted(int(x) for x in done["seed"]),
+                     "per_seed": {int(sd): float(v) for sd, v in zip(g["seed"], g["score"])},
+                     "complete": bool(len(done))})
     order = {r: k for k, r in enumerate(RECIPES10)}
-    return pd.DataFrame(rows).sort_values("recipe", key=lambda s: s.map(order)).reset_index(drop=True)
+    return pd.DataFrame(rows).sort_values("recipe", key=lambda x: x.map(order)).reset_index(drop=True)
 
 
-def decide(scores: pd.DataFrame) -> tuple[str | None, str]:
-    """PLAN.md's rule: start from he_sym; a later recipe replaces the current choice at >= KEEP_MARGIN more."""
-    have = {r["recipe"]: r for _, r in scores.iterrows()}
+def decide(scores: pd.DataFrame, loco: pd.DataFrame | None = None) -> tuple[str | None, str]:
+    """PLAN.md's rule: start from he_sym; a later recipe replaces the current choice at >= KEEP_MARGIN more, both
+    compared on the seeds complete for both (seed 42 alone when seed 7 did not finish)."""
+    have = {r["recipe"]: r for _, r in scores.iterrows() if r["complete"]}
     if "he_sym" not in have:
-        return None, "he_sym (the control) has no complete runs yet: no decision"
+        return None, "he_sym (the control) has no complete seed yet: no decision"
     choice, notes = "he_sym", []
     for r in RECIPES10[1:]:
         if r not in have:
-            notes.append(f"{r}: not run")
+            notes.append(f"{r}: not run (or no complete seed)")
             continue
-        d = have[r]["primary"] - have[choice]["primary"]
-        if d >= KEEP_MARGIN:
-            notes.append(f"{r} {have[r]['primary']:.1%} vs {choice} {have[choice]['primary']:.1%}: "
-                         f"+{d * 100:.1f} points, kept")
+        common = sorted(set(have[r]["seeds"]) & set(have[choice]["seeds"]))
+        if not common:
+            notes.append(f"{r}: no seed complete for both, not compared")
+            continue
+        a = float(np.mean([have[r]["per_seed"][sd] for sd in common]))
+        b = float(np.mean([have[choice]["per_seed"][sd] for sd in common]))
+        seeds = f"seed{'s' if len(common) > 1 else ''} {', '.join(map(str, common))}"
+        if a - b >= KEEP_MARGIN:
+            notes.append(f"{r} {a:.1%} vs {choice} {b:.1%} ({seeds}): +{(a - b) * 100:.1f} points, kept")
             choice = r
         else:
-            notes.append(f"{r} {have[r]['primary']:.1%} vs {choice} {have[choice]['primary']:.1%}: "
-                         f"{d * 100:+.1f} points, below the {KEEP_MARGIN * 100:.0f}-point margin, not kept")
+            notes.append(f"{r} {a:.1%} vs {choice} {b:.1%} ({seeds}): {(a - b) * 100:+.1f} points, below the "
+                         f"{KEEP_MARGIN * 100:.0f}-point margin, not kept")
     return choice, "; ".join(notes)
 
 

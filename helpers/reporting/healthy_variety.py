@@ -33,15 +33,17 @@ def _f(v, digits: int = 1) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ computing
-def shipped_choice() -> tuple[str | None, list[dict]]:
-    """PLAN.md amendment 2: among the union models of the chosen recipe, the higher validation equal-weight score."""
+def shipped_choice(recipe: str | None = None) -> tuple[str | None, list[dict]]:
+    """PLAN.md amendment 2: among the union models of the chosen recipe, the higher validation equal-weight score
+    (every union model of the batch is listed; only the chosen recipe's compete)."""
     cands = []
     for n in SHIPPED_CANDIDATES:
         r = records.read(config.MODELS_DIR, n)
         if r and r.get("operating_point"):
             cands.append({"name": n, "recipe": r["config"]["recipe"], "epochs": r["config"]["epochs"],
                           "val_score": r["operating_point"]["val_score"], "threshold": r["operating_point"]["threshold"]})
-    return (max(cands, key=lambda c: c["val_score"])["name"] if cands else None), cands
+    compete = [c for c in cands if recipe is None or c["recipe"] == recipe]
+    return (max(compete, key=lambda c: c["val_score"])["name"] if compete else None), cands
 
 
 def refresh_model(name: str, roots=None, with_models: bool = True) -> None:
@@ -149,7 +151,7 @@ def compute(roots=None, with_models: bool = True) -> dict:
     prev = results() or {}
     for n in SHIPPED_CANDIDATES:
         refresh_model(n, roots, with_models)
-    shipped, cands = shipped_choice()
+    shipped, cands = shipped_choice(choice)
     out = {"loco": loco.to_dict("records"), "scores": scores.to_dict("records"), "choice": choice,
            "decision": note, "floors_loco": hv.floors_loco(loco, choice) if choice else [],
            "candidates": cands, "shipped": shipped,
@@ -244,11 +246,12 @@ def scores_markdown(res: dict) -> str:
     s = pd.DataFrame(res.get("scores", []))
     if s.empty:
         return "(no scores yet)"
-    lines = ["| recipe | primary score (16 numbers, mean of seeds) | per seed | complete |", "|---|---|---|---|"]
+    lines = ["| recipe | primary score (16 numbers, mean of complete seeds) | per seed | complete seeds |",
+             "|---|---|---|---|"]
     for _, r in s.iterrows():
         per = ", ".join(f"seed {k}: {_f(v)}" for k, v in r["per_seed"].items())
         lines.append(f"| `{r['recipe']}` {RECIPE_NAMES.get(r['recipe'], '')} | {_f(r['primary'])} | {per} | "
-                     f"{'yes' if r['complete'] else 'no'} |")
+                     f"{', '.join(map(str, r['seeds'])) or 'none'} |")
     return "\n".join(lines)
 
 
