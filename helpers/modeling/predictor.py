@@ -91,9 +91,8 @@ def _softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
 class Predictor:
     """A loaded model plus its record. Probabilities are temperature-calibrated softmax(logits / T)."""
 
-    def __init__(self, model, meta: dict, path: str | Path):
-        import tensorflow as tf
-
+    def _read_meta(self, model, meta: dict, path: str | Path) -> None:
+        """What every predictor takes from the record (this one and modeling.runtime's ONNX one)."""
         self.model = model
         self.meta = meta
         self.path = Path(path)
@@ -106,6 +105,18 @@ class Predictor:
         self.tta = meta.get("tta")
         if self.tta not in (None, "hflip"):
             raise ModelError(f"{self.path.name}: unknown test-time augmentation {self.tta!r} in its record")
+        # The unfamiliar-scan rule (modeling.familiarity), when the record names one: features of the same network.
+        self.familiarity = None
+        rule_file = meta.get("familiarity_file")
+        if rule_file:
+            self.familiarity = records.read_json(records.files(self.path).record.with_name(rule_file))
+            if self.familiarity is None:
+                raise ModelError(f"{self.path.name}: its record names {rule_file}, which is missing")
+
+    def __init__(self, model, meta: dict, path: str | Path):
+        import tensorflow as tf
+
+        self._read_meta(model, meta, path)
         spec = tf.TensorSpec([None, self.img_size, self.img_size, 1], tf.float32)
 
         def logits(x):
@@ -121,13 +132,7 @@ class Predictor:
         # ~10% of latency; its logits differ from the batch path's by ~1e-7 (summation order).
         one = tf.TensorSpec([1, self.img_size, self.img_size, 1], tf.float32)
         self._logits_one = tf.function(logits, input_signature=[one], jit_compile=True)
-        # The unfamiliar-scan rule (modeling.familiarity), when the record names one: features of the same network.
-        self.familiarity = None
-        rule_file = meta.get("familiarity_file")
-        if rule_file:
-            self.familiarity = records.read_json(records.files(self.path).record.with_name(rule_file))
-            if self.familiarity is None:
-                raise ModelError(f"{self.path.name}: its record names {rule_file}, which is missing")
+        if self.familiarity is not None:
             import keras
 
             from .familiarity import feature_model

@@ -104,24 +104,9 @@ class Predictor(tfp.Predictor):
     """predictor.Predictor's interface on an ONNX export; ``model`` is the Exported session (it explains itself)."""
 
     def __init__(self, exported: Exported, meta: dict, path: str | Path):
-        self.model = exported
-        self.meta = meta
-        self.path = Path(path)
-        self.name = str(meta.get("name") or self.path.stem)
-        self.classes = tuple(meta["classes"])
-        self.img_size = int(meta.get("img_size") or exported.input_shape[1])
-        self.temperature = float(meta.get("temperature") or 1.0)
-        self.tta = meta.get("tta")
-        if self.tta not in (None, "hflip"):
-            raise ModelError(f"{self.path.name}: unknown test-time augmentation {self.tta!r} in its record")
-        self.familiarity = None
-        rule_file = meta.get("familiarity_file")
-        if rule_file:
-            self.familiarity = records.read_json(records.files(self.path).record.with_name(rule_file))
-            if self.familiarity is None:
-                raise ModelError(f"{self.path.name}: its record names {rule_file}, which is missing")
-            if "features" not in exported.outputs:
-                raise ModelError(f"{self.path.name}: its export has no pooled features for the unfamiliar-scan rule")
+        self._read_meta(exported, meta, path)
+        if self.familiarity is not None and "features" not in exported.outputs:
+            raise ModelError(f"{self.path.name}: its export has no pooled features for the unfamiliar-scan rule")
 
     def __repr__(self) -> str:
         return super().__repr__().replace("Predictor(", "Predictor[onnx](", 1)

@@ -9,7 +9,8 @@ import pandas as pd
 
 from .. import config, records
 from ..evaluation import cross_collection as xc
-from ..formatting import fmt_metric, pct
+from ..formatting import pct
+from .tables import fmt, per_collection_markdown  # noqa: F401 - the chapter's tables use both
 
 CHAPTER = xc.BATCH4 / "chapter.json"
 FOLD_NAMES = {"br35h": "Br35H", "sartaj": "Sartaj", "figshare": "figshare"}
@@ -25,14 +26,6 @@ def all_loco() -> pd.DataFrame:
     """Every leave-one-source-out run of batches 4, 5, 7, 8 and 9, one row per recipe, fold and seed."""
     return xc.loco_frame(sum((xc.read_batch(b) for b in (xc.BATCH4, xc.BATCH5, xc.BATCH7, xc.BATCH8, xc.BATCH9)),
                              []))
-
-
-def fmt(key: str, v, ci=None) -> str:
-    """A metric in the house style (formatting.fmt_metric: digits by name, '81.60% (95% CI 66.80–94.00)'); 'n/a'
-    for a missing one (pandas turns None into NaN in a frame)."""
-    if v is None or (isinstance(v, float) and np.isnan(v)):
-        return "n/a"
-    return fmt_metric(key, {"value": float(v), "ci": ci if isinstance(ci, (list, tuple)) else None})
 
 
 def loco_markdown(loco: pd.DataFrame) -> str:
@@ -56,16 +49,6 @@ def union_test_cells(rec: dict) -> str:
     m = rec["metrics"]["all"]
     return (f"{fmt('sensitivity', m['sensitivity'])} | {fmt('specificity', m['specificity'])} | "
             f"{fmt('accuracy', rec.get('leakfree_accuracy'))}")
-
-
-def per_collection_markdown(metrics: dict, title: str = "collection") -> str:
-    lines = [f"| {title} | tumour / healthy | sensitivity | specificity | ROC-AUC | ECE |", "|---|---|---|---|---|---|"]
-    for col, m in metrics.items():
-        lines.append(f"| {col} | {m['n_tumour']:,} / {m['n_healthy']:,} | "
-                     f"{fmt('sensitivity', m['sensitivity'], m['sensitivity_ci'])} | "
-                     f"{fmt('specificity', m['specificity'], m['specificity_ci'])} | {fmt('roc_auc', m['auc'], m['auc_ci'])} | "
-                     f"{fmt('ece', m['ece'])} |")
-    return "\n".join(lines)
 
 
 def collapse_markdown(table: pd.DataFrame) -> str:

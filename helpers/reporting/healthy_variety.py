@@ -1,11 +1,7 @@
-"""Batch 10 (healthy variety) for the report: its results file, RESULTS.md, the shipped model's card and the
-README lines. `brain-mri healthy-variety` computes experiments/batch10_healthy_variety/results.json from the run
-records (and, with the data present, the shipped model's warning quantiles and the old model on healthy-extra);
-everything else here only reads that file and the records, so the report prints the same numbers everywhere."""
+"""Batch 10 (healthy variety) in words: RESULTS.md, the chapter's tables and figure, the card of a batch-10 model,
+the conclusions' and README's lines. Everything here reads the results file that `brain-mri healthy-variety`
+computes (reporting.batch10) and the records, so the report prints the same numbers everywhere."""
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,8 +11,9 @@ from ..data import union_split
 from ..evaluation import cross_collection as xc
 from ..evaluation import healthy_variety as hv
 from ..formatting import pct
+from .batch10 import results
+from .tables import per_collection_markdown
 
-SHIPPED_CANDIDATES = ("brain_tumor_hv", "brain_tumor_hv_long")  # PLAN.md amendment 2: the one with the higher val score
 SOURCE_NAMES = {"br35h": "Br35H", "sartaj": "Sartaj", "figshare": "figshare", "ixi-t2": "IXI T2",
                 "open-ms": "open-ms", "niivue": "niivue", "ms-flair-iran": "MS FLAIR (Iran)", "dwi": "DWI"}
 RECIPE_NAMES = {"he_sym": "healthy-extra in training (control)",
@@ -24,200 +21,11 @@ RECIPE_NAMES = {"he_sym": "healthy-extra in training (control)",
                 "he_bo_inv_bal": "+ collection-balanced weights"}
 
 
-def results() -> dict | None:
-    return records.read_json(hv.RESULTS)
-
-
 def _f(v, digits: int = 1) -> str:
     return "n/a" if v is None or (isinstance(v, float) and np.isnan(v)) else pct(v, digits)
 
 
 # ------------------------------------------------------------------------------------------------ computing
-def shipped_choice(recipe: str | None = None) -> tuple[str | None, list[dict]]:
-    """PLAN.md amendment 2: among the union models of the chosen recipe, the higher validation equal-weight score
-    (every union model of the batch is listed; only the chosen recipe's compete)."""
-    cands = []
-    for n in SHIPPED_CANDIDATES:
-        r = records.read(config.MODELS_DIR, n)
-        if r and r.get("operating_point"):
-            cands.append({"name": n, "recipe": r["config"]["recipe"], "epochs": r["config"]["epochs"],
-                          "val_score": r["operating_point"]["val_score"], "threshold": r["operating_point"]["threshold"]})
-    compete = [c for c in cands if recipe is None or c["recipe"] == recipe]
-    return (max(compete, key=lambda c: c["val_score"])["name"] if compete else None), cands
-
-
-def refresh_model(name: str, roots=None, with_models: bool = True) -> None:
-    """Bring a union model trained before batch 10's bookkeeping existed up to it: union metrics at its own call
-    threshold (no TensorFlow), and its familiarity rule's other validation quantiles (needs the data)."""
-    f = records.files(config.MODELS_DIR, name)
-    rec = records.read(f.record)
-    if not rec:
-        return
-    pred_path = f.record.with_name("union_predictions.csv")
-    thr = xc.call_threshold(rec)
-    if rec.get("call_threshold") != thr and pred_path.is_file():
-        pred = pd.read_csv(pred_path, keep_default_na=False)
-        records.update(f.record, metrics=xc.metrics_by_collection(pred, thr=thr), warnings=xc.warning_counts(pred, thr),
-                       call_threshold=thr)
-    rule_path = f.record.with_name(rec.get("familiarity_file") or "familiarity.json")
-    rule = records.read_json(rule_path)
-    if with_models and rule and "val_quantiles" not in rule:
-        from ..data import collections as cx
-        from ..modeling import familiarity
-        from ..modeling.predictor import load_model
-
-        found = roots or cx.available()
-        if "brain-tumor-mri" not in found:
-            return
-        u = union_split.build(found)
-        X = union_split.union_arrays(u)
-        _, va, _ = union_split.fold_rows(u.table, None, rec["config"].get("collections"))
-        model = load_model(f.weights).model
-        s_val = familiarity.score(rule, familiarity.features(model, X[u.table.index.get_indexer(va.index)]))
-        rule["val_quantiles"] = {f"{q:.2f}": float(np.quantile(s_val, q)) for q in familiarity.CANDIDATE_QUANTILES}
-        records.write_json(rule, rule_path, compact=True)
-
-
-def validation_firing(name: str, rule: dict, t: float, roots=None) -> dict[str, float] | None:
-    """Share of the model's union validation slices each warning candidate flags (amendment 3's cap)."""
-    from ..data import collections as cx
-    from ..modeling.predictor import load_model
-
-    found = roots or cx.available()
-    if "brain-tumor-mri" not in found:
-        return None
-    u = union_split.build(found)
-    X = union_split.union_arrays(u)
-    rec = records.read(config.MODELS_DIR, name)
-    _, va, _ = union_split.fold_rows(u.table, None, rec["config"].get("collections"))
-    p = load_model(config.MODELS_DIR / name / "model.keras")
-    P, fam = p.predict_with_familiarity(X[u.table.index.get_indexer(va.index)])
-    pt = 1 - P[:, config.CLASSES.index(config.NO_TUMOUR)]
-    return hv.familiar_firing(pt, np.asarray(fam[0]) / rule["threshold"], rule, t)
-
-
-def apply_warning(name: str, quantile: float, margin: float) -> None:
-    """Write the chosen warning into a model: the quantile into its familiarity rule, the margin into its operating
-    point (the dashboard's and the CLI's "uncertain" band), and both into its union predictions' flags."""
-    from ..modeling import familiarity
-
-    f = records.files(config.MODELS_DIR, name)
-    rule_path = f.record.with_name("familiarity.json")
-    rule = records.read_json(rule_path)
-    rec = records.read(f.record)
-    if not rule or f"{quantile:.2f}" not in rule.get("val_quantiles", {}):
-        return
-    rule["warn_quantile"] = float(quantile)
-    records.write_json(rule, rule_path, compact=True)
-    records.update(f.record, operating_point={**rec["operating_point"], "uncertain_margin": float(margin)})
-    path = f.record.with_name("union_predictions.csv")
-    pred = pd.read_csv(path, keep_default_na=False)
-    t = xc.call_threshold(rec)
-    pred["unfamiliar"] = familiarity.unfamiliar(rule, pred["familiarity_ratio"].to_numpy(float) * rule["threshold"]
-                                                ).astype(int)
-    pred["near_threshold"] = (np.abs(hv._logit(pred["p_tumour"]) - hv._logit(t)) < margin).astype(int)
-    pred.to_csv(path, index=False)
-    records.update(f.record, warnings=xc.warning_counts(pred, t))
-
-
-def union_block(name: str) -> dict | None:
-    """The union test numbers of a shipped candidate at its own call threshold: per collection (group-bootstrap
-    CIs), the Kaggle leak-free 4-class accuracy and tumour sensitivity, and per healthy-extra source."""
-    f = records.files(config.MODELS_DIR, name)
-    rec = records.read(f.record)
-    path = f.record.with_name("union_predictions.csv")
-    if not rec or not path.is_file():
-        return None
-    pred = pd.read_csv(path, keep_default_na=False)
-    thr = xc.call_threshold(rec)
-    lf = pred[(pred["old_split"] == "test") & pred["label"].isin(config.CLASSES)]
-    tum = lf["label"] != config.NO_TUMOUR
-    he = pred[pred["collection"] == "healthy-extra"]
-    return {"name": name, "threshold": thr, "metrics": xc.metrics_by_collection(pred, thr=thr),
-            "leakfree_accuracy": xc.in_dataset_accuracy(pred), "leakfree_n": int(len(lf)),
-            "leakfree_tumour_sensitivity": float((lf.loc[tum, "p_tumour"] >= thr).mean()) if tum.any() else None,
-            "healthy_extra_sources": {s: {"n": int(len(g)), "specificity": float((g["p_tumour"] < thr).mean())}
-                                      for s, g in he.groupby("source")},
-            "warnings": xc.warning_counts(pred, thr)}
-
-
-def compute(roots=None, with_models: bool = True) -> dict:
-    """The batch's results. with_models: also the old shipped model on healthy-extra (needs the data and
-    TensorFlow); otherwise that block is carried over from the last results file."""
-    runs = xc.read_batch(hv.BATCH10)
-    loco = hv.loco10(runs)
-    scores = hv.primary_scores(loco)
-    choice, note = hv.decide(scores)
-    prev = results() or {}
-    for n in SHIPPED_CANDIDATES:
-        refresh_model(n, roots, with_models)
-    shipped, cands = shipped_choice(choice)
-    out = {"loco": loco.to_dict("records"), "scores": scores.to_dict("records"), "choice": choice,
-           "decision": note, "floors_loco": hv.floors_loco(loco, choice) if choice else [],
-           "candidates": cands, "shipped": shipped,
-           "union": {c["name"]: union_block(c["name"]) for c in cands}}
-    wrows = hv.warning_rows(runs, choice) if choice else pd.DataFrame()
-    firing, firing_val = {}, (prev.get("warning") or {}).get("familiar_firing_val") or {}
-    if shipped:
-        rule = json.loads((config.MODELS_DIR / shipped / "familiarity.json").read_text())
-        pred = pd.read_csv(config.MODELS_DIR / shipped / "union_predictions.csv", keep_default_na=False)
-        t = xc.call_threshold(records.read(config.MODELS_DIR, shipped))
-        firing = hv.familiar_firing(pred["p_tumour"].to_numpy(float), pred["familiarity_ratio"].to_numpy(float),
-                                    rule, t)
-        if with_models or (prev.get("shipped") != shipped):
-            firing_val = validation_firing(shipped, rule, t, roots) or {}
-    wchoice = hv.choose_warning(wrows, firing_val, firing)
-    out["warning"] = {"rows": wrows.to_dict("records"), "familiar_firing": firing, "familiar_firing_val": firing_val,
-                      "choice": wchoice}
-    if shipped and wchoice:
-        apply_warning(shipped, wchoice["quantile"], wchoice["margin"])
-        out["union"][shipped] = union_block(shipped)  # its warning counts follow the chosen rule
-    out["split"] = prev.get("split")
-    out["old_model_on_healthy_extra"] = prev.get("old_model_on_healthy_extra")
-    if with_models:
-        out["split"] = split_facts(roots)
-        out["old_model_on_healthy_extra"] = old_model_on_healthy_extra(roots)
-    return records.jsonable(out)
-
-
-def split_facts(roots=None) -> dict | None:
-    from ..data import collections as cx
-
-    found = roots or cx.available()
-    if "healthy-extra" not in found or "brain-tumor-mri" not in found:
-        return None
-    u = union_split.build(found)
-    t = u.table
-    return {"counts": {f"{c}|{s}": int(n) for (c, s), n in t.groupby(["collection", "split"]).size().items()},
-            "moved": int(u.moved), "adjacent_leaks": int(len(union_split.adjacent_leaks(u))),
-            "adjacent_threshold": union_split.ADJACENT, "sha256": union_split.split_sha256(t)}
-
-
-def old_model_on_healthy_extra(roots=None, name: str = "brain_tumor_xc_sym") -> dict | None:
-    """The model shipped before batch 10 never saw healthy-extra: its specificity per source is a true held-out
-    number, at 0.5 (its union records) and at the screening threshold its dashboard used."""
-    from ..app.registry import screening_threshold
-    from ..data import collections as cx
-    from ..modeling.predictor import load_model
-
-    found = roots or cx.available()
-    if "healthy-extra" not in found or "brain-tumor-mri" not in found or not (config.MODELS_DIR / name).is_dir():
-        return None
-    u = union_split.build(found)
-    X = union_split.union_arrays(u)
-    he = u.table["collection"] == "healthy-extra"
-    p = load_model(config.MODELS_DIR / name / "model.keras")
-    P = p.predict_arrays(X[he.to_numpy()])
-    pt = 1 - P[:, config.CLASSES.index(config.NO_TUMOUR)]
-    src = u.table.loc[he, "source"].to_numpy()
-    scr = screening_threshold(p.meta)
-    return {"name": name, "screening_threshold": scr,
-            "sources": {s: {"n": int((src == s).sum()), "specificity_at_0.5": float((pt[src == s] < 0.5).mean()),
-                            "specificity_at_screening": float((pt[src == s] < scr).mean())}
-                        for s in union_split.HEALTHY_EXTRA_SOURCES if (src == s).any()}}
-
-
-# ------------------------------------------------------------------------------------------------ markdown
 def loco_markdown(res: dict, recipe: str | None = None) -> str:
     """Per held-out source and view, mean over seeds (each seed's value beside it)."""
     loco = pd.DataFrame(res.get("loco", []))
@@ -342,8 +150,6 @@ def union_markdown(u: dict) -> str:
 
 
 def xc_per_collection(metrics: dict) -> str:
-    from .cross_collection import per_collection_markdown
-
     return per_collection_markdown({k: v for k, v in metrics.items() if k != "all"})
 
 
@@ -389,6 +195,8 @@ def results_markdown(res: dict | None = None) -> str:
 
 def cli_healthy_variety(args) -> int:
     """`brain-mri healthy-variety`: results.json and RESULTS.md of batch 10 (and the model cards)."""
+    from .batch10 import compute
+
     res = compute(with_models=not getattr(args, "records_only", False))
     records.write_json(res, hv.RESULTS)
     (hv.BATCH10 / "RESULTS.md").write_text(results_markdown(res))

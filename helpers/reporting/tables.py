@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 from .. import config
-from ..formatting import duration, metric, pct
+from ..formatting import duration, fmt_metric, metric, pct
 from .runs import MODEL_NAMES, profile_misses
 from .context import RunContext
 
@@ -326,3 +326,22 @@ def strata_display(res: dict) -> "pd.DataFrame":
     df["mean model P(tumour)"] = df["mean_model_p_tumour"].map(pct)
     return df.set_index("stratum")[["profile log-odds of tumour", "tumours", "missed", "sensitivity",
                                     "mean model P(tumour)"]]
+
+
+# ------------------------------------------------------------------------------------------------ cross-collection
+def fmt(key: str, v, ci=None) -> str:
+    """A metric in the house style (formatting.fmt_metric: digits by name, '81.60% (95% CI 66.80–94.00)'); 'n/a'
+    for a missing one (pandas turns None into NaN in a frame)."""
+    if v is None or (isinstance(v, float) and v != v):  # NaN
+        return "n/a"
+    return fmt_metric(key, {"value": float(v), "ci": ci if isinstance(ci, (list, tuple)) else None})
+
+
+def per_collection_markdown(metrics: dict, title: str = "collection") -> str:
+    lines = [f"| {title} | tumour / healthy | sensitivity | specificity | ROC-AUC | ECE |", "|---|---|---|---|---|---|"]
+    for col, m in metrics.items():
+        lines.append(f"| {col} | {m['n_tumour']:,} / {m['n_healthy']:,} | "
+                     f"{fmt('sensitivity', m['sensitivity'], m['sensitivity_ci'])} | "
+                     f"{fmt('specificity', m['specificity'], m['specificity_ci'])} | {fmt('roc_auc', m['auc'], m['auc_ci'])} | "
+                     f"{fmt('ece', m['ece'])} |")
+    return "\n".join(lines)
