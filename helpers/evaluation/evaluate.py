@@ -283,8 +283,9 @@ def format_table(ev: dict) -> str:
                      f"{a['n_referred']} referred")
         sc = b.get("screening")
         if sc:
-            lines.append(f"  screening @{sc['threshold']:.3g} (chosen on val for >= {100 * SCREEN_TARGET_SENSITIVITY:.1f}% "
-                         f"sensitivity): sensitivity {value_ci(sc['sensitivity'], key='sensitivity')}  specificity {value_ci(sc['specificity'], key='specificity')}  "
+            how = (f"chosen on val for >= {100 * SCREEN_TARGET_SENSITIVITY:.1f}% sensitivity"
+                   if str(sc.get("selected_on", "")).endswith("val") else f"the operating point: {sc['selected_on']}")
+            lines.append(f"  screening @{sc['threshold']:.3g} ({how}): sensitivity {value_ci(sc['sensitivity'], key='sensitivity')}  specificity {value_ci(sc['specificity'], key='specificity')}  "
                          f"missed {sc['n_missed']} of {sc['n_tumour']}")
         cl = b.get("cluster")
         if cl:
