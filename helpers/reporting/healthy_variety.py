@@ -27,13 +27,14 @@ def _f(v, digits: int = 1) -> str:
 
 # ------------------------------------------------------------------------------------------------ computing
 def loco_markdown(res: dict, recipe: str | None = None) -> str:
-    """Per held-out source and view, mean over seeds (each seed's value beside it)."""
+    """Per held-out source and view, mean over seeds (each seed's score, balanced accuracy over the labels the
+    source holds, beside it)."""
     loco = pd.DataFrame(res.get("loco", []))
     if loco.empty:
         return "(no batch-10 runs yet)"
     if recipe:
         loco = loco[loco["recipe"] == recipe]
-    lines = ["| recipe | held out | view | tumour / healthy | sensitivity | specificity | ROC-AUC | seeds |",
+    lines = ["| recipe | held out | view | tumour / healthy | sensitivity | specificity | ROC-AUC | score by seed |",
              "|---|---|---|---|---|---|---|---|"]
     order = {s: k for k, s in enumerate(union_split.FOLDS)}
     for (r, s, v), g in sorted(loco.groupby(["recipe", "source", "view"]),
@@ -42,11 +43,11 @@ def loco_markdown(res: dict, recipe: str | None = None) -> str:
         sens = g["sensitivity"].dropna()
         spec = g["specificity"].dropna()
         auc = g["auc"].dropna()
-        per = " / ".join(f"{_f(x)}" for x in g["score"])
+        per = ", ".join(f"{int(sd)}: {_f(x)}" for sd, x in sorted(zip(g["seed"], g["score"]), key=lambda t: -t[0]))
         lines.append(f"| {RECIPE_NAMES.get(r, r)} | {SOURCE_NAMES.get(s, s)} | {v} | {int(g['n_tumour'].iloc[0]):,} / "
                      f"{int(g['n_healthy'].iloc[0]):,} | {_f(sens.mean() if len(sens) else None)} | "
                      f"{_f(spec.mean() if len(spec) else None)} | "
-                     f"{'n/a' if not len(auc) else f'{auc.mean():.3f}'} | {len(g)}: {per} |")
+                     f"{'n/a' if not len(auc) else f'{auc.mean():.3f}'} | {per} |")
     return "\n".join(lines)
 
 
