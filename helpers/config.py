@@ -29,7 +29,7 @@ SEED = 42
 KAGGLE_HANDLE = "masoudnickparvar/brain-tumor-mri-dataset"
 DATASET_NAME = "brain-tumor-mri"
 # The shipped model: `brain-mri predict` and the dashboard use it (trained on every collection, chapter 05).
-DEFAULT_MODEL_NAME = "brain_tumor_xc_sym"
+DEFAULT_MODEL_NAME = "brain_tumor_hv_long"
 # The Kaggle-only in-dataset model of chapters 03-04, whose model card and README results the report regenerates.
 REPORT_MODEL_NAME = "brain_tumor_cnn"
 DEFAULT_MODEL = MODELS_DIR / DEFAULT_MODEL_NAME / "model.keras"

@@ -78,7 +78,7 @@ def test_export_matches_tensorflow_on_50_slices(shipped):
 
 def test_cam_from_features_equals_gradcam_only_at_last_conv(shipped):
     """For a global-average-pool + dense head, Grad-CAM of the pooled maps is the class activation map from those
-    maps and the dense weights; the shipped heat map is on the 8x8 maps (explain.GRID), where it is not, which is
+    maps and the dense weights; the shipped heat map is on finer maps (explain.GRID), where it is not, which is
     why the export carries the gradients."""
     import keras
 
@@ -96,9 +96,9 @@ def test_cam_from_features_equals_gradcam_only_at_last_conv(shipped):
         k = int(np.argmax(tf_pred.logits_arrays(x)[0]))
         cam = resize_bilinear(np.maximum(a @ W[:, k], 0), tf_pred.img_size)
         last.append(_corr(cam, explain.gradcam(model, x, k, grid=None)))
-        grid8.append(_corr(cam, explain.gradcam(model, x, k, grid=8)))
+        grid8.append(_corr(cam, explain.gradcam(model, x, k, grid=explain.GRID)))
     assert min(last) >= 0.999, source
-    assert explain.resolve_grid(model) == 8 and np.mean(grid8) < 0.99  # a different map on the 8x8 grid
+    assert explain.resolve_grid(model) == explain.GRID and np.mean(grid8) < 0.99  # a different map on finer maps
 
 
 def test_record_and_export_agree():
@@ -153,16 +153,17 @@ def test_export_model_writes_file_and_record(tiny_model_json, tmp_path):
     assert export.onnx_path(kpath) == tmp_path / f"{src.stem}.onnx"
     assert records.read(kpath)["onnx_sha256"] == sha == records.sha256_file(tmp_path / f"{src.stem}.onnx")
     ox = runtime.load_model(kpath)
-    assert isinstance(ox, runtime.Predictor) and ox.model.grid is None  # the tiny net has no 8x8 maps: last_conv
     tfp = predictor.load_model(kpath)
-    X = np.stack([prepare(make_phantom(c, seed=9, size=96)[0], ox.img_size) for c in config.CLASSES])
-    assert np.abs(ox.predict_arrays(X) - tfp.predict_arrays(X)).max() <= PROB_TOL
     from helpers.modeling import explain
 
+    # the export explains the maps explain would use for this net (its default grid, or last_conv without such maps)
+    assert isinstance(ox, runtime.Predictor) and ox.model.grid == explain.resolve_grid(tfp.model)
+    X = np.stack([prepare(make_phantom(c, seed=9, size=96)[0], ox.img_size) for c in config.CLASSES])
+    assert np.abs(ox.predict_arrays(X) - tfp.predict_arrays(X)).max() <= PROB_TOL
     for x in X:
         assert _corr(explain.gradcam(ox.model, x), explain.gradcam(tfp.model, x)) >= MIN_CORR
-    with pytest.raises(ValueError):
-        explain.gradcam(ox.model, X[0], grid=16)
+    with pytest.raises(ValueError):  # another grid than the exported one: the Keras path, never a wrong map
+        explain.gradcam(ox.model, X[0], grid=None if ox.model.grid is not None else 8)
     records.update(kpath, keras_sha256="0" * 64)  # as if retrained without a new export
     (tmp_path / f"{src.stem}.keras").touch()
     with pytest.raises(Exception):  # predictor refuses the weights; the runtime does not serve the old export

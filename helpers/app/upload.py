@@ -17,6 +17,7 @@ from .. import config
 from ..data.prepare import decode_prepare, prepare
 from ..errors import ImageError
 from ..modeling import familiarity
+from ..modeling.operating_point import uncertain_band  # noqa: F401 - the band decide_call reads, re-exported
 from ..modeling.predictor import decide
 from ..formatting import megabytes, threshold as fmt_threshold
 from .input_checks import REF_SIZE, check_messages, image_features
@@ -96,19 +97,6 @@ class Result:
 
 
 CALLS = ("tumour", "no tumour", "uncertain", "no verdict")
-
-
-def uncertain_band(abstain_threshold: float, call_threshold: float | None = None,
-                   margin: float | None = None) -> tuple[float, float]:
-    """P(tumour) strictly between these is "uncertain". With a margin (a batch-10 model: chosen on held-out
-    collections, experiments/batch10_healthy_variety/PLAN.md amendment 3): within `margin` logits of the call
-    threshold. Without: neither P(tumour) nor 1 - P(tumour) is as sure as the abstain threshold chosen on validation
-    (which is why a sure P(tumour) split between two types still gets its call)."""
-    if margin is not None and call_threshold is not None:
-        z = float(np.log(call_threshold / (1 - call_threshold)))
-        return float(1 / (1 + np.exp(-(z - margin)))), float(1 / (1 + np.exp(-(z + margin))))
-    t = float(abstain_threshold)
-    return 1.0 - t, t  # empty when t <= 0.5
 
 
 def decide_call(res: Result) -> tuple[str, str]:

@@ -20,10 +20,12 @@ CONV_LAYER = "last_conv"
 TUMOUR = -2
 # Which maps are weighed: None = "last_conv" (4x4 at 128 px in resnet_small), or an int g = the last layer whose maps
 # are g x g (models without such maps use last_conv). The default was chosen on validation outlines
-# (experiments/batch7_symmetry/PLAN.md, addendum; gradcam_variants.json beside it).
-GRID: int | None = 8
+# (experiments/batch7_symmetry/PLAN.md, addendum; gradcam_variants.json beside it), made again for each model that
+# ships: for brain_tumor_hv_long (batch 10) the type logit on the 16x16 maps (brain_tumor_xc_sym's choice, P(tumour)
+# on 8x8, is kept in gradcam_variants.brain_tumor_xc_sym.json).
+GRID: int | None = 16
 # What a tumour call's heat map explains: "type" (the most likely tumour type's logit) or "p_tumour" (TUMOUR).
-TARGET = "p_tumour"
+TARGET = "type"
 
 
 _ELEMENTWISE = ("BatchNormalization", "ReLU", "Activation", "LeakyReLU", "ELU", "PReLU")

@@ -98,3 +98,16 @@ def choose(logits: np.ndarray, masks: np.ndarray, collections) -> dict:
     t = choose_threshold(p_t, tumour, collections)
     return {"temperature": T, "threshold": t, "val_score": equal_weight_score(p_t, tumour, collections, t),
             "chosen_on": "union validation groups, every collection weighted equally"}
+
+
+def uncertain_band(abstain_threshold: float, call_threshold: float | None = None,
+                   margin: float | None = None) -> tuple[float, float]:
+    """P(tumour) strictly between these is "uncertain". With a margin (a batch-10 model: chosen on held-out
+    collections, experiments/batch10_healthy_variety/PLAN.md amendment 3): within `margin` logits of the call
+    threshold. Without: neither P(tumour) nor 1 - P(tumour) is as sure as the abstain threshold chosen on validation
+    (which is why a sure P(tumour) split between two types still gets its call)."""
+    if margin is not None and call_threshold is not None:
+        z = float(np.log(call_threshold / (1 - call_threshold)))
+        return float(1 / (1 + np.exp(-(z - margin)))), float(1 / (1 + np.exp(-(z + margin))))
+    t = float(abstain_threshold)
+    return 1.0 - t, t  # empty when t <= 0.5

@@ -83,8 +83,12 @@ def shipped_call_line(models_dir: Path = config.MODELS_DIR) -> str | None:
         line += (f" (the dashboard and `brain-mri predict` call at {threshold(screening_threshold(meta))}, "
                  f"{screening_threshold_source(meta)})")
     t = (lf.get("abstain") or {}).get("threshold")
-    if t is not None and t > 0.5:
-        line += f"; P(tumour) between {threshold(1 - t)} and {threshold(t)} gets \"uncertain\""
+    margin = (meta.get("operating_point") or {}).get("uncertain_margin")
+    if margin is not None or (t is not None and t > 0.5):
+        from ..modeling.operating_point import uncertain_band  # the band the dashboard and `brain-mri predict` use
+
+        lo, hi = uncertain_band(t if t is not None else 0.5, screening_threshold(meta), margin)
+        line += f"; P(tumour) between {threshold(lo)} and {threshold(hi)} gets \"uncertain\""
     return line + "."
 
 
@@ -117,7 +121,8 @@ def in_dataset_finding(models_dir: Path = config.MODELS_DIR) -> str:
         return "- _No evaluated in-dataset model yet: run `make report`._"
     lf = ev["leakfree_test"]
     line = (f"- **Finding: shortcut learning.** The in-dataset model `{config.REPORT_MODEL_NAME}` (Kaggle set only, "
-            f"chapters 03–04; not the shipped model) scores **{fmt_metric('accuracy', lf['accuracy'])}** on the same "
+            f"chapters 03–04; not the shipped model) scores **{fmt_metric('accuracy', lf['accuracy'])}** on the "
+            f"{lf['n']:,}-image "
             f"leak-free test ({fmt_metric('accuracy', ev['official_test']['accuracy'])} on Kaggle's leaky official "
             "split), but grey levels alone (no shape) reach " + (_baseline_accuracy(models_dir) or "n/a")
             + ", because the classes come from differently scanned collections")
