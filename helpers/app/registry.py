@@ -129,7 +129,7 @@ COLLECTION_NAMES = {"br35h": "Br35H", "brain-tumor-mri": "Kaggle", "sartaj-testi
 
 def collection_track_record(meta: dict | None, called_tumour: bool) -> str | None:
     """One line, for a model trained on several collections: the same kind of error per collection, on the held-out
-    groups of the union split (its record's `metrics`, call at P(tumour) >= 0.5). None for other models.
+    groups of the union split (its record's `metrics`, at its `call_threshold`, else 0.5). None for other models.
 
     The leak-free test is Kaggle pictures only; a presenter showing a Br35H-like slice needs that collection's rate."""
     per = {k: v for k, v in ((meta or {}).get("metrics") or {}).items() if k != "all" and isinstance(v, dict)}
@@ -139,9 +139,11 @@ def collection_track_record(meta: dict | None, called_tumour: bool) -> str | Non
              for c, m in per.items() if m.get(key) is not None and m.get(n_key)]
     if not parts:
         return None
-    from ..modeling.predictor import CALL  # the threshold the records' per-collection metrics were computed at
+    from ..modeling.predictor import CALL
 
-    return f"per collection (held-out groups, call at P(tumour) ≥ {threshold(CALL)}), {what}: " + ", ".join(parts)
+    # the threshold the record's per-collection metrics were computed at: its own call threshold (batch 10 on), else 0.5
+    t = (meta or {}).get("call_threshold") or CALL
+    return f"per collection (held-out groups, call at P(tumour) ≥ {threshold(t)}), {what}: " + ", ".join(parts)
 
 
 def training_collections(meta: dict | None) -> list[str] | None:
@@ -150,7 +152,7 @@ def training_collections(meta: dict | None) -> list[str] | None:
     data = (meta or {}).get("data") or {}
     counts = data.get("train_counts")
     if isinstance(counts, dict) and counts:
-        return sorted({str(k).split("/")[0] for k in counts})
+        return sorted({str(k).split("/")[0] for k in counts if "/" in str(k)})  # "collection/label" keys only
     if data.get("split") in ("leakfree", "official") and not data.get("synthetic"):
         return [config.DATASET_NAME]
     return None
