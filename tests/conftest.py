@@ -65,7 +65,6 @@ def voila_server(tiny_model_json, tmp_path_factory):
     serving the tiny model through $BRAIN_MRI_MODEL. Yields (base_url, log_path). Always stopped: SIGTERM makes
     Voila shut its kernels down; anything of ours still alive after that is killed by pid."""
     import os
-    import signal
     import socket
     import subprocess
     import sys
@@ -102,19 +101,10 @@ def voila_server(tiny_model_json, tmp_path_factory):
                 time.sleep(1)
         yield f"http://127.0.0.1:{port}/", log
     finally:
+        from helpers.app.loadtest import stop_server
+
         kids.extend(_descendants(proc.pid))
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        for kid in kids:  # kernels Voila failed to shut down (is_running guards against a reused pid)
-            try:
-                if kid.is_running():
-                    kid.kill()
-            except Exception:  # noqa: BLE001 - already gone
-                pass
+        stop_server(proc, kids, timeout=90)
         fh.close()
 
 

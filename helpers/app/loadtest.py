@@ -47,6 +47,24 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+
+def stop_server(proc, kids, timeout: float = 60) -> None:
+    """Stop a Voila server started in its own process group (SIGTERM, then SIGKILL) and any kernel it left behind
+    (`kids`: psutil processes; is_running guards against a reused pid). The load test and the tests' fixture share it."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    for k in kids:
+        try:
+            if k.is_running():
+                k.kill()
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+
+
 class Server:
     """serve.serve(notebook, pool) in a child process on a free loopback port; `with Server(...) as s:` waits until
     it listens and its pool is filled, and stops it and its kernels on exit."""
@@ -125,19 +143,7 @@ class Server:
                 "kernel_rss_mb": [round(r, 1) for r, _ in ks], "kernel_pss_mb": [round(p, 1) for _, p in ks]}
 
     def __exit__(self, *exc) -> None:
-        kids = self.kernels()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-        for k in kids:  # kernels Voila did not shut down (is_running guards against a reused pid)
-            try:
-                if k.is_running():
-                    k.kill()
-            except Exception:  # noqa: BLE001 - already gone
-                pass
+        stop_server(self.proc, self.kernels(), timeout=60)
         self._fh.close()
 
 
