@@ -45,7 +45,7 @@ def union_split(df: pd.DataFrame, groups: np.ndarray, old_split: pd.DataFrame, s
     """(split per row, number of old test pictures moved out of test)."""
     old = old_split.set_index("path")["split"]
     kag = (df["collection"] == "brain-tumor-mri").to_numpy()
-    olds = pd.Series(np.where(kag, df["path"].map(old).fillna("").to_numpy(), ""), index=df.index)
+    olds = pd.Series(np.where(kag, df["path"].map(old).astype(object).fillna("").to_numpy(), ""), index=df.index)
     split = pd.Series("", index=df.index, dtype=object)
     g = pd.Series(groups, index=df.index)
     for _, idx in g.groupby(g).groups.items():
