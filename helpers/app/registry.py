@@ -152,7 +152,7 @@ def training_collections(meta: dict | None) -> list[str] | None:
     data = (meta or {}).get("data") or {}
     counts = data.get("train_counts")
     if isinstance(counts, dict) and counts:
-        return sorted({str(k).split("/")[0] for k in counts if "/" in str(k)})  # "collection/label" keys only
+        return sorted({str(k).split("/")[0] for k in counts})
     if data.get("split") in ("leakfree", "official") and not data.get("synthetic"):
         return [config.DATASET_NAME]
     return None

@@ -6,7 +6,6 @@ Everything here reads saved records and predictions; `brain-mri healthy-variety`
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -151,8 +150,7 @@ def flagged(p: np.ndarray, ratio: np.ndarray, t: float, cut: float, margin: floa
 
 
 def _rule_of(rec: dict, folder: Path) -> dict | None:
-    p = folder / rec.get("familiarity_file", "")
-    return json.loads(p.read_text()) if rec.get("familiarity_file") and p.is_file() else None
+    return records.read_json(folder / rec["familiarity_file"]) if rec.get("familiarity_file") else None
 
 
 def warning_rows(runs: list[dict], recipe: str, folder: Path = BATCH10) -> pd.DataFrame:

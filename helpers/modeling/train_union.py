@@ -37,8 +37,6 @@ RECIPES: dict[str, dict] = {
     "he_bo_inv_bal": {"collections": None, "augment_layer": "affine", "balance": "collection", "jpeg_p": 0.0,
                       "mirror": True, "brain_only": 0.3, "invert": 0.25},
 }
-# The collections of batches 4-9 (union split v1): recipes with collections None trained on these
-V1_COLLECTIONS = ["brain-tumor-mri", "br35h", "sartaj-testing"]
 BASE = {"arch": "resnet_small", "img_size": config.IMG_SIZE, "epochs": 10, "batch_size": 64, "lr": 3e-3,
         "weight_decay": 0.05, "warmup_epochs": 1, "label_smoothing": 0.1, "seed": config.SEED, "width": 16}
 
@@ -91,36 +89,36 @@ def brain_only_probabilities(tr: pd.DataFrame, target: float) -> np.ndarray:
     return p
 
 
-def look_arrays(X: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(brain-only views with a random erosion per slice, head masks, brain masks), cached by content and seed."""
+def _cached(X: np.ndarray, tag: str, compute) -> dict[str, np.ndarray]:
+    """compute(X) -> {name: array}, cached under the cache folder by a content key of X and `tag`."""
     import hashlib
 
-    from ..data import brain_only
-
-    key = hashlib.sha256(X[:, ::8, ::8].tobytes()).hexdigest()[:12] + f"-{len(X)}-{seed}"
+    key = hashlib.sha256(X[:, ::8, ::8].tobytes()).hexdigest()[:12] + f"-{len(X)}-{tag}"
     cache = config.cache_dir() / f"looks-{key}.npz"
     if cache.is_file():
-        z = np.load(cache)
-        return z["bo"], z["mh"], z["mb"]
-    bo = brain_only.brain_only_many(X, seed=seed)
-    mh, mb = brain_only.head_masks(X), brain_only.head_masks(bo)
-    np.savez(cache, bo=bo, mh=mh, mb=mb)
-    return bo, mh, mb
+        return dict(np.load(cache))
+    out = compute(X)
+    np.savez(cache, **out)
+    return out
+
+
+def look_arrays(X: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(brain-only views with a random erosion per slice, head masks, brain masks) for the training augmentation."""
+    from ..data import brain_only
+
+    def compute(X):
+        bo = brain_only.brain_only_many(X, seed=seed)
+        return {"bo": bo, "mh": brain_only.head_masks(X), "mb": brain_only.head_masks(bo)}
+
+    z = _cached(X, f"train-{seed}", compute)
+    return z["bo"], z["mh"], z["mb"]
 
 
 def view_arrays(X: np.ndarray) -> np.ndarray:
-    """The brain-only evaluation view (fixed 8-px erosion), cached by content."""
-    import hashlib
-
+    """The brain-only evaluation view (fixed 8-px erosion)."""
     from ..data import brain_only
 
-    key = hashlib.sha256(X[:, ::8, ::8].tobytes()).hexdigest()[:12] + f"-{len(X)}"
-    cache = config.cache_dir() / f"view-bo-{key}.npy"
-    if cache.is_file():
-        return np.load(cache)
-    V = brain_only.brain_only_many(X, seed=None)
-    np.save(cache, V)
-    return V
+    return _cached(X, "view", lambda X: {"view": brain_only.brain_only_many(X, seed=None)})["view"]
 
 
 def fit(cfg: dict, Xtr, Mtr, Wtr, Xva, Mva, verbose: int = 2, looks=None):
@@ -181,18 +179,17 @@ def train_fold(cfg: dict, u: union_split.Union, X: np.ndarray, verbose: int = 2)
     Xtr, Mtr, Wtr, counts = training_set(u, X, tr, cfg)
     Mva = partial_labels.label_masks(va["label"])
     print(f"[{cfg['recipe']} / {cfg['fold'] or 'union'}] train {len(Xtr)} val {len(va)} test {len(te)}", flush=True)
-    looks = None
+    looks, brain_only_p = None, None
     if cfg.get("brain_only") or cfg.get("invert"):
         bo, mh, mb = look_arrays(X, seed=cfg["seed"])
         pos = u.table.index.get_indexer(tr.index)
         pbo = brain_only_probabilities(tr, float(cfg.get("brain_only") or 0))
         looks = (bo[pos], mh[pos], mb[pos], pbo)
-        counts["brain_only_p"] = {"tumour": round(float(pbo[(tr["label"] != config.NO_TUMOUR).to_numpy()].max(initial=0)), 3),
-                                  "healthy": round(float(pbo[(tr["label"] == config.NO_TUMOUR).to_numpy()].max(initial=0)), 3)}
+        tum = (tr["label"] != config.NO_TUMOUR).to_numpy()
+        brain_only_p = {"tumour": round(float(pbo[tum].max(initial=0)), 3),
+                        "healthy": round(float(pbo[~tum].max(initial=0)), 3)}
     model, history, secs, ips = fit(cfg, Xtr, Mtr, Wtr, X[va.index], Mva, verbose=verbose, looks=looks)
-    val_logits = logits_of(model, X[va.index])
-    temperature = partial_labels.fit_temperature(val_logits, Mva)
-    op = operating_point.choose(val_logits, Mva, va["collection"].to_numpy())
+    op = operating_point.choose(logits_of(model, X[va.index]), Mva, va["collection"].to_numpy())
     # the unfamiliar-scan rule, from the run's own training and validation pictures (never its test)
     fit_rows = tr.index.to_numpy()
     if len(fit_rows) > 4000:
@@ -205,13 +202,14 @@ def train_fold(cfg: dict, u: union_split.Union, X: np.ndarray, verbose: int = 2)
     V = view_arrays(X)[u.table.index.get_indexer(te.index)]
     P_bo = probs_from_logits(logits_of(model, V), op["temperature"])
     dist_bo = familiarity.score(rule, familiarity.features(model, V))
-    rec = {"config": cfg, "temperature": op["temperature"], "temperature_pooled": temperature, "tta": None,
+    rec = {"config": cfg, "temperature": op["temperature"], "tta": None,
            "operating_point": op, "params": int(model.count_params()),
            "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "train_wall_s": round(secs, 1),
            "train_images_per_s": round(ips, 1), "epochs_run": len(history["loss"]), "history": history,
            "data": {"split": "union", "n_train": int(len(Xtr)), "n_val": int(len(va)), "n_test": int(len(te)),
                     "split_sha256": union_split.split_sha256(u.table), "train_counts": counts,
                     "old_test_moved": u.moved, "synthetic": False,
+                    **({"brain_only_p": brain_only_p} if looks is not None else {}),
                     "cpu_count": os.cpu_count()},
            "versions": records.versions()}
     return {"model": model, "record": rec, "rule": rule, "test": te, "probs": P, "distance": dist,

@@ -4,8 +4,6 @@ threshold, the warning's validation quantiles and firing) and the old shipped mo
 built from that file (RESULTS.md, the card, the README lines) is reporting.healthy_variety's."""
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 
@@ -32,38 +30,6 @@ def shipped_choice(recipe: str | None = None) -> tuple[str | None, list[dict]]:
                           "val_score": r["operating_point"]["val_score"], "threshold": r["operating_point"]["threshold"]})
     compete = [c for c in cands if recipe is None or c["recipe"] == recipe]
     return (max(compete, key=lambda c: c["val_score"])["name"] if compete else None), cands
-
-
-def refresh_model(name: str, roots=None, with_models: bool = True) -> None:
-    """Bring a union model trained before batch 10's bookkeeping existed up to it: union metrics at its own call
-    threshold (no TensorFlow), and its familiarity rule's other validation quantiles (needs the data)."""
-    f = records.files(config.MODELS_DIR, name)
-    rec = records.read(f.record)
-    if not rec:
-        return
-    pred_path = f.record.with_name("union_predictions.csv")
-    thr = xc.call_threshold(rec)
-    if rec.get("call_threshold") != thr and pred_path.is_file():
-        pred = pd.read_csv(pred_path, keep_default_na=False)
-        records.update(f.record, metrics=xc.metrics_by_collection(pred, thr=thr), warnings=xc.warning_counts(pred, thr),
-                       call_threshold=thr)
-    rule_path = f.record.with_name(rec.get("familiarity_file") or "familiarity.json")
-    rule = records.read_json(rule_path)
-    if with_models and rule and "val_quantiles" not in rule:
-        from ..data import collections as cx
-        from ..modeling import familiarity
-        from ..modeling.predictor import load_model
-
-        found = roots or cx.available()
-        if "brain-tumor-mri" not in found:
-            return
-        u = union_split.build(found)
-        X = union_split.union_arrays(u)
-        _, va, _ = union_split.fold_rows(u.table, None, rec["config"].get("collections"))
-        model = load_model(f.weights).model
-        s_val = familiarity.score(rule, familiarity.features(model, X[u.table.index.get_indexer(va.index)]))
-        rule["val_quantiles"] = {f"{q:.2f}": float(np.quantile(s_val, q)) for q in familiarity.CANDIDATE_QUANTILES}
-        records.write_json(rule, rule_path, compact=True)
 
 
 def validation_firing(name: str, rule: dict, t: float, roots=None) -> dict[str, float] | None:
@@ -137,8 +103,6 @@ def compute(roots=None, with_models: bool = True) -> dict:
     scores = hv.primary_scores(loco)
     choice, note = hv.decide(scores)
     prev = results() or {}
-    for n in SHIPPED_CANDIDATES:
-        refresh_model(n, roots, with_models)
     shipped, cands = shipped_choice(choice)
     out = {"loco": loco.to_dict("records"), "scores": scores.to_dict("records"), "choice": choice,
            "decision": note, "floors_loco": hv.floors_loco(loco, choice) if choice else [],
@@ -147,7 +111,7 @@ def compute(roots=None, with_models: bool = True) -> dict:
     wrows = hv.warning_rows(runs, choice) if choice else pd.DataFrame()
     firing, firing_val = {}, (prev.get("warning") or {}).get("familiar_firing_val") or {}
     if shipped:
-        rule = json.loads((config.MODELS_DIR / shipped / "familiarity.json").read_text())
+        rule = records.read_json(config.MODELS_DIR / shipped / "familiarity.json")
         pred = pd.read_csv(config.MODELS_DIR / shipped / "union_predictions.csv", keep_default_na=False)
         t = xc.call_threshold(records.read(config.MODELS_DIR, shipped))
         firing = hv.familiar_firing(pred["p_tumour"].to_numpy(float), pred["familiarity_ratio"].to_numpy(float),

@@ -8,7 +8,6 @@ import pandas as pd
 
 from .. import config, records
 from ..data import union_split
-from ..evaluation import cross_collection as xc
 from ..evaluation import healthy_variety as hv
 from ..formatting import pct
 from .batch10 import results
@@ -141,17 +140,13 @@ def warning_markdown(res: dict) -> str:
 
 def union_markdown(u: dict) -> str:
     lines = [f"`{u['name']}`, tumour call at P(tumour) ≥ {u['threshold']:.2f}:", "",
-             xc_per_collection(u["metrics"]), "",
+             per_collection_markdown({k: v for k, v in u["metrics"].items() if k != "all"}), "",
              f"Kaggle leak-free test ({u['leakfree_n']:,} images, union split v2): 4-class accuracy "
              f"{_f(u['leakfree_accuracy'])}, tumour sensitivity {_f(u['leakfree_tumour_sensitivity'])}.",
              "Healthy-extra test groups per source: " + "; ".join(
                  f"{SOURCE_NAMES.get(s, s)} {_f(v['specificity'])} specificity (n = {v['n']})"
                  for s, v in u["healthy_extra_sources"].items()) + "."]
     return "\n".join(lines)
-
-
-def xc_per_collection(metrics: dict) -> str:
-    return per_collection_markdown({k: v for k, v in metrics.items() if k != "all"})
 
 
 def old_model_markdown(res: dict) -> str:
@@ -250,7 +245,7 @@ def model_card(name: str) -> str | None:
     u = (res.get("union") or {}).get(name) or {}
     op = rec.get("operating_point") or {}
     w = (res.get("warning") or {}).get("choice") or {}
-    counts = "; ".join(f"{k} {v:,}" for k, v in sorted(data.get("train_counts", {}).items()) if isinstance(v, int))
+    counts = "; ".join(f"{k} {v:,}" for k, v in sorted(data.get("train_counts", {}).items()))
     shipped = name == config.DEFAULT_MODEL_NAME
     out = [f"# Model card: `{name}`", "",
            "Brain MRI slice → calibrated probabilities of glioma, meningioma, no tumour and pituitary tumour, and "
@@ -267,10 +262,10 @@ def model_card(name: str) -> str | None:
            f"{duration(rec['train_wall_s'])} on a 2-core CPU.",
            f"Data: union split v2 of the four collections (`data/splits/union.csv`, sha256 "
            f"`{data['split_sha256'][:12]}`), training groups only: {counts}."
-           + (f" Brain-only augmentation probability per slice: tumour {data['train_counts']['brain_only_p']['tumour']}, "
-              f"healthy with skull {data['train_counts']['brain_only_p']['healthy']} (the brain-only look equally common "
-              "in both labels); contrast inversion inside the head p " + f"{cfg.get('invert')}."
-              if isinstance(data.get("train_counts", {}).get("brain_only_p"), dict) else ""),
+           + (f" Brain-only augmentation probability per slice: tumour {data['brain_only_p']['tumour']}, "
+              f"healthy with skull {data['brain_only_p']['healthy']} (the brain-only look equally common "
+              f"in both labels); contrast inversion inside the head p {cfg.get('invert')}."
+              if data.get("brain_only_p") else ""),
            f"Operating point ({op.get('chosen_on', 'n/a')}): temperature {op.get('temperature', float('nan')):.3f}, "
            f"**tumour call at P(tumour) ≥ {op.get('threshold', float('nan')):.2f}**.", "",
            "## Results on pictures it never saw", ""]
@@ -354,7 +349,9 @@ def readme_lines(res: dict | None = None) -> list[str]:
                 parts.append(f"{SOURCE_NAMES.get(s, s)}: " + ", ".join(b for b in bits if b))
         lines.append("On a collection it never saw, **expect less** (leave sources out, the same recipe, mean of "
                      f"{loco.loc[loco['recipe'] == res['choice'], 'seed'].nunique()} seeds): " + "; ".join(parts)
-                     + ". The \"unfamiliar scan\" warning flags part of the misses (chapter 05, section 7).")
+                     + "." + (f" The \"unfamiliar scan\" warning and the uncertain band flagged "
+                              f"{_f(w.get('test_share'))} of the missed tumours there (chapter 05, section 7)."
+                              if (w := (res.get("warning") or {}).get("choice")) else ""))
     if u.get("leakfree_accuracy") is not None:
         lines.append(f"In-dataset (Kaggle leak-free test, {u['leakfree_n']:,} images of union split v2) 4-class "
                      f"accuracy: {_f(u['leakfree_accuracy'])}; tumour sensitivity {_f(u['leakfree_tumour_sensitivity'])}.")
