@@ -36,6 +36,9 @@ RECIPES: dict[str, dict] = {
                   "brain_only": 0.3, "invert": 0.25},
     "he_bo_inv_bal": {"collections": None, "augment_layer": "affine", "balance": "collection", "jpeg_p": 0.0,
                       "mirror": True, "brain_only": 0.3, "invert": 0.25},
+    # batch 12 (experiments/batch12_procedural_lesions/PLAN.md): he_sym + procedural masses in healthy slices
+    "he_sym_proc": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
+                    "procedural": 0.5},
 }
 BASE = {"arch": "resnet_small", "img_size": config.IMG_SIZE, "epochs": 10, "batch_size": 64, "lr": 3e-3,
         "weight_decay": 0.05, "warmup_epochs": 1, "label_smoothing": 0.1, "seed": config.SEED, "width": 16}
@@ -47,7 +50,7 @@ def config_for(recipe: str, fold: str | None = None, **overrides) -> dict:
     r = RECIPES[recipe]
     cfg = {**BASE, **overrides, "recipe": recipe, "fold": fold, "split": "union", "jpeg_p": r["jpeg_p"],
            "balance": r["balance"], "synth": bool(r.get("synth")), "collections": r["collections"]}
-    for k in ("brain_only", "invert"):  # only when asked, so the records of earlier recipes keep their exact config
+    for k in ("brain_only", "invert", "procedural"):  # only when asked, so the records of earlier recipes keep their exact config
         if r.get(k):
             cfg[k] = r[k]
     cfg["model_kwargs"] = {"width": cfg.pop("width"), "stem_pool": True, "augment_layer": r["augment_layer"]}
@@ -70,6 +73,15 @@ def training_set(u: union_split.Union, X: np.ndarray, tr: pd.DataFrame, cfg: dic
             labels += sl
             cols += ["synthetic"] * len(sl)
             counts["synthetic/notumor"], counts["synthetic/tumour"] = sl.count("notumor"), sl.count("tumour")
+    if cfg.get("procedural"):  # batch 12: synthetic masses in healthy slices of every look
+        hosts = tr.index[(tr["label"] == config.NO_TUMOUR).to_numpy()].to_numpy()
+        rng = np.random.default_rng(1000 + seed + int(cfg["seed"]))
+        hosts = np.sort(rng.choice(hosts, int(round(cfg["procedural"] * len(hosts))), replace=False))
+        S, _ = lesion_synthesis.procedural_many(X[hosts], seed=int(cfg["seed"]) + seed)
+        Xtr = np.concatenate([Xtr, S])
+        labels += ["tumour"] * len(S)
+        cols += ["synthetic"] * len(S)
+        counts["synthetic/tumour"] = len(S)
     W = partial_labels.balance_weights(labels, cols, cfg["balance"])
     return Xtr, partial_labels.label_masks(labels), W, counts
 
@@ -181,6 +193,8 @@ def train_fold(cfg: dict, u: union_split.Union, X: np.ndarray, verbose: int = 2)
     print(f"[{cfg['recipe']} / {cfg['fold'] or 'union'}] train {len(Xtr)} val {len(va)} test {len(te)}", flush=True)
     looks, brain_only_p = None, None
     if cfg.get("brain_only") or cfg.get("invert"):
+        if len(Xtr) != len(tr):
+            raise ValueError("the brain-only and inversion looks cover real training rows only: not with synthetic ones")
         bo, mh, mb = look_arrays(X, seed=cfg["seed"])
         pos = u.table.index.get_indexer(tr.index)
         pbo = brain_only_probabilities(tr, float(cfg.get("brain_only") or 0))
@@ -208,7 +222,7 @@ def train_fold(cfg: dict, u: union_split.Union, X: np.ndarray, verbose: int = 2)
            "train_images_per_s": round(ips, 1), "epochs_run": len(history["loss"]), "history": history,
            "data": {"split": "union", "n_train": int(len(Xtr)), "n_val": int(len(va)), "n_test": int(len(te)),
                     "split_sha256": union_split.split_sha256(u.table), "train_counts": counts,
-                    "old_test_moved": u.moved, "synthetic": False,
+                    "old_test_moved": u.moved, "synthetic": False,  # phantom data: never for union runs
                     **({"brain_only_p": brain_only_p} if looks is not None else {}),
                     "cpu_count": os.cpu_count()},
            "versions": records.versions()}
