@@ -64,6 +64,20 @@ def _parser() -> argparse.ArgumentParser:
                         "are carried over from the last results file")
     s.set_defaults(target="helpers.reporting.healthy_variety:cli_healthy_variety")
 
+    s = sub.add_parser("transfer", help="batch 11's results (experiments/batch11_ensemble_transfer/): recipe "
+                       "ensembles of the LOCO models, the threshold shift chosen nested over held-out folds, the "
+                       "shipped candidates")
+    s.add_argument("--records-only", action="store_true",
+                   help="only what the saved records give (no data, no TensorFlow): the warning's validation firing "
+                        "is carried over from the last results file")
+    s.set_defaults(target="helpers.reporting.batch11:cli_transfer")
+
+    s = sub.add_parser("procedural", help="batch 12's results (experiments/batch12_procedural_lesions/): procedural "
+                       "lesions against batch 11's choice; the model that ships")
+    s.add_argument("--records-only", action="store_true",
+                   help="only what the saved records give (no data, no TensorFlow)")
+    s.set_defaults(target="helpers.reporting.batch12:cli_procedural")
+
     s = sub.add_parser("train", help="train a model on the leak-free split")
     s.add_argument("--arch", default="resnet_small")
     s.add_argument("--name", default=None, help="model name (file stem under models/)")
@@ -106,6 +120,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--name", required=True, help="model name (file stem under --out-dir)")
     s.add_argument("--out-dir", default=str(config.MODELS_DIR))
     s.add_argument("--data-dir", default=None)
+    s.add_argument("--shift", type=float, default=0.0,
+                   help="union models: move the validation threshold by this many logits (batch 11's adopted shift)")
+    s.add_argument("--recipe", default=None, help="union models: the batch's name for this ensemble (ens_he2, ...)")
     s.set_defaults(target="helpers.modeling.ensemble:cli_ensemble")
 
     s = sub.add_parser("calibrate", help="refit a model's temperature and choose flip test-time augmentation on val")

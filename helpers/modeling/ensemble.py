@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from .. import config, records
 
@@ -140,12 +141,92 @@ def build(member_paths: list[str | Path], name: str, out_dir: str | Path = confi
     return jpath
 
 
+def build_union(member_paths: list[str | Path], name: str, out_dir: str | Path = config.MODELS_DIR,
+                shift: float = 0.0, recipe: str | None = None) -> Path:
+    """Merge union-split models (batch 11) and treat the result as `train-union --shipped` treats a trained run:
+    temperature and threshold on union validation with every collection weighted equally (then the threshold moved
+    by `shift` logits, the shift chosen on held-out folds), the unfamiliar-scan rule, union test predictions plain
+    and brain-only, the ONNX export, the per-collection metrics. Returns the record's path."""
+    from ..data import union_split
+    from ..evaluation import cross_collection as xc
+    from ..evaluation.ensemble_transfer import shifted
+    from . import familiarity, operating_point, partial_labels
+    from .calibrate import probs_from_logits
+    from .export import export_model
+    from .predictor import load_model
+    from .train_union import logits_of, save_run, union_predictions_path, view_arrays
+
+    members = [load_model(p) for p in member_paths]
+    first = members[0].meta
+    for p in members:
+        cfg = p.meta.get("config", {})
+        if p.meta["data"].get("split") != "union" or cfg.get("fold"):
+            raise ValueError(f"{p.name} is not a model of the whole union split")
+        if p.meta["data"].get("split_sha256") != first["data"].get("split_sha256"):
+            raise ValueError(f"{p.name} was trained on another union split than {members[0].name}")
+    u = union_split.build()
+    if union_split.split_sha256(u.table) != first["data"]["split_sha256"]:
+        raise ValueError("the members were trained on another union split than data/splits/union.csv")
+    X = union_split.union_arrays(u)
+    model = merge([p.model for p in members], name=name)
+    tr, va, te = union_split.fold_rows(u.table, None)
+    op = operating_point.choose(logits_of(model, X[va.index]), partial_labels.label_masks(va["label"]),
+                                va["collection"].to_numpy())
+    if shift:
+        op = {**op, "threshold_at_validation": op["threshold"], "shift": float(shift),
+              "threshold": round(shifted(op["threshold"], shift), 4),
+              "chosen_on": op["chosen_on"] + f", then moved {shift:+g} logits (chosen on held-out folds, batch 11)"}
+    fit_rows = tr.index.to_numpy()
+    if len(fit_rows) > 4000:  # as train_union.train_fold
+        fit_rows = np.sort(np.random.default_rng(0).choice(fit_rows, 4000, replace=False))
+    rule = familiarity.fit(familiarity.features(model, X[fit_rows]), u.table.loc[fit_rows, "label"].to_numpy(),
+                           familiarity.features(model, X[va.index]))
+    V = view_arrays(X)[u.table.index.get_indexer(te.index)]
+    P, P_bo = (probs_from_logits(logits_of(model, A), op["temperature"]) for A in (X[te.index], V))
+    dist, dist_bo = (familiarity.score(rule, familiarity.features(model, A)) for A in (X[te.index], V))
+    secs = sum(float(p.meta.get("train_wall_s") or 0) for p in members)
+    rel = [os.path.relpath(Path(p).resolve(), config.PROJ_ROOT) if Path(p).resolve().is_relative_to(config.PROJ_ROOT)
+           else Path(p).name for p in member_paths]
+    cfg = {"arch": "ensemble", "recipe": recipe or "ensemble", "fold": None, "split": "union",
+           "img_size": members[0].img_size, "seed": int(first["config"]["seed"]),
+           "members": [p.name for p in members]}
+    rec = {"config": cfg, "temperature": op["temperature"], "tta": None, "operating_point": op,
+           "params": int(model.count_params()), "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "train_wall_s": round(secs, 1), "epochs_run": "+".join(str(p.meta.get("epochs_run", "?")) for p in members),
+           "history": {},
+           "members": [{"name": p.name, "recipe": p.meta["config"].get("recipe"), "keras_sha256": p.meta["keras_sha256"],
+                        "epochs_run": p.meta.get("epochs_run"), "train_wall_s": p.meta.get("train_wall_s"),
+                        "val_score": (p.meta.get("operating_point") or {}).get("val_score")} for p in members],
+           "data": {k: v for k, v in first["data"].items() if k not in ("train_counts", "brain_only_p")}
+           | {"train_counts": first["data"].get("train_counts", {})},
+           "versions": records.versions()}
+    run = {"model": model, "record": rec, "rule": rule, "test": te, "probs": P, "distance": dist,
+           "probs_brain_only": P_bo, "distance_brain_only": dist_bo}
+    f = save_run(run, Path(out_dir), name, shipped=True)
+    export_model(f.weights)
+    pred = pd.read_csv(union_predictions_path(f), keep_default_na=False)
+    thr = xc.call_threshold(records.read(f.record))
+    records.update(f.record, arch="ensemble", metrics=xc.metrics_by_collection(pred, thr=thr),
+                   warnings=xc.warning_counts(pred, thr), leakfree_accuracy=xc.in_dataset_accuracy(pred),
+                   call_threshold=thr,
+                   command="brain-mri ensemble " + " ".join(rel) + f" --name {name}"
+                   + (f" --recipe {recipe}" if recipe else "") + (f" --shift {shift:g}" if shift else ""))
+    print(f"saved {f.weights.parent.name}/: {len(members)} members, {rec['params']:,} parameters, call at "
+          f"P(tumour) >= {thr}", flush=True)
+    return f.record
+
+
 def cli_ensemble(args) -> int:
     from ..errors import DataError
     from ..errors import ModelError
 
     try:
-        build(args.models, args.name, out_dir=args.out_dir, data_dir=args.data_dir)
+        from .predictor import load_model
+
+        if load_model(args.models[0]).meta.get("data", {}).get("split") == "union":
+            build_union(args.models, args.name, out_dir=args.out_dir, shift=args.shift, recipe=args.recipe)
+        else:
+            build(args.models, args.name, out_dir=args.out_dir, data_dir=args.data_dir)
     except (DataError, ModelError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

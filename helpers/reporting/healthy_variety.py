@@ -25,9 +25,11 @@ def _f(v, digits: int = 1) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ computing
-def loco_markdown(res: dict, recipe: str | None = None) -> str:
+def loco_markdown(res: dict, recipe: str | None = None, names: dict[str, str] | None = None) -> str:
     """Per held-out source and view, mean over seeds (each seed's score, balanced accuracy over the labels the
-    source holds, beside it)."""
+    source holds, beside it). `names`: recipe -> its name in the table, in table order (default: batch 10's)."""
+    names = names or RECIPE_NAMES
+    rank = list(names)
     loco = pd.DataFrame(res.get("loco", []))
     if loco.empty:
         return "(no batch-10 runs yet)"
@@ -37,20 +39,20 @@ def loco_markdown(res: dict, recipe: str | None = None) -> str:
              "|---|---|---|---|---|---|---|---|"]
     order = {s: k for k, s in enumerate(union_split.FOLDS)}
     for (r, s, v), g in sorted(loco.groupby(["recipe", "source", "view"]),
-                               key=lambda kv: (hv.RECIPES10.index(kv[0][0]) if kv[0][0] in hv.RECIPES10 else 9,
+                               key=lambda kv: (rank.index(kv[0][0]) if kv[0][0] in rank else 99,
                                                order.get(kv[0][1], 99), kv[0][2] != "plain")):
         sens = g["sensitivity"].dropna()
         spec = g["specificity"].dropna()
         auc = g["auc"].dropna()
         per = ", ".join(f"{int(sd)}: {_f(x)}" for sd, x in sorted(zip(g["seed"], g["score"]), key=lambda t: -t[0]))
-        lines.append(f"| {RECIPE_NAMES.get(r, r)} | {SOURCE_NAMES.get(s, s)} | {v} | {int(g['n_tumour'].iloc[0]):,} / "
+        lines.append(f"| {names.get(r, r)} | {SOURCE_NAMES.get(s, s)} | {v} | {int(g['n_tumour'].iloc[0]):,} / "
                      f"{int(g['n_healthy'].iloc[0]):,} | {_f(sens.mean() if len(sens) else None)} | "
                      f"{_f(spec.mean() if len(spec) else None)} | "
                      f"{'n/a' if not len(auc) else f'{auc.mean():.3f}'} | {per} |")
     return "\n".join(lines)
 
 
-def scores_markdown(res: dict) -> str:
+def scores_markdown(res: dict, names: dict[str, str] | None = None) -> str:
     s = pd.DataFrame(res.get("scores", []))
     if s.empty:
         return "(no scores yet)"
@@ -58,7 +60,7 @@ def scores_markdown(res: dict) -> str:
              "|---|---|---|---|"]
     for _, r in s.iterrows():
         per = ", ".join(f"seed {k}: {_f(v)}" for k, v in r["per_seed"].items())
-        lines.append(f"| `{r['recipe']}` {RECIPE_NAMES.get(r['recipe'], '')} | {_f(r['primary'])} | {per} | "
+        lines.append(f"| `{r['recipe']}` {(names or RECIPE_NAMES).get(r['recipe'], '')} | {_f(r['primary'])} | {per} | "
                      f"{', '.join(map(str, r['seeds'])) or 'none'} |")
     return "\n".join(lines)
 

@@ -1,0 +1,76 @@
+"""Batch 11 (issue 21): recipe ensembles of LOCO models and a threshold shift chosen nested over held-out folds.
+Fabricated runs whose right answers are known; the real records are read by `brain-mri transfer`."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers.evaluation import ensemble_transfer as et
+from helpers.evaluation import healthy_variety as hv
+
+FOLDS = ("br35h+ixi-t2+dwi", "sartaj+ms-flair-iran+niivue", "figshare+open-ms")
+
+
+def _run(recipe, seed, fold, t, tumour_p, healthy_p):
+    """A run whose held-out tumour slices all have P(tumour) tumour_p and healthy ones healthy_p."""
+    rows = []
+    for src in et.hv.union_split.fold_sources(fold):
+        for lab, p in (("tumour", tumour_p), ("notumor", healthy_p)):
+            if src in ("ixi-t2", "dwi", "ms-flair-iran", "niivue", "open-ms") and lab == "tumour":
+                continue
+            if src == "figshare" and lab == "notumor":
+                continue
+            rows += [{"source": src, "label": lab, "p_tumour": p, "p_tumour_brain_only": p}] * 2
+    return {"pred": pd.DataFrame(rows), "config": {"recipe": recipe, "seed": seed, "fold": fold},
+            "operating_point": {"threshold": t}}
+
+
+def test_shifted_threshold_moves_in_logits():
+    assert et.shifted(0.5, 0.0) == pytest.approx(0.5)
+    assert et.shifted(0.5, np.log(3)) == pytest.approx(0.75)
+    assert et.shifted(0.68, -1.0) < 0.68 < et.shifted(0.68, 0.5)
+
+
+def _scores(pairs):
+    rows = []
+    for recipe, seed, v in pairs:
+        for k in range(hv.N_NUMBERS):
+            rows.append({"recipe": recipe, "seed": seed, "fold": "f", "source": f"s{k}", "view": "plain", "score": v})
+    return et.primary_scores(pd.DataFrame(rows))
+
+
+def test_an_ensemble_needs_two_points_and_two_seeds():
+    ch, note = et.decide(_scores([("he_sym", 42, .80), ("he_sym", 7, .80), ("ens_he2", 42, .81), ("ens_he2", 7, .81)]))
+    assert ch == "he_sym" and "below" in note
+    ch, _ = et.decide(_scores([("he_sym", 42, .80), ("he_sym", 7, .80), ("ens_he2", 42, .83), ("ens_he2", 7, .83)]))
+    assert ch == "ens_he2"
+    ch, _ = et.decide(_scores([("he_sym", 42, .80), ("he_sym", 7, .80), ("ens_he2", 42, .90)]))  # one seed only
+    assert ch == "he_sym"
+
+
+def test_three_members_must_beat_two_by_a_point():
+    base = [("he_sym", 42, .80), ("he_sym", 7, .80), ("ens_he2", 42, .83), ("ens_he2", 7, .83)]
+    assert et.decide(_scores(base + [("ens_he3", 42, .835), ("ens_he3", 7, .835)]))[0] == "ens_he2"
+    assert et.decide(_scores(base + [("ens_he3", 42, .845), ("ens_he3", 7, .845)]))[0] == "ens_he3"
+
+
+def test_nested_shift_is_chosen_on_the_other_folds():
+    # every fold: tumours at 0.3, healthy at 0.1, threshold 0.5 -> all tumours missed at d = 0; lowering the
+    # threshold (d <= -1: 0.27) finds them and keeps the healthy ones, so each fold's nested d is negative
+    runs = [_run("he_sym", s, f, 0.5, 0.3, 0.1) for s in (42, 7) for f in FOLDS]
+    res = et.shift_analysis(runs, "he_sym")
+    assert all(d < 0 for d in res["chosen_per_fold"].values())
+    assert res["nested_primary"] == pytest.approx(1.0) and res["primary_at_0"] < res["nested_primary"]
+    assert res["adopted"] and res["shipped_shift"] == -1.0  # ties go to the shift nearest 0
+
+
+def test_a_shift_that_only_one_fold_wants_is_not_trusted_there():
+    # folds 1 and 2 are perfect at d = 0; fold 3's tumours sit just under the threshold: chosen on folds 1-2,
+    # its nested d is 0 and its misses count
+    runs = [_run("he_sym", s, f, 0.5, 0.9, 0.1) for s in (42, 7) for f in FOLDS[:2]]
+    runs += [_run("he_sym", s, FOLDS[2], 0.5, 0.45, 0.1) for s in (42, 7)]
+    res = et.shift_analysis(runs, "he_sym")
+    assert res["chosen_per_fold"][FOLDS[2]] == 0.0
+    assert res["nested_primary"] == pytest.approx(res["primary_at_0"]) and not res["adopted"]
+    assert et.estimate_rows(runs, "he_sym", res)["shift"].eq(0.0).all()
