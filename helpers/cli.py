@@ -120,10 +120,17 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--name", required=True, help="model name (file stem under --out-dir)")
     s.add_argument("--out-dir", default=str(config.MODELS_DIR))
     s.add_argument("--data-dir", default=None)
-    s.add_argument("--shift", type=float, default=0.0,
-                   help="union models: move the validation threshold by this many logits (batch 11's adopted shift)")
-    s.add_argument("--recipe", default=None, help="union models: the batch's name for this ensemble (ens_he2, ...)")
     s.set_defaults(target="helpers.modeling.ensemble:cli_ensemble")
+
+    s = sub.add_parser("ensemble-union", help="merge models of the whole union split into one shipped model folder: "
+                       "operating point on union validation, warning rule, union test predictions, ONNX export")
+    s.add_argument("models", nargs="+", help="two or more models/<name>/model.keras trained on the union split")
+    s.add_argument("--name", required=True, help="the model folder's name under --out-dir")
+    s.add_argument("--out-dir", default=str(config.MODELS_DIR))
+    s.add_argument("--shift", type=float, default=0.0,
+                   help="move the validation threshold by this many logits (a shift a batch adopted)")
+    s.add_argument("--recipe", default=None, help="the batch's name for this ensemble (ens_he2, ...)")
+    s.set_defaults(target="helpers.evaluation.cross_collection:cli_ensemble_union")
 
     s = sub.add_parser("calibrate", help="refit a model's temperature and choose flip test-time augmentation on val")
     s.add_argument("model", nargs="?", default=str(config.DEFAULT_MODEL))

@@ -342,6 +342,36 @@ def compute_chapter(v1: str | Path, shipped: str | Path, out: Path = BATCH4 / "c
     return res
 
 
+def ensemble_union(member_paths: list, name: str, out_dir: Path = config.MODELS_DIR, shift: float = 0.0,
+                   recipe: str | None = None) -> records.ModelFiles:
+    """Merge union models (modeling.ensemble.build_union) and add the per-collection metrics, as `run` does for
+    a trained one."""
+    from ..modeling.ensemble import build_union
+    from ..modeling.train_union import union_predictions_path
+
+    f = records.files(build_union(member_paths, name, out_dir=out_dir, shift=shift, recipe=recipe))
+    pred = pd.read_csv(union_predictions_path(f), keep_default_na=False)
+    thr = call_threshold(records.read(f.record))
+    records.update(f.record, metrics=metrics_by_collection(pred, thr=thr), warnings=warning_counts(pred, thr),
+                   leakfree_accuracy=in_dataset_accuracy(pred), call_threshold=thr)
+    return f
+
+
+def cli_ensemble_union(args) -> int:
+    import sys
+
+    from ..errors import ModelError
+
+    try:
+        f = ensemble_union(args.models, args.name, Path(args.out_dir), shift=args.shift, recipe=args.recipe)
+    except (ModelError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    m = records.read(f.record)["metrics"]["all"]
+    print(f"{f.name}: sensitivity {m['sensitivity']}, specificity {m['specificity']} -> {f.record.name}")
+    return 0
+
+
 def cli_train_union(args) -> int:
     import sys
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .. import config
+from ..modeling import operating_point
 from . import healthy_variety as hv
 from .cross_collection import read_batch
 
@@ -23,10 +24,7 @@ SHIFTS = (-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0)  # logits added to logit(thresh
 MEMBERS = {"ens_he2": ("he_sym", "he_bo_inv"), "ens_he3": ("he_sym", "he_bo_inv", "he_bo_inv_bal")}
 
 
-def shifted(t: float, d: float) -> float:
-    """The threshold on P(tumour) whose logit is logit(t) + d."""
-    z = np.log(t / (1 - t)) + d
-    return float(1 / (1 + np.exp(-z)))
+shifted = operating_point.shifted
 
 
 def runs11(runs10: list[dict] | None = None, runs11_: list[dict] | None = None) -> list[dict]:

@@ -18,7 +18,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from .. import config, records
 
@@ -148,13 +147,11 @@ def build_union(member_paths: list[str | Path], name: str, out_dir: str | Path =
     by `shift` logits, the shift chosen on held-out folds), the unfamiliar-scan rule, union test predictions plain
     and brain-only, the ONNX export, the per-collection metrics. Returns the record's path."""
     from ..data import union_split
-    from ..evaluation import cross_collection as xc
-    from ..evaluation.ensemble_transfer import shifted
     from . import familiarity, operating_point, partial_labels
     from .calibrate import probs_from_logits
     from .export import export_model
     from .predictor import load_model
-    from .train_union import logits_of, save_run, union_predictions_path, view_arrays
+    from .train_union import logits_of, save_run, view_arrays
 
     members = [load_model(p) for p in member_paths]
     first = members[0].meta
@@ -174,7 +171,7 @@ def build_union(member_paths: list[str | Path], name: str, out_dir: str | Path =
                                 va["collection"].to_numpy())
     if shift:
         op = {**op, "threshold_at_validation": op["threshold"], "shift": float(shift),
-              "threshold": round(shifted(op["threshold"], shift), 4),
+              "threshold": round(operating_point.shifted(op["threshold"], shift), 4),
               "chosen_on": op["chosen_on"] + f", then moved {shift:+g} logits (chosen on held-out folds, batch 11)"}
     fit_rows = tr.index.to_numpy()
     if len(fit_rows) > 4000:  # as train_union.train_fold
@@ -204,15 +201,11 @@ def build_union(member_paths: list[str | Path], name: str, out_dir: str | Path =
            "probs_brain_only": P_bo, "distance_brain_only": dist_bo}
     f = save_run(run, Path(out_dir), name, shipped=True)
     export_model(f.weights)
-    pred = pd.read_csv(union_predictions_path(f), keep_default_na=False)
-    thr = xc.call_threshold(records.read(f.record))
-    records.update(f.record, arch="ensemble", metrics=xc.metrics_by_collection(pred, thr=thr),
-                   warnings=xc.warning_counts(pred, thr), leakfree_accuracy=xc.in_dataset_accuracy(pred),
-                   call_threshold=thr,
-                   command="brain-mri ensemble " + " ".join(rel) + f" --name {name}"
+    records.update(f.record, arch="ensemble",
+                   command="brain-mri ensemble-union " + " ".join(rel) + f" --name {name}"
                    + (f" --recipe {recipe}" if recipe else "") + (f" --shift {shift:g}" if shift else ""))
     print(f"saved {f.weights.parent.name}/: {len(members)} members, {rec['params']:,} parameters, call at "
-          f"P(tumour) >= {thr}", flush=True)
+          f"P(tumour) >= {op['threshold']}", flush=True)
     return f.record
 
 
@@ -224,7 +217,8 @@ def cli_ensemble(args) -> int:
         from .predictor import load_model
 
         if load_model(args.models[0]).meta.get("data", {}).get("split") == "union":
-            build_union(args.models, args.name, out_dir=args.out_dir, shift=args.shift, recipe=args.recipe)
+            raise ValueError("union-split members are merged by `brain-mri ensemble-union` (it adds the "
+                             "per-collection metrics train-union records)")
         else:
             build(args.models, args.name, out_dir=args.out_dir, data_dir=args.data_dir)
     except (DataError, ModelError, ValueError, FileNotFoundError) as e:

@@ -100,6 +100,12 @@ def choose(logits: np.ndarray, masks: np.ndarray, collections) -> dict:
             "chosen_on": "union validation groups, every collection weighted equally"}
 
 
+def shifted(t: float, d: float) -> float:
+    """The threshold on P(tumour) whose logit is logit(t) + d (batch 11's threshold shift)."""
+    z = np.log(t / (1 - t)) + d
+    return float(1 / (1 + np.exp(-z)))
+
+
 def uncertain_band(abstain_threshold: float, call_threshold: float | None = None,
                    margin: float | None = None) -> tuple[float, float]:
     """P(tumour) strictly between these is "uncertain". With a margin (a batch-10 model: chosen on held-out

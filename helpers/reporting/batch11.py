@@ -11,8 +11,9 @@ from ..evaluation import cross_collection as xc
 from ..evaluation import ensemble_transfer as et
 from ..evaluation import healthy_variety as hv
 from .batch10 import union_block, validation_firing
-from .healthy_variety import (SOURCE_NAMES, _f, floors_markdown, loco_markdown, scores_markdown,
+from .healthy_variety import (SOURCE_NAMES, floors_markdown, loco_markdown, scores_markdown,
                               shipped_floors_markdown, union_markdown)
+from .healthy_variety import pct_or_na as _f
 
 ENSEMBLE_MODEL = "brain_tumor_hv_ens"
 CONTROL_MODEL = "brain_tumor_hv_long"

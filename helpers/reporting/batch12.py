@@ -12,7 +12,8 @@ from ..evaluation import ensemble_transfer as et
 from ..evaluation import healthy_variety as hv
 from . import batch11
 from .batch10 import union_block, validation_firing
-from .healthy_variety import _f, floors_markdown, loco_markdown, shipped_floors_markdown, union_markdown
+from .healthy_variety import floors_markdown, loco_markdown, shipped_floors_markdown, union_markdown
+from .healthy_variety import pct_or_na as _f
 
 PROC_MODEL = "brain_tumor_hv_proc"
 RECIPE_NAMES = {**batch11.RECIPE_NAMES, "he_sym_proc": "he_sym + procedural lesions"}

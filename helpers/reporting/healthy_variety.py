@@ -20,8 +20,12 @@ RECIPE_NAMES = {"he_sym": "healthy-extra in training (control)",
                 "he_bo_inv_bal": "+ collection-balanced weights"}
 
 
-def _f(v, digits: int = 1) -> str:
+def pct_or_na(v, digits: int = 1) -> str:
+    """pct, with "n/a" for None and NaN too."""
     return "n/a" if v is None or (isinstance(v, float) and np.isnan(v)) else pct(v, digits)
+
+
+_f = pct_or_na
 
 
 # ------------------------------------------------------------------------------------------------ computing
