@@ -74,3 +74,34 @@ def test_a_shift_that_only_one_fold_wants_is_not_trusted_there():
     assert res["chosen_per_fold"][FOLDS[2]] == 0.0
     assert res["nested_primary"] == pytest.approx(res["primary_at_0"]) and not res["adopted"]
     assert et.estimate_rows(runs, "he_sym", res)["shift"].eq(0.0).all()
+
+
+# ------------------------------------------------------------------ the committed results
+def _same(a, b):
+    import json
+
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
+def test_batch11_results_are_what_the_records_give():
+    from helpers.reporting import batch11
+
+    saved = batch11.results()
+    if saved is None:
+        pytest.fail("experiments/batch11_ensemble_transfer/results.json is committed: it must be found")
+    again = batch11.compute(with_models=False)
+    for key in ("choice", "decision", "scores", "shift", "floors_loco", "shipped"):
+        assert _same(saved[key], again[key]), key
+
+
+def test_batch12_results_name_the_model_that_ships():
+    from helpers import config
+    from helpers.reporting import batch12
+
+    saved = batch12.results()
+    if saved is None:
+        pytest.fail("experiments/batch12_procedural_lesions/results.json is committed: it must be found")
+    again = batch12.compute(with_models=False)
+    for key in ("choice", "decision", "scores", "floors_loco", "shipped"):
+        assert _same(saved[key], again[key]), key
+    assert config.DEFAULT_MODEL_NAME == saved["shipped"]  # README, CLI and dashboard name what the last batch chose

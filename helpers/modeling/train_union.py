@@ -235,7 +235,7 @@ def command_for(cfg: dict, folder: Path, name: str, shipped: bool) -> str:
     parts = [f"brain-mri train-union --recipe {cfg['recipe']}"]
     if cfg.get("fold"):
         parts.append(f"--fold {cfg['fold']}")
-    if cfg.get("epochs") != BASE["epochs"]:
+    if cfg.get("epochs", BASE["epochs"]) != BASE["epochs"]:
         parts.append(f"--epochs {cfg['epochs']}")
     if cfg.get("seed") != BASE["seed"]:
         parts.append(f"--seed {cfg['seed']}")

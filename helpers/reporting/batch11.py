@@ -10,7 +10,7 @@ from .. import config, records
 from ..evaluation import cross_collection as xc
 from ..evaluation import ensemble_transfer as et
 from ..evaluation import healthy_variety as hv
-from .batch10 import union_block, validation_firing
+from .batch10 import apply_warning, union_block, validation_firing
 from .healthy_variety import (SOURCE_NAMES, floors_markdown, loco_markdown, scores_markdown,
                               shipped_floors_markdown, union_markdown)
 from .healthy_variety import pct_or_na as _f
@@ -91,6 +91,10 @@ def compute(with_models: bool = True) -> dict:
            "candidates": cands, "shipped": shipped,
            "union": {c["name"]: union_block(c["name"]) for c in cands},
            "warning": warning_measure(runs, choice, shift, folder_of) if choice else {}}
+    for c in cands:  # PLAN.md: batch 10's warning rule, not chosen again, on every union model of this batch
+        if c["name"] != CONTROL_MODEL:
+            apply_warning(c["name"], *WARNING)
+    out["union"] = {c["name"]: union_block(c["name"]) for c in cands}
     if shipped:
         rule = records.read_json(config.MODELS_DIR / shipped / "familiarity.json")
         pred = pd.read_csv(config.MODELS_DIR / shipped / "union_predictions.csv", keep_default_na=False)

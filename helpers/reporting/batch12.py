@@ -12,7 +12,7 @@ from ..evaluation import ensemble_transfer as et
 from ..evaluation import healthy_variety as hv
 from . import batch11
 from .batch10 import union_block, validation_firing
-from .healthy_variety import floors_markdown, loco_markdown, shipped_floors_markdown, union_markdown
+from .healthy_variety import SOURCE_NAMES, floors_markdown, loco_markdown, shipped_floors_markdown, union_markdown
 from .healthy_variety import pct_or_na as _f
 
 PROC_MODEL = "brain_tumor_hv_proc"
@@ -111,3 +111,131 @@ def cli_procedural(args) -> int:
     print(f"wrote {et.RESULTS12.relative_to(config.PROJ_ROOT).as_posix()} and RESULTS.md: choice {res['choice']}, "
           f"shipped {res['shipped']}")
     return 0
+
+
+# ------------------------------------------------------------------------------------ the shipped model in words
+CARD_RECIPES = ("ens_he2", "ens_he3", "he_sym_proc")  # union models whose card is this module's
+
+
+def _estimate_markdown(res: dict) -> str:
+    """The LOCO estimate of what ships (chosen recipe, mean of seeds): plain view per source."""
+    est = pd.DataFrame(res.get("estimate", []))
+    if est.empty:
+        return "(no LOCO estimate)"
+    return loco_markdown({"loco": est.to_dict("records")}, names=RECIPE_NAMES)
+
+
+def model_card(name: str) -> str | None:
+    """MODEL_CARD.md of a batch-11/12 union model (an ensemble of recipes, or he_sym_proc)."""
+    from ..formatting import duration
+
+    rec = records.read(config.MODELS_DIR, name)
+    if not rec or rec.get("config", {}).get("recipe") not in CARD_RECIPES:
+        return None
+    res = results() or {}
+    r11 = batch11.results() or {}
+    cfg, op = rec["config"], rec.get("operating_point") or {}
+    u = (res.get("union") or {}).get(name) or (r11.get("union") or {}).get(name) or {}
+    shipped = name == config.DEFAULT_MODEL_NAME
+    w = res.get("warning") or {}
+    out = [f"# Model card: `{name}`", "",
+           "Brain MRI slice → calibrated probabilities of glioma, meningioma, no tumour and pituitary tumour, and "
+           "P(tumour) = their three tumour classes summed. "
+           + ("The model `brain-mri predict` and the dashboard use. " if shipped else
+              f"Not the shipped model (`{config.DEFAULT_MODEL_NAME}` is). ")
+           + "A research artefact, not a medical device: it has never been validated on patients.", "", "## Training", ""]
+    if rec.get("members"):
+        out += [f"`{cfg['recipe']}` ({RECIPE_NAMES.get(cfg['recipe'], '')}; "
+                "`experiments/batch11_ensemble_transfer/PLAN.md`): the logit mean of "
+                f"{len(rec['members'])} networks trained on union split v2 with different recipes, merged by "
+                "`brain-mri ensemble-union` into one Keras model (its `last_conv` is the members' feature maps side by "
+                f"side, so Grad-CAM explains the ensemble); {rec['params']:,} parameters, "
+                f"{duration(rec['train_wall_s'])} of training on a 2-core CPU in all:", ""]
+        out += [f"- `{m['name']}`: recipe `{m['recipe']}`, {m['epochs_run']} epochs, validation equal-weight score "
+                f"{_f(m.get('val_score'))}" for m in rec["members"]]
+        out.append("")
+    else:
+        c = rec["config"]
+        out += [f"Recipe `{c['recipe']}` ({RECIPE_NAMES.get(c['recipe'], '')}; "
+                "`experiments/batch12_procedural_lesions/PLAN.md`): `resnet_small` width "
+                f"{c['model_kwargs']['width']} with the asymmetry channel, {c['img_size']} px, {rec['epochs_run']} "
+                f"epochs, seed {c['seed']}; {rec['params']:,} parameters; {duration(rec['train_wall_s'])} on a 2-core "
+                f"CPU. Training counts: " + "; ".join(f"{k} {v:,}" for k, v in sorted(rec['data']['train_counts'].items()))
+                + ".", ""]
+    out += [f"Operating point ({op.get('chosen_on', 'n/a')}): temperature {op.get('temperature', float('nan')):.3f}, "
+            f"**tumour call at P(tumour) ≥ {op.get('threshold', float('nan')):.2f}**.", "",
+            "## Results on pictures it never saw", ""]
+    if u:
+        out += [union_markdown(u), ""]
+    out += ["**On a collection nobody has shown it** (leave-sources-out runs of the same recipe, 10 epochs per "
+            "member, each held-out source at the run's own operating point, mean of seeds 42 and 7; what to expect on "
+            "a new collection):", "", _estimate_markdown(res if res.get("choice") == cfg["recipe"] else r11), "",
+            "## Warnings the predictions carry", ""]
+    if w.get("missed"):
+        out.append(f"An \"unfamiliar scan\" warning beyond the {w['quantile']:.0%} quantile of validation slices' "
+                   f"feature distance, and the call \"uncertain\" within {w['margin']:g} logits of the call threshold "
+                   f"(batch 10's rule): on held-out collections they flag {w['missed_flagged']} of {w['missed']} missed "
+                   f"tumours ({_f(w.get('share'))}); on familiar union test slices they fire on "
+                   f"{_f(w.get('familiar_firing'))}.")
+    out += ["No verdict is given for colour pictures, for pictures the pixel checks find unlike any MRI slice, or for "
+            "pictures farther from the training slices than any held-out MRI slice came.", "", "## What it lacks", "",
+            "- Tumour types outside the four classes (metastases, schwannomas, ...) are not in training; read P(tumour) "
+            "for them, never the type.",
+            "- Diffusion-weighted (DWI) slices are all healthy in training; real skull-stripped slices are not in "
+            "training at all (the brain-only augmentation of one member stands in for them).",
+            "- 2-D slices at 128 px; one slice says nothing about the rest of the scan.", "",
+            f"Reproduce: `{rec.get('command', '')}` (needs the four collections; `make data`)."]
+    return "\n".join(out) + "\n"
+
+
+def readme_lines(res: dict | None = None) -> list[str]:
+    """The README's first-screen bullets when the shipped model is a batch-11/12 model."""
+    res = res or results() or {}
+    name = config.DEFAULT_MODEL_NAME
+    u = (res.get("union") or {}).get(name)
+    if not u:
+        return []
+    rec = records.read(config.MODELS_DIR, name) or {}
+    per = {k: v for k, v in u["metrics"].items() if k != "all"}
+    what = (f"the logit mean of {len(rec['members'])} networks ({', '.join(m['recipe'] for m in rec['members'])})"
+            if rec.get("members") else f"recipe `{rec.get('config', {}).get('recipe')}`")
+    lines = [f"The shipped model `{name}` (`brain-mri predict`, the dashboard) is {what}, trained on all "
+             f"{len(per)} collections; calling tumour at P(tumour) ≥ {u['threshold']:.2f} (chosen on validation with "
+             "every collection weighted equally), on their held-out groups it finds "
+             + ", ".join(f"{_f(m['sensitivity'])} of {c} tumours" for c, m in per.items() if m["n_tumour"])
+             + " and calls " + ", ".join(f"{_f(m['specificity'])} of {c} healthy slices healthy"
+                                          for c, m in per.items() if m["n_healthy"]) + "."]
+    est = pd.DataFrame(res.get("estimate", []))
+    if len(est):
+        g = est[est["view"] == "plain"].groupby("source")[["sensitivity", "specificity"]].mean()
+        parts = []
+        for s in hv.union_split.FOLDS:
+            if s in g.index:
+                m = g.loc[s]
+                bits = [f"sensitivity {_f(m['sensitivity'])}" if not pd.isna(m["sensitivity"]) else None,
+                        f"specificity {_f(m['specificity'])}" if not pd.isna(m["specificity"]) else None]
+                parts.append(f"{SOURCE_NAMES.get(s, s)}: " + ", ".join(b for b in bits if b))
+        w = res.get("warning") or {}
+        lines.append("On a collection it never saw, **expect less** (leave sources out, the same recipe, mean of "
+                     f"{est['seed'].nunique()} seeds): " + "; ".join(parts) + "."
+                     + (f" The \"unfamiliar scan\" warning and the uncertain band flagged {_f(w.get('share'))} of the "
+                        "missed tumours there (chapter 05, section 8)." if w.get("missed") else ""))
+    if u.get("leakfree_accuracy") is not None:
+        lines.append(f"In-dataset (Kaggle leak-free test, {u['leakfree_n']:,} images of union split v2) 4-class "
+                     f"accuracy: {_f(u['leakfree_accuracy'])}; tumour sensitivity {_f(u['leakfree_tumour_sensitivity'])}.")
+    return lines
+
+
+def summary_lines(res: dict | None = None) -> list[str]:
+    """Bullets for the conclusions: batch 11's and batch 12's decisions and what ships."""
+    res = res or results() or {}
+    out = batch11.summary_lines()
+    if res.get("choice"):
+        out.append(f"Batch 12 (procedural lesions) against `{res['incumbent']}`: {res['decision']}. "
+                   f"Shipped: `{res['shipped']}`.")
+        fl = res.get("floors_loco", [])
+        if fl:
+            miss = [f["floor"] for f in fl if f["met"] is False]
+            out.append(f"Leave-sources-out floors for what ships: {sum(bool(f['met']) for f in fl)} of {len(fl)} met"
+                       + (f"; not met: {', '.join(miss)}" if miss else "") + ".")
+    return out

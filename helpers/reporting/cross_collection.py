@@ -244,6 +244,10 @@ def model_card(name: str = config.DEFAULT_MODEL_NAME) -> str | None:
 
     if rec["config"].get("recipe") in healthy_variety.hv.RECIPES10:  # batch 10's models: their own card
         return healthy_variety.model_card(name)
+    from . import batch12
+
+    if rec["config"].get("recipe") in batch12.CARD_RECIPES:  # batches 11-12: theirs
+        return batch12.model_card(name)
     cfg, data = rec["config"], rec["data"]
     loco = all_loco()
     mine = loco[loco["recipe"] == cfg["recipe"]]
@@ -323,6 +327,10 @@ def readme_lines() -> list[str]:
 
     if shipped and shipped.get("config", {}).get("recipe") in healthy_variety.hv.RECIPES10:
         return healthy_variety.readme_lines()
+    from . import batch12
+
+    if shipped and shipped.get("config", {}).get("recipe") in batch12.CARD_RECIPES:
+        return batch12.readme_lines()
     loco = all_loco()
     if not shipped or not shipped.get("metrics") or not len(loco):
         return []
