@@ -22,7 +22,7 @@ import numpy as np
 from .. import config, records
 
 
-def _feature_tensor(model):
+def _feature_tensor(model, prefix: str = ""):
     """The tensor a member's head pools: input of its only GlobalAveragePooling2D, which must feed the Dense
     "logits" layer through nothing but Dropout (otherwise averaging the heads would not be exact)."""
     from keras import layers
@@ -31,7 +31,7 @@ def _feature_tensor(model):
     if len(pools) != 1:
         raise ValueError(f"{model.name}: an ensemble member needs exactly one global average pooling layer")
     try:
-        head = model.get_layer("logits")
+        head = model.get_layer(prefix + "logits")
     except ValueError:
         raise ValueError(f"{model.name}: an ensemble member needs a Dense layer named 'logits'") from None
     if not isinstance(head, layers.Dense) or head.activation.__name__ != "linear":
@@ -43,6 +43,25 @@ def _feature_tensor(model):
             raise ValueError(f"{model.name}: only Dropout may sit between its pooling and its 'logits' layer")
         t = layer.input
     return pools[0].input
+
+
+MEMBER_PREFIX = "m{}_"  # member i's layers are renamed m<i>_<name> in the merged graph
+
+
+def _flat_copy(model, i: int, inp):
+    """Member `model` rebuilt on the tensor `inp` with its own weights and every layer renamed m<i>_<name>: its
+    layers become layers of the merged graph (not a nested model), so Grad-CAM can read each member's finer maps
+    (explain.target_tensors) on the path to the merged logits."""
+    import keras
+
+    def clone(layer):
+        cfg = layer.get_config()
+        cfg["name"] = MEMBER_PREFIX.format(i) + layer.name
+        return layer.__class__.from_config(cfg)
+
+    copy = keras.models.clone_model(model, input_tensors=inp, clone_function=clone)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def merge(models: list, name: str = "ensemble"):
@@ -58,8 +77,10 @@ def merge(models: list, name: str = "ensemble"):
         if tuple(m.input_shape[1:]) != shape or int(m.get_layer("logits").units) != k:
             raise ValueError(f"{m.name}: input {m.input_shape[1:]} / {m.get_layer('logits').units} classes differ "
                              f"from the first member's {shape} / {k}")
+    for m in models:
+        _feature_tensor(m)  # refuses a head that is not pooling + (Dropout) + linear Dense
     inp = keras.Input(shape, name="image")
-    feats = [keras.Model(m.inputs, _feature_tensor(m), name=f"member_{i}")(inp) for i, m in enumerate(models)]
+    feats = [_feature_tensor(_flat_copy(m, i, inp), MEMBER_PREFIX.format(i)) for i, m in enumerate(models)]
     x = layers.Concatenate(name="last_conv")(feats)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     out = layers.Dense(k, name="logits")(x)

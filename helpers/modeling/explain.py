@@ -7,6 +7,8 @@ sanity check, never as a segmentation.
 """
 from __future__ import annotations
 
+import re
+
 import threading
 import weakref
 
@@ -21,8 +23,8 @@ TUMOUR = -2
 # Which maps are weighed: None = "last_conv" (4x4 at 128 px in resnet_small), or an int g = the last layer whose maps
 # are g x g (models without such maps use last_conv). The default was chosen on validation outlines
 # (experiments/batch7_symmetry/PLAN.md, addendum; gradcam_variants.json beside it), made again for each model that
-# ships: for brain_tumor_hv_long (batch 10) the type logit on the 16x16 maps (brain_tumor_xc_sym's choice, P(tumour)
-# on 8x8, is kept in gradcam_variants.brain_tumor_xc_sym.json).
+# ships: for brain_tumor_hv_long (batch 10) and the ensemble brain_tumor_hv_ens (batch 11, its members' 16x16 maps
+# side by side) the type logit on the 16x16 maps (earlier models' files: gradcam_variants.<model>.json).
 GRID: int | None = 16
 # What a tumour call's heat map explains: "type" (the most likely tumour type's logit) or "p_tumour" (TUMOUR).
 TARGET = "type"
@@ -67,6 +69,25 @@ def target_tensor(model, grid: int | None = None):
     return out
 
 
+_MEMBER = re.compile(r"^m(\d+)_")  # modeling.ensemble.MEMBER_PREFIX: a merged ensemble's member layers
+
+
+def target_tensors(model, grid: int | None = None) -> list:
+    """The maps Grad-CAM weighs, as a list: [target_tensor] for one network; for a merged ensemble on a finer
+    grid, each member's last g x g maps (all on the path to the merged logits). Their channels, weighted by their
+    own gradients, sum to the ensemble's map: Grad-CAM of the mean logit over the members' maps side by side."""
+    if grid is not None:
+        groups: dict[str, list] = {}
+        for ly in model.layers:
+            m = _MEMBER.match(ly.name)
+            out = getattr(ly, "output", None)
+            if m and len(getattr(out, "shape", ())) == 4 and out.shape[1] == grid == out.shape[2]:
+                groups.setdefault(m.group(1), []).append(out)
+        if len(groups) > 1:
+            return [v[-1] for _, v in sorted(groups.items(), key=lambda kv: int(kv[0]))]
+    return [target_tensor(model, grid)]
+
+
 def resolve_grid(model, grid: int | None | str = "default") -> int | None:
     """The grid Grad-CAM uses on `model`: "default" is GRID where the model has maps of that size, else None
     (last_conv)."""
@@ -88,7 +109,8 @@ def _gradcam_fn(model, grid: int | None | str = None):
     from .. import config
 
     key, grid = grid, resolve_grid(model, grid)
-    sub = keras.Model(model.inputs, [target_tensor(model, grid), model.outputs[0]], name=f"{model.name}_gradcam")
+    targets = target_tensors(model, grid)
+    sub = keras.Model(model.inputs, [*targets, model.outputs[0]], name=f"{model.name}_gradcam")
     s = int(model.input_shape[1])
     n_cls = int(model.outputs[0].shape[-1])
     # P(tumour) log-odds needs the project's 4 classes; other heads (tests' toy models) fall back to the argmax
@@ -98,16 +120,20 @@ def _gradcam_fn(model, grid: int | None | str = None):
     @tf.function(input_signature=[tf.TensorSpec([1, s, s, 1], tf.float32), tf.TensorSpec([], tf.int32)])
     def fn(x, k):
         with tf.GradientTape() as tape:
-            acts, logits = sub(x, training=False)
-            tape.watch(acts)
+            out = sub(x, training=False)
+            acts, logits = list(out[:-1]), out[-1]
+            for a in acts:
+                tape.watch(a)
             top = tf.argmax(logits[0], output_type=tf.int32)
             score = tf.gather(logits[0], tf.where(k < 0, top, k))  # -1: the predicted class
             if tumour is not None:
                 odds = tf.reduce_logsumexp(tf.gather(logits[0], tumour[0])) - logits[0][tumour[1]]
                 score = tf.where(tf.equal(k, TUMOUR), odds, score)
         grads = tape.gradient(score, acts)
-        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)  # (1, 1, 1, C): channel importance
-        cam = tf.nn.relu(tf.reduce_sum(acts * weights, axis=-1, keepdims=True))
+        # (1, 1, 1, C) channel importance per map; an ensemble's members' maps are weighed side by side
+        cam = tf.add_n([tf.reduce_sum(a * tf.reduce_mean(g, axis=(1, 2), keepdims=True), axis=-1, keepdims=True)
+                        for a, g in zip(acts, grads)])
+        cam = tf.nn.relu(cam)
         cam = tf.image.resize(cam, (s, s), method="bilinear")[0, :, :, 0]
         top = tf.reduce_max(cam)
         cam = tf.where(top > 0, cam / tf.maximum(top, 1e-12), tf.zeros_like(cam))

@@ -44,11 +44,12 @@ def graph_function(model, grid: int | None | str = "default"):
     import keras
     import tensorflow as tf
 
-    from .explain import resolve_grid, target_tensor
+    from .explain import resolve_grid, target_tensors
 
     grid = resolve_grid(model, grid)
     pool = next((ly for ly in model.layers if type(ly).__name__ == "GlobalAveragePooling2D"), None)
-    outs = [model.outputs[0], target_tensor(model, grid)] + ([pool.output] if pool is not None else [])
+    targets = target_tensors(model, grid)  # one network: one; a merged ensemble: each member's maps
+    outs = [model.outputs[0], *targets] + ([pool.output] if pool is not None else [])
     sub = keras.Model(model.inputs, outs, name=f"{model.name}_export")
     s, n_cls = int(model.input_shape[1]), int(model.outputs[0].shape[-1])
     eye = tf.eye(n_cls)
@@ -57,14 +58,17 @@ def graph_function(model, grid: int | None | str = "default"):
     def fn(x):
         with tf.GradientTape(persistent=True) as tape:
             out = sub(x, training=False)
-            logits, maps = out[0], out[1]
-            tape.watch(maps)
+            logits, maps = out[0], list(out[1:1 + len(targets)])
+            for m in maps:
+                tape.watch(m)
             # a product with a one-hot row, not logits[:, k]: slicing's gradient (StridedSliceGrad) has no ONNX form
             scores = [tf.reduce_sum(logits * eye[k]) for k in range(n_cls)]
-        grads = tf.stack([tf.reduce_mean(tape.gradient(sc, maps), axis=(1, 2)) for sc in scores], axis=1)
-        res = {"logits": logits, "cam_maps": maps, "cam_grads": grads}
+        # several maps (an ensemble's members) are the channels of one map side by side, gradients alike
+        grads = tf.stack([tf.concat([tf.reduce_mean(g, axis=(1, 2)) for g in tape.gradient(sc, maps)], axis=-1)
+                          for sc in scores], axis=1)
+        res = {"logits": logits, "cam_maps": tf.concat(maps, axis=-1), "cam_grads": grads}
         if pool is not None:
-            res["features"] = out[2]
+            res["features"] = out[1 + len(targets)]
         return res
 
     return fn, grid
