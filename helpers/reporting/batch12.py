@@ -12,7 +12,8 @@ from ..evaluation import ensemble_transfer as et
 from ..evaluation import healthy_variety as hv
 from . import batch11
 from .batch10 import union_block, validation_firing
-from .healthy_variety import SOURCE_NAMES, floors_markdown, loco_markdown, shipped_floors_markdown, union_markdown
+from .healthy_variety import (SOURCE_NAMES, floors_markdown, loco_markdown, shipped_floors,
+                              shipped_floors_markdown, union_markdown)
 from .healthy_variety import pct_or_na as _f
 
 PROC_MODEL = "brain_tumor_hv_proc"
@@ -234,8 +235,13 @@ def summary_lines(res: dict | None = None) -> list[str]:
         out.append(f"Batch 12 (procedural lesions) against `{res['incumbent']}`: {res['decision']}. "
                    f"Shipped: `{res['shipped']}`.")
         fl = res.get("floors_loco", [])
-        if fl:
+        if fl and res["choice"] != res["incumbent"]:  # else batch 11's line above already says it
             miss = [f["floor"] for f in fl if f["met"] is False]
             out.append(f"Leave-sources-out floors for what ships: {sum(bool(f['met']) for f in fl)} of {len(fl)} met"
                        + (f"; not met: {', '.join(miss)}" if miss else "") + ".")
+        sf = shipped_floors(res)
+        if sf:
+            miss = [f["floor"] for f in sf if f["met"] is False]
+            out.append(f"Shipped model `{res['shipped']}` on the union test groups: {sum(bool(f['met']) for f in sf)} "
+                       f"of {len(sf)} floors met" + (f"; not met: {', '.join(miss)}" if miss else "") + ".")
     return out

@@ -220,8 +220,9 @@ def summary_markdown(loco: pd.DataFrame, shipped: dict, ch: dict | None) -> str:
     if spread:
         out.append(f"- **One seed is not enough to rank recipes**: {spread}")
     for col, m in f["per_collection"].items():
-        out.append(f"- Shipped model, held-out groups of **{col}**: sensitivity {fmt('sensitivity', m['sensitivity'])} "
-                   f"(target 95%: {_met(m['sensitivity'] is not None and m['sensitivity'] >= 0.95)}), specificity "
+        sens = ("n/a (no tumours)" if m["sensitivity"] is None else
+                f"{fmt('sensitivity', m['sensitivity'])} (target 95%: {_met(m['sensitivity'] >= 0.95)})")
+        out.append(f"- Shipped model, held-out groups of **{col}**: sensitivity {sens}, specificity "
                    f"{fmt('specificity', m['specificity'])}, ECE {fmt('ece', m['ece'])} (target 2%: {_met(m['ece'] <= 0.02)}).")
     if f["leakfree_accuracy"] is not None:
         out.append(f"- In-dataset 4-class accuracy on the leak-free test images: {fmt('accuracy', f['leakfree_accuracy'])} "

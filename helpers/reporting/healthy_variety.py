@@ -315,7 +315,7 @@ def summary_lines(res: dict | None = None) -> list[str]:
     sf = shipped_floors(res)
     if sf:
         miss = [f["floor"] for f in sf if f["met"] is False]
-        out.append(f"Shipped model `{res.get('shipped')}` on the union test groups: {sum(bool(f['met']) for f in sf)} "
+        out.append(f"Batch 10's model `{res.get('shipped')}` on the union test groups: {sum(bool(f['met']) for f in sf)} "
                    f"of {len(sf)} floors met" + (f"; not met: {', '.join(miss)}" if miss else "") + ".")
     w = (res.get("warning") or {}).get("choice")
     if w:
