@@ -105,3 +105,14 @@ def test_batch12_results_name_the_model_that_ships():
     for key in ("choice", "decision", "scores", "floors_loco", "shipped"):
         assert _same(saved[key], again[key]), key
     assert config.DEFAULT_MODEL_NAME == saved["shipped"]  # README, CLI and dashboard name what the last batch chose
+
+
+def test_batch13_results_are_what_the_records_give():
+    from helpers.reporting import batch12
+
+    saved = batch12.results13()
+    if saved is None:
+        pytest.fail("experiments/batch13_ensemble_proc/results.json is committed: it must be found")
+    again = batch12.compute13()
+    for key in ("choice", "decision", "scores", "shipped"):
+        assert _same(saved[key], again[key]), key

@@ -239,9 +239,46 @@ def summary_lines(res: dict | None = None) -> list[str]:
             miss = [f["floor"] for f in fl if f["met"] is False]
             out.append(f"Leave-sources-out floors for what ships: {sum(bool(f['met']) for f in fl)} of {len(fl)} met"
                        + (f"; not met: {', '.join(miss)}" if miss else "") + ".")
+        r13 = results13()
+        if r13:
+            out.append(f"Batch 13 (batch 12's model as a third ensemble member): {r13['decision']}.")
         sf = shipped_floors(res)
         if sf:
             miss = [f["floor"] for f in sf if f["met"] is False]
             out.append(f"Shipped model `{res['shipped']}` on the union test groups: {sum(bool(f['met']) for f in sf)} "
                        f"of {len(sf)} floors met" + (f"; not met: {', '.join(miss)}" if miss else "") + ".")
     return out
+
+
+# ------------------------------------------------------------------------------------------------ batch 13
+RECIPE_NAMES[et.ENS_PROC] = "ensemble he_sym + he_bo_inv + he_sym_proc"
+
+
+def results13() -> dict | None:
+    return records.read_json(et.RESULTS13)
+
+
+def compute13() -> dict:
+    """Batch 13 (experiments/batch13_ensemble_proc/PLAN.md): ens_he2p against ens_he2, from the records."""
+    incumbent = (results() or {}).get("choice") or "ens_he2"
+    runs = [r for r in et.runs11() if r["config"].get("recipe") == incumbent] + xc.read_batch(et.BATCH13)
+    lo = et.loco(runs)
+    choice, note = et.decide13(runs, incumbent)
+    return records.jsonable({"incumbent": incumbent, "loco": lo.to_dict("records"),
+                             "scores": et.primary_scores(lo).to_dict("records"), "choice": choice, "decision": note,
+                             "shipped": (results() or {}).get("shipped") if choice == incumbent else None})
+
+
+def results13_markdown(res: dict | None = None) -> str:
+    res = res or results13() or {}
+    sc = pd.DataFrame(res.get("scores", []))
+    lines = ["| recipe | primary score (16 numbers, mean of complete seeds) | per seed |", "|---|---|---|"]
+    for _, r in sc.iterrows():
+        per = ", ".join(f"seed {k}: {_f(v)}" for k, v in r["per_seed"].items())
+        lines.append(f"| `{r['recipe']}` {RECIPE_NAMES.get(r['recipe'], '')} | {_f(r['primary'])} | {per} |")
+    return "\n".join(["# Batch 13: the procedural-lesion model as a third ensemble member — results (written by "
+                      "`python experiments/batch13_ensemble_proc/results.py` from the run records)", "",
+                      "Plan: `experiments/batch13_ensemble_proc/PLAN.md`.", "",
+                      "## Every evaluation: held-out sources, plain and brain-only view", "",
+                      loco_markdown(res, names=RECIPE_NAMES), "", "## Scores and decision", "", "\n".join(lines), "",
+                      f"Decision: **`{res.get('choice')}`**. {res.get('decision', '')}", ""]) + "\n"
