@@ -99,7 +99,12 @@ def find(folder: str | Path, experiments: bool | None = None) -> list[ModelFiles
     return sorted(found, key=lambda f: f.name)
 
 
+NOT_RECORDS = (".familiarity.json", "results.json")  # a run's warning rule (megabytes) and a batch's results
+
+
 def _holds_run_record(path: Path) -> bool:
+    if path.name.endswith(NOT_RECORDS):  # never parsed to find out: the Models tab lists records on every page
+        return False
     try:
         return is_run_record(read_json(path))
     except (OSError, ValueError):

@@ -203,6 +203,7 @@ def build_union(member_paths: list[str | Path], name: str, out_dir: str | Path =
     P, P_bo = (probs_from_logits(logits_of(model, A), op["temperature"]) for A in (X[te.index], V))
     dist, dist_bo = (familiarity.score(rule, familiarity.features(model, A)) for A in (X[te.index], V))
     secs = sum(float(p.meta.get("train_wall_s") or 0) for p in members)
+    images = sum(float(p.meta.get("train_images_per_s") or 0) * float(p.meta.get("train_wall_s") or 0) for p in members)
     rel = [os.path.relpath(Path(p).resolve(), config.PROJ_ROOT) if Path(p).resolve().is_relative_to(config.PROJ_ROOT)
            else Path(p).name for p in member_paths]
     cfg = {"arch": "ensemble", "recipe": recipe or "ensemble", "fold": None, "split": "union",
@@ -211,8 +212,10 @@ def build_union(member_paths: list[str | Path], name: str, out_dir: str | Path =
     rec = {"config": cfg, "temperature": op["temperature"], "tta": None, "operating_point": op,
            "params": int(model.count_params()), "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "train_wall_s": round(secs, 1), "epochs_run": "+".join(str(p.meta.get("epochs_run", "?")) for p in members),
+           "train_images_per_s": round(images / secs, 1) if secs else None,
            "history": {},
-           "members": [{"name": p.name, "recipe": p.meta["config"].get("recipe"), "keras_sha256": p.meta["keras_sha256"],
+           "members": [{"name": p.name, "recipe": p.meta["config"].get("recipe"), "config": p.meta.get("config"),
+                        "keras_sha256": p.meta["keras_sha256"],
                         "epochs_run": p.meta.get("epochs_run"), "train_wall_s": p.meta.get("train_wall_s"),
                         "val_score": (p.meta.get("operating_point") or {}).get("val_score")} for p in members],
            "data": {k: v for k, v in first["data"].items() if k not in ("train_counts", "brain_only_p")}
