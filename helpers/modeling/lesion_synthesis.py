@@ -164,3 +164,28 @@ def procedural_many(hosts: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.nd
             idx.append(i)
     shape = (0,) + tuple(hosts.shape[1:])
     return (np.stack(out) if out else np.zeros(shape, np.uint8)), np.asarray(idx, int)
+
+
+def small_spots(host: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    """`host` with 3-10 small bright spots (radius 1.5-4 px at 128 px) inside its brain, the look of
+    multiple-sclerosis plaques or small vessel disease on T2/FLAIR: tumour-free findings. Batch 14 gives them the
+    healthy label beside the procedural masses, so "a synthetic bright spot" is no cue and size is."""
+    brain = _brain(host)
+    if int(brain.sum()) < MIN_BRAIN_PX:
+        return None
+    tissue = host[brain].astype(np.float32)
+    hi = np.percentile(tissue, [92, 99.5])
+    inner = ndimage.binary_erosion(brain, iterations=4)
+    cy, cx = np.nonzero(inner)
+    if not len(cy):
+        return None
+    s = host.shape[0]
+    yy, xx = np.mgrid[:s, :s]
+    out = host.astype(np.float32)
+    for _ in range(int(rng.integers(3, 11))):
+        k = rng.integers(len(cy))
+        r = rng.uniform(1.5, 4.0)
+        d = np.hypot((yy - cy[k]) / rng.uniform(0.6, 1.4), (xx - cx[k]) / rng.uniform(0.6, 1.4))
+        alpha = np.clip(1.5 - d / r, 0, 1) * inner
+        out = out * (1 - alpha) + rng.uniform(hi[0], hi[1]) * alpha
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)

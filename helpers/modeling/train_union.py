@@ -39,6 +39,9 @@ RECIPES: dict[str, dict] = {
     # batch 12 (experiments/batch12_procedural_lesions/PLAN.md): he_sym + procedural masses in healthy slices
     "he_sym_proc": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
                     "procedural": 0.5},
+    # batch 14 (experiments/batch14_spots/PLAN.md): + small bright tumour-free spots labelled healthy
+    "he_sym_proc2": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
+                     "procedural": 0.5, "spots": 0.3},
 }
 BASE = {"arch": "resnet_small", "img_size": config.IMG_SIZE, "epochs": 10, "batch_size": 64, "lr": 3e-3,
         "weight_decay": 0.05, "warmup_epochs": 1, "label_smoothing": 0.1, "seed": config.SEED, "width": 16}
@@ -50,7 +53,7 @@ def config_for(recipe: str, fold: str | None = None, **overrides) -> dict:
     r = RECIPES[recipe]
     cfg = {**BASE, **overrides, "recipe": recipe, "fold": fold, "split": "union", "jpeg_p": r["jpeg_p"],
            "balance": r["balance"], "synth": bool(r.get("synth")), "collections": r["collections"]}
-    for k in ("brain_only", "invert", "procedural"):  # only when asked, so the records of earlier recipes keep their exact config
+    for k in ("brain_only", "invert", "procedural", "spots"):  # only when asked, so the records of earlier recipes keep their exact config
         if r.get(k):
             cfg[k] = r[k]
     cfg["model_kwargs"] = {"width": cfg.pop("width"), "stem_pool": True, "augment_layer": r["augment_layer"]}
@@ -82,6 +85,16 @@ def training_set(u: union_split.Union, X: np.ndarray, tr: pd.DataFrame, cfg: dic
         labels += ["tumour"] * len(S)
         cols += ["synthetic"] * len(S)
         counts["synthetic/tumour"] = len(S)
+    if cfg.get("spots"):  # batch 14: small bright tumour-free spots, labelled healthy, in other healthy slices
+        hosts = tr.index[(tr["label"] == config.NO_TUMOUR).to_numpy()].to_numpy()
+        rng = np.random.default_rng(2000 + seed + int(cfg["seed"]))
+        hosts = np.sort(rng.choice(hosts, int(round(cfg["spots"] * len(hosts))), replace=False))
+        out = [lesion_synthesis.small_spots(h, rng) for h in X[hosts]]
+        S = np.stack([o for o in out if o is not None]) if any(o is not None for o in out) else X[:0]
+        Xtr = np.concatenate([Xtr, S])
+        labels += [config.NO_TUMOUR] * len(S)
+        cols += ["synthetic"] * len(S)
+        counts["synthetic/notumor"] = len(S)
     W = partial_labels.balance_weights(labels, cols, cfg["balance"])
     return Xtr, partial_labels.label_masks(labels), W, counts
 
