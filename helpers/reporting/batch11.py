@@ -12,7 +12,7 @@ from ..evaluation import ensemble_transfer as et
 from ..evaluation import healthy_variety as hv
 from .batch10 import apply_warning, union_block, validation_firing
 from .healthy_variety import (SOURCE_NAMES, floors_markdown, loco_markdown, scores_markdown,
-                              shipped_floors_markdown, union_markdown)
+                              shipped_floors_markdown, union_markdown, warning_markdown)
 from .healthy_variety import pct_or_na as _f
 
 ENSEMBLE_MODEL = "brain_tumor_hv_ens"
@@ -46,10 +46,17 @@ def shipped_choice(choice: str | None) -> tuple[str | None, list[dict]]:
     return (ENSEMBLE_MODEL if ok and by[ENSEMBLE_MODEL]["recipe"] == choice else CONTROL_MODEL), cands
 
 
-def warning_measure(runs: list[dict], recipe: str, shift: dict, folder_of) -> dict:
-    """Batch 10's warning (quantile 0.97, margin 1.5) on the chosen recipe's LOCO runs at the thresholds of the
-    estimate (each fold's nested shift if one is adopted): missed tumours flagged, per seed."""
-    q, m = WARNING
+def applied_warning(res: dict | None) -> tuple[float, float]:
+    """The (quantile, margin) the shipped model carries: amendment 1's choice where one was made, else batch 10's."""
+    c = ((res or {}).get("warning_rechosen") or {}).get("choice")
+    return (float(c["quantile"]), float(c["margin"])) if c else WARNING
+
+
+def warning_measure(runs: list[dict], recipe: str, shift: dict, folder_of,
+                    rule: tuple[float, float] = WARNING) -> dict:
+    """A warning rule (quantile, margin) on the chosen recipe's LOCO runs at the thresholds of the estimate (each
+    fold's nested shift if one is adopted): missed tumours flagged, per seed."""
+    q, m = rule
     per = shift.get("chosen_per_fold", {}) if shift.get("adopted") else {}
     out = {}
     for r in runs:
@@ -71,6 +78,21 @@ def warning_measure(runs: list[dict], recipe: str, shift: dict, folder_of) -> di
     tot_f = sum(v["missed_flagged"] for v in out.values())
     return {"quantile": q, "margin": m, "per_seed": out, "missed": tot_m, "missed_flagged": tot_f,
             "share": tot_f / tot_m if tot_m else None}
+
+
+def rechoose_warning(runs: list[dict], recipe: str, shipped: str, folder_of, with_models: bool, prev: dict) -> dict:
+    """Amendment 1: batch 10's amendment-3 choice of (quantile, margin) on the seed-42 LOCO runs of `recipe`, capped
+    at 5% firing on the shipped model's union validation slices, tested on seed 7 and on union test."""
+    rows = pd.concat([hv.warning_rows([r], recipe, folder_of(r)) for r in runs
+                      if r["config"].get("recipe") == recipe], ignore_index=True)
+    rule = records.read_json(config.MODELS_DIR / shipped / "familiarity.json")
+    pred = pd.read_csv(config.MODELS_DIR / shipped / "union_predictions.csv", keep_default_na=False)
+    t = xc.call_threshold(records.read(config.MODELS_DIR, shipped))
+    firing = hv.familiar_firing(pred["p_tumour"].to_numpy(float), pred["familiarity_ratio"].to_numpy(float), rule, t)
+    old = (prev.get("warning_rechosen") or {}).get("familiar_firing_val") or {}
+    firing_val = (validation_firing(shipped, rule, t) or old) if with_models else old
+    return {"rows": rows.to_dict("records"), "familiar_firing": firing, "familiar_firing_val": firing_val,
+            "choice": hv.choose_warning(rows, firing_val, firing)}
 
 
 def compute(with_models: bool = True) -> dict:
@@ -95,6 +117,12 @@ def compute(with_models: bool = True) -> dict:
         if c["name"] != CONTROL_MODEL:
             apply_warning(c["name"], *WARNING)
     out["union"] = {c["name"]: union_block(c["name"]) for c in cands}
+    if shipped and shipped != CONTROL_MODEL:  # amendment 1: chosen again by batch 10's amendment-3 procedure
+        out["warning_rechosen"] = rechoose_warning(runs, choice, shipped, folder_of, with_models, prev)
+        if out["warning_rechosen"].get("choice"):
+            apply_warning(shipped, out["warning_rechosen"]["choice"]["quantile"],
+                          out["warning_rechosen"]["choice"]["margin"])
+            out["union"][shipped] = union_block(shipped)
     if shipped:
         rule = records.read_json(config.MODELS_DIR / shipped / "familiarity.json")
         pred = pd.read_csv(config.MODELS_DIR / shipped / "union_predictions.csv", keep_default_na=False)
@@ -154,6 +182,10 @@ def results_markdown(res: dict | None = None) -> str:
                 f"{w['missed_flagged']} of {w['missed']} missed tumours ({_f(w.get('share'))}); on the shipped "
                 f"model's familiar slices it fires on {_f(w.get('familiar_firing_val'))} of union validation and "
                 f"{_f(w.get('familiar_firing'))} of union test.", ""]
+    wr = res.get("warning_rechosen") or {}
+    if wr:
+        out += ["## The warning chosen again for the shipped ensemble (amendment 1)", "",
+                warning_markdown({"warning": wr}), ""]
     return "\n".join(out) + "\n"
 
 
@@ -184,6 +216,12 @@ def summary_lines(res: dict | None = None) -> list[str]:
                    + (f"; not met: {', '.join(miss)}" if miss else "") + ".")
     w = res.get("warning") or {}
     if w.get("missed"):
-        out.append(f"The warning (quantile {w['quantile']:.2f}, margin {w['margin']:g}) flags {_f(w['share'])} of "
-                   f"those held-out misses and fires on {_f(w.get('familiar_firing'))} of familiar test slices.")
+        out.append(f"Batch 10's warning (quantile {w['quantile']:.2f}, margin {w['margin']:g}) flags {_f(w['share'])} "
+                   f"of those held-out misses and fires on {_f(w.get('familiar_firing'))} of familiar test slices.")
+    c = (res.get("warning_rechosen") or {}).get("choice")
+    if c:
+        out.append(f"Chosen again for the shipped ensemble (amendment 1): quantile {c['quantile']:.2f}, margin "
+                   f"{c['margin']:g}; it flags {_f(c.get('test_share'))} of the seed-7 held-out misses and fires on "
+                   f"{_f(c['familiar_firing_val'])} of familiar validation and {_f(c.get('familiar_firing'))} of "
+                   "familiar test slices.")
     return out

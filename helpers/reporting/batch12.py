@@ -57,11 +57,13 @@ def compute(with_models: bool = True) -> dict:
            "estimate": est.to_dict("records"), "floors_loco": hv.floors_loco(est, choice) if len(est) else [],
            "candidates": cands, "shipped": shipped,
            "union": {n: union_block(n) for n in {shipped, *(c["name"] for c in cands if c["recipe"] == et.PROC)}},
-           "warning": batch11.warning_measure(runs, choice, use_shift, _folder_of)}
+           "warning": batch11.warning_measure(runs, choice, use_shift, _folder_of,
+                                              batch11.applied_warning(batch11.results()))}
     rule = records.read_json(config.MODELS_DIR / shipped / "familiarity.json")
     pred = pd.read_csv(config.MODELS_DIR / shipped / "union_predictions.csv", keep_default_na=False)
     t = xc.call_threshold(records.read(config.MODELS_DIR, shipped))
-    key = f"{batch11.WARNING[0]:.2f}|{batch11.WARNING[1]}"
+    q, m = out["warning"]["quantile"], out["warning"]["margin"]
+    key = f"{q:.2f}|{float(m)}"  # healthy_variety.familiar_firing's keys
     out["warning"]["familiar_firing"] = hv.familiar_firing(pred["p_tumour"].to_numpy(float),
                                                            pred["familiarity_ratio"].to_numpy(float), rule, t)[key]
     val = (validation_firing(shipped, rule, t) or {}) if with_models else {}
@@ -173,11 +175,14 @@ def model_card(name: str) -> str | None:
             "a new collection):", "", _estimate_markdown(res if res.get("choice") == cfg["recipe"] else r11), "",
             "## Warnings the predictions carry", ""]
     if w.get("missed"):
+        s7 = (w.get("per_seed") or {}).get("7") or {}
         out.append(f"An \"unfamiliar scan\" warning beyond the {w['quantile']:.0%} quantile of validation slices' "
                    f"feature distance, and the call \"uncertain\" within {w['margin']:g} logits of the call threshold "
-                   f"(batch 10's rule): on held-out collections they flag {w['missed_flagged']} of {w['missed']} missed "
-                   f"tumours ({_f(w.get('share'))}); on familiar union test slices they fire on "
-                   f"{_f(w.get('familiar_firing'))}.")
+                   "(chosen on the seed-42 LOCO runs, `experiments/batch11_ensemble_transfer/RESULTS.md`): on the "
+                   f"held-out collections of the seed-7 runs they flag {s7.get('missed_flagged')} of {s7.get('missed')} "
+                   f"missed tumours ({_f(s7['missed_flagged'] / s7['missed'] if s7.get('missed') else None)}); on "
+                   f"familiar slices they fire on {_f(w.get('familiar_firing_val'))} of union validation and "
+                   f"{_f(w.get('familiar_firing'))} of union test.")
     out += ["No verdict is given for colour pictures, for pictures the pixel checks find unlike any MRI slice, or for "
             "pictures farther from the training slices than any held-out MRI slice came.", "", "## What it lacks", "",
             "- Tumour types outside the four classes (metastases, schwannomas, ...) are not in training; read P(tumour) "
@@ -216,11 +221,12 @@ def readme_lines(res: dict | None = None) -> list[str]:
                 bits = [f"sensitivity {_f(m['sensitivity'])}" if not pd.isna(m["sensitivity"]) else None,
                         f"specificity {_f(m['specificity'])}" if not pd.isna(m["specificity"]) else None]
                 parts.append(f"{SOURCE_NAMES.get(s, s)}: " + ", ".join(b for b in bits if b))
-        w = res.get("warning") or {}
+        s7 = ((res.get("warning") or {}).get("per_seed") or {}).get("7") or {}
         lines.append("On a collection it never saw, **expect less** (leave sources out, the same recipe, mean of "
                      f"{est['seed'].nunique()} seeds): " + "; ".join(parts) + "."
-                     + (f" The \"unfamiliar scan\" warning and the uncertain band flagged {_f(w.get('share'))} of the "
-                        "missed tumours there (chapter 05, section 8)." if w.get("missed") else ""))
+                     + (f" The \"unfamiliar scan\" warning and the uncertain band flagged "
+                        f"{_f(s7['missed_flagged'] / s7['missed'])} of the missed tumours there (seed 7; chapter 05, "
+                        "section 8)." if s7.get("missed") else ""))
     if u.get("leakfree_accuracy") is not None:
         lines.append(f"In-dataset (Kaggle leak-free test, {u['leakfree_n']:,} images of union split v2) 4-class "
                      f"accuracy: {_f(u['leakfree_accuracy'])}; tumour sensitivity {_f(u['leakfree_tumour_sensitivity'])}.")
