@@ -168,3 +168,32 @@ def decide13(runs: list[dict], incumbent: str = "ens_he2") -> tuple[str, str]:
     return (ENS_PROC if kept else incumbent), (
         f"{ENS_PROC} {a:.1%} vs {incumbent} {b:.1%} (seeds 7, 42): {(a - b) * 100:+.1f} points, "
         + ("kept" if kept else f"below the {KEEP_MARGIN * 100:.0f}-point margin, not kept"))
+
+
+# ------------------------------------------------------------------------------------------------ batch 14
+BATCH14 = config.EXPERIMENTS_DIR / "batch14_spots"
+RESULTS14 = BATCH14 / "results.json"
+CANDIDATES14 = ("he_sym_proc2", "ens_he2p2")
+
+
+def decide_candidates(runs: list[dict], incumbent: str, candidates: tuple[str, ...]) -> tuple[str, str]:
+    """A candidate replaces `incumbent` at >= 2 points of primary score (seeds 42 and 7 complete); of several that
+    do, the higher (batch14/PLAN.md)."""
+    sc = primary_scores(loco(runs))
+    have = {r["recipe"]: r for _, r in sc.iterrows() if r["complete"] and len(r["seeds"]) >= 2}
+    if incumbent not in have:
+        return incumbent, f"{incumbent}: not complete for seeds 42 and 7, no decision"
+    b = float(have[incumbent]["primary"])
+    notes, ok = [], {}
+    for c in candidates:
+        if c not in have:
+            notes.append(f"{c}: not complete for seeds 42 and 7")
+            continue
+        a = float(have[c]["primary"])
+        kept = a - b >= KEEP_MARGIN - 1e-12
+        notes.append(f"{c} {a:.1%} vs {incumbent} {b:.1%}: {(a - b) * 100:+.1f} points, "
+                     + ("passes" if kept else f"below the {KEEP_MARGIN * 100:.0f}-point margin"))
+        if kept:
+            ok[c] = a
+    choice = max(ok, key=ok.get) if ok else incumbent
+    return choice, "; ".join(notes) + f"; chosen: {choice}"

@@ -288,3 +288,32 @@ def results13_markdown(res: dict | None = None) -> str:
                       "## Every evaluation: held-out sources, plain and brain-only view", "",
                       loco_markdown(res, names=RECIPE_NAMES), "", "## Scores and decision", "", "\n".join(lines), "",
                       f"Decision: **`{res.get('choice')}`**. {res.get('decision', '')}", ""]) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------ batch 14
+RECIPE_NAMES["he_sym_proc2"] = "he_sym + procedural masses + tumour-free spots"
+RECIPE_NAMES["ens_he2p2"] = "ensemble he_sym + he_bo_inv + he_sym_proc2"
+
+
+def results14() -> dict | None:
+    return records.read_json(et.RESULTS14)
+
+
+def compute14() -> dict:
+    """Batch 14 (experiments/batch14_spots/PLAN.md): he_sym_proc2 and ens_he2p2 against ens_he2."""
+    incumbent = (results() or {}).get("choice") or "ens_he2"
+    runs = [r for r in et.runs11() if r["config"].get("recipe") == incumbent] + xc.read_batch(et.BATCH14)
+    lo = et.loco(runs)
+    choice, note = et.decide_candidates(runs, incumbent, et.CANDIDATES14)
+    return records.jsonable({"incumbent": incumbent, "loco": lo.to_dict("records"),
+                             "scores": et.primary_scores(lo).to_dict("records"), "choice": choice, "decision": note})
+
+
+def results14_markdown(res: dict | None = None) -> str:
+    res = res or results14() or {}
+    text = results13_markdown(res).replace(
+        "# Batch 13: the procedural-lesion model as a third ensemble member",
+        "# Batch 14: procedural masses with tumour-free look-alikes").replace(
+        "experiments/batch13_ensemble_proc/results.py", "experiments/batch14_spots/results.py").replace(
+        "experiments/batch13_ensemble_proc/PLAN.md", "experiments/batch14_spots/PLAN.md")
+    return text
