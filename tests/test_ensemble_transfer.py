@@ -116,3 +116,33 @@ def test_batch13_results_are_what_the_records_give():
     again = batch12.compute13()
     for key in ("choice", "decision", "scores", "shipped"):
         assert _same(saved[key], again[key]), key
+
+
+def test_batch14_results_are_what_the_records_give():
+    from helpers.reporting import batch12
+
+    saved = batch12.results14()
+    if saved is None:
+        pytest.fail("experiments/batch14_spots/results.json is committed: it must be found")
+    again = batch12.compute14()
+    for key in ("choice", "decision", "scores"):
+        assert _same(saved[key], again[key]), key
+
+
+def test_a_candidate_needs_two_points_and_the_higher_wins():
+    pairs = [("ens_he2", 42, .80), ("ens_he2", 7, .80), ("a", 42, .83), ("a", 7, .83), ("b", 42, .85), ("b", 7, .85)]
+    rows = []
+    for recipe, seed, v in pairs:
+        for src in ("br35h", "sartaj", "figshare", "ixi-t2", "open-ms", "niivue", "ms-flair-iran", "dwi"):
+            for view in ("plain", "brain-only"):
+                rows.append({"recipe": recipe, "seed": seed, "source": src, "view": view, "score": v})
+    lo = pd.DataFrame(rows)
+    import unittest.mock as um
+
+    with um.patch.object(et, "loco", lambda runs, shift=0.0: lo):
+        assert et.decide_candidates([], "ens_he2", ("a", "b"))[0] == "b"
+        assert et.decide_candidates([], "ens_he2", ("a",))[0] == "a"
+    lo.loc[lo["recipe"] == "a", "score"] = 0.81
+    with um.patch.object(et, "loco", lambda runs, shift=0.0: lo):
+        ch, note = et.decide_candidates([], "ens_he2", ("a",))
+        assert ch == "ens_he2" and "below" in note

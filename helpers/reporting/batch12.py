@@ -117,7 +117,7 @@ def cli_procedural(args) -> int:
 
 
 # ------------------------------------------------------------------------------------ the shipped model in words
-CARD_RECIPES = ("ens_he2", "ens_he3", "he_sym_proc")  # union models whose card is this module's
+CARD_RECIPES = ("ens_he2", "ens_he3", "he_sym_proc", "he_sym_proc2")  # union models whose card is this module's
 
 
 def _estimate_markdown(res: dict) -> str:
@@ -126,6 +126,17 @@ def _estimate_markdown(res: dict) -> str:
     if est.empty:
         return "(no LOCO estimate)"
     return loco_markdown({"loco": est.to_dict("records")}, names=RECIPE_NAMES)
+
+
+def _estimate_of(recipe: str, res: dict, r11: dict) -> dict:
+    """The results block whose LOCO rows are `recipe`'s: the chosen recipe's estimate, else its own batch's runs."""
+    if res.get("choice") == recipe:
+        return res
+    for block in (results14() or {}, res, r11):
+        rows = [r for r in block.get("loco", []) if r.get("recipe") == recipe]
+        if rows:
+            return {"estimate": rows}
+    return {}
 
 
 def model_card(name: str) -> str | None:
@@ -160,7 +171,8 @@ def model_card(name: str) -> str | None:
     else:
         c = rec["config"]
         out += [f"Recipe `{c['recipe']}` ({RECIPE_NAMES.get(c['recipe'], '')}; "
-                "`experiments/batch12_procedural_lesions/PLAN.md`): `resnet_small` width "
+                f"`experiments/{'batch14_spots' if c['recipe'] == 'he_sym_proc2' else 'batch12_procedural_lesions'}"
+                "/PLAN.md`): `resnet_small` width "
                 f"{c['model_kwargs']['width']} with the asymmetry channel, {c['img_size']} px, {rec['epochs_run']} "
                 f"epochs, seed {c['seed']}; {rec['params']:,} parameters; {duration(rec['train_wall_s'])} on a 2-core "
                 f"CPU. Training counts: " + "; ".join(f"{k} {v:,}" for k, v in sorted(rec['data']['train_counts'].items()))
@@ -172,7 +184,7 @@ def model_card(name: str) -> str | None:
         out += [union_markdown(u), ""]
     out += ["**On a collection nobody has shown it** (leave-sources-out runs of the same recipe, 10 epochs per "
             "member, each held-out source at the run's own operating point, mean of seeds 42 and 7; what to expect on "
-            "a new collection):", "", _estimate_markdown(res if res.get("choice") == cfg["recipe"] else r11), "",
+            "a new collection):", "", _estimate_markdown(_estimate_of(cfg["recipe"], res, r11)), "",
             "## Warnings the predictions carry", ""]
     if w.get("missed"):
         s7 = (w.get("per_seed") or {}).get("7") or {}
@@ -248,6 +260,10 @@ def summary_lines(res: dict | None = None) -> list[str]:
         r13 = results13()
         if r13:
             out.append(f"Batch 13 (batch 12's model as a third ensemble member): {r13['decision']}.")
+        r14 = results14()
+        if r14:
+            out.append(f"Batch 14 (procedural masses with tumour-free spots, alone and as a third member): "
+                       f"{r14['decision']}.")
         sf = shipped_floors(res)
         if sf:
             miss = [f["floor"] for f in sf if f["met"] is False]
@@ -305,15 +321,21 @@ def compute14() -> dict:
     runs = [r for r in et.runs11() if r["config"].get("recipe") == incumbent] + xc.read_batch(et.BATCH14)
     lo = et.loco(runs)
     choice, note = et.decide_candidates(runs, incumbent, et.CANDIDATES14)
+    proc2 = "brain_tumor_hv_proc2"  # amendment 1: trained beside the runs, reported either way
     return records.jsonable({"incumbent": incumbent, "loco": lo.to_dict("records"),
-                             "scores": et.primary_scores(lo).to_dict("records"), "choice": choice, "decision": note})
+                             "scores": et.primary_scores(lo).to_dict("records"), "choice": choice, "decision": note,
+                             "union": {proc2: union_block(proc2)} if records.read(config.MODELS_DIR, proc2) else {}})
 
 
 def results14_markdown(res: dict | None = None) -> str:
     res = res or results14() or {}
+    union = [union_markdown(u) for u in (res.get("union") or {}).values() if u]
     text = results13_markdown(res).replace(
         "# Batch 13: the procedural-lesion model as a third ensemble member",
         "# Batch 14: procedural masses with tumour-free look-alikes").replace(
         "experiments/batch13_ensemble_proc/results.py", "experiments/batch14_spots/results.py").replace(
         "experiments/batch13_ensemble_proc/PLAN.md", "experiments/batch14_spots/PLAN.md")
+    if union:
+        text += "\n## The union model of he_sym_proc2 (amendment 1: trained beside the runs; not shipped)\n\n" + \
+            "\n\n".join(union) + "\n"
     return text
