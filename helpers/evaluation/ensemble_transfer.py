@@ -157,17 +157,7 @@ RESULTS13 = BATCH13 / "results.json"
 ENS_PROC = "ens_he2p"
 
 
-def decide13(runs: list[dict], incumbent: str = "ens_he2") -> tuple[str, str]:
-    """batch13/PLAN.md: ens_he2p replaces ens_he2 at >= 2 points of primary score (seeds 42 and 7 complete)."""
-    sc = primary_scores(loco(runs))
-    have = {r["recipe"]: r for _, r in sc.iterrows() if r["complete"] and len(r["seeds"]) >= 2}
-    if ENS_PROC not in have or incumbent not in have:
-        return incumbent, "not both complete for seeds 42 and 7: no decision"
-    a, b = float(have[ENS_PROC]["primary"]), float(have[incumbent]["primary"])
-    kept = a - b >= KEEP_MARGIN - 1e-12
-    return (ENS_PROC if kept else incumbent), (
-        f"{ENS_PROC} {a:.1%} vs {incumbent} {b:.1%} (seeds 7, 42): {(a - b) * 100:+.1f} points, "
-        + ("kept" if kept else f"below the {KEEP_MARGIN * 100:.0f}-point margin, not kept"))
+CANDIDATES13 = (ENS_PROC,)
 
 
 # ------------------------------------------------------------------------------------------------ batch 14

@@ -183,13 +183,18 @@ def warning_rows(runs: list[dict], recipe: str, folder: Path = BATCH10) -> pd.Da
     return pd.DataFrame(out)
 
 
+def warning_key(quantile, margin) -> str:
+    """How a (quantile, margin) candidate is keyed in the firing tables: "0.97|1.5"."""
+    return f"{float(quantile):.2f}|{float(margin)}"
+
+
 def familiar_firing(p: np.ndarray, ratio: np.ndarray, rule: dict, t: float) -> dict[str, float]:
     """Share of familiar slices (p: P(tumour), ratio: distance / the rule's threshold) each candidate flags,
     keyed "quantile|margin"."""
     out = {}
     for q, dq in rule.get("val_quantiles", {}).items():
         for m in MARGINS:
-            out[f"{q}|{m}"] = float(flagged(p, ratio, t, dq / rule["threshold"], m).mean())
+            out[warning_key(q, m)] = float(flagged(p, ratio, t, dq / rule["threshold"], m).mean())
     return out
 
 
@@ -201,7 +206,7 @@ def choose_warning(rows: pd.DataFrame, firing_val: dict[str, float], firing_test
     if rows.empty or not firing_val:
         return None
     sel = rows[rows["seed"] == seed].groupby(["quantile", "margin"])[["missed", "missed_flagged"]].sum().reset_index()
-    sel["key"] = [f"{q:.2f}|{m}" for q, m in zip(sel["quantile"], sel["margin"])]
+    sel["key"] = [warning_key(q, m) for q, m in zip(sel["quantile"], sel["margin"])]
     sel = sel[sel["key"].map(lambda k: firing_val.get(k, 1.0) <= FAMILIAR_FIRING_MAX)]
     if sel.empty:
         return None

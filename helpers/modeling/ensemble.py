@@ -90,6 +90,15 @@ def merge(models: list, name: str = "ensemble"):
     return merged
 
 
+def _totals(members: list, member_paths: list) -> tuple[float, float | None, list[str]]:
+    """(training seconds of all members, their images per second overall, their paths relative to the project)."""
+    secs = sum(float(p.meta.get("train_wall_s") or 0) for p in members)
+    images = sum(float(p.meta.get("train_images_per_s") or 0) * float(p.meta.get("train_wall_s") or 0) for p in members)
+    rel = [os.path.relpath(Path(p).resolve(), config.PROJ_ROOT) if Path(p).resolve().is_relative_to(config.PROJ_ROOT)
+           else Path(p).name for p in member_paths]
+    return secs, (round(images / secs, 1) if secs else None), rel
+
+
 def build(member_paths: list[str | Path], name: str, out_dir: str | Path = config.MODELS_DIR,
           data_dir=None) -> Path:
     """Merge saved models (sha256-checked), calibrate on val, write out_dir/name.keras and .json. Returns the JSON."""
@@ -127,10 +136,7 @@ def build(member_paths: list[str | Path], name: str, out_dir: str | Path = confi
     out_dir.mkdir(parents=True, exist_ok=True)
     kpath = records.destination(out_dir, name).weights
     save_inference_model(model, kpath)
-    secs = sum(float(p.meta.get("train_wall_s") or 0) for p in members)
-    images = sum(float(p.meta.get("train_images_per_s") or 0) * float(p.meta.get("train_wall_s") or 0) for p in members)
-    rel = [os.path.relpath(Path(p).resolve(), config.PROJ_ROOT) if Path(p).resolve().is_relative_to(config.PROJ_ROOT)
-           else Path(p).name for p in member_paths]
+    secs, ips, rel = _totals(members, member_paths)
     meta = {
         "name": name,
         "arch": "ensemble",
@@ -143,7 +149,7 @@ def build(member_paths: list[str | Path], name: str, out_dir: str | Path = confi
         "keras_sha256": records.sha256_file(kpath),
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "train_wall_s": round(secs, 1),
-        "train_images_per_s": round(images / secs, 1) if secs else None,
+        "train_images_per_s": ips,
         "epochs_run": "+".join(str(p.meta.get("epochs_run", "?")) for p in members),
         "config": {"arch": "ensemble", "name": name, "img_size": members[0].img_size, "split": split_kind,
                    "seed": int(first["config"]["seed"]), "members": [p.name for p in members]},
@@ -166,13 +172,12 @@ def build_union(member_paths: list[str | Path], name: str, out_dir: str | Path =
     """Merge union-split models (batch 11) and treat the result as `train-union --shipped` treats a trained run:
     temperature and threshold on union validation with every collection weighted equally (then the threshold moved
     by `shift` logits, the shift chosen on held-out folds), the unfamiliar-scan rule, union test predictions plain
-    and brain-only, the ONNX export, the per-collection metrics. Returns the record's path."""
+    and brain-only, the ONNX export (evaluation.cross_collection.ensemble_union adds the metrics). Returns
+    the record's path."""
     from ..data import union_split
-    from . import familiarity, operating_point, partial_labels
-    from .calibrate import probs_from_logits
     from .export import export_model
     from .predictor import load_model
-    from .train_union import logits_of, save_run, view_arrays
+    from .train_union import save_run, score
 
     members = [load_model(p) for p in member_paths]
     first = members[0].meta
@@ -188,45 +193,27 @@ def build_union(member_paths: list[str | Path], name: str, out_dir: str | Path =
     X = union_split.union_arrays(u)
     model = merge([p.model for p in members], name=name)
     tr, va, te = union_split.fold_rows(u.table, None)
-    op = operating_point.choose(logits_of(model, X[va.index]), partial_labels.label_masks(va["label"]),
-                                va["collection"].to_numpy())
-    if shift:
-        op = {**op, "threshold_at_validation": op["threshold"], "shift": float(shift),
-              "threshold": round(operating_point.shifted(op["threshold"], shift), 4),
-              "chosen_on": op["chosen_on"] + f", then moved {shift:+g} logits (chosen on held-out folds, batch 11)"}
-    fit_rows = tr.index.to_numpy()
-    if len(fit_rows) > 4000:  # as train_union.train_fold
-        fit_rows = np.sort(np.random.default_rng(0).choice(fit_rows, 4000, replace=False))
-    rule = familiarity.fit(familiarity.features(model, X[fit_rows]), u.table.loc[fit_rows, "label"].to_numpy(),
-                           familiarity.features(model, X[va.index]))
-    V = view_arrays(X)[u.table.index.get_indexer(te.index)]
-    P, P_bo = (probs_from_logits(logits_of(model, A), op["temperature"]) for A in (X[te.index], V))
-    dist, dist_bo = (familiarity.score(rule, familiarity.features(model, A)) for A in (X[te.index], V))
-    secs = sum(float(p.meta.get("train_wall_s") or 0) for p in members)
-    images = sum(float(p.meta.get("train_images_per_s") or 0) * float(p.meta.get("train_wall_s") or 0) for p in members)
-    rel = [os.path.relpath(Path(p).resolve(), config.PROJ_ROOT) if Path(p).resolve().is_relative_to(config.PROJ_ROOT)
-           else Path(p).name for p in member_paths]
+    scored = score(model, u, X, tr, va, te, shift=shift)
+    op = scored["operating_point"]
+    secs, ips, rel = _totals(members, member_paths)
     cfg = {"arch": "ensemble", "recipe": recipe or "ensemble", "fold": None, "split": "union",
            "img_size": members[0].img_size, "seed": int(first["config"]["seed"]),
            "members": [p.name for p in members]}
     rec = {"config": cfg, "temperature": op["temperature"], "tta": None, "operating_point": op,
            "params": int(model.count_params()), "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "train_wall_s": round(secs, 1), "epochs_run": "+".join(str(p.meta.get("epochs_run", "?")) for p in members),
-           "train_images_per_s": round(images / secs, 1) if secs else None,
+           "train_images_per_s": ips,
            "history": {},
            "members": [{"name": p.name, "recipe": p.meta["config"].get("recipe"), "config": p.meta.get("config"),
                         "keras_sha256": p.meta["keras_sha256"],
                         "epochs_run": p.meta.get("epochs_run"), "train_wall_s": p.meta.get("train_wall_s"),
                         "val_score": (p.meta.get("operating_point") or {}).get("val_score")} for p in members],
-           "data": {k: v for k, v in first["data"].items() if k not in ("train_counts", "brain_only_p")}
-           | {"train_counts": first["data"].get("train_counts", {})},
+           "data": {k: v for k, v in first["data"].items() if k != "brain_only_p"},  # one member's look rate
            "versions": records.versions()}
-    run = {"model": model, "record": rec, "rule": rule, "test": te, "probs": P, "distance": dist,
-           "probs_brain_only": P_bo, "distance_brain_only": dist_bo}
+    run = {"model": model, "record": rec, **scored}
     f = save_run(run, Path(out_dir), name, shipped=True)
     export_model(f.weights)
-    records.update(f.record, arch="ensemble",
-                   command="brain-mri ensemble-union " + " ".join(rel) + f" --name {name}"
+    records.update(f.record, command="brain-mri ensemble-union " + " ".join(rel) + f" --name {name}"
                    + (f" --recipe {recipe}" if recipe else "") + (f" --shift {shift:g}" if shift else ""))
     print(f"saved {f.weights.parent.name}/: {len(members)} members, {rec['params']:,} parameters, call at "
           f"P(tumour) >= {op['threshold']}", flush=True)

@@ -16,8 +16,7 @@ import numpy as np
 
 from .. import config, records
 from ..data import union_split
-from . import familiarity, operating_point, partial_labels
-from .calibrate import probs_from_logits
+from . import familiarity
 
 
 def _rel(p: Path) -> str:
@@ -33,7 +32,7 @@ def score_fold(member_paths: list[Path], recipe: str, fold: str, seed: int, u: u
 
     from . import architectures  # noqa: F401 - registers the custom layers the members use
     from .ensemble import merge
-    from .train_union import logits_of, view_arrays
+    from .train_union import predictions_frame, score
 
     models = [keras.saving.load_model(p, compile=False) for p in member_paths]
     for p in member_paths:  # each member must be a run of this very fold and seed
@@ -43,32 +42,11 @@ def score_fold(member_paths: list[Path], recipe: str, fold: str, seed: int, u: u
                              f"not {fold!r} seed {seed}")
     model = merge(models, name=name.replace("+", "_"))
     tr, va, te = union_split.fold_rows(u.table, fold)
-    Mva = partial_labels.label_masks(va["label"])
-    op = operating_point.choose(logits_of(model, X[va.index]), Mva, va["collection"].to_numpy())
-    fit_rows = tr.index.to_numpy()
-    if len(fit_rows) > 4000:  # as train_union.train_fold
-        fit_rows = np.sort(np.random.default_rng(0).choice(fit_rows, 4000, replace=False))
-    rule = familiarity.fit(familiarity.features(model, X[fit_rows]), u.table.loc[fit_rows, "label"].to_numpy(),
-                           familiarity.features(model, X[va.index]))
-    V = view_arrays(X)[u.table.index.get_indexer(te.index)]
-    P, P_bo = (probs_from_logits(logits_of(model, A), op["temperature"]) for A in (X[te.index], V))
-    dist, dist_bo = (familiarity.score(rule, familiarity.features(model, A)) for A in (X[te.index], V))
-
+    run = score(model, u, X, tr, va, te)
+    op, rule = run["operating_point"], run["rule"]
     f = records.files(Path(folder), name)
     f.record.parent.mkdir(parents=True, exist_ok=True)
-    nt = config.CLASSES.index(config.NO_TUMOUR)
-    pred = te[["collection", "path", "label", "group", "source", "sources", "split", "old_split"]].copy()
-    for k, c in enumerate(config.CLASSES):
-        pred[f"p_{c}"] = P[:, k].round(5)
-    pred["p_tumour"] = (1 - P[:, nt]).round(5)
-    pred["familiarity_ratio"] = (dist / rule["threshold"]).round(4)
-    pred["unfamiliar"] = familiarity.unfamiliar(rule, dist).astype(int)
-    pred["p_tumour_brain_only"] = (1 - P_bo[:, nt]).round(5)
-    pred["familiarity_ratio_brain_only"] = (dist_bo / rule["threshold"]).round(4)
-    for c in ("plane", "sequence", "skull"):
-        if c in te:
-            pred[c] = te[c].to_numpy()
-    pred.to_csv(f.predictions, index=False)
+    predictions_frame(run).to_csv(f.predictions, index=False)
     rule_path = familiarity.path_for(f)
     records.write_json(rule, rule_path, compact=True)
     rec = {"name": name, "arch": "ensemble", "classes": list(config.CLASSES), "img_size": int(X.shape[1]),
@@ -82,3 +60,25 @@ def score_fold(member_paths: list[Path], recipe: str, fold: str, seed: int, u: u
            "versions": records.versions(), "command": command}
     records.write(rec, f.record)
     return f
+
+
+def run_name(recipe: str, fold: str, seed: int) -> str:
+    """A LOCO run's file stem, as the batches' shell scripts name them."""
+    return f"{recipe}__{fold}" if seed == config.SEED else f"{recipe}_s{seed}__{fold}"
+
+
+def score_candidates(candidates: dict[str, dict[str, Path]], folds: tuple[str, ...], out_dir: Path,
+                     command: str, seeds: tuple[int, ...] = (config.SEED, 7)) -> None:
+    """Every candidate ({name: {member recipe: folder holding its LOCO runs}}) on every fold and seed, each written
+    to out_dir as <name>__<fold> (seed 42) or <name>_s<seed>__<fold>; runs already written are kept (resumable)."""
+    u = union_split.build()
+    X = union_split.union_arrays(u)
+    for seed in seeds:
+        for name, members in candidates.items():
+            for fold in folds:
+                out = run_name(name, fold, seed)
+                if (Path(out_dir) / f"{out}.json").is_file():
+                    continue
+                paths = [Path(where) / f"{run_name(m, fold, seed)}.keras" for m, where in members.items()]
+                f = score_fold(paths, name, fold, seed, u, X, Path(out_dir), out, command)
+                print(f"{f.record.name}: written", flush=True)

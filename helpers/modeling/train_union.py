@@ -197,6 +197,53 @@ def logits_of(model, X: np.ndarray) -> np.ndarray:
     return np.asarray(model.predict(X[..., None].astype("float32"), batch_size=256, verbose=0))
 
 
+def score(model, u: union_split.Union, X: np.ndarray, tr: pd.DataFrame, va: pd.DataFrame, te: pd.DataFrame,
+          shift: float = 0.0) -> dict:
+    """What every union run is judged by, a trained network or a merged ensemble alike: the operating point on its
+    validation rows (every collection weighted equally; the threshold then moved `shift` logits where a batch
+    adopted a shift), the unfamiliar-scan rule from its training and validation pictures (never its test), and the
+    test rows' probabilities and distances, plain and on their brain-only view."""
+    op = operating_point.choose(logits_of(model, X[va.index]), partial_labels.label_masks(va["label"]),
+                                va["collection"].to_numpy())
+    if shift:
+        op = {**op, "threshold_at_validation": op["threshold"], "shift": float(shift),
+              "threshold": round(operating_point.shifted(op["threshold"], shift), 4),
+              "chosen_on": op["chosen_on"] + f", then moved {shift:+g} logits (chosen on held-out folds)"}
+    fit_rows = tr.index.to_numpy()
+    if len(fit_rows) > 4000:
+        fit_rows = np.sort(np.random.default_rng(0).choice(fit_rows, 4000, replace=False))
+    rule = familiarity.fit(familiarity.features(model, X[fit_rows]), u.table.loc[fit_rows, "label"].to_numpy(),
+                           familiarity.features(model, X[va.index]))
+    # the brain-only view of the same test rows: how far the calls move when the skull is removed
+    views = (X[te.index], view_arrays(X)[u.table.index.get_indexer(te.index)])
+    P, P_bo = (probs_from_logits(logits_of(model, A), op["temperature"]) for A in views)
+    dist, dist_bo = (familiarity.score(rule, familiarity.features(model, A)) for A in views)
+    return {"operating_point": op, "rule": rule, "test": te, "probs": P, "distance": dist,
+            "probs_brain_only": P_bo, "distance_brain_only": dist_bo}
+
+
+def predictions_frame(run: dict) -> pd.DataFrame:
+    """One row per test file of a scored run (`score`): calibrated probabilities, P(tumour), the distance over the
+    warning threshold, and the same for the brain-only view."""
+    te, P = run["test"], run["probs"]
+    pred = te[["collection", "path", "label", "group", "source", "sources", "split", "old_split"]].copy()
+    for k, c in enumerate(config.CLASSES):
+        pred[f"p_{c}"] = P[:, k].round(5)
+    pred["p_tumour"] = (1 - P[:, config.CLASSES.index(config.NO_TUMOUR)]).round(5)
+    ratio = np.asarray(run["distance"]) / run["rule"]["threshold"]
+    pred["familiarity_ratio"] = ratio.round(4)  # distance to the training collections over the warning threshold
+    pred["unfamiliar"] = familiarity.unfamiliar(run["rule"], run["distance"]).astype(int)
+    if run.get("probs_brain_only") is not None:  # the same rows with the skull removed (brain-only view)
+        Pb = run["probs_brain_only"]
+        pred["p_tumour_brain_only"] = (1 - Pb[:, config.CLASSES.index(config.NO_TUMOUR)]).round(5)
+        pred["familiarity_ratio_brain_only"] = (np.asarray(run["distance_brain_only"])
+                                                / run["rule"]["threshold"]).round(4)
+    for c in ("plane", "sequence", "skull"):
+        if c in te:
+            pred[c] = te[c].to_numpy()
+    return pred
+
+
 def train_fold(cfg: dict, u: union_split.Union, X: np.ndarray, verbose: int = 2) -> dict:
     """Train one run (a fold, or fold None: the union split) and return model, temperature, familiarity rule,
     test rows and test probabilities, plus the record's training part."""
@@ -216,19 +263,8 @@ def train_fold(cfg: dict, u: union_split.Union, X: np.ndarray, verbose: int = 2)
         brain_only_p = {"tumour": round(float(pbo[tum].max(initial=0)), 3),
                         "healthy": round(float(pbo[~tum].max(initial=0)), 3)}
     model, history, secs, ips = fit(cfg, Xtr, Mtr, Wtr, X[va.index], Mva, verbose=verbose, looks=looks)
-    op = operating_point.choose(logits_of(model, X[va.index]), Mva, va["collection"].to_numpy())
-    # the unfamiliar-scan rule, from the run's own training and validation pictures (never its test)
-    fit_rows = tr.index.to_numpy()
-    if len(fit_rows) > 4000:
-        fit_rows = np.sort(np.random.default_rng(0).choice(fit_rows, 4000, replace=False))
-    rule = familiarity.fit(familiarity.features(model, X[fit_rows]), u.table.loc[fit_rows, "label"].to_numpy(),
-                           familiarity.features(model, X[va.index]))
-    P = probs_from_logits(logits_of(model, X[te.index]), op["temperature"])
-    dist = familiarity.score(rule, familiarity.features(model, X[te.index]))
-    # the brain-only view of the same test rows: how far the calls move when the skull is removed
-    V = view_arrays(X)[u.table.index.get_indexer(te.index)]
-    P_bo = probs_from_logits(logits_of(model, V), op["temperature"])
-    dist_bo = familiarity.score(rule, familiarity.features(model, V))
+    scored = score(model, u, X, tr, va, te)
+    op = scored["operating_point"]
     rec = {"config": cfg, "temperature": op["temperature"], "tta": None,
            "operating_point": op, "params": int(model.count_params()),
            "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "train_wall_s": round(secs, 1),
@@ -239,8 +275,7 @@ def train_fold(cfg: dict, u: union_split.Union, X: np.ndarray, verbose: int = 2)
                     **({"brain_only_p": brain_only_p} if looks is not None else {}),
                     "cpu_count": os.cpu_count()},
            "versions": records.versions()}
-    return {"model": model, "record": rec, "rule": rule, "test": te, "probs": P, "distance": dist,
-            "probs_brain_only": P_bo, "distance_brain_only": dist_bo}
+    return {"model": model, "record": rec, **scored}
 
 
 def command_for(cfg: dict, folder: Path, name: str, shipped: bool) -> str:
@@ -272,21 +307,7 @@ def save_run(run: dict, folder: Path, name: str, shipped: bool = False) -> recor
     f = records.files(folder / name) if shipped else records.files(folder, name)
     f.weights.parent.mkdir(parents=True, exist_ok=True)
     save_inference_model(run["model"], f.weights)
-    te, P = run["test"], run["probs"]
-    pred = te[["collection", "path", "label", "group", "source", "sources", "split", "old_split"]].copy()
-    for k, c in enumerate(config.CLASSES):
-        pred[f"p_{c}"] = P[:, k].round(5)
-    pred["p_tumour"] = (1 - P[:, config.CLASSES.index(config.NO_TUMOUR)]).round(5)
-    ratio = np.asarray(run["distance"]) / run["rule"]["threshold"]
-    pred["familiarity_ratio"] = ratio.round(4)  # distance to the training collections over the warning threshold
-    pred["unfamiliar"] = familiarity.unfamiliar(run["rule"], run["distance"]).astype(int)
-    if run.get("probs_brain_only") is not None:  # the same rows with the skull removed (brain-only view)
-        Pb = run["probs_brain_only"]
-        pred["p_tumour_brain_only"] = (1 - Pb[:, config.CLASSES.index(config.NO_TUMOUR)]).round(5)
-        pred["familiarity_ratio_brain_only"] = (np.asarray(run["distance_brain_only"]) / run["rule"]["threshold"]).round(4)
-    for c in ("plane", "sequence", "skull"):
-        if c in te:
-            pred[c] = te[c].to_numpy()
+    pred = predictions_frame(run)
     # a shipped model's predictions.csv belongs to `brain-mri evaluate` (Kaggle leak-free and official test): the
     # union test split's rows go beside it
     pred.to_csv(union_predictions_path(f) if shipped else f.predictions, index=False)

@@ -80,22 +80,29 @@ def warning_measure(runs: list[dict], recipe: str, shift: dict, folder_of,
             "share": tot_f / tot_m if tot_m else None}
 
 
-def rechoose_warning(runs: list[dict], recipe: str, shipped: str, folder_of, with_models: bool, prev: dict) -> dict:
+def shipped_firing(name: str, with_models: bool, prev_val: dict | None) -> tuple[dict, dict]:
+    """(firing on union test, firing on union validation) of every warning candidate on a shipped model; the
+    validation side needs the data and the model (with_models), else `prev_val` (the last results file's)."""
+    rule = records.read_json(config.MODELS_DIR / name / "familiarity.json")
+    pred = pd.read_csv(config.MODELS_DIR / name / "union_predictions.csv", keep_default_na=False)
+    t = xc.call_threshold(records.read(config.MODELS_DIR, name))
+    firing = hv.familiar_firing(pred["p_tumour"].to_numpy(float), pred["familiarity_ratio"].to_numpy(float), rule, t)
+    val = (validation_firing(name, rule, t) or None) if with_models else None
+    return firing, val or prev_val or {}
+
+
+def rechoose_warning(runs: list[dict], recipe: str, folder_of, firing: dict, firing_val: dict) -> dict:
     """Amendment 1: batch 10's amendment-3 choice of (quantile, margin) on the seed-42 LOCO runs of `recipe`, capped
     at 5% firing on the shipped model's union validation slices, tested on seed 7 and on union test."""
     rows = pd.concat([hv.warning_rows([r], recipe, folder_of(r)) for r in runs
                       if r["config"].get("recipe") == recipe], ignore_index=True)
-    rule = records.read_json(config.MODELS_DIR / shipped / "familiarity.json")
-    pred = pd.read_csv(config.MODELS_DIR / shipped / "union_predictions.csv", keep_default_na=False)
-    t = xc.call_threshold(records.read(config.MODELS_DIR, shipped))
-    firing = hv.familiar_firing(pred["p_tumour"].to_numpy(float), pred["familiarity_ratio"].to_numpy(float), rule, t)
-    old = (prev.get("warning_rechosen") or {}).get("familiar_firing_val") or {}
-    firing_val = (validation_firing(shipped, rule, t) or old) if with_models else old
     return {"rows": rows.to_dict("records"), "familiar_firing": firing, "familiar_firing_val": firing_val,
             "choice": hv.choose_warning(rows, firing_val, firing)}
 
 
-def compute(with_models: bool = True) -> dict:
+def compute(with_models: bool = True, apply: bool = False) -> dict:
+    """Batch 11's results from the records. apply: also write the warning rules into the batch's union models
+    (`brain-mri transfer`; the numbers do not depend on it, so tests leave models/ alone)."""
     r10 = xc.read_batch(hv.BATCH10)
     r11 = xc.read_batch(et.BATCH11)
     runs = et.runs11(r10, r11)
@@ -111,27 +118,19 @@ def compute(with_models: bool = True) -> dict:
            "shift": {k: v for k, v in shift.items() if k != "nested_loco"}, "estimate": est.to_dict("records"),
            "floors_loco": hv.floors_loco(est, choice) if choice and len(est) else [],
            "candidates": cands, "shipped": shipped,
-           "union": {c["name"]: union_block(c["name"]) for c in cands},
            "warning": warning_measure(runs, choice, shift, folder_of) if choice else {}}
-    for c in cands:  # PLAN.md: batch 10's warning rule, not chosen again, on every union model of this batch
-        if c["name"] != CONTROL_MODEL:
-            apply_warning(c["name"], *WARNING)
-    out["union"] = {c["name"]: union_block(c["name"]) for c in cands}
-    if shipped and shipped != CONTROL_MODEL:  # amendment 1: chosen again by batch 10's amendment-3 procedure
-        out["warning_rechosen"] = rechoose_warning(runs, choice, shipped, folder_of, with_models, prev)
-        if out["warning_rechosen"].get("choice"):
-            apply_warning(shipped, out["warning_rechosen"]["choice"]["quantile"],
-                          out["warning_rechosen"]["choice"]["margin"])
-            out["union"][shipped] = union_block(shipped)
     if shipped:
-        rule = records.read_json(config.MODELS_DIR / shipped / "familiarity.json")
-        pred = pd.read_csv(config.MODELS_DIR / shipped / "union_predictions.csv", keep_default_na=False)
-        t = xc.call_threshold(records.read(config.MODELS_DIR, shipped))
-        key = f"{WARNING[0]:.2f}|{WARNING[1]}"
-        out["warning"]["familiar_firing"] = hv.familiar_firing(pred["p_tumour"].to_numpy(float),
-                                                               pred["familiarity_ratio"].to_numpy(float), rule, t)[key]
-        val = (validation_firing(shipped, rule, t) or {}) if with_models else {}
-        out["warning"]["familiar_firing_val"] = val.get(key, (prev.get("warning") or {}).get("familiar_firing_val"))
+        firing, firing_val = shipped_firing(shipped, with_models,
+                                            (prev.get("warning_rechosen") or {}).get("familiar_firing_val"))
+        key = hv.warning_key(*WARNING)
+        out["warning"]["familiar_firing"], out["warning"]["familiar_firing_val"] = firing[key], firing_val.get(key)
+        if shipped != CONTROL_MODEL:  # amendment 1: chosen again by batch 10's amendment-3 procedure
+            out["warning_rechosen"] = rechoose_warning(runs, choice, folder_of, firing, firing_val)
+    if apply:
+        for c in cands:  # PLAN.md: batch 10's rule on every union model of this batch, amendment 1's on the shipped
+            if c["name"] != CONTROL_MODEL:
+                apply_warning(c["name"], *applied_warning(out if c["name"] == shipped else {}))
+    out["union"] = {c["name"]: union_block(c["name"]) for c in cands}
     return records.jsonable(out)
 
 
@@ -191,7 +190,7 @@ def results_markdown(res: dict | None = None) -> str:
 
 def cli_transfer(args) -> int:
     """`brain-mri transfer`: results.json and RESULTS.md of batch 11."""
-    res = compute(with_models=not getattr(args, "records_only", False))
+    res = compute(with_models=not getattr(args, "records_only", False), apply=True)
     records.write_json(res, et.RESULTS)
     (et.BATCH11 / "RESULTS.md").write_text(results_markdown(res))
     print(f"wrote {et.RESULTS.relative_to(config.PROJ_ROOT).as_posix()} and RESULTS.md: choice {res['choice']}, "

@@ -11,7 +11,7 @@ from ..evaluation import cross_collection as xc
 from ..evaluation import ensemble_transfer as et
 from ..evaluation import healthy_variety as hv
 from . import batch11
-from .batch10 import union_block, validation_firing
+from .batch10 import union_block
 from .healthy_variety import (SOURCE_NAMES, floors_markdown, loco_markdown, shipped_floors,
                               shipped_floors_markdown, union_markdown)
 from .healthy_variety import pct_or_na as _f
@@ -59,15 +59,11 @@ def compute(with_models: bool = True) -> dict:
            "union": {n: union_block(n) for n in {shipped, *(c["name"] for c in cands if c["recipe"] == et.PROC)}},
            "warning": batch11.warning_measure(runs, choice, use_shift, _folder_of,
                                               batch11.applied_warning(batch11.results()))}
-    rule = records.read_json(config.MODELS_DIR / shipped / "familiarity.json")
-    pred = pd.read_csv(config.MODELS_DIR / shipped / "union_predictions.csv", keep_default_na=False)
-    t = xc.call_threshold(records.read(config.MODELS_DIR, shipped))
-    q, m = out["warning"]["quantile"], out["warning"]["margin"]
-    key = f"{q:.2f}|{float(m)}"  # healthy_variety.familiar_firing's keys
-    out["warning"]["familiar_firing"] = hv.familiar_firing(pred["p_tumour"].to_numpy(float),
-                                                           pred["familiarity_ratio"].to_numpy(float), rule, t)[key]
-    val = (validation_firing(shipped, rule, t) or {}) if with_models else {}
-    out["warning"]["familiar_firing_val"] = val.get(key, (prev.get("warning") or {}).get("familiar_firing_val"))
+    w = out["warning"]
+    firing, firing_val = batch11.shipped_firing(shipped, with_models, {})
+    key = hv.warning_key(w["quantile"], w["margin"])
+    w["familiar_firing"] = firing[key]
+    w["familiar_firing_val"] = firing_val.get(key, (prev.get("warning") or {}).get("familiar_firing_val"))
     return records.jsonable(out)
 
 
@@ -280,15 +276,20 @@ def results13() -> dict | None:
     return records.read_json(et.RESULTS13)
 
 
-def compute13() -> dict:
-    """Batch 13 (experiments/batch13_ensemble_proc/PLAN.md): ens_he2p against ens_he2, from the records."""
+def compute_candidates(folder, candidates: tuple[str, ...], union_models: tuple[str, ...] = ()) -> dict:
+    """Batches 13 and 14 (their PLAN.md): candidates against batch 12's choice, from the records; the union models
+    a batch trained are reported beside."""
     incumbent = (results() or {}).get("choice") or "ens_he2"
-    runs = [r for r in et.runs11() if r["config"].get("recipe") == incumbent] + xc.read_batch(et.BATCH13)
+    runs = [r for r in et.runs11() if r["config"].get("recipe") == incumbent] + xc.read_batch(folder)
     lo = et.loco(runs)
-    choice, note = et.decide13(runs, incumbent)
+    choice, note = et.decide_candidates(runs, incumbent, candidates)
     return records.jsonable({"incumbent": incumbent, "loco": lo.to_dict("records"),
                              "scores": et.primary_scores(lo).to_dict("records"), "choice": choice, "decision": note,
-                             "shipped": (results() or {}).get("shipped") if choice == incumbent else None})
+                             "union": {n: union_block(n) for n in union_models if records.read(config.MODELS_DIR, n)}})
+
+
+def compute13() -> dict:
+    return compute_candidates(et.BATCH13, et.CANDIDATES13)
 
 
 def results13_markdown(res: dict | None = None) -> str:
@@ -316,15 +317,7 @@ def results14() -> dict | None:
 
 
 def compute14() -> dict:
-    """Batch 14 (experiments/batch14_spots/PLAN.md): he_sym_proc2 and ens_he2p2 against ens_he2."""
-    incumbent = (results() or {}).get("choice") or "ens_he2"
-    runs = [r for r in et.runs11() if r["config"].get("recipe") == incumbent] + xc.read_batch(et.BATCH14)
-    lo = et.loco(runs)
-    choice, note = et.decide_candidates(runs, incumbent, et.CANDIDATES14)
-    proc2 = "brain_tumor_hv_proc2"  # amendment 1: trained beside the runs, reported either way
-    return records.jsonable({"incumbent": incumbent, "loco": lo.to_dict("records"),
-                             "scores": et.primary_scores(lo).to_dict("records"), "choice": choice, "decision": note,
-                             "union": {proc2: union_block(proc2)} if records.read(config.MODELS_DIR, proc2) else {}})
+    return compute_candidates(et.BATCH14, et.CANDIDATES14, ("brain_tumor_hv_proc2",))  # amendment 1's model
 
 
 def results14_markdown(res: dict | None = None) -> str:

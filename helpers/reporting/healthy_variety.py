@@ -129,7 +129,7 @@ def warning_markdown(res: dict) -> str:
              "| quantile | margin (logits) | fires on familiar val / test | missed flagged, seed 42 | other seeds |",
              "|---|---|---|---|---|"]
     for (q, m), g in piv.groupby(["quantile", "margin"]):
-        key = f"{q:.2f}|{m}"
+        key = hv.warning_key(q, m)
         s42 = g[g["seed"] == config.SEED]
         oth = g[g["seed"] != config.SEED]
         fmt = lambda d: ("n/a" if d.empty else f"{int(d['missed_flagged'].sum())} of {int(d['missed'].sum())}")  # noqa: E731
