@@ -146,3 +146,34 @@ def test_a_candidate_needs_two_points_and_the_higher_wins():
     with um.patch.object(et, "loco", lambda runs, shift=0.0: lo):
         ch, note = et.decide_candidates([], "ens_he2", ("a",))
         assert ch == "ens_he2" and "below" in note
+
+
+def test_a_lower_cap_keeps_only_quieter_warnings():
+    from helpers.evaluation import healthy_variety as hv
+
+    rows = pd.DataFrame([{"seed": s, "quantile": q, "margin": m, "missed": 10, "missed_flagged": f,
+                          "errors": 10, "errors_flagged": f}
+                         for s in (42, 7) for q, m, f in ((0.99, 1.5, 8), (0.99, 1.0, 5), (0.97, 0.0, 2))])
+    val = {"0.99|1.5": 0.045, "0.99|1.0": 0.033, "0.97|0.0": 0.01}
+    assert hv.choose_warning(rows, val)["margin"] == 1.5  # the loudest under 5%
+    c = hv.choose_warning(rows, val, cap=0.04)
+    assert (c["quantile"], c["margin"]) == (0.99, 1.0)
+    assert hv.choose_warning(rows, val, cap=0.005) is None
+
+
+def test_batch16_results_are_what_batch11_measured_and_the_shipped_model_carries_them():
+    from helpers import config, records
+    from helpers.evaluation import warning_rule
+
+    saved = warning_rule.results16()
+    if saved is None:
+        pytest.fail("experiments/batch16_warning_headroom/results.json is committed: it must be found")
+    again = warning_rule.compute16()
+    for key in ("choice", "cap_val", "model", "previous"):
+        assert _same(saved[key], again[key]), key
+    (q, m), where = warning_rule.current()
+    assert "batch16" in where and saved["choice"]["quantile"] == q
+    assert saved["model"] == config.DEFAULT_MODEL_NAME
+    rule = records.read_json(config.MODELS_DIR / saved["model"] / "familiarity.json")
+    rec = records.read(config.MODELS_DIR, saved["model"])
+    assert rule["warn_quantile"] == q and rec["operating_point"]["uncertain_margin"] == m

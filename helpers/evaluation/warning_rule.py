@@ -1,0 +1,76 @@
+"""The unfamiliar-scan warning a shipped model carries: which (quantile, margin) rule the latest batch chose, and
+writing it into the model's files. Batch 16 (experiments/batch16_warning_headroom/PLAN.md) chose it again with a 4%
+cap on familiar validation firing, because batch 11's 5% cap let familiar *test* firing reach 5.6%.
+
+The rule has two parts: the feature distance beyond a validation quantile ("unfamiliar scan") and a P(tumour) within
+`margin` logits of the call threshold ("uncertain"). Candidates and their measurements are batch 11's (amendment 1):
+held-out missed tumours of the seed-42 and seed-7 LOCO runs of `ens_he2`, and the shipped ensemble's firing on its
+familiar validation and test slices.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import config, records
+from . import cross_collection as xc
+from . import ensemble_transfer as et
+from . import healthy_variety as hv
+
+BATCH16 = config.EXPERIMENTS_DIR / "batch16_warning_headroom"
+RESULTS16 = BATCH16 / "results.json"
+CAP16 = 0.04  # PLAN.md: firing on at most 4% of familiar validation slices, headroom under the 5% test floor
+BATCH10_RULE = (0.97, 1.5)
+
+
+def apply(name: str, quantile: float, margin: float) -> None:
+    """Write a warning rule into a model: the quantile into its familiarity rule, the margin into its operating point
+    (the dashboard's and the CLI's "uncertain" band), and both into its union predictions' flags and warning counts."""
+    from ..modeling import familiarity
+
+    f = records.files(config.MODELS_DIR, name)
+    rule_path = f.record.with_name("familiarity.json")
+    rule = records.read_json(rule_path)
+    rec = records.read(f.record)
+    if not rule or f"{quantile:.2f}" not in rule.get("val_quantiles", {}):
+        return
+    rule["warn_quantile"] = float(quantile)
+    records.write_json(rule, rule_path, compact=True)
+    records.update(f.record, operating_point={**rec["operating_point"], "uncertain_margin": float(margin)})
+    path = f.record.with_name("union_predictions.csv")
+    pred = pd.read_csv(path, keep_default_na=False)
+    t = xc.call_threshold(rec)
+    pred["unfamiliar"] = familiarity.unfamiliar(rule, pred["familiarity_ratio"].to_numpy(float) * rule["threshold"]
+                                                ).astype(int)
+    pred["near_threshold"] = (np.abs(hv._logit(pred["p_tumour"]) - hv._logit(t)) < margin).astype(int)
+    pred.to_csv(path, index=False)
+    records.update(f.record, warnings=xc.warning_counts(pred, t))
+
+
+def results16() -> dict | None:
+    return records.read_json(RESULTS16)
+
+
+def compute16(b11: dict | None = None) -> dict:
+    """Batch 16's choice from batch 11's candidate measurements (no model is loaded)."""
+    b11 = b11 if b11 is not None else (records.read_json(et.RESULTS) or {})
+    wr = b11.get("warning_rechosen") or {}
+    rows = pd.DataFrame(wr.get("rows") or [])
+    choice = hv.choose_warning(rows, wr.get("familiar_firing_val") or {}, wr.get("familiar_firing") or {},
+                               cap=CAP16)
+    return records.jsonable({"cap_val": CAP16, "model": b11.get("shipped"), "previous": wr.get("choice"),
+                             "choice": choice, "rows": wr.get("rows") or [],
+                             "familiar_firing": wr.get("familiar_firing") or {},
+                             "familiar_firing_val": wr.get("familiar_firing_val") or {}})
+
+
+def current(b11: dict | None = None, b16: dict | None = None) -> tuple[tuple[float, float], str]:
+    """((quantile, margin), where it was chosen) of the shipped model's warning: batch 16's choice if it made one,
+    else batch 11's amendment 1, else batch 10's rule."""
+    c16 = ((b16 if b16 is not None else results16()) or {}).get("choice")
+    if c16:
+        return (float(c16["quantile"]), float(c16["margin"])), "experiments/batch16_warning_headroom/RESULTS.md"
+    c11 = (((b11 if b11 is not None else records.read_json(et.RESULTS)) or {}).get("warning_rechosen") or {}).get("choice")
+    if c11:
+        return (float(c11["quantile"]), float(c11["margin"])), "experiments/batch11_ensemble_transfer/RESULTS.md"
+    return BATCH10_RULE, "experiments/batch10_healthy_variety/RESULTS.md"
