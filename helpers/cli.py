@@ -78,6 +78,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="only what the saved records give (no data, no TensorFlow)")
     s.set_defaults(target="helpers.reporting.batch12:cli_procedural")
 
+    s = sub.add_parser("warning", help="batch 16's results (experiments/batch16_warning_headroom/): the unfamiliar-"
+                       "scan warning chosen again under a 4%% validation cap, written into the shipped model")
+    s.set_defaults(target="helpers.reporting.batch11:cli_warning")
+
     s = sub.add_parser("train", help="train a model on the leak-free split")
     s.add_argument("--arch", default="resnet_small")
     s.add_argument("--name", default=None, help="model name (file stem under models/)")

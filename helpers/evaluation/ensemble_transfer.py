@@ -187,3 +187,47 @@ def decide_candidates(runs: list[dict], incumbent: str, candidates: tuple[str, .
             ok[c] = a
     choice = max(ok, key=ok.get) if ok else incumbent
     return choice, "; ".join(notes) + f"; chosen: {choice}"
+
+
+# ------------------------------------------------------------------------------------------------ batch 15
+BATCH15 = config.EXPERIMENTS_DIR / "batch15_schedule"
+RESULTS15 = BATCH15 / "results.json"
+ENS_E20 = "ens_he2_e20"
+HURTS = -0.02  # PLAN.md: 2 or more points below ens_he2 means a longer schedule hurts transfer
+
+
+def runs15(runs: list[dict] | None = None) -> list[dict]:
+    """Batch 15's runs, their recipes named by schedule: a 20-epoch he_sym run is `he_sym_e20` (its record keeps
+    the recipe it ran, `he_sym`, and says 20 epochs)."""
+    out = []
+    for r in read_batch(BATCH15) if runs is None else runs:
+        c = r["config"]
+        if c.get("recipe") in ("he_sym", "he_bo_inv") and int(c.get("epochs") or 0) == 20:
+            r = {**r, "config": {**c, "recipe": f"{c['recipe']}_e20"}}
+        out.append(r)
+    return out
+
+
+def decide15(runs: list[dict], incumbent: str = "ens_he2") -> tuple[str, str, str]:
+    """(outcome, basis, note): "hurts" at >= 2 points below the incumbent, "helps" at >= 2 above, else
+    "indistinguishable"; on both seeds when both are complete, else on seed 42 (PLAN.md)."""
+    sc = primary_scores(loco(runs))
+    by = {r["recipe"]: r for _, r in sc.iterrows()}
+    if ENS_E20 not in by or incumbent not in by:
+        return "none", "none", f"{ENS_E20} has no complete run yet: no decision"
+    a_row, b_row = by[ENS_E20], by[incumbent]
+    both = a_row["complete"] and len(a_row["seeds"]) >= 2
+    if both:
+        a, b, basis = float(a_row["primary"]), float(b_row["primary"]), "seeds 42 and 7"
+    else:
+        if config.SEED not in a_row["seeds"] or config.SEED not in b_row["seeds"]:
+            return "none", "none", f"{ENS_E20} has no complete seed-42 run: no decision"
+        a, b = float(a_row["per_seed"][config.SEED]), float(b_row["per_seed"][config.SEED])
+        basis = "seed 42 only (seed 7 did not finish in the session)"
+    d = a - b
+    outcome = "hurts" if d <= HURTS + 1e-12 else ("helps" if d >= -HURTS - 1e-12 else "indistinguishable")
+    return outcome, basis, (f"{ENS_E20} {a:.1%} vs {incumbent} {b:.1%} ({basis}): {d * 100:+.1f} points; "
+                            + {"hurts": "a longer schedule hurts transfer",
+                               "helps": "a longer schedule helps transfer",
+                               "indistinguishable": "the two schedules are indistinguishable at the 2-point margin"
+                               }[outcome])

@@ -11,6 +11,7 @@ from .. import config, records
 from ..data import union_split
 from ..evaluation import cross_collection as xc
 from ..evaluation import healthy_variety as hv
+from ..evaluation.warning_rule import apply as apply_warning
 
 SHIPPED_CANDIDATES = ("brain_tumor_hv", "brain_tumor_hv_long")  # PLAN.md amendment 2: the one with the higher val score
 
@@ -48,30 +49,6 @@ def validation_firing(name: str, rule: dict, t: float, roots=None) -> dict[str, 
     P, fam = p.predict_with_familiarity(X[u.table.index.get_indexer(va.index)])
     pt = 1 - P[:, config.CLASSES.index(config.NO_TUMOUR)]
     return hv.familiar_firing(pt, np.asarray(fam[0]) / rule["threshold"], rule, t)
-
-
-def apply_warning(name: str, quantile: float, margin: float) -> None:
-    """Write the chosen warning into a model: the quantile into its familiarity rule, the margin into its operating
-    point (the dashboard's and the CLI's "uncertain" band), and both into its union predictions' flags."""
-    from ..modeling import familiarity
-
-    f = records.files(config.MODELS_DIR, name)
-    rule_path = f.record.with_name("familiarity.json")
-    rule = records.read_json(rule_path)
-    rec = records.read(f.record)
-    if not rule or f"{quantile:.2f}" not in rule.get("val_quantiles", {}):
-        return
-    rule["warn_quantile"] = float(quantile)
-    records.write_json(rule, rule_path, compact=True)
-    records.update(f.record, operating_point={**rec["operating_point"], "uncertain_margin": float(margin)})
-    path = f.record.with_name("union_predictions.csv")
-    pred = pd.read_csv(path, keep_default_na=False)
-    t = xc.call_threshold(rec)
-    pred["unfamiliar"] = familiarity.unfamiliar(rule, pred["familiarity_ratio"].to_numpy(float) * rule["threshold"]
-                                                ).astype(int)
-    pred["near_threshold"] = (np.abs(hv._logit(pred["p_tumour"]) - hv._logit(t)) < margin).astype(int)
-    pred.to_csv(path, index=False)
-    records.update(f.record, warnings=xc.warning_counts(pred, t))
 
 
 def union_block(name: str) -> dict | None:

@@ -3,15 +3,16 @@
 shipped ensemble's card print. Everything is computed from the run records (`brain-mri transfer`)."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from .. import config, records
 from ..evaluation import cross_collection as xc
 from ..evaluation import ensemble_transfer as et
 from ..evaluation import healthy_variety as hv
-from .batch10 import apply_warning, union_block, validation_firing
-from .healthy_variety import (SOURCE_NAMES, floors_markdown, loco_markdown, scores_markdown,
+from ..evaluation import warning_rule
+from .batch10 import union_block, validation_firing
+from ..evaluation.warning_rule import apply as apply_warning
+from .healthy_variety import (floors_markdown, loco_markdown, scores_markdown,
                               shipped_floors_markdown, union_markdown, warning_markdown)
 from .healthy_variety import pct_or_na as _f
 
@@ -127,9 +128,9 @@ def compute(with_models: bool = True, apply: bool = False) -> dict:
         if shipped != CONTROL_MODEL:  # amendment 1: chosen again by batch 10's amendment-3 procedure
             out["warning_rechosen"] = rechoose_warning(runs, choice, folder_of, firing, firing_val)
     if apply:
-        for c in cands:  # PLAN.md: batch 10's rule on every union model of this batch, amendment 1's on the shipped
-            if c["name"] != CONTROL_MODEL:
-                apply_warning(c["name"], *applied_warning(out if c["name"] == shipped else {}))
+        for c in cands:  # PLAN.md: batch 10's rule on every union model of this batch; on the shipped one the rule
+            if c["name"] != CONTROL_MODEL:  # of the latest batch that chose one (amendment 1, or batch 16)
+                apply_warning(c["name"], *(warning_rule.current(out)[0] if c["name"] == shipped else WARNING))
     out["union"] = {c["name"]: union_block(c["name"]) for c in cands}
     return records.jsonable(out)
 
@@ -224,3 +225,35 @@ def summary_lines(res: dict | None = None) -> list[str]:
                    f"{_f(c['familiar_firing_val'])} of familiar validation and {_f(c.get('familiar_firing'))} of "
                    "familiar test slices.")
     return out
+
+
+def results16_markdown(res: dict) -> str:
+    """Batch 16's RESULTS.md: the candidates with their firing, and the choice under the 4% validation cap."""
+    c, prev = res.get("choice"), res.get("previous") or {}
+    out = ["# Batch 16: the unfamiliar-scan warning with headroom — results (written by `brain-mri warning` from "
+           "batch 11's measurements)", "", "Plan: `experiments/batch16_warning_headroom/PLAN.md`.", "",
+           f"Model: `{res.get('model')}`. Cap: at most {_f(res['cap_val'], 0)} of familiar validation slices "
+           "(batch 11's amendment 1 used 5%).", "",
+           warning_markdown({"warning": {k: res[k] for k in ("rows", "familiar_firing", "familiar_firing_val")}
+                             | {"choice": c}}), ""]
+    if prev:
+        out += [f"Before (batch 11, amendment 1, 5% cap): quantile {prev['quantile']:.2f}, margin {prev['margin']:g}: "
+                f"{_f(prev['familiar_firing_val'])} of familiar validation, {_f(prev.get('familiar_firing'))} of "
+                f"familiar test slices; {_f(prev.get('test_share'))} of the seed-7 held-out misses flagged.", ""]
+    if not c:
+        out.append("No candidate fires on at most the cap: the shipped rule stays.")
+    return "\n".join(out) + "\n"
+
+
+def cli_warning(args) -> int:
+    """`brain-mri warning`: batch 16's results.json and RESULTS.md, and its rule written into the shipped model."""
+    res = warning_rule.compute16(results())
+    records.write_json(res, warning_rule.RESULTS16)
+    (warning_rule.BATCH16 / "RESULTS.md").write_text(results16_markdown(res))
+    c = res.get("choice")
+    if c and res.get("model"):
+        warning_rule.apply(res["model"], c["quantile"], c["margin"])
+    print(f"wrote {warning_rule.RESULTS16.relative_to(config.PROJ_ROOT).as_posix()} and RESULTS.md: "
+          + (f"quantile {c['quantile']:.2f}, margin {c['margin']:g} written into {res['model']}" if c else
+             "no candidate under the cap; the shipped rule stays"))
+    return 0

@@ -9,6 +9,7 @@ import pandas as pd
 from .. import config, records
 from ..evaluation import cross_collection as xc
 from ..evaluation import ensemble_transfer as et
+from ..evaluation import warning_rule
 from ..evaluation import healthy_variety as hv
 from . import batch11
 from .batch10 import union_block
@@ -58,7 +59,7 @@ def compute(with_models: bool = True) -> dict:
            "candidates": cands, "shipped": shipped,
            "union": {n: union_block(n) for n in {shipped, *(c["name"] for c in cands if c["recipe"] == et.PROC)}},
            "warning": batch11.warning_measure(runs, choice, use_shift, _folder_of,
-                                              batch11.applied_warning(batch11.results()))}
+                                              warning_rule.current()[0])}
     w = out["warning"]
     firing, firing_val = batch11.shipped_firing(shipped, with_models, {})
     key = hv.warning_key(w["quantile"], w["margin"])
@@ -186,7 +187,7 @@ def model_card(name: str) -> str | None:
         s7 = (w.get("per_seed") or {}).get("7") or {}
         out.append(f"An \"unfamiliar scan\" warning beyond the {w['quantile']:.0%} quantile of validation slices' "
                    f"feature distance, and the call \"uncertain\" within {w['margin']:g} logits of the call threshold "
-                   "(chosen on the seed-42 LOCO runs, `experiments/batch11_ensemble_transfer/RESULTS.md`): on the "
+                   f"(chosen on the seed-42 LOCO runs, `{warning_rule.current()[1]}`): on the "
                    f"held-out collections of the seed-7 runs they flag {s7.get('missed_flagged')} of {s7.get('missed')} "
                    f"missed tumours ({_f(s7['missed_flagged'] / s7['missed'] if s7.get('missed') else None)}); on "
                    f"familiar slices they fire on {_f(w.get('familiar_firing_val'))} of union validation and "

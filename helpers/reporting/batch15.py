@@ -1,0 +1,115 @@
+"""Batch 15 (does a longer schedule transfer? experiments/batch15_schedule/PLAN.md) and the issue-21 scoreboard:
+every floor of the issue, for what ships, in one table (chapter 05 section 9, the conclusions). Everything is read
+from the results files and run records."""
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import config, records
+from ..evaluation import cross_collection as xc
+from ..evaluation import ensemble_transfer as et
+from ..evaluation import healthy_variety as hv
+from ..evaluation import warning_rule
+from . import batch10, batch11, batch12
+from .healthy_variety import floors_markdown, loco_markdown, scores_markdown
+from .healthy_variety import pct_or_na as _f
+
+RECIPE_NAMES = {"ens_he2": "ensemble he_sym + he_bo_inv, 10 epochs (shipped recipe's LOCO estimate so far)",
+                "ens_he2_e20": "ensemble he_sym + he_bo_inv, 20 epochs",
+                "he_sym": "he_sym, 10 epochs", "he_sym_e20": "he_sym, 20 epochs",
+                "he_bo_inv": "he_bo_inv, 10 epochs", "he_bo_inv_e20": "he_bo_inv, 20 epochs"}
+
+
+def results15() -> dict | None:
+    return records.read_json(et.RESULTS15)
+
+
+def compute15() -> dict:
+    """Batch 15's results from the records: every run beside its 10-epoch counterpart, and the PLAN's outcome."""
+    ens10 = [r for r in et.runs11() if r["config"].get("recipe") == "ens_he2"]
+    r10 = [r for r in xc.read_batch(hv.BATCH10) if r["config"].get("recipe") in ("he_sym", "he_bo_inv")]
+    r15 = et.runs15()
+    lo = et.loco(ens10 + r10 + r15)
+    outcome, basis, note = et.decide15(ens10 + r15)
+    return records.jsonable({"loco": lo.to_dict("records"), "scores": et.primary_scores(lo).to_dict("records"),
+                             "outcome": outcome, "basis": basis, "decision": note,
+                             "floors_loco_e20": hv.floors_loco(lo, et.ENS_E20),
+                             "floors_loco_e10": hv.floors_loco(lo, "ens_he2")})
+
+
+def results15_markdown(res: dict | None = None) -> str:
+    res = res or results15() or {}
+    out = ["# Batch 15: does a longer schedule transfer? — results (written by "
+           "`python experiments/batch15_schedule/results.py` from the run records)", "",
+           "Plan: `experiments/batch15_schedule/PLAN.md`.", "",
+           "## Every evaluation: held-out sources, plain and brain-only view (each run's own operating point)", "",
+           loco_markdown(res, names=RECIPE_NAMES), "", "## Scores and decision", "",
+           scores_markdown(res, RECIPE_NAMES), "", f"Outcome: **{res.get('outcome')}**. {res.get('decision', '')}", "",
+           "## LOCO floors at 20 epochs (mean of the seeds run)", "", floors_markdown(res.get("floors_loco_e20", [])),
+           "", "## LOCO floors at 10 epochs (the estimate quoted so far)", "",
+           floors_markdown(res.get("floors_loco_e10", [])), ""]
+    return "\n".join(out) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------ scoreboard
+def scoreboard() -> list[dict]:
+    """Every floor of issue 21 for what ships today: the LOCO estimate of the shipped recipe (batch 12's results,
+    the current choice), the shipped model on union test, the warning (batch 16, else batch 11) and the split."""
+    r12 = batch12.results() or {}
+    out = [{**f, "part": "LOCO estimate (10-epoch runs of the shipped recipe)"} for f in r12.get("floors_loco", [])]
+    out += [{**f, "part": f"shipped `{r12.get('shipped')}`, union test groups"}
+            for f in batch12.shipped_floors(r12)]
+    b16, b11 = warning_rule.results16(), batch11.results()
+    c = (b16 or {}).get("choice") or ((b11 or {}).get("warning_rechosen") or {}).get("choice")
+    if c:
+        part = f"warning (quantile {c['quantile']:.2f}, margin {c['margin']:g})"
+        out.append({"floor": "held-out missed tumours flagged (seed-7 LOCO runs)", "value": c.get("test_share"),
+                    "target": 0.5, "met": None if c.get("test_share") is None else c["test_share"] >= 0.5,
+                    "ge": True, "part": part})
+        fire = c.get("familiar_firing")
+        out.append({"floor": "fires on familiar union test slices", "value": fire, "target": 0.05,
+                    "met": None if fire is None else fire <= 0.05, "ge": False, "part": part})
+    sp = (batch10.results() or {}).get("split") or {}
+    if sp:
+        out.append({"floor": "leak-free test images with an adjacent-slice neighbour in train/val",
+                    "value": sp.get("adjacent_leaks"), "target": 0, "met": sp.get("adjacent_leaks") == 0,
+                    "ge": False, "part": "union split v2", "count": True})
+    return out
+
+
+def scoreboard_markdown(items: list[dict] | None = None) -> str:
+    items = scoreboard() if items is None else items
+    if not items:
+        return "(no floors evaluated yet)"
+    lines = ["| part | floor | value | target | met |", "|---|---|---|---|---|"]
+    for f in items:
+        pts = "points" in f["floor"]
+        fmt = (lambda v: f"{v:.0f}") if f.get("count") else ((lambda v: f"{v:.1f}") if pts else _f)
+        v = "n/a" if f["value"] is None else fmt(f["value"])
+        ge = f.get("ge", not pts)
+        tgt = (f"within {f['target']:g}" if pts else
+               f"{'≥' if ge else '≤'} {fmt(f['target']) if f.get('count') else _f(f['target'], 0)}")
+        met = "n/a" if f["met"] is None else ("yes" if f["met"] else "**no**")
+        lines.append(f"| {f['part']} | {f['floor']} | {v} | {tgt} | {met} |")
+    n = [f for f in items if f["met"] is not None]
+    lines += ["", f"**{sum(bool(f['met']) for f in n)} of {len(n)} floors met.**"]
+    return "\n".join(lines)
+
+
+def summary_lines() -> list[str]:
+    """The conclusions' lines for batches 15 and 16 and the scoreboard's count."""
+    out = []
+    r15 = results15()
+    if r15 and r15.get("outcome") not in (None, "none"):
+        out.append(f"Batch 15 (20-epoch LOCO runs of the shipped recipes): {r15['decision']}.")
+    b16 = warning_rule.results16()
+    if b16 and b16.get("choice"):
+        c = b16["choice"]
+        out.append(f"Batch 16 chose the warning again under a {_f(b16['cap_val'], 0)} validation cap: quantile "
+                   f"{c['quantile']:.2f}, margin {c['margin']:g} logits; it fires on {_f(c.get('familiar_firing'))} of "
+                   f"familiar test slices and flags {_f(c.get('test_share'))} of the seed-7 held-out misses.")
+    sb = [f for f in scoreboard() if f["met"] is not None]
+    if sb:
+        out.append(f"Issue 21's floors for what ships: {sum(bool(f['met']) for f in sb)} of {len(sb)} met "
+                   "(chapter 05, section 9).")
+    return out
