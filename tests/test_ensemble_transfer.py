@@ -177,3 +177,19 @@ def test_batch16_results_are_what_batch11_measured_and_the_shipped_model_carries
     rule = records.read_json(config.MODELS_DIR / saved["model"] / "familiarity.json")
     rec = records.read(config.MODELS_DIR, saved["model"])
     assert rule["warn_quantile"] == q and rec["operating_point"]["uncertain_margin"] == m
+
+
+def _scores15(rows):
+    return pd.DataFrame([{"recipe": r, "primary": sum(p.values()) / len(p), "seeds": sorted(p),
+                          "per_seed": p, "complete": True} for r, p in rows.items()])
+
+
+def test_batch15_reads_two_points_either_way_and_falls_back_to_seed_42():
+    base = {42: 0.79, 7: 0.85}
+    for e20, outcome in (({42: 0.77, 7: 0.83}, "hurts"), ({42: 0.80, 7: 0.86}, "indistinguishable"),
+                         ({42: 0.81, 7: 0.87}, "helps")):
+        assert et.decide15(_scores15({"ens_he2": base, "ens_he2_e20": e20}))[0] == outcome
+    sc = _scores15({"ens_he2": base, "ens_he2_e20": {42: 0.76}})  # seed 7 not run: seed 42 against seed 42
+    out, basis, _ = et.decide15(sc)
+    assert (out, basis.startswith("seed 42")) == ("hurts", True)
+    assert et.decide15(_scores15({"ens_he2": base}))[0] == "none"

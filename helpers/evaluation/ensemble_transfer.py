@@ -208,11 +208,10 @@ def runs15(runs: list[dict] | None = None) -> list[dict]:
     return out
 
 
-def decide15(runs: list[dict], incumbent: str = "ens_he2") -> tuple[str, str, str]:
-    """(outcome, basis, note): "hurts" at >= 2 points below the incumbent, "helps" at >= 2 above, else
-    "indistinguishable"; on both seeds when both are complete, else on seed 42 (PLAN.md)."""
-    sc = primary_scores(loco(runs))
-    by = {r["recipe"]: r for _, r in sc.iterrows()}
+def decide15(scores: pd.DataFrame, incumbent: str = "ens_he2") -> tuple[str, str, str]:
+    """(outcome, basis, note) from primary scores: "hurts" at >= 2 points below the incumbent, "helps" at >= 2
+    above, else "indistinguishable"; on both seeds when both are complete, else on seed 42 (PLAN.md)."""
+    by = {r["recipe"]: r for _, r in scores.iterrows()}
     if ENS_E20 not in by or incumbent not in by:
         return "none", "none", f"{ENS_E20} has no complete run yet: no decision"
     a_row, b_row = by[ENS_E20], by[incumbent]

@@ -30,8 +30,9 @@ def compute15() -> dict:
     r10 = [r for r in xc.read_batch(hv.BATCH10) if r["config"].get("recipe") in ("he_sym", "he_bo_inv")]
     r15 = et.runs15()
     lo = et.loco(ens10 + r10 + r15)
-    outcome, basis, note = et.decide15(ens10 + r15)
-    return records.jsonable({"loco": lo.to_dict("records"), "scores": et.primary_scores(lo).to_dict("records"),
+    scores = et.primary_scores(lo)
+    outcome, basis, note = et.decide15(scores)
+    return records.jsonable({"loco": lo.to_dict("records"), "scores": scores.to_dict("records"),
                              "outcome": outcome, "basis": basis, "decision": note,
                              "floors_loco_e20": hv.floors_loco(lo, et.ENS_E20),
                              "floors_loco_e10": hv.floors_loco(lo, "ens_he2")})
