@@ -197,15 +197,7 @@ HURTS = -0.02  # PLAN.md: 2 or more points below ens_he2 means a longer schedule
 
 
 def runs15(runs: list[dict] | None = None) -> list[dict]:
-    """Batch 15's runs, their recipes named by schedule: a 20-epoch he_sym run is `he_sym_e20` (its record keeps
-    the recipe it ran, `he_sym`, and says 20 epochs)."""
-    out = []
-    for r in read_batch(BATCH15) if runs is None else runs:
-        c = r["config"]
-        if c.get("recipe") in ("he_sym", "he_bo_inv") and int(c.get("epochs") or 0) == 20:
-            r = {**r, "config": {**c, "recipe": f"{c['recipe']}_e20"}}
-        out.append(r)
-    return out
+    return runs_by_schedule(BATCH15, 20, runs)
 
 
 def decide15(scores: pd.DataFrame, incumbent: str = "ens_he2") -> tuple[str, str, str]:
@@ -230,3 +222,21 @@ def decide15(scores: pd.DataFrame, incumbent: str = "ens_he2") -> tuple[str, str
                                "helps": "a longer schedule helps transfer",
                                "indistinguishable": "the two schedules are indistinguishable at the 2-point margin"
                                }[outcome])
+
+
+# ------------------------------------------------------------------------------------------------ batch 17
+BATCH17 = config.EXPERIMENTS_DIR / "batch17_shipped_schedule"
+RESULTS17 = BATCH17 / "results.json"
+ENS_E40 = "ens_he2_e40"
+
+
+def runs_by_schedule(folder, epochs: int, runs: list[dict] | None = None) -> list[dict]:
+    """A schedule batch's runs, their recipes named by schedule: a 20-epoch he_sym run is `he_sym_e20` (its record
+    keeps the recipe it ran, `he_sym`, and says how many epochs)."""
+    out = []
+    for r in read_batch(folder) if runs is None else runs:
+        c = r["config"]
+        if c.get("recipe") in ("he_sym", "he_bo_inv") and int(c.get("epochs") or 0) == epochs:
+            r = {**r, "config": {**c, "recipe": f"{c['recipe']}_e{epochs}"}}
+        out.append(r)
+    return out

@@ -17,7 +17,9 @@ from .healthy_variety import pct_or_na as _f
 RECIPE_NAMES = {"ens_he2": "ensemble he_sym + he_bo_inv, 10 epochs (shipped recipe's LOCO estimate so far)",
                 "ens_he2_e20": "ensemble he_sym + he_bo_inv, 20 epochs",
                 "he_sym": "he_sym, 10 epochs", "he_sym_e20": "he_sym, 20 epochs",
-                "he_bo_inv": "he_bo_inv, 10 epochs", "he_bo_inv_e20": "he_bo_inv, 20 epochs"}
+                "he_bo_inv": "he_bo_inv, 10 epochs", "he_bo_inv_e20": "he_bo_inv, 20 epochs",
+                "ens_he2_e40": "ensemble he_sym + he_bo_inv, 40 epochs (the shipped schedule)",
+                "he_sym_e40": "he_sym, 40 epochs", "he_bo_inv_e40": "he_bo_inv, 40 epochs"}
 
 
 def results15() -> dict | None:
@@ -52,12 +54,63 @@ def results15_markdown(res: dict | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
+def results17() -> dict | None:
+    return records.read_json(et.RESULTS17)
+
+
+def compute17() -> dict:
+    """Batch 17's results: the seed-42 runs at 10, 20 and 40 epochs side by side (a measurement, no decision)."""
+    ens10 = [r for r in et.runs11() if r["config"].get("recipe") == "ens_he2"]
+    r10 = [r for r in xc.read_batch(hv.BATCH10) if r["config"].get("recipe") in ("he_sym", "he_bo_inv")]
+    runs = [r for r in ens10 + r10 + et.runs15() + et.runs_by_schedule(et.BATCH17, 40)
+            if int(r["config"].get("seed", -1)) == config.SEED]
+    lo = et.loco(runs)
+    folds = sorted({r["config"]["fold"] for r in runs if r["config"].get("recipe") == et.ENS_E40})
+    return records.jsonable({"loco": lo.to_dict("records"), "scores": et.primary_scores(lo).to_dict("records"),
+                             "folds_done": folds, "complete": len(folds) == len(hv.FOLDS10),
+                             "floors_loco_e40": hv.floors_loco(lo, et.ENS_E40) if len(folds) == len(hv.FOLDS10)
+                             else []})
+
+
+def results17_markdown(res: dict | None = None) -> str:
+    res = res or results17() or {}
+    done = res.get("folds_done", [])
+    out = ["# Batch 17: the LOCO estimate at the shipped schedule — results (written by "
+           "`python experiments/batch17_shipped_schedule/results.py` from the run records)", "",
+           "Plan: `experiments/batch17_shipped_schedule/PLAN.md`. Seed 42 only, beside the seed-42 runs at 10 and 20 "
+           "epochs.", "", f"Folds finished at 40 epochs: {', '.join(done) if done else 'none'}"
+           + ("" if res.get("complete") else " (the others were not run in the session)") + ".", "",
+           "## Every evaluation: held-out sources, plain and brain-only view (seed 42)", "",
+           loco_markdown(res, names=RECIPE_NAMES), "", "## Seed-42 primary scores", "",
+           scores_markdown(res, RECIPE_NAMES), ""]
+    if res.get("complete"):
+        out += ["## LOCO floors at 40 epochs (seed 42 only; the floors ask for the mean of two seeds)", "",
+                floors_markdown(res.get("floors_loco_e40", [])), ""]
+    return "\n".join(out) + "\n"
+
+
 # ------------------------------------------------------------------------------------------------ scoreboard
+def loco_floors_for_shipped() -> tuple[list[dict], str]:
+    """Batch 15, amendment 1: the LOCO floors of the shipped recipe from the runs whose schedule is closest to the
+    shipped members' 40 epochs among those complete on every fold (40, else 20, else 10 epochs)."""
+    r17, r15 = results17() or {}, results15() or {}
+    if r17.get("complete") and r17.get("floors_loco_e40"):
+        return r17["floors_loco_e40"], "LOCO estimate (40-epoch runs, the shipped schedule; seed 42 only)"
+    sc = {r["recipe"]: r for r in r15.get("scores", [])}
+    e20 = sc.get(et.ENS_E20) or {}
+    if e20.get("complete") and r15.get("floors_loco_e20"):
+        seeds = " and ".join(str(s) for s in sorted(e20["seeds"], reverse=True))
+        return r15["floors_loco_e20"], f"LOCO estimate (20-epoch runs, seeds {seeds})"
+    return (batch12.results() or {}).get("floors_loco", []), "LOCO estimate (10-epoch runs, seeds 42 and 7)"
+
+
 def scoreboard() -> list[dict]:
-    """Every floor of issue 21 for what ships today: the LOCO estimate of the shipped recipe (batch 12's results,
-    the current choice), the shipped model on union test, the warning (batch 16, else batch 11) and the split."""
+    """Every floor of issue 21 for what ships today: the LOCO estimate of the shipped recipe (closest schedule,
+    `loco_floors_for_shipped`), the shipped model on union test, the warning (batch 16, else batch 11) and the
+    split."""
     r12 = batch12.results() or {}
-    out = [{**f, "part": "LOCO estimate (10-epoch runs of the shipped recipe)"} for f in r12.get("floors_loco", [])]
+    floors, part = loco_floors_for_shipped()
+    out = [{**f, "part": part} for f in floors]
     out += [{**f, "part": f"shipped `{r12.get('shipped')}`, union test groups"}
             for f in batch12.shipped_floors(r12)]
     b16, b11 = warning_rule.results16(), batch11.results()
