@@ -104,7 +104,10 @@ def test_batch12_results_name_the_model_that_ships():
     again = batch12.compute(with_models=False)
     for key in ("choice", "decision", "scores", "floors_loco", "shipped"):
         assert _same(saved[key], again[key]), key
-    assert config.DEFAULT_MODEL_NAME == saved["shipped"]  # README, CLI and dashboard name what the last batch chose
+    from helpers.reporting import batch15
+
+    # README, CLI and dashboard name what the last batch that chose a model chose: batch 15 (amendment 2)
+    assert config.DEFAULT_MODEL_NAME == (batch15.results15() or saved)["shipped"]
 
 
 def test_batch13_results_are_what_the_records_give():
@@ -161,7 +164,7 @@ def test_a_lower_cap_keeps_only_quieter_warnings():
     assert hv.choose_warning(rows, val, cap=0.005) is None
 
 
-def test_batch16_results_are_what_batch11_measured_and_the_shipped_model_carries_them():
+def test_batch16_results_are_what_batch11_measured_and_the_ensemble_carries_them():
     from helpers import config, records
     from helpers.evaluation import warning_rule
 
@@ -171,9 +174,7 @@ def test_batch16_results_are_what_batch11_measured_and_the_shipped_model_carries
     again = warning_rule.compute16()
     for key in ("choice", "cap_val", "model", "previous"):
         assert _same(saved[key], again[key]), key
-    (q, m), where = warning_rule.current()
-    assert "batch16" in where and saved["choice"]["quantile"] == q
-    assert saved["model"] == config.DEFAULT_MODEL_NAME
+    q, m = saved["choice"]["quantile"], saved["choice"]["margin"]
     rule = records.read_json(config.MODELS_DIR / saved["model"] / "familiarity.json")
     rec = records.read(config.MODELS_DIR, saved["model"])
     assert rule["warn_quantile"] == q and rec["operating_point"]["uncertain_margin"] == m
@@ -193,3 +194,31 @@ def test_batch15_reads_two_points_either_way_and_falls_back_to_seed_42():
     out, basis, _ = et.decide15(sc)
     assert (out, basis.startswith("seed 42")) == ("hurts", True)
     assert et.decide15(_scores15({"ens_he2": base}))[0] == "none"
+
+
+def test_batch15_amendment_2_needs_two_seeds_and_two_points_for_the_single_model():
+    both = {42: 0.80, 7: 0.81}
+    assert et.decide_single15(_scores15({"ens_he2_e20": both, "he_sym_e20": {42: 0.83, 7: 0.83}}))[0] == \
+        et.SINGLE_MODEL
+    assert et.decide_single15(_scores15({"ens_he2_e20": both, "he_sym_e20": {42: 0.82, 7: 0.82}}))[0] == \
+        et.ENSEMBLE_MODEL
+    assert et.decide_single15(_scores15({"ens_he2_e20": both, "he_sym_e20": {42: 0.90}}))[0] == et.ENSEMBLE_MODEL
+
+
+def test_batch15_results_are_what_the_records_give_and_the_shipped_model_carries_its_warning():
+    from helpers import config, records
+    from helpers.evaluation import warning_rule
+    from helpers.reporting import batch15
+
+    saved = batch15.results15()
+    if saved is None:
+        pytest.fail("experiments/batch15_schedule/results.json is committed: it must be found")
+    again = batch15.compute15(with_models=False)
+    for key in ("outcome", "decision", "scores", "shipped", "single_vs_ensemble", "floors_loco_e20_single"):
+        assert _same(saved[key], again[key]), key
+    c = saved["warning"]["choice"]
+    assert _same(c, again["warning"]["choice"])
+    assert warning_rule.current(name=saved["shipped"])[0] == (c["quantile"], c["margin"])
+    rule = records.read_json(config.MODELS_DIR / saved["shipped"] / "familiarity.json")
+    rec = records.read(config.MODELS_DIR, saved["shipped"])
+    assert rule["warn_quantile"] == c["quantile"] and rec["operating_point"]["uncertain_margin"] == c["margin"]

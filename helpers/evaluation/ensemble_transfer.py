@@ -240,3 +240,22 @@ def runs_by_schedule(folder, epochs: int, runs: list[dict] | None = None) -> lis
             r = {**r, "config": {**c, "recipe": f"{c['recipe']}_e{epochs}"}}
         out.append(r)
     return out
+
+
+SINGLE_E20 = "he_sym_e20"
+SINGLE_MODEL = "brain_tumor_hv_long"  # he_sym alone, 40 epochs on the union split (batch 10)
+ENSEMBLE_MODEL = "brain_tumor_hv_ens"
+
+
+def decide_single15(scores: pd.DataFrame) -> tuple[str, str]:
+    """Batch 15, amendment 2: (shipped model, note). `he_sym_e20` at >= 2 points above `ens_he2_e20` on the mean of
+    seeds 42 and 7 (both complete) sends the shipped model back to he_sym alone; otherwise the ensemble stays."""
+    by = {r["recipe"]: r for _, r in scores.iterrows() if r["complete"] and len(r["seeds"]) >= 2}
+    if SINGLE_E20 not in by or ENS_E20 not in by:
+        return ENSEMBLE_MODEL, f"{SINGLE_E20} or {ENS_E20} lacks seeds 42 and 7: the ensemble stays"
+    a, b = float(by[SINGLE_E20]["primary"]), float(by[ENS_E20]["primary"])
+    single = a - b >= KEEP_MARGIN - 1e-12
+    return ((SINGLE_MODEL if single else ENSEMBLE_MODEL),
+            f"{SINGLE_E20} {a:.1%} vs {ENS_E20} {b:.1%} (seeds 42 and 7): {(a - b) * 100:+.1f} points; "
+            + (f"at least 2 points: {SINGLE_MODEL} (he_sym alone, 40 epochs) ships" if single
+               else f"under 2 points: {ENSEMBLE_MODEL} stays"))

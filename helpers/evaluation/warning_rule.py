@@ -64,13 +64,22 @@ def compute16(b11: dict | None = None) -> dict:
                              "familiar_firing_val": wr.get("familiar_firing_val") or {}})
 
 
-def current(b11: dict | None = None, b16: dict | None = None) -> tuple[tuple[float, float], str]:
-    """((quantile, margin), where it was chosen) of the shipped model's warning: batch 16's choice if it made one,
-    else batch 11's amendment 1, else batch 10's rule."""
-    c16 = ((b16 if b16 is not None else results16()) or {}).get("choice")
-    if c16:
+def current(b11: dict | None = None, b16: dict | None = None,
+            name: str | None = None) -> tuple[tuple[float, float], str]:
+    """((quantile, margin), where it was chosen) of the warning model `name` (default: the shipped one) carries:
+    the latest batch that chose one for it (batch 15's amendment 2 for the single model, batch 16 or batch 11's
+    amendment 1 for the ensemble), else batch 10's rule."""
+    name = name or config.DEFAULT_MODEL_NAME
+    b15 = records.read_json(et.RESULTS15) or {}
+    c15 = (b15.get("warning") or {}).get("choice")
+    if c15 and b15.get("shipped") == name:
+        return (float(c15["quantile"]), float(c15["margin"])), "experiments/batch15_schedule/RESULTS.md"
+    b16 = b16 if b16 is not None else (results16() or {})
+    if b16.get("choice") and b16.get("model") == name:
+        c16 = b16["choice"]
         return (float(c16["quantile"]), float(c16["margin"])), "experiments/batch16_warning_headroom/RESULTS.md"
-    c11 = (((b11 if b11 is not None else records.read_json(et.RESULTS)) or {}).get("warning_rechosen") or {}).get("choice")
-    if c11:
+    b11 = b11 if b11 is not None else (records.read_json(et.RESULTS) or {})
+    c11 = (b11.get("warning_rechosen") or {}).get("choice")
+    if c11 and b11.get("shipped") == name:
         return (float(c11["quantile"]), float(c11["margin"])), "experiments/batch11_ensemble_transfer/RESULTS.md"
     return BATCH10_RULE, "experiments/batch10_healthy_variety/RESULTS.md"

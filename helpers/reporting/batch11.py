@@ -130,7 +130,8 @@ def compute(with_models: bool = True, apply: bool = False) -> dict:
     if apply:
         for c in cands:  # PLAN.md: batch 10's rule on every union model of this batch; on the shipped one the rule
             if c["name"] != CONTROL_MODEL:  # of the latest batch that chose one (amendment 1, or batch 16)
-                apply_warning(c["name"], *(warning_rule.current(out)[0] if c["name"] == shipped else WARNING))
+                apply_warning(c["name"], *(warning_rule.current(out, name=shipped)[0] if c["name"] == shipped
+                                            else WARNING))
     out["union"] = {c["name"]: union_block(c["name"]) for c in cands}
     return records.jsonable(out)
 

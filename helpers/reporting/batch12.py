@@ -59,7 +59,7 @@ def compute(with_models: bool = True) -> dict:
            "candidates": cands, "shipped": shipped,
            "union": {n: union_block(n) for n in {shipped, *(c["name"] for c in cands if c["recipe"] == et.PROC)}},
            "warning": batch11.warning_measure(runs, choice, use_shift, _folder_of,
-                                              warning_rule.current()[0])}
+                                              warning_rule.current(name=shipped)[0])}
     w = out["warning"]
     firing, firing_val = batch11.shipped_firing(shipped, with_models, {})
     key = hv.warning_key(w["quantile"], w["margin"])
@@ -115,6 +115,7 @@ def cli_procedural(args) -> int:
 
 # ------------------------------------------------------------------------------------ the shipped model in words
 CARD_RECIPES = ("ens_he2", "ens_he3", "he_sym_proc", "he_sym_proc2")  # union models whose card is this module's
+PLANS = {"he_sym_proc2": "batch14_spots", "he_sym": "batch10_healthy_variety"}  # a single recipe's plan folder
 
 
 def _estimate_markdown(res: dict) -> str:
@@ -140,10 +141,13 @@ def model_card(name: str) -> str | None:
     """MODEL_CARD.md of a batch-11/12 union model (an ensemble of recipes, or he_sym_proc)."""
     from ..formatting import duration
 
+    from . import shipped15
+
     rec = records.read(config.MODELS_DIR, name)
-    if not rec or rec.get("config", {}).get("recipe") not in CARD_RECIPES:
+    single15 = shipped15.shipped_here(name)  # batch 15's amendment 2 shipped he_sym alone: its block, its estimate
+    if not rec or (rec.get("config", {}).get("recipe") not in CARD_RECIPES and not single15):
         return None
-    res = results() or {}
+    res = shipped15.card_block() if single15 else (results() or {})
     r11 = batch11.results() or {}
     cfg, op = rec["config"], rec.get("operating_point") or {}
     u = (res.get("union") or {}).get(name) or (r11.get("union") or {}).get(name) or {}
@@ -168,26 +172,28 @@ def model_card(name: str) -> str | None:
     else:
         c = rec["config"]
         out += [f"Recipe `{c['recipe']}` ({RECIPE_NAMES.get(c['recipe'], '')}; "
-                f"`experiments/{'batch14_spots' if c['recipe'] == 'he_sym_proc2' else 'batch12_procedural_lesions'}"
-                "/PLAN.md`): `resnet_small` width "
+                f"`experiments/{PLANS.get(c['recipe'], 'batch12_procedural_lesions')}/PLAN.md`): `resnet_small` width "
                 f"{c['model_kwargs']['width']} with the asymmetry channel, {c['img_size']} px, {rec['epochs_run']} "
                 f"epochs, seed {c['seed']}; {rec['params']:,} parameters; {duration(rec['train_wall_s'])} on a 2-core "
                 f"CPU. Training counts: " + "; ".join(f"{k} {v:,}" for k, v in sorted(rec['data']['train_counts'].items()))
                 + ".", ""]
+    if res.get("why"):
+        out += [res["why"], ""]
     out += [f"Operating point ({op.get('chosen_on', 'n/a')}): temperature {op.get('temperature', float('nan')):.3f}, "
             f"**tumour call at P(tumour) ≥ {op.get('threshold', float('nan')):.2f}**.", "",
             "## Results on pictures it never saw", ""]
     if u:
         out += [union_markdown(u), ""]
-    out += ["**On a collection nobody has shown it** (leave-sources-out runs of the same recipe, 10 epochs per "
-            "member, each held-out source at the run's own operating point, mean of seeds 42 and 7; what to expect on "
-            "a new collection):", "", _estimate_markdown(_estimate_of(cfg["recipe"], res, r11)), "",
+    out += ["**On a collection nobody has shown it** (leave-sources-out runs of the same recipe, "
+            f"{res.get('loco_note', '10 epochs per member')}, each held-out source at the run's own operating point, "
+            "mean of seeds 42 and 7; what to expect on a new collection):", "",
+            _estimate_markdown(res if single15 else _estimate_of(cfg["recipe"], res, r11)), "",
             "## Warnings the predictions carry", ""]
     if w.get("missed"):
         s7 = (w.get("per_seed") or {}).get("7") or {}
         out.append(f"An \"unfamiliar scan\" warning beyond the {w['quantile']:.0%} quantile of validation slices' "
                    f"feature distance, and the call \"uncertain\" within {w['margin']:g} logits of the call threshold "
-                   f"(chosen on the seed-42 LOCO runs, `{warning_rule.current()[1]}`): on the "
+                   f"(chosen on the seed-42 LOCO runs, `{warning_rule.current(name=name)[1]}`): on the "
                    f"held-out collections of the seed-7 runs they flag {s7.get('missed_flagged')} of {s7.get('missed')} "
                    f"missed tumours ({_f(s7['missed_flagged'] / s7['missed'] if s7.get('missed') else None)}); on "
                    f"familiar slices they fire on {_f(w.get('familiar_firing_val'))} of union validation and "
@@ -197,15 +203,17 @@ def model_card(name: str) -> str | None:
             "- Tumour types outside the four classes (metastases, schwannomas, ...) are not in training; read P(tumour) "
             "for them, never the type.",
             "- Diffusion-weighted (DWI) slices are all healthy in training; real skull-stripped slices are not in "
-            "training at all (the brain-only augmentation of one member stands in for them).",
+            f"training at all ({res.get('brain_only_note', 'the brain-only augmentation of one member stands in for them')}).",
             "- 2-D slices at 128 px; one slice says nothing about the rest of the scan.", "",
             f"Reproduce: `{rec.get('command', '')}` (needs the four collections; `make data`)."]
     return "\n".join(out) + "\n"
 
 
 def readme_lines(res: dict | None = None) -> list[str]:
-    """The README's first-screen bullets when the shipped model is a batch-11/12 model."""
-    res = res or results() or {}
+    """The README's first-screen bullets when the shipped model is a batch-11/12 model, or batch 15's single one."""
+    from . import shipped15
+
+    res = res or (shipped15.card_block() if shipped15.shipped_here() else results()) or {}
     name = config.DEFAULT_MODEL_NAME
     u = (res.get("union") or {}).get(name)
     if not u:
@@ -311,6 +319,7 @@ def results13_markdown(res: dict | None = None) -> str:
 # ------------------------------------------------------------------------------------------------ batch 14
 RECIPE_NAMES["he_sym_proc2"] = "he_sym + procedural masses + tumour-free spots"
 RECIPE_NAMES["ens_he2p2"] = "ensemble he_sym + he_bo_inv + he_sym_proc2"
+RECIPE_NAMES["he_sym_e20"] = "he_sym, 20 epochs (batch 15)"
 
 
 def results14() -> dict | None:

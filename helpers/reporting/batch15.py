@@ -3,7 +3,6 @@ every floor of the issue, for what ships, in one table (chapter 05 section 9, th
 from the results files and run records."""
 from __future__ import annotations
 
-import pandas as pd
 
 from .. import config, records
 from ..evaluation import cross_collection as xc
@@ -11,7 +10,8 @@ from ..evaluation import ensemble_transfer as et
 from ..evaluation import healthy_variety as hv
 from ..evaluation import warning_rule
 from . import batch10, batch11, batch12
-from .healthy_variety import floors_markdown, loco_markdown, scores_markdown
+from .shipped15 import card_block, results15, shipped_here  # noqa: F401 - re-exported
+from .healthy_variety import floors_markdown, loco_markdown, scores_markdown, union_markdown, warning_markdown
 from .healthy_variety import pct_or_na as _f
 
 RECIPE_NAMES = {"ens_he2": "ensemble he_sym + he_bo_inv, 10 epochs (shipped recipe's LOCO estimate so far)",
@@ -22,22 +22,34 @@ RECIPE_NAMES = {"ens_he2": "ensemble he_sym + he_bo_inv, 10 epochs (shipped reci
                 "he_sym_e40": "he_sym, 40 epochs", "he_bo_inv_e40": "he_bo_inv, 40 epochs"}
 
 
-def results15() -> dict | None:
-    return records.read_json(et.RESULTS15)
-
-
-def compute15() -> dict:
-    """Batch 15's results from the records: every run beside its 10-epoch counterpart, and the PLAN's outcome."""
+def compute15(with_models: bool = True) -> dict:
+    """Batch 15's results from the records: every run beside its 10-epoch counterpart, the PLAN's outcome, and
+    amendment 2's ensemble-or-single choice with, when the single model ships, its warning chosen by batch 16's
+    procedure. with_models: measure the warning's firing on union validation (needs the data and TensorFlow); else
+    it is carried over from the last results file."""
     ens10 = [r for r in et.runs11() if r["config"].get("recipe") == "ens_he2"]
     r10 = [r for r in xc.read_batch(hv.BATCH10) if r["config"].get("recipe") in ("he_sym", "he_bo_inv")]
     r15 = et.runs15()
     lo = et.loco(ens10 + r10 + r15)
     scores = et.primary_scores(lo)
     outcome, basis, note = et.decide15(scores)
-    return records.jsonable({"loco": lo.to_dict("records"), "scores": scores.to_dict("records"),
-                             "outcome": outcome, "basis": basis, "decision": note,
-                             "floors_loco_e20": hv.floors_loco(lo, et.ENS_E20),
-                             "floors_loco_e10": hv.floors_loco(lo, "ens_he2")})
+    shipped, single_note = et.decide_single15(scores)
+    out = {"loco": lo.to_dict("records"), "scores": scores.to_dict("records"),
+           "outcome": outcome, "basis": basis, "decision": note, "shipped": shipped,
+           "single_vs_ensemble": single_note,
+           "floors_loco_e20": hv.floors_loco(lo, et.ENS_E20),
+           "floors_loco_e20_single": hv.floors_loco(lo, et.SINGLE_E20),
+           "floors_loco_e10": hv.floors_loco(lo, "ens_he2")}
+    if shipped == et.SINGLE_MODEL:
+        prev = results15() or {}
+        rows = hv.warning_rows(r15, et.SINGLE_E20, et.BATCH15)
+        firing, firing_val = batch11.shipped_firing(shipped, with_models,
+                                                    (prev.get("warning") or {}).get("familiar_firing_val"))
+        out["warning"] = {"rows": rows.to_dict("records"), "familiar_firing": firing,
+                          "familiar_firing_val": firing_val, "cap_val": warning_rule.CAP16,
+                          "choice": hv.choose_warning(rows, firing_val, firing, cap=warning_rule.CAP16)}
+        out["union"] = {shipped: batch10.union_block(shipped)}
+    return records.jsonable(out)
 
 
 def results15_markdown(res: dict | None = None) -> str:
@@ -48,9 +60,18 @@ def results15_markdown(res: dict | None = None) -> str:
            "## Every evaluation: held-out sources, plain and brain-only view (each run's own operating point)", "",
            loco_markdown(res, names=RECIPE_NAMES), "", "## Scores and decision", "",
            scores_markdown(res, RECIPE_NAMES), "", f"Outcome: **{res.get('outcome')}**. {res.get('decision', '')}", "",
-           "## LOCO floors at 20 epochs (mean of the seeds run)", "", floors_markdown(res.get("floors_loco_e20", [])),
+           "## Ensemble or single at 20 epochs (amendment 2)", "", f"**{res.get('single_vs_ensemble', '')}**.", "",
+           "## LOCO floors at 20 epochs, `he_sym_e20` (mean of the seeds run)", "",
+           floors_markdown(res.get("floors_loco_e20_single", [])), "",
+           "## LOCO floors at 20 epochs, `ens_he2_e20` (mean of the seeds run)", "", floors_markdown(res.get("floors_loco_e20", [])),
            "", "## LOCO floors at 10 epochs (the estimate quoted so far)", "",
            floors_markdown(res.get("floors_loco_e10", [])), ""]
+    if res.get("warning"):
+        out += [f"## The shipped single model's warning (batch 16's procedure, {_f(res['warning']['cap_val'], 0)} cap, "
+                "on the 20-epoch `he_sym_e20` runs)", "", warning_markdown(res), ""]
+    for u in (res.get("union") or {}).values():
+        if u:
+            out += ["## The shipped model on the union test groups", "", union_markdown(u), ""]
     return "\n".join(out) + "\n"
 
 
