@@ -222,3 +222,17 @@ def test_batch15_results_are_what_the_records_give_and_the_shipped_model_carries
     rule = records.read_json(config.MODELS_DIR / saved["shipped"] / "familiarity.json")
     rec = records.read(config.MODELS_DIR, saved["shipped"])
     assert rule["warn_quantile"] == c["quantile"] and rec["operating_point"]["uncertain_margin"] == c["margin"]
+
+
+def test_the_floor_table_reads_what_ships():
+    from helpers import config
+    from helpers.reporting import batch15
+
+    items = batch15.scoreboard()
+    if not items:
+        pytest.fail("the batch results are committed: the floor table must have rows")
+    assert all(f["met"] in (True, False, None) for f in items)
+    shipped_parts = {f["part"] for f in items if f["part"].startswith("shipped")}
+    assert shipped_parts == {f"shipped `{config.DEFAULT_MODEL_NAME}`, union test groups"}
+    loco_part = next(f["part"] for f in items if f["part"].startswith("LOCO"))
+    assert ("he_sym," in loco_part) == batch15.shipped_here()  # the shipped recipe's own estimate

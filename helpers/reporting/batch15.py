@@ -90,7 +90,9 @@ def compute17() -> dict:
     return records.jsonable({"loco": lo.to_dict("records"), "scores": et.primary_scores(lo).to_dict("records"),
                              "folds_done": folds, "complete": len(folds) == len(hv.FOLDS10),
                              "floors_loco_e40": hv.floors_loco(lo, et.ENS_E40) if len(folds) == len(hv.FOLDS10)
-                             else []})
+                             else [],
+                             "floors_loco_e40_single": hv.floors_loco(lo, "he_sym_e40")
+                             if len(folds) == len(hv.FOLDS10) else []})
 
 
 def results17_markdown(res: dict | None = None) -> str:
@@ -105,24 +107,33 @@ def results17_markdown(res: dict | None = None) -> str:
            loco_markdown(res, names=RECIPE_NAMES), "", "## Seed-42 primary scores", "",
            scores_markdown(res, RECIPE_NAMES), ""]
     if res.get("complete"):
-        out += ["## LOCO floors at 40 epochs (seed 42 only; the floors ask for the mean of two seeds)", "",
+        out += ["## LOCO floors at 40 epochs, `he_sym_e40` (seed 42 only; the floors ask for the mean of two seeds)",
+                "", floors_markdown(res.get("floors_loco_e40_single", [])), "",
+                "## LOCO floors at 40 epochs, `ens_he2_e40` (seed 42 only)", "",
                 floors_markdown(res.get("floors_loco_e40", [])), ""]
     return "\n".join(out) + "\n"
 
 
 # ------------------------------------------------------------------------------------------------ scoreboard
 def loco_floors_for_shipped() -> tuple[list[dict], str]:
-    """Batch 15, amendment 1: the LOCO floors of the shipped recipe from the runs whose schedule is closest to the
-    shipped members' 40 epochs among those complete on every fold (40, else 20, else 10 epochs)."""
+    """Batch 15, amendment 1: the LOCO floors of the shipped recipe (he_sym alone when amendment 2 shipped it, else
+    the ensemble) from the runs whose schedule is closest to the shipped 40 epochs among those complete on every
+    fold (40, else 20, else 10 epochs)."""
     r17, r15 = results17() or {}, results15() or {}
-    if r17.get("complete") and r17.get("floors_loco_e40"):
-        return r17["floors_loco_e40"], "LOCO estimate (40-epoch runs, the shipped schedule; seed 42 only)"
+    single = shipped_here()
+    what = "he_sym" if single else "ens_he2"
+    e40 = r17.get("floors_loco_e40_single" if single else "floors_loco_e40")
+    if r17.get("complete") and e40:
+        return e40, f"LOCO estimate ({what}, 40-epoch runs, the shipped schedule; seed 42 only)"
     sc = {r["recipe"]: r for r in r15.get("scores", [])}
-    e20 = sc.get(et.ENS_E20) or {}
-    if e20.get("complete") and r15.get("floors_loco_e20"):
+    e20 = sc.get(et.SINGLE_E20 if single else et.ENS_E20) or {}
+    floors20 = r15.get("floors_loco_e20_single" if single else "floors_loco_e20")
+    if e20.get("complete") and floors20:
         seeds = " and ".join(str(s) for s in sorted(e20["seeds"], reverse=True))
-        return r15["floors_loco_e20"], f"LOCO estimate (20-epoch runs, seeds {seeds})"
-    return (batch12.results() or {}).get("floors_loco", []), "LOCO estimate (10-epoch runs, seeds 42 and 7)"
+        return floors20, f"LOCO estimate ({what}, 20-epoch runs, seeds {seeds})"
+    if single:
+        return (batch10.results() or {}).get("floors_loco", []), "LOCO estimate (he_sym, 10-epoch runs, seeds 42 and 7)"
+    return (batch12.results() or {}).get("floors_loco", []), "LOCO estimate (ens_he2, 10-epoch runs, seeds 42 and 7)"
 
 
 def scoreboard() -> list[dict]:
@@ -132,10 +143,17 @@ def scoreboard() -> list[dict]:
     r12 = batch12.results() or {}
     floors, part = loco_floors_for_shipped()
     out = [{**f, "part": part} for f in floors]
-    out += [{**f, "part": f"shipped `{r12.get('shipped')}`, union test groups"}
-            for f in batch12.shipped_floors(r12)]
-    b16, b11 = warning_rule.results16(), batch11.results()
-    c = (b16 or {}).get("choice") or ((b11 or {}).get("warning_rechosen") or {}).get("choice")
+    name = config.DEFAULT_MODEL_NAME
+    blk = {"shipped": name, "union": {name: ((results15() or {}).get("union") or {}).get(name)
+                                      or (r12.get("union") or {}).get(name)}}
+    out += [{**f, "part": f"shipped `{name}`, union test groups"} for f in batch12.shipped_floors(blk)]
+    b16, b11 = warning_rule.results16() or {}, batch11.results() or {}
+    if shipped_here():  # the warning of the model that ships, from the batch that chose it
+        c = ((results15() or {}).get("warning") or {}).get("choice")
+    elif b16.get("model") == r12.get("shipped") and b16.get("choice"):
+        c = b16["choice"]
+    else:
+        c = (b11.get("warning_rechosen") or {}).get("choice")
     if c:
         part = f"warning (quantile {c['quantile']:.2f}, margin {c['margin']:g})"
         out.append({"floor": "held-out missed tumours flagged (seed-7 LOCO runs)", "value": c.get("test_share"),
@@ -176,11 +194,21 @@ def summary_lines() -> list[str]:
     out = []
     r15 = results15()
     if r15 and r15.get("outcome") not in (None, "none"):
-        out.append(f"Batch 15 (20-epoch LOCO runs of the shipped recipes): {r15['decision']}.")
+        out.append(f"Batch 15 (20-epoch LOCO runs of the ensemble's recipes): {r15['decision']}. Amendment 2 "
+                   f"(ensemble or single at 20 epochs): {r15.get('single_vs_ensemble', '')}.")
+    r17 = results17()
+    if r17 and r17.get("folds_done"):
+        sc = {r["recipe"]: r for r in r17.get("scores", [])}
+        bits = [f"{k} {_f(sc[k]['per_seed'].get(config.SEED, sc[k]['per_seed'].get(str(config.SEED))))}"
+                for k in ("he_sym", "he_sym_e20", "he_sym_e40") if k in sc and sc[k].get("complete")]
+        out.append("Batch 17 (the shipped 40-epoch schedule, seed 42): "
+                   + (f"seed-42 primary scores {', '.join(bits)}." if r17.get("complete") else
+                      f"{len(r17['folds_done'])} of 3 folds finished in the session."))
     b16 = warning_rule.results16()
     if b16 and b16.get("choice"):
         c = b16["choice"]
-        out.append(f"Batch 16 chose the warning again under a {_f(b16['cap_val'], 0)} validation cap: quantile "
+        out.append(f"Batch 16 chose the ensemble's warning again under a {_f(b16['cap_val'], 0)} validation cap"
+                   + (" (the ensemble no longer ships)" if shipped_here() else "") + ": quantile "
                    f"{c['quantile']:.2f}, margin {c['margin']:g} logits; it fires on {_f(c.get('familiar_firing'))} of "
                    f"familiar test slices and flags {_f(c.get('test_share'))} of the seed-7 held-out misses.")
     sb = [f for f in scoreboard() if f["met"] is not None]
