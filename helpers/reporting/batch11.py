@@ -213,7 +213,7 @@ def summary_lines(res: dict | None = None) -> list[str]:
     fl = res.get("floors_loco", [])
     if fl:
         miss = [f["floor"] for f in fl if f["met"] is False]
-        out.append(f"Leave-sources-out floors for what ships: {sum(bool(f['met']) for f in fl)} of {len(fl)} met"
+        out.append(f"Leave-sources-out floors for this choice: {sum(bool(f['met']) for f in fl)} of {len(fl)} met"
                    + (f"; not met: {', '.join(miss)}" if miss else "") + ".")
     w = res.get("warning") or {}
     if w.get("missed"):

@@ -256,11 +256,11 @@ def summary_lines(res: dict | None = None) -> list[str]:
     out = batch11.summary_lines()
     if res.get("choice"):
         out.append(f"Batch 12 (procedural lesions) against `{res['incumbent']}`: {res['decision']}. "
-                   f"Shipped: `{res['shipped']}`.")
+                   f"Shipped after batch 12: `{res['shipped']}`.")
         fl = res.get("floors_loco", [])
         if fl and res["choice"] != res["incumbent"]:  # else batch 11's line above already says it
             miss = [f["floor"] for f in fl if f["met"] is False]
-            out.append(f"Leave-sources-out floors for what ships: {sum(bool(f['met']) for f in fl)} of {len(fl)} met"
+            out.append(f"Leave-sources-out floors for this choice: {sum(bool(f['met']) for f in fl)} of {len(fl)} met"
                        + (f"; not met: {', '.join(miss)}" if miss else "") + ".")
         r13 = results13()
         if r13:
@@ -272,7 +272,7 @@ def summary_lines(res: dict | None = None) -> list[str]:
         sf = shipped_floors(res)
         if sf:
             miss = [f["floor"] for f in sf if f["met"] is False]
-            out.append(f"Shipped model `{res['shipped']}` on the union test groups: {sum(bool(f['met']) for f in sf)} "
+            out.append(f"Batch 12's shipped model `{res['shipped']}` on the union test groups: {sum(bool(f['met']) for f in sf)} "
                        f"of {len(sf)} floors met" + (f"; not met: {', '.join(miss)}" if miss else "") + ".")
     return out
 
