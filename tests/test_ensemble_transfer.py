@@ -83,15 +83,22 @@ def _same(a, b):
     return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
 
 
+def _rederived(saved, compute, where: str, keys):
+    """`compute()` gives the committed results file `saved` again on `keys` (the file must exist)."""
+    if saved is None:
+        pytest.fail(f"{where} is committed: it must be found")
+    again = compute()
+    for key in keys:
+        assert _same(saved[key], again[key]), key
+    return again
+
+
 def test_batch11_results_are_what_the_records_give():
     from helpers.reporting import batch11
 
     saved = batch11.results()
-    if saved is None:
-        pytest.fail("experiments/batch11_ensemble_transfer/results.json is committed: it must be found")
-    again = batch11.compute(with_models=False)
-    for key in ("choice", "decision", "scores", "shift", "floors_loco", "shipped"):
-        assert _same(saved[key], again[key]), key
+    _rederived(saved, lambda: batch11.compute(with_models=False), "experiments/batch11_ensemble_transfer/results.json",
+               ("choice", "decision", "scores", "shift", "floors_loco", "shipped"))
 
 
 def test_batch12_results_name_the_model_that_ships():
@@ -99,11 +106,8 @@ def test_batch12_results_name_the_model_that_ships():
     from helpers.reporting import batch12
 
     saved = batch12.results()
-    if saved is None:
-        pytest.fail("experiments/batch12_procedural_lesions/results.json is committed: it must be found")
-    again = batch12.compute(with_models=False)
-    for key in ("choice", "decision", "scores", "floors_loco", "shipped"):
-        assert _same(saved[key], again[key]), key
+    _rederived(saved, lambda: batch12.compute(with_models=False), "experiments/batch12_procedural_lesions/results.json",
+               ("choice", "decision", "scores", "floors_loco", "shipped"))
     from helpers.reporting import batch15
 
     # README, CLI and dashboard name what the last batch that chose a model chose: batch 15 (amendment 2)
@@ -114,22 +118,16 @@ def test_batch13_results_are_what_the_records_give():
     from helpers.reporting import batch12
 
     saved = batch12.results13()
-    if saved is None:
-        pytest.fail("experiments/batch13_ensemble_proc/results.json is committed: it must be found")
-    again = batch12.compute13()
-    for key in ("choice", "decision", "scores"):
-        assert _same(saved[key], again[key]), key
+    _rederived(saved, lambda: batch12.compute13(), "experiments/batch13_ensemble_proc/results.json",
+               ("choice", "decision", "scores"))
 
 
 def test_batch14_results_are_what_the_records_give():
     from helpers.reporting import batch12
 
     saved = batch12.results14()
-    if saved is None:
-        pytest.fail("experiments/batch14_spots/results.json is committed: it must be found")
-    again = batch12.compute14()
-    for key in ("choice", "decision", "scores"):
-        assert _same(saved[key], again[key]), key
+    _rederived(saved, lambda: batch12.compute14(), "experiments/batch14_spots/results.json",
+               ("choice", "decision", "scores"))
 
 
 def test_a_candidate_needs_two_points_and_the_higher_wins():
@@ -169,11 +167,8 @@ def test_batch16_results_are_what_batch11_measured_and_the_ensemble_carries_them
     from helpers.evaluation import warning_rule
 
     saved = warning_rule.results16()
-    if saved is None:
-        pytest.fail("experiments/batch16_warning_headroom/results.json is committed: it must be found")
-    again = warning_rule.compute16()
-    for key in ("choice", "cap_val", "model", "previous"):
-        assert _same(saved[key], again[key]), key
+    _rederived(saved, lambda: warning_rule.compute16(), "experiments/batch16_warning_headroom/results.json",
+               ("choice", "cap_val", "model", "previous"))
     q, m = saved["choice"]["quantile"], saved["choice"]["margin"]
     rule = records.read_json(config.MODELS_DIR / saved["model"] / "familiarity.json")
     rec = records.read(config.MODELS_DIR, saved["model"])
@@ -211,11 +206,8 @@ def test_batch15_results_are_what_the_records_give_and_the_shipped_model_carries
     from helpers.reporting import batch15
 
     saved = batch15.results15()
-    if saved is None:
-        pytest.fail("experiments/batch15_schedule/results.json is committed: it must be found")
-    again = batch15.compute15(with_models=False)
-    for key in ("outcome", "decision", "scores", "shipped", "single_vs_ensemble", "floors_loco_e20_single"):
-        assert _same(saved[key], again[key]), key
+    again = _rederived(saved, lambda: batch15.compute15(with_models=False), "experiments/batch15_schedule/results.json",
+                       ("outcome", "decision", "scores", "shipped", "single_vs_ensemble", "floors_loco_e20_single"))
     c = saved["warning"]["choice"]
     assert _same(c, again["warning"]["choice"])
     assert warning_rule.current(name=saved["shipped"])[0] == (c["quantile"], c["margin"])
