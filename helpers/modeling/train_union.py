@@ -36,6 +36,9 @@ RECIPES: dict[str, dict] = {
                   "brain_only": 0.3, "invert": 0.25},
     "he_bo_inv_bal": {"collections": None, "augment_layer": "affine", "balance": "collection", "jpeg_p": 0.0,
                       "mirror": True, "brain_only": 0.3, "invert": 0.25},
+    # batch 18 (experiments/batch18_brain_only/PLAN.md): he_sym + the look-balanced brain-only augmentation alone
+    "he_bo": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
+              "brain_only": 0.3},
     # batch 12 (experiments/batch12_procedural_lesions/PLAN.md): he_sym + procedural masses in healthy slices
     "he_sym_proc": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
                     "procedural": 0.5},
