@@ -228,3 +228,10 @@ def test_the_floor_table_reads_what_ships():
     assert shipped_parts == {f"shipped `{config.DEFAULT_MODEL_NAME}`, union test groups"}
     loco_part = next(f["part"] for f in items if f["part"].startswith("LOCO"))
     assert ("he_sym," in loco_part) == batch15.shipped_here()  # the shipped recipe's own estimate
+
+
+def test_batch18_needs_both_seeds_and_two_points():
+    base = {"he_sym_e20": {42: 0.83, 7: 0.84}}
+    assert et.decide18(_scores15({**base, "he_bo_e20": {42: 0.86, 7: 0.86}}))[0] == "he_bo"
+    assert et.decide18(_scores15({**base, "he_bo_e20": {42: 0.85, 7: 0.85}}))[0] == "he_sym"
+    assert et.decide18(_scores15({**base, "he_bo_e20": {42: 0.95}}))[0] == "he_sym"

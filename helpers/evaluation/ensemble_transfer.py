@@ -236,7 +236,7 @@ def runs_by_schedule(folder, epochs: int, runs: list[dict] | None = None) -> lis
     out = []
     for r in read_batch(folder) if runs is None else runs:
         c = r["config"]
-        if c.get("recipe") in ("he_sym", "he_bo_inv") and int(c.get("epochs") or 0) == epochs:
+        if c.get("recipe") in ("he_sym", "he_bo_inv", "he_bo") and int(c.get("epochs") or 0) == epochs:
             r = {**r, "config": {**c, "recipe": f"{c['recipe']}_e{epochs}"}}
         out.append(r)
     return out
@@ -259,3 +259,22 @@ def decide_single15(scores: pd.DataFrame) -> tuple[str, str]:
             f"{SINGLE_E20} {a:.1%} vs {ENS_E20} {b:.1%} (seeds 42 and 7): {(a - b) * 100:+.1f} points; "
             + (f"at least 2 points: {SINGLE_MODEL} (he_sym alone, 40 epochs) ships" if single
                else f"under 2 points: {ENSEMBLE_MODEL} stays"))
+
+
+# ------------------------------------------------------------------------------------------------ batch 18
+BATCH18 = config.EXPERIMENTS_DIR / "batch18_brain_only"
+RESULTS18 = BATCH18 / "results.json"
+BO_E20 = "he_bo_e20"
+
+
+def decide18(scores: pd.DataFrame) -> tuple[str, str]:
+    """batch18/PLAN.md: (recipe, note). `he_bo_e20` replaces `he_sym` at >= 2 points above `he_sym_e20` on the mean
+    of seeds 42 and 7 (both complete); without both seeds, no decision and he_sym stays."""
+    by = {r["recipe"]: r for _, r in scores.iterrows() if r["complete"] and len(r["seeds"]) >= 2}
+    if BO_E20 not in by or SINGLE_E20 not in by:
+        return "he_sym", f"{BO_E20} is not complete for seeds 42 and 7: no decision, he_sym stays"
+    a, b = float(by[BO_E20]["primary"]), float(by[SINGLE_E20]["primary"])
+    kept = a - b >= KEEP_MARGIN - 1e-12
+    return (("he_bo" if kept else "he_sym"),
+            f"{BO_E20} {a:.1%} vs {SINGLE_E20} {b:.1%} (seeds 42 and 7): {(a - b) * 100:+.1f} points; "
+            + ("at least 2 points: he_bo replaces he_sym" if kept else "under 2 points: he_sym stays"))

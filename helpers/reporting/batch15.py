@@ -19,7 +19,8 @@ RECIPE_NAMES = {"ens_he2": "ensemble he_sym + he_bo_inv, 10 epochs (shipped reci
                 "he_sym": "he_sym, 10 epochs", "he_sym_e20": "he_sym, 20 epochs",
                 "he_bo_inv": "he_bo_inv, 10 epochs", "he_bo_inv_e20": "he_bo_inv, 20 epochs",
                 "ens_he2_e40": "ensemble he_sym + he_bo_inv, 40 epochs (the shipped schedule)",
-                "he_sym_e40": "he_sym, 40 epochs", "he_bo_inv_e40": "he_bo_inv, 40 epochs"}
+                "he_sym_e40": "he_sym, 40 epochs", "he_bo_inv_e40": "he_bo_inv, 40 epochs",
+                "he_bo_e20": "he_sym + brain-only augmentation (no inversion), 20 epochs"}
 
 
 def compute15(with_models: bool = True) -> dict:
@@ -111,6 +112,35 @@ def results17_markdown(res: dict | None = None) -> str:
                 "", floors_markdown(res.get("floors_loco_e40_single", [])), "",
                 "## LOCO floors at 40 epochs, `ens_he2_e40` (seed 42 only)", "",
                 floors_markdown(res.get("floors_loco_e40", [])), ""]
+    return "\n".join(out) + "\n"
+
+
+def results18() -> dict | None:
+    return records.read_json(et.RESULTS18)
+
+
+def compute18() -> dict:
+    """Batch 18's results: he_bo at 20 epochs beside he_sym at 20 epochs (batch 15), and the PLAN's decision."""
+    runs = [r for r in et.runs15() if r["config"].get("recipe") == et.SINGLE_E20] + et.runs_by_schedule(et.BATCH18, 20)
+    lo = et.loco(runs)
+    scores = et.primary_scores(lo)
+    choice, note = et.decide18(scores)
+    return records.jsonable({"loco": lo.to_dict("records"), "scores": scores.to_dict("records"), "choice": choice,
+                             "decision": note, "floors_loco": hv.floors_loco(lo, et.BO_E20),
+                             "floors_loco_he_sym": hv.floors_loco(lo, et.SINGLE_E20)})
+
+
+def results18_markdown(res: dict | None = None) -> str:
+    res = res or results18() or {}
+    out = ["# Batch 18: brain-only augmentation without inversion, 20 epochs — results (written by "
+           "`python experiments/batch18_brain_only/results.py` from the run records)", "",
+           "Plan: `experiments/batch18_brain_only/PLAN.md`.", "",
+           "## Every evaluation: held-out sources, plain and brain-only view (each run's own operating point)", "",
+           loco_markdown(res, names=RECIPE_NAMES), "", "## Scores and decision", "",
+           scores_markdown(res, RECIPE_NAMES), "", f"Decision: **`{res.get('choice')}`**. {res.get('decision', '')}", "",
+           "## LOCO floors, `he_bo_e20` (mean of the seeds run)", "", floors_markdown(res.get("floors_loco", [])), "",
+           "## LOCO floors, `he_sym_e20` (batch 15; the shipped recipe)", "",
+           floors_markdown(res.get("floors_loco_he_sym", [])), ""]
     return "\n".join(out) + "\n"
 
 
@@ -211,6 +241,9 @@ def summary_lines() -> list[str]:
                    + (" (the ensemble no longer ships)" if shipped_here() else "") + ": quantile "
                    f"{c['quantile']:.2f}, margin {c['margin']:g} logits; it fires on {_f(c.get('familiar_firing'))} of "
                    f"familiar test slices and flags {_f(c.get('test_share'))} of the seed-7 held-out misses.")
+    r18 = results18()
+    if r18:
+        out.append(f"Batch 18 (brain-only augmentation without inversion, 20 epochs): {r18['decision']}.")
     sb = [f for f in scoreboard() if f["met"] is not None]
     if sb:
         out.append(f"Issue 21's floors for what ships: {sum(bool(f['met']) for f in sb)} of {len(sb)} met "
