@@ -33,4 +33,7 @@ def card_block() -> dict:
             "warning": warning, "loco_note": "20 epochs (the closest schedule to its 40 that finished every fold)",
             "brain_only_note": "no brain-only augmentation either: the brain-only view's drops in the estimate "
                                "above are the cost",
-            "why": f"Shipped by batch 15 (`experiments/batch15_schedule/PLAN.md`, amendment 2): {res.get('single_vs_ensemble', '')}."}
+            "why": f"Shipped by batch 15 (`experiments/batch15_schedule/PLAN.md`, amendment 2): {res.get('single_vs_ensemble', '')}."
+                   + (f" Batch 17 (`experiments/batch17_shipped_schedule/`, one seed at the shipped 40 epochs): "
+                      f"{r17['comparison']}." if (r17 := records.read_json(et.RESULTS17) or {}).get("comparison")
+                      else "")}
