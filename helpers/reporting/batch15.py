@@ -53,14 +53,19 @@ def compute15(with_models: bool = True) -> dict:
     return records.jsonable(out)
 
 
+def _opening(batch: int, title: str, folder: str, res: dict) -> list[str]:
+    """A batch's RESULTS.md head: title, plan, every evaluation, the scores."""
+    return [f"# Batch {batch}: {title} — results (written by `python experiments/{folder}/results.py` from the run "
+            "records)", "", f"Plan: `experiments/{folder}/PLAN.md`.", "",
+            "## Every evaluation: held-out sources, plain and brain-only view (each run's own operating point)", "",
+            loco_markdown(res, names=RECIPE_NAMES), "", "## Scores and decision", "", scores_markdown(res, RECIPE_NAMES),
+            ""]
+
+
 def results15_markdown(res: dict | None = None) -> str:
     res = res or results15() or {}
-    out = ["# Batch 15: does a longer schedule transfer? — results (written by "
-           "`python experiments/batch15_schedule/results.py` from the run records)", "",
-           "Plan: `experiments/batch15_schedule/PLAN.md`.", "",
-           "## Every evaluation: held-out sources, plain and brain-only view (each run's own operating point)", "",
-           loco_markdown(res, names=RECIPE_NAMES), "", "## Scores and decision", "",
-           scores_markdown(res, RECIPE_NAMES), "", f"Outcome: **{res.get('outcome')}**. {res.get('decision', '')}", "",
+    out = _opening(15, "does a longer schedule transfer?", "batch15_schedule", res) + [
+           f"Outcome: **{res.get('outcome')}**. {res.get('decision', '')}", "",
            "## Ensemble or single at 20 epochs (amendment 2)", "", f"**{res.get('single_vs_ensemble', '')}**.", "",
            "## LOCO floors at 20 epochs, `he_sym_e20` (mean of the seeds run)", "",
            floors_markdown(res.get("floors_loco_e20_single", [])), "",
@@ -146,12 +151,8 @@ def compute18() -> dict:
 
 def results18_markdown(res: dict | None = None) -> str:
     res = res or results18() or {}
-    out = ["# Batch 18: brain-only augmentation without inversion, 20 epochs — results (written by "
-           "`python experiments/batch18_brain_only/results.py` from the run records)", "",
-           "Plan: `experiments/batch18_brain_only/PLAN.md`.", "",
-           "## Every evaluation: held-out sources, plain and brain-only view (each run's own operating point)", "",
-           loco_markdown(res, names=RECIPE_NAMES), "", "## Scores and decision", "",
-           scores_markdown(res, RECIPE_NAMES), "", f"Decision: **`{res.get('choice')}`**. {res.get('decision', '')}", "",
+    out = _opening(18, "brain-only augmentation without inversion, 20 epochs", "batch18_brain_only", res) + [
+           f"Decision: **`{res.get('choice')}`**. {res.get('decision', '')}", "",
            "## LOCO floors, `he_bo_e20` (mean of the seeds run)", "", floors_markdown(res.get("floors_loco", [])), "",
            "## LOCO floors, `he_sym_e20` (batch 15; the shipped recipe)", "",
            floors_markdown(res.get("floors_loco_he_sym", [])), ""]
