@@ -235,3 +235,22 @@ def test_batch18_needs_both_seeds_and_two_points():
     assert et.decide18(_scores15({**base, "he_bo_e20": {42: 0.86, 7: 0.86}}))[0] == "he_bo"
     assert et.decide18(_scores15({**base, "he_bo_e20": {42: 0.85, 7: 0.85}}))[0] == "he_sym"
     assert et.decide18(_scores15({**base, "he_bo_e20": {42: 0.95}}))[0] == "he_sym"
+
+
+def test_an_earlier_batch_never_undoes_a_later_warning_choice(tmp_path, monkeypatch):
+    import shutil
+
+    from helpers import config, records
+    from helpers.evaluation import warning_rule
+
+    name = config.DEFAULT_MODEL_NAME
+    for f in ("familiarity.json", "record.json", "union_predictions.csv"):
+        (tmp_path / name).mkdir(exist_ok=True)
+        shutil.copy(config.MODELS_DIR / name / f, tmp_path / name / f)
+    monkeypatch.setattr(config, "MODELS_DIR", tmp_path)
+    (q, m), page = warning_rule.current(name)
+    batch = int(records.read_json(tmp_path / name / "familiarity.json")["warn_batch"])
+    assert not warning_rule.apply(name, 0.90, 0.0, batch=batch - 1)  # an earlier batch's verb run again
+    assert warning_rule.current(name) == ((q, m), page)
+    assert warning_rule.apply(name, 0.90, 0.0, batch=batch + 1)  # a later batch may choose again
+    assert warning_rule.current(name)[0] == (0.90, 0.0)

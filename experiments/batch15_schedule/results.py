@@ -8,7 +8,7 @@ from helpers.reporting import batch15
 res = batch15.compute15()
 c = (res.get("warning") or {}).get("choice")
 if c:  # amendment 2: the rule goes into the shipped single model, then its union block is read again
-    warning_rule.apply(res["shipped"], c["quantile"], c["margin"])
+    warning_rule.apply(res["shipped"], c["quantile"], c["margin"], batch=15)
     res = batch15.compute15()
 records.write_json(res, et.RESULTS15)
 (et.BATCH15 / "RESULTS.md").write_text(batch15.results15_markdown(res))

@@ -236,7 +236,7 @@ def runs_by_schedule(folder, epochs: int, runs: list[dict] | None = None) -> lis
     out = []
     for r in read_batch(folder) if runs is None else runs:
         c = r["config"]
-        if c.get("recipe") in ("he_sym", "he_bo_inv", "he_bo") and int(c.get("epochs") or 0) == epochs:
+        if int(c.get("epochs") or 0) == epochs and not c["recipe"].endswith(f"_e{epochs}"):  # ensembles: no epochs
             r = {**r, "config": {**c, "recipe": f"{c['recipe']}_e{epochs}"}}
         out.append(r)
     return out
@@ -247,18 +247,26 @@ SINGLE_MODEL = "brain_tumor_hv_long"  # he_sym alone, 40 epochs on the union spl
 ENSEMBLE_MODEL = "brain_tumor_hv_ens"
 
 
+def versus(scores: pd.DataFrame, challenger: str, incumbent: str) -> tuple[bool | None, str]:
+    """(challenger at >= 2 points above the incumbent on the mean of seeds 42 and 7, note); None when either is not
+    complete for both seeds."""
+    by = {r["recipe"]: r for _, r in scores.iterrows() if r["complete"] and len(r["seeds"]) >= 2}
+    if challenger not in by or incumbent not in by:
+        return None, f"{challenger} or {incumbent} is not complete for seeds 42 and 7"
+    a, b = float(by[challenger]["primary"]), float(by[incumbent]["primary"])
+    return (a - b >= KEEP_MARGIN - 1e-12,
+            f"{challenger} {a:.1%} vs {incumbent} {b:.1%} (seeds 42 and 7): {(a - b) * 100:+.1f} points")
+
+
 def decide_single15(scores: pd.DataFrame) -> tuple[str, str]:
     """Batch 15, amendment 2: (shipped model, note). `he_sym_e20` at >= 2 points above `ens_he2_e20` on the mean of
     seeds 42 and 7 (both complete) sends the shipped model back to he_sym alone; otherwise the ensemble stays."""
-    by = {r["recipe"]: r for _, r in scores.iterrows() if r["complete"] and len(r["seeds"]) >= 2}
-    if SINGLE_E20 not in by or ENS_E20 not in by:
-        return ENSEMBLE_MODEL, f"{SINGLE_E20} or {ENS_E20} lacks seeds 42 and 7: the ensemble stays"
-    a, b = float(by[SINGLE_E20]["primary"]), float(by[ENS_E20]["primary"])
-    single = a - b >= KEEP_MARGIN - 1e-12
+    single, note = versus(scores, SINGLE_E20, ENS_E20)
+    if single is None:
+        return ENSEMBLE_MODEL, note + "; the ensemble stays"
     return ((SINGLE_MODEL if single else ENSEMBLE_MODEL),
-            f"{SINGLE_E20} {a:.1%} vs {ENS_E20} {b:.1%} (seeds 42 and 7): {(a - b) * 100:+.1f} points; "
-            + (f"at least 2 points: {SINGLE_MODEL} (he_sym alone, 40 epochs) ships" if single
-               else f"under 2 points: {ENSEMBLE_MODEL} stays"))
+            note + (f"; at least 2 points: {SINGLE_MODEL} (he_sym alone, 40 epochs) ships" if single
+                    else f"; under 2 points: {ENSEMBLE_MODEL} stays"))
 
 
 # ------------------------------------------------------------------------------------------------ batch 18
@@ -270,11 +278,8 @@ BO_E20 = "he_bo_e20"
 def decide18(scores: pd.DataFrame) -> tuple[str, str]:
     """batch18/PLAN.md: (recipe, note). `he_bo_e20` replaces `he_sym` at >= 2 points above `he_sym_e20` on the mean
     of seeds 42 and 7 (both complete); without both seeds, no decision and he_sym stays."""
-    by = {r["recipe"]: r for _, r in scores.iterrows() if r["complete"] and len(r["seeds"]) >= 2}
-    if BO_E20 not in by or SINGLE_E20 not in by:
-        return "he_sym", f"{BO_E20} is not complete for seeds 42 and 7: no decision, he_sym stays"
-    a, b = float(by[BO_E20]["primary"]), float(by[SINGLE_E20]["primary"])
-    kept = a - b >= KEEP_MARGIN - 1e-12
-    return (("he_bo" if kept else "he_sym"),
-            f"{BO_E20} {a:.1%} vs {SINGLE_E20} {b:.1%} (seeds 42 and 7): {(a - b) * 100:+.1f} points; "
-            + ("at least 2 points: he_bo replaces he_sym" if kept else "under 2 points: he_sym stays"))
+    kept, note = versus(scores, BO_E20, SINGLE_E20)
+    if kept is None:
+        return "he_sym", note + ": no decision, he_sym stays"
+    return ("he_bo" if kept else "he_sym"), note + ("; at least 2 points: he_bo replaces he_sym" if kept
+                                                    else "; under 2 points: he_sym stays")

@@ -23,18 +23,20 @@ CAP16 = 0.04  # PLAN.md: firing on at most 4% of familiar validation slices, hea
 BATCH10_RULE = (0.97, 1.5)
 
 
-def apply(name: str, quantile: float, margin: float) -> None:
-    """Write a warning rule into a model: the quantile into its familiarity rule, the margin into its operating point
-    (the dashboard's and the CLI's "uncertain" band), and both into its union predictions' flags and warning counts."""
+def apply(name: str, quantile: float, margin: float, batch: int) -> bool:
+    """Write a warning rule chosen by `batch` into a model: the quantile (and the batch) into its familiarity rule,
+    the margin into its operating point (the dashboard's and the CLI's "uncertain" band), and both into its union
+    predictions' flags and warning counts. A rule a later batch chose for this model is kept (False): re-running an
+    earlier batch's verb never undoes a later choice."""
     from ..modeling import familiarity
 
     f = records.files(config.MODELS_DIR, name)
     rule_path = f.record.with_name("familiarity.json")
     rule = records.read_json(rule_path)
     rec = records.read(f.record)
-    if not rule or f"{quantile:.2f}" not in rule.get("val_quantiles", {}):
-        return
-    rule["warn_quantile"] = float(quantile)
+    if not rule or f"{quantile:.2f}" not in rule.get("val_quantiles", {}) or int(rule.get("warn_batch", 0)) > batch:
+        return False
+    rule["warn_quantile"], rule["warn_batch"] = float(quantile), int(batch)
     records.write_json(rule, rule_path, compact=True)
     records.update(f.record, operating_point={**rec["operating_point"], "uncertain_margin": float(margin)})
     path = f.record.with_name("union_predictions.csv")
@@ -45,6 +47,7 @@ def apply(name: str, quantile: float, margin: float) -> None:
     pred["near_threshold"] = (np.abs(hv._logit(pred["p_tumour"]) - hv._logit(t)) < margin).astype(int)
     pred.to_csv(path, index=False)
     records.update(f.record, warnings=xc.warning_counts(pred, t))
+    return True
 
 
 def results16() -> dict | None:
@@ -64,22 +67,28 @@ def compute16(b11: dict | None = None) -> dict:
                              "familiar_firing_val": wr.get("familiar_firing_val") or {}})
 
 
-def current(b11: dict | None = None, b16: dict | None = None,
-            name: str | None = None) -> tuple[tuple[float, float], str]:
-    """((quantile, margin), where it was chosen) of the warning model `name` (default: the shipped one) carries:
-    the latest batch that chose one for it (batch 15's amendment 2 for the single model, batch 16 or batch 11's
-    amendment 1 for the ensemble), else batch 10's rule."""
+RESULTS_OF = {10: "batch10_healthy_variety", 11: "batch11_ensemble_transfer", 15: "batch15_schedule",
+              16: "batch16_warning_headroom"}  # the batches that chose a warning: where their results are
+
+
+def current(name: str | None = None) -> tuple[tuple[float, float], str]:
+    """((quantile, margin), the results page of the batch that chose it) of the warning model `name` (default: the
+    shipped one) carries, read from the model's own files (what `apply` wrote)."""
     name = name or config.DEFAULT_MODEL_NAME
-    b15 = records.read_json(et.RESULTS15) or {}
-    c15 = (b15.get("warning") or {}).get("choice")
-    if c15 and b15.get("shipped") == name:
-        return (float(c15["quantile"]), float(c15["margin"])), "experiments/batch15_schedule/RESULTS.md"
-    b16 = b16 if b16 is not None else (results16() or {})
-    if b16.get("choice") and b16.get("model") == name:
-        c16 = b16["choice"]
-        return (float(c16["quantile"]), float(c16["margin"])), "experiments/batch16_warning_headroom/RESULTS.md"
-    b11 = b11 if b11 is not None else (records.read_json(et.RESULTS) or {})
-    c11 = (b11.get("warning_rechosen") or {}).get("choice")
-    if c11 and b11.get("shipped") == name:
-        return (float(c11["quantile"]), float(c11["margin"])), "experiments/batch11_ensemble_transfer/RESULTS.md"
-    return BATCH10_RULE, "experiments/batch10_healthy_variety/RESULTS.md"
+    rule = records.read_json(config.MODELS_DIR / name / "familiarity.json") or {}
+    op = (records.read(config.MODELS_DIR, name) or {}).get("operating_point") or {}
+    if rule.get("warn_quantile") is None or op.get("uncertain_margin") is None:
+        return BATCH10_RULE, f"experiments/{RESULTS_OF[10]}/RESULTS.md"
+    batch = int(rule.get("warn_batch", 10))
+    return ((float(rule["warn_quantile"]), float(op["uncertain_margin"])),
+            f"experiments/{RESULTS_OF.get(batch, RESULTS_OF[10])}/RESULTS.md")
+
+
+def choice_of(name: str | None = None) -> dict | None:
+    """The measured choice (quantile, margin, its firing and the share of held-out misses it flags) behind the
+    warning model `name` carries, from the results file of the batch that chose it."""
+    name = name or config.DEFAULT_MODEL_NAME
+    _, page = current(name)
+    res = records.read_json(config.PROJ_ROOT / page.replace("RESULTS.md", "results.json")) or {}
+    return ((res.get("warning") or {}).get("choice") if "batch15" in page or "batch10" in page
+            else res.get("choice") if "batch16" in page else (res.get("warning_rechosen") or {}).get("choice"))

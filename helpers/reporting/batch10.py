@@ -11,7 +11,6 @@ from .. import config, records
 from ..data import union_split
 from ..evaluation import cross_collection as xc
 from ..evaluation import healthy_variety as hv
-from ..evaluation import warning_rule
 from ..evaluation.warning_rule import apply as apply_warning
 
 SHIPPED_CANDIDATES = ("brain_tumor_hv", "brain_tumor_hv_long")  # PLAN.md amendment 2: the one with the higher val score
@@ -99,9 +98,8 @@ def compute(roots=None, with_models: bool = True) -> dict:
     wchoice = hv.choose_warning(wrows, firing_val, firing)
     out["warning"] = {"rows": wrows.to_dict("records"), "familiar_firing": firing, "familiar_firing_val": firing_val,
                       "choice": wchoice}
-    if shipped and wchoice:  # batch 10's choice, unless a later batch chose again for this model (batch 15)
-        (q, m), where = warning_rule.current(name=shipped)
-        apply_warning(shipped, *((wchoice["quantile"], wchoice["margin"]) if "batch10" in where else (q, m)))
+    if shipped and wchoice:  # kept where a later batch chose again for this model (batch 15)
+        apply_warning(shipped, wchoice["quantile"], wchoice["margin"], batch=10)
         out["union"][shipped] = union_block(shipped)  # its warning counts follow the chosen rule
     out["split"] = prev.get("split")
     out["old_model_on_healthy_extra"] = prev.get("old_model_on_healthy_extra")

@@ -47,12 +47,6 @@ def shipped_choice(choice: str | None) -> tuple[str | None, list[dict]]:
     return (ENSEMBLE_MODEL if ok and by[ENSEMBLE_MODEL]["recipe"] == choice else CONTROL_MODEL), cands
 
 
-def applied_warning(res: dict | None) -> tuple[float, float]:
-    """The (quantile, margin) the shipped model carries: amendment 1's choice where one was made, else batch 10's."""
-    c = ((res or {}).get("warning_rechosen") or {}).get("choice")
-    return (float(c["quantile"]), float(c["margin"])) if c else WARNING
-
-
 def warning_measure(runs: list[dict], recipe: str, shift: dict, folder_of,
                     rule: tuple[float, float] = WARNING) -> dict:
     """A warning rule (quantile, margin) on the chosen recipe's LOCO runs at the thresholds of the estimate (each
@@ -127,11 +121,12 @@ def compute(with_models: bool = True, apply: bool = False) -> dict:
         out["warning"]["familiar_firing"], out["warning"]["familiar_firing_val"] = firing[key], firing_val.get(key)
         if shipped != CONTROL_MODEL:  # amendment 1: chosen again by batch 10's amendment-3 procedure
             out["warning_rechosen"] = rechoose_warning(runs, choice, folder_of, firing, firing_val)
-    if apply:
-        for c in cands:  # PLAN.md: batch 10's rule on every union model of this batch; on the shipped one the rule
-            if c["name"] != CONTROL_MODEL:  # of the latest batch that chose one (amendment 1, or batch 16)
-                apply_warning(c["name"], *(warning_rule.current(out, name=shipped)[0] if c["name"] == shipped
-                                            else WARNING))
+    if apply:  # PLAN.md: batch 10's rule on every union model of this batch, amendment 1's on the shipped one
+        rechosen = (out.get("warning_rechosen") or {}).get("choice")
+        for c in cands:
+            if c["name"] != CONTROL_MODEL:
+                apply_warning(c["name"], *((rechosen["quantile"], rechosen["margin"])
+                                           if c["name"] == shipped and rechosen else WARNING), batch=11)
     out["union"] = {c["name"]: union_block(c["name"]) for c in cands}
     return records.jsonable(out)
 
@@ -253,7 +248,7 @@ def cli_warning(args) -> int:
     (warning_rule.BATCH16 / "RESULTS.md").write_text(results16_markdown(res))
     c = res.get("choice")
     if c and res.get("model"):
-        warning_rule.apply(res["model"], c["quantile"], c["margin"])
+        warning_rule.apply(res["model"], c["quantile"], c["margin"], batch=16)
     print(f"wrote {warning_rule.RESULTS16.relative_to(config.PROJ_ROOT).as_posix()} and RESULTS.md: "
           + (f"quantile {c['quantile']:.2f}, margin {c['margin']:g} written into {res['model']}" if c else
              "no candidate under the cap; the shipped rule stays"))

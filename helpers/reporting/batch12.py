@@ -243,7 +243,8 @@ def readme_lines(res: dict | None = None) -> list[str]:
                      f"{est['seed'].nunique()} seeds): " + "; ".join(parts) + "."
                      + (f" The \"unfamiliar scan\" warning and the uncertain band flagged "
                         f"{_f(s7['missed_flagged'] / s7['missed'])} of the missed tumours there (seed 7; chapter 05, "
-                        "section 8)." if s7.get("missed") else ""))
+                        "section 8)." if s7.get("missed") else "")
+                     + (f" {res['caveat']}" if res.get("caveat") else ""))
     if u.get("leakfree_accuracy") is not None:
         lines.append(f"In-dataset (Kaggle leak-free test, {u['leakfree_n']:,} images of union split v2) 4-class "
                      f"accuracy: {_f(u['leakfree_accuracy'])}; tumour sensitivity {_f(u['leakfree_tumour_sensitivity'])}.")

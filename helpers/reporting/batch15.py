@@ -192,13 +192,7 @@ def scoreboard() -> list[dict]:
     blk = {"shipped": name, "union": {name: ((results15() or {}).get("union") or {}).get(name)
                                       or (r12.get("union") or {}).get(name)}}
     out += [{**f, "part": f"shipped `{name}`, union test groups"} for f in batch12.shipped_floors(blk)]
-    b16, b11 = warning_rule.results16() or {}, batch11.results() or {}
-    if shipped_here():  # the warning of the model that ships, from the batch that chose it
-        c = ((results15() or {}).get("warning") or {}).get("choice")
-    elif b16.get("model") == r12.get("shipped") and b16.get("choice"):
-        c = b16["choice"]
-    else:
-        c = (b11.get("warning_rechosen") or {}).get("choice")
+    c = warning_rule.choice_of(name)  # the shipped model's warning, as the batch that chose it measured it
     if c:
         part = f"warning (quantile {c['quantile']:.2f}, margin {c['margin']:g})"
         out.append({"floor": "held-out missed tumours flagged (seed-7 LOCO runs)", "value": c.get("test_share"),
@@ -243,7 +237,6 @@ def summary_lines() -> list[str]:
                    f"(ensemble or single at 20 epochs): {r15.get('single_vs_ensemble', '')}.")
     r17 = results17()
     if r17 and r17.get("folds_done"):
-        sc = {r["recipe"]: r for r in r17.get("scores", [])}
         out.append("Batch 17 (the shipped 40-epoch schedule, seed 42 only, a measurement): "
                    + (f"{r17['comparison']}." if r17.get("complete") else
                       f"{len(r17['folds_done'])} of 3 folds finished in the session."))

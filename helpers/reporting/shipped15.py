@@ -21,6 +21,9 @@ def card_block() -> dict:
     its union test numbers, its LOCO estimate (the 20-epoch he_sym runs, both seeds: the schedule closest to its
     40 epochs that finished every fold) and its warning (seed-7 test of the choice made on seed 42)."""
     res = results15() or {}
+    r17 = records.read_json(et.RESULTS17) or {}
+    caveat = (f"Batch 17 (`experiments/batch17_shipped_schedule/`, one seed at the shipped 40 epochs): "
+              f"{r17['comparison']}." if r17.get("comparison") else "")
     w = res.get("warning") or {}
     c = w.get("choice") or {}
     warning = {}
@@ -30,10 +33,11 @@ def card_block() -> dict:
                    "familiar_firing_val": c["familiar_firing_val"], "familiar_firing": c.get("familiar_firing")}
     return {"union": res.get("union") or {}, "choice": et.SINGLE_E20,
             "estimate": [r for r in res.get("loco", []) if r.get("recipe") == et.SINGLE_E20],
-            "warning": warning, "loco_note": "20 epochs (the closest schedule to its 40 that finished every fold)",
+            "warning": warning,
+            "loco_note": "20 epochs (the closest schedule run on both seeds; batch 17's 40-epoch runs, one seed, are "
+                         "in chapter 05)",
             "brain_only_note": "no brain-only augmentation either: the brain-only view's drops in the estimate "
                                "above are the cost",
-            "why": f"Shipped by batch 15 (`experiments/batch15_schedule/PLAN.md`, amendment 2): {res.get('single_vs_ensemble', '')}."
-                   + (f" Batch 17 (`experiments/batch17_shipped_schedule/`, one seed at the shipped 40 epochs): "
-                      f"{r17['comparison']}." if (r17 := records.read_json(et.RESULTS17) or {}).get("comparison")
-                      else "")}
+            "why": f"Shipped by batch 15 (`experiments/batch15_schedule/PLAN.md`, amendment 2): "
+                   f"{res.get('single_vs_ensemble', '')}." + (f" {caveat}" if caveat else ""),
+            "caveat": caveat}
