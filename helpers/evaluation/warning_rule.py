@@ -68,7 +68,7 @@ def compute16(b11: dict | None = None) -> dict:
 
 
 RESULTS_OF = {10: "batch10_healthy_variety", 11: "batch11_ensemble_transfer", 15: "batch15_schedule",
-              16: "batch16_warning_headroom"}  # the batches that chose a warning: where their results are
+              16: "batch16_warning_headroom", 20: "batch20_brain_only_ensemble"}  # the batches that chose a warning: where their results are
 
 
 def current(name: str | None = None) -> tuple[tuple[float, float], str]:
@@ -90,5 +90,5 @@ def choice_of(name: str | None = None) -> dict | None:
     name = name or config.DEFAULT_MODEL_NAME
     _, page = current(name)
     res = records.read_json(config.PROJ_ROOT / page.replace("RESULTS.md", "results.json")) or {}
-    return ((res.get("warning") or {}).get("choice") if "batch15" in page or "batch10" in page
+    return ((res.get("warning") or {}).get("choice") if any(b in page for b in ("batch10", "batch15", "batch20"))
             else res.get("choice") if "batch16" in page else (res.get("warning_rechosen") or {}).get("choice"))

@@ -141,13 +141,13 @@ def model_card(name: str) -> str | None:
     """MODEL_CARD.md of a batch-11/12 union model (an ensemble of recipes, or he_sym_proc)."""
     from ..formatting import duration
 
-    from . import shipped15
+    from . import shipped
 
     rec = records.read(config.MODELS_DIR, name)
-    single15 = shipped15.shipped_here(name)  # batch 15's amendment 2 shipped he_sym alone: its block, its estimate
+    single15 = shipped.shipped_here(name)  # batch 15's amendment 2 shipped he_sym alone: its block, its estimate
     if not rec or (rec.get("config", {}).get("recipe") not in CARD_RECIPES and not single15):
         return None
-    res = shipped15.card_block() if single15 else (results() or {})
+    res = shipped.card_block() if single15 else (results() or {})
     r11 = batch11.results() or {}
     cfg, op = rec["config"], rec.get("operating_point") or {}
     u = (res.get("union") or {}).get(name) or (r11.get("union") or {}).get(name) or {}
@@ -211,9 +211,9 @@ def model_card(name: str) -> str | None:
 
 def readme_lines(res: dict | None = None) -> list[str]:
     """The README's first-screen bullets when the shipped model is a batch-11/12 model, or batch 15's single one."""
-    from . import shipped15
+    from . import shipped
 
-    res = res or (shipped15.card_block() if shipped15.shipped_here() else results()) or {}
+    res = res or (shipped.card_block() if shipped.shipped_here() else results()) or {}
     name = config.DEFAULT_MODEL_NAME
     u = (res.get("union") or {}).get(name)
     if not u:

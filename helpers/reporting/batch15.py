@@ -10,7 +10,7 @@ from ..evaluation import ensemble_transfer as et
 from ..evaluation import healthy_variety as hv
 from ..evaluation import warning_rule
 from . import batch10, batch11, batch12
-from .shipped15 import card_block, results15, shipped_here  # noqa: F401 - re-exported
+from .shipped import card_block, results15, shipped_here  # noqa: F401 - re-exported
 from .healthy_variety import floors_markdown, loco_markdown, scores_markdown, union_markdown, warning_markdown
 from .healthy_variety import pct_or_na as _f
 
@@ -161,9 +161,15 @@ def results18_markdown(res: dict | None = None) -> str:
 
 # ------------------------------------------------------------------------------------------------ scoreboard
 def loco_floors_for_shipped() -> tuple[list[dict], str]:
-    """Batch 15, amendment 1: the LOCO floors of the shipped recipe (he_sym alone when amendment 2 shipped it, else
-    the ensemble) from the runs whose schedule is closest to the shipped 40 epochs among those complete on every
-    fold (40, else 20, else 10 epochs)."""
+    """The LOCO floors of the shipped recipe: its 40-epoch runs on both seeds when batch 19 or 20 chose it; before
+    that (batch 15, amendment 1) the runs whose schedule is closest to the shipped 40 epochs among those complete on
+    every fold (40, else 20, else 10 epochs)."""
+    from .shipped import decision
+
+    batch, res = decision()
+    blk = res.get("block") or {}
+    if batch in (19, 20) and blk.get("floors_loco"):
+        return blk["floors_loco"], f"LOCO estimate ({blk['choice']}, 40-epoch runs, the shipped schedule; seeds 42 and 7)"
     r17, r15 = results17() or {}, results15() or {}
     single = shipped_here()
     what = "he_sym" if single else "ens_he2"
@@ -189,7 +195,8 @@ def scoreboard() -> list[dict]:
     floors, part = loco_floors_for_shipped()
     out = [{**f, "part": part} for f in floors]
     name = config.DEFAULT_MODEL_NAME
-    blk = {"shipped": name, "union": {name: ((results15() or {}).get("union") or {}).get(name)
+    blk = {"shipped": name, "union": {name: (card_block().get("union") or {}).get(name)
+                                      or ((results15() or {}).get("union") or {}).get(name)
                                       or (r12.get("union") or {}).get(name)}}
     out += [{**f, "part": f"shipped `{name}`, union test groups"} for f in batch12.shipped_floors(blk)]
     c = warning_rule.choice_of(name)  # the shipped model's warning, as the batch that chose it measured it
@@ -244,7 +251,7 @@ def summary_lines() -> list[str]:
     if b16 and b16.get("choice"):
         c = b16["choice"]
         out.append(f"Batch 16 chose the ensemble's warning again under a {_f(b16['cap_val'], 0)} validation cap"
-                   + (" (the ensemble no longer ships)" if shipped_here() else "") + ": quantile "
+                   + (" (the ensemble no longer ships)" if config.DEFAULT_MODEL_NAME != et.ENSEMBLE_MODEL else "") + ": quantile "
                    f"{c['quantile']:.2f}, margin {c['margin']:g} logits; it fires on {_f(c.get('familiar_firing'))} of "
                    f"familiar test slices and flags {_f(c.get('test_share'))} of the seed-7 held-out misses.")
     r18 = results18()

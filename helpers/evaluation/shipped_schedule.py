@@ -1,0 +1,111 @@
+"""Which recipe ships, decided at the shipped 40-epoch schedule on two seeds (issue 21, fourth session).
+
+Batch 19 (experiments/batch19_ensemble_at_40/PLAN.md): the two-recipe ensemble `ens_he2` against `he_sym` alone.
+Batch 20 (experiments/batch20_brain_only_ensemble/PLAN.md): `he_bo` (look-balanced brain-only augmentation), alone
+and with `he_sym`, against batch 19's choice: non-inferior primary score plus a 5-point smaller brain-only drop may
+replace it, because the skull-stripped look is the one shortcut the folds can only half see.
+
+Everything here reads saved run records; the results files are written by each batch's results.py.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import config, records
+from . import ensemble_transfer as et
+from . import healthy_variety as hv
+
+BATCH19 = config.EXPERIMENTS_DIR / "batch19_ensemble_at_40"
+RESULTS19 = BATCH19 / "results.json"
+BATCH20 = config.EXPERIMENTS_DIR / "batch20_brain_only_ensemble"
+RESULTS20 = BATCH20 / "results.json"
+SYM_E40, ENS_E40 = "he_sym_e40", et.ENS_E40
+BO_E40, ENS_HB_E40 = "he_bo_e40", "ens_hb_e40"
+CANDIDATES20 = (ENS_HB_E40, BO_E40)
+MODEL_OF = {SYM_E40: et.SINGLE_MODEL, ENS_E40: et.ENSEMBLE_MODEL, BO_E40: "brain_tumor_hv_bo40",
+            ENS_HB_E40: "brain_tumor_hv_hb"}  # the union model each 40-epoch recipe ships as
+NON_INFERIOR = 0.01  # batch 20: at most 1 point of primary score below the incumbent
+DROP_CUT = 5.0  # batch 20: ... and a brain-only drop at least 5 points smaller
+TUMOUR_SOURCES = ("br35h", "sartaj", "figshare")
+
+
+def runs19(runs17: list[dict] | None = None, runs19_: list[dict] | None = None) -> list[dict]:
+    """The 40-epoch runs of he_sym, he_bo_inv and their ensemble: seed 42 from batch 17, seed 7 from batch 19."""
+    return et.runs_by_schedule(et.BATCH17, 40, runs17) + et.runs_by_schedule(BATCH19, 40, runs19_)
+
+
+def runs20(runs20_: list[dict] | None = None) -> list[dict]:
+    return et.runs_by_schedule(BATCH20, 40, runs20_)
+
+
+def val_score(name: str) -> float | None:
+    """A union model's validation score with every collection weighted equally (its operating point's)."""
+    v = ((records.read(config.MODELS_DIR, name) or {}).get("operating_point") or {}).get("val_score")
+    return None if v is None else float(v)
+
+
+def decide19(scores: pd.DataFrame, val_scores: dict[str, float | None] | None = None) -> tuple[str | None, str]:
+    """batch19/PLAN.md: (shipped 40-epoch recipe, note). The ensemble at >= 2 points above he_sym ships it; he_sym at
+    >= 2 points above the ensemble keeps he_sym; otherwise the higher union validation score. None without both
+    seeds of both."""
+    ens, note = et.versus(scores, ENS_E40, SYM_E40)
+    if ens is None:
+        return None, note + ": no decision yet"
+    if ens:
+        return ENS_E40, note + f"; at least 2 points: `{et.ENSEMBLE_MODEL}` ships again"
+    sym, _ = et.versus(scores, SYM_E40, ENS_E40)
+    if sym:
+        return SYM_E40, note + f"; he_sym alone at least 2 points above: `{et.SINGLE_MODEL}` stays"
+    vs = val_scores if val_scores is not None else {k: val_score(MODEL_OF[k]) for k in (SYM_E40, ENS_E40)}
+    a, b = vs.get(SYM_E40), vs.get(ENS_E40)
+    pick = SYM_E40 if (a or 0) >= (b or 0) else ENS_E40
+    return pick, (note + f"; within 2 points, so the higher union validation score ships: `{MODEL_OF[SYM_E40]}` "
+                  f"{a:.1%} vs `{MODEL_OF[ENS_E40]}` {b:.1%}, `{MODEL_OF[pick]}`")
+
+
+def brain_only_drop(lo: pd.DataFrame, recipe: str) -> float | None:
+    """Plain minus brain-only held-out sensitivity in points, mean over seeds, then over the tumour sources; None
+    unless every tumour source has both views."""
+    g = lo[(lo["recipe"] == recipe) & lo["source"].isin(TUMOUR_SOURCES)]
+    if g.empty:
+        return None
+    m = g.groupby(["source", "view"])["sensitivity"].mean()
+    drops = [m[(s, "plain")] - m[(s, "brain-only")] for s in TUMOUR_SOURCES
+             if (s, "plain") in m.index and (s, "brain-only") in m.index]
+    return float(np.mean(drops) * 100) if len(drops) == len(TUMOUR_SOURCES) else None
+
+
+def decide20(scores: pd.DataFrame, lo: pd.DataFrame, incumbent: str) -> tuple[str, list[dict], str]:
+    """batch20/PLAN.md: (shipped recipe, one row per candidate, note). Rule 1: >= 2 points above the incumbent (of
+    two, the higher); rule 2: at most 1 point below it and a brain-only drop >= 5 points smaller (of two, the smaller
+    drop); else the incumbent stays. A candidate without both seeds complete takes no part."""
+    by = {r["recipe"]: r for _, r in scores.iterrows() if r["complete"] and len(r["seeds"]) >= 2}
+    if incumbent not in by:
+        return incumbent, [], f"the incumbent {incumbent} is not complete for seeds 42 and 7: no decision"
+    p0, d0 = float(by[incumbent]["primary"]), brain_only_drop(lo, incumbent)
+    rows = []
+    for c in CANDIDATES20:
+        if c not in by:
+            rows.append({"recipe": c, "complete": False})
+            continue
+        p, d = float(by[c]["primary"]), brain_only_drop(lo, c)
+        rows.append({"recipe": c, "complete": True, "primary": p, "delta": p - p0, "drop": d,
+                     "drop_cut": None if d is None or d0 is None else d0 - d,
+                     "superior": p - p0 >= et.KEEP_MARGIN - 1e-12,
+                     "non_inferior_smaller_drop": (p - p0 >= -NON_INFERIOR - 1e-12 and d is not None
+                                                   and d0 is not None and d0 - d >= DROP_CUT - 1e-9)})
+    head = f"incumbent {incumbent} {p0:.1%}, brain-only drop {d0:.1f} points"
+    parts = [f"{r['recipe']}: " + ("not complete for seeds 42 and 7" if not r["complete"] else
+                                  f"{r['primary']:.1%} ({r['delta'] * 100:+.1f} points), brain-only drop "
+                                  f"{r['drop']:.1f} points ({r['drop_cut']:+.1f} smaller)") for r in rows]
+    sup = [r for r in rows if r.get("superior")]
+    if sup:
+        win = max(sup, key=lambda r: r["primary"])["recipe"]
+        return win, rows, f"{head}; " + "; ".join(parts) + f". Rule 1 (>= 2 points): {win} ships"
+    ni = [r for r in rows if r.get("non_inferior_smaller_drop")]
+    if ni:
+        win = min(ni, key=lambda r: r["drop"])["recipe"]
+        return win, rows, (f"{head}; " + "; ".join(parts) + f". Rule 2 (at most 1 point below and a brain-only drop "
+                           f"at least 5 points smaller): {win} ships")
+    return incumbent, rows, f"{head}; " + "; ".join(parts) + f". Neither rule holds: {incumbent} stays"

@@ -1,0 +1,63 @@
+"""What ships and why: the latest batch that chose the shipped model (batch 20, else 19, else 15), and the block of
+numbers its model card and the README print (batch 12's block format). Apart from the batch modules so that batch
+12's card code can read it without an import cycle."""
+from __future__ import annotations
+
+from .. import config, records
+from ..evaluation import ensemble_transfer as et
+from ..evaluation import shipped_schedule as ss
+
+DECIDERS = ((20, ss.RESULTS20), (19, ss.RESULTS19), (15, et.RESULTS15))  # latest first
+
+
+def results15() -> dict | None:
+    return records.read_json(et.RESULTS15)
+
+
+def decision() -> tuple[int | None, dict]:
+    """(batch, its results) of the latest batch that named a shipped model; (None, {}) when none did."""
+    for batch, path in DECIDERS:
+        res = records.read_json(path) or {}
+        if res.get("shipped"):
+            return batch, res
+    return None, {}
+
+
+def shipped_model() -> str | None:
+    return decision()[1].get("shipped")
+
+
+def shipped_here(name: str | None = None) -> bool:
+    """True when the latest deciding batch (15, 19 or 20) chose model `name` (default: the shipped one)."""
+    return shipped_model() == (name or config.DEFAULT_MODEL_NAME)
+
+
+def card_block() -> dict:
+    """What the model card and the README print for the shipped model, in batch 12's block format: its union test
+    numbers, its LOCO estimate (the shipped recipe's runs), its warning and why it ships. Batches 19 and 20 store the
+    block in their results; batch 15's is assembled here."""
+    batch, res = decision()
+    if batch in (19, 20):
+        return res.get("block") or {}
+    r17 = records.read_json(et.RESULTS17) or {}
+    caveat = (f"Batch 17 (`experiments/batch17_shipped_schedule/`, one seed at the shipped 40 epochs): "
+              f"{r17['comparison']}." if r17.get("comparison") else "")
+    return {"union": res.get("union") or {}, "choice": et.SINGLE_E20,
+            "estimate": [r for r in res.get("loco", []) if r.get("recipe") == et.SINGLE_E20],
+            "warning": warning_block((res.get("warning") or {}).get("choice")),
+            "loco_note": "20 epochs (the closest schedule run on both seeds; batch 17's 40-epoch runs, one seed, are "
+                         "in chapter 05)",
+            "brain_only_note": "no brain-only augmentation either: the brain-only view's drops in the estimate "
+                               "above are the cost",
+            "why": f"Shipped by batch 15 (`experiments/batch15_schedule/PLAN.md`, amendment 2): "
+                   f"{res.get('single_vs_ensemble', '')}." + (f" {caveat}" if caveat else ""),
+            "caveat": caveat}
+
+
+def warning_block(c: dict | None) -> dict:
+    """A warning choice (hv.choose_warning's dict) as the card prints it: chosen on seed 42, tested on seed 7."""
+    if not c:
+        return {}
+    return {"quantile": c["quantile"], "margin": c["margin"], "missed": c["test_missed"],
+            "per_seed": {"7": {"missed": c["test_missed"], "missed_flagged": c["test_missed_flagged"]}},
+            "familiar_firing_val": c["familiar_firing_val"], "familiar_firing": c.get("familiar_firing")}

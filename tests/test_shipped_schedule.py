@@ -1,0 +1,71 @@
+"""Batches 19 and 20: the decision rules on made-up scores, and the committed results re-derived from the records."""
+import json
+
+import pandas as pd
+import pytest
+
+from helpers.evaluation import shipped_schedule as ss
+
+
+def _scores(rows):
+    return pd.DataFrame([{"recipe": r, "primary": sum(p.values()) / len(p), "seeds": sorted(p), "per_seed": p,
+                          "complete": True} for r, p in rows.items()])
+
+
+def _loco(drops: dict[str, float]):
+    """LOCO rows whose plain sensitivity is 0.9 and brain-only 0.9 - drop on every tumour source."""
+    return pd.DataFrame([{"recipe": r, "seed": 42, "source": s, "view": v,
+                          "sensitivity": 0.9 - (d / 100 if v == "brain-only" else 0)}
+                         for r, d in drops.items() for s in ss.TUMOUR_SOURCES for v in ("plain", "brain-only")])
+
+
+def test_batch19_two_points_either_way_else_validation():
+    sym = {42: 0.81, 7: 0.83}
+    assert ss.decide19(_scores({"he_sym_e40": sym, "ens_he2_e40": {42: 0.84, 7: 0.84}}))[0] == "ens_he2_e40"
+    assert ss.decide19(_scores({"he_sym_e40": sym, "ens_he2_e40": {42: 0.79, 7: 0.80}}))[0] == "he_sym_e40"
+    near = _scores({"he_sym_e40": sym, "ens_he2_e40": {42: 0.82, 7: 0.83}})
+    assert ss.decide19(near, {"he_sym_e40": 0.95, "ens_he2_e40": 0.96})[0] == "ens_he2_e40"
+    assert ss.decide19(near, {"he_sym_e40": 0.96, "ens_he2_e40": 0.95})[0] == "he_sym_e40"
+    assert ss.decide19(_scores({"he_sym_e40": sym, "ens_he2_e40": {42: 0.9}}))[0] is None  # one seed: no decision
+
+
+def test_brain_only_drop_needs_every_tumour_source():
+    lo = _loco({"a": 10.0})
+    assert ss.brain_only_drop(lo, "a") == pytest.approx(10.0)
+    assert ss.brain_only_drop(lo[lo["source"] != "figshare"], "a") is None
+
+
+def test_batch20_superiority_then_non_inferiority_with_a_smaller_drop():
+    inc = {"he_sym_e40": {42: 0.83, 7: 0.83}}
+    lo = _loco({"he_sym_e40": 16.0, "he_bo_e40": 4.0, "ens_hb_e40": 9.0})
+    # rule 1: >= 2 points wins outright, whatever the drop
+    win, _, note = ss.decide20(_scores({**inc, "ens_hb_e40": {42: 0.86, 7: 0.85}, "he_bo_e40": {42: 0.82, 7: 0.82}}),
+                               lo, "he_sym_e40")
+    assert win == "ens_hb_e40" and "Rule 1" in note
+    # rule 2: at most 1 point below and >= 5 points smaller drop; of two, the smaller drop
+    win, rows, note = ss.decide20(_scores({**inc, "ens_hb_e40": {42: 0.83, 7: 0.84}, "he_bo_e40": {42: 0.82, 7: 0.825}}),
+                                  lo, "he_sym_e40")
+    assert win == "he_bo_e40" and "Rule 2" in note and len(rows) == 2
+    # 1.5 points below: not non-inferior, even with the smaller drop
+    win, _, _ = ss.decide20(_scores({**inc, "he_bo_e40": {42: 0.815, 7: 0.815}}), lo, "he_sym_e40")
+    assert win == "he_sym_e40"
+    # a drop only 3 points smaller does not qualify
+    win, _, _ = ss.decide20(_scores({**inc, "he_bo_e40": {42: 0.83, 7: 0.83}}),
+                            _loco({"he_sym_e40": 16.0, "he_bo_e40": 13.0}), "he_sym_e40")
+    assert win == "he_sym_e40"
+    # one seed only: takes no part
+    win, rows, _ = ss.decide20(_scores({**inc, "he_bo_e40": {42: 0.95}}), lo, "he_sym_e40")
+    assert win == "he_sym_e40" and {r["recipe"]: r["complete"] for r in rows}["he_bo_e40"] is False
+
+
+@pytest.mark.parametrize("batch", [19, 20])
+def test_batch_results_are_what_the_records_give(batch):
+    from helpers.reporting import batch19
+
+    saved = batch19.results19() if batch == 19 else batch19.results20()
+    if saved is None:
+        pytest.skip(f"batch {batch} has no results file yet")
+    again = batch19.compute19() if batch == 19 else batch19.compute20(with_models=False)
+    for key in ("choice", "decision", "scores", "shipped"):
+        assert json.dumps(saved.get(key), sort_keys=True, default=str) == json.dumps(again.get(key), sort_keys=True,
+                                                                                  default=str), key
