@@ -115,7 +115,8 @@ def cli_procedural(args) -> int:
 
 # ------------------------------------------------------------------------------------ the shipped model in words
 CARD_RECIPES = ("ens_he2", "ens_he3", "he_sym_proc", "he_sym_proc2")  # union models whose card is this module's
-PLANS = {"he_sym_proc2": "batch14_spots", "he_sym": "batch10_healthy_variety"}  # a single recipe's plan folder
+PLANS = {"he_sym_proc2": "batch14_spots", "he_sym": "batch10_healthy_variety",  # a recipe's plan folder
+         "he_bo": "batch18_brain_only", "ens_hb": "batch20_brain_only_ensemble"}
 
 
 def _estimate_markdown(res: dict) -> str:
@@ -161,7 +162,7 @@ def model_card(name: str) -> str | None:
            + "A research artefact, not a medical device: it has never been validated on patients.", "", "## Training", ""]
     if rec.get("members"):
         out += [f"`{cfg['recipe']}` ({RECIPE_NAMES.get(cfg['recipe'], '')}; "
-                "`experiments/batch11_ensemble_transfer/PLAN.md`): the logit mean of "
+                f"`experiments/{PLANS.get(cfg['recipe'], 'batch11_ensemble_transfer')}/PLAN.md`): the logit mean of "
                 f"{len(rec['members'])} networks trained on union split v2 with different recipes, merged by "
                 "`brain-mri ensemble-union` into one Keras model (its `last_conv` is the members' feature maps side by "
                 f"side, so Grad-CAM explains the ensemble); {rec['params']:,} parameters, "
@@ -321,6 +322,8 @@ def results13_markdown(res: dict | None = None) -> str:
 RECIPE_NAMES["he_sym_proc2"] = "he_sym + procedural masses + tumour-free spots"
 RECIPE_NAMES["ens_he2p2"] = "ensemble he_sym + he_bo_inv + he_sym_proc2"
 RECIPE_NAMES["he_sym_e20"] = "he_sym, 20 epochs (batch 15)"
+RECIPE_NAMES["he_bo"] = "he_sym + look-balanced brain-only augmentation, no inversion"
+RECIPE_NAMES["ens_hb"] = "ensemble he_sym + he_bo"
 
 
 def results14() -> dict | None:
