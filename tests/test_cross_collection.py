@@ -290,11 +290,12 @@ def test_ensemble_rule_keeps_the_better_one_only_at_four_points():
 
 
 def test_no_verdict_ratio_is_rederived_from_the_saved_loco_runs():
-    from helpers.evaluation.ensemble_transfer import BATCH11, BATCH12, BATCH13, BATCH14, BATCH15, BATCH17
+    from helpers.evaluation.ensemble_transfer import BATCH11, BATCH12, BATCH13, BATCH14, BATCH15, BATCH17, BATCH18
     from helpers.evaluation.healthy_variety import BATCH10
+    from helpers.evaluation.shipped_schedule import BATCH19, BATCH20
 
     runs = sum((xc.read_batch(b) for b in (xc.BATCH4, xc.BATCH5, xc.BATCH7, xc.BATCH8, xc.BATCH9, BATCH10, BATCH11,
-                                           BATCH12, BATCH13, BATCH14, BATCH15, BATCH17)), [])
+                                           BATCH12, BATCH13, BATCH14, BATCH15, BATCH17, BATCH18, BATCH19, BATCH20)), [])
     if not runs:
         pytest.fail("the batch-4 records are committed: they must be found")
     assert fam.NO_VERDICT_RATIO == xc.no_verdict_ratio(runs)

@@ -22,10 +22,10 @@ CONV_LAYER = "last_conv"
 TUMOUR = -2
 # Which maps are weighed: None = "last_conv" (4x4 at 128 px in resnet_small), or an int g = the last layer whose maps
 # are g x g (models without such maps use last_conv). The default was chosen on validation outlines
-# (experiments/batch7_symmetry/PLAN.md, addendum; gradcam_variants.json beside it), made again for each model that
-# ships: for brain_tumor_hv_long (batch 10; shipped again by batch 15) and the ensemble brain_tumor_hv_ens (batch 11,
-# its members' 16x16 maps side by side) the type logit on the 16x16 maps (other models' files:
-# gradcam_variants.<model>.json).
+# (experiments/batch7_symmetry/PLAN.md, addendum; gradcam_variants.json beside it, the shipped model's), made again
+# for each model that ships: for brain_tumor_hv_long (batch 10; shipped by batch 15) and the ensemble
+# brain_tumor_hv_ens (batch 11; shipped again by batch 19; its members' 16x16 maps side by side) the type logit on the
+# 16x16 maps (other models' files: gradcam_variants.<model>.json).
 GRID: int | None = 16
 # What a tumour call's heat map explains: "type" (the most likely tumour type's logit) or "p_tumour" (TUMOUR).
 TARGET = "type"

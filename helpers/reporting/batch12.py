@@ -114,7 +114,7 @@ def cli_procedural(args) -> int:
 
 
 # ------------------------------------------------------------------------------------ the shipped model in words
-CARD_RECIPES = ("ens_he2", "ens_he3", "he_sym_proc", "he_sym_proc2")  # union models whose card is this module's
+CARD_RECIPES = ("ens_he2", "ens_he3", "he_sym_proc", "he_sym_proc2", "he_bo", "ens_hb")  # union models whose card is this module's
 PLANS = {"he_sym_proc2": "batch14_spots", "he_sym": "batch10_healthy_variety",  # a recipe's plan folder
          "he_bo": "batch18_brain_only", "ens_hb": "batch20_brain_only_ensemble"}
 
@@ -145,10 +145,11 @@ def model_card(name: str) -> str | None:
     from . import shipped
 
     rec = records.read(config.MODELS_DIR, name)
-    single15 = shipped.shipped_here(name)  # batch 15's amendment 2 shipped he_sym alone: its block, its estimate
+    blk = shipped.block_for(name)  # the shipped model's, or a deciding batch's candidate's: its block, its estimate
+    single15 = blk is not None
     if not rec or (rec.get("config", {}).get("recipe") not in CARD_RECIPES and not single15):
         return None
-    res = shipped.card_block() if single15 else (results() or {})
+    res = blk if single15 else (results() or {})
     r11 = batch11.results() or {}
     cfg, op = rec["config"], rec.get("operating_point") or {}
     u = (res.get("union") or {}).get(name) or (r11.get("union") or {}).get(name) or {}

@@ -244,7 +244,7 @@ def model_card(name: str = config.DEFAULT_MODEL_NAME) -> str | None:
     from . import batch12, healthy_variety
     from . import shipped
 
-    if shipped.shipped_here(name):  # batch 15 shipped he_sym alone: batch 12's card with batch 15's numbers
+    if shipped.block_for(name):  # chosen or trained by a deciding batch (15, 19, 20): batch 12's card, its numbers
         return batch12.model_card(name)
     if rec["config"].get("recipe") in healthy_variety.hv.RECIPES10:  # batch 10's models: their own card
         return healthy_variety.model_card(name)
