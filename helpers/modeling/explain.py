@@ -24,8 +24,8 @@ TUMOUR = -2
 # are g x g (models without such maps use last_conv). The default was chosen on validation outlines
 # (experiments/batch7_symmetry/PLAN.md, addendum; gradcam_variants.json beside it, the shipped model's), made again
 # for each model that ships: for brain_tumor_hv_long (batch 10; shipped by batch 15) and the ensemble
-# brain_tumor_hv_ens (batch 11; shipped again by batch 19; its members' 16x16 maps side by side) the type logit on the
-# 16x16 maps (other models' files: gradcam_variants.<model>.json).
+# brain_tumor_hv_ens (batch 11; shipped again by batch 19; its members' 16x16 maps side by side) and brain_tumor_hv_bo40
+# (batch 20) the type logit on the 16x16 maps (other models' files: gradcam_variants.<model>.json).
 GRID: int | None = 16
 # What a tumour call's heat map explains: "type" (the most likely tumour type's logit) or "p_tumour" (TUMOUR).
 TARGET = "type"
