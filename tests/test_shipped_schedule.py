@@ -69,3 +69,20 @@ def test_batch_results_are_what_the_records_give(batch):
     for key in ("choice", "decision", "scores", "shipped"):
         assert json.dumps(saved.get(key), sort_keys=True, default=str) == json.dumps(again.get(key), sort_keys=True,
                                                                                   default=str), key
+
+
+def test_the_shipped_model_carries_what_the_dashboard_quotes():
+    """Shipping a model is more than training it: the dashboard's track-record line needs its leak-free evaluation
+    (`brain-mri evaluate`), the viewer kernels its ONNX export, and the warning the batch chose must be in its files."""
+    from helpers import config, records
+    from helpers.app.registry import call_track_record
+    from helpers.evaluation import warning_rule
+    from helpers.reporting import shipped
+
+    rec = records.read(config.MODELS_DIR, config.DEFAULT_MODEL_NAME)
+    assert rec, "the shipped model's record is committed"
+    assert call_track_record(rec, True) and call_track_record(rec, False)
+    assert (config.MODELS_DIR / config.DEFAULT_MODEL_NAME / "model.onnx").is_file() and rec.get("onnx_sha256")
+    batch, res = shipped.decision()
+    c = (res.get("warning") or {}).get("choice") or warning_rule.choice_of(config.DEFAULT_MODEL_NAME)
+    assert warning_rule.current(config.DEFAULT_MODEL_NAME)[0] == (c["quantile"], c["margin"])
