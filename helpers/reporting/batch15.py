@@ -53,7 +53,7 @@ def compute15(with_models: bool = True) -> dict:
     return records.jsonable(out)
 
 
-def _opening(batch: int, title: str, folder: str, res: dict) -> list[str]:
+def opening(batch: int, title: str, folder: str, res: dict) -> list[str]:
     """A batch's RESULTS.md head: title, plan, every evaluation, the scores."""
     return [f"# Batch {batch}: {title} — results (written by `python experiments/{folder}/results.py` from the run "
             "records)", "", f"Plan: `experiments/{folder}/PLAN.md`.", "",
@@ -64,7 +64,7 @@ def _opening(batch: int, title: str, folder: str, res: dict) -> list[str]:
 
 def results15_markdown(res: dict | None = None) -> str:
     res = res or results15() or {}
-    out = _opening(15, "does a longer schedule transfer?", "batch15_schedule", res) + [
+    out = opening(15, "does a longer schedule transfer?", "batch15_schedule", res) + [
            f"Outcome: **{res.get('outcome')}**. {res.get('decision', '')}", "",
            "## Ensemble or single at 20 epochs (amendment 2)", "", f"**{res.get('single_vs_ensemble', '')}**.", "",
            "## LOCO floors at 20 epochs, `he_sym_e20` (mean of the seeds run)", "",
@@ -151,7 +151,7 @@ def compute18() -> dict:
 
 def results18_markdown(res: dict | None = None) -> str:
     res = res or results18() or {}
-    out = _opening(18, "brain-only augmentation without inversion, 20 epochs", "batch18_brain_only", res) + [
+    out = opening(18, "brain-only augmentation without inversion, 20 epochs", "batch18_brain_only", res) + [
            f"Decision: **`{res.get('choice')}`**. {res.get('decision', '')}", "",
            "## LOCO floors, `he_bo_e20` (mean of the seeds run)", "", floors_markdown(res.get("floors_loco", [])), "",
            "## LOCO floors, `he_sym_e20` (batch 15; the shipped recipe)", "",

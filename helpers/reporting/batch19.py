@@ -9,7 +9,7 @@ from ..evaluation import healthy_variety as hv
 from ..evaluation import shipped_schedule as ss
 from ..evaluation import warning_rule
 from . import batch10, batch11
-from .batch15 import RECIPE_NAMES, _opening
+from .batch15 import RECIPE_NAMES, opening
 from .healthy_variety import floors_markdown, pct_or_na as _f, union_markdown, warning_markdown
 from .shipped import warning_block
 
@@ -119,7 +119,7 @@ def _shipped_section(res: dict) -> list[str]:
 
 def results19_markdown(res: dict | None = None) -> str:
     res = res or results19() or {}
-    out = _opening(19, "ensemble or single at the shipped 40 epochs, two seeds", "batch19_ensemble_at_40", res) + [
+    out = opening(19, "ensemble or single at the shipped 40 epochs, two seeds", "batch19_ensemble_at_40", res) + [
         f"Decision: **{res.get('decision', '')}**.", "",
         "## LOCO floors at 40 epochs, `he_sym_e40` (mean of seeds 42 and 7)", "",
         floors_markdown(res.get("floors_loco_single", [])), "",
@@ -130,7 +130,7 @@ def results19_markdown(res: dict | None = None) -> str:
 
 def results20_markdown(res: dict | None = None) -> str:
     res = res or results20() or {}
-    out = _opening(20, "brain-only augmentation in what ships, 40 epochs", "batch20_brain_only_ensemble", res) + [
+    out = opening(20, "brain-only augmentation in what ships, 40 epochs", "batch20_brain_only_ensemble", res) + [
         f"Decision: **{res.get('decision', '')}**.", "",
         "Brain-only drop (plain minus brain-only held-out sensitivity, mean over Br35H, Sartaj and figshare and over "
         "the seeds run): " + "; ".join(f"`{r}` {f'{d:.1f} points' if d is not None else 'n/a'}"
