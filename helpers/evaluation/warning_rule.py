@@ -67,8 +67,17 @@ def compute16(b11: dict | None = None) -> dict:
                              "familiar_firing_val": wr.get("familiar_firing_val") or {}})
 
 
-RESULTS_OF = {10: "batch10_healthy_variety", 11: "batch11_ensemble_transfer", 15: "batch15_schedule",
-              16: "batch16_warning_headroom", 20: "batch20_brain_only_ensemble"}  # the batches that chose a warning: where their results are
+# The batches that chose a warning: their folder, and where the measured choice sits in their results.json.
+CHOSEN_BY = {10: ("batch10_healthy_variety", ("warning", "choice")),
+             11: ("batch11_ensemble_transfer", ("warning_rechosen", "choice")),
+             15: ("batch15_schedule", ("warning", "choice")), 16: ("batch16_warning_headroom", ("choice",)),
+             20: ("batch20_brain_only_ensemble", ("warning", "choice"))}
+
+
+def _chosen_by(name: str) -> int:
+    """The batch whose warning model `name` carries (what `apply` wrote; batch 10's rule when none did)."""
+    rule = records.read_json(config.MODELS_DIR / name / "familiarity.json") or {}
+    return int(rule.get("warn_batch", 10)) if rule.get("warn_quantile") is not None else 10
 
 
 def current(name: str | None = None) -> tuple[tuple[float, float], str]:
@@ -77,18 +86,17 @@ def current(name: str | None = None) -> tuple[tuple[float, float], str]:
     name = name or config.DEFAULT_MODEL_NAME
     rule = records.read_json(config.MODELS_DIR / name / "familiarity.json") or {}
     op = (records.read(config.MODELS_DIR, name) or {}).get("operating_point") or {}
+    page = f"experiments/{CHOSEN_BY[_chosen_by(name)][0]}/RESULTS.md"
     if rule.get("warn_quantile") is None or op.get("uncertain_margin") is None:
-        return BATCH10_RULE, f"experiments/{RESULTS_OF[10]}/RESULTS.md"
-    batch = int(rule.get("warn_batch", 10))
-    return ((float(rule["warn_quantile"]), float(op["uncertain_margin"])),
-            f"experiments/{RESULTS_OF.get(batch, RESULTS_OF[10])}/RESULTS.md")
+        return BATCH10_RULE, page
+    return (float(rule["warn_quantile"]), float(op["uncertain_margin"])), page
 
 
 def choice_of(name: str | None = None) -> dict | None:
     """The measured choice (quantile, margin, its firing and the share of held-out misses it flags) behind the
     warning model `name` carries, from the results file of the batch that chose it."""
-    name = name or config.DEFAULT_MODEL_NAME
-    _, page = current(name)
-    res = records.read_json(config.PROJ_ROOT / page.replace("RESULTS.md", "results.json")) or {}
-    return ((res.get("warning") or {}).get("choice") if any(b in page for b in ("batch10", "batch15", "batch20"))
-            else res.get("choice") if "batch16" in page else (res.get("warning_rechosen") or {}).get("choice"))
+    folder, keys = CHOSEN_BY[_chosen_by(name or config.DEFAULT_MODEL_NAME)]
+    res = records.read_json(config.EXPERIMENTS_DIR / folder / "results.json") or {}
+    for k in keys:
+        res = (res or {}).get(k)
+    return res or None

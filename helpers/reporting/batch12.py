@@ -145,11 +145,10 @@ def model_card(name: str) -> str | None:
     from . import shipped
 
     rec = records.read(config.MODELS_DIR, name)
-    blk = shipped.block_for(name)  # the shipped model's, or a deciding batch's candidate's: its block, its estimate
-    single15 = blk is not None
-    if not rec or (rec.get("config", {}).get("recipe") not in CARD_RECIPES and not single15):
+    chosen = shipped.shipped_here(name)  # a deciding batch (15, 19 or 20) chose it: its block, its estimate
+    if not rec or (rec.get("config", {}).get("recipe") not in CARD_RECIPES and not chosen):
         return None
-    res = blk if single15 else (results() or {})
+    res = shipped.card_block() if chosen else (results() or {})
     r11 = batch11.results() or {}
     cfg, op = rec["config"], rec.get("operating_point") or {}
     u = (res.get("union") or {}).get(name) or (r11.get("union") or {}).get(name) or {}
@@ -189,7 +188,7 @@ def model_card(name: str) -> str | None:
     out += ["**On a collection nobody has shown it** (leave-sources-out runs of the same recipe, "
             f"{res.get('loco_note', '10 epochs per member')}, each held-out source at the run's own operating point, "
             "mean of seeds 42 and 7; what to expect on a new collection):", "",
-            _estimate_markdown(res if single15 else _estimate_of(cfg["recipe"], res, r11)), "",
+            _estimate_markdown(res if chosen else _estimate_of(cfg["recipe"], res, r11)), "",
             "## Warnings the predictions carry", ""]
     if w.get("missed"):
         s7 = (w.get("per_seed") or {}).get("7") or {}

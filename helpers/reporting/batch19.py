@@ -73,9 +73,6 @@ def compute20(with_models: bool = True) -> dict:
         return records.jsonable(out)
     choice, rows, note = ss.decide20(scores, lo, inc)
     out.update(choice=choice, rows=rows, decision=note, shipped=None)
-    out["blocks"] = {ss.MODEL_OF[c]: block(ss.MODEL_OF[c], c, lo, {}, (
-        f"Trained for batch 20 (`experiments/batch20_brain_only_ensemble/PLAN.md`) and not shipped: {note}."))
-        for c in ss.CANDIDATES20 if c != choice and records.read(config.MODELS_DIR, ss.MODEL_OF[c])}
     if choice == inc:
         return records.jsonable(out)  # batch 19's model stays; shipped.decision() reads batch 19
     name = ss.MODEL_OF[choice]

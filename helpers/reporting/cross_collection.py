@@ -242,9 +242,9 @@ def model_card(name: str = config.DEFAULT_MODEL_NAME) -> str | None:
     if not rec or rec.get("config", {}).get("split") != "union":
         return None
     from . import batch12, healthy_variety
-    from . import shipped
+    from .shipped import shipped_here
 
-    if shipped.block_for(name):  # chosen or trained by a deciding batch (15, 19, 20): batch 12's card, its numbers
+    if shipped_here(name):  # chosen by a deciding batch (15, 19 or 20): batch 12's card with that batch's numbers
         return batch12.model_card(name)
     if rec["config"].get("recipe") in healthy_variety.hv.RECIPES10:  # batch 10's models: their own card
         return healthy_variety.model_card(name)
@@ -329,9 +329,9 @@ def readme_lines() -> list[str]:
     from . import healthy_variety
 
     from . import batch12
-    from . import shipped
+    from .shipped import shipped_here
 
-    if shipped.shipped_here():  # batch 15 shipped he_sym alone
+    if shipped_here():  # a deciding batch (15, 19 or 20) chose it: its block
         return batch12.readme_lines()
     if shipped and shipped.get("config", {}).get("recipe") in healthy_variety.hv.RECIPES10:
         return healthy_variety.readme_lines()

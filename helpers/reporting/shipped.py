@@ -54,18 +54,6 @@ def card_block() -> dict:
             "caveat": caveat}
 
 
-def block_for(name: str) -> dict | None:
-    """The card block of model `name`: the shipped model's (card_block), else the block a deciding batch stored for a
-    union model it trained without shipping it (batch 20's candidates); None for any other model."""
-    if shipped_here(name):
-        return card_block()
-    for _, path in DECIDERS:
-        blk = ((records.read_json(path) or {}).get("blocks") or {}).get(name)
-        if blk:
-            return blk
-    return None
-
-
 def warning_block(c: dict | None) -> dict:
     """A warning choice (hv.choose_warning's dict) as the card prints it: chosen on seed 42, tested on seed 7."""
     if not c:
