@@ -156,3 +156,34 @@ def test_train_refuses_bad_options_before_touching_the_data(tmp_path):
     with pytest.raises(ValueError, match="augment_layer='affine'.*--config models/brain_tumor_cnn/record.json"):
         train({"arch": "resnet_small", "model_kwargs": {"gamma": 0.4}}, data_dir=tmp_path / "none", out_dir=tmp_path)
     assert not list(tmp_path.iterdir())
+
+
+def test_mixstyle_mixes_feature_statistics_in_training_only():
+    """Batch 21's MixStyle: identity at inference; in training each slice keeps its own normalised map, and its
+    channel statistics become a blend of its own and another slice's (so within-slice contrast is kept)."""
+    from helpers.modeling.augmentation import MixStyle
+
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(8, 12, 12, 3)) * np.arange(1, 9)[:, None, None, None]
+         + np.arange(8)[:, None, None, None]).astype("float32")
+    layer = MixStyle(p=1.0, alpha=0.1, seed=3)
+    np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)
+    y = np.asarray(layer(x, training=True))
+    assert np.abs(y - x).max() > 1e-2  # p = 1: statistics moved
+    z = lambda a: (a - a.mean((1, 2), keepdims=True)) / a.std((1, 2), keepdims=True)  # noqa: E731
+    np.testing.assert_allclose(z(y), z(x), atol=1e-3)  # the anatomy (normalised map) is the slice's own
+    lo, hi = x.mean((1, 2)).min(0), x.mean((1, 2)).max(0)
+    assert ((y.mean((1, 2)) >= lo - 1e-3) & (y.mean((1, 2)) <= hi + 1e-3)).all()  # blends stay within the batch
+    np.testing.assert_array_equal(np.asarray(MixStyle(p=0.0)(x, training=True)), x)
+
+
+def test_mixstyle_model_round_trips_and_only_asked_for(tmp_path):
+    import keras
+
+    m = build_model("resnet_small", 64, 4, width=8, augment_layer="affine", mixstyle=0.5)
+    assert [la.name for la in m.layers if la.name.startswith("mixstyle")] == ["mixstyle1", "mixstyle2"]
+    assert not any(la.name.startswith("mixstyle") for la in build_model("resnet_small", 64, 4, width=8).layers)
+    m.save(tmp_path / "m.keras")
+    back = keras.saving.load_model(tmp_path / "m.keras", compile=False)
+    x = np.random.default_rng(1).uniform(0, 255, (3, 64, 64, 1)).astype("float32")
+    np.testing.assert_allclose(np.asarray(back(x)), np.asarray(m(x)), atol=1e-5)

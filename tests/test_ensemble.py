@@ -42,6 +42,30 @@ def test_merged_logits_are_the_mean_of_the_members(two_members):
     assert not np.allclose(np.asarray(members[0](x, training=False)), want, atol=1e-3)
 
 
+def test_a_model_merged_with_its_mirror_is_flip_test_time_augmentation(two_members, tmp_path):
+    """Batch 21: merge([m, m], mirrored=[False, True]) gives the mean logits of the slice and its mirror, saves and
+    loads, and keeps Grad-CAM's maps in image coordinates (the mirrored member's maps are mirrored back)."""
+    import keras
+
+    m = keras.models.load_model(two_members[0])
+    merged = ensemble.merge([m, m], name="flip", mirrored=[False, True])
+    x = np.random.default_rng(0).uniform(0, 255, (4, 64, 64, 1)).astype("float32")
+    want = (np.asarray(m(x, training=False)) + np.asarray(m(x[:, :, ::-1], training=False))) / 2
+    np.testing.assert_allclose(np.asarray(merged(x, training=False)), want, atol=1e-4)
+    assert not np.allclose(np.asarray(m(x, training=False)), want, atol=1e-3)  # the mirror really counts
+    merged.save(tmp_path / "flip.keras")
+    back = keras.saving.load_model(tmp_path / "flip.keras", compile=False)
+    np.testing.assert_allclose(np.asarray(back(x, training=False)), want, atol=1e-4)
+    # the mirrored member's maps are the model's maps of the mirrored slice, mirrored back into image coordinates
+    maps = np.asarray(keras.Model(back.inputs, back.get_layer("last_conv").output)(x))
+    own = keras.Model(m.inputs, ensemble._feature_tensor(m))
+    half = maps.shape[-1] // 2
+    np.testing.assert_allclose(maps[..., :half], np.asarray(own(x)), atol=1e-4)
+    np.testing.assert_allclose(maps[..., half:], np.asarray(own(x[:, :, ::-1]))[:, :, ::-1], atol=1e-4)
+    with pytest.raises(ValueError, match="mirrored names 1 members"):
+        ensemble.merge([m, m], mirrored=[True])
+
+
 def test_build_writes_a_loadable_calibrated_record(two_members, phantom_data, tmp_path):
     from helpers.modeling.explain import gradcam_and_logits
     from helpers.modeling.predictor import load_model

@@ -34,7 +34,7 @@ def apply(name: str, quantile: float, margin: float, batch: int) -> bool:
     rule_path = f.record.with_name("familiarity.json")
     rule = records.read_json(rule_path)
     rec = records.read(f.record)
-    if not rule or f"{quantile:.2f}" not in rule.get("val_quantiles", {}) or int(rule.get("warn_batch", 0)) > batch:
+    if not rule or familiarity.qkey(quantile) not in rule.get("val_quantiles", {}) or int(rule.get("warn_batch", 0)) > batch:
         return False
     rule["warn_quantile"], rule["warn_batch"] = float(quantile), int(batch)
     records.write_json(rule, rule_path, compact=True)

@@ -10,7 +10,7 @@ import keras
 from keras import layers
 
 from .. import config
-from .augmentation import RandomAffineAugment, VarietyAugment, augmentation
+from .augmentation import MixStyle, RandomAffineAugment, VarietyAugment, augmentation
 
 ARCHS = ("resnet_small", "capstone_cnn", "tiny")
 
@@ -42,6 +42,21 @@ class MirrorDifference(layers.Layer):
         return ops.concatenate([x, diff], axis=-1) if self.keep_image else diff
 
 
+@keras.saving.register_keras_serializable(package="brain_mri")
+class Mirror(layers.Layer):
+    """The left-right mirror image (or mirrored feature maps). An ensemble member that reads the mirrored slice maps
+    its features back through a second Mirror, so pooling is unchanged and Grad-CAM stays in image coordinates
+    (`ensemble.merge(..., mirrored=...)`, batch 21's flip test-time augmentation as one model)."""
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def call(self, x):
+        from keras import ops
+
+        return ops.flip(x, axis=2)
+
+
 def _inputs(img_size: int) -> tuple[keras.KerasTensor, keras.KerasTensor]:
     inp = keras.Input((img_size, img_size, 1), name="image")
     return inp, layers.Rescaling(1.0 / 255.0, name="rescale")(inp)
@@ -65,13 +80,14 @@ def _res_block(x, filters: int, stride: int):
 def resnet_small(img_size: int = config.IMG_SIZE, n_classes: int = len(config.CLASSES), width: int = 16,
                  blocks: tuple[int, ...] = (1, 2, 2, 2), dropout: float = 0.2, augment: float = 1.0,
                  stem_pool: bool = True, augment_layer: str = "keras", gamma: float = 0.0,
-                 mirror: bool | str = False) -> keras.Model:
+                 mirror: bool | str = False, mixstyle: float = 0.0) -> keras.Model:
     """A small residual CNN sized for a 2-core CPU: a strided stem halves the image at once, four stages double the
     width while halving the resolution, global average pooling keeps the head tiny (~0.4M parameters at width 16).
 
     `gamma` > 0 adds RandomAffineAugment's random intensity remap (not scaled by `augment`; "affine" layer only).
     `mirror` True adds the asymmetry channel (MirrorDifference) before the augmentation; "only" feeds the asymmetry
-    map alone."""
+    map alone. `mixstyle` > 0 mixes feature styles after the first two stages with that probability per batch
+    (training only; batch 21)."""
     check_options("resnet_small", augment=augment, augment_layer=augment_layer, gamma=gamma)
     inp, x = _inputs(img_size)
     if mirror:
@@ -96,6 +112,8 @@ def resnet_small(img_size: int = config.IMG_SIZE, n_classes: int = len(config.CL
         filters = width * 2**stage
         for i in range(n):
             x = _res_block(x, filters, stride=2 if (stage > 0 and i == 0) else 1)
+        if mixstyle and stage < 2:
+            x = MixStyle(mixstyle, name=f"mixstyle{stage + 1}")(x)
     x = layers.Conv2D(filters, 1, use_bias=False, name="last_conv")(x)
     x = layers.ReLU()(layers.BatchNormalization()(x))
     x = layers.GlobalAveragePooling2D()(x)

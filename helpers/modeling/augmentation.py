@@ -210,3 +210,35 @@ class VarietyAugment(RandomAffineAugment):
         strip = self._coin(n, self.strip)
         x = x * (1 - strip + strip * mask)
         return ops.clip(x, 0.0, 1.0)
+
+
+@keras.saving.register_keras_serializable(package="brain_mri")
+class MixStyle(layers.Layer):
+    """Feature-style mixing (Zhou et al., ICLR 2021), active only in training: with probability `p` per batch, each
+    slice's per-channel feature mean and standard deviation are replaced by a Beta(alpha, alpha) blend of its own and
+    another slice's of the batch (statistics not back-propagated). A collection's look (grey levels, contrast, noise)
+    then travels with another slice's anatomy, so the look predicts the label less (batch 21). Identity at inference."""
+
+    def __init__(self, p: float = 0.5, alpha: float = 0.1, eps: float = 1e-6, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.p, self.alpha, self.eps, self.seed = p, alpha, eps, seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "p": self.p, "alpha": self.alpha, "eps": self.eps, "seed": self.seed}
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def call(self, x, training=None):
+        if not training or self.p <= 0:
+            return x
+        n = ops.shape(x)[0]
+        mu = ops.stop_gradient(ops.mean(x, axis=(1, 2), keepdims=True))
+        sig = ops.stop_gradient(ops.sqrt(ops.var(x, axis=(1, 2), keepdims=True) + self.eps))
+        lam = keras.random.beta((n, 1, 1, 1), self.alpha, self.alpha, seed=self.seed_generator)
+        perm = keras.random.shuffle(ops.arange(n), seed=self.seed_generator)
+        mu_mix = lam * mu + (1 - lam) * ops.take(mu, perm, axis=0)
+        sig_mix = lam * sig + (1 - lam) * ops.take(sig, perm, axis=0)
+        mixed = (x - mu) / sig * sig_mix + mu_mix
+        return ops.where(keras.random.uniform((), seed=self.seed_generator) < self.p, mixed, x)

@@ -64,10 +64,14 @@ def _flat_copy(model, i: int, inp):
     return copy
 
 
-def merge(models: list, name: str = "ensemble"):
-    """One Keras model computing the mean logits of `models` (same input shape and number of classes)."""
+def merge(models: list, name: str = "ensemble", mirrored: list[bool] | None = None):
+    """One Keras model computing the mean logits of `models` (same input shape and number of classes). mirrored[i]:
+    member i reads the left-right mirror of the slice (flip test-time augmentation when a model is merged with
+    itself); its feature maps are mirrored back, which pooling ignores and Grad-CAM needs."""
     import keras
     from keras import layers
+
+    from .architectures import Mirror
 
     if len(models) < 2:
         raise ValueError("an ensemble needs at least two models")
@@ -79,8 +83,15 @@ def merge(models: list, name: str = "ensemble"):
                              f"from the first member's {shape} / {k}")
     for m in models:
         _feature_tensor(m)  # refuses a head that is not pooling + (Dropout) + linear Dense
+    mirrored = list(mirrored or [False] * len(models))
+    if len(mirrored) != len(models):
+        raise ValueError(f"mirrored names {len(mirrored)} members, the ensemble has {len(models)}")
     inp = keras.Input(shape, name="image")
-    feats = [_feature_tensor(_flat_copy(m, i, inp), MEMBER_PREFIX.format(i)) for i, m in enumerate(models)]
+    feats = []
+    for i, (m, flip) in enumerate(zip(models, mirrored)):
+        pre = MEMBER_PREFIX.format(i)
+        f = _feature_tensor(_flat_copy(m, i, Mirror(name=pre + "mirror_in")(inp) if flip else inp), pre)
+        feats.append(Mirror(name=pre + "mirror_out")(f) if flip else f)
     x = layers.Concatenate(name="last_conv")(feats)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     out = layers.Dense(k, name="logits")(x)

@@ -33,19 +33,42 @@ def features(model, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
     return np.asarray(fm.predict(X[..., None].astype("float32"), batch_size=batch_size, verbose=0), np.float64)
 
 
-def fit(F: np.ndarray, y: np.ndarray, F_val: np.ndarray, quantile: float = QUANTILE) -> dict:
-    """The rule: per-class means over the training features, a shrunk shared covariance, the val quantile."""
+MIN_CELL = 20  # batch 22: a (collection, class) cell needs this many training rows for a mean of its own
+
+
+def qkey(q: float) -> str:
+    """How a validation quantile is keyed in a rule's val_quantiles: "0.97", "0.975"."""
+    return f"{q:.2f}" if round(q, 2) == round(q, 6) else f"{q:.3f}"
+
+
+def fit(F: np.ndarray, y: np.ndarray, F_val: np.ndarray, quantile: float = QUANTILE, groups=None,
+        quantiles=CANDIDATE_QUANTILES) -> dict:
+    """The rule: per-class means over the training features, a shrunk shared covariance, the val quantile.
+    groups (each training row's collection; batch 22's "colcls" score): one mean per (collection, class) cell of at
+    least MIN_CELL rows instead, the covariance of the rows centred on their cell (rows of smaller cells left out);
+    the file format is the same, so every reader of a rule reads it unchanged."""
     from sklearn.covariance import LedoitWolf
 
-    classes = np.unique(y)
-    means = np.stack([F[y == c].mean(0) for c in classes])
-    centred = F - means[np.searchsorted(classes, y)]
+    y = np.asarray(y)
+    if groups is None:
+        cells, names = y, None
+    else:
+        cells = np.array([f"{g}/{c}" for g, c in zip(groups, y)])
+    keys, counts = np.unique(cells, return_counts=True)
+    if groups is not None:
+        keys = keys[counts >= MIN_CELL]
+        names = keys.tolist()
+    keep = np.isin(cells, keys)
+    means = np.stack([F[cells == k].mean(0) for k in keys])
+    centred = F[keep] - means[np.searchsorted(keys, cells[keep])]
     prec = LedoitWolf().fit(centred).precision_
     rule = {"means": means.tolist(), "precision": prec.tolist(), "quantile": quantile}
+    if names is not None:
+        rule["cells"] = names
     s_val = score(rule, F_val)
     rule["threshold"] = float(np.quantile(s_val, quantile))
     # other quantiles of the same validation scores: a stricter warning can be chosen later without the features
-    rule["val_quantiles"] = {f"{q:.2f}": float(np.quantile(s_val, q)) for q in CANDIDATE_QUANTILES}
+    rule["val_quantiles"] = {qkey(q): float(np.quantile(s_val, q)) for q in quantiles}
     return rule
 
 
@@ -61,8 +84,8 @@ def warn_threshold(rule: dict) -> tuple[float, float]:
     rule carries one (batch 10: `warn_quantile`), else the rule's own threshold. The no-verdict ratio stays
     relative to `threshold`, which it was derived against."""
     q = rule.get("warn_quantile")
-    if q is not None and f"{q:.2f}" in rule.get("val_quantiles", {}):
-        return float(rule["val_quantiles"][f"{q:.2f}"]), float(q)
+    if q is not None and qkey(q) in rule.get("val_quantiles", {}):
+        return float(rule["val_quantiles"][qkey(q)]), float(q)
     return float(rule["threshold"]), float(rule["quantile"])
 
 
@@ -76,7 +99,7 @@ def message(score_value: float, rule: dict) -> str:
     # as a ratio: two distances printed side by side can round to the same number
     t, q = warn_threshold(rule)
     return (f"unfamiliar scan: this slice is unlike the training collections (its feature distance is "
-            f"{score_value / t:.2f}× the distance that {q:.0%} of validation slices stay within); the model's "
+            f"{score_value / t:.2f}× the distance that {q * 100:g}% of validation slices stay within); the model's "
             "numbers were measured on other pictures and may not hold here")
 
 

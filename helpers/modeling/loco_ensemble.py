@@ -24,10 +24,13 @@ def _rel(p: Path) -> str:
     return p.relative_to(config.PROJ_ROOT).as_posix() if p.is_relative_to(config.PROJ_ROOT) else p.name
 
 
+MIRROR = "~mirror"  # a member key ending so reads the mirrored slice (batch 21: a model merged with its mirror)
+
+
 def score_fold(member_paths: list[Path], recipe: str, fold: str, seed: int, u: union_split.Union, X: np.ndarray,
-               folder: Path, name: str, command: str) -> records.ModelFiles:
-    """Merge the members (each trained on `fold` with `seed`), score the fold, write <name>.json, predictions and
-    familiarity rule in `folder`."""
+               folder: Path, name: str, command: str, mirrored: list[bool] | None = None) -> records.ModelFiles:
+    """Merge the members (each trained on `fold` with `seed`; mirrored[i]: member i reads the mirrored slice), score
+    the fold, write <name>.json, predictions and familiarity rule in `folder`."""
     import keras
 
     from . import architectures  # noqa: F401 - registers the custom layers the members use
@@ -40,7 +43,7 @@ def score_fold(member_paths: list[Path], recipe: str, fold: str, seed: int, u: u
         if cfg.get("fold") != fold or int(cfg.get("seed", -1)) != seed:
             raise ValueError(f"{Path(p).name} is a run of fold {cfg.get('fold')!r} seed {cfg.get('seed')}, "
                              f"not {fold!r} seed {seed}")
-    model = merge(models, name=name.replace("+", "_"))
+    model = merge(models, name=name.replace("+", "_"), mirrored=mirrored)
     tr, va, te = union_split.fold_rows(u.table, fold)
     run = score(model, u, X, tr, va, te)
     op, rule = run["operating_point"], run["rule"]
@@ -51,7 +54,8 @@ def score_fold(member_paths: list[Path], recipe: str, fold: str, seed: int, u: u
     records.write_json(rule, rule_path, compact=True)
     rec = {"name": name, "arch": "ensemble", "classes": list(config.CLASSES), "img_size": int(X.shape[1]),
            "config": {"arch": "ensemble", "recipe": recipe, "fold": fold, "seed": seed, "split": "union",
-                      "members": [_rel(p) for p in member_paths]},
+                      "members": [_rel(p) for p in member_paths],
+                      **({"mirrored": [bool(m) for m in mirrored]} if mirrored and any(mirrored) else {})},
            "temperature": op["temperature"], "operating_point": op, "familiarity_file": rule_path.name,
            "params": int(model.count_params()), "train_wall_s": 0.0,
            "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -69,8 +73,9 @@ def run_name(recipe: str, fold: str, seed: int) -> str:
 
 def score_candidates(candidates: dict[str, dict[str, Path]], folds: tuple[str, ...], out_dir: Path,
                      command: str, seeds: tuple[int, ...] = (config.SEED, 7)) -> None:
-    """Every candidate ({name: {member recipe: folder holding its LOCO runs}}) on every fold and seed, each written
-    to out_dir as <name>__<fold> (seed 42) or <name>_s<seed>__<fold>; runs already written are kept (resumable)."""
+    """Every candidate ({name: {member recipe: folder holding its LOCO runs}}; a recipe key ending in MIRROR names a
+    member reading the mirrored slice) on every fold and seed, each written to out_dir as <name>__<fold> (seed 42)
+    or <name>_s<seed>__<fold>; runs already written are kept (resumable)."""
     u = union_split.build()
     X = union_split.union_arrays(u)
     for seed in seeds:
@@ -79,6 +84,8 @@ def score_candidates(candidates: dict[str, dict[str, Path]], folds: tuple[str, .
                 out = run_name(name, fold, seed)
                 if (Path(out_dir) / f"{out}.json").is_file():
                     continue
-                paths = [Path(where) / f"{run_name(m, fold, seed)}.keras" for m, where in members.items()]
-                f = score_fold(paths, name, fold, seed, u, X, Path(out_dir), out, command)
+                paths = [Path(where) / f"{run_name(m.removesuffix(MIRROR), fold, seed)}.keras"
+                         for m, where in members.items()]
+                mirrored = [m.endswith(MIRROR) for m in members]
+                f = score_fold(paths, name, fold, seed, u, X, Path(out_dir), out, command, mirrored)
                 print(f"{f.record.name}: written", flush=True)

@@ -39,6 +39,9 @@ RECIPES: dict[str, dict] = {
     # batch 18 (experiments/batch18_brain_only/PLAN.md): he_sym + the look-balanced brain-only augmentation alone
     "he_bo": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
               "brain_only": 0.3},
+    # batch 21 (experiments/batch21_style_and_flip/PLAN.md): he_bo + MixStyle after the first two stages
+    "he_bo_ms": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
+                 "brain_only": 0.3, "mixstyle": 0.5},
     # batch 12 (experiments/batch12_procedural_lesions/PLAN.md): he_sym + procedural masses in healthy slices
     "he_sym_proc": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
                     "procedural": 0.5},
@@ -60,6 +63,8 @@ def config_for(recipe: str, fold: str | None = None, **overrides) -> dict:
         if r.get(k):
             cfg[k] = r[k]
     cfg["model_kwargs"] = {"width": cfg.pop("width"), "stem_pool": True, "augment_layer": r["augment_layer"]}
+    if r.get("mixstyle"):  # only when asked, as mirror below
+        cfg["model_kwargs"]["mixstyle"] = r["mixstyle"]
     if r.get("mirror"):  # only when asked, so the records of earlier recipes keep their exact config
         cfg["model_kwargs"]["mirror"] = r["mirror"]
     return cfg

@@ -1,0 +1,71 @@
+"""Batch 22's warning scores (helpers.evaluation.warning_scores, modeling.familiarity): the (collection, class) cell
+rule keeps the rule file's format, quantile keys keep 0.975 apart from 0.97, and the choice obeys PLAN.md's cap and
+tie rules. Pure numpy; the real-data measurement is experiments/batch22_warning_scores/run.py."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers.evaluation import warning_scores as ws
+from helpers.modeling import familiarity as fam
+
+
+def test_quantile_keys_keep_half_percents_apart():
+    assert [fam.qkey(q) for q in (0.9, 0.97, 0.975, 0.99, 0.995)] == ["0.90", "0.97", "0.975", "0.99", "0.995"]
+    rule = {"threshold": 2.0, "quantile": 0.99, "warn_quantile": 0.975, "val_quantiles": {"0.97": 1.0, "0.975": 1.5}}
+    assert fam.warn_threshold(rule) == (1.5, 0.975)
+    assert "97.5% of validation slices" in fam.message(3.0, rule)
+
+
+def _two_collections(rng, n=200):
+    """Two collections whose features sit far apart, each with two classes."""
+    F, y, g = [], [], []
+    for gi, (centre, name) in enumerate(((0.0, "a"), (8.0, "b"))):
+        for ci, c in enumerate(("glioma", "notumor")):
+            F.append(rng.normal(centre + 2 * ci, 1.0, (n, 4)))
+            y += [c] * n
+            g += [name] * n
+    return np.concatenate(F), np.array(y), np.array(g)
+
+
+def test_cell_means_fit_each_collection_and_keep_the_file_format():
+    rng = np.random.default_rng(0)
+    F, y, g = _two_collections(rng)
+    val = _two_collections(rng, 50)[0]
+    cls = fam.fit(F, y, val, quantiles=ws.QUANTILES)
+    cells = fam.fit(F, y, val, groups=g, quantiles=ws.QUANTILES)
+    assert np.asarray(cls["means"]).shape == (2, 4) and np.asarray(cells["means"]).shape == (4, 4)
+    assert cells["cells"] == ["a/glioma", "a/notumor", "b/glioma", "b/notumor"]
+    assert set(cells["val_quantiles"]) == {fam.qkey(q) for q in ws.QUANTILES}
+    # between the two collections (far from both): the cell rule calls it farther, relative to its validation scale
+    mid = np.full((1, 4), 5.0)
+    assert fam.score(cells, mid)[0] / cells["threshold"] > fam.score(cls, mid)[0] / cls["threshold"]
+    # a cell with fewer than MIN_CELL rows gets no mean and does not shape the covariance
+    few = fam.fit(np.concatenate([F, rng.normal(50, 1, (5, 4))]), np.concatenate([y, ["glioma"] * 5]),
+                  val, groups=np.concatenate([g, ["c"] * 5]))
+    assert "c/glioma" not in few["cells"]
+
+
+def _rows(entries):
+    cols = ["seed", "fold", "score", "quantile", "margin", "familiar_n", "familiar_flagged", "missed", "missed_flagged"]
+    return pd.DataFrame([dict(zip(cols, e)) for e in entries])
+
+
+def test_choice_respects_the_cap_prefers_more_flags_then_smaller_margin_and_is_tested_on_the_other_seed():
+    rows = _rows([
+        (42, "f", "cls", 0.97, 0.0, 100, 5, 100, 90),      # fires on 5%: over the cap
+        (42, "f", "cls", 0.99, 0.0, 100, 4, 100, 60),
+        (42, "f", "colcls", 0.99, 0.0, 100, 2, 100, 60),   # ties cls at 60%: cls first
+        (42, "f", "colcls", 0.995, 1.0, 100, 3, 100, 55),
+        (7, "f", "cls", 0.99, 0.0, 50, 1, 80, 40),
+        (7, "g", "cls", 0.99, 0.0, 50, 3, 20, 5),
+        (7, "f", "colcls", 0.99, 0.0, 100, 9, 100, 99),
+    ])
+    c = ws.choose(rows)
+    assert (c["score"], c["quantile"], c["margin"]) == ("cls", 0.99, 0.0)
+    assert c["chosen_share_missed_flagged"] == pytest.approx(0.6) and c["chosen_familiar_firing"] == pytest.approx(0.04)
+    assert (c["test_missed"], c["test_missed_flagged"]) == (100, 45) and c["test_familiar_firing"] == pytest.approx(0.04)
+    assert ws.choose(rows, cap=0.01) is None  # nothing under the cap: no choice
+    with pytest.raises(ValueError, match="unknown warning score"):
+        ws.fit_score("energy", np.zeros((2, 2)), pd.DataFrame(), np.arange(2), np.zeros((2, 2)))
