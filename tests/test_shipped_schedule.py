@@ -27,6 +27,9 @@ def test_batch19_two_points_either_way_else_validation():
     assert ss.decide19(near, {"he_sym_e40": 0.95, "ens_he2_e40": 0.96})[0] == "ens_he2_e40"
     assert ss.decide19(near, {"he_sym_e40": 0.96, "ens_he2_e40": 0.95})[0] == "he_sym_e40"
     assert ss.decide19(_scores({"he_sym_e40": sym, "ens_he2_e40": {42: 0.9}}))[0] is None  # one seed: no decision
+    # within 2 points and a union validation score missing: no decision, said in words (not a format error)
+    pick, note = ss.decide19(near, {"he_sym_e40": 0.95, "ens_he2_e40": None})
+    assert pick is None and "no decision" in note
 
 
 def test_brain_only_drop_needs_every_tumour_source():
@@ -56,6 +59,38 @@ def test_batch20_superiority_then_non_inferiority_with_a_smaller_drop():
     # one seed only: takes no part
     win, rows, _ = ss.decide20(_scores({**inc, "he_bo_e40": {42: 0.95}}), lo, "he_sym_e40")
     assert win == "he_sym_e40" and {r["recipe"]: r["complete"] for r in rows}["he_bo_e40"] is False
+
+
+def test_batch20_says_n_a_for_a_missing_brain_only_drop():
+    inc = {"he_sym_e40": {42: 0.83, 7: 0.83}}
+    lo = _loco({"he_sym_e40": 16.0, "he_bo_e40": 4.0})
+    lo = lo[~((lo["recipe"] == "he_bo_e40") & (lo["source"] == "figshare"))]
+    win, _, note = ss.decide20(_scores({**inc, "he_bo_e40": {42: 0.83, 7: 0.83}}), lo, "he_sym_e40")
+    assert win == "he_sym_e40" and "brain-only drop n/a" in note
+
+
+def test_batch21_gains_per_candidate_each_seed_for_the_mirror_and_a_bounded_drop():
+    inc = {"he_bo_e40": {42: 0.87, 7: 0.837}}
+    lo = _loco({"he_bo_e40": 2.0, "he_bo_ms_e40": 4.0, "he_bo_flip_e40": 2.5})
+    # the mirror: +1 point on the mean and above on each seed qualifies; MixStyle needs 2 points
+    win, rows, note = ss.decide21(_scores({**inc, "he_bo_flip_e40": {42: 0.88, 7: 0.848},
+                                           "he_bo_ms_e40": {42: 0.88, 7: 0.85}}), lo)
+    assert win == "he_bo_flip_e40" and {r["recipe"]: r["qualifies"] for r in rows} == {
+        "he_bo_ms_e40": False, "he_bo_flip_e40": True}
+    # +1.5 points on the mean but below on seed 7: the mirror does not qualify
+    win, _, _ = ss.decide21(_scores({**inc, "he_bo_flip_e40": {42: 0.91, 7: 0.83}}), lo)
+    assert win == "he_bo_e40"
+    # MixStyle at +2.5 points ships over the mirror at +1.5 (the higher primary score)...
+    win, _, _ = ss.decide21(_scores({**inc, "he_bo_flip_e40": {42: 0.885, 7: 0.852},
+                                     "he_bo_ms_e40": {42: 0.895, 7: 0.862}}), lo)
+    assert win == "he_bo_ms_e40"
+    # ... but not with a brain-only drop more than 3 points larger than the incumbent's
+    win, _, _ = ss.decide21(_scores({**inc, "he_bo_ms_e40": {42: 0.895, 7: 0.862}}),
+                            _loco({"he_bo_e40": 2.0, "he_bo_ms_e40": 5.5}))
+    assert win == "he_bo_e40"
+    # seed 7 missing: no decision for it
+    win, rows, note = ss.decide21(_scores({**inc, "he_bo_ms_e40": {42: 0.95}}), lo)
+    assert win == "he_bo_e40" and "no decision for it" in note
 
 
 @pytest.mark.parametrize("batch", [19, 20])

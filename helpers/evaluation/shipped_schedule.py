@@ -30,6 +30,10 @@ DROP_CUT = 5.0  # batch 20: ... and a brain-only drop at least 5 points smaller
 TUMOUR_SOURCES = ("br35h", "sartaj", "figshare")
 
 
+def _points(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.1f} points"
+
+
 def runs19(runs17: list[dict] | None = None, runs19_: list[dict] | None = None) -> list[dict]:
     """The 40-epoch runs of he_sym, he_bo_inv and their ensemble: seed 42 from batch 17, seed 7 from batch 19."""
     return et.runs_by_schedule(et.BATCH17, 40, runs17) + et.runs_by_schedule(BATCH19, 40, runs19_)
@@ -59,7 +63,9 @@ def decide19(scores: pd.DataFrame, val_scores: dict[str, float | None] | None = 
         return SYM_E40, note + f"; he_sym alone at least 2 points above: `{et.SINGLE_MODEL}` stays"
     vs = val_scores if val_scores is not None else {k: val_score(MODEL_OF[k]) for k in (SYM_E40, ENS_E40)}
     a, b = vs.get(SYM_E40), vs.get(ENS_E40)
-    pick = SYM_E40 if (a or 0) >= (b or 0) else ENS_E40
+    if a is None or b is None:
+        return None, note + "; within 2 points, and a union validation score is missing: no decision"
+    pick = SYM_E40 if a >= b else ENS_E40
     return pick, (note + f"; within 2 points, so the higher union validation score ships: `{MODEL_OF[SYM_E40]}` "
                   f"{a:.1%} vs `{MODEL_OF[ENS_E40]}` {b:.1%}, `{MODEL_OF[pick]}`")
 
@@ -95,10 +101,11 @@ def decide20(scores: pd.DataFrame, lo: pd.DataFrame, incumbent: str) -> tuple[st
                      "superior": p - p0 >= et.KEEP_MARGIN - 1e-12,
                      "non_inferior_smaller_drop": (p - p0 >= -NON_INFERIOR - 1e-12 and d is not None
                                                    and d0 is not None and d0 - d >= DROP_CUT - 1e-9)})
-    head = f"incumbent {incumbent} {p0:.1%}, brain-only drop {d0:.1f} points"
+    head = f"incumbent {incumbent} {p0:.1%}, brain-only drop {_points(d0)}"
     parts = [f"{r['recipe']}: " + ("not complete for seeds 42 and 7" if not r["complete"] else
                                   f"{r['primary']:.1%} ({r['delta'] * 100:+.1f} points), brain-only drop "
-                                  f"{r['drop']:.1f} points ({r['drop_cut']:+.1f} smaller)") for r in rows]
+                                  f"{_points(r['drop'])}" + ("" if r["drop_cut"] is None else
+                                                             f" ({r['drop_cut']:+.1f} smaller)")) for r in rows]
     sup = [r for r in rows if r.get("superior")]
     if sup:
         win = max(sup, key=lambda r: r["primary"])["recipe"]
@@ -109,3 +116,52 @@ def decide20(scores: pd.DataFrame, lo: pd.DataFrame, incumbent: str) -> tuple[st
         return win, rows, (f"{head}; " + "; ".join(parts) + f". Rule 2 (at most 1 point below and a brain-only drop "
                            f"at least 5 points smaller): {win} ships")
     return incumbent, rows, f"{head}; " + "; ".join(parts) + f". Neither rule holds: {incumbent} stays"
+
+
+# Batch 21 (experiments/batch21_style_and_flip/PLAN.md): MixStyle in training, and the shipped model with its mirror.
+BATCH21 = config.EXPERIMENTS_DIR / "batch21_style_and_flip"
+RESULTS21 = BATCH21 / "results.json"
+MS_E40, FLIP_E40 = "he_bo_ms_e40", "he_bo_flip_e40"
+CANDIDATES21 = (MS_E40, FLIP_E40)
+MODEL_OF.update({MS_E40: "brain_tumor_hv_ms40", FLIP_E40: "brain_tumor_hv_bo40f"})
+GAIN21 = {MS_E40: 0.02, FLIP_E40: 0.01}  # new training: 2 points; the same weights (paired): 1 point and each seed
+DROP_SLACK21 = 3.0  # ... and a brain-only drop at most 3 points larger than the incumbent's
+
+
+def runs21(runs21_: list[dict] | None = None) -> list[dict]:
+    return et.runs_by_schedule(BATCH21, 40, runs21_)
+
+
+def decide21(scores: pd.DataFrame, lo: pd.DataFrame, incumbent: str = BO_E40) -> tuple[str, list[dict], str]:
+    """batch21/PLAN.md: (shipped recipe, one row per candidate, note). MixStyle qualifies at >= 2 points above the
+    incumbent, the mirror at >= 1 point and above it on each seed; both with a brain-only drop at most 3 points
+    larger. Of two, the higher primary score; none: the incumbent stays. A candidate without seeds 42 and 7 complete
+    takes no part (no decision for it)."""
+    by = {r["recipe"]: r for _, r in scores.iterrows() if r["complete"] and len(r["seeds"]) >= 2}
+    if incumbent not in by:
+        return incumbent, [], f"the incumbent {incumbent} is not complete for seeds 42 and 7: no decision"
+    p0, d0 = float(by[incumbent]["primary"]), brain_only_drop(lo, incumbent)
+    seeds0 = by[incumbent]["per_seed"]
+    rows = []
+    for c in CANDIDATES21:
+        if c not in by:
+            rows.append({"recipe": c, "complete": False})
+            continue
+        p, d, per = float(by[c]["primary"]), brain_only_drop(lo, c), by[c]["per_seed"]
+        each = all(per.get(s, -1) > seeds0.get(s, 2) for s in (config.SEED, 7))
+        ok = (p - p0 >= GAIN21[c] - 1e-12 and (c != FLIP_E40 or each) and d is not None and d0 is not None
+              and d - d0 <= DROP_SLACK21 + 1e-9)
+        rows.append({"recipe": c, "complete": True, "primary": p, "delta": p - p0, "drop": d, "above_each_seed": each,
+                     "qualifies": bool(ok)})
+    head = f"incumbent {incumbent} {p0:.1%}, brain-only drop {_points(d0)}"
+    parts = [f"{r['recipe']}: " + ("not complete for seeds 42 and 7: no decision for it" if not r["complete"] else
+                                  f"{r['primary']:.1%} ({r['delta'] * 100:+.1f} points"
+                                  + (", above on each seed" if r["above_each_seed"] else ", not above on each seed")
+                                  + f"), brain-only drop {_points(r['drop'])}"
+                                  + (" — qualifies" if r["qualifies"] else " — does not qualify"))
+             for r in rows]
+    ok = [r for r in rows if r.get("qualifies")]
+    if ok:
+        win = max(ok, key=lambda r: r["primary"])["recipe"]
+        return win, rows, f"{head}; " + "; ".join(parts) + f". {win} ships"
+    return incumbent, rows, f"{head}; " + "; ".join(parts) + f". None qualifies: {incumbent} stays"

@@ -71,7 +71,7 @@ def compute16(b11: dict | None = None) -> dict:
 CHOSEN_BY = {10: ("batch10_healthy_variety", ("warning", "choice")),
              11: ("batch11_ensemble_transfer", ("warning_rechosen", "choice")),
              15: ("batch15_schedule", ("warning", "choice")), 16: ("batch16_warning_headroom", ("choice",)),
-             20: ("batch20_brain_only_ensemble", ("warning", "choice"))}
+             20: ("batch20_brain_only_ensemble", ("warning", "choice")), 22: ("batch22_warning_scores", ("choice",))}
 
 
 def _chosen_by(name: str) -> int:
@@ -100,3 +100,43 @@ def choice_of(name: str | None = None) -> dict | None:
     for k in keys:
         res = (res or {}).get(k)
     return res or None
+
+
+def apply22(name: str, choice: dict, u=None, X=None) -> dict:
+    """Batch 22: refit the chosen score on model `name`'s union training rows (thresholds on its union validation
+    rows), write it with the chosen quantile and margin into the model's files (rule, operating point, union
+    predictions' distances and flags, warning counts) and return its firing on familiar validation and test slices.
+    Unlike `apply`, the rule itself is replaced: a (collection, class) cell rule has other means."""
+    from ..data import union_split
+    from ..modeling import familiarity
+    from ..modeling.predictor import load_model
+    from . import warning_scores as ws
+
+    u = u or union_split.build()
+    X = union_split.union_arrays(u) if X is None else X
+    q, m, score = float(choice["quantile"]), float(choice["margin"]), str(choice["score"])
+    rule = ws.shipped_rule(name, score, u, X)
+    rule.update(warn_quantile=q, warn_batch=22, warn_score=score)
+    f = records.files(config.MODELS_DIR, name)
+    rec = records.read(f.record)
+    t = xc.call_threshold(rec)
+    path = f.record.with_name("union_predictions.csv")
+    pred = pd.read_csv(path, keep_default_na=False)
+    d, d_bo = ws.union_distances(name, rule, u, X)
+    pred["familiarity_ratio"] = (d / rule["threshold"]).round(4)
+    pred["familiarity_ratio_brain_only"] = (d_bo / rule["threshold"]).round(4)
+    pred["unfamiliar"] = familiarity.unfamiliar(rule, d).astype(int)
+    pred["near_threshold"] = (np.abs(hv._logit(pred["p_tumour"]) - hv._logit(t)) < m).astype(int)
+    cut = familiarity.warn_threshold(rule)[0]
+    firing = float(hv.flagged(pred["p_tumour"].to_numpy(float), d, t, cut, m).mean())
+    # validation: the same rule and margin on the model's union validation rows
+    _, va, _ = union_split.fold_rows(u.table, None, rec["config"].get("collections"))
+    L, F = ws.logits_and_features(load_model(f.weights).model, X[u.table.index.get_indexer(va.index)])
+    firing_val = float(hv.flagged(ws.p_tumour(L, float(rec["temperature"])), familiarity.score(rule, F), t, cut,
+                                  m).mean())
+    records.write_json(rule, f.record.with_name("familiarity.json"), compact=True)
+    records.update(f.record, operating_point={**rec["operating_point"], "uncertain_margin": m})
+    pred.to_csv(path, index=False)
+    records.update(f.record, warnings=xc.warning_counts(pred, t))
+    return {"model": name, "score": score, "quantile": q, "margin": m, "n_means": len(rule["means"]),
+            "familiar_firing": firing, "familiar_firing_val": firing_val}

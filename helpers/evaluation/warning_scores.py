@@ -43,7 +43,7 @@ def fit_score(score: str, F: np.ndarray, table: pd.DataFrame, rows: np.ndarray, 
     return familiarity.fit(F, table.loc[rows, "label"].to_numpy(), F_val, groups=groups, quantiles=QUANTILES)
 
 
-def _logits_and_features(model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def logits_and_features(model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     import keras
 
     from ..modeling.familiarity import feature_model
@@ -54,7 +54,7 @@ def _logits_and_features(model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(L, np.float64), np.asarray(F, np.float64)
 
 
-def _p_tumour(logits: np.ndarray, temperature: float) -> np.ndarray:
+def p_tumour(logits: np.ndarray, temperature: float) -> np.ndarray:
     from ..modeling.calibrate import probs_from_logits
 
     return 1 - probs_from_logits(logits, temperature)[:, config.CLASSES.index(config.NO_TUMOUR)]
@@ -78,8 +78,8 @@ def measure_run(record_path: Path, u: union_split.Union, X: np.ndarray, views: n
     at = tab.index.get_indexer
     F_fit = familiarity.features(model, X[at(rows)])
     F_val = familiarity.features(model, X[at(va.index)])
-    L_fam, F_fam = _logits_and_features(model, X[at(fam.index)])
-    p_fam = _p_tumour(L_fam, temp)
+    L_fam, F_fam = logits_and_features(model, X[at(fam.index)])
+    p_fam = p_tumour(L_fam, temp)
     pred = pd.read_csv(f.predictions, keep_default_na=False).set_index("path")
     held = te[te["source"].isin(union_split.fold_sources(cfg["fold"]))]
     held_views = {"plain": (X[at(held.index)], pred.loc[held["path"], "p_tumour"].to_numpy(float)),
