@@ -128,7 +128,10 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("ensemble-union", help="merge models of the whole union split into one shipped model folder: "
                        "operating point on union validation, warning rule, union test predictions, ONNX export")
-    s.add_argument("models", nargs="+", help="two or more models/<name>/model.keras trained on the union split")
+    s.add_argument("models", nargs="+", help="two or more models/<name>/model.keras trained on the union split "
+                   "(one with --mirror)")
+    s.add_argument("--mirror", action="store_true",
+                   help="merge the one model given with itself reading the mirrored slice (flip test-time augmentation)")
     s.add_argument("--name", required=True, help="the model folder's name under --out-dir")
     s.add_argument("--out-dir", default=str(config.MODELS_DIR))
     s.add_argument("--shift", type=float, default=0.0,

@@ -119,5 +119,9 @@ def test_the_shipped_model_carries_what_the_dashboard_quotes():
     assert call_track_record(rec, True) and call_track_record(rec, False)
     assert (config.MODELS_DIR / config.DEFAULT_MODEL_NAME / "model.onnx").is_file() and rec.get("onnx_sha256")
     batch, res = shipped.decision()
-    c = (res.get("warning") or {}).get("choice") or warning_rule.choice_of(config.DEFAULT_MODEL_NAME)
+    # the warning the model carries is the latest choice for it: the deciding batch's, or a later warning batch's
+    later = warning_rule.chosen_by(config.DEFAULT_MODEL_NAME) > batch
+    c = (warning_rule.choice_of(config.DEFAULT_MODEL_NAME) if later else None) or (
+        (res.get("warning") or {}).get("choice") or warning_rule.choice_of(config.DEFAULT_MODEL_NAME))
     assert warning_rule.current(config.DEFAULT_MODEL_NAME)[0] == (c["quantile"], c["margin"])
+    assert shipped.card_block()["warning"]["quantile"] == c["quantile"]

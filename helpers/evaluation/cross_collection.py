@@ -343,13 +343,13 @@ def compute_chapter(v1: str | Path, shipped: str | Path, out: Path = BATCH4 / "c
 
 
 def ensemble_union(member_paths: list, name: str, out_dir: Path = config.MODELS_DIR, shift: float = 0.0,
-                   recipe: str | None = None) -> records.ModelFiles:
+                   recipe: str | None = None, mirror: bool = False) -> records.ModelFiles:
     """Merge union models (modeling.ensemble.build_union) and add the per-collection metrics, as `run` does for
     a trained one."""
     from ..modeling.ensemble import build_union
     from ..modeling.train_union import union_predictions_path
 
-    f = records.files(build_union(member_paths, name, out_dir=out_dir, shift=shift, recipe=recipe))
+    f = records.files(build_union(member_paths, name, out_dir=out_dir, shift=shift, recipe=recipe, mirror=mirror))
     pred = pd.read_csv(union_predictions_path(f), keep_default_na=False)
     thr = call_threshold(records.read(f.record))
     records.update(f.record, metrics=metrics_by_collection(pred, thr=thr), warnings=warning_counts(pred, thr),
@@ -363,7 +363,8 @@ def cli_ensemble_union(args) -> int:
     from ..errors import ModelError
 
     try:
-        f = ensemble_union(args.models, args.name, Path(args.out_dir), shift=args.shift, recipe=args.recipe)
+        f = ensemble_union(args.models, args.name, Path(args.out_dir), shift=args.shift, recipe=args.recipe,
+                           mirror=getattr(args, "mirror", False))
     except (ModelError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

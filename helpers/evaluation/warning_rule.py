@@ -74,7 +74,7 @@ CHOSEN_BY = {10: ("batch10_healthy_variety", ("warning", "choice")),
              20: ("batch20_brain_only_ensemble", ("warning", "choice")), 22: ("batch22_warning_scores", ("choice",))}
 
 
-def _chosen_by(name: str) -> int:
+def chosen_by(name: str) -> int:
     """The batch whose warning model `name` carries (what `apply` wrote; batch 10's rule when none did)."""
     rule = records.read_json(config.MODELS_DIR / name / "familiarity.json") or {}
     return int(rule.get("warn_batch", 10)) if rule.get("warn_quantile") is not None else 10
@@ -86,7 +86,7 @@ def current(name: str | None = None) -> tuple[tuple[float, float], str]:
     name = name or config.DEFAULT_MODEL_NAME
     rule = records.read_json(config.MODELS_DIR / name / "familiarity.json") or {}
     op = (records.read(config.MODELS_DIR, name) or {}).get("operating_point") or {}
-    page = f"experiments/{CHOSEN_BY[_chosen_by(name)][0]}/RESULTS.md"
+    page = f"experiments/{CHOSEN_BY[chosen_by(name)][0]}/RESULTS.md"
     if rule.get("warn_quantile") is None or op.get("uncertain_margin") is None:
         return BATCH10_RULE, page
     return (float(rule["warn_quantile"]), float(op["uncertain_margin"])), page
@@ -95,7 +95,7 @@ def current(name: str | None = None) -> tuple[tuple[float, float], str]:
 def choice_of(name: str | None = None) -> dict | None:
     """The measured choice (quantile, margin, its firing and the share of held-out misses it flags) behind the
     warning model `name` carries, from the results file of the batch that chose it."""
-    folder, keys = CHOSEN_BY[_chosen_by(name or config.DEFAULT_MODEL_NAME)]
+    folder, keys = CHOSEN_BY[chosen_by(name or config.DEFAULT_MODEL_NAME)]
     res = records.read_json(config.EXPERIMENTS_DIR / folder / "results.json") or {}
     for k in keys:
         res = (res or {}).get(k)

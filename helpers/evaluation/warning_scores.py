@@ -34,13 +34,14 @@ def fit_rows(tr: pd.DataFrame) -> np.ndarray:
     return rows
 
 
-def fit_score(score: str, F: np.ndarray, table: pd.DataFrame, rows: np.ndarray, F_val: np.ndarray) -> dict:
+def fit_score(score: str, F: np.ndarray, table: pd.DataFrame, rows: np.ndarray, F_val: np.ndarray,
+              quantiles=QUANTILES) -> dict:
     from ..modeling import familiarity
 
     if score not in SCORES:
         raise ValueError(f"unknown warning score {score!r}; known: {', '.join(SCORES)}")
     groups = table.loc[rows, "collection"].to_numpy() if score == "colcls" else None
-    return familiarity.fit(F, table.loc[rows, "label"].to_numpy(), F_val, groups=groups, quantiles=QUANTILES)
+    return familiarity.fit(F, table.loc[rows, "label"].to_numpy(), F_val, groups=groups, quantiles=quantiles)
 
 
 def logits_and_features(model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -155,9 +156,10 @@ def shipped_rule(name: str, score: str, u: union_split.Union | None = None, X: n
     model = load_model(config.MODELS_DIR / name / "model.keras").model
     rows = fit_rows(tr)
     at = u.table.index.get_indexer
-    rule = fit_score(score, familiarity.features(model, X[at(rows)]), u.table, rows,
-                     familiarity.features(model, X[at(va.index)]))
-    return rule
+    # every quantile an earlier batch's candidates used as well, so a later choice can still pick among them
+    qs = sorted(set(QUANTILES) | set(familiarity.CANDIDATE_QUANTILES))
+    return fit_score(score, familiarity.features(model, X[at(rows)]), u.table, rows,
+                     familiarity.features(model, X[at(va.index)]), quantiles=qs)
 
 
 def union_distances(name: str, rule: dict, u: union_split.Union, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

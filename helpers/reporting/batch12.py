@@ -192,8 +192,10 @@ def model_card(name: str) -> str | None:
             "## Warnings the predictions carry", ""]
     if w.get("missed"):
         s7 = (w.get("per_seed") or {}).get("7") or {}
-        out.append(f"An \"unfamiliar scan\" warning beyond the {w['quantile']:.0%} quantile of validation slices' "
-                   f"feature distance, and the call \"uncertain\" within {w['margin']:g} logits of the call threshold "
+        kind = (" to the nearest (collection, class) mean of the training slices" if w.get("score") == "colcls"
+                else "")
+        out.append(f"An \"unfamiliar scan\" warning beyond the {w['quantile'] * 100:g}% quantile of validation slices' "
+                   f"feature distance{kind}, and the call \"uncertain\" within {w['margin']:g} logits of the call threshold "
                    f"(chosen on the seed-42 LOCO runs, `{warning_rule.current(name=name)[1]}`): on the "
                    f"held-out collections of the seed-7 runs they flag {s7.get('missed_flagged')} of {s7.get('missed')} "
                    f"missed tumours ({_f(s7['missed_flagged'] / s7['missed'] if s7.get('missed') else None)}); on "

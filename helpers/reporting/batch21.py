@@ -62,9 +62,13 @@ def compute22(candidates: pd.DataFrame | None = None, shipped: dict | None = Non
         return {"choice": None, "decision": "no candidate measured yet", "table": []}
     choice = ws.choose(candidates)
     prev = ws.results() or {}
+    shipped = shipped if shipped is not None else prev.get("shipped")
+    if choice and shipped and (shipped["score"], shipped["quantile"], shipped["margin"]) == (
+            choice["score"], choice["quantile"], choice["margin"]):  # the model's own firing, as batch 16's choice
+        choice = {**choice, "familiar_firing_val": shipped["familiar_firing_val"],
+                  "familiar_firing": shipped["familiar_firing"]}
     out = {"cap": ws.CAP, "table": ws.table(candidates).to_dict("records"), "choice": choice,
-           "held_max_ratio": candidates.groupby("score")["held_max_ratio"].max().to_dict(),
-           "shipped": shipped if shipped is not None else prev.get("shipped")}
+           "held_max_ratio": candidates.groupby("score")["held_max_ratio"].max().to_dict(), "shipped": shipped}
     if choice is None:
         out["decision"] = f"no candidate fires on at most {ws.CAP:.0%} of the seed-42 familiar test rows: the shipped rule stays"
     else:

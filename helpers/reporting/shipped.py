@@ -6,6 +6,7 @@ from __future__ import annotations
 from .. import config, records
 from ..evaluation import ensemble_transfer as et
 from ..evaluation import shipped_schedule as ss
+from ..evaluation import warning_rule
 
 DECIDERS = ((20, ss.RESULTS20), (19, ss.RESULTS19), (15, et.RESULTS15))  # latest first
 
@@ -38,7 +39,11 @@ def card_block() -> dict:
     block in their results; batch 15's is assembled here."""
     batch, res = decision()
     if batch in (19, 20):
-        return res.get("block") or {}
+        blk = dict(res.get("block") or {})
+        name = res.get("shipped")
+        if blk and name and warning_rule.chosen_by(name) > batch:  # a later batch (22) chose its warning again
+            blk["warning"] = warning_block(warning_rule.choice_of(name))
+        return blk
     r17 = records.read_json(et.RESULTS17) or {}
     caveat = (f"Batch 17 (`experiments/batch17_shipped_schedule/`, one seed at the shipped 40 epochs): "
               f"{r17['comparison']}." if r17.get("comparison") else "")
@@ -60,4 +65,5 @@ def warning_block(c: dict | None) -> dict:
         return {}
     return {"quantile": c["quantile"], "margin": c["margin"], "missed": c["test_missed"],
             "per_seed": {"7": {"missed": c["test_missed"], "missed_flagged": c["test_missed_flagged"]}},
-            "familiar_firing_val": c["familiar_firing_val"], "familiar_firing": c.get("familiar_firing")}
+            "familiar_firing_val": c.get("familiar_firing_val"), "familiar_firing": c.get("familiar_firing"),
+            **({"score": c["score"]} if c.get("score") else {})}
