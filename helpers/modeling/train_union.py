@@ -42,6 +42,9 @@ RECIPES: dict[str, dict] = {
     # batch 21 (experiments/batch21_style_and_flip/PLAN.md): he_bo + MixStyle after the first two stages
     "he_bo_ms": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
                  "brain_only": 0.3, "mixstyle": 0.5},
+    # batch 23 (experiments/batch23_wider/PLAN.md): he_bo at width 24
+    "he_bo_w24": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
+                  "brain_only": 0.3, "width": 24},
     # batch 12 (experiments/batch12_procedural_lesions/PLAN.md): he_sym + procedural masses in healthy slices
     "he_sym_proc": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
                     "procedural": 0.5},
@@ -57,7 +60,7 @@ def config_for(recipe: str, fold: str | None = None, **overrides) -> dict:
     if recipe not in RECIPES:
         raise ValueError(f"unknown recipe {recipe!r}; known: {', '.join(RECIPES)}")
     r = RECIPES[recipe]
-    cfg = {**BASE, **overrides, "recipe": recipe, "fold": fold, "split": "union", "jpeg_p": r["jpeg_p"],
+    cfg = {**BASE, **({"width": r["width"]} if r.get("width") else {}), **overrides, "recipe": recipe, "fold": fold, "split": "union", "jpeg_p": r["jpeg_p"],
            "balance": r["balance"], "synth": bool(r.get("synth")), "collections": r["collections"]}
     for k in ("brain_only", "invert", "procedural", "spots"):  # only when asked, so the records of earlier recipes keep their exact config
         if r.get(k):
