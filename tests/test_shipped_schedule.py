@@ -125,3 +125,14 @@ def test_the_shipped_model_carries_what_the_dashboard_quotes():
         (res.get("warning") or {}).get("choice") or warning_rule.choice_of(config.DEFAULT_MODEL_NAME))
     assert warning_rule.current(config.DEFAULT_MODEL_NAME)[0] == (c["quantile"], c["margin"])
     assert shipped.card_block()["warning"]["quantile"] == c["quantile"]
+
+
+def test_batch23_two_points_and_a_bounded_drop_against_batch_21s_choice():
+    inc = {"he_bo_e40": {42: 0.87, 7: 0.837}}
+    lo = _loco({"he_bo_e40": 2.0, "he_bo_w24_e40": 4.0})
+    assert ss.decide23(_scores({**inc, "he_bo_w24_e40": {42: 0.89, 7: 0.86}}), lo, "he_bo_e40")[0] == "he_bo_w24_e40"
+    assert ss.decide23(_scores({**inc, "he_bo_w24_e40": {42: 0.88, 7: 0.85}}), lo, "he_bo_e40")[0] == "he_bo_e40"
+    far = _loco({"he_bo_e40": 2.0, "he_bo_w24_e40": 6.0})
+    assert ss.decide23(_scores({**inc, "he_bo_w24_e40": {42: 0.95, 7: 0.95}}), far, "he_bo_e40")[0] == "he_bo_e40"
+    win, row, note = ss.decide23(_scores({**inc, "he_bo_w24_e40": {42: 0.95}}), lo, "he_bo_e40")
+    assert win == "he_bo_e40" and row["complete"] is False and "no decision" in note

@@ -165,3 +165,32 @@ def decide21(scores: pd.DataFrame, lo: pd.DataFrame, incumbent: str = BO_E40) ->
         win = max(ok, key=lambda r: r["primary"])["recipe"]
         return win, rows, f"{head}; " + "; ".join(parts) + f". {win} ships"
     return incumbent, rows, f"{head}; " + "; ".join(parts) + f". None qualifies: {incumbent} stays"
+
+
+# Batch 23 (experiments/batch23_wider/PLAN.md): he_bo at width 24 against batch 21's choice.
+BATCH23 = config.EXPERIMENTS_DIR / "batch23_wider"
+RESULTS23 = BATCH23 / "results.json"
+W24_E40 = "he_bo_w24_e40"
+MODEL_OF[W24_E40] = "brain_tumor_hv_w24"
+
+
+def runs23(runs23_: list[dict] | None = None) -> list[dict]:
+    return et.runs_by_schedule(BATCH23, 40, runs23_)
+
+
+def decide23(scores: pd.DataFrame, lo: pd.DataFrame, incumbent: str) -> tuple[str, dict, str]:
+    """batch23/PLAN.md: (shipped recipe, the candidate's row, note). he_bo_w24_e40 replaces the incumbent at >= 2
+    points of primary score and a brain-only drop at most 3 points larger; seeds 42 and 7 complete, else no decision."""
+    by = {r["recipe"]: r for _, r in scores.iterrows() if r["complete"] and len(r["seeds"]) >= 2}
+    if incumbent not in by:
+        return incumbent, {}, f"the incumbent {incumbent} is not complete for seeds 42 and 7: no decision"
+    p0, d0 = float(by[incumbent]["primary"]), brain_only_drop(lo, incumbent)
+    head = f"incumbent {incumbent} {p0:.1%}, brain-only drop {_points(d0)}"
+    if W24_E40 not in by:
+        return incumbent, {"recipe": W24_E40, "complete": False}, f"{head}; {W24_E40}: not complete for seeds 42 and 7: no decision"
+    p, d = float(by[W24_E40]["primary"]), brain_only_drop(lo, W24_E40)
+    ok = p - p0 >= 0.02 - 1e-12 and d is not None and d0 is not None and d - d0 <= DROP_SLACK21 + 1e-9
+    row = {"recipe": W24_E40, "complete": True, "primary": p, "delta": p - p0, "drop": d, "qualifies": bool(ok)}
+    note = (f"{head}; {W24_E40}: {p:.1%} ({(p - p0) * 100:+.1f} points), brain-only drop {_points(d)}. "
+            + (f"{W24_E40} ships" if ok else f"Not at least 2 points above with a bounded drop: {incumbent} stays"))
+    return (W24_E40 if ok else incumbent), row, note

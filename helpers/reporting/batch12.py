@@ -195,8 +195,10 @@ def model_card(name: str) -> str | None:
         kind = (" to the nearest (collection, class) mean of the training slices" if w.get("score") == "colcls"
                 else "")
         out.append(f"An \"unfamiliar scan\" warning beyond the {w['quantile'] * 100:g}% quantile of validation slices' "
-                   f"feature distance{kind}, and the call \"uncertain\" within {w['margin']:g} logits of the call threshold "
-                   f"(chosen on the seed-42 LOCO runs, `{warning_rule.current(name=name)[1]}`): on the "
+                   f"feature distance{kind}"
+                   + (f", and the call \"uncertain\" within {w['margin']:g} logits of the call threshold " if w["margin"]
+                      else " and no \"uncertain\" band around the call threshold ")
+                   + f"(chosen on the seed-42 LOCO runs, `{warning_rule.current(name=name)[1]}`): on the "
                    f"held-out collections of the seed-7 runs they flag {s7.get('missed_flagged')} of {s7.get('missed')} "
                    f"missed tumours ({_f(s7['missed_flagged'] / s7['missed'] if s7.get('missed') else None)}); on "
                    f"familiar slices they fire on {_f(w.get('familiar_firing_val'))} of union validation and "
@@ -244,9 +246,10 @@ def readme_lines(res: dict | None = None) -> list[str]:
         s7 = ((res.get("warning") or {}).get("per_seed") or {}).get("7") or {}
         lines.append("On a collection it never saw, **expect less** (leave sources out, the same recipe, mean of "
                      f"{est['seed'].nunique()} seeds): " + "; ".join(parts) + "."
-                     + (f" The \"unfamiliar scan\" warning and the uncertain band flagged "
-                        f"{_f(s7['missed_flagged'] / s7['missed'])} of the missed tumours there (seed 7; chapter 05, "
-                        "section 8)." if s7.get("missed") else "")
+                     + (f" The \"unfamiliar scan\" warning"
+                        + (" and the uncertain band" if (res.get("warning") or {}).get("margin") else "")
+                        + f" flagged {_f(s7['missed_flagged'] / s7['missed'])} of the missed tumours there (seed 7; "
+                        "chapter 05, section 8)." if s7.get("missed") else "")
                      + (f" {res['caveat']}" if res.get("caveat") else ""))
     if u.get("leakfree_accuracy") is not None:
         lines.append(f"In-dataset (Kaggle leak-free test, {u['leakfree_n']:,} images of union split v2) 4-class "

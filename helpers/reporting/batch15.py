@@ -201,7 +201,8 @@ def scoreboard() -> list[dict]:
     out += [{**f, "part": f"shipped `{name}`, union test groups"} for f in batch12.shipped_floors(blk)]
     c = warning_rule.choice_of(name)  # the shipped model's warning, as the batch that chose it measured it
     if c:
-        part = f"warning (quantile {c['quantile']:.2f}, margin {c['margin']:g})"
+        kind = "cell distance, " if c.get("score") == "colcls" else ""
+        part = f"warning ({kind}quantile {c['quantile']:g}, margin {c['margin']:g})"
         out.append({"floor": "held-out missed tumours flagged (seed-7 LOCO runs)", "value": c.get("test_share"),
                     "target": 0.5, "met": None if c.get("test_share") is None else c["test_share"] >= 0.5,
                     "ge": True, "part": part})

@@ -16,7 +16,8 @@ from .batch19 import RECIPE_NAMES as _NAMES19
 from .healthy_variety import floors_markdown, pct_or_na as _f
 
 RECIPE_NAMES = {**_NAMES19, ss.MS_E40: "he_bo + MixStyle, 40 epochs",
-                ss.FLIP_E40: "he_bo_e40 merged with its mirror (flip test-time augmentation)"}
+                ss.FLIP_E40: "he_bo_e40 merged with its mirror (flip test-time augmentation)",
+                ss.W24_E40: "he_bo at width 24, 40 epochs"}
 
 
 def results21() -> dict | None:
@@ -47,6 +48,51 @@ def results21_markdown(res: dict | None = None) -> str:
     for r, fl in (res.get("floors_loco") or {}).items():
         out += [f"## LOCO floors at 40 epochs, `{r}` (mean of the seeds run)", "", floors_markdown(fl), ""]
     return "\n".join(out) + "\n"
+
+
+# ---- batch 23 ----
+
+def results23() -> dict | None:
+    return records.read_json(ss.RESULTS23)
+
+
+def compute23() -> dict:
+    """Batch 23's results: he_bo at width 24 beside batch 21's choice (its runs from batches 20 and 21)."""
+    inc = (results21() or compute21()).get("choice") or ss.BO_E40
+    runs = [r for r in ss.runs20() + ss.runs21() if r["config"]["recipe"] == inc] + ss.runs23()
+    lo = et.loco(runs)
+    scores = et.primary_scores(lo)
+    choice, row, note = ss.decide23(scores, lo, inc)
+    out = {"loco": lo.to_dict("records"), "scores": scores.to_dict("records"), "incumbent": inc, "choice": choice,
+           "row": row, "decision": note, "drops": {r: ss.brain_only_drop(lo, r) for r in (inc, ss.W24_E40)},
+           "floors_loco": {r: hv.floors_loco(lo, r) for r in (inc, ss.W24_E40) if (lo["recipe"] == r).any()},
+           "model": ss.MODEL_OF.get(choice) if choice != inc else None}
+    return records.jsonable(out)
+
+
+def results23_markdown(res: dict | None = None) -> str:
+    res = res or results23() or {}
+    out = opening(23, "a wider network for the shipped recipe", "batch23_wider", res)
+    out += [f"Decision: **{res.get('decision', '')}**.", ""]
+    for r, fl in (res.get("floors_loco") or {}).items():
+        out += [f"## LOCO floors at 40 epochs, `{r}` (mean of the seeds run)", "", floors_markdown(fl), ""]
+    return "\n".join(out) + "\n"
+
+
+def summary_lines() -> list[str]:
+    """The conclusions' lines for batches 21 to 23."""
+    out = []
+    for n, title, res in ((21, "MixStyle, and the shipped model with its mirror", results21()),
+                          (23, "he_bo at width 24", results23())):
+        if res:
+            out.append(f"Batch {n} ({title}, 40 epochs, two seeds): {res['decision']}.")
+    r22 = ws.results()
+    if r22:
+        sh = r22.get("shipped") or {}
+        out.append(f"Batch 22 (the warning chosen under a {_f(r22.get('cap'), 0)} cap on the LOCO models' familiar test "
+                   f"rows): {r22['decision']}" + (f"; on the shipped model it fires on {_f(sh.get('familiar_firing'))} "
+                                                  "of familiar union test slices" if sh else "") + ".")
+    return out
 
 
 # ---- batch 22 ----

@@ -88,7 +88,8 @@ def shipped_call_line(models_dir: Path = config.MODELS_DIR) -> str | None:
         from ..modeling.operating_point import uncertain_band  # the band the dashboard and `brain-mri predict` use
 
         lo, hi = uncertain_band(t if t is not None else 0.5, screening_threshold(meta), margin)
-        line += f"; P(tumour) between {threshold(lo)} and {threshold(hi)} gets \"uncertain\""
+        line += (f"; P(tumour) between {threshold(lo)} and {threshold(hi)} gets \"uncertain\"" if hi > lo else
+                 "; no P(tumour) band around the threshold reads \"uncertain\" (the warning's choice, chapter 05 section 8)")
     return line + "."
 
 
