@@ -51,6 +51,17 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--shipped", action="store_true", help="write a shipped model's folder (out-dir/<name>/)")
     s.set_defaults(target="helpers.evaluation.cross_collection:cli_train_union")
 
+    s = sub.add_parser("loco-ensemble", help="merge LOCO runs of several recipes (or one recipe with its mirror) per "
+                       "fold and seed and score the merge like a trained run (batches 11-21 did this by script)")
+    s.add_argument("--name", required=True, help="the candidate's recipe name, e.g. ens_hb_e40")
+    s.add_argument("--member", action="append", required=True, metavar="RECIPE=FOLDER",
+                   help="a member: the recipe name its runs carry and the batch folder holding them; append "
+                        "'~mirror' to the recipe for a member reading the mirrored slice")
+    s.add_argument("--out-dir", required=True, help="the batch folder the merged runs are written to")
+    s.add_argument("--fold", action="append", help="default: the three folds of batches 10-23")
+    s.add_argument("--seed", type=int, action="append", help="default: 42 and 7")
+    s.set_defaults(target="helpers.modeling.loco_ensemble:cli_loco_ensemble")
+
     s = sub.add_parser("cross-collection", help="recompute the cross-collection chapter's results file")
     s.add_argument("--v1", default=str(config.IN_DATASET_MODEL),
                    help="the in-dataset model whose collapse the chapter shows")

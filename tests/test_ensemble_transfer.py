@@ -259,3 +259,16 @@ def test_an_earlier_batch_never_undoes_a_later_warning_choice(tmp_path, monkeypa
     monkeypatch.setitem(warning_rule.CHOSEN_BY, batch + 1, warning_rule.CHOSEN_BY[batch])  # a batch registers
     assert warning_rule.apply(name, 0.90, 0.0, batch=batch + 1)  # a later batch may choose again
     assert warning_rule.current(name)[0] == (0.90, 0.0)
+
+
+def test_loco_ensemble_members_are_parsed_or_refused_in_one_line(tmp_path):
+    from helpers.modeling import loco_ensemble as le
+
+    (tmp_path / "b20").mkdir()
+    got = le.parse_members([f"he_bo_e40={tmp_path / 'b20'}", f"he_bo_e40{le.MIRROR}={tmp_path / 'b20'}"])
+    assert list(got) == ["he_bo_e40", "he_bo_e40~mirror"]
+    for bad, msg in ((["he_bo_e40"], "expected RECIPE=FOLDER"), ([f"a={tmp_path / 'none'}"], "no folder"),
+                     ([f"a={tmp_path / 'b20'}", f"a={tmp_path / 'b20'}"], "given twice"),
+                     ([f"a={tmp_path / 'b20'}"], "at least two members")):
+        with pytest.raises(ValueError, match=msg):
+            le.parse_members(bad)

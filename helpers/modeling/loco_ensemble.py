@@ -89,3 +89,43 @@ def score_candidates(candidates: dict[str, dict[str, Path]], folds: tuple[str, .
                 mirrored = [m.endswith(MIRROR) for m in members]
                 f = score_fold(paths, name, fold, seed, u, X, Path(out_dir), out, command, mirrored)
                 print(f"{f.record.name}: written", flush=True)
+
+
+FOLDS = ("br35h+ixi-t2+dwi", "sartaj+ms-flair-iran+niivue", "figshare+open-ms")  # batches 10-23's three folds
+
+
+def parse_members(specs: list[str]) -> dict[str, Path]:
+    """["he_bo_e40=experiments/batch20_brain_only_ensemble", ...] -> {recipe: folder}; a clear error otherwise."""
+    out = {}
+    for spec in specs:
+        recipe, sep, folder = spec.partition("=")
+        if not sep or not recipe or not folder:
+            raise ValueError(f"--member {spec!r}: expected RECIPE=FOLDER")
+        if not Path(folder).is_dir():
+            raise ValueError(f"--member {spec!r}: no folder {folder}")
+        if recipe in out:
+            raise ValueError(f"--member {recipe!r} given twice (a mirrored member ends in {MIRROR!r})")
+        out[recipe] = Path(folder)
+    if len(out) < 2:
+        raise ValueError("an ensemble needs at least two members (a model and its mirror count as two)")
+    return out
+
+
+def cli_loco_ensemble(args) -> int:
+    import sys
+
+    from ..data import collections as cx
+
+    try:
+        members = parse_members(args.member)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if "brain-tumor-mri" not in cx.available():
+        print(f"error: {cx.missing_message('brain-tumor-mri')}", file=sys.stderr)
+        return 1
+    command = (f"brain-mri loco-ensemble --name {args.name} " + " ".join(f"--member {m}={_rel(f)}" for m, f in
+                                                                         members.items()) + f" --out-dir {args.out_dir}")
+    score_candidates({args.name: members}, tuple(args.fold or FOLDS), Path(args.out_dir), command,
+                     tuple(args.seed or (config.SEED, 7)))
+    return 0
