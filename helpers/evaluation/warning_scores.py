@@ -81,10 +81,11 @@ def measure_run(record_path: Path, u: union_split.Union, X: np.ndarray, views: n
     F_val = familiarity.features(model, X[at(va.index)])
     L_fam, F_fam = logits_and_features(model, X[at(fam.index)])
     p_fam = p_tumour(L_fam, temp)
-    pred = pd.read_csv(f.predictions, keep_default_na=False).set_index("path")
+    pred = pd.read_csv(f.predictions, keep_default_na=False).set_index(["collection", "path"])
     held = te[te["source"].isin(union_split.fold_sources(cfg["fold"]))]
-    held_views = {"plain": (X[at(held.index)], pred.loc[held["path"], "p_tumour"].to_numpy(float)),
-                  "brain-only": (views[at(held.index)], pred.loc[held["path"], "p_tumour_brain_only"].to_numpy(float))}
+    keys = pd.MultiIndex.from_arrays([held["collection"], held["path"]])
+    held_views = {"plain": (X[at(held.index)], pred.loc[keys, "p_tumour"].to_numpy(float)),
+                  "brain-only": (views[at(held.index)], pred.loc[keys, "p_tumour_brain_only"].to_numpy(float))}
     F_held = {v: familiarity.features(model, A) for v, (A, _) in held_views.items()}
     y = (held["label"] != config.NO_TUMOUR).to_numpy()
     out = []

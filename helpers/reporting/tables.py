@@ -343,5 +343,5 @@ def per_collection_markdown(metrics: dict, title: str = "collection") -> str:
         lines.append(f"| {col} | {m['n_tumour']:,} / {m['n_healthy']:,} | "
                      f"{fmt('sensitivity', m['sensitivity'], m['sensitivity_ci'])} | "
                      f"{fmt('specificity', m['specificity'], m['specificity_ci'])} | {fmt('roc_auc', m['auc'], m['auc_ci'])} | "
-                     f"{fmt('ece', m['ece'])} |")
+                     f"{fmt('ece', m['ece'], m.get('ece_ci'))} |")
     return "\n".join(lines)
