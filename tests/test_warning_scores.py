@@ -97,3 +97,31 @@ def test_batch21_results_are_what_the_records_give():
     for key in ("choice", "decision", "scores", "model"):
         assert json.dumps(saved.get(key), sort_keys=True, default=str) == json.dumps(again.get(key), sort_keys=True,
                                                                                   default=str), key
+
+
+def test_the_shipped_model_carries_batch_22s_rule_and_its_firing_is_what_its_predictions_give():
+    """What apply22 wrote, re-read from the committed model files: the rule's kind and quantile are the choice, and
+    the familiar test firing batch 22 reports is what the union predictions' flags give."""
+    from helpers import config, records
+    from helpers.evaluation import healthy_variety as hv
+    from helpers.evaluation import warning_rule
+
+    name = config.DEFAULT_MODEL_NAME
+    if warning_rule.chosen_by(name) != 22:
+        pytest.skip("the shipped model's warning is not batch 22's")
+    rule = records.read_json(config.MODELS_DIR / name / "familiarity.json")
+    res = ws.results()
+    c, sh = res["choice"], res["shipped"]
+    assert sh["model"] == name and rule["warn_score"] == c["score"] == sh["score"]
+    assert ("cells" in rule) == (c["score"] == "colcls") and len(rule["means"]) == sh["n_means"]
+    cut, q = fam.warn_threshold(rule)
+    assert q == c["quantile"]
+    pred = pd.read_csv(config.MODELS_DIR / name / "union_predictions.csv", keep_default_na=False)
+    d = pred["familiarity_ratio"].to_numpy(float) * rule["threshold"]
+    agree = (pred["unfamiliar"].to_numpy(bool) == (d > cut))
+    assert agree.mean() > 0.998  # the ratio is stored to 4 decimals: a row on the cut may round across it
+    rec = records.read(config.MODELS_DIR, name)
+    t = float(rec["operating_point"]["threshold"])
+    assert rec["operating_point"]["uncertain_margin"] == c["margin"]
+    firing = hv.flagged(pred["p_tumour"].to_numpy(float), d, t, cut, c["margin"]).mean()
+    assert firing == pytest.approx(sh["familiar_firing"], abs=2e-3)
