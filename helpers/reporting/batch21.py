@@ -141,6 +141,16 @@ def results22_markdown(res: dict | None = None) -> str:
                 f"{_f(sh['familiar_firing_val'])} of familiar validation and **{_f(sh['familiar_firing'])} of familiar "
                 f"test slices** (floor 5%); the distance to the nearest {'(collection, class) cell' if sh['score'] == 'colcls' else 'class'} "
                 f"mean, {sh['n_means']} means.", ""]
+    cls97 = t[(t["score"] == "cls") & (t["quantile"] == 0.97)] if not t.empty else t
+    if len(cls97):  # batch 20's rule, read on the same test-like rows, with and without its uncertain band
+        by = {(int(r["seed"]), float(r["margin"])): r for _, r in cls97.iterrows()}
+        seeds = sorted({sd for sd, _ in by}, reverse=True)
+        out += ["Batch 20's rule (class distance, quantile 0.97, margin 1.5) on the same rows: it flags "
+                + ", ".join(f"{_f(by[(sd, 1.5)]['share'])} of seed {sd}'s missed tumours at "
+                            f"{_f(by[(sd, 1.5)]['firing'])} familiar test firing" for sd in seeds if (sd, 1.5) in by)
+                + ". Without the uncertain band (margin 0) it fires on "
+                + ", ".join(f"{_f(by[(sd, 0.0)]['firing'])} (seed {sd})" for sd in seeds if (sd, 0.0) in by)
+                + ": most of the firing is the band, near-threshold calls on familiar collections.", ""]
     if not t.empty:
         out += ["## Every candidate: share of held-out missed tumours flagged (plain and brain-only views) and firing on "
                 "the fold's familiar test rows, per seed", "",
