@@ -381,6 +381,19 @@ def test_one_pass_prediction_matches_the_two_calls():
         assert (flag == fam.unfamiliar(p.familiarity, d2)).all()
 
 
+def test_batch21_and_23_recipes_change_only_what_they_name():
+    """MixStyle and the wider network appear in their own recipes' configs only; a recipe's width is a default that
+    an explicit override still beats (the records of earlier recipes keep their exact config)."""
+    from helpers.modeling import train_union
+
+    bo, ms, w24 = (train_union.config_for(r, "br35h") for r in ("he_bo", "he_bo_ms", "he_bo_w24"))
+    assert "mixstyle" not in bo["model_kwargs"] and ms["model_kwargs"]["mixstyle"] == 0.5
+    assert bo["model_kwargs"]["width"] == 16 and w24["model_kwargs"]["width"] == 24
+    assert {k: v for k, v in ms.items() if k not in ("recipe", "model_kwargs")} == {
+        k: v for k, v in bo.items() if k not in ("recipe", "model_kwargs")}
+    assert train_union.config_for("he_bo_w24", None, width=4)["model_kwargs"]["width"] == 4
+
+
 def test_the_recorded_command_reproduces_the_run():
     from helpers.modeling import train_union
 
