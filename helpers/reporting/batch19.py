@@ -19,7 +19,8 @@ BRAIN_ONLY_NOTE = {
     ss.SYM_E40: "no brain-only augmentation either: the brain-only view's drops in the estimate above are the cost",
     ss.ENS_E40: "the brain-only augmentation of one member stands in for them",
     ss.BO_E40: "look-balanced brain-only augmentation, p 0.3 per label, stands in for them",
-    ss.ENS_HB_E40: "the look-balanced brain-only augmentation of one member stands in for them"}
+    ss.ENS_HB_E40: "the look-balanced brain-only augmentation of one member stands in for them",
+    ss.W24_E40: "look-balanced brain-only augmentation, p 0.3 per label, stands in for them"}
 
 
 def results19() -> dict | None:

@@ -66,7 +66,28 @@ def compute23() -> dict:
     out = {"loco": lo.to_dict("records"), "scores": scores.to_dict("records"), "incumbent": inc, "choice": choice,
            "row": row, "decision": note, "drops": {r: ss.brain_only_drop(lo, r) for r in (inc, ss.W24_E40)},
            "floors_loco": {r: hv.floors_loco(lo, r) for r in (inc, ss.W24_E40) if (lo["recipe"] == r).any()},
-           "model": ss.MODEL_OF.get(choice) if choice != inc else None}
+           "model": ss.MODEL_OF.get(choice) if choice != inc else None, "shipped": None}
+    if choice == inc:
+        return records.jsonable(out)
+    name, old = ss.MODEL_OF[choice], ss.MODEL_OF[inc]
+    if not records.read(config.MODELS_DIR, name):
+        out["decision"] += f"; its union model `{name}` is not trained yet, so nothing changes until it is"
+        return records.jsonable(out)
+    vs = {n: ss.val_score(n) for n in (old, name)}
+    if vs[name] is not None and vs[old] is not None and vs[name] < vs[old] - 0.02:
+        out["decision"] += (f"; but its union validation score {vs[name]:.1%} is more than 2 points below `{old}`'s "
+                            f"{vs[old]:.1%}, so `{old}` stays")
+        return records.jsonable(out)
+    from ..evaluation import warning_rule
+    from .batch19 import block
+    from .shipped import warning_block
+
+    out["shipped"] = name
+    # its warning: batch 22's choice refitted on it (`experiments/batch22_warning_scores/results.py --apply`)
+    w = warning_block(warning_rule.choice_of(name)) if warning_rule.chosen_by(name) == 22 else {}
+    out["block"] = block(name, choice, lo, w,
+                         f"Shipped by batch 23 (`experiments/batch23_wider/PLAN.md`, 40 epochs, seeds 42 and 7): "
+                         f"{note}. Union validation equal-weight score {_f(vs[name])} (`{old}`: {_f(vs[old])}).")
     return records.jsonable(out)
 
 
