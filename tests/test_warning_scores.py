@@ -71,30 +71,22 @@ def test_choice_respects_the_cap_prefers_more_flags_then_smaller_margin_and_is_t
         ws.fit_score("energy", np.zeros((2, 2)), pd.DataFrame(), np.arange(2), np.zeros((2, 2)))
 
 
-def test_batch22_results_are_what_the_candidates_give():
-    """The committed results re-derived from the committed candidates.csv (no model is loaded)."""
+@pytest.mark.parametrize("batch", [21, 22, 23])
+def test_batch_results_are_what_the_records_give(batch):
+    """The committed results re-derived from the run records (21, 23) or the committed candidates.csv (22); no model
+    is loaded."""
     import json
 
     from helpers.reporting import batch21
 
-    saved = ws.results()
+    saved, again, keys = {
+        21: lambda: (batch21.results21(), batch21.compute21(), ("choice", "decision", "scores", "model")),
+        22: lambda: (ws.results(), batch21.compute22(), ("choice", "decision", "table", "shipped")),
+        23: lambda: (batch21.results23(), batch21.compute23(), ("choice", "decision", "scores", "shipped")),
+    }[batch]()
     if saved is None:
-        pytest.fail("batch 22's results.json is committed: it must be found")
-    again = batch21.compute22()
-    for key in ("choice", "decision", "table", "shipped"):
-        assert json.dumps(saved.get(key), sort_keys=True) == json.dumps(again.get(key), sort_keys=True), key
-
-
-def test_batch21_results_are_what_the_records_give():
-    import json
-
-    from helpers.reporting import batch21
-
-    saved = batch21.results21()
-    if saved is None:
-        pytest.fail("batch 21's results.json is committed: it must be found")
-    again = batch21.compute21()
-    for key in ("choice", "decision", "scores", "model"):
+        pytest.fail(f"batch {batch}'s results.json is committed: it must be found")
+    for key in keys:
         assert json.dumps(saved.get(key), sort_keys=True, default=str) == json.dumps(again.get(key), sort_keys=True,
                                                                                   default=str), key
 

@@ -132,31 +132,33 @@ def runs21(runs21_: list[dict] | None = None) -> list[dict]:
     return et.runs_by_schedule(BATCH21, 40, runs21_)
 
 
-def decide21(scores: pd.DataFrame, lo: pd.DataFrame, incumbent: str = BO_E40) -> tuple[str, list[dict], str]:
-    """batch21/PLAN.md: (shipped recipe, one row per candidate, note). MixStyle qualifies at >= 2 points above the
-    incumbent, the mirror at >= 1 point and above it on each seed; both with a brain-only drop at most 3 points
-    larger. Of two, the higher primary score; none: the incumbent stays. A candidate without seeds 42 and 7 complete
-    takes no part (no decision for it)."""
+def decide_gains(scores: pd.DataFrame, lo: pd.DataFrame, incumbent: str, gains: dict[str, float],
+                 paired: tuple[str, ...] = ()) -> tuple[str, list[dict], str]:
+    """Batches 21 and 23: (shipped recipe, one row per candidate, note). A candidate qualifies at `gains[c]` of
+    primary score above the incumbent (a candidate in `paired`, the incumbent's own weights, also above it on each
+    seed) with a brain-only drop at most DROP_SLACK21 points larger; of several, the higher primary score; none:
+    the incumbent stays. A candidate without seeds 42 and 7 complete takes no part (no decision for it)."""
     by = {r["recipe"]: r for _, r in scores.iterrows() if r["complete"] and len(r["seeds"]) >= 2}
     if incumbent not in by:
         return incumbent, [], f"the incumbent {incumbent} is not complete for seeds 42 and 7: no decision"
     p0, d0 = float(by[incumbent]["primary"]), brain_only_drop(lo, incumbent)
     seeds0 = by[incumbent]["per_seed"]
     rows = []
-    for c in CANDIDATES21:
+    for c, gain in gains.items():
         if c not in by:
             rows.append({"recipe": c, "complete": False})
             continue
         p, d, per = float(by[c]["primary"]), brain_only_drop(lo, c), by[c]["per_seed"]
         each = all(per.get(s, -1) > seeds0.get(s, 2) for s in (config.SEED, 7))
-        ok = (p - p0 >= GAIN21[c] - 1e-12 and (c != FLIP_E40 or each) and d is not None and d0 is not None
+        ok = (p - p0 >= gain - 1e-12 and (c not in paired or each) and d is not None and d0 is not None
               and d - d0 <= DROP_SLACK21 + 1e-9)
         rows.append({"recipe": c, "complete": True, "primary": p, "delta": p - p0, "drop": d, "above_each_seed": each,
                      "qualifies": bool(ok)})
     head = f"incumbent {incumbent} {p0:.1%}, brain-only drop {_points(d0)}"
     parts = [f"{r['recipe']}: " + ("not complete for seeds 42 and 7: no decision for it" if not r["complete"] else
                                   f"{r['primary']:.1%} ({r['delta'] * 100:+.1f} points"
-                                  + (", above on each seed" if r["above_each_seed"] else ", not above on each seed")
+                                  + ((", above on each seed" if r["above_each_seed"] else ", not above on each seed")
+                                     if r["recipe"] in paired else "")
                                   + f"), brain-only drop {_points(r['drop'])}"
                                   + (" — qualifies" if r["qualifies"] else " — does not qualify"))
              for r in rows]
@@ -166,6 +168,11 @@ def decide21(scores: pd.DataFrame, lo: pd.DataFrame, incumbent: str = BO_E40) ->
         return win, rows, f"{head}; " + "; ".join(parts) + f". {win} ships"
     return incumbent, rows, f"{head}; " + "; ".join(parts) + f". None qualifies: {incumbent} stays"
 
+
+def decide21(scores: pd.DataFrame, lo: pd.DataFrame, incumbent: str = BO_E40) -> tuple[str, list[dict], str]:
+    """batch21/PLAN.md: MixStyle at >= 2 points, the mirror (the incumbent's weights) at >= 1 point and above on each
+    seed; both with a brain-only drop at most 3 points larger."""
+    return decide_gains(scores, lo, incumbent, GAIN21, paired=(FLIP_E40,))
 
 # Batch 23 (experiments/batch23_wider/PLAN.md): he_bo at width 24 against batch 21's choice.
 BATCH23 = config.EXPERIMENTS_DIR / "batch23_wider"
@@ -181,16 +188,5 @@ def runs23(runs23_: list[dict] | None = None) -> list[dict]:
 def decide23(scores: pd.DataFrame, lo: pd.DataFrame, incumbent: str) -> tuple[str, dict, str]:
     """batch23/PLAN.md: (shipped recipe, the candidate's row, note). he_bo_w24_e40 replaces the incumbent at >= 2
     points of primary score and a brain-only drop at most 3 points larger; seeds 42 and 7 complete, else no decision."""
-    by = {r["recipe"]: r for _, r in scores.iterrows() if r["complete"] and len(r["seeds"]) >= 2}
-    if incumbent not in by:
-        return incumbent, {}, f"the incumbent {incumbent} is not complete for seeds 42 and 7: no decision"
-    p0, d0 = float(by[incumbent]["primary"]), brain_only_drop(lo, incumbent)
-    head = f"incumbent {incumbent} {p0:.1%}, brain-only drop {_points(d0)}"
-    if W24_E40 not in by:
-        return incumbent, {"recipe": W24_E40, "complete": False}, f"{head}; {W24_E40}: not complete for seeds 42 and 7: no decision"
-    p, d = float(by[W24_E40]["primary"]), brain_only_drop(lo, W24_E40)
-    ok = p - p0 >= 0.02 - 1e-12 and d is not None and d0 is not None and d - d0 <= DROP_SLACK21 + 1e-9
-    row = {"recipe": W24_E40, "complete": True, "primary": p, "delta": p - p0, "drop": d, "qualifies": bool(ok)}
-    note = (f"{head}; {W24_E40}: {p:.1%} ({(p - p0) * 100:+.1f} points), brain-only drop {_points(d)}. "
-            + (f"{W24_E40} ships" if ok else f"Not at least 2 points above with a bounded drop: {incumbent} stays"))
-    return (W24_E40 if ok else incumbent), row, note
+    win, rows, note = decide_gains(scores, lo, incumbent, {W24_E40: 0.02})
+    return win, (rows[0] if rows else {}), note

@@ -115,25 +115,23 @@ def apply22(name: str, choice: dict, u=None, X=None) -> dict:
     u = u or union_split.build()
     X = union_split.union_arrays(u) if X is None else X
     q, m, score = float(choice["quantile"]), float(choice["margin"]), str(choice["score"])
-    rule = ws.shipped_rule(name, score, u, X)
-    rule.update(warn_quantile=q, warn_batch=22, warn_score=score)
     f = records.files(config.MODELS_DIR, name)
     rec = records.read(f.record)
+    model = load_model(f.weights).model  # loaded once: the rule, validation and union test all read it
+    rule, L_val, F_val = ws.shipped_rule(model, rec["config"].get("collections"), score, u, X)
+    rule.update(warn_quantile=q, warn_batch=22, warn_score=score)
     t = xc.call_threshold(rec)
     path = f.record.with_name("union_predictions.csv")
     pred = pd.read_csv(path, keep_default_na=False)
-    d, d_bo = ws.union_distances(name, rule, u, X)
+    d, d_bo = ws.union_distances(model, pred, rule, u, X)
     pred["familiarity_ratio"] = (d / rule["threshold"]).round(4)
     pred["familiarity_ratio_brain_only"] = (d_bo / rule["threshold"]).round(4)
     pred["unfamiliar"] = familiarity.unfamiliar(rule, d).astype(int)
     pred["near_threshold"] = (np.abs(hv._logit(pred["p_tumour"]) - hv._logit(t)) < m).astype(int)
     cut = familiarity.warn_threshold(rule)[0]
     firing = float(hv.flagged(pred["p_tumour"].to_numpy(float), d, t, cut, m).mean())
-    # validation: the same rule and margin on the model's union validation rows
-    _, va, _ = union_split.fold_rows(u.table, None, rec["config"].get("collections"))
-    L, F = ws.logits_and_features(load_model(f.weights).model, X[u.table.index.get_indexer(va.index)])
-    firing_val = float(hv.flagged(ws.p_tumour(L, float(rec["temperature"])), familiarity.score(rule, F), t, cut,
-                                  m).mean())
+    firing_val = float(hv.flagged(ws.p_tumour(L_val, float(rec["temperature"])), familiarity.score(rule, F_val), t,
+                                  cut, m).mean())
     records.write_json(rule, f.record.with_name("familiarity.json"), compact=True)
     records.update(f.record, operating_point={**rec["operating_point"], "uncertain_margin": m})
     pred.to_csv(path, index=False)

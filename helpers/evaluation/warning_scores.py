@@ -144,35 +144,31 @@ def table(rows: pd.DataFrame) -> pd.DataFrame:
     return agg
 
 
-def shipped_rule(name: str, score: str, u: union_split.Union | None = None, X: np.ndarray | None = None) -> dict:
-    """The chosen score refitted on shipped model `name`'s union training rows (thresholds on its union validation
-    rows): the rule its familiarity.json would carry."""
+def shipped_rule(model, collections, score: str, u: union_split.Union,
+                 X: np.ndarray) -> tuple[dict, np.ndarray, np.ndarray]:
+    """(rule, validation logits, validation features): the chosen score refitted on a shipped model's union training
+    rows and thresholded on its union validation rows (the rule its familiarity.json would carry). model: the
+    loaded Keras model; collections: its record's training collections (None: all)."""
     from ..modeling import familiarity
-    from ..modeling.predictor import load_model
 
-    u = u or union_split.build()
-    X = union_split.union_arrays(u) if X is None else X
-    rec = records.read(config.MODELS_DIR, name)
-    tr, va, _ = union_split.fold_rows(u.table, None, rec["config"].get("collections"))
-    model = load_model(config.MODELS_DIR / name / "model.keras").model
+    tr, va, _ = union_split.fold_rows(u.table, None, collections)
     rows = fit_rows(tr)
     at = u.table.index.get_indexer
+    L_val, F_val = logits_and_features(model, X[at(va.index)])
     # every quantile an earlier batch's candidates used as well, so a later choice can still pick among them
     qs = sorted(set(QUANTILES) | set(familiarity.CANDIDATE_QUANTILES))
-    return fit_score(score, familiarity.features(model, X[at(rows)]), u.table, rows,
-                     familiarity.features(model, X[at(va.index)]), quantiles=qs)
+    rule = fit_score(score, familiarity.features(model, X[at(rows)]), u.table, rows, F_val, quantiles=qs)
+    return rule, L_val, F_val
 
 
-def union_distances(name: str, rule: dict, u: union_split.Union, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(plain, brain-only) distances of model `name`'s union test rows (the order of its union_predictions.csv)."""
+def union_distances(model, pred: pd.DataFrame, rule: dict, u: union_split.Union,
+                    X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(plain, brain-only) distances of the union test rows `pred` lists (a union_predictions.csv, its order)."""
     from ..modeling import familiarity
-    from ..modeling.predictor import load_model
     from ..modeling.train_union import view_arrays
 
-    pred = pd.read_csv(config.MODELS_DIR / name / "union_predictions.csv", keep_default_na=False)
     where = {(c, p): i for i, (c, p) in enumerate(zip(u.table["collection"], u.table["path"]))}
     pos = np.array([where[(c, p)] for c, p in zip(pred["collection"], pred["path"])])
-    model = load_model(config.MODELS_DIR / name / "model.keras").model
     return (familiarity.score(rule, familiarity.features(model, X[pos])),
             familiarity.score(rule, familiarity.features(model, view_arrays(X)[pos])))
 
