@@ -56,7 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--name", required=True, help="the candidate's recipe name, e.g. ens_hb_e40")
     s.add_argument("--member", action="append", required=True, metavar="RECIPE=FOLDER",
                    help="a member: the recipe name its runs carry and the batch folder holding them; append "
-                        "'~mirror' to the recipe for a member reading the mirrored slice")
+                        "'~mirror' to the recipe for a member reading the mirrored slice, '@SEED' for that recipe's "
+                        "run of another seed than the one scored (a seed ensemble)")
     s.add_argument("--out-dir", required=True, help="the batch folder the merged runs are written to")
     s.add_argument("--fold", action="append", help="default: the three folds of batches 10-23")
     s.add_argument("--seed", type=int, action="append", help="default: 42 and 7")

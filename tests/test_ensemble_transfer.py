@@ -269,6 +269,12 @@ def test_loco_ensemble_members_are_parsed_or_refused_in_one_line(tmp_path):
     assert list(got) == ["he_bo_e40", "he_bo_e40~mirror"]
     for bad, msg in ((["he_bo_e40"], "expected RECIPE=FOLDER"), ([f"a={tmp_path / 'none'}"], "no folder"),
                      ([f"a={tmp_path / 'b20'}", f"a={tmp_path / 'b20'}"], "given twice"),
-                     ([f"a={tmp_path / 'b20'}"], "at least two members")):
+                     ([f"a={tmp_path / 'b20'}"], "at least two members"),
+                     ([f"a@x={tmp_path / 'b20'}", f"a@7={tmp_path / 'b20'}"], "whole-number seed")):
         with pytest.raises(ValueError, match=msg):
             le.parse_members(bad)
+    # a seed ensemble (batch 24): each member names its own seed's run, whatever seed is scored
+    got = le.parse_members([f"he_bo_e40@42={tmp_path / 'b20'}", f"he_bo_e40@7={tmp_path / 'b20'}"])
+    assert [le.member_key(k, 1) for k in got] == [("he_bo_e40", 42, False), ("he_bo_e40", 7, False)]
+    assert le.member_key("he_bo_e40~mirror", 7) == ("he_bo_e40", 7, True)
+    assert le.run_name("he_bo_e40", "f", 7) == "he_bo_e40_s7__f" and le.run_name("he_bo_e40", "f", 42) == "he_bo_e40__f"

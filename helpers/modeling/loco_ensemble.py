@@ -25,12 +25,23 @@ def _rel(p: Path) -> str:
 
 
 MIRROR = "~mirror"  # a member key ending so reads the mirrored slice (batch 21: a model merged with its mirror)
+SEED_AT = "@"  # "he_bo_e40@7": that recipe's seed-7 run, whatever seed is being scored (batch 24: seed ensembles)
+
+
+def member_key(key: str, seed: int) -> tuple[str, int, bool]:
+    """A member key -> (recipe, the seed of its run, reads the mirrored slice)."""
+    mirrored = key.endswith(MIRROR)
+    recipe, at, pinned = key.removesuffix(MIRROR).partition(SEED_AT)
+    if at and not pinned.isdigit():
+        raise ValueError(f"member {key!r}: expected RECIPE{SEED_AT}SEED with a whole-number seed")
+    return recipe, int(pinned) if at else seed, mirrored
 
 
 def score_fold(member_paths: list[Path], recipe: str, fold: str, seed: int, u: union_split.Union, X: np.ndarray,
-               folder: Path, name: str, command: str, mirrored: list[bool] | None = None) -> records.ModelFiles:
-    """Merge the members (each trained on `fold` with `seed`; mirrored[i]: member i reads the mirrored slice), score
-    the fold, write <name>.json, predictions and familiarity rule in `folder`."""
+               folder: Path, name: str, command: str, mirrored: list[bool] | None = None,
+               member_seeds: list[int] | None = None) -> records.ModelFiles:
+    """Merge the members (each trained on `fold` with `seed`, or with member_seeds[i]; mirrored[i]: member i reads
+    the mirrored slice), score the fold, write <name>.json, predictions and familiarity rule in `folder`."""
     import keras
 
     from . import architectures  # noqa: F401 - registers the custom layers the members use
@@ -38,11 +49,11 @@ def score_fold(member_paths: list[Path], recipe: str, fold: str, seed: int, u: u
     from .train_union import predictions_frame, score
 
     models = [keras.saving.load_model(p, compile=False) for p in member_paths]
-    for p in member_paths:  # each member must be a run of this very fold and seed
+    for p, want in zip(member_paths, member_seeds or [seed] * len(member_paths)):  # each a run of this fold and seed
         cfg = (records.read(records.files(p).record) or {}).get("config", {})
-        if cfg.get("fold") != fold or int(cfg.get("seed", -1)) != seed:
+        if cfg.get("fold") != fold or int(cfg.get("seed", -1)) != want:
             raise ValueError(f"{Path(p).name} is a run of fold {cfg.get('fold')!r} seed {cfg.get('seed')}, "
-                             f"not {fold!r} seed {seed}")
+                             f"not {fold!r} seed {want}")
     model = merge(models, name=name.replace("+", "_"), mirrored=mirrored)
     tr, va, te = union_split.fold_rows(u.table, fold)
     run = score(model, u, X, tr, va, te)
@@ -55,6 +66,7 @@ def score_fold(member_paths: list[Path], recipe: str, fold: str, seed: int, u: u
     rec = {"name": name, "arch": "ensemble", "classes": list(config.CLASSES), "img_size": int(X.shape[1]),
            "config": {"arch": "ensemble", "recipe": recipe, "fold": fold, "seed": seed, "split": "union",
                       "members": [_rel(p) for p in member_paths],
+                      **({"member_seeds": [int(x) for x in member_seeds]} if member_seeds else {}),
                       **({"mirrored": [bool(m) for m in mirrored]} if mirrored and any(mirrored) else {})},
            "temperature": op["temperature"], "operating_point": op, "familiarity_file": rule_path.name,
            "params": int(model.count_params()), "train_wall_s": 0.0,
@@ -73,9 +85,9 @@ def run_name(recipe: str, fold: str, seed: int) -> str:
 
 def score_candidates(candidates: dict[str, dict[str, Path]], folds: tuple[str, ...], out_dir: Path,
                      command: str, seeds: tuple[int, ...] = (config.SEED, 7)) -> None:
-    """Every candidate ({name: {member recipe: folder holding its LOCO runs}}; a recipe key ending in MIRROR names a
-    member reading the mirrored slice) on every fold and seed, each written to out_dir as <name>__<fold> (seed 42)
-    or <name>_s<seed>__<fold>; runs already written are kept (resumable)."""
+    """Every candidate ({name: {member key: folder holding its LOCO runs}}; a key ending in MIRROR names a member
+    reading the mirrored slice, one with @SEED that recipe's run of that seed) on every fold and seed, each written
+    to out_dir as <name>__<fold> (seed 42) or <name>_s<seed>__<fold>; runs already written are kept (resumable)."""
     u = union_split.build()
     X = union_split.union_arrays(u)
     for seed in seeds:
@@ -84,10 +96,10 @@ def score_candidates(candidates: dict[str, dict[str, Path]], folds: tuple[str, .
                 out = run_name(name, fold, seed)
                 if (Path(out_dir) / f"{out}.json").is_file():
                     continue
-                paths = [Path(where) / f"{run_name(m.removesuffix(MIRROR), fold, seed)}.keras"
-                         for m, where in members.items()]
-                mirrored = [m.endswith(MIRROR) for m in members]
-                f = score_fold(paths, name, fold, seed, u, X, Path(out_dir), out, command, mirrored)
+                keys = [member_key(m, seed) for m in members]
+                paths = [Path(where) / f"{run_name(r, fold, sd)}.keras" for (r, sd, _), where in zip(keys, members.values())]
+                pinned = [sd for _, sd, _ in keys] if any(SEED_AT in m for m in members) else None
+                f = score_fold(paths, name, fold, seed, u, X, Path(out_dir), out, command, [k[2] for k in keys], pinned)
                 print(f"{f.record.name}: written", flush=True)
 
 
@@ -104,7 +116,9 @@ def parse_members(specs: list[str]) -> dict[str, Path]:
         if not Path(folder).is_dir():
             raise ValueError(f"--member {spec!r}: no folder {folder}")
         if recipe in out:
-            raise ValueError(f"--member {recipe!r} given twice (a mirrored member ends in {MIRROR!r})")
+            raise ValueError(f"--member {recipe!r} given twice (a mirrored member ends in {MIRROR!r}, another seed's "
+                             f"run is RECIPE{SEED_AT}SEED)")
+        member_key(recipe, 0)  # a malformed @SEED fails here, before any model loads
         out[recipe] = Path(folder)
     if len(out) < 2:
         raise ValueError("an ensemble needs at least two members (a model and its mirror count as two)")
@@ -125,7 +139,8 @@ def cli_loco_ensemble(args) -> int:
         print(f"error: {cx.missing_message('brain-tumor-mri')}", file=sys.stderr)
         return 1
     command = (f"brain-mri loco-ensemble --name {args.name} " + " ".join(f"--member {m}={_rel(f)}" for m, f in
-                                                                         members.items()) + f" --out-dir {args.out_dir}")
+                                                                         members.items()) + f" --out-dir {args.out_dir}"
+               + "".join(f" --fold {f}" for f in args.fold or ()) + "".join(f" --seed {sd}" for sd in args.seed or ()))
     score_candidates({args.name: members}, tuple(args.fold or FOLDS), Path(args.out_dir), command,
                      tuple(args.seed or (config.SEED, 7)))
     return 0
