@@ -136,3 +136,24 @@ def test_batch23_two_points_and_a_bounded_drop_against_batch_21s_choice():
     assert ss.decide23(_scores({**inc, "he_bo_w24_e40": {42: 0.95, 7: 0.95}}), far, "he_bo_e40")[0] == "he_bo_e40"
     win, row, note = ss.decide23(_scores({**inc, "he_bo_w24_e40": {42: 0.95}}), lo, "he_bo_e40")
     assert win == "he_bo_e40" and row["complete"] is False and "no decision" in note
+
+
+def test_batch24_seed_ensemble_one_point_each_replicate_above_its_members_and_a_bounded_drop():
+    inc = {"he_bo_e40": {42: 0.87, 7: 0.837, 1: 0.85, 2: 0.85}}  # four seeds: 85.175%
+    lo = _loco({"he_bo_e40": 2.0, "ens_bo2s_e40": 4.0})
+    win, row, note = ss.decide24(_scores({**inc, "ens_bo2s_e40": {42: 0.865, 1: 0.86}}), lo)
+    assert win == "ens_bo2s_e40" and row["qualifies"] and "qualifies: it ships" in note
+    assert row["replicates"]["42"]["members_mean"] == pytest.approx(0.8535)
+    # >= 1 point on the mean, but replicate 1 below the mean of seeds 1 and 2: stays
+    win, row, _ = ss.decide24(_scores({**inc, "ens_bo2s_e40": {42: 0.885, 1: 0.845}}), lo)
+    assert win == "he_bo_e40" and not row["above_each_replicate"]
+    # each replicate above its members, but less than 1 point on the mean: stays
+    assert ss.decide24(_scores({**inc, "ens_bo2s_e40": {42: 0.86, 1: 0.855}}), lo)[0] == "he_bo_e40"
+    # a brain-only drop more than 3 points larger: stays
+    far = _loco({"he_bo_e40": 2.0, "ens_bo2s_e40": 5.5})
+    assert ss.decide24(_scores({**inc, "ens_bo2s_e40": {42: 0.9, 1: 0.9}}), far)[0] == "he_bo_e40"
+    # a seed of the incumbent or a replicate missing: no decision, said in words
+    win, _, note = ss.decide24(_scores({"he_bo_e40": {42: 0.87, 7: 0.837}, "ens_bo2s_e40": {42: 0.9, 1: 0.9}}), lo)
+    assert win is None and "no decision" in note
+    win, row, note = ss.decide24(_scores({**inc, "ens_bo2s_e40": {42: 0.9}}), lo)
+    assert win is None and row["complete"] is False and "no decision" in note

@@ -190,3 +190,47 @@ def decide23(scores: pd.DataFrame, lo: pd.DataFrame, incumbent: str) -> tuple[st
     points of primary score and a brain-only drop at most 3 points larger; seeds 42 and 7 complete, else no decision."""
     win, rows, note = decide_gains(scores, lo, incumbent, {W24_E40: 0.02})
     return win, (rows[0] if rows else {}), note
+
+# Batch 24 (experiments/batch24_seed_ensemble/PLAN.md): he_bo_e40 at four seeds, and two of its seeds merged.
+BATCH24 = config.EXPERIMENTS_DIR / "batch24_seed_ensemble"
+RESULTS24 = BATCH24 / "results.json"
+ENS2S_E40 = "ens_bo2s_e40"
+MODEL_OF[ENS2S_E40] = "brain_tumor_hv_bo2"
+SEED7_MEMBER = "brain_tumor_hv_bo40_s7"  # the ensemble's second union member (he_bo, seed 7)
+SEEDS24 = (config.SEED, 7, 1, 2)
+REPLICATES24 = {config.SEED: (config.SEED, 7), 1: (1, 2)}  # a replicate's run carries its first member's seed
+GAIN24 = 0.01  # the incumbent's own recipe and seeds (paired): 1 point, and each replicate above its members
+
+
+def runs24(runs24_: list[dict] | None = None) -> list[dict]:
+    return et.runs_by_schedule(BATCH24, 40, runs24_)
+
+
+def decide24(scores: pd.DataFrame, lo: pd.DataFrame, incumbent: str = BO_E40) -> tuple[str | None, dict, str]:
+    """batch24/PLAN.md: (recipe, the candidate's row, note). The incumbent's score is the mean of its four seeds
+    (None: no decision while one is missing); the seed ensemble replaces it at >= 1 point, each replicate above the
+    mean of its own two members, and a brain-only drop at most 3 points larger."""
+    by = {r["recipe"]: r for _, r in scores.iterrows()}
+    inc = by.get(incumbent)
+    if inc is None or not set(SEEDS24) <= set(inc["seeds"]):
+        return None, {}, f"{incumbent} is not complete for seeds {', '.join(map(str, SEEDS24))}: no decision"
+    per0 = inc["per_seed"]
+    p0, d0 = float(np.mean([per0[s] for s in SEEDS24])), brain_only_drop(lo, incumbent)
+    head = (f"{incumbent} at four seeds {p0:.1%} (" + ", ".join(f"{s}: {per0[s]:.1%}" for s in SEEDS24)
+            + f"), brain-only drop {_points(d0)}")
+    c = by.get(ENS2S_E40)
+    if c is None or not set(REPLICATES24) <= set(c["seeds"]):
+        return None, {"recipe": ENS2S_E40, "complete": False}, f"{head}; {ENS2S_E40} is not complete: no decision"
+    per = c["per_seed"]
+    p, d = float(np.mean([per[r] for r in REPLICATES24])), brain_only_drop(lo, ENS2S_E40)
+    members = {r: float(np.mean([per0[s] for s in m])) for r, m in REPLICATES24.items()}
+    each = all(per[r] > members[r] for r in REPLICATES24)
+    ok = bool(p - p0 >= GAIN24 - 1e-12 and each and d is not None and d0 is not None and d - d0 <= DROP_SLACK21 + 1e-9)
+    row = {"recipe": ENS2S_E40, "complete": True, "primary": p, "incumbent_primary": p0, "delta": p - p0, "drop": d,
+           "replicates": {str(r): {"members": list(m), "score": per[r], "members_mean": members[r]}
+                          for r, m in REPLICATES24.items()}, "above_each_replicate": each, "qualifies": ok}
+    reps = "; ".join(f"seeds {'+'.join(map(str, m))}: {per[r]:.1%} vs {members[r]:.1%} for its members"
+                     for r, m in REPLICATES24.items())
+    note = (f"{head}; {ENS2S_E40} {p:.1%} ({(p - p0) * 100:+.1f} points; {reps}), brain-only drop {_points(d)}. "
+            + (f"{ENS2S_E40} qualifies: it ships" if ok else f"It does not qualify: {incumbent} stays"))
+    return (ENS2S_E40 if ok else incumbent), row, note

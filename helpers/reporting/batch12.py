@@ -187,7 +187,8 @@ def model_card(name: str) -> str | None:
         out += [union_markdown(u), ""]
     out += ["**On a collection nobody has shown it** (leave-sources-out runs of the same recipe, "
             f"{res.get('loco_note', '10 epochs per member')}, each held-out source at the run's own operating point, "
-            "mean of seeds 42 and 7; what to expect on a new collection):", "",
+            f"{res.get('seeds_note', 'mean of seeds 42 and 7') if chosen else 'mean of seeds 42 and 7'}; what to "
+            "expect on a new collection):", "",
             _estimate_markdown(res if chosen else _estimate_of(cfg["recipe"], res, r11)), "",
             "## Warnings the predictions carry", ""]
     if w.get("missed"):

@@ -53,13 +53,13 @@ def compute15(with_models: bool = True) -> dict:
     return records.jsonable(out)
 
 
-def opening(batch: int, title: str, folder: str, res: dict) -> list[str]:
-    """A batch's RESULTS.md head: title, plan, every evaluation, the scores."""
+def opening(batch: int, title: str, folder: str, res: dict, names: dict[str, str] | None = None) -> list[str]:
+    """A batch's RESULTS.md head: title, plan, every evaluation, the scores (recipes named by `names`)."""
+    names = names or RECIPE_NAMES
     return [f"# Batch {batch}: {title} — results (written by `python experiments/{folder}/results.py` from the run "
             "records)", "", f"Plan: `experiments/{folder}/PLAN.md`.", "",
             "## Every evaluation: held-out sources, plain and brain-only view (each run's own operating point)", "",
-            loco_markdown(res, names=RECIPE_NAMES), "", "## Scores and decision", "", scores_markdown(res, RECIPE_NAMES),
-            ""]
+            loco_markdown(res, names=names), "", "## Scores and decision", "", scores_markdown(res, names), ""]
 
 
 def results15_markdown(res: dict | None = None) -> str:
@@ -168,8 +168,9 @@ def loco_floors_for_shipped() -> tuple[list[dict], str]:
 
     batch, res = decision()
     blk = res.get("block") or {}
-    if batch in (19, 20) and blk.get("floors_loco"):
-        return blk["floors_loco"], f"LOCO estimate ({blk['choice']}, 40-epoch runs, the shipped schedule; seeds 42 and 7)"
+    if batch in (19, 20, 23, 24) and blk.get("floors_loco"):
+        return blk["floors_loco"], (f"LOCO estimate ({blk['choice']}, 40-epoch runs, the shipped schedule; "
+                                    f"{blk.get('seeds_note', 'seeds 42 and 7')})")
     r17, r15 = results17() or {}, results15() or {}
     single = shipped_here()
     what = "he_sym" if single else "ens_he2"
