@@ -42,6 +42,21 @@ def test_merged_logits_are_the_mean_of_the_members(two_members):
     assert not np.allclose(np.asarray(members[0](x, training=False)), want, atol=1e-3)
 
 
+def test_merged_features_are_the_members_features_side_by_side(two_members):
+    """Batch 25 reads the merge's features and logits off one pass per member: this is why that is exact."""
+    import keras
+
+    from helpers.evaluation import warning_scores as ws
+    from helpers.modeling import familiarity
+
+    members = [keras.models.load_model(p) for p in two_members]
+    merged = ensemble.merge(members, name="pair")
+    x = np.random.default_rng(1).uniform(0, 255, (4, 64, 64)).astype("float32")
+    each = [ws.logits_and_features(m, x) for m in members]
+    np.testing.assert_allclose(familiarity.features(merged, x), np.concatenate([F for _, F in each], 1), atol=1e-4)
+    np.testing.assert_allclose(ws.logits_and_features(merged, x)[0], np.mean([L for L, _ in each], 0), atol=1e-4)
+
+
 def test_a_model_merged_with_its_mirror_is_flip_test_time_augmentation(two_members, tmp_path):
     """Batch 21: merge([m, m], mirrored=[False, True]) gives the mean logits of the slice and its mirror, saves and
     loads, and keeps Grad-CAM's maps in image coordinates (the mirrored member's maps are mirrored back)."""

@@ -1,5 +1,5 @@
-"""Batch 24 (issue 21, sixth session): the shipped recipe `he_bo_e40` at four seeds, and two of its seeds merged (a
-deep ensemble) against it. Everything is read from the run records and the model files; the results file is written
+"""Batches 24 and 25 (issue 21, sixth session). Batch 24: the shipped recipe `he_bo_e40` at four seeds, and two of its
+seeds merged (a deep ensemble) against it. Batch 25: the two seeds' disagreement as an unfamiliar-scan warning. Everything is read from the run records and the model files; the results file is written
 by `experiments/batch24_seed_ensemble/results.py`."""
 from __future__ import annotations
 
@@ -110,6 +110,78 @@ def _seeds_run(res: dict, recipe: str) -> str:
 
 
 def summary_lines() -> list[str]:
-    """The conclusions' line for batch 24."""
+    """The conclusions' lines for batches 24 and 25."""
+    out = []
     res = results24()
-    return [f"Batch 24 (he_bo at four seeds, and two of its seeds merged, 40 epochs): {res['decision']}."] if res else []
+    if res:
+        out.append(f"Batch 24 (he_bo at four seeds, and two of its seeds merged, 40 epochs): {res['decision']}.")
+    r25 = results25()
+    if r25:
+        out.append(f"Batch 25 (the two seeds' disagreement as a warning, measured on batch 24's ensembles): "
+                   f"{r25['decision']}.")
+    return out
+
+
+# ---- batch 25: the seed ensemble's member disagreement as a warning (a measurement) ----
+
+def results25() -> dict | None:
+    from ..evaluation import disagreement as dg
+
+    return records.read_json(dg.RESULTS25)
+
+
+def compute25(candidates=None) -> dict:
+    """Batch 25's results from candidates.csv (`experiments/batch25_disagreement/run.py`): every candidate per
+    replicate, the choice on replicate A under the cap and its test on replicate B."""
+    import pandas as pd
+
+    from ..evaluation import disagreement as dg
+    from ..evaluation import warning_scores as ws
+
+    path = dg.BATCH25 / "candidates.csv"
+    if candidates is None:
+        candidates = pd.read_csv(path) if path.is_file() else pd.DataFrame()
+    reps = set(candidates["seed"]) if len(candidates) else set()
+    if not set(ss.REPLICATES24) <= reps:
+        return {"decision": "not every replicate is measured yet: no choice", "table": [],
+                "replicates": sorted(int(r) for r in reps)}
+    c = dg.choose(candidates)
+    out = {"cap": ws.CAP, "table": dg.table(candidates).to_dict("records"), **c}
+    ch = c.get("choice")
+    if ch is None:
+        out["decision"] = f"no candidate fires on at most {ws.CAP:.0%} of replicate A's familiar test rows"
+        return records.jsonable(out)
+    what = ("batch 22's distance alone" if ch["kind"] == "dist" else
+            f"{'disagreement' if ch['kind'] == 'dis' else 'distance or disagreement'} beyond validation quantile "
+            f"{ch['quantile']:g}")
+    t, d = c["test"], c["dist_test"]
+    out["decision"] = (f"{what}: flags {_f(ch['share'])} of replicate A's held-out missed tumours at {_f(ch['firing'])} "
+                       f"familiar test firing; on replicate B {t['missed_flagged']} of {t['missed']} ({_f(t['share'])}) "
+                       f"at {_f(t['firing'])} (the distance alone: {_f(d['share'])} at {_f(d['firing'])}); "
+                       + ("worth shipping with a two-member model (>= 10 points above the distance at <= 5% firing)"
+                          if c["worth_shipping"] else "not worth shipping by the PLAN's bar (10 points above the "
+                                                      "distance at <= 5% firing)"))
+    return records.jsonable(out)
+
+
+def results25_markdown(res: dict | None = None) -> str:
+    import pandas as pd
+
+    res = res or results25() or {}
+    out = ["# Batch 25: the seed ensemble's member disagreement as an unfamiliar-scan warning — results (written by "
+           "`python experiments/batch25_disagreement/results.py` from `candidates.csv`)", "",
+           "Plan: `experiments/batch25_disagreement/PLAN.md`. Measured on batch 24's `ens_bo2s_e40` runs by "
+           "`experiments/batch25_disagreement/run.py`.", "", f"Decision: **{res.get('decision', '')}**.", ""]
+    t = pd.DataFrame(res.get("table") or [])
+    if not t.empty:
+        out += ["## Every candidate: share of held-out missed tumours flagged (plain and brain-only views) and firing "
+                "on the fold's familiar test rows, per replicate", "",
+                "| candidate | disagreement quantile | A (seeds 42 + 7): missed flagged | A: familiar firing | "
+                "B (seeds 1 + 2): missed flagged | B: familiar firing |", "|---|---|---|---|---|---|"]
+        for (k, q), g in t.groupby(["kind", "quantile"], sort=False):
+            by = {int(r["seed"]): r for _, r in g.iterrows()}
+            cell = lambda s, c: _f(by[s][c]) if s in by else "n/a"  # noqa: E731
+            out.append(f"| {k} | {'—' if q < 0 else f'{q:g}'} | {cell(42, 'share')} | {cell(42, 'firing')} | "
+                       f"{cell(1, 'share')} | {cell(1, 'firing')} |")
+        out.append("")
+    return "\n".join(out) + "\n"
