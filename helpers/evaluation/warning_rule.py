@@ -38,16 +38,23 @@ def apply(name: str, quantile: float, margin: float, batch: int) -> bool:
         return False
     rule["warn_quantile"], rule["warn_batch"] = float(quantile), int(batch)
     records.write_json(rule, rule_path, compact=True)
-    records.update(f.record, operating_point={**rec["operating_point"], "uncertain_margin": float(margin)})
     path = f.record.with_name("union_predictions.csv")
     pred = pd.read_csv(path, keep_default_na=False)
-    t = xc.call_threshold(rec)
-    pred["unfamiliar"] = familiarity.unfamiliar(rule, pred["familiarity_ratio"].to_numpy(float) * rule["threshold"]
-                                                ).astype(int)
-    pred["near_threshold"] = (np.abs(hv._logit(pred["p_tumour"]) - hv._logit(t)) < margin).astype(int)
-    pred.to_csv(path, index=False)
-    records.update(f.record, warnings=xc.warning_counts(pred, t))
+    _write_flags(f, rec, rule, pred, pred["familiarity_ratio"].to_numpy(float) * rule["threshold"], float(margin))
     return True
+
+
+def _write_flags(f, rec: dict, rule: dict, pred: pd.DataFrame, d: np.ndarray, margin: float) -> None:
+    """A model's warning as written by `apply` and `apply22`: the band into its operating point, the union test
+    predictions' flags (distance `d` past the rule, P(tumour) within `margin` logits of the call) and the counts."""
+    from ..modeling import familiarity
+
+    records.update(f.record, operating_point={**rec["operating_point"], "uncertain_margin": margin})
+    t = xc.call_threshold(rec)
+    pred["unfamiliar"] = familiarity.unfamiliar(rule, d).astype(int)
+    pred["near_threshold"] = (np.abs(hv._logit(pred["p_tumour"]) - hv._logit(t)) < margin).astype(int)
+    pred.to_csv(f.record.with_name("union_predictions.csv"), index=False)
+    records.update(f.record, warnings=xc.warning_counts(pred, t))
 
 
 def results16() -> dict | None:
@@ -126,15 +133,11 @@ def apply22(name: str, choice: dict, u=None, X=None) -> dict:
     d, d_bo = ws.union_distances(model, pred, rule, u, X)
     pred["familiarity_ratio"] = (d / rule["threshold"]).round(4)
     pred["familiarity_ratio_brain_only"] = (d_bo / rule["threshold"]).round(4)
-    pred["unfamiliar"] = familiarity.unfamiliar(rule, d).astype(int)
-    pred["near_threshold"] = (np.abs(hv._logit(pred["p_tumour"]) - hv._logit(t)) < m).astype(int)
     cut = familiarity.warn_threshold(rule)[0]
     firing = float(hv.flagged(pred["p_tumour"].to_numpy(float), d, t, cut, m).mean())
     firing_val = float(hv.flagged(ws.p_tumour(L_val, float(rec["temperature"])), familiarity.score(rule, F_val), t,
                                   cut, m).mean())
     records.write_json(rule, f.record.with_name("familiarity.json"), compact=True)
-    records.update(f.record, operating_point={**rec["operating_point"], "uncertain_margin": m})
-    pred.to_csv(path, index=False)
-    records.update(f.record, warnings=xc.warning_counts(pred, t))
+    _write_flags(f, rec, rule, pred, d, m)
     return {"model": name, "score": score, "quantile": q, "margin": m, "n_means": len(rule["means"]),
             "familiar_firing": firing, "familiar_firing_val": firing_val}
