@@ -110,7 +110,7 @@ def _seeds_run(res: dict, recipe: str) -> str:
 
 
 def summary_lines() -> list[str]:
-    """The conclusions' lines for batches 24 and 25."""
+    """The conclusions' lines for batches 24 to 26."""
     out = []
     res = results24()
     if res:
@@ -119,6 +119,11 @@ def summary_lines() -> list[str]:
     if r25:
         out.append(f"Batch 25 (the two seeds' disagreement as a warning, measured on batch 24's ensembles): "
                    f"{r25['decision']}.")
+    from ..evaluation import pattern_study
+
+    r26 = pattern_study.results()
+    if r26:
+        out.append(f"Batch 26 (a no-verdict check for synthetic patterns on the network's features): {r26['decision']}.")
     return out
 
 
