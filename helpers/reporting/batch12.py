@@ -4,6 +4,7 @@ results (`brain-mri procedural`). The last batch decides what ships: `shipped` h
 CLI and the dashboard name (config.DEFAULT_MODEL_NAME; a test holds them equal)."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .. import config, records
@@ -210,9 +211,24 @@ def model_card(name: str) -> str | None:
             "for them, never the type.",
             "- Diffusion-weighted (DWI) slices are all healthy in training; real skull-stripped slices are not in "
             f"training at all ({res.get('brain_only_note', 'the brain-only augmentation of one member stands in for them')}).",
-            "- 2-D slices at 128 px; one slice says nothing about the rest of the scan.", "",
+            "- 2-D slices at 128 px; one slice says nothing about the rest of the scan.", *_pattern_lines(), "",
             f"Reproduce: `{rec.get('command', '')}` (needs the four collections; `make data`)."]
     return "\n".join(out) + "\n"
+
+
+def _pattern_lines() -> list[str]:
+    """The card's line on synthetic patterns, from batch 26's results (nothing before it was measured)."""
+    from ..evaluation import pattern_study
+
+    r = pattern_study.results()
+    if not r or r.get("ships"):
+        return []
+    fam = r.get("families") or []
+    med = float(np.median([f["detected"] / f["n"] for f in fam])) if fam else float("nan")
+    return ["- A round synthetic pattern on black (a disc of noise, stripes or blocks) passes the pixel checks and "
+            "gets a confident call. A check on the network's features caught a median "
+            f"{med:.0%} of a pattern family it had not seen (`experiments/batch26_pattern_check/RESULTS.md`): it "
+            "does not ship, and no check here gives such a picture no verdict."]
 
 
 def readme_lines(res: dict | None = None) -> list[str]:
