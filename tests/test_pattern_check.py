@@ -13,16 +13,23 @@ def test_each_family_is_a_pattern_inside_an_ellipse_on_black(family):
     assert (corners == 0).all() and g.max() > 0
 
 
-def test_the_kept_pictures_pass_the_pixel_checks_and_are_reproducible():
-    from helpers.app.input_checks import check_messages, image_features
+def test_the_kept_pictures_are_what_keep_accepts_and_are_reproducible():
+    import importlib.util
 
-    X, fam = pc.synthetic_set(64, per_family=2, families=["uniform noise", "stripes"])
+    from helpers import config
+
+    spec = importlib.util.spec_from_file_location("run26", config.EXPERIMENTS_DIR / "batch26_pattern_check" / "run.py")
+    run26 = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run26)  # batch 26's predicate: the app's pixel checks let the picture through
+    X, fam = pc.synthetic_set(64, run26.passes_pixel_checks, per_family=2, families=["uniform noise", "stripes"])
     assert X.shape == (4, 64, 64) and list(fam) == ["uniform noise"] * 2 + ["stripes"] * 2
-    again, _ = pc.synthetic_set(64, per_family=2, families=["uniform noise", "stripes"])
+    again, _ = pc.synthetic_set(64, run26.passes_pixel_checks, per_family=2, families=["uniform noise", "stripes"])
     np.testing.assert_array_equal(X, again)
-    X128, _ = pc.synthetic_set(128, per_family=2, families=["stripes"])
-    for x in X128:
-        assert not any(m.startswith("unlike the training") for m in check_messages(image_features(None, x, x), 512, 512))
+    seen = []
+    pc.synthetic_set(64, lambda g: seen.append(g) or len(seen) % 2 == 0, per_family=3, families=["gradient"])
+    assert len(seen) == 6  # every other draw refused: six draws for three pictures
+    flat = np.zeros((512, 512), np.uint8) + 128  # no black surround: the pixel checks refuse it
+    assert not run26.passes_pixel_checks(flat) and run26.passes_pixel_checks(pc.draw("stripes", np.random.default_rng(0)))
 
 
 def test_threshold_lies_beyond_every_real_validation_row_and_rejects_the_far_patterns():

@@ -40,13 +40,14 @@ def _features(model, X: np.ndarray) -> np.ndarray:
     return familiarity.features(model, X)
 
 
-def synthetic(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """The families' pictures, cached (they are drawn from fixed seeds)."""
+def synthetic(size: int, keep=None) -> tuple[np.ndarray, np.ndarray]:
+    """The families' pictures that `keep` accepts (pattern_check.synthetic_set), cached: they are drawn from fixed
+    seeds, and batch 26's `keep` is always the app's pixel checks."""
     cache = config.cache_dir() / f"pattern-families-{pc.SEED}-{pc.PER_FAMILY}-{size}.npz"
     if cache.is_file():
         z = np.load(cache)
         return z["X"], z["family"]
-    X, fam = pc.synthetic_set(size)
+    X, fam = pc.synthetic_set(size, keep)
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(cache, X=X, family=fam)
     return X, fam
@@ -77,7 +78,6 @@ def unseen_collections(u: union_split.Union, X: np.ndarray, S: np.ndarray) -> li
 
 def shipped(name: str, u: union_split.Union, X: np.ndarray, S: np.ndarray, fam: np.ndarray) -> dict:
     """Measurements 2 and 3 on model `name`, and its check (fitted on every family) to write if the rule ships it."""
-    from ..app.input_checks import REF_SIZE
     from ..data.prepare import prepare
     from ..modeling.predictor import load_model
 
@@ -96,7 +96,7 @@ def shipped(name: str, u: union_split.Union, X: np.ndarray, S: np.ndarray, fam: 
     rej = pc.rejects(rule, F_te)
     union = [{"collection": c, "n": int(len(k)), "rejected": int(rej[k].sum())}
              for c, k in te.groupby("collection").indices.items()]
-    P = np.stack([prepare(g, REF_SIZE if X.shape[1] == REF_SIZE else X.shape[1]) for g in probes().values()])
+    P = np.stack([prepare(g, X.shape[1]) for g in probes().values()])
     s = pc.score(rule, _features(model, P))
     rule.update(model=name, families=list(pc.FAMILIES), per_family=pc.PER_FAMILY, seed=pc.SEED, batch=26)
     return {"model": name, "families": families, "union": union, "rule": rule,

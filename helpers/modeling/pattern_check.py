@@ -121,11 +121,11 @@ def draw(family: str, rng: np.random.Generator) -> np.ndarray:
     return (np.clip(FAMILIES[family](rng), 0, 1) * _ellipse(rng) * 255).astype(np.uint8)
 
 
-def synthetic_set(size: int, per_family: int = PER_FAMILY, seed: int = SEED,
-                  families=None) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_set(size: int, keep: Callable[[np.ndarray], bool] | None = None, per_family: int = PER_FAMILY,
+                  seed: int = SEED, families=None) -> tuple[np.ndarray, np.ndarray]:
     """(prepared pictures (N, size, size) uint8, their family names): per family, the first `per_family` draws that
-    pass the pixel checks (what gets past them today is what this check is for)."""
-    from ..app.input_checks import REF_SIZE, check_messages, image_features
+    `keep` accepts (batch 26: those that pass the app's pixel checks, since what gets past them today is what this
+    check is for; the caller passes that predicate because the checks live in the app layer)."""
     from ..data.prepare import prepare
 
     X, fam = [], []
@@ -135,11 +135,9 @@ def synthetic_set(size: int, per_family: int = PER_FAMILY, seed: int = SEED,
         while kept < per_family and tries < 20 * per_family:
             tries += 1
             g = draw(name, rng)
-            x128 = prepare(g, REF_SIZE)
-            if any(m.startswith("unlike the training MRI slices") for m in
-                   check_messages(image_features(None, g, x128), SIDE, SIDE)):
+            if keep is not None and not keep(g):
                 continue
-            X.append(x128 if size == REF_SIZE else prepare(g, size))
+            X.append(prepare(g, size))
             fam.append(name)
             kept += 1
     return np.stack(X), np.array(fam)
