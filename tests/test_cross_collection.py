@@ -179,6 +179,51 @@ def test_balance_weights_equal_tumour_and_healthy_mass():
         pl.balance_weights(labels, cols, "bogus")
 
 
+def test_plane_balance_makes_each_plane_label_neutral_within_its_cap():
+    # sagittal 30 tumour / 10 healthy, axial 20 / 40
+    tum = np.array([True] * 30 + [False] * 10 + [True] * 20 + [False] * 40)
+    planes = ["sagittal"] * 40 + ["axial"] * 60
+    w = pl.plane_balance(np.ones(len(tum)), tum, planes, cap=4.0)
+    assert abs(w.mean() - 1) < 1e-6 and abs(w[tum].sum() - w[~tum].sum()) < 1e-3
+    sag, ax = np.arange(40), np.arange(40, 100)
+    assert w[sag][tum[sag]].sum() == pytest.approx(w[sag][~tum[sag]].sum(), rel=1e-5)
+    assert w[ax][tum[ax]].sum() == pytest.approx(w[ax][~tum[ax]].sum(), rel=1e-5)
+    # a row without a plane keeps its weight before the halves are made equal again
+    w1 = pl.plane_balance(np.ones(101), np.r_[tum, True], planes + [""], cap=4.0)
+    assert abs(w1.mean() - 1) < 1e-6
+    assert w1[100] / w1[0] == pytest.approx(1 / (40 / 60), rel=1e-5)  # a sagittal tumour row's factor was 40/60
+    # a plane with one healthy slice among 40 tumours: its factor stops at the cap
+    tum2 = np.array([True] * 40 + [False] + [True] * 10 + [False] * 10)
+    w2 = pl.plane_balance(np.ones(len(tum2)), tum2, ["sagittal"] * 41 + ["axial"] * 20, cap=4.0)
+    raw = pl.plane_balance(np.ones(len(tum2)), tum2, ["sagittal"] * 41 + ["axial"] * 20, cap=1e9)
+    # against an axial healthy row (factor 1, same half): the sagittal one's factor, 20.5 uncapped, stops at 4
+    assert raw[40] / raw[51] == pytest.approx(20.5, rel=1e-5) and w2[40] / w2[51] == pytest.approx(4.0, rel=1e-5)
+
+
+def test_plane_tags_align_with_the_table_or_say_what_is_missing(tmp_path):
+    from helpers.errors import DataError
+
+    table = pd.DataFrame({"collection": ["br35h", "healthy-extra"], "path": ["no/a.jpg", "niivue/s.jpg"]},
+                         index=[7, 3])
+    f = tmp_path / "union_planes.csv"
+    with pytest.raises(DataError, match="planes.py"):
+        union_split.plane_tags(table, f)
+    pd.DataFrame({"collection": ["healthy-extra", "br35h"], "path": ["niivue/s.jpg", "no/a.jpg"],
+                  "plane": ["sagittal", "axial"], "how": ["index.csv", "tagger"]}).to_csv(f, index=False)
+    assert union_split.plane_tags(table, f).to_dict() == {7: "axial", 3: "sagittal"}
+    with pytest.raises(DataError, match="no plane for 1"):
+        union_split.plane_tags(pd.concat([table, pd.DataFrame({"collection": ["br35h"], "path": ["x.jpg"]})]), f)
+
+
+def test_the_committed_planes_cover_the_committed_union_split():
+    union = pd.read_csv(union_split.UNION_SPLIT, keep_default_na=False)
+    tags = union_split.plane_tags(union)
+    assert set(tags) <= {"axial", "coronal", "sagittal"}
+    he = union["collection"] == "healthy-extra"
+    known = union["plane"].isin(["axial", "coronal", "sagittal"])
+    assert (tags[he & known] == union.loc[he & known, "plane"]).all()  # index.csv's plane wins over the tagger
+
+
 def test_partial_temperature_recovers_a_known_scale():
     rng = np.random.default_rng(1)
     y = rng.integers(0, 4, 4000)

@@ -30,6 +30,7 @@ ADJACENT = 0.96
 HEALTHY_EXTRA_SOURCES = ("ixi-t2", "open-ms", "niivue", "ms-flair-iran", "dwi")
 FOLDS = ("br35h", "sartaj", "figshare", *HEALTHY_EXTRA_SOURCES)  # sources a leave-one-out fold can hold out
 UNION_SPLIT = config.SPLITS_DIR / "union.csv"
+UNION_PLANES = config.SPLITS_DIR / "union_planes.csv"  # batch 27: every union slice's plane (collection, path, plane)
 COLUMNS = ["collection", "path", "label", "split", "group", "source", "sources"]
 
 
@@ -112,6 +113,23 @@ def write_union_csv(u: Union, path: Path = UNION_SPLIT) -> Path:
     out.to_csv(tmp, index=False)
     tmp.replace(path)
     return path
+
+
+def plane_tags(table: pd.DataFrame, path: Path = UNION_PLANES) -> pd.Series:
+    """Each row's plane (axial, coronal, sagittal) from `union_planes.csv`, aligned with `table`; a clear error when
+    the file is missing or lacks a row (it is written by `experiments/batch27_plane_balance/planes.py`)."""
+    from ..errors import DataError
+
+    if not Path(path).is_file():
+        raise DataError(f"{Path(path).name} is missing: `python experiments/batch27_plane_balance/planes.py` writes "
+                        "every union slice's plane (needs the collections)")
+    tags = pd.read_csv(path, keep_default_na=False).set_index(["collection", "path"])["plane"]
+    keys = pd.MultiIndex.from_arrays([table["collection"], table["path"]])
+    missing = ~keys.isin(tags.index)
+    if missing.any():
+        raise DataError(f"{Path(path).name} has no plane for {int(missing.sum())} union slices (e.g. "
+                        f"{table['path'][missing].iloc[0]}): write it again")
+    return pd.Series(tags.loc[keys].to_numpy(), index=table.index, name="plane")
 
 
 def fold_rows(df: pd.DataFrame, fold: str | None, collections: list[str] | None = None):

@@ -517,3 +517,17 @@ def plane_rule_markdown(t: pd.DataFrame) -> str:
             f"slice \"tumour\" detects {sens:.1%} of the test tumours at {spec:.1%} specificity "
             f"({acc:.1%} of tumour/no-tumour calls right, against {max(n_t, n_n) / (n_t + n_n):.1%} for always "
             f"answering the larger side).")
+
+
+def union_planes(table: pd.DataFrame, X: np.ndarray, shipped: dict | None = None) -> pd.DataFrame:
+    """Every union slice's plane (batch 27): healthy-extra's from its index.csv, the shipped tagger's (from the
+    prepared arrays X, rows of `table`) for every other slice. Columns: collection, path, plane, how."""
+    shipped = shipped if shipped is not None else load_shipped()
+    if shipped is None:
+        raise FileNotFoundError(f"{Path(SHIPPED).name} is missing: `brain-mri scan-types` fits the plane tagger")
+    tagged = shipped["typer"].tag(X)["plane"].to_numpy()
+    known = (table["plane"].fillna("").astype(str) if "plane" in table else pd.Series("", index=table.index)).to_numpy()
+    known = np.where(np.isin(known, PLANES), known, "")
+    return pd.DataFrame({"collection": table["collection"].to_numpy(), "path": table["path"].to_numpy(),
+                         "plane": np.where(known != "", known, tagged),
+                         "how": np.where(known != "", "index.csv", "tagger")}).sort_values(["collection", "path"])

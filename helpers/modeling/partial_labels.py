@@ -72,3 +72,20 @@ def balance_weights(labels, collections, mode: str | None) -> np.ndarray:
         if (tum == t).any():
             w[tum == t] /= w[tum == t].sum()
     return (w / w.mean()).astype(np.float32)
+
+
+def plane_balance(w: np.ndarray, tumour: np.ndarray, planes, cap: float) -> np.ndarray:
+    """Batch 27: reweight `w` so that tumour and healthy rows carry equal weight inside each plane (each plane keeps
+    its total; factors clipped to [1/cap, cap]); then tumour and healthy halves equal again and mean 1. A row whose
+    plane is empty keeps its weight."""
+    w, tum, planes = np.asarray(w, np.float64).copy(), np.asarray(tumour, bool), np.asarray(list(planes), object)
+    for p in set(planes) - {""}:
+        k = planes == p
+        wt, wh = w[k & tum].sum(), w[k & ~tum].sum()
+        if wt > 0 and wh > 0:
+            w[k & tum] *= np.clip((wt + wh) / (2 * wt), 1 / cap, cap)
+            w[k & ~tum] *= np.clip((wt + wh) / (2 * wh), 1 / cap, cap)
+    for t in (True, False):
+        if (tum == t).any():
+            w[tum == t] /= w[tum == t].sum()
+    return (w / w.mean()).astype(np.float32)

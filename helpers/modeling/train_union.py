@@ -45,6 +45,9 @@ RECIPES: dict[str, dict] = {
     # batch 23 (experiments/batch23_wider/PLAN.md): he_bo at width 24
     "he_bo_w24": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
                   "brain_only": 0.3, "width": 24},
+    # batch 27 (experiments/batch27_plane_balance/PLAN.md): he_bo + tumour and healthy of equal weight in each plane
+    "he_bo_pb": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
+                 "brain_only": 0.3, "plane_balance": 4.0},
     # batch 12 (experiments/batch12_procedural_lesions/PLAN.md): he_sym + procedural masses in healthy slices
     "he_sym_proc": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
                     "procedural": 0.5},
@@ -62,7 +65,7 @@ def config_for(recipe: str, fold: str | None = None, **overrides) -> dict:
     r = RECIPES[recipe]
     cfg = {**BASE, **({"width": r["width"]} if r.get("width") else {}), **overrides, "recipe": recipe, "fold": fold, "split": "union", "jpeg_p": r["jpeg_p"],
            "balance": r["balance"], "synth": bool(r.get("synth")), "collections": r["collections"]}
-    for k in ("brain_only", "invert", "procedural", "spots"):  # only when asked, so the records of earlier recipes keep their exact config
+    for k in ("brain_only", "invert", "procedural", "spots", "plane_balance"):  # only when asked, so the records of earlier recipes keep their exact config
         if r.get(k):
             cfg[k] = r[k]
     cfg["model_kwargs"] = {"width": cfg.pop("width"), "stem_pool": True, "augment_layer": r["augment_layer"]}
@@ -107,6 +110,9 @@ def training_set(u: union_split.Union, X: np.ndarray, tr: pd.DataFrame, cfg: dic
         cols += ["synthetic"] * len(S)
         counts["synthetic/notumor"] = len(S)
     W = partial_labels.balance_weights(labels, cols, cfg["balance"])
+    if cfg.get("plane_balance"):  # batch 27: synthetic rows (none in its recipe) would keep their weight
+        planes = list(union_split.plane_tags(tr)) + [""] * (len(labels) - len(tr))
+        W = partial_labels.plane_balance(W, np.array(labels) != config.NO_TUMOUR, planes, float(cfg["plane_balance"]))
     return Xtr, partial_labels.label_masks(labels), W, counts
 
 
