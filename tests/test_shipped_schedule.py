@@ -157,3 +157,31 @@ def test_batch24_seed_ensemble_one_point_each_replicate_above_its_members_and_a_
     assert win is None and "no decision" in note
     win, row, note = ss.decide24(_scores({**inc, "ens_bo2s_e40": {42: 0.9}}), lo)
     assert win is None and row["complete"] is False and "no decision" in note
+
+
+def test_batch27_two_points_and_a_bounded_drop_against_he_bo():
+    inc = {"he_bo_e40": {42: 0.87, 7: 0.837}}
+    lo = _loco({"he_bo_e40": 2.0, "he_bo_pb_e40": 4.0})
+    assert ss.decide27(_scores({**inc, "he_bo_pb_e40": {42: 0.89, 7: 0.86}}), lo)[0] == "he_bo_pb_e40"
+    assert ss.decide27(_scores({**inc, "he_bo_pb_e40": {42: 0.88, 7: 0.85}}), lo)[0] == "he_bo_e40"
+    win, row, note = ss.decide27(_scores({**inc, "he_bo_pb_e40": {42: 0.95}}), lo)
+    assert win == "he_bo_e40" and row["complete"] is False and "no decision" in note
+
+
+def test_plane_rates_count_held_out_rows_by_plane_at_the_runs_threshold(tmp_path, monkeypatch):
+    from helpers.data import union_split
+
+    planes = tmp_path / "union_planes.csv"
+    pd.DataFrame({"collection": ["br35h"] * 4 + ["brain-tumor-mri"], "path": list("abcde"),
+                  "plane": ["axial", "axial", "sagittal", "sagittal", "axial"], "how": "tagger"}).to_csv(planes,
+                                                                                               index=False)
+    monkeypatch.setattr(union_split, "UNION_PLANES", planes)
+    pred = pd.DataFrame({"collection": ["br35h"] * 4 + ["brain-tumor-mri"], "path": list("abcde"),
+                         "source": ["br35h"] * 4 + ["figshare"], "label": ["glioma", "notumor", "notumor", "tumour",
+                                                                           "glioma"],
+                         "p_tumour": [0.9, 0.6, 0.2, 0.4, 0.9]})
+    run = {"config": {"recipe": "r", "seed": 42, "fold": "br35h"}, "operating_point": {"threshold": 0.5}, "pred": pred}
+    t = ss.plane_rates([run]).set_index("plane")
+    assert t.loc["axial", ["healthy", "healthy_called", "tumours", "tumours_found"]].tolist() == [1, 1, 1, 1]
+    assert t.loc["sagittal", ["healthy", "healthy_called", "tumours", "tumours_found"]].tolist() == [1, 0, 1, 0]
+    assert t.loc["coronal", "healthy"] == 0  # figshare's row is not held out in this fold

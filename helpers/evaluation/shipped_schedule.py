@@ -234,3 +234,44 @@ def decide24(scores: pd.DataFrame, lo: pd.DataFrame, incumbent: str = BO_E40) ->
     note = (f"{head}; {ENS2S_E40} {p:.1%} ({(p - p0) * 100:+.1f} points; {reps}), brain-only drop {_points(d)}. "
             + (f"{ENS2S_E40} qualifies: it ships" if ok else f"It does not qualify: {incumbent} stays"))
     return (ENS2S_E40 if ok else incumbent), row, note
+
+# Batch 27 (experiments/batch27_plane_balance/PLAN.md): plane-balanced weights against he_bo (seeds 42 and 7).
+BATCH27 = config.EXPERIMENTS_DIR / "batch27_plane_balance"
+RESULTS27 = BATCH27 / "results.json"
+PB_E40 = "he_bo_pb_e40"
+MODEL_OF[PB_E40] = "brain_tumor_hv_pb40"
+PB_ENSEMBLE = ("brain_tumor_hv_pb2", ("brain_tumor_hv_pb40", "brain_tumor_hv_pb40_s7"))  # if batch 24's ensemble ships
+
+
+def runs27(runs27_: list[dict] | None = None) -> list[dict]:
+    return et.runs_by_schedule(BATCH27, 40, runs27_)
+
+
+def decide27(scores: pd.DataFrame, lo: pd.DataFrame, incumbent: str = BO_E40) -> tuple[str, dict, str]:
+    """batch27/PLAN.md: he_bo_pb_e40 replaces the incumbent recipe at >= 2 points of primary score (seeds 42 and 7)
+    and a brain-only drop at most 3 points larger."""
+    win, rows, note = decide_gains(scores, lo, incumbent, {PB_E40: 0.02})
+    return win, (rows[0] if rows else {}), note
+
+
+def plane_rates(runs: list[dict]) -> pd.DataFrame:
+    """Per run and plane, over its held-out sources (plain view, the run's own threshold): healthy slices and those
+    called tumour, tumours and those found. Planes from data/splits/union_planes.csv."""
+    from ..data import union_split
+
+    out = []
+    tags = pd.read_csv(union_split.UNION_PLANES, keep_default_na=False).set_index(["collection", "path"])["plane"]
+    for r in runs:
+        cfg, pred = r["config"], r.get("pred")
+        if not cfg.get("fold") or pred is None:
+            continue
+        t = float((r.get("operating_point") or {}).get("threshold") or 0.5)
+        held = pred[pred["source"].isin(union_split.fold_sources(cfg["fold"]))]
+        plane = tags.reindex(pd.MultiIndex.from_arrays([held["collection"], held["path"]])).to_numpy()
+        tum, call = (held["label"] != config.NO_TUMOUR).to_numpy(), held["p_tumour"].to_numpy(float) >= t
+        for p in ("axial", "coronal", "sagittal"):
+            k = plane == p
+            out.append({"recipe": cfg["recipe"], "seed": int(cfg.get("seed", config.SEED)), "fold": cfg["fold"],
+                        "plane": p, "healthy": int((k & ~tum).sum()), "healthy_called": int((k & ~tum & call).sum()),
+                        "tumours": int((k & tum).sum()), "tumours_found": int((k & tum & call).sum())})
+    return pd.DataFrame(out)

@@ -168,7 +168,7 @@ def loco_floors_for_shipped() -> tuple[list[dict], str]:
 
     batch, res = decision()
     blk = res.get("block") or {}
-    if batch in (19, 20, 23, 24) and blk.get("floors_loco"):
+    if batch in (19, 20, 23, 24, 27) and blk.get("floors_loco"):
         return blk["floors_loco"], (f"LOCO estimate ({blk['choice']}, 40-epoch runs, the shipped schedule; "
                                     f"{blk.get('seeds_note', 'seeds 42 and 7')})")
     r17, r15 = results17() or {}, results15() or {}

@@ -21,7 +21,8 @@ BRAIN_ONLY_NOTE = {
     ss.BO_E40: "look-balanced brain-only augmentation, p 0.3 per label, stands in for them",
     ss.ENS_HB_E40: "the look-balanced brain-only augmentation of one member stands in for them",
     ss.W24_E40: "look-balanced brain-only augmentation, p 0.3 per label, stands in for them",
-    ss.ENS2S_E40: "look-balanced brain-only augmentation, p 0.3 per label, in both members stands in for them"}
+    ss.ENS2S_E40: "look-balanced brain-only augmentation, p 0.3 per label, in both members stands in for them",
+    ss.PB_E40: "look-balanced brain-only augmentation, p 0.3 per label, stands in for them"}
 
 
 def results19() -> dict | None:

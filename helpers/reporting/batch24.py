@@ -1,5 +1,6 @@
-"""Batches 24 and 25 (issue 21, sixth session). Batch 24: the shipped recipe `he_bo_e40` at four seeds, and two of its
-seeds merged (a deep ensemble) against it. Batch 25: the two seeds' disagreement as an unfamiliar-scan warning. Everything is read from the run records and the model files; the results file is written
+"""Batches 24, 25 and 27 (issue 21, sixth session). Batch 24: the shipped recipe `he_bo_e40` at four seeds, and two of
+its seeds merged (a deep ensemble) against it. Batch 25: the two seeds' disagreement as an unfamiliar-scan warning.
+Batch 27: plane-balanced loss weights (batch 26, the pattern check, is `evaluation.pattern_study`). Everything is read from the run records and the model files; the results file is written
 by `experiments/batch24_seed_ensemble/results.py`."""
 from __future__ import annotations
 
@@ -102,7 +103,8 @@ def results24_markdown(res: dict | None = None) -> str:
 
 def _seeds_run(res: dict, recipe: str) -> str:
     """'mean of seeds 42 and 7' (or of replicates, for the seed ensemble) from the LOCO rows themselves."""
-    seeds = sorted({int(r["seed"]) for r in res.get("loco", []) if r.get("recipe") == recipe}, key=ss.SEEDS24.index)
+    seeds = sorted({int(r["seed"]) for r in res.get("loco", []) if r.get("recipe") == recipe},
+                   key=lambda s: ss.SEEDS24.index(s) if s in ss.SEEDS24 else len(ss.SEEDS24) + s)
     if recipe == ss.ENS2S_E40:
         return "mean of the replicates run: " + " and ".join("seeds " + " + ".join(map(str, ss.REPLICATES24[s]))
                                                              for s in seeds)
@@ -110,7 +112,7 @@ def _seeds_run(res: dict, recipe: str) -> str:
 
 
 def summary_lines() -> list[str]:
-    """The conclusions' lines for batches 24 to 26."""
+    """The conclusions' lines for batches 24 to 27."""
     out = []
     res = results24()
     if res:
@@ -119,6 +121,9 @@ def summary_lines() -> list[str]:
     if r25:
         out.append(f"Batch 25 (the two seeds' disagreement as a warning, measured on batch 24's ensembles): "
                    f"{r25['decision']}.")
+    r27 = results27()
+    if r27:
+        out.append(f"Batch 27 (plane-balanced weights, 40 epochs, two seeds): {r27['decision']}.")
     from ..evaluation import pattern_study
 
     r26 = pattern_study.results()
@@ -189,4 +194,80 @@ def results25_markdown(res: dict | None = None) -> str:
             out.append(f"| {k} | {'—' if q < 0 else f'{q:g}'} | {cell(42, 'share')} | {cell(42, 'firing')} | "
                        f"{cell(1, 'share')} | {cell(1, 'firing')} |")
         out.append("")
+    return "\n".join(out) + "\n"
+
+
+# ---- batch 27: plane-balanced weights ----
+
+RECIPE_NAMES[ss.PB_E40] = "he_bo + plane-balanced weights, 40 epochs"
+
+
+def results27() -> dict | None:
+    return records.read_json(ss.RESULTS27)
+
+
+def compute27() -> dict:
+    """Batch 27's results: he_bo_pb beside he_bo (batch 20's seeds 42 and 7), the PLAN's decision, the per-plane
+    rates, and the shipped model's block when it wins and its union model (or, after batch 24's ensemble, its
+    two-seed ensemble) exists."""
+    inc = ss.BO_E40
+    runs = [r for r in ss.runs20() if r["config"]["recipe"] == inc] + ss.runs27()
+    lo = et.loco(runs)
+    scores = et.primary_scores(lo)
+    choice, row, note = ss.decide27(scores, lo, inc)
+    pr = ss.plane_rates(runs)
+    out = {"loco": lo.to_dict("records"), "scores": scores.to_dict("records"), "incumbent": inc, "choice": choice,
+           "row": row, "decision": note, "drops": {r: ss.brain_only_drop(lo, r) for r in (inc, ss.PB_E40)},
+           "floors_loco": {r: hv.floors_loco(lo, r) for r in (inc, ss.PB_E40) if (lo["recipe"] == r).any()},
+           "planes": pr.to_dict("records"), "shipped": None}
+    if choice != ss.PB_E40:
+        return records.jsonable(out)
+    r24 = results24() or {}
+    ensemble = r24.get("shipped") == ss.MODEL_OF[ss.ENS2S_E40]
+    name = ss.PB_ENSEMBLE[0] if ensemble else ss.MODEL_OF[ss.PB_E40]
+    old = r24.get("shipped") or ss.MODEL_OF[inc]
+    if not records.read(config.MODELS_DIR, name):
+        out["decision"] += (f"; its union model `{name}` is not built yet"
+                            + (" (batch 24 ships a two-seed ensemble, so he_bo_pb ships as one too)" if ensemble else "")
+                            + f", so `{old}` stays until it is")
+        return records.jsonable(out)
+    vs = {n: ss.val_score(n) for n in (old, name)}
+    if vs[name] is not None and vs[old] is not None and vs[name] < vs[old] - 0.02:
+        out["decision"] += (f"; but its union validation score {vs[name]:.1%} is more than 2 points below `{old}`'s "
+                            f"{vs[old]:.1%}, so `{old}` stays")
+        return records.jsonable(out)
+    out["shipped"] = name
+    w = warning_block(warning_rule.choice_of(name)) if warning_rule.chosen_by(name) == 22 else {}
+    out["block"] = block(name, ss.PB_E40, lo, w, f"Shipped by batch 27 (`experiments/batch27_plane_balance/PLAN.md`, "
+                                                 f"40 epochs): {note}. Union validation equal-weight score "
+                                                 f"{_f(vs[name])} (`{old}`: {_f(vs[old])}).")
+    out["block"]["seeds_note"] = "mean of seeds 42 and 7"
+    return records.jsonable(out)
+
+
+def planes_markdown(res: dict) -> str:
+    import pandas as pd
+
+    t = pd.DataFrame(res.get("planes") or [])
+    if t.empty:
+        return "(no runs yet)"
+    g = t.groupby(["recipe", "plane"])[["healthy", "healthy_called", "tumours", "tumours_found"]].sum().reset_index()
+    lines = ["| recipe | plane | held-out healthy called tumour | held-out tumours found |", "|---|---|---|---|"]
+    for _, r in g.iterrows():
+        rate = lambda a, b: f"{r[a]:,} of {r[b]:,} ({r[a] / r[b]:.1%})" if r[b] else "n/a"  # noqa: E731
+        lines.append(f"| `{r['recipe']}` | {r['plane']} | {rate('healthy_called', 'healthy')} | "
+                     f"{rate('tumours_found', 'tumours')} |")
+    return "\n".join(lines)
+
+
+def results27_markdown(res: dict | None = None) -> str:
+    res = res or results27() or {}
+    out = opening(27, "plane-balanced weights", "batch27_plane_balance", res, RECIPE_NAMES)
+    out += [f"Decision: **{res.get('decision', '')}**.", "",
+            "Brain-only drop: " + "; ".join(f"`{r}` {f'{d:.1f} points' if d is not None else 'n/a'}"
+                                            for r, d in (res.get("drops") or {}).items()) + ".", "",
+            "## Per plane (held-out sources, plain view, both seeds pooled; planes from `data/splits/union_planes.csv`)",
+            "", planes_markdown(res), ""]
+    for r, fl in (res.get("floors_loco") or {}).items():
+        out += [f"## LOCO floors at 40 epochs, `{r}` ({_seeds_run(res, r)})", "", floors_markdown(fl), ""]
     return "\n".join(out) + "\n"

@@ -8,7 +8,8 @@ from ..evaluation import ensemble_transfer as et
 from ..evaluation import shipped_schedule as ss
 from ..evaluation import warning_rule
 
-DECIDERS = ((24, ss.RESULTS24), (23, ss.RESULTS23), (20, ss.RESULTS20), (19, ss.RESULTS19), (15, et.RESULTS15))  # latest first
+DECIDERS = ((27, ss.RESULTS27), (24, ss.RESULTS24), (23, ss.RESULTS23), (20, ss.RESULTS20), (19, ss.RESULTS19),
+            (15, et.RESULTS15))  # latest first
 
 
 def results15() -> dict | None:
@@ -29,7 +30,7 @@ def shipped_model() -> str | None:
 
 
 def shipped_here(name: str | None = None) -> bool:
-    """True when the latest deciding batch (15, 19, 20, 23 or 24) chose model `name` (default: the shipped one)."""
+    """True when the latest deciding batch (15, 19, 20, 23, 24 or 27) chose model `name` (default: the shipped one)."""
     return shipped_model() == (name or config.DEFAULT_MODEL_NAME)
 
 
@@ -38,7 +39,7 @@ def card_block() -> dict:
     numbers, its LOCO estimate (the shipped recipe's runs), its warning and why it ships. Batches 19 and 20 store the
     block in their results; batch 15's is assembled here."""
     batch, res = decision()
-    if batch in (19, 20, 23, 24):
+    if batch in (19, 20, 23, 24, 27):
         blk = dict(res.get("block") or {})
         name = res.get("shipped")
         if blk and name and warning_rule.chosen_by(name) > batch:  # a later batch (22) chose its warning again
