@@ -1,5 +1,4 @@
-"""Batch 25: member disagreement and the choice rule on made-up counts; the committed results re-derived."""
-import json
+"""Batch 25: member disagreement and the choice rule on made-up counts."""
 
 import numpy as np
 import pandas as pd

@@ -190,7 +190,7 @@ def results25_markdown(res: dict | None = None) -> str:
                 "B (seeds 1 + 2): missed flagged | B: familiar firing |", "|---|---|---|---|---|---|"]
         for (k, q), g in t.groupby(["kind", "quantile"], sort=False):
             by = {int(r["seed"]): r for _, r in g.iterrows()}
-            cell = lambda s, c: _f(by[s][c]) if s in by else "n/a"  # noqa: E731
+            cell = lambda s, c, by=by: _f(by[s][c]) if s in by else "n/a"  # noqa: E731
             out.append(f"| {k} | {'—' if q < 0 else f'{q:g}'} | {cell(42, 'share')} | {cell(42, 'firing')} | "
                        f"{cell(1, 'share')} | {cell(1, 'firing')} |")
         out.append("")
@@ -254,7 +254,7 @@ def planes_markdown(res: dict) -> str:
     g = t.groupby(["recipe", "plane"])[["healthy", "healthy_called", "tumours", "tumours_found"]].sum().reset_index()
     lines = ["| recipe | plane | held-out healthy called tumour | held-out tumours found |", "|---|---|---|---|"]
     for _, r in g.iterrows():
-        rate = lambda a, b: f"{r[a]:,} of {r[b]:,} ({r[a] / r[b]:.1%})" if r[b] else "n/a"  # noqa: E731
+        rate = lambda a, b, r=r: f"{r[a]:,} of {r[b]:,} ({r[a] / r[b]:.1%})" if r[b] else "n/a"  # noqa: E731
         lines.append(f"| `{r['recipe']}` | {r['plane']} | {rate('healthy_called', 'healthy')} | "
                      f"{rate('tumours_found', 'tumours')} |")
     return "\n".join(lines)
