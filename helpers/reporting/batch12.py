@@ -144,6 +144,7 @@ def model_card(name: str) -> str | None:
     from ..formatting import duration
 
     from . import shipped
+    from .shipped import warning_tested
 
     rec = records.read(config.MODELS_DIR, name)
     chosen = shipped.shipped_here(name)  # a deciding batch (15, 19 or 20) chose it: its block, its estimate
@@ -194,15 +195,18 @@ def model_card(name: str) -> str | None:
             "## Warnings the predictions carry", ""]
     if w.get("missed"):
         s7 = (w.get("per_seed") or {}).get("7") or {}
+        tested = (warning_tested(name) if chosen else None) or {
+            "missed": s7.get("missed"), "missed_flagged": s7.get("missed_flagged"),
+            "on": "the held-out collections of the seed-7 runs"}
         kind = (" to the nearest (collection, class) mean of the training slices" if w.get("score") == "colcls"
                 else "")
         out.append(f"An \"unfamiliar scan\" warning beyond the {w['quantile'] * 100:g}% quantile of validation slices' "
                    f"feature distance{kind}"
                    + (f", and the call \"uncertain\" within {w['margin']:g} logits of the call threshold " if w["margin"]
                       else " and no \"uncertain\" band around the call threshold ")
-                   + f"(chosen on the seed-42 LOCO runs, `{warning_rule.current(name=name)[1]}`): on the "
-                   f"held-out collections of the seed-7 runs they flag {s7.get('missed_flagged')} of {s7.get('missed')} "
-                   f"missed tumours ({_f(s7['missed_flagged'] / s7['missed'] if s7.get('missed') else None)}); on "
+                   + f"(chosen on the seed-42 LOCO runs, `{warning_rule.current(name=name)[1]}`): on "
+                   f"{tested['on']} they flag {tested.get('missed_flagged')} of {tested.get('missed')} missed tumours "
+                   f"({_f(tested['missed_flagged'] / tested['missed'] if tested.get('missed') else None)}); on "
                    f"familiar slices they fire on {_f(w.get('familiar_firing_val'))} of union validation and "
                    f"{_f(w.get('familiar_firing'))} of union test.")
     out += ["No verdict is given for colour pictures, for pictures the pixel checks find unlike any MRI slice, or for "
@@ -261,12 +265,13 @@ def readme_lines(res: dict | None = None) -> list[str]:
                         f"specificity {_f(m['specificity'])}" if not pd.isna(m["specificity"]) else None]
                 parts.append(f"{SOURCE_NAMES.get(s, s)}: " + ", ".join(b for b in bits if b))
         s7 = ((res.get("warning") or {}).get("per_seed") or {}).get("7") or {}
-        lines.append("On a collection it never saw, **expect less** (leave sources out, the same recipe, mean of "
-                     f"{est['seed'].nunique()} seeds): " + "; ".join(parts) + "."
-                     + (f" The \"unfamiliar scan\" warning"
+        t = (shipped.warning_tested(name) if shipped.shipped_here() else None) or {**s7, "short": "seed 7"}
+        lines.append("On a collection it never saw, **expect less** (leave sources out, the same recipe, "
+                     f"{res.get('seeds_note') or f'mean of {est.seed.nunique()} seeds'}): " + "; ".join(parts) + "."
+                     + (" The \"unfamiliar scan\" warning"
                         + (" and the uncertain band" if (res.get("warning") or {}).get("margin") else "")
-                        + f" flagged {_f(s7['missed_flagged'] / s7['missed'])} of the missed tumours there (seed 7; "
-                        "chapter 05, section 8)." if s7.get("missed") else "")
+                        + f" flagged {_f(t['missed_flagged'] / t['missed'])} of the missed tumours there ({t['short']}; "
+                        "chapter 05, section 8)." if t.get("missed") else "")
                      + (f" {res['caveat']}" if res.get("caveat") else ""))
     if u.get("leakfree_accuracy") is not None:
         lines.append(f"In-dataset (Kaggle leak-free test, {u['leakfree_n']:,} images of union split v2) 4-class "

@@ -60,6 +60,25 @@ def card_block() -> dict:
             "caveat": caveat}
 
 
+def warning_tested(name: str | None = None) -> dict | None:
+    """Where the shipped warning's share of missed tumours flagged was tested, and the counts: batch 22's seed-7 LOCO
+    runs (the runs it was chosen beside), or, for batch 24's seed ensemble, that ensemble's own replicate-B runs, on
+    which batch 25 measured the very rule ("dist"). The card, the README and the scoreboard all print this."""
+    from ..evaluation import disagreement
+
+    name = name or config.DEFAULT_MODEL_NAME
+    c = warning_rule.choice_of(name)
+    if not c:
+        return None
+    d = (records.read_json(disagreement.RESULTS25) or {}).get("dist_test") or {}
+    if name == ss.MODEL_OF[ss.ENS2S_E40] and warning_rule.chosen_by(name) == 22 and d.get("missed"):
+        return {"missed": d["missed"], "missed_flagged": d["missed_flagged"], "share": d["share"],
+                "on": "the held-out collections of the seed ensemble's replicate-B runs (seeds 1 + 2; batch 25)",
+                "short": "seed-ensemble LOCO runs, replicate B"}
+    return {"missed": c.get("test_missed"), "missed_flagged": c.get("test_missed_flagged"), "share": c.get("test_share"),
+            "on": "the held-out collections of the seed-7 runs", "short": "seed-7 LOCO runs"}
+
+
 def warning_block(c: dict | None) -> dict:
     """A warning choice (hv.choose_warning's dict) as the card prints it: chosen on seed 42, tested on seed 7."""
     if not c:
