@@ -29,7 +29,7 @@ SEED = 42
 KAGGLE_HANDLE = "masoudnickparvar/brain-tumor-mri-dataset"
 DATASET_NAME = "brain-tumor-mri"
 # The shipped model: `brain-mri predict` and the dashboard use it (trained on every collection, chapter 05; chosen
-# by the last batch that chose one: batch 20, else 19, else 15, reporting/shipped.decision(); a test holds the two
+# by the last batch that chose one, reporting/shipped.DECIDERS in order, reporting/shipped.decision(); a test holds the two
 # equal). Batch 20: he_bo (brain-only augmentation on both labels) ties the ensemble batch 19 chose and keeps its
 # sensitivity when the skull is removed. Batch 24: two seeds of he_bo merged beat one by 1.8 points on four seeds.
 DEFAULT_MODEL_NAME = "brain_tumor_hv_bo2"

@@ -71,18 +71,23 @@ def test_choice_respects_the_cap_prefers_more_flags_then_smaller_margin_and_is_t
         ws.fit_score("energy", np.zeros((2, 2)), pd.DataFrame(), np.arange(2), np.zeros((2, 2)))
 
 
-@pytest.mark.parametrize("batch", [21, 22, 23])
+@pytest.mark.parametrize("batch", [21, 22, 23, 24, 25, 26, 27])
 def test_batch_results_are_what_the_records_give(batch):
-    """The committed results re-derived from the run records (21, 23) or the committed candidates.csv (22); no model
-    is loaded."""
+    """The committed results re-derived from the run records (21, 23, 24, 27), the committed candidates.csv (22, 25)
+    or measurements.json (26); no model is loaded."""
     import json
 
-    from helpers.reporting import batch21
+    from helpers.evaluation import pattern_study
+    from helpers.reporting import batch21, batch24
 
     saved, again, keys = {
         21: lambda: (batch21.results21(), batch21.compute21(), ("choice", "decision", "scores", "model")),
         22: lambda: (ws.results(), batch21.compute22(), ("choice", "decision", "table", "shipped")),
         23: lambda: (batch21.results23(), batch21.compute23(), ("choice", "decision", "scores", "shipped")),
+        24: lambda: (batch24.results24(), batch24.compute24(), ("choice", "decision", "scores", "shipped", "block")),
+        25: lambda: (batch24.results25(), batch24.compute25(), ("choice", "decision", "table", "worth_shipping")),
+        26: lambda: (pattern_study.results(), pattern_study.compute(), ("decision", "ships", "loco", "families")),
+        27: lambda: (batch24.results27(), batch24.compute27(), ("choice", "decision", "scores", "planes", "shipped")),
     }[batch]()
     if saved is None:
         pytest.fail(f"batch {batch}'s results.json is committed: it must be found")
