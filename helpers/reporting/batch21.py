@@ -69,26 +69,36 @@ def compute23() -> dict:
            "model": ss.MODEL_OF.get(choice) if choice != inc else None, "shipped": None}
     if choice == inc:
         return records.jsonable(out)
-    name, old = ss.MODEL_OF[choice], ss.MODEL_OF[inc]
-    if not records.read(config.MODELS_DIR, name):
-        out["decision"] += f"; its union model `{name}` is not trained yet, so nothing changes until it is"
-        return records.jsonable(out)
-    vs = {n: ss.val_score(n) for n in (old, name)}
-    if vs[name] is not None and vs[old] is not None and vs[name] < vs[old] - 0.02:
-        out["decision"] += (f"; but its union validation score {vs[name]:.1%} is more than 2 points below `{old}`'s "
-                            f"{vs[old]:.1%}, so `{old}` stays")
-        return records.jsonable(out)
+    ship_when_built(out, choice, ss.MODEL_OF[choice], ss.MODEL_OF[inc], lo,
+                    "Shipped by batch 23 (`experiments/batch23_wider/PLAN.md`, 40 epochs, seeds 42 and 7)")
+    return records.jsonable(out)
+
+
+def ship_when_built(out: dict, recipe: str, name: str, old: str, lo, shipped_by: str,
+                    seeds_note: str | None = None) -> dict:
+    """Batches 23, 24 and 27 on a win: `name` (the union model of `recipe`) ships once it exists, unless its union
+    validation equal-weight score is more than 2 points below `old`'s; the decision says which, and on shipping
+    `out` gets `shipped` and the model's card block (its warning once batch 22's choice is refitted on it,
+    `experiments/batch22_warning_scores/results.py --apply`). `out` is changed in place and returned."""
     from ..evaluation import warning_rule
     from .batch19 import block
     from .shipped import warning_block
 
+    if not records.read(config.MODELS_DIR, name):
+        out["decision"] += f"; its union model `{name}` is not built yet, so nothing changes until it is"
+        return out
+    vs = {n: ss.val_score(n) for n in (old, name)}
+    if vs[name] is not None and vs[old] is not None and vs[name] < vs[old] - 0.02:
+        out["decision"] += (f"; but its union validation score {vs[name]:.1%} is more than 2 points below `{old}`'s "
+                            f"{vs[old]:.1%}, so `{old}` stays")
+        return out
     out["shipped"] = name
-    # its warning: batch 22's choice refitted on it (`experiments/batch22_warning_scores/results.py --apply`)
     w = warning_block(warning_rule.choice_of(name)) if warning_rule.chosen_by(name) == 22 else {}
-    out["block"] = block(name, choice, lo, w,
-                         f"Shipped by batch 23 (`experiments/batch23_wider/PLAN.md`, 40 epochs, seeds 42 and 7): "
-                         f"{note}. Union validation equal-weight score {_f(vs[name])} (`{old}`: {_f(vs[old])}).")
-    return records.jsonable(out)
+    out["block"] = block(name, recipe, lo, w, f"{shipped_by}: {out['decision']}. Union validation equal-weight score "
+                                              f"{_f(vs[name])} (`{old}`: {_f(vs[old])}).")
+    if seeds_note:
+        out["block"]["seeds_note"] = seeds_note
+    return out
 
 
 def results23_markdown(res: dict | None = None) -> str:

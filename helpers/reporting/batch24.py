@@ -12,6 +12,7 @@ from ..evaluation import warning_rule
 from .batch15 import opening
 from .batch19 import block
 from .batch21 import RECIPE_NAMES as _NAMES21
+from .batch21 import ship_when_built
 from .healthy_variety import floors_markdown, pct_or_na as _f
 from .shipped import warning_block
 
@@ -53,22 +54,8 @@ def compute24() -> dict:
         out["block"] = block(name, inc, lo, warning_block(warning_rule.choice_of(name)), f"{_why20()} {why}".strip())
         out["block"]["seeds_note"] = SEEDS_NOTE[inc]
         return records.jsonable(out)
-    old = ss.MODEL_OF[inc]
-    if not records.read(config.MODELS_DIR, name):
-        out["decision"] += f"; its union model `{name}` is not built yet, so nothing changes until it is"
-        return records.jsonable(out)
-    vs = {n: ss.val_score(n) for n in (old, name)}
-    if vs[name] is not None and vs[old] is not None and vs[name] < vs[old] - 0.02:
-        out["decision"] += (f"; but its union validation score {vs[name]:.1%} is more than 2 points below `{old}`'s "
-                            f"{vs[old]:.1%}, so `{old}` stays")
-        return records.jsonable(out)
-    out["shipped"] = name
-    # its warning: batch 22's choice refitted on it (`experiments/batch22_warning_scores/results.py --apply`)
-    w = warning_block(warning_rule.choice_of(name)) if warning_rule.chosen_by(name) == 22 else {}
-    out["block"] = block(name, choice, lo, w, f"Shipped by batch 24 (`experiments/batch24_seed_ensemble/PLAN.md`, "
-                                              f"40 epochs): {note}. Union validation equal-weight score "
-                                              f"{_f(vs[name])} (`{old}`: {_f(vs[old])}).")
-    out["block"]["seeds_note"] = SEEDS_NOTE[choice]
+    ship_when_built(out, choice, name, ss.MODEL_OF[inc], lo,
+                    "Shipped by batch 24 (`experiments/batch24_seed_ensemble/PLAN.md`, 40 epochs)", SEEDS_NOTE[choice])
     return records.jsonable(out)
 
 
@@ -226,22 +213,12 @@ def compute27() -> dict:
     ensemble = r24.get("shipped") == ss.MODEL_OF[ss.ENS2S_E40]
     name = ss.PB_ENSEMBLE[0] if ensemble else ss.MODEL_OF[ss.PB_E40]
     old = r24.get("shipped") or ss.MODEL_OF[inc]
-    if not records.read(config.MODELS_DIR, name):
-        out["decision"] += (f"; its union model `{name}` is not built yet"
-                            + (" (batch 24 ships a two-seed ensemble, so he_bo_pb ships as one too)" if ensemble else "")
-                            + f", so `{old}` stays until it is")
-        return records.jsonable(out)
-    vs = {n: ss.val_score(n) for n in (old, name)}
-    if vs[name] is not None and vs[old] is not None and vs[name] < vs[old] - 0.02:
-        out["decision"] += (f"; but its union validation score {vs[name]:.1%} is more than 2 points below `{old}`'s "
-                            f"{vs[old]:.1%}, so `{old}` stays")
-        return records.jsonable(out)
-    out["shipped"] = name
-    w = warning_block(warning_rule.choice_of(name)) if warning_rule.chosen_by(name) == 22 else {}
-    out["block"] = block(name, ss.PB_E40, lo, w, f"Shipped by batch 27 (`experiments/batch27_plane_balance/PLAN.md`, "
-                                                 f"40 epochs): {note}. Union validation equal-weight score "
-                                                 f"{_f(vs[name])} (`{old}`: {_f(vs[old])}).")
-    out["block"]["seeds_note"] = "mean of seeds 42 and 7"
+    if ensemble and not records.read(config.MODELS_DIR, name):
+        out["decision"] += (" (batch 24 ships a two-seed ensemble, so he_bo_pb ships as one too, "
+                            f"`{name}` of {' and '.join(ss.PB_ENSEMBLE[1])})")
+    ship_when_built(out, ss.PB_E40, name, old, lo,
+                    "Shipped by batch 27 (`experiments/batch27_plane_balance/PLAN.md`, 40 epochs)",
+                    "mean of seeds 42 and 7")
     return records.jsonable(out)
 
 
