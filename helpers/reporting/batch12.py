@@ -117,7 +117,8 @@ def cli_procedural(args) -> int:
 # ------------------------------------------------------------------------------------ the shipped model in words
 CARD_RECIPES = ("ens_he2", "ens_he3", "he_sym_proc", "he_sym_proc2", "he_bo", "ens_hb")  # union models whose card is this module's
 PLANS = {"he_sym_proc2": "batch14_spots", "he_sym": "batch10_healthy_variety",  # a recipe's plan folder
-         "he_bo": "batch18_brain_only", "ens_hb": "batch20_brain_only_ensemble"}
+         "he_bo": "batch18_brain_only", "ens_hb": "batch20_brain_only_ensemble",
+         "ens_bo2s_e40": "batch24_seed_ensemble", "he_bo_pb": "batch27_plane_balance"}
 
 
 def _estimate_markdown(res: dict) -> str:
@@ -165,7 +166,9 @@ def model_card(name: str) -> str | None:
     if rec.get("members"):
         out += [f"`{cfg['recipe']}` ({RECIPE_NAMES.get(cfg['recipe'], '')}; "
                 f"`experiments/{PLANS.get(cfg['recipe'], 'batch11_ensemble_transfer')}/PLAN.md`): the logit mean of "
-                f"{len(rec['members'])} networks trained on union split v2 with different recipes, merged by "
+                f"{len(rec['members'])} networks trained on union split v2 with "
+                + ("one recipe from different seeds" if len({m['recipe'] for m in rec['members']}) == 1
+                   else "different recipes") + ", merged by "
                 "`brain-mri ensemble-union` into one Keras model (its `last_conv` is the members' feature maps side by "
                 f"side, so Grad-CAM explains the ensemble); {rec['params']:,} parameters, "
                 f"{duration(rec['train_wall_s'])} of training on a 2-core CPU in all:", ""]
@@ -351,6 +354,8 @@ RECIPE_NAMES["ens_he2p2"] = "ensemble he_sym + he_bo_inv + he_sym_proc2"
 RECIPE_NAMES["he_sym_e20"] = "he_sym, 20 epochs (batch 15)"
 RECIPE_NAMES["he_bo"] = "he_sym + look-balanced brain-only augmentation, no inversion"
 RECIPE_NAMES["ens_hb"] = "ensemble he_sym + he_bo"
+RECIPE_NAMES["ens_bo2s_e40"] = "two seeds of he_bo merged, 40 epochs (replicate 42: seeds 42 + 7; 1: seeds 1 + 2)"  # batch 24
+RECIPE_NAMES["he_bo_pb_e40"] = "he_bo + plane-balanced weights, 40 epochs"  # batch 27
 
 
 def results14() -> dict | None:
