@@ -192,3 +192,16 @@ def test_scan_type_lines_read_saved_tags_and_predictions(tmp_path):
     assert "of the 2 no-tumour test slices, 1 are axial and only 1 coronal or sagittal" in lines[0]
     assert "1 of 1 (100.00%) coronal or sagittal" in lines[0] and "Missed tumours: 1 (1 axial)" in lines[0]
     assert "5 of the 6 in the training split" in lines[1] and "1 are in the leak-free test split" in lines[1]
+
+
+def test_the_shipped_models_card_is_the_committed_one_and_shows_its_loco_estimate():
+    """The committed card is what `brain-mri docs` writes now, and its leave-sources-out table has a row per held-out
+    source (a recipe without a table name once left it empty)."""
+    from helpers.reporting import batch12
+
+    name = config.DEFAULT_MODEL_NAME
+    card = batch12.model_card(name)
+    assert card is not None and card == (config.MODELS_DIR / name / "MODEL_CARD.md").read_text()
+    est = card.split("**On a collection nobody has shown it**", 1)[1].split("## Warnings", 1)[0]
+    for source in ("Br35H", "Sartaj", "figshare", "niivue"):
+        assert f"| {source} | plain |" in est, source
