@@ -16,7 +16,7 @@ from .batch21 import ship_when_built
 from .healthy_variety import floors_markdown, pct_or_na as _f
 from .shipped import warning_block
 
-RECIPE_NAMES = {**_NAMES21, ss.BO_E40: "he_bo, 40 epochs (seeds 42 and 7: batch 20; 1 and 2: batch 24)",
+RECIPE_NAMES = {**_NAMES21, ss.BO_E40: "he_bo, 40 epochs",
                 ss.ENS2S_E40: "two seeds of he_bo_e40 merged (replicate 42 = seeds 42 + 7, replicate 1 = seeds 1 + 2)"}
 SEEDS_NOTE = {ss.BO_E40: "mean of seeds 42, 7, 1 and 2",
               ss.ENS2S_E40: "mean of two two-seed ensembles, seeds 42 + 7 and 1 + 2"}
