@@ -207,9 +207,11 @@ def compute27() -> dict:
            "row": row, "decision": note, "drops": {r: ss.brain_only_drop(lo, r) for r in (inc, ss.PB_E40)},
            "floors_loco": {r: hv.floors_loco(lo, r) for r in (inc, ss.PB_E40) if (lo["recipe"] == r).any()},
            "planes": pr.to_dict("records"), "shipped": None}
-    if choice != ss.PB_E40:
-        return records.jsonable(out)
     r24 = results24() or {}
+    if choice != ss.PB_E40:
+        if r24.get("shipped"):
+            out["decision"] += f" as the recipe (`{r24['shipped']}`, batch 24's choice, ships)"
+        return records.jsonable(out)
     ensemble = r24.get("shipped") == ss.MODEL_OF[ss.ENS2S_E40]
     name = ss.PB_ENSEMBLE[0] if ensemble else ss.MODEL_OF[ss.PB_E40]
     old = r24.get("shipped") or ss.MODEL_OF[inc]
