@@ -176,3 +176,14 @@ def test_mirror_difference_channel(tmp_path):
     x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 1)).astype("float32")
     m2 = keras.saving.load_model(f, safe_mode=True, compile=False)
     np.testing.assert_allclose(m2.predict(x, verbose=0), m.predict(x, verbose=0), atol=1e-5)
+
+
+def test_the_grad_cam_defaults_are_the_shipped_models_choice():
+    """explain.GRID / TARGET are what experiments/batch7_symmetry/gradcam_variants.py chose for the shipped model
+    (re-run for each model that ships; the file names the model it scored)."""
+    from helpers import config, records
+    from helpers.modeling import explain
+
+    res = records.read_json(config.EXPERIMENTS_DIR / "batch7_symmetry" / "gradcam_variants.json")
+    assert res["model"] == config.DEFAULT_MODEL_NAME
+    assert (explain.TARGET, explain.GRID) == (res["chosen"]["target"], res["chosen"]["grid"])

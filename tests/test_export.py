@@ -98,7 +98,9 @@ def test_cam_from_features_equals_gradcam_only_at_last_conv(shipped):
         last.append(_corr(cam, explain.gradcam(model, x, k, grid=None)))
         grid8.append(_corr(cam, explain.gradcam(model, x, k, grid=explain.GRID)))
     assert min(last) >= 0.999, source
-    assert explain.resolve_grid(model) == explain.GRID and np.mean(grid8) < 0.99  # a different map on finer maps
+    # a different map on finer maps (a map that is flat everywhere, no correlation at all, counts as different)
+    assert explain.resolve_grid(model) == explain.GRID
+    assert np.isnan(grid8).sum() <= len(grid8) // 2 and np.nanmean(grid8) < 0.99
 
 
 def test_record_and_export_agree():

@@ -25,10 +25,12 @@ TUMOUR = -2
 # (experiments/batch7_symmetry/PLAN.md, addendum; gradcam_variants.json beside it, the shipped model's), made again
 # for each model that ships: for brain_tumor_hv_long (batch 10; shipped by batch 15) and the ensemble
 # brain_tumor_hv_ens (batch 11; shipped again by batch 19; its members' 16x16 maps side by side) and brain_tumor_hv_bo40
-# (batch 20) the type logit on the 16x16 maps (other models' files: gradcam_variants.<model>.json).
-GRID: int | None = 16
+# (batch 20) the type logit on the 16x16 maps; for the seed ensemble brain_tumor_hv_bo2 (batch 24) the log-odds of
+# P(tumour) on the 8x8 maps (the highest validation pointing game in its gradcam_variants.json; other models' files:
+# gradcam_variants.<model>.json). A test holds these two equal to the shipped model's file.
+GRID: int | None = 8
 # What a tumour call's heat map explains: "type" (the most likely tumour type's logit) or "p_tumour" (TUMOUR).
-TARGET = "type"
+TARGET = "p_tumour"
 
 
 _ELEMENTWISE = ("BatchNormalization", "ReLU", "Activation", "LeakyReLU", "ELU", "PReLU")
