@@ -115,11 +115,12 @@ def write_union_csv(u: Union, path: Path = UNION_SPLIT) -> Path:
     return path
 
 
-def plane_tags(table: pd.DataFrame, path: Path = UNION_PLANES) -> pd.Series:
+def plane_tags(table: pd.DataFrame, path: Path | None = None) -> pd.Series:
     """Each row's plane (axial, coronal, sagittal) from `union_planes.csv`, aligned with `table`; a clear error when
     the file is missing or lacks a row (it is written by `experiments/batch27_plane_balance/planes.py`)."""
     from ..errors import DataError
 
+    path = UNION_PLANES if path is None else path
     if not Path(path).is_file():
         raise DataError(f"{Path(path).name} is missing: `python experiments/batch27_plane_balance/planes.py` writes "
                         "every union slice's plane (needs the collections)")

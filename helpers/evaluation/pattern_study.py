@@ -96,12 +96,12 @@ def shipped(name: str, u: union_split.Union, X: np.ndarray, S: np.ndarray, fam: 
     rej = pc.rejects(rule, F_te)
     union = [{"collection": c, "n": int(len(k)), "rejected": int(rej[k].sum())}
              for c, k in te.groupby("collection").indices.items()]
-    P = np.stack([prepare(g, X.shape[1]) for g in probes().values()])
-    s = pc.score(rule, _features(model, P))
+    pictures = probes()
+    s = pc.score(rule, _features(model, np.stack([prepare(g, X.shape[1]) for g in pictures.values()])))
     rule.update(model=name, families=list(pc.FAMILIES), per_family=pc.PER_FAMILY, seed=pc.SEED, batch=26)
     return {"model": name, "families": families, "union": union, "rule": rule,
             "probes": [{"picture": p, "score": float(v), "rejected": bool(v > rule["threshold"])}
-                       for p, v in zip(probes(), s)]}
+                       for p, v in zip(pictures, s)]}
 
 
 def decide(loco: list[dict], ship: dict) -> tuple[bool, str]:

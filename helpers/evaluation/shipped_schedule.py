@@ -14,7 +14,6 @@ import pandas as pd
 
 from .. import config, records
 from . import ensemble_transfer as et
-from . import healthy_variety as hv
 
 BATCH19 = config.EXPERIMENTS_DIR / "batch19_ensemble_at_40"
 RESULTS19 = BATCH19 / "results.json"
@@ -260,14 +259,13 @@ def plane_rates(runs: list[dict]) -> pd.DataFrame:
     from ..data import union_split
 
     out = []
-    tags = pd.read_csv(union_split.UNION_PLANES, keep_default_na=False).set_index(["collection", "path"])["plane"]
     for r in runs:
         cfg, pred = r["config"], r.get("pred")
         if not cfg.get("fold") or pred is None:
             continue
         t = float((r.get("operating_point") or {}).get("threshold") or 0.5)
         held = pred[pred["source"].isin(union_split.fold_sources(cfg["fold"]))]
-        plane = tags.reindex(pd.MultiIndex.from_arrays([held["collection"], held["path"]])).to_numpy()
+        plane = union_split.plane_tags(held).to_numpy()
         tum, call = (held["label"] != config.NO_TUMOUR).to_numpy(), held["p_tumour"].to_numpy(float) >= t
         for p in ("axial", "coronal", "sagittal"):
             k = plane == p

@@ -5,11 +5,10 @@ A disc of noise, stripes or random blocks on black passes `app.input_checks` (bl
 levels) and the feature distance calls it familiar, so the network gives it a confident "no tumour". Simple pixel
 statistics cannot tell such pictures from noisy real slices. This module fits a logistic regression on the
 network's pooled features, real slices against ten procedural families of non-MRI patterns (outlier exposure), and
-thresholds its logit beyond every real slice the fit did not see. It owns `pattern.json` beside a model's record.
+thresholds its logit beyond every real slice the fit did not see. Measured, not shipped (batch 26's RESULTS.md).
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -168,13 +167,3 @@ def score(rule: dict, F: np.ndarray) -> np.ndarray:
 
 def rejects(rule: dict, F: np.ndarray) -> np.ndarray:
     return score(rule, F) > float(rule["threshold"])
-
-
-MESSAGE = ("not an MRI slice as far as the network can tell: its features sit with synthetic patterns (noise, "
-           "stripes, blocks), beyond every real slice it was checked on")
-
-
-def path_for(files) -> Path:
-    """pattern.json in a shipped model's folder, <name>.pattern.json beside a flat run record."""
-    rec = files.record
-    return rec.with_name("pattern.json") if rec.name == "record.json" else rec.with_name(f"{files.name}.pattern.json")

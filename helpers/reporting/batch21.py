@@ -110,13 +110,15 @@ def results23_markdown(res: dict | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
+def decision_lines(items) -> list[str]:
+    """The conclusions' line of each batch that has results: items are (batch, what it tried, its results or None)."""
+    return [f"Batch {n} ({title}): {res['decision']}." for n, title, res in items if res]
+
+
 def summary_lines() -> list[str]:
     """The conclusions' lines for batches 21 to 23."""
-    out = []
-    for n, title, res in ((21, "MixStyle, and the shipped model with its mirror", results21()),
-                          (23, "he_bo at width 24", results23())):
-        if res:
-            out.append(f"Batch {n} ({title}, 40 epochs, two seeds): {res['decision']}.")
+    out = decision_lines(((21, "MixStyle, and the shipped model with its mirror, 40 epochs, two seeds", results21()),
+                          (23, "he_bo at width 24, 40 epochs, two seeds", results23())))
     r22 = ws.results()
     if r22:
         sh = r22.get("shipped") or {}

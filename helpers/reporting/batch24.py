@@ -12,7 +12,7 @@ from ..evaluation import warning_rule
 from .batch15 import opening
 from .batch19 import block
 from .batch21 import RECIPE_NAMES as _NAMES21
-from .batch21 import ship_when_built
+from .batch21 import decision_lines, ship_when_built
 from .healthy_variety import floors_markdown, pct_or_na as _f
 from .shipped import warning_block
 
@@ -100,23 +100,13 @@ def _seeds_run(res: dict, recipe: str) -> str:
 
 def summary_lines() -> list[str]:
     """The conclusions' lines for batches 24 to 27."""
-    out = []
-    res = results24()
-    if res:
-        out.append(f"Batch 24 (he_bo at four seeds, and two of its seeds merged, 40 epochs): {res['decision']}.")
-    r25 = results25()
-    if r25:
-        out.append(f"Batch 25 (the two seeds' disagreement as a warning, measured on batch 24's ensembles): "
-                   f"{r25['decision']}.")
-    r27 = results27()
-    if r27:
-        out.append(f"Batch 27 (plane-balanced weights, 40 epochs, two seeds): {r27['decision']}.")
     from ..evaluation import pattern_study
 
-    r26 = pattern_study.results()
-    if r26:
-        out.append(f"Batch 26 (a no-verdict check for synthetic patterns on the network's features): {r26['decision']}.")
-    return out
+    return decision_lines((
+        (24, "he_bo at four seeds, and two of its seeds merged, 40 epochs", results24()),
+        (25, "the two seeds' disagreement as a warning, measured on batch 24's ensembles", results25()),
+        (27, "plane-balanced weights, 40 epochs, two seeds", results27()),
+        (26, "a no-verdict check for synthetic patterns on the network's features", pattern_study.results())))
 
 
 # ---- batch 25: the seed ensemble's member disagreement as a warning (a measurement) ----
