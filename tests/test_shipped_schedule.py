@@ -185,3 +185,30 @@ def test_plane_rates_count_held_out_rows_by_plane_at_the_runs_threshold(tmp_path
     assert t.loc["axial", ["healthy", "healthy_called", "tumours", "tumours_found"]].tolist() == [1, 1, 1, 1]
     assert t.loc["sagittal", ["healthy", "healthy_called", "tumours", "tumours_found"]].tolist() == [1, 0, 1, 0]
     assert t.loc["coronal", "healthy"] == 0  # figshare's row is not held out in this fold
+
+
+def test_batch28_four_members_one_point_above_the_two_seed_ensemble_and_its_bars():
+    inc = {"ens_bo2s_e40": {42: 0.868, 1: 0.854}}  # 86.1%
+    lo = _loco({"ens_bo2s_e40": 2.5, "ens_bo4s_e40": 3.0, "ens_mix4_e40": 3.0})
+    # four seeds: >= 1 point and above both replicates (86.8%): qualifies
+    win, rows, note = ss.decide28(_scores({**inc, "ens_bo4s_e40": {42: 0.872}}), lo)
+    assert win == "ens_bo4s_e40" and rows[0]["qualifies"] and "ens_bo4s_e40 ships" in note
+    assert rows[1] == {"recipe": "ens_mix4_e40", "complete": False}
+    # +1.25 points above the incumbent's mean (85.75%) but below its replicate 42 + 7 (87.5%): does not qualify
+    win, rows, _ = ss.decide28(_scores({"ens_bo2s_e40": {42: 0.875, 1: 0.84}, "ens_bo4s_e40": {42: 0.87}}), lo)
+    assert win == "ens_bo2s_e40" and not rows[0]["above_bar"] and not rows[0]["qualifies"]
+    # four recipes: mean >= 1 point and each replicate above the incumbent's score
+    win, rows, _ = ss.decide28(_scores({**inc, "ens_mix4_e40": {42: 0.88, 7: 0.865}}), lo)
+    assert win == "ens_mix4_e40"
+    win, rows, _ = ss.decide28(_scores({**inc, "ens_mix4_e40": {42: 0.90, 7: 0.86}}), lo)  # seed 7 below 86.1%
+    assert win == "ens_bo2s_e40" and not rows[1]["above_bar"]
+    # both qualify: the higher, but four seeds within half a point
+    both = {**inc, "ens_bo4s_e40": {42: 0.875}, "ens_mix4_e40": {42: 0.885, 7: 0.875}}
+    assert ss.decide28(_scores(both), lo)[0] == "ens_bo4s_e40"
+    both["ens_mix4_e40"] = {42: 0.89, 7: 0.88}
+    assert ss.decide28(_scores(both), lo)[0] == "ens_mix4_e40"
+    # a brain-only drop more than 3 points larger: does not qualify
+    far = _loco({"ens_bo2s_e40": 2.5, "ens_bo4s_e40": 6.0})
+    assert ss.decide28(_scores({**inc, "ens_bo4s_e40": {42: 0.9}}), far)[0] == "ens_bo2s_e40"
+    # the incumbent missing a replicate: no decision
+    assert ss.decide28(_scores({"ens_bo2s_e40": {42: 0.868}, "ens_bo4s_e40": {42: 0.9}}), lo)[0] is None

@@ -273,3 +273,64 @@ def plane_rates(runs: list[dict]) -> pd.DataFrame:
                         "plane": p, "healthy": int((k & ~tum).sum()), "healthy_called": int((k & ~tum & call).sum()),
                         "tumours": int((k & tum).sum()), "tumours_found": int((k & tum & call).sum())})
     return pd.DataFrame(out)
+
+# Batch 28 (experiments/batch28_four_members/PLAN.md): four-member ensembles against the shipped two-seed ensemble.
+BATCH28 = config.EXPERIMENTS_DIR / "batch28_four_members"
+RESULTS28 = BATCH28 / "results.json"
+ENS4S_E40, MIX4_E40 = "ens_bo4s_e40", "ens_mix4_e40"
+MODEL_OF[ENS4S_E40] = "brain_tumor_hv_bo4"
+MODEL_OF[MIX4_E40] = "brain_tumor_hv_mix4"
+SEED_MEMBERS28 = ("brain_tumor_hv_bo40_s1", "brain_tumor_hv_bo40_s2")  # bo4's third and fourth union members
+MEMBERS28 = {ENS4S_E40: ("brain_tumor_hv_bo40", SEED7_MEMBER, *SEED_MEMBERS28),
+             MIX4_E40: ("brain_tumor_hv_bo40", "brain_tumor_hv_ms40", "brain_tumor_hv_w24", "brain_tumor_hv_pb40")}
+REPLICATES28 = {ENS4S_E40: (config.SEED,), MIX4_E40: (config.SEED, 7)}
+GAIN28, TIE28 = 0.01, 0.005
+
+
+def runs28(runs28_: list[dict] | None = None) -> list[dict]:
+    return et.runs_by_schedule(BATCH28, 40, runs28_)
+
+
+def decide28(scores: pd.DataFrame, lo: pd.DataFrame, incumbent: str = ENS2S_E40) -> tuple[str | None, list[dict], str]:
+    """batch28/PLAN.md: (recipe, one row per candidate, note). The incumbent's score is the mean of its two
+    replicates. ens_bo4s_e40 qualifies at >= 1 point above it and above each of its replicates; ens_mix4_e40 at
+    >= 1 point (mean of its replicates 42 and 7) with each replicate above the incumbent's score; both with a
+    brain-only drop at most 3 points larger. Both: the higher, ens_bo4s_e40 within 0.5 point. A candidate missing a
+    replicate takes no part; None when the incumbent is incomplete."""
+    by = {r["recipe"]: r for _, r in scores.iterrows()}
+    inc = by.get(incumbent)
+    if inc is None or not set(REPLICATES24) <= set(inc["seeds"]):
+        return None, [], f"{incumbent} is not complete for both replicates: no decision"
+    per0 = inc["per_seed"]
+    p0, d0 = float(np.mean([per0[r] for r in REPLICATES24])), brain_only_drop(lo, incumbent)
+    bars = {ENS4S_E40: [per0[r] for r in REPLICATES24], MIX4_E40: [p0]}  # what each replicate must beat
+    rows = []
+    for c, reps in REPLICATES28.items():
+        r = by.get(c)
+        if r is None or not set(reps) <= set(r["seeds"]):
+            rows.append({"recipe": c, "complete": False})
+            continue
+        per = r["per_seed"]
+        p, d = float(np.mean([per[s] for s in reps])), brain_only_drop(lo, c)
+        each = all(per[s] > b for s in reps for b in bars[c])
+        ok = bool(p - p0 >= GAIN28 - 1e-12 and each and d is not None and d0 is not None
+                  and d - d0 <= DROP_SLACK21 + 1e-9)
+        rows.append({"recipe": c, "complete": True, "primary": p, "per_replicate": {str(s): per[s] for s in reps},
+                     "delta": p - p0, "drop": d, "above_bar": each, "qualifies": ok})
+    head = (f"incumbent {incumbent} {p0:.1%} (" + ", ".join(f"seeds {'+'.join(map(str, m))}: {per0[r]:.1%}"
+                                                          for r, m in REPLICATES24.items())
+            + f"), brain-only drop {_points(d0)}")
+    bar_words = {ENS4S_E40: "above each of its replicates", MIX4_E40: "each replicate above its score"}
+    parts = [f"{r['recipe']}: " + ("a replicate is missing: no decision for it" if not r["complete"] else
+                                  f"{r['primary']:.1%} ({r['delta'] * 100:+.1f} points; "
+                                  + ", ".join(f"{s}: {v:.1%}" for s, v in r["per_replicate"].items()) + "; "
+                                  + ("" if r["above_bar"] else "not ") + bar_words[r["recipe"]]
+                                  + f"), brain-only drop {_points(r['drop'])}"
+                                  + (" — qualifies" if r["qualifies"] else " — does not qualify")) for r in rows]
+    ok = {r["recipe"]: r for r in rows if r.get("qualifies")}
+    if not ok:
+        return incumbent, rows, f"{head}; " + "; ".join(parts) + f". None qualifies: {incumbent} stays"
+    win = max(ok, key=lambda c: ok[c]["primary"])
+    if ENS4S_E40 in ok and ok[win]["primary"] - ok[ENS4S_E40]["primary"] <= TIE28 + 1e-12:
+        win = ENS4S_E40
+    return win, rows, f"{head}; " + "; ".join(parts) + f". {win} ships"

@@ -118,7 +118,8 @@ def cli_procedural(args) -> int:
 CARD_RECIPES = ("ens_he2", "ens_he3", "he_sym_proc", "he_sym_proc2", "he_bo", "ens_hb")  # union models whose card is this module's
 PLANS = {"he_sym_proc2": "batch14_spots", "he_sym": "batch10_healthy_variety",  # a recipe's plan folder
          "he_bo": "batch18_brain_only", "ens_hb": "batch20_brain_only_ensemble",
-         "ens_bo2s_e40": "batch24_seed_ensemble", "he_bo_pb": "batch27_plane_balance"}
+         "ens_bo2s_e40": "batch24_seed_ensemble", "he_bo_pb": "batch27_plane_balance",
+         "ens_bo4s_e40": "batch28_four_members", "ens_mix4_e40": "batch28_four_members"}
 
 
 def _estimate_markdown(res: dict) -> str:
@@ -356,6 +357,8 @@ RECIPE_NAMES["he_bo"] = "he_sym + look-balanced brain-only augmentation, no inve
 RECIPE_NAMES["ens_hb"] = "ensemble he_sym + he_bo"
 RECIPE_NAMES["ens_bo2s_e40"] = "two seeds of he_bo merged, 40 epochs (replicate 42: seeds 42 + 7; 1: seeds 1 + 2)"  # batch 24
 RECIPE_NAMES["he_bo_pb_e40"] = "he_bo + plane-balanced weights, 40 epochs"  # batch 27
+RECIPE_NAMES["ens_bo4s_e40"] = "four seeds of he_bo merged, 40 epochs (seeds 42 + 7 + 1 + 2)"  # batch 28
+RECIPE_NAMES["ens_mix4_e40"] = "he_bo, he_bo_ms, he_bo_w24 and he_bo_pb merged, 40 epochs, one seed"  # batch 28
 
 
 def results14() -> dict | None:

@@ -164,11 +164,11 @@ def loco_floors_for_shipped() -> tuple[list[dict], str]:
     """The LOCO floors of the shipped recipe: its 40-epoch runs on both seeds when batch 19 or 20 chose it; before
     that (batch 15, amendment 1) the runs whose schedule is closest to the shipped 40 epochs among those complete on
     every fold (40, else 20, else 10 epochs)."""
-    from .shipped import decision
+    from .shipped import BLOCK_BATCHES, decision
 
     batch, res = decision()
     blk = res.get("block") or {}
-    if batch in (19, 20, 23, 24, 27) and blk.get("floors_loco"):
+    if batch in BLOCK_BATCHES and blk.get("floors_loco"):
         return blk["floors_loco"], (f"LOCO estimate ({blk['choice']}, 40-epoch runs, the shipped schedule; "
                                     f"{blk.get('seeds_note', 'seeds 42 and 7')})")
     r17, r15 = results17() or {}, results15() or {}

@@ -22,7 +22,9 @@ BRAIN_ONLY_NOTE = {
     ss.ENS_HB_E40: "the look-balanced brain-only augmentation of one member stands in for them",
     ss.W24_E40: "look-balanced brain-only augmentation, p 0.3 per label, stands in for them",
     ss.ENS2S_E40: "look-balanced brain-only augmentation, p 0.3 per label, in both members stands in for them",
-    ss.PB_E40: "look-balanced brain-only augmentation, p 0.3 per label, stands in for them"}
+    ss.PB_E40: "look-balanced brain-only augmentation, p 0.3 per label, stands in for them",
+    ss.ENS4S_E40: "look-balanced brain-only augmentation, p 0.3 per label, in all four members stands in for them",
+    ss.MIX4_E40: "look-balanced brain-only augmentation, p 0.3 per label, in all four members stands in for them"}
 
 
 def results19() -> dict | None:

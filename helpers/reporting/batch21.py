@@ -75,11 +75,12 @@ def compute23() -> dict:
 
 
 def ship_when_built(out: dict, recipe: str, name: str, old: str, lo, shipped_by: str,
-                    seeds_note: str | None = None) -> dict:
+                    seeds_note: str | None = None, tested: dict | None = None) -> dict:
     """Batches 23, 24 and 27 on a win: `name` (the union model of `recipe`) ships once it exists, unless its union
     validation equal-weight score is more than 2 points below `old`'s; the decision says which, and on shipping
     `out` gets `shipped` and the model's card block (its warning once batch 22's choice is refitted on it,
-    `experiments/batch22_warning_scores/results.py --apply`). `out` is changed in place and returned."""
+    `experiments/batch22_warning_scores/results.py --apply`; `tested`: where that warning was tested on runs of the
+    shipped recipe itself, which the card prints, shipped.warning_tested). `out` is changed in place and returned."""
     from ..evaluation import warning_rule
     from .batch19 import block
     from .shipped import warning_block
@@ -94,6 +95,8 @@ def ship_when_built(out: dict, recipe: str, name: str, old: str, lo, shipped_by:
         return out
     out["shipped"] = name
     w = warning_block(warning_rule.choice_of(name)) if warning_rule.chosen_by(name) == 22 else {}
+    if w and tested:
+        w["tested"] = tested
     out["block"] = block(name, recipe, lo, w, f"{shipped_by}: {out['decision']}. Union validation equal-weight score "
                                               f"{_f(vs[name])} (`{old}`: {_f(vs[old])}).")
     if seeds_note:

@@ -55,8 +55,20 @@ def compute24() -> dict:
         out["block"]["seeds_note"] = SEEDS_NOTE[inc]
         return records.jsonable(out)
     ship_when_built(out, choice, name, ss.MODEL_OF[inc], lo,
-                    "Shipped by batch 24 (`experiments/batch24_seed_ensemble/PLAN.md`, 40 epochs)", SEEDS_NOTE[choice])
+                    "Shipped by batch 24 (`experiments/batch24_seed_ensemble/PLAN.md`, 40 epochs)", SEEDS_NOTE[choice],
+                    tested=tested25())
     return records.jsonable(out)
+
+
+def tested25() -> dict | None:
+    """Batch 22's rule ("dist") measured by batch 25 on the seed ensemble's own replicate-B LOCO runs: where the
+    shipped ensemble's warning was tested (its block carries it)."""
+    d = (results25() or {}).get("dist_test") or {}
+    if not d.get("missed"):
+        return None
+    return {"missed": d["missed"], "missed_flagged": d["missed_flagged"], "share": d["share"],
+            "on": "the held-out collections of the seed ensemble's replicate-B runs (seeds 1 + 2; batch 25)",
+            "short": "seed-ensemble LOCO runs, replicate B"}
 
 
 def _member_numbers() -> dict | None:

@@ -1,4 +1,4 @@
-"""What ships and why: the latest batch that chose the shipped model (batch 23, else 20, 19, 15), and the block of
+"""What ships and why: the latest batch that chose the shipped model (DECIDERS, latest first), and the block of
 numbers its model card and the README print (batch 12's block format). Apart from the batch modules so that batch
 12's card code can read it without an import cycle."""
 from __future__ import annotations
@@ -8,8 +8,9 @@ from ..evaluation import ensemble_transfer as et
 from ..evaluation import shipped_schedule as ss
 from ..evaluation import warning_rule
 
-DECIDERS = ((27, ss.RESULTS27), (24, ss.RESULTS24), (23, ss.RESULTS23), (20, ss.RESULTS20), (19, ss.RESULTS19),
+DECIDERS = ((28, ss.RESULTS28), (27, ss.RESULTS27), (24, ss.RESULTS24), (23, ss.RESULTS23), (20, ss.RESULTS20), (19, ss.RESULTS19),
             (15, et.RESULTS15))  # latest first
+BLOCK_BATCHES = tuple(b for b, _ in DECIDERS if b != 15)  # those that store the card's block in their results
 
 
 def results15() -> dict | None:
@@ -30,7 +31,7 @@ def shipped_model() -> str | None:
 
 
 def shipped_here(name: str | None = None) -> bool:
-    """True when the latest deciding batch (15, 19, 20, 23, 24 or 27) chose model `name` (default: the shipped one)."""
+    """True when the latest deciding batch (DECIDERS) chose model `name` (default: the shipped one)."""
     return shipped_model() == (name or config.DEFAULT_MODEL_NAME)
 
 
@@ -39,7 +40,7 @@ def card_block() -> dict:
     numbers, its LOCO estimate (the shipped recipe's runs), its warning and why it ships. Batches 19 and 20 store the
     block in their results; batch 15's is assembled here."""
     batch, res = decision()
-    if batch in (19, 20, 23, 24, 27):
+    if batch in BLOCK_BATCHES:
         blk = dict(res.get("block") or {})
         name = res.get("shipped")
         if blk and name and warning_rule.chosen_by(name) > batch:  # a later batch (22) chose its warning again
@@ -61,20 +62,18 @@ def card_block() -> dict:
 
 
 def warning_tested(name: str | None = None) -> dict | None:
-    """Where the shipped warning's share of missed tumours flagged was tested, and the counts: batch 22's seed-7 LOCO
-    runs (the runs it was chosen beside), or, for batch 24's seed ensemble, that ensemble's own replicate-B runs, on
-    which batch 25 measured the very rule ("dist"). The card, the README and the scoreboard all print this."""
-    from ..evaluation import disagreement
-
+    """Where the warning's share of missed tumours flagged was tested, and the counts: what the deciding batch wrote
+    into the shipped model's block (`block["warning"]["tested"]`, e.g. batch 24's seed ensemble: its own replicate-B
+    runs, batch 25), else batch 22's seed-7 LOCO runs (the runs the rule was chosen beside). The card, the README and
+    the scoreboard all print this."""
     name = name or config.DEFAULT_MODEL_NAME
     c = warning_rule.choice_of(name)
     if not c:
         return None
-    d = (records.read_json(disagreement.RESULTS25) or {}).get("dist_test") or {}
-    if name == ss.MODEL_OF[ss.ENS2S_E40] and warning_rule.chosen_by(name) == 22 and d.get("missed"):
-        return {"missed": d["missed"], "missed_flagged": d["missed_flagged"], "share": d["share"],
-                "on": "the held-out collections of the seed ensemble's replicate-B runs (seeds 1 + 2; batch 25)",
-                "short": "seed-ensemble LOCO runs, replicate B"}
+    if shipped_here(name):
+        t = (card_block().get("warning") or {}).get("tested")
+        if t and t.get("missed"):
+            return t
     return {"missed": c.get("test_missed"), "missed_flagged": c.get("test_missed_flagged"), "share": c.get("test_share"),
             "on": "the held-out collections of the seed-7 runs", "short": "seed-7 LOCO runs"}
 

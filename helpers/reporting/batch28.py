@@ -1,0 +1,91 @@
+"""Batch 28 (issue 21, seventh session): four-member ensembles against the shipped two-seed ensemble — four seeds of
+the shipped recipe `he_bo`, or four recipes at one seed (he_bo, MixStyle, width 24, plane-balanced). Everything is
+read from the run records and the model files; the results file is written by
+`experiments/batch28_four_members/results.py`."""
+from __future__ import annotations
+
+from .. import config, records
+from ..evaluation import ensemble_transfer as et
+from ..evaluation import healthy_variety as hv
+from ..evaluation import shipped_schedule as ss
+from .batch15 import opening
+from .batch21 import decision_lines, ship_when_built
+from .batch24 import RECIPE_NAMES as _NAMES24
+from .healthy_variety import floors_markdown, pct_or_na as _f
+
+RECIPE_NAMES = {**_NAMES24,
+                ss.ENS4S_E40: "four seeds of he_bo_e40 merged (seeds 42 + 7 + 1 + 2)",
+                ss.MIX4_E40: "he_bo, he_bo_ms, he_bo_w24 and he_bo_pb merged, one seed (replicates 42 and 7)"}
+SEEDS_NOTE = {ss.ENS4S_E40: "one four-seed ensemble, seeds 42 + 7 + 1 + 2",
+              ss.MIX4_E40: "mean of two four-recipe ensembles, seeds 42 and 7"}
+SHIPPED_BY = "Shipped by batch 28 (`experiments/batch28_four_members/PLAN.md`, 40 epochs)"
+
+
+def results28() -> dict | None:
+    return records.read_json(ss.RESULTS28)
+
+
+def compute28() -> dict:
+    """Batch 28's results: the incumbent two-seed ensemble's replicates (batch 24) beside both four-member
+    candidates, the PLAN's decision, the new union members' numbers, and the shipped model's block on a change."""
+    inc = ss.ENS2S_E40
+    runs = [r for r in ss.runs24() if r["config"]["recipe"] == inc] + ss.runs28()
+    lo = et.loco(runs)
+    scores = et.primary_scores(lo)
+    choice, rows, note = ss.decide28(scores, lo, inc)
+    keep = (inc, ss.ENS4S_E40, ss.MIX4_E40)
+    out = {"loco": lo.to_dict("records"), "scores": scores.to_dict("records"), "incumbent": inc, "choice": choice,
+           "rows": rows, "decision": note, "drops": {r: ss.brain_only_drop(lo, r) for r in keep},
+           "floors_loco": {r: hv.floors_loco(lo, r) for r in keep if (lo["recipe"] == r).any()},
+           "shipped": None, "members": [m for m in map(member_numbers, ss.SEED_MEMBERS28) if m]}
+    if choice is None:
+        return records.jsonable(out)
+    if choice == inc:
+        out["decision"] += f" (`{ss.MODEL_OF[inc]}`, batch 24's choice, ships)"
+        return records.jsonable(out)
+    ship_when_built(out, choice, ss.MODEL_OF[choice], ss.MODEL_OF[inc], lo, SHIPPED_BY, SEEDS_NOTE[choice])
+    return records.jsonable(out)
+
+
+def member_numbers(name: str) -> dict | None:
+    """A union member on the union test groups (reported whatever the decision), if it was trained."""
+    rec = records.read(config.MODELS_DIR, name)
+    if not rec:
+        return None
+    return {"name": name, "seed": (rec.get("config") or {}).get("seed"),
+            "val_score": (rec.get("operating_point") or {}).get("val_score"),
+            "leakfree_accuracy": rec.get("leakfree_accuracy"), "metrics": (rec.get("metrics") or {}).get("all")}
+
+
+def _runs_of(res: dict, recipe: str) -> str:
+    """Which seeds or replicates a recipe's LOCO rows hold, from the rows themselves."""
+    seeds = sorted({int(r["seed"]) for r in res.get("loco", []) if r.get("recipe") == recipe},
+                   key=lambda s: (s != config.SEED, s))
+    if recipe == ss.ENS2S_E40:
+        return "mean of the replicates run: " + " and ".join("seeds " + " + ".join(map(str, ss.REPLICATES24[s]))
+                                                             for s in seeds)
+    if recipe == ss.ENS4S_E40:
+        return SEEDS_NOTE[recipe]
+    return "replicates at seed " + " and ".join(map(str, seeds))
+
+
+def results28_markdown(res: dict | None = None) -> str:
+    res = res or results28() or {}
+    out = opening(28, "four-member ensembles, four seeds or four recipes", "batch28_four_members", res, RECIPE_NAMES)
+    out += [f"Decision: **{res.get('decision', '')}**.", "",
+            "Brain-only drop (plain minus brain-only held-out sensitivity, mean over Br35H, Sartaj and figshare and "
+            "over the replicates run): " + "; ".join(f"`{r}` {f'{d:.1f} points' if d is not None else 'n/a'}"
+                                                     for r, d in (res.get("drops") or {}).items()) + ".", ""]
+    for m in res.get("members") or []:
+        a = m.get("metrics") or {}
+        out += [f"New union member `{m['name']}` (he_bo, seed {m['seed']}, 40 epochs): union validation equal-weight "
+                f"score {_f(m['val_score'])}; union test sensitivity {_f(a.get('sensitivity'))}, specificity "
+                f"{_f(a.get('specificity'))}; Kaggle leak-free 4-class accuracy {_f(m.get('leakfree_accuracy'))}.", ""]
+    for r, fl in (res.get("floors_loco") or {}).items():
+        out += [f"## LOCO floors at 40 epochs, `{r}` ({_runs_of(res, r)})", "", floors_markdown(fl), ""]
+    return "\n".join(out) + "\n"
+
+
+def summary_lines() -> list[str]:
+    """The conclusions' line for batch 28."""
+    return decision_lines(((28, "four-member ensembles, four seeds of he_bo or four recipes, 40 epochs", results28()),))
