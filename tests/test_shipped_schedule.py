@@ -212,3 +212,23 @@ def test_batch28_four_members_one_point_above_the_two_seed_ensemble_and_its_bars
     assert ss.decide28(_scores({**inc, "ens_bo4s_e40": {42: 0.9}}), far)[0] == "ens_bo2s_e40"
     # the incumbent missing a replicate: no decision
     assert ss.decide28(_scores({"ens_bo2s_e40": {42: 0.868}, "ens_bo4s_e40": {42: 0.9}}), lo)[0] is None
+
+
+def test_where_the_warning_was_tested_comes_from_the_deciding_batchs_block(monkeypatch):
+    from helpers.reporting import batch28, shipped
+    from helpers.evaluation import warning_rule
+
+    choice = {"test_missed": 200, "test_missed_flagged": 40, "test_share": 0.2}
+    monkeypatch.setattr(warning_rule, "choice_of", lambda name: choice)
+    monkeypatch.setattr(shipped, "shipped_here", lambda name=None: True)
+    t = batch28.tested28("ens_bo4s_e40", pd.DataFrame([
+        {"recipe": "ens_bo4s_e40", "missed": 30, "missed_flagged": 9, "familiar_n": 100, "familiar_flagged": 3},
+        {"recipe": "ens_bo4s_e40", "missed": 10, "missed_flagged": 1, "familiar_n": 100, "familiar_flagged": 1},
+        {"recipe": "ens_mix4_e40", "missed": 99, "missed_flagged": 99, "familiar_n": 9, "familiar_flagged": 9}]))
+    assert (t["missed"], t["missed_flagged"], t["share"], t["firing"]) == (40, 10, 0.25, 0.02)
+    assert "four-seed ensemble's own LOCO runs" in t["on"]
+    monkeypatch.setattr(shipped, "card_block", lambda: {"warning": {"quantile": 0.98, "tested": t}})
+    assert shipped.warning_tested("x") == t
+    monkeypatch.setattr(shipped, "card_block", lambda: {"warning": {"quantile": 0.98}})  # no test of its own
+    assert shipped.warning_tested("x")["short"] == "seed-7 LOCO runs" and shipped.warning_tested("x")["missed"] == 200
+    assert batch28.tested28("ens_bo4s_e40", pd.DataFrame(columns=["recipe"])) is None

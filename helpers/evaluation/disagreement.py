@@ -37,8 +37,11 @@ def disagreement(p1: np.ndarray, p2: np.ndarray) -> np.ndarray:
     return np.abs(_logit(p1) - _logit(p2))
 
 
-def measure_run(record_path: Path, u: union_split.Union, X: np.ndarray, views: np.ndarray) -> list[dict]:
-    """Every candidate's counts on one merged LOCO run of batch 24 (its record names the two member runs)."""
+def measure_run(record_path: Path, u: union_split.Union, X: np.ndarray, views: np.ndarray,
+                kinds: tuple[str, ...] = KINDS) -> list[dict]:
+    """Every candidate's counts on one merged LOCO run of batch 24 (its record names the two member runs). `kinds`
+    ("dist" alone for a merge of more than two members, whose disagreement is not defined here): batch 28 tests the
+    shipped rule on its four-member runs."""
     import keras
 
     from ..modeling import architectures  # noqa: F401 - registers the custom layers
@@ -48,6 +51,8 @@ def measure_run(record_path: Path, u: union_split.Union, X: np.ndarray, views: n
     rec = records.read(f.record)
     cfg, t, temp = rec["config"], float(rec["operating_point"]["threshold"]), float(rec["temperature"])
     paths = [config.PROJ_ROOT / m for m in cfg["members"]]
+    if set(kinds) - {"dist"} and len(paths) != 2:
+        raise ValueError(f"{record_path.name}: member disagreement needs two members, the run has {len(paths)}")
     temps = [float(records.read(records.files(p).record)["temperature"]) for p in paths]
     models = [keras.saving.load_model(p, compile=False) for p in paths]
     tab = u.table
@@ -61,7 +66,8 @@ def measure_run(record_path: Path, u: union_split.Union, X: np.ndarray, views: n
     out = {k: [ws.logits_and_features(m, A) for m in models] for k, A in sets.items()}
     F = {k: np.concatenate([o[1] for o in v], axis=1) for k, v in out.items()}  # the merge's features
     L = {k: np.mean([o[0] for o in v], axis=0) for k, v in out.items()}  # the merge's logits
-    g = {k: disagreement(*(ws.p_tumour(o[0], tm) for o, tm in zip(v, temps))) for k, v in out.items()}
+    g = ({k: disagreement(*(ws.p_tumour(o[0], tm) for o, tm in zip(v, temps))) for k, v in out.items()}
+         if set(kinds) - {"dist"} else {})
     rule = ws.fit_score(DIST[0], F["fit"], tab, rows, F["val"])
     cut = rule["val_quantiles"][familiarity.qkey(DIST[1])]
     p = {k: ws.p_tumour(L[k], temp) for k in ("fam", "plain", "brain-only")}
@@ -69,7 +75,7 @@ def measure_run(record_path: Path, u: union_split.Union, X: np.ndarray, views: n
     y = (held["label"] != config.NO_TUMOUR).to_numpy()
     base = {"seed": int(cfg["seed"]), "fold": cfg["fold"], "familiar_n": int(len(fam))}
     res = []
-    for kind in KINDS:
+    for kind in kinds:
         for q in ((None,) if kind == "dist" else ws.QUANTILES):
             dis = {k: g[k] > np.quantile(g["val"], q) for k in p} if q is not None else None
             flag = {k: dist[k] if kind == "dist" else dis[k] if kind == "dis" else dist[k] | dis[k] for k in p}

@@ -18,6 +18,7 @@ RECIPE_NAMES = {**_NAMES24,
                 ss.MIX4_E40: "he_bo, he_bo_ms, he_bo_w24 and he_bo_pb merged, one seed (replicates 42 and 7)"}
 SEEDS_NOTE = {ss.ENS4S_E40: "one four-seed ensemble, seeds 42 + 7 + 1 + 2",
               ss.MIX4_E40: "mean of two four-recipe ensembles, seeds 42 and 7"}
+WHOSE = {ss.ENS4S_E40: "four-seed ensemble's", ss.MIX4_E40: "four-recipe ensemble's"}
 SHIPPED_BY = "Shipped by batch 28 (`experiments/batch28_four_members/PLAN.md`, 40 epochs)"
 
 
@@ -43,8 +44,29 @@ def compute28() -> dict:
     if choice == inc:
         out["decision"] += f" (`{ss.MODEL_OF[inc]}`, batch 24's choice, ships)"
         return records.jsonable(out)
-    ship_when_built(out, choice, ss.MODEL_OF[choice], ss.MODEL_OF[inc], lo, SHIPPED_BY, SEEDS_NOTE[choice])
+    ship_when_built(out, choice, ss.MODEL_OF[choice], ss.MODEL_OF[inc], lo, SHIPPED_BY, SEEDS_NOTE[choice],
+                    tested=tested28(choice))
     return records.jsonable(out)
+
+
+WARNING28 = ss.BATCH28 / "warning.csv"  # experiments/batch28_four_members/warning.py
+
+
+def tested28(recipe: str, rows=None) -> dict | None:
+    """Batch 22's rule on the chosen candidate's own LOCO runs (warning.csv): where the shipped ensemble's warning
+    is tested; None until measured."""
+    import pandas as pd
+
+    if rows is None:
+        rows = pd.read_csv(WARNING28) if WARNING28.is_file() else pd.DataFrame(columns=["recipe"])
+    t = rows[rows["recipe"] == recipe]
+    if t.empty or not int(t["missed"].sum()):
+        return None
+    m, f = int(t["missed"].sum()), int(t["missed_flagged"].sum())
+    return {"missed": m, "missed_flagged": f, "share": f / m,
+            "firing": int(t["familiar_flagged"].sum()) / max(int(t["familiar_n"].sum()), 1),
+            "on": f"the held-out collections of the {WHOSE[recipe]} own LOCO runs (batch 28)",
+            "short": f"{WHOSE[recipe].replace(chr(39) + 's', '')} LOCO runs"}
 
 
 def member_numbers(name: str) -> dict | None:
