@@ -191,7 +191,7 @@ def run(quick: bool = False, data_dir=None) -> dict:
     def explained():  # what the dashboard runs: with flip TTA the probabilities need the mirrored pass as well
         if P.tta:
             P.predict_one(x)
-        return gradcam_and_logits(P.model, x)
+        return gradcam_and_logits(P, x)  # on the model's own Grad-CAM grid
 
     res["latency"] = {"model": which, "img_size": P.img_size, "tta": P.tta,
                       "predict_ms": _time(lambda: P.predict_one(x), n),
@@ -215,7 +215,7 @@ def run(quick: bool = False, data_dir=None) -> dict:
 
             res["latency"]["onnx"] = {
                 "predict_ms": _time(lambda: R.predict_one(x), n),
-                "predict_gradcam_ms": _time(lambda: gradcam_and_logits(R.model, x), n),
+                "predict_gradcam_ms": _time(lambda: gradcam_and_logits(R, x), n),
                 "dashboard_callback_ms": _time(lambda: process_upload(path.name, data, R), max(5, n // 4))}
     except Exception as e:  # noqa: BLE001 - optional rows
         res["latency"]["onnx_error"] = f"{type(e).__name__}: {e}"

@@ -25,6 +25,10 @@ Added later by ``evaluation.evaluate.write_evaluation``: ``evaluation`` with ``e
 ``split_sha256``, ``synthetic``, ``temperature``, ``tta``, ``bootstrap``, ``abstain_rule``, ``screening_rule``,
 ``leakfree_test`` / ``official_test`` (metric blocks ``{"value", "ci"}`` per metric, confusion, ROC, clusters),
 ``robustness`` and ``wall_s``. The per-image rows go to the predictions CSV.
+
+Added by ``modeling.explain.adopt_choice`` (run by experiments/batch7_symmetry/gradcam_variants.py): ``gradcam``
+``{"target", "grid", "chosen_in"}``, the model's own Grad-CAM choice made on validation outlines (``chosen_in``: the
+variants file, relative to the project); a record without it gets explain's fallback.
 """
 from __future__ import annotations
 

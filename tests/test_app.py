@@ -613,8 +613,8 @@ def test_gradcam_caption_names_what_the_map_explains(predictor, good_jpeg):
     assert res.heat is not None
     from helpers.modeling import explain
 
-    # the shipped model's choice (explain.TARGET): P(tumour) or the tumour type of a tumour call, else the class
-    want = ("P(tumour)" if explain.TARGET == "p_tumour" and res.predicted in config.TUMOUR_CLASSES
+    # the model's own choice (its record's): P(tumour) or the tumour type of a tumour call, else the class
+    want = ("P(tumour)" if explain.gradcam_choice(predictor)[0] == "p_tumour" and res.predicted in config.TUMOUR_CLASSES
             else res.predicted)
     assert res.heat_of == want
     html_ = " ".join(x.value for x in _walk(cards.render_card(res)) if isinstance(getattr(x, "value", None), str))

@@ -39,8 +39,8 @@ def test_gradcam_shape_range_and_cache(tiny_model_json, tiny_images):
     heat = explain.gradcam(p.model, x)
     assert heat.shape == (p.img_size, p.img_size) and heat.dtype == np.float32
     assert heat.min() >= 0 and heat.max() <= 1 and (heat.max() == 1 or heat.max() == 0)
-    fn = explain._gradcam_fn(p.model, "default")
-    assert explain._gradcam_fn(p.model, "default") is fn  # traced once per model and grid
+    fn = explain._gradcam_fn(p.model, explain.resolve_grid(p))
+    assert explain._gradcam_fn(p.model, explain.resolve_grid(p)) is fn  # traced once per model and grid
     h2, logits = explain.gradcam_and_logits(p.model, x, class_idx=2)
     np.testing.assert_allclose(logits, p.logits_arrays(x)[0], rtol=1e-4, atol=1e-5)
     assert np.allclose(explain.gradcam(p, x), heat)  # a Predictor works too
@@ -178,12 +178,98 @@ def test_mirror_difference_channel(tmp_path):
     np.testing.assert_allclose(m2.predict(x, verbose=0), m.predict(x, verbose=0), atol=1e-5)
 
 
-def test_the_grad_cam_defaults_are_the_shipped_models_choice():
-    """explain.GRID / TARGET are what experiments/batch7_symmetry/gradcam_variants.py chose for the shipped model
-    (re-run for each model that ships; the file names the model it scored)."""
-    from helpers import config, records
-    from helpers.modeling import explain
+def _variants_files() -> list[Path]:
+    return sorted((config.EXPERIMENTS_DIR / "batch7_symmetry").glob("gradcam_variants*.json"))
 
-    res = records.read_json(config.EXPERIMENTS_DIR / "batch7_symmetry" / "gradcam_variants.json")
-    assert res["model"] == config.DEFAULT_MODEL_NAME
-    assert (explain.TARGET, explain.GRID) == (res["chosen"]["target"], res["chosen"]["grid"])
+
+def test_each_models_grad_cam_choice_is_the_one_its_variants_file_chose():
+    """A record's "gradcam" is the "chosen" of the variants file it names (experiments/batch7_symmetry/
+    gradcam_variants.py scored the model and adopted it), every variants file is adopted by the model it scored, and
+    the shipped model has its own choice."""
+    from helpers import records
+
+    own = {}
+    for f in records.find(config.MODELS_DIR):  # shipped models and the experiments' runs
+        rec = records.read(f.record)
+        if not rec or rec.get("gradcam") is None:
+            continue
+        block = rec["gradcam"]
+        assert set(block) == {"target", "grid", "chosen_in"}, f.name
+        assert not Path(block["chosen_in"]).is_absolute(), f.name
+        res = records.read_json(config.PROJ_ROOT / block["chosen_in"])
+        assert res is not None, f"{f.name}: {block['chosen_in']} is missing"
+        assert res["model"] == rec["name"] == f.name
+        assert {"target": block["target"], "grid": block["grid"]} == res["chosen"], f.name
+        assert explain.gradcam_choice(rec) == (res["chosen"]["target"], res["chosen"]["grid"])
+        own[f.name] = block["chosen_in"]
+    assert config.DEFAULT_MODEL_NAME in own
+    assert _variants_files()
+    for path in _variants_files():
+        res = records.read_json(path)
+        assert own.get(res["model"]) == path.relative_to(config.PROJ_ROOT).as_posix(), path.name
+
+
+def _record(tmp_path, name: str, **extra) -> Path:
+    rec = {"name": name, "arch": "tiny", "classes": list(config.CLASSES), "keras_sha256": "0" * 64, **extra}
+    from helpers import records
+
+    return records.write_json(rec, tmp_path / f"{name}.json")
+
+
+def test_grad_cam_choice_is_per_model_with_the_plain_fallback(tiny_model_json, tiny_images):
+    """Two models with different choices get their own target and grid, through a predictor as through its record; a
+    record without a choice gets the plain Grad-CAM (the predicted class's logit on last_conv); a malformed one is
+    refused."""
+    from types import SimpleNamespace
+
+    from helpers.data.prepare import prepare
+    from helpers.modeling.predictor import load_model
+
+    a = {"name": "a", "gradcam": {"target": "p_tumour", "grid": 8, "chosen_in": "a.json"}}
+    b = {"name": "b", "gradcam": {"target": "type", "grid": 16, "chosen_in": "b.json"}}
+    assert explain.gradcam_choice(a) == ("p_tumour", 8) and explain.gradcam_choice(b) == ("type", 16)
+    assert explain.resolve_grid(SimpleNamespace(meta=a)) == 8 and explain.resolve_grid(SimpleNamespace(meta=b)) == 16
+    assert explain.resolve_grid(SimpleNamespace(meta=a), grid=None) is None  # an explicit grid wins
+    plain = {"name": "c", "arch": "tiny"}
+    assert explain.gradcam_choice(plain) == explain.FALLBACK == ("type", None)
+    p = load_model(Path(tiny_model_json).with_suffix(".keras"))
+    assert "gradcam" not in p.meta and explain.gradcam_choice(p) == ("type", None)
+    assert explain.gradcam_choice(p.model) == explain.FALLBACK  # a bare network carries no record
+    tumour = config.TUMOUR_CLASSES[0]
+    k = config.CLASSES.index(tumour)
+    assert explain.call_target(config.CLASSES, k, tumour, "p_tumour") == (explain.TUMOUR, "P(tumour)")
+    assert explain.call_target(config.CLASSES, k, tumour, "type") == (k, tumour)
+    for bad in ({"target": "logit", "grid": 8}, {"target": "type", "grid": 0}, {"target": "type", "grid": "8"}):
+        with pytest.raises(ValueError):
+            explain.gradcam_choice({"name": "d", "gradcam": bad})
+    # the heat map follows the predictor's record: the same network under two records, two grids
+    x = prepare(tiny_images["glioma"], p.img_size)
+    sizes = sorted({int(ly.output.shape[1]) for ly in p.model.layers if len(ly.output.shape) == 4})
+    fine = sizes[-1] if sizes[-1] < p.img_size else sizes[-2]
+    chose = SimpleNamespace(model=p.model, meta={"name": "tiny", "gradcam": {"target": "type", "grid": fine}})
+    np.testing.assert_allclose(explain.gradcam(chose, x), explain.gradcam(p.model, x, grid=fine), atol=1e-6)
+    np.testing.assert_allclose(explain.gradcam(p, x), explain.gradcam(p.model, x, grid=None), atol=1e-6)
+
+
+def test_adopt_choice_writes_the_block_into_the_record(tmp_path):
+    """adopt_choice puts a variants file's "chosen" into the record it scored as its last key (the others kept in
+    order); adopting again replaces it in place; a file about another model is refused."""
+    from helpers import records
+
+    path = _record(tmp_path, "m", temperature=1.5)
+    variants = records.write_json({"model": "m", "variants": [], "chosen": {"target": "p_tumour", "grid": 8}},
+                                  tmp_path / "gradcam_variants.m.json")
+    block = explain.adopt_choice(variants, path)
+    assert block == {"target": "p_tumour", "grid": 8, "chosen_in": "gradcam_variants.m.json"}
+    rec = records.read_json(path)
+    assert list(rec) == ["name", "arch", "classes", "keras_sha256", "temperature", "gradcam"]
+    assert rec["gradcam"] == block and explain.gradcam_choice(rec) == ("p_tumour", 8)
+    records.write_json({"model": "m", "variants": [], "chosen": {"target": "type", "grid": None}}, variants)
+    records.update(path, evaluation={})
+    explain.adopt_choice(variants, path)
+    rec = records.read_json(path)
+    assert list(rec)[-2:] == ["gradcam", "evaluation"] and explain.gradcam_choice(rec) == ("type", None)
+    other = _record(tmp_path, "other")
+    with pytest.raises(ValueError, match="scored 'm'"):
+        explain.adopt_choice(variants, other)
+    assert "gradcam" not in records.read_json(other)

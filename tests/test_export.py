@@ -65,12 +65,13 @@ def test_export_matches_tensorflow_on_50_slices(shipped):
     assert (fam_ox[1] == fam_tf[1]).all()
     corrs = []
     for x, p in zip(X, P_tf):
-        # the heat map the dashboard shows for this call (explain.call_target: P(tumour) for a tumour call)
+        # the heat map the dashboard shows for this call (the model's own choice, e.g. P(tumour) for a tumour call)
         from helpers.modeling.predictor import decide
 
-        k, _ = explain.call_target(tf_pred.classes, int(np.argmax(p)), decide(p, tf_pred.classes))
-        h_tf = explain.gradcam(tf_pred.model, x, k)
-        h_ox = explain.gradcam(onnx_pred.model, x, k)
+        target, _ = explain.gradcam_choice(tf_pred)
+        k, _ = explain.call_target(tf_pred.classes, int(np.argmax(p)), decide(p, tf_pred.classes), target)
+        h_tf = explain.gradcam(tf_pred, x, k)
+        h_ox = explain.gradcam(onnx_pred, x, k)
         assert h_ox.shape == h_tf.shape and h_ox.dtype == np.float32
         corrs.append(_corr(h_tf, h_ox))
     assert min(corrs) >= MIN_CORR, (source, min(corrs))
@@ -78,15 +79,17 @@ def test_export_matches_tensorflow_on_50_slices(shipped):
 
 def test_cam_from_features_equals_gradcam_only_at_last_conv(shipped):
     """For a global-average-pool + dense head, Grad-CAM of the pooled maps is the class activation map from those
-    maps and the dense weights; the shipped heat map is on finer maps (explain.GRID), where it is not, which is
-    why the export carries the gradients."""
+    maps and the dense weights; the shipped heat map is on finer maps (its record's choice), where it is not, which
+    is why the export carries the gradients."""
     import keras
 
     from helpers.modeling import explain
     from helpers.modeling.runtime import resize_bilinear
 
-    tf_pred, _ = shipped
+    tf_pred, onnx_pred = shipped
     model = tf_pred.model
+    own = explain.resolve_grid(tf_pred)  # the shipped model's own grid
+    assert own is not None and onnx_pred.model.grid == own, "the shipped model's choice is finer maps than last_conv"
     maps_model = keras.Model(model.inputs, explain.target_tensor(model, None))
     W = model.get_layer("logits").get_weights()[0]  # (D, n_classes)
     X, source = _slices(tf_pred.img_size)
@@ -96,10 +99,9 @@ def test_cam_from_features_equals_gradcam_only_at_last_conv(shipped):
         k = int(np.argmax(tf_pred.logits_arrays(x)[0]))
         cam = resize_bilinear(np.maximum(a @ W[:, k], 0), tf_pred.img_size)
         last.append(_corr(cam, explain.gradcam(model, x, k, grid=None)))
-        grid8.append(_corr(cam, explain.gradcam(model, x, k, grid=explain.GRID)))
+        grid8.append(_corr(cam, explain.gradcam(tf_pred, x, k)))
     assert min(last) >= 0.999, source
     # a different map on finer maps (a map that is flat everywhere, no correlation at all, counts as different)
-    assert explain.resolve_grid(model) == explain.GRID
     assert np.isnan(grid8).sum() <= len(grid8) // 2 and np.nanmean(grid8) < 0.99
 
 
@@ -158,14 +160,25 @@ def test_export_model_writes_file_and_record(tiny_model_json, tmp_path):
     tfp = predictor.load_model(kpath)
     from helpers.modeling import explain
 
-    # the export explains the maps explain would use for this net (its default grid, or last_conv without such maps)
-    assert isinstance(ox, runtime.Predictor) and ox.model.grid == explain.resolve_grid(tfp.model)
+    # the export explains the maps of the record's choice: none here, so the fallback's last_conv
+    assert isinstance(ox, runtime.Predictor) and ox.model.grid == explain.resolve_grid(tfp) is None
     X = np.stack([prepare(make_phantom(c, seed=9, size=96)[0], ox.img_size) for c in config.CLASSES])
     assert np.abs(ox.predict_arrays(X) - tfp.predict_arrays(X)).max() <= PROB_TOL
     for x in X:
-        assert _corr(explain.gradcam(ox.model, x), explain.gradcam(tfp.model, x)) >= MIN_CORR
+        assert _corr(explain.gradcam(ox, x), explain.gradcam(tfp, x)) >= MIN_CORR
     with pytest.raises(ValueError):  # another grid than the exported one: the Keras path, never a wrong map
         explain.gradcam(ox.model, X[0], grid=None if ox.model.grid is not None else 8)
+    # a choice adopted later (another grid): the old export is not served until re-exported with that grid
+    sizes = sorted({int(ly.output.shape[1]) for ly in tfp.model.layers if len(ly.output.shape) == 4})
+    fine = sizes[-1] if sizes[-1] < tfp.img_size else sizes[-2]
+    records.update(kpath, gradcam={"target": "p_tumour", "grid": fine, "chosen_in": "gradcam_variants.tiny.json"})
+    assert not isinstance(runtime.load_model(kpath), runtime.Predictor)
+    export.export_model(kpath)
+    ox = runtime.load_model(kpath)
+    assert isinstance(ox, runtime.Predictor) and ox.model.grid == fine == explain.resolve_grid(ox)
+    assert np.array_equal(explain.gradcam(ox.model, X[0]), explain.gradcam(ox, X[0]))  # a bare export: its own grid
+    tfp = predictor.load_model(kpath)
+    assert _corr(explain.gradcam(ox, X[0], explain.TUMOUR), explain.gradcam(tfp, X[0], explain.TUMOUR)) >= MIN_CORR
     records.update(kpath, keras_sha256="0" * 64)  # as if retrained without a new export
     (tmp_path / f"{src.stem}.keras").touch()
     with pytest.raises(Exception):  # predictor refuses the weights; the runtime does not serve the old export

@@ -194,9 +194,9 @@ def warm_up(predictor) -> float:
     model = keras_model(predictor)
     if model is not None:
         try:
-            from ..modeling.explain import gradcam
+            from ..modeling.explain import gradcam, gradcam_choice
 
-            gradcam(model, x, 0)
+            gradcam(model, x, 0, grid=gradcam_choice(predictor)[1])  # the grid uploads will use
         except Exception:  # noqa: BLE001 - Grad-CAM is optional; its failure shows on the card later
             log.warning("Grad-CAM warm-up failed", exc_info=True)
     return time.perf_counter() - t0

@@ -329,8 +329,9 @@ def process_upload(name: str, data: bytes | bytearray | memoryview | None, predi
                 raise RuntimeError("no Keras model exposed by the predictor")
             from ..modeling import explain
 
-            k, res.heat_of = explain.call_target(classes, classes.index(res.predicted), res.predicted)
-            heat = np.asarray(explain.gradcam(model, x, k), dtype=np.float32)
+            target, grid = explain.gradcam_choice(predictor)  # this model's own choice (its record)
+            k, res.heat_of = explain.call_target(classes, classes.index(res.predicted), res.predicted, target)
+            heat = np.asarray(explain.gradcam(model, x, k, grid=grid), dtype=np.float32)
             res.heat = heat if heat.shape == x.shape else None
         except Exception as e:  # noqa: BLE001
             log.warning("Grad-CAM failed for %s", res.name, exc_info=True)

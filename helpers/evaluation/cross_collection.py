@@ -263,6 +263,7 @@ def compute_chapter(v1: str | Path, shipped: str | Path, out: Path = BATCH4 / "c
     it never saw, the LOCO tables and selection, localisation of v1 and the shipped model on held-out outlined Br35H
     slices (and of the br35h-fold runs whose weights are present), and the linking-threshold table."""
     from ..data import audit, outlines
+    from ..modeling import explain
     from ..modeling.predictor import load_model
     from . import localisation
 
@@ -306,7 +307,8 @@ def compute_chapter(v1: str | Path, shipped: str | Path, out: Path = BATCH4 / "c
     rows, masks = outlines.union_masks(u.table, u.roots)
     test = np.isin(rows, u.table.index[u.table["split"] == "test"])
     if test.any():
-        res["localisation_test"] = {p.name: {k: v for k, v in localisation.score(p.model, X[rows[test]], masks[test])
+        # each model's own Grad-CAM choice (its record's; the predictor carries it)
+        res["localisation_test"] = {p.name: {k: v for k, v in localisation.score(p, X[rows[test]], masks[test])
                                              .items() if k != "hits"} | {"n": int(test.sum())}
                                     for p in (old_p, new_p)}
     # and every br35h-fold run whose weights are here (models that never saw a Br35H picture: all 801 outlines)
@@ -321,7 +323,8 @@ def compute_chapter(v1: str | Path, shipped: str | Path, out: Path = BATCH4 / "c
             from ..modeling import architectures  # noqa: F401 - registers the custom layers for loading
 
             m = keras.saving.load_model(f.weights, compile=False)
-            s = localisation.score(m, X[rows], masks)
+            target, grid = explain.gradcam_choice(rec)  # the run's own choice; fold runs have none: the fallback
+            s = localisation.score(m, X[rows], masks, target=target, grid=grid)
             fold_loc[f.name] = {k: v for k, v in s.items() if k != "hits"}
     res["localisation_br35h_fold"] = fold_loc
     # linking threshold: the Kaggle leak-free test pictures by their nearest train/val picture

@@ -26,11 +26,14 @@ def score(model, X: np.ndarray, masks: np.ndarray, dilate: int = DILATE_PX, targ
           grid: int | None | str = "default") -> dict:
     """Pointing game and heat share of a model's Grad-CAM over prepared images X (N, S, S) with their prepared
     outline masks (N, S, S). `target` "type": the most likely tumour type's logit; "p_tumour": the log-odds of
-    P(tumour); "default": modeling.explain's choice. Per-image hits are returned for the report's CIs."""
+    P(tumour). "default" (target or grid): the model's own choice (explain.gradcam_choice: a predictor's record; a bare
+    Keras model has none and gets the fallback). Per-image hits are returned for the report's CIs."""
     from .. import config
     from ..modeling import explain
 
-    target = explain.TARGET if target == "default" else target
+    own_target, own_grid = explain.gradcam_choice(model)
+    target = own_target if target == "default" else target
+    grid = own_grid if grid == "default" else grid
     tumour_idx = [config.CLASSES.index(c) for c in config.TUMOUR_CLASSES]
     hits, shares = [], []
     for x, m in zip(X, masks):

@@ -4,6 +4,11 @@ Every model names its last convolution "last_conv" (helpers.modeling.architectur
 rectified feature maps (after its BatchNorm/ReLU) weighted by the spatially pooled gradient of the chosen class's
 logit, upsampled to the input size and scaled to [0, 1]. It shows where the network looked, not where a tumour is: the report treats it as a
 sanity check, never as a segmentation.
+
+Which score and which maps are each model's own choice, made on validation outlines and kept in its record
+(``"gradcam": {"target", "grid", "chosen_in"}``; ``gradcam_choice`` reads it, ``adopt_choice`` writes it). A model
+whose record has no such choice gets the plain Grad-CAM the project started with (FALLBACK): the predicted class's
+logit on the "last_conv" maps.
 """
 from __future__ import annotations
 
@@ -20,17 +25,62 @@ CONV_LAYER = "last_conv"
 # class_idx TUMOUR explains the log-odds of P(tumour): logsumexp(tumour logits) - no-tumour logit, the dashboard's
 # headline and what Br35H's partial labels trained.
 TUMOUR = -2
-# Which maps are weighed: None = "last_conv" (4x4 at 128 px in resnet_small), or an int g = the last layer whose maps
-# are g x g (models without such maps use last_conv). The default was chosen on validation outlines
-# (experiments/batch7_symmetry/PLAN.md, addendum; gradcam_variants.json beside it, the shipped model's), made again
-# for each model that ships: for brain_tumor_hv_long (batch 10; shipped by batch 15) and the ensemble
-# brain_tumor_hv_ens (batch 11; shipped again by batch 19; its members' 16x16 maps side by side) and brain_tumor_hv_bo40
-# (batch 20) the type logit on the 16x16 maps; for the seed ensemble brain_tumor_hv_bo2 (batch 24) the log-odds of
-# P(tumour) on the 8x8 maps (the highest validation pointing game in its gradcam_variants.json; other models' files:
-# gradcam_variants.<model>.json). A test holds these two equal to the shipped model's file.
-GRID: int | None = 8
-# What a tumour call's heat map explains: "type" (the most likely tumour type's logit) or "p_tumour" (TUMOUR).
-TARGET = "p_tumour"
+# A model's Grad-CAM choice (target, grid). target: what a tumour call's heat map explains, "type" (the most likely
+# tumour type's logit; for any other call the predicted class's) or "p_tumour" (TUMOUR). grid: which maps are weighed,
+# None = "last_conv" (4x4 at 128 px in resnet_small), or an int g = the last layer whose maps are g x g.
+# experiments/batch7_symmetry/gradcam_variants.py scores the six variants of a model on validation outlines and
+# adopts the best into the model's record (adopt_choice): e.g. brain_tumor_hv_bo2, P(tumour) on the 8x8 maps;
+# brain_tumor_hv_bo40, the type logit on the 16x16 maps. A record without one gets FALLBACK.
+TARGETS = ("type", "p_tumour")
+FALLBACK: tuple[str, int | None] = ("type", None)
+CHOICE_KEY = "gradcam"  # the record's key
+
+
+def _checked(block, where: str) -> tuple[str, int | None]:
+    if not isinstance(block, dict) or block.get("target") not in TARGETS:
+        raise ValueError(f"{where}: Grad-CAM choice {block!r} needs a target in {TARGETS}")
+    grid = block.get("grid")
+    if grid is not None and (isinstance(grid, bool) or not isinstance(grid, int) or grid < 1):
+        raise ValueError(f"{where}: Grad-CAM grid {grid!r} is neither null (last_conv) nor a positive map size")
+    return block["target"], grid
+
+
+def gradcam_choice(source) -> tuple[str, int | None]:
+    """(target, grid) of a model's own Grad-CAM: its record's "gradcam" block, else FALLBACK. The one place that
+    answers it. `source`: a model record (dict) or a predictor (its ``.meta``, the record it was loaded with);
+    anything else (a bare Keras model, an ONNX session) carries no record and gets FALLBACK.
+    A malformed block is a ValueError."""
+    meta = source if isinstance(source, dict) else getattr(source, "meta", None)
+    if not isinstance(meta, dict) or meta.get(CHOICE_KEY) is None:
+        return FALLBACK
+    return _checked(meta[CHOICE_KEY], f"model {meta.get('name')!r}")
+
+
+def adopt_choice(variants, model=None) -> dict:
+    """Store a gradcam_variants file's "chosen" in its model's record as ``"gradcam": {"target", "grid",
+    "chosen_in"}`` (chosen_in: the file's path relative to the project), every other key kept; returns the block.
+
+    `model`: the model's folder, record or weights (anything records.files accepts); default the model the file
+    names (its "model" key, found by records.locate). The record's name must be the one the file scored."""
+    from pathlib import Path
+
+    from .. import records
+    from ..formatting import shown_path
+
+    path = Path(variants)
+    res = records.read_json(path)
+    if res is None:
+        raise FileNotFoundError(path)
+    target, grid = _checked(res.get("chosen"), shown_path(path))
+    rec_path = records.files(model).record if model is not None else records.locate(res["model"]).record
+    rec = records.read_json(rec_path)
+    if rec is None:
+        raise FileNotFoundError(rec_path)
+    if (rec.get("name") or records.files(rec_path).name) != res.get("model"):
+        raise ValueError(f"{shown_path(path)} scored {res.get('model')!r}, not {rec.get('name')!r}")
+    block = {"target": target, "grid": grid, "chosen_in": shown_path(path)}
+    records.update(rec_path, **{CHOICE_KEY: block})
+    return block
 
 
 _ELEMENTWISE = ("BatchNormalization", "ReLU", "Activation", "LeakyReLU", "ELU", "PReLU")
@@ -92,16 +142,14 @@ def target_tensors(model, grid: int | None = None) -> list:
 
 
 def resolve_grid(model, grid: int | None | str = "default") -> int | None:
-    """The grid Grad-CAM uses on `model`: "default" is GRID where the model has maps of that size, else None
-    (last_conv)."""
-    if grid == "default":
-        return GRID if GRID is not None and _grid_maps(model, GRID) else None
-    return grid
+    """The grid Grad-CAM uses: "default" is the model's own choice (gradcam_choice: a predictor's record; a bare
+    Keras model has none, so last_conv); an int or None as given."""
+    return gradcam_choice(model)[1] if grid == "default" else grid
 
 
 def _gradcam_fn(model, grid: int | None | str = None):
-    """The compiled Grad-CAM function of `model` on `grid`, built once per model object (tracing costs ~1 s).
-    grid "default": GRID where the model has maps of that size, else last_conv (resolved once, here)."""
+    """The compiled Grad-CAM function of Keras `model` on `grid` (an int, None for last_conv, or "default": see
+    resolve_grid), built once per model object and grid (tracing costs ~1 s)."""
     with _LOCK:
         hit = _FNS.get((id(model), grid))
         if hit is not None and hit[0]() is model:
@@ -111,7 +159,7 @@ def _gradcam_fn(model, grid: int | None | str = None):
 
     from .. import config
 
-    key, grid = grid, resolve_grid(model, grid)
+    key = grid = resolve_grid(model, grid)  # "default" on a bare Keras model (no record): the fallback
     targets = target_tensors(model, grid)
     sub = keras.Model(model.inputs, [*targets, model.outputs[0]], name=f"{model.name}_gradcam")
     s = int(model.input_shape[1])
@@ -154,10 +202,15 @@ def gradcam_and_logits(model, x: np.ndarray, class_idx: int | None = None,
     """(heat (S, S) float32 in [0, 1], logits [n_classes]) for one prepared image, in one forward pass.
 
     `class_idx` None explains the predicted class, TUMOUR the log-odds of P(tumour). An all-zero heat map means no
-    region raised that score. `grid`: see GRID (the module default unless given).
+    region raised that score. `grid`: "default" is the model's own choice (resolve_grid), else an int or None.
 
-    `model` may also be an exported model (helpers.modeling.runtime), which computes the same map without TensorFlow.
+    `model`: a predictor (its record gives "default"; its network is used), a Keras model (no record: "default" is
+    the fallback's last_conv), or an exported model (helpers.modeling.runtime: "default" is the grid baked into it),
+    which computes the same map without TensorFlow.
     """
+    inner = getattr(model, "model", None)
+    if inner is not None:  # a predictor: its record's grid, its network
+        grid, model = resolve_grid(model, grid), inner
     exported = getattr(model, "gradcam_and_logits", None)
     if exported is not None:
         return exported(x, class_idx, grid)
@@ -178,20 +231,22 @@ def gradcam_and_logits(model, x: np.ndarray, class_idx: int | None = None,
     return cam.numpy().astype(np.float32), logits.numpy()
 
 
-def call_target(classes, predicted_idx: int, predicted: str) -> tuple[int, str]:
-    """(class_idx for gradcam, what it explains) for a call: P(tumour) for a tumour call when TARGET says so, else
-    the predicted class."""
+def call_target(classes, predicted_idx: int, predicted: str, target: str) -> tuple[int, str]:
+    """(class_idx for gradcam, what it explains) for a call, given the model's target (gradcam_choice): P(tumour)
+    for a tumour call when the target is "p_tumour", else the predicted class."""
     from .. import config
 
-    if TARGET == "p_tumour" and predicted in config.TUMOUR_CLASSES and len(classes) == len(config.CLASSES):
+    if target not in TARGETS:
+        raise ValueError(f"unknown Grad-CAM target {target!r}: one of {TARGETS}")
+    if target == "p_tumour" and predicted in config.TUMOUR_CLASSES and len(classes) == len(config.CLASSES):
         return TUMOUR, "P(tumour)"
     return predicted_idx, str(classes[predicted_idx])
 
 
 def gradcam(model, x: np.ndarray, class_idx: int | None = None, grid: int | None | str = "default") -> np.ndarray:
     """Grad-CAM heat map (S, S) float32 in [0, 1] of `class_idx` (default: predicted class; TUMOUR: P(tumour)) for
-    one prepared uint8 image (S, S). `model` is a Keras model or a helpers.modeling.predictor.Predictor."""
-    model = getattr(model, "model", model)
+    one prepared uint8 image (S, S). `model` is a Keras model or a helpers.modeling.predictor.Predictor (whose record
+    gives grid "default": gradcam_and_logits)."""
     return gradcam_and_logits(model, x, class_idx, grid)[0]
 
 

@@ -4,15 +4,16 @@
 The exported graph takes one raw image (1, S, S, 1) float32 0..255, as the Keras model, and returns:
 - ``logits`` (1, n_classes);
 - ``features`` (1, D): the global-average-pooled maps, the unfamiliar-scan rule's input (modeling.familiarity);
-- ``cam_maps`` (1, g, g, C): the maps Grad-CAM weighs (explain.target_tensor on explain's default grid);
+- ``cam_maps`` (1, g, g, C): the maps Grad-CAM weighs (explain.target_tensor on the model's own grid: the Grad-CAM
+  choice in its record, explain.gradcam_choice; the grid is stored in the file as ``cam_grid``);
 - ``cam_grads`` (1, n_classes, C): d logit_k / d cam_maps, averaged over space (Grad-CAM's channel weights).
 Every Grad-CAM target is a linear mix of these per-class weights (P(tumour) log-odds: softmax-weighted tumour
 classes minus no-tumour), so the runtime computes any of them from one pass.
 
 Why gradients and not the plain class activation map (CAM) from the features and the dense weights: for a
 global-average-pool + dense head, Grad-CAM at the pooled maps (last_conv, 4x4 at 128 px) *is* that CAM, but the
-shipped heat map is Grad-CAM at the last 8x8 maps (explain.GRID, chosen on validation outlines), two residual blocks
-before the pool, where no such identity holds. tests/test_export.py checks both.
+shipped model's heat map is Grad-CAM at the last 8x8 maps (its record's choice, made on validation outlines), two
+residual blocks before the pool, where no such identity holds. tests/test_export.py checks both.
 
 The graph has a fixed batch of one: with static shapes TensorFlow folds the gradient's shape arithmetic, and tf2onnx
 needs two small handlers only (ReluGrad, ShapeN). The export is written beside the weights (models/<name>/model.onnx)
@@ -40,7 +41,8 @@ def onnx_path(model_path: str | Path) -> Path:
 
 
 def graph_function(model, grid: int | None | str = "default"):
-    """(tf.function image -> dict of OUTPUTS, the grid it explains: an int or None for last_conv)."""
+    """(tf.function image -> dict of OUTPUTS, the grid it explains: an int or None for last_conv). `grid` "default":
+    explain.resolve_grid's (a bare Keras model has no record: last_conv); export_model passes the record's."""
     import keras
     import tensorflow as tf
 
@@ -101,7 +103,8 @@ def _shape_n(ctx, node, name, args):
 
 
 def export(model, path: str | Path, grid: int | None | str = "default", metadata: dict | None = None) -> str:
-    """Write `model`'s ONNX graph (module docstring) to `path` atomically; returns its sha256.
+    """Write `model`'s ONNX graph (module docstring) on `grid` (see graph_function) to `path` atomically; returns its
+    sha256.
 
     `metadata` (str -> str) is stored in the file (onnxruntime reads it back): the runtime checks the Keras file's
     sha256 there against the record, so a retrained model with a stale export is never served."""
@@ -131,14 +134,18 @@ def export_model(model_dir: str | Path | None = None) -> str:
     """Export a saved model (its folder, record, .keras file or name; default the shipped model) to model.onnx beside
     its weights, record ``onnx_file`` and ``onnx_sha256`` in its record, and return that sha256.
 
-    The .keras file is loaded through predictor.load_model, i.e. only after its own sha256 check."""
+    The graph explains the grid of the record's Grad-CAM choice (explain.gradcam_choice; the fallback's last_conv
+    without one): runtime.load_model serves the file only while the two agree, so after adopting a new choice
+    re-export. The .keras file is loaded through predictor.load_model, i.e. only after its own sha256 check."""
+    from .explain import gradcam_choice
     from .predictor import load_model, resolve_model_path
 
     kpath = resolve_model_path(model_dir)
     pred = load_model(kpath)
     out = onnx_path(kpath)
-    sha = export(pred.model, out, metadata={"keras_sha256": pred.meta["keras_sha256"],
-                                            "classes": ",".join(pred.classes), "img_size": pred.img_size})
+    sha = export(pred.model, out, grid=gradcam_choice(pred.meta)[1],
+                 metadata={"keras_sha256": pred.meta["keras_sha256"], "classes": ",".join(pred.classes),
+                           "img_size": pred.img_size})
     records.update(records.files(kpath).record, onnx_file=out.name, onnx_sha256=sha)
     return sha
 

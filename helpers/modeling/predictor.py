@@ -105,6 +105,13 @@ class Predictor:
         self.tta = meta.get("tta")
         if self.tta not in (None, "hflip"):
             raise ModelError(f"{self.path.name}: unknown test-time augmentation {self.tta!r} in its record")
+        # the record's Grad-CAM choice, checked now (explain reads it from .meta when a heat map is asked for)
+        from .explain import gradcam_choice
+
+        try:
+            gradcam_choice(meta)
+        except ValueError as e:
+            raise ModelError(f"{self.path.name}: {e}") from None
         # The unfamiliar-scan rule (modeling.familiarity), when the record names one: features of the same network.
         self.familiarity = None
         rule_file = meta.get("familiarity_file")
@@ -229,7 +236,7 @@ class Predictor:
         if explain:
             from .explain import gradcam_and_logits
 
-            gradcam_and_logits(self.model, x)
+            gradcam_and_logits(self, x)  # on this model's own Grad-CAM grid (its record's choice)
         return self
 
     def predict_source(self, source, name: str | None = None, explain: bool = False,
@@ -239,7 +246,8 @@ class Predictor:
         Returns {"name", "probs": {cls: p}, "p_tumour", "prediction", "confidence", "refer" (confidence below the
         evaluated abstain threshold, None if the model was not evaluated), "warnings", "prepared" (S, S) uint8,
         "decoded" (preprocess.Decoded), and with explain=True "heat" (S, S) float32 in [0, 1] (Grad-CAM of
-        `class_idx`, default the predicted class) computed in the same forward pass}.
+        `class_idx`, default the predicted class, on the model's own grid: explain.gradcam_choice) computed in the
+        same forward pass}.
         """
         from ..data.prepare import decode_prepare
 
@@ -255,9 +263,9 @@ class Predictor:
 
             if self.tta:  # probabilities need the mirrored pass too; Grad-CAM explains the image as given
                 probs = self.predict_one(x)
-                heat, _ = gradcam_and_logits(self.model, x, int(probs.argmax()) if class_idx is None else class_idx)
+                heat, _ = gradcam_and_logits(self, x, int(probs.argmax()) if class_idx is None else class_idx)
             else:
-                heat, logits = gradcam_and_logits(self.model, x, class_idx)
+                heat, logits = gradcam_and_logits(self, x, class_idx)
                 probs = _softmax(logits[None], self.temperature)[0]
             fam = self.familiarity_of(x)
         else:

@@ -3,8 +3,9 @@ dashboard kernel stays small and starts fast.
 
 ``load_model(path)`` is predictor.load_model's twin: the same checks (the record's class list, the file's sha256
 against the record) and a ``Predictor`` with the same interface. A model without an up-to-date export (none written
-yet, or one made from other weights than the record's .keras file) falls back to the TensorFlow predictor, with a
-logged warning: `brain-mri export MODEL` writes one.
+yet, one made from other weights than the record's .keras file, or one whose Grad-CAM maps are not the grid of the
+record's choice, explain.gradcam_choice) falls back to the TensorFlow predictor, with a logged warning:
+`brain-mri export MODEL` writes one.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from .. import config, records
 from ..errors import ModelError
 from ..formatting import shown_path
 from . import predictor as tfp
-from .explain import TUMOUR
+from .explain import TUMOUR, gradcam_choice
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,8 @@ class Exported:
 
     def gradcam_and_logits(self, x: np.ndarray, class_idx: int | None = None,
                            grid: int | None | str = "default") -> tuple[np.ndarray, np.ndarray]:
-        """explain.gradcam_and_logits for this export: (heat (S, S), logits [n_classes]) in one pass."""
+        """explain.gradcam_and_logits for this export: (heat (S, S), logits [n_classes]) in one pass. Its grid is the
+        one baked in at export ("default"; load_model serves it only when that is the record's choice)."""
         if grid != "default" and grid != self.grid:
             raise ValueError(f"this export explains the {self.props.get('cam_grid')} maps, not grid {grid}: use the "
                              "Keras model (helpers.modeling.explain) for other grids")
@@ -170,6 +172,15 @@ def load_model(path: str | Path | None = None):
     if exp.props.get("keras_sha256") != meta.get("keras_sha256"):
         log.warning("%s was exported from other weights than %s: using TensorFlow (run `brain-mri export`)",
                     opath.name, shown_path(kpath))
+        return tfp.load_model(kpath)
+    try:
+        want = gradcam_choice(meta)[1]
+    except ValueError as e:
+        raise ModelError(f"{jpath.name}: {e}") from None
+    if exp.grid != want:
+        log.warning("%s explains the %s maps, not those of %s's Grad-CAM choice (%s): using TensorFlow (run "
+                    "`brain-mri export`)", opath.name, exp.props.get("cam_grid"), shown_path(kpath),
+                    "last_conv" if want is None else f"{want}x{want}")
         return tfp.load_model(kpath)
     pred = Predictor(exp, meta, kpath)
     with _LOCK:
