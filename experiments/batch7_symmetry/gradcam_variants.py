@@ -1,22 +1,20 @@
 """Batch 7 addendum: the six Grad-CAM variants (target x grid) of a model, scored by the pointing game on the
-outlined Br35H slices of the union validation and test splits. Writes gradcam_variants.json beside this file for
-the shipped model (config.DEFAULT_MODEL_NAME), gradcam_variants.<model>.json for any other, and adopts the variant
+outlined Br35H slices of the union validation and test splits. Writes gradcam_variants.<model>.json beside this
+file (one per model, so choosing for a new model never overwrites another's), and adopts the variant
 chosen on validation into the model's record ("gradcam": helpers.modeling.explain.adopt_choice), which is what its
 heat maps then use. A model with an ONNX export needs `brain-mri export` after a changed grid.
 
 Run: python experiments/batch7_symmetry/gradcam_variants.py [model folder, default the shipped model]"""
 import sys
-from pathlib import Path
 
 import numpy as np
 
 from helpers import config, records
 from helpers.data import outlines, union_split
 from helpers.evaluation import localisation
-from helpers.modeling.explain import adopt_choice
+from helpers.modeling.explain import adopt_choice, variants_file
 from helpers.modeling.predictor import load_model
 
-HERE = Path(__file__).resolve().parent
 TARGETS = ("type", "p_tumour")
 GRIDS = (None, 8, 16)
 
@@ -46,8 +44,7 @@ def main(model_dir: str | None = None) -> dict:
             out.append(r)
     best = choose(out)
     res = {"model": p.name, "variants": out, "chosen": {"target": best["target"], "grid": best["grid"]}}
-    shipped = p.name == config.DEFAULT_MODEL_NAME
-    path = HERE / ("gradcam_variants.json" if shipped else f"gradcam_variants.{p.name}.json")
+    path = variants_file(p.name)
     records.write_json(res, path)
     print("chosen:", res["chosen"], "->", adopt_choice(path, p.path))
     return res

@@ -56,6 +56,14 @@ def gradcam_choice(source) -> tuple[str, int | None]:
     return _checked(meta[CHOICE_KEY], f"model {meta.get('name')!r}")
 
 
+def variants_file(name: str):
+    """experiments/batch7_symmetry/gradcam_variants.<name>.json: where gradcam_variants.py writes a model's six
+    variants and its choice."""
+    from .. import config
+
+    return config.EXPERIMENTS_DIR / "batch7_symmetry" / f"gradcam_variants.{name}.json"
+
+
 def adopt_choice(variants, model=None) -> dict:
     """Store a gradcam_variants file's "chosen" in its model's record as ``"gradcam": {"target", "grid",
     "chosen_in"}`` (chosen_in: the file's path relative to the project), every other key kept; returns the block.

@@ -142,10 +142,13 @@ def seed_markdown(loco: pd.DataFrame | None = None) -> str | None:
     return "\n".join(lines)
 
 
-def gradcam_variants_markdown() -> str | None:
-    """Batch 7 addendum's table: the pointing game of each Grad-CAM variant of the shipped model on the validation
-    outlines (which chose) and the test outlines. None before experiments/batch7_symmetry/gradcam_variants.py ran."""
-    res = records.read_json(xc.BATCH7 / "gradcam_variants.json")
+def gradcam_variants_markdown(name: str | None = None) -> str | None:
+    """Batch 7 addendum's table: the pointing game of each Grad-CAM variant of a model (default the shipped one) on
+    the validation outlines (which chose) and the test outlines. None before
+    experiments/batch7_symmetry/gradcam_variants.py scored it."""
+    from ..modeling.explain import variants_file
+
+    res = records.read_json(variants_file(name or config.DEFAULT_MODEL_NAME))
     if not res:
         return None
     target = {"type": "most likely type's logit", "p_tumour": "P(tumour) log-odds"}
