@@ -226,3 +226,35 @@ def test_union_split_v2_links_subjects_and_adjacent_slices():
     assert he.groupby(["source", "subject"])["group"].nunique().max() == 1 or (he["subject"] == "").any()
     for s in union_split.HEALTHY_EXTRA_SOURCES:  # every source is in test and in train
         assert {"test", "train"} <= set(he.loc[he["source"] == s, "split"])
+
+
+def test_threshold_rules_best_half_and_plateau():
+    """batch29/PLAN.md: 'best' is the argmax (ties nearest 0.5), 'half' always 0.5, 'plateau' the median of the
+    thresholds within a point of the best; an unknown rule is refused."""
+    p = np.r_[np.linspace(0.6, 0.99, 100), np.linspace(0.01, 0.3, 100)]  # separable: every t in (0.3, 0.6) is best
+    y = np.r_[np.ones(100), np.zeros(100)].astype(bool)
+    c = ["a"] * 200
+    assert op.choose_threshold(p, y, c, "best") == 0.5
+    assert op.choose_threshold(p, y, c, "half") == 0.5
+    assert 0.44 <= op.choose_threshold(p, y, c, "plateau") <= 0.47  # centre of 0.31-0.60
+    skew = np.r_[np.linspace(0.95, 0.99, 100), np.linspace(0.01, 0.9, 100)]  # best only above 0.9
+    assert op.choose_threshold(skew, y, c, "best") >= 0.9
+    assert op.choose_threshold(skew, y, c, "half") == 0.5
+    assert op.choose_threshold(skew, y, c) == op.choose_threshold(skew, y, c, op.THRESHOLD_RULE)
+    with pytest.raises(ValueError, match="unknown threshold rule"):
+        op.choose_threshold(p, y, c, "median")
+
+
+def test_batch29_a_rule_needs_half_a_point_and_five_of_seven():
+    from helpers.evaluation import threshold_study as ts
+
+    sets = [f"s{i}" for i in range(7)]
+    best = dict.fromkeys(sets, 0.85)
+    up = {s: 0.86 for s in sets}
+    win, rows, note = ts.decide({"best": best, "half": up, "plateau": best})
+    assert win == "half" and rows[0]["qualifies"] and not rows[1]["qualifies"] and "adopted" in note
+    few = {**best, "s0": 0.90, "s1": 0.90, "s2": 0.90, "s3": 0.90}  # +2.3 points on the mean, above on 4 of 7
+    assert ts.decide({"best": best, "half": few, "plateau": best})[0] == "best"
+    # both qualify: the higher, but 'half' when within 0.3 point
+    assert ts.decide({"best": best, "half": up, "plateau": {s: 0.862 for s in sets}})[0] == "half"
+    assert ts.decide({"best": best, "half": up, "plateau": {s: 0.87 for s in sets}})[0] == "plateau"

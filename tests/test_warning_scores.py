@@ -71,14 +71,14 @@ def test_choice_respects_the_cap_prefers_more_flags_then_smaller_margin_and_is_t
         ws.fit_score("energy", np.zeros((2, 2)), pd.DataFrame(), np.arange(2), np.zeros((2, 2)))
 
 
-@pytest.mark.parametrize("batch", [21, 22, 23, 24, 25, 26, 27])
+@pytest.mark.parametrize("batch", [21, 22, 23, 24, 25, 26, 27, 28, 29])
 def test_batch_results_are_what_the_records_give(batch):
-    """The committed results re-derived from the run records (21, 23, 24, 27), the committed candidates.csv (22, 25)
-    or measurements.json (26); no model is loaded."""
+    """The committed results re-derived from the run records (21, 23, 24, 27, 28), the committed candidates.csv (22,
+    25), measurements.json (26) or validation.csv (29); no model is loaded."""
     import json
 
-    from helpers.evaluation import pattern_study
-    from helpers.reporting import batch21, batch24
+    from helpers.evaluation import pattern_study, threshold_study
+    from helpers.reporting import batch21, batch24, batch28
 
     saved, again, keys = {
         21: lambda: (batch21.results21(), batch21.compute21(), ("choice", "decision", "scores", "model")),
@@ -88,6 +88,9 @@ def test_batch_results_are_what_the_records_give(batch):
         25: lambda: (batch24.results25(), batch24.compute25(), ("choice", "decision", "table", "worth_shipping")),
         26: lambda: (pattern_study.results(), pattern_study.compute(), ("decision", "ships", "loco", "families")),
         27: lambda: (batch24.results27(), batch24.compute27(), ("choice", "decision", "scores", "planes", "shipped")),
+        28: lambda: (batch28.results28(), batch28.compute28(), ("choice", "decision", "scores", "shipped", "block")),
+        29: lambda: (threshold_study.results(), threshold_study.compute(), ("choice", "decision", "thresholds",
+                                                                            "per_run_set", "reproduced")),
     }[batch]()
     if saved is None:
         pytest.fail(f"batch {batch}'s results.json is committed: it must be found")

@@ -55,9 +55,25 @@ def equal_weight_score(p: np.ndarray, tumour: np.ndarray, collections, t: float)
     return float(np.mean(parts)) if parts else float("nan")
 
 
-def choose_threshold(p: np.ndarray, tumour: np.ndarray, collections) -> float:
-    """The grid threshold with the best equal-weight score; ties go to the one nearest 0.5."""
+# How the call threshold is chosen on validation (experiments/batch29_operating_point/PLAN.md): "best", the grid
+# threshold with the best equal-weight score (ties nearest 0.5), the rule since batch 10; "half", P(tumour) >= 0.5
+# always (the temperature is fitted with every collection weighted equally); "plateau", the median of the grid
+# thresholds within PLATEAU of the best score.
+RULES = ("best", "half", "plateau")
+THRESHOLD_RULE = "best"
+PLATEAU = 0.01
+
+
+def choose_threshold(p: np.ndarray, tumour: np.ndarray, collections, rule: str | None = None) -> float:
+    """The call threshold on P(tumour) by `rule` (default THRESHOLD_RULE, see RULES)."""
+    rule = rule or THRESHOLD_RULE
+    if rule not in RULES:
+        raise ValueError(f"unknown threshold rule {rule!r}; known: {', '.join(RULES)}")
+    if rule == "half":
+        return 0.5
     scores = np.array([equal_weight_score(p, tumour, collections, t) for t in GRID])
+    if rule == "plateau":
+        return float(np.round(np.median(GRID[scores >= np.nanmax(scores) - PLATEAU - 1e-12]), 3))
     best = np.flatnonzero(scores >= np.nanmax(scores) - 1e-12)
     return float(GRID[best[np.argmin(np.abs(GRID[best] - 0.5))]])
 

@@ -109,5 +109,51 @@ def results28_markdown(res: dict | None = None) -> str:
 
 
 def summary_lines() -> list[str]:
-    """The conclusions' line for batch 28."""
-    return decision_lines(((28, "four-member ensembles, four seeds of he_bo or four recipes, 40 epochs", results28()),))
+    """The conclusions' lines for batches 28 and 29."""
+    return decision_lines(((28, "four-member ensembles, four seeds of he_bo or four recipes, 40 epochs", results28()),
+                           (29, "the call threshold's rule, from saved predictions", results29())))
+
+
+# ---- batch 29: a call threshold that does not move by chance ----
+
+RULE_NAMES = {"best": "best equal-weight validation score (since batch 10)", "half": "P(tumour) ≥ 0.5 always",
+              "plateau": "centre of the near-best plateau"}
+
+
+def results29() -> dict | None:
+    from ..evaluation import threshold_study as ts
+
+    return ts.results()
+
+
+def results29_markdown(res: dict | None = None) -> str:
+    import pandas as pd
+
+    res = res or results29() or {}
+    out = ["# Batch 29: a call threshold that does not move by chance — results (written by "
+           "`python experiments/batch29_operating_point/results.py` from `validation.csv` and the run records)", "",
+           "Plan: `experiments/batch29_operating_point/PLAN.md`; validation rows measured by "
+           "`experiments/batch29_operating_point/run.py`.", "", f"Decision: **{res.get('decision', '')}**.", ""]
+    if not res.get("per_run_set"):
+        return "\n".join(out) + "\n"
+    out += [f"Rule 'best' on the measured validation rows reproduces {res['reproduced']} of the {res['runs']} "
+            "thresholds the runs recorded.", "",
+            "## Primary score per run set and rule (16 numbers: held-out sources × plain and brain-only views)", "",
+            "| run set | " + " | ".join(f"'{r}': {RULE_NAMES[r]}" for r in res["per_run_set"]) + " |",
+            "|---|" + "---|" * len(res["per_run_set"])]
+    sets = list(next(iter(res["per_run_set"].values())))
+    for s in sets:
+        out.append(f"| `{s}` | " + " | ".join(_f(v[s]) for v in res["per_run_set"].values()) + " |")
+    out.append("| **mean** | " + " | ".join(f"**{_f(sum(v.values()) / len(v))}**"
+                                           for v in res["per_run_set"].values()) + " |")
+    th = pd.DataFrame(res["thresholds"])
+    out += ["", "## Thresholds each rule picked (per run set, the three folds)", "",
+            "| run set | " + " | ".join(f"'{r}'" for r in res["per_run_set"]) + " |", "|---|" + "---|" * len(res["per_run_set"])]
+    for (recipe, seed), g in th.groupby(["recipe", "seed"], sort=False):
+        cells = [", ".join(f"{t:.2f}" for t in g[g["rule"] == r]["threshold"]) for r in res["per_run_set"]]
+        out.append(f"| `{recipe}@{seed}` | " + " | ".join(cells) + " |")
+    out += ["", "Spread of the thresholds over the 21 runs: " + "; ".join(
+        f"'{r}' {g['threshold'].min():.2f}-{g['threshold'].max():.2f}" for r, g in th.groupby("rule", sort=False)) + ".", ""]
+    for r, fl in (res.get("floors_loco") or {}).items():
+        out += [f"## LOCO floors of `{ss.ENS4S_E40}` under rule '{r}'", "", floors_markdown(fl), ""]
+    return "\n".join(out) + "\n"
