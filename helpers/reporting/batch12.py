@@ -122,6 +122,15 @@ PLANS = {"he_sym_proc2": "batch14_spots", "he_sym": "batch10_healthy_variety",  
          "ens_bo4s_e40": "batch28_four_members", "ens_mix4_e40": "batch28_four_members"}
 
 
+def _members_in_words(members: list[dict]) -> str:
+    """'he_bo, seeds 42, 7, 1 and 2' for one recipe from several seeds, else the recipes: 'he_sym, he_bo'."""
+    recipes = [m["recipe"] for m in members]
+    seeds = [str((m.get("config") or {}).get("seed", "?")) for m in members]
+    if len(set(recipes)) == 1:
+        return f"{recipes[0]}, seeds {', '.join(seeds[:-1])} and {seeds[-1]}"
+    return ", ".join(recipes)
+
+
 def _estimate_markdown(res: dict) -> str:
     """The LOCO estimate of what ships (chosen recipe, mean of seeds): plain view per source."""
     est = pd.DataFrame(res.get("estimate", []))
@@ -250,7 +259,7 @@ def readme_lines(res: dict | None = None) -> list[str]:
         return []
     rec = records.read(config.MODELS_DIR, name) or {}
     per = {k: v for k, v in u["metrics"].items() if k != "all"}
-    what = (f"the logit mean of {len(rec['members'])} networks ({', '.join(m['recipe'] for m in rec['members'])})"
+    what = (f"the logit mean of {len(rec['members'])} networks ({_members_in_words(rec['members'])})"
             if rec.get("members") else f"recipe `{rec.get('config', {}).get('recipe')}`")
     lines = [f"The shipped model `{name}` (`brain-mri predict`, the dashboard) is {what}, trained on all "
              f"{len(per)} collections; calling tumour at P(tumour) ≥ {u['threshold']:.2f} (chosen on validation with "
