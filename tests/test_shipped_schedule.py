@@ -215,20 +215,35 @@ def test_batch28_four_members_one_point_above_the_two_seed_ensemble_and_its_bars
 
 
 def test_where_the_warning_was_tested_comes_from_the_deciding_batchs_block(monkeypatch):
+    """The batch that shipped a model writes where its warning was tested into its block; a model replaced since
+    keeps its block (shipped.block_of), so its card keeps its numbers."""
     from helpers.reporting import batch28, shipped
     from helpers.evaluation import warning_rule
 
     choice = {"test_missed": 200, "test_missed_flagged": 40, "test_share": 0.2}
     monkeypatch.setattr(warning_rule, "choice_of", lambda name: choice)
-    monkeypatch.setattr(shipped, "shipped_here", lambda name=None: True)
     t = batch28.tested28("ens_bo4s_e40", pd.DataFrame([
         {"recipe": "ens_bo4s_e40", "missed": 30, "missed_flagged": 9, "familiar_n": 100, "familiar_flagged": 3},
         {"recipe": "ens_bo4s_e40", "missed": 10, "missed_flagged": 1, "familiar_n": 100, "familiar_flagged": 1},
         {"recipe": "ens_mix4_e40", "missed": 99, "missed_flagged": 99, "familiar_n": 9, "familiar_flagged": 9}]))
     assert (t["missed"], t["missed_flagged"], t["share"], t["firing"]) == (40, 10, 0.25, 0.02)
     assert "four-seed ensemble's own LOCO runs" in t["on"]
-    monkeypatch.setattr(shipped, "card_block", lambda: {"warning": {"quantile": 0.98, "tested": t}})
+    monkeypatch.setattr(shipped, "block_of", lambda name: {"warning": {"quantile": 0.98, "tested": t}})
     assert shipped.warning_tested("x") == t
-    monkeypatch.setattr(shipped, "card_block", lambda: {"warning": {"quantile": 0.98}})  # no test of its own
+    monkeypatch.setattr(shipped, "block_of", lambda name: {"warning": {"quantile": 0.98}})  # no test of its own
     assert shipped.warning_tested("x")["short"] == "seed-7 LOCO runs" and shipped.warning_tested("x")["missed"] == 200
     assert batch28.tested28("ens_bo4s_e40", pd.DataFrame(columns=["recipe"])) is None
+
+
+def test_a_replaced_model_keeps_the_block_of_the_batch_that_shipped_it():
+    from helpers import config
+    from helpers.reporting import shipped
+
+    assert shipped.card_block() == shipped.block_of(config.DEFAULT_MODEL_NAME)
+    for batch, path in shipped.DECIDERS:  # every model a block-writing batch shipped still finds a block
+        from helpers import records
+
+        res = records.read_json(path) or {}
+        if batch in shipped.BLOCK_BATCHES and res.get("shipped") and res.get("block"):
+            assert shipped.block_of(res["shipped"]).get("union"), res["shipped"]
+    assert shipped.block_of("no_such_model") == {}

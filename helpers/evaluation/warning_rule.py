@@ -101,11 +101,17 @@ def current(name: str | None = None) -> tuple[tuple[float, float], str]:
 
 def choice_of(name: str | None = None) -> dict | None:
     """The measured choice (quantile, margin, its firing and the share of held-out misses it flags) behind the
-    warning model `name` carries, from the results file of the batch that chose it."""
-    folder, keys = CHOSEN_BY[chosen_by(name or config.DEFAULT_MODEL_NAME)]
+    warning model `name` carries, from the results file of the batch that chose it; the familiar firing is the
+    model's own where that batch refitted the rule on several models (batch 22's "applied")."""
+    name = name or config.DEFAULT_MODEL_NAME
+    folder, keys = CHOSEN_BY[chosen_by(name)]
     res = records.read_json(config.EXPERIMENTS_DIR / folder / "results.json") or {}
+    own = (res.get("applied") or {}).get(name)
     for k in keys:
         res = (res or {}).get(k)
+    if res and own and (own["score"], own["quantile"], own["margin"]) == (res.get("score"), res["quantile"],
+                                                                          res["margin"]):
+        res = {**res, "familiar_firing_val": own["familiar_firing_val"], "familiar_firing": own["familiar_firing"]}
     return res or None
 
 

@@ -115,7 +115,8 @@ def cli_procedural(args) -> int:
 
 
 # ------------------------------------------------------------------------------------ the shipped model in words
-CARD_RECIPES = ("ens_he2", "ens_he3", "he_sym_proc", "he_sym_proc2", "he_bo", "ens_hb")  # union models whose card is this module's
+CARD_RECIPES = ("ens_he2", "ens_he3", "he_sym_proc", "he_sym_proc2", "he_bo", "ens_hb", "ens_bo2s_e40",
+                "ens_bo4s_e40")  # union models whose card is this module's
 PLANS = {"he_sym_proc2": "batch14_spots", "he_sym": "batch10_healthy_variety",  # a recipe's plan folder
          "he_bo": "batch18_brain_only", "ens_hb": "batch20_brain_only_ensemble",
          "ens_bo2s_e40": "batch24_seed_ensemble", "he_bo_pb": "batch27_plane_balance",
@@ -158,10 +159,12 @@ def model_card(name: str) -> str | None:
     from .shipped import warning_tested
 
     rec = records.read(config.MODELS_DIR, name)
-    chosen = shipped.shipped_here(name)  # a deciding batch (15, 19 or 20) chose it: its block, its estimate
+    # a deciding batch chose it, now or before a later model replaced it: that batch's block, its estimate
+    blk = shipped.card_block() if shipped.shipped_here(name) else shipped.block_of(name)
+    chosen = bool(blk)
     if not rec or (rec.get("config", {}).get("recipe") not in CARD_RECIPES and not chosen):
         return None
-    res = shipped.card_block() if chosen else (results() or {})
+    res = blk if chosen else (results() or {})
     r11 = batch11.results() or {}
     cfg, op = rec["config"], rec.get("operating_point") or {}
     u = (res.get("union") or {}).get(name) or (r11.get("union") or {}).get(name) or {}

@@ -150,7 +150,10 @@ def compute22(candidates: pd.DataFrame | None = None, shipped: dict | None = Non
         choice = {**choice, "familiar_firing_val": shipped["familiar_firing_val"],
                   "familiar_firing": shipped["familiar_firing"]}
     out = {"cap": ws.CAP, "table": ws.table(candidates).to_dict("records"), "choice": choice,
-           "held_max_ratio": candidates.groupby("score")["held_max_ratio"].max().to_dict(), "shipped": shipped}
+           "held_max_ratio": candidates.groupby("score")["held_max_ratio"].max().to_dict(), "shipped": shipped,
+           # every model the rule was refitted on, with its own firing (warning_rule.choice_of reads a model's here):
+           # "shipped" is only the latest, and a model shipped before it keeps its own numbers
+           "applied": {**(prev.get("applied") or {}), **({shipped["model"]: shipped} if shipped else {})}}
     if choice is None:
         out["decision"] = f"no candidate fires on at most {ws.CAP:.0%} of the seed-42 familiar test rows: the shipped rule stays"
     else:

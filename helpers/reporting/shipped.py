@@ -35,17 +35,27 @@ def shipped_here(name: str | None = None) -> bool:
     return shipped_model() == (name or config.DEFAULT_MODEL_NAME)
 
 
+def block_of(name: str) -> dict:
+    """The card block of the batch that shipped model `name` (the latest deciding batch that named it, among those
+    that store a block), its warning replaced when a later batch (22) chose it again; {} when none did. A model
+    keeps its block after a later one replaces it, so its card keeps its numbers."""
+    for batch, path in DECIDERS:
+        res = records.read_json(path) or {}
+        if batch in BLOCK_BATCHES and res.get("shipped") == name and res.get("block"):
+            blk = dict(res["block"])
+            if warning_rule.chosen_by(name) > batch:  # a later batch (22) chose its warning again
+                blk["warning"] = warning_block(warning_rule.choice_of(name))
+            return blk
+    return {}
+
+
 def card_block() -> dict:
     """What the model card and the README print for the shipped model, in batch 12's block format: its union test
-    numbers, its LOCO estimate (the shipped recipe's runs), its warning and why it ships. Batches 19 and 20 store the
-    block in their results; batch 15's is assembled here."""
+    numbers, its LOCO estimate (the shipped recipe's runs), its warning and why it ships. The deciding batches
+    since 19 store the block in their results (block_of); batch 15's is assembled here."""
     batch, res = decision()
     if batch in BLOCK_BATCHES:
-        blk = dict(res.get("block") or {})
-        name = res.get("shipped")
-        if blk and name and warning_rule.chosen_by(name) > batch:  # a later batch (22) chose its warning again
-            blk["warning"] = warning_block(warning_rule.choice_of(name))
-        return blk
+        return block_of(res.get("shipped")) if res.get("shipped") else {}
     r17 = records.read_json(et.RESULTS17) or {}
     caveat = (f"Batch 17 (`experiments/batch17_shipped_schedule/`, one seed at the shipped 40 epochs): "
               f"{r17['comparison']}." if r17.get("comparison") else "")
@@ -62,18 +72,17 @@ def card_block() -> dict:
 
 
 def warning_tested(name: str | None = None) -> dict | None:
-    """Where the warning's share of missed tumours flagged was tested, and the counts: what the deciding batch wrote
-    into the shipped model's block (`block["warning"]["tested"]`, e.g. batch 24's seed ensemble: its own replicate-B
+    """Where the warning's share of missed tumours flagged was tested, and the counts: what the batch that shipped
+    model `name` wrote into its block (`block["warning"]["tested"]`, e.g. batch 24's seed ensemble: its own replicate-B
     runs, batch 25), else batch 22's seed-7 LOCO runs (the runs the rule was chosen beside). The card, the README and
     the scoreboard all print this."""
     name = name or config.DEFAULT_MODEL_NAME
     c = warning_rule.choice_of(name)
     if not c:
         return None
-    if shipped_here(name):
-        t = (card_block().get("warning") or {}).get("tested")
-        if t and t.get("missed"):
-            return t
+    t = (block_of(name).get("warning") or {}).get("tested")
+    if t and t.get("missed"):
+        return t
     return {"missed": c.get("test_missed"), "missed_flagged": c.get("test_missed_flagged"), "share": c.get("test_share"),
             "on": "the held-out collections of the seed-7 runs", "short": "seed-7 LOCO runs"}
 
