@@ -196,8 +196,9 @@ def leakage_table(records: dict[str, dict], baselines: dict | None = None) -> "p
 def gradcam_items(predictor, preds: "pd.DataFrame", root: str | Path, n_correct: int = 4, n_wrong: int = 4,
                   split_key: str = "leakfree_test", seed: int = config.SEED) -> list[dict]:
     """Grad-CAM overlays for a gallery: one correct prediction per class (seeded) and the most confident wrong ones.
-    The heat map explains the *predicted* class."""
-    from ..modeling.explain import gradcam, overlay
+    Each heat map is the one the dashboard shows for that call: the model's own Grad-CAM choice (its record's;
+    without one, the predicted class on last_conv)."""
+    from ..modeling.explain import call_target, gradcam, gradcam_choice, overlay
     from ..data.prepare import preprocess
 
     df = preds[preds["eval_split"] == split_key]
@@ -207,7 +208,9 @@ def gradcam_items(predictor, preds: "pd.DataFrame", root: str | Path, n_correct:
     items = []
     for row in [r for p in picks for _, r in p.iterrows()] + [r for _, r in wrong.iterrows()]:
         x = preprocess(Path(root) / row["path"], predictor.img_size)
-        heat = gradcam(predictor, x, config.CLASSES.index(row["prediction"]))
+        k, _ = call_target(predictor.classes, list(predictor.classes).index(row["prediction"]), row["prediction"],
+                           gradcam_choice(predictor)[0])
+        heat = gradcam(predictor, x, k)
         items.append({"image": overlay(x, heat), "ok": bool(row["correct"]),
                       "title": f"true {row['label']}\npred {row['prediction']} {row['confidence']:.0%}"})
     return items
