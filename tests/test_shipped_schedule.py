@@ -247,3 +247,15 @@ def test_a_replaced_model_keeps_the_block_of_the_batch_that_shipped_it():
         if batch in shipped.BLOCK_BATCHES and res.get("shipped") and res.get("block"):
             assert shipped.block_of(res["shipped"]).get("union"), res["shipped"]
     assert shipped.block_of("no_such_model") == {}
+
+
+def test_the_four_seed_ensemble_is_made_of_the_members_batch_28_named():
+    from helpers import config, records
+
+    rec = records.read(config.MODELS_DIR, ss.MODEL_OF[ss.ENS4S_E40])
+    if rec is None:
+        pytest.skip("brain_tumor_hv_bo4 is not built")
+    assert rec["config"]["members"] == list(ss.MEMBERS28[ss.ENS4S_E40])
+    assert rec["config"]["recipe"] == ss.ENS4S_E40
+    seeds = [records.read(config.MODELS_DIR, m)["config"]["seed"] for m in rec["config"]["members"]]
+    assert seeds == [42, 7, 1, 2]
