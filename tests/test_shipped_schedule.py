@@ -259,3 +259,18 @@ def test_the_four_seed_ensemble_is_made_of_the_members_batch_28_named():
     assert rec["config"]["recipe"] == ss.ENS4S_E40
     seeds = [records.read(config.MODELS_DIR, m)["config"]["seed"] for m in rec["config"]["members"]]
     assert seeds == [42, 7, 1, 2]
+
+
+def test_batch30_reads_the_seed_curve():
+    base = {"he_bo_e40": {42: 0.87, 7: 0.837, 1: 0.832, 2: 0.835, 3: 0.84, 4: 0.83},
+            "ens_bo2s_e40": {42: 0.868, 1: 0.854, 3: 0.86}}
+    rows, note, done = ss.curve30(_scores({**base, "ens_bo4s_e40": {42: 0.874, 1: 0.871}, "ens_bo6s_e40": {42: 0.876}}))
+    assert done and [r["seeds_merged"] for r in rows] == [1, 2, 4, 6]
+    assert rows[2]["mean"] == pytest.approx(0.8725)
+    assert "batch 28's gain held" in note and "the curve flattens at four" in note
+    _, note, _ = ss.curve30(_scores({**base, "ens_bo4s_e40": {42: 0.874, 1: 0.85}, "ens_bo6s_e40": {42: 0.89}}))
+    assert "one lucky replicate" in note and "more seeds still pay" in note
+    _, note, _ = ss.curve30(_scores({**base, "ens_bo4s_e40": {42: 0.874, 1: 0.862}, "ens_bo6s_e40": {42: 0.87}}))
+    assert "held in part" in note
+    _, note, done = ss.curve30(_scores({**base, "ens_bo4s_e40": {42: 0.874}}))
+    assert not done and "no reading" in note

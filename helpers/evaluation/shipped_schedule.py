@@ -334,3 +334,48 @@ def decide28(scores: pd.DataFrame, lo: pd.DataFrame, incumbent: str = ENS2S_E40)
     if ENS4S_E40 in ok and ok[win]["primary"] - ok[ENS4S_E40]["primary"] <= TIE28 + 1e-12:
         win = ENS4S_E40
     return win, rows, f"{head}; " + "; ".join(parts) + f". {win} ships"
+
+# Batch 30 (experiments/batch30_seed_curve/PLAN.md): he_bo seeds 3 and 4, and the seed curve (a measurement).
+BATCH30 = config.EXPERIMENTS_DIR / "batch30_seed_curve"
+RESULTS30 = BATCH30 / "results.json"
+ENS6S_E40 = "ens_bo6s_e40"
+CURVE30 = {1: BO_E40, 2: ENS2S_E40, 4: ENS4S_E40, 6: ENS6S_E40}  # seeds merged -> recipe
+SEEDS30 = {BO_E40: (config.SEED, 7, 1, 2, 3, 4), ENS2S_E40: (config.SEED, 1, 3), ENS4S_E40: (config.SEED, 1),
+           ENS6S_E40: (config.SEED,)}  # the runs or replicates of each (a replicate carries its first seed)
+MORE_SEEDS30 = 0.01  # PLAN.md 3: six seeds at least 1 point above the four-seed mean: "more seeds still pay"
+
+
+def runs30(runs30_: list[dict] | None = None) -> list[dict]:
+    return et.runs_by_schedule(BATCH30, 40, runs30_)
+
+
+def curve30(scores: pd.DataFrame) -> tuple[list[dict], str, bool]:
+    """batch30/PLAN.md: (one row per number of seeds merged, the reading, complete). Items 2 and 3: does a second
+    four-seed replicate confirm batch 28's gain, and do six seeds add at least 1 point over four?"""
+    by = {r["recipe"]: r for _, r in scores.iterrows()}
+    rows = []
+    for n, recipe in CURVE30.items():
+        per = by[recipe]["per_seed"] if recipe in by else {}
+        have = [s for s in SEEDS30[recipe] if s in per]
+        rows.append({"seeds_merged": n, "recipe": recipe, "runs": {str(s): float(per[s]) for s in have},
+                     "complete": len(have) == len(SEEDS30[recipe]),
+                     "mean": float(np.mean([per[s] for s in have])) if have else None})
+    if not all(r["complete"] for r in rows):
+        return rows, "not every run is scored yet: no reading", False
+    m = {r["seeds_merged"]: r for r in rows}
+    two, four = list(m[2]["runs"].values()), m[4]["runs"]
+    second = four["1"]
+    if second < m[2]["mean"]:
+        check = (f"four seeds' second replicate (1 + 2 + 3 + 4) {second:.1%} falls below the two-seed mean "
+                 f"{m[2]['mean']:.1%}: batch 28's gain may have been one lucky replicate")
+    elif min(four.values()) > max(two):
+        check = (f"both four-seed replicates ({', '.join(f'{v:.1%}' for v in four.values())}) are above every two-seed "
+                 f"replicate ({', '.join(f'{v:.1%}' for v in two)}): batch 28's gain held")
+    else:
+        check = (f"four seeds' second replicate {second:.1%} is above the two-seed mean {m[2]['mean']:.1%} but not "
+                 f"above every two-seed replicate ({', '.join(f'{v:.1%}' for v in two)}): the gain held in part")
+    gain = m[6]["mean"] - m[4]["mean"]
+    six = (f"six seeds {m[6]['mean']:.1%} against four {m[4]['mean']:.1%} ({gain * 100:+.1f} points): "
+           + ("more seeds still pay" if gain >= MORE_SEEDS30 - 1e-12 else "the curve flattens at four"))
+    curve = ", ".join(f"{n} → {m[n]['mean']:.1%}" for n in CURVE30)
+    return rows, f"seeds merged → primary score: {curve}; {check}; {six}", True

@@ -369,7 +369,8 @@ RECIPE_NAMES["he_bo"] = "he_sym + look-balanced brain-only augmentation, no inve
 RECIPE_NAMES["ens_hb"] = "ensemble he_sym + he_bo"
 RECIPE_NAMES["ens_bo2s_e40"] = "two seeds of he_bo merged, 40 epochs (replicate 42: seeds 42 + 7; 1: seeds 1 + 2)"  # batch 24
 RECIPE_NAMES["he_bo_pb_e40"] = "he_bo + plane-balanced weights, 40 epochs"  # batch 27
-RECIPE_NAMES["ens_bo4s_e40"] = "four seeds of he_bo merged, 40 epochs (seeds 42 + 7 + 1 + 2)"  # batch 28
+RECIPE_NAMES["ens_bo4s_e40"] = ("four seeds of he_bo merged, 40 epochs (replicate 42: seeds 42 + 7 + 1 + 2; "
+                                "1: seeds 1 + 2 + 3 + 4)")  # batches 28, 30
 RECIPE_NAMES["ens_mix4_e40"] = "he_bo, he_bo_ms, he_bo_w24 and he_bo_pb merged, 40 epochs, one seed"  # batch 28
 
 

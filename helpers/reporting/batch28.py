@@ -1,5 +1,6 @@
-"""Batch 28 (issue 21, seventh session): four-member ensembles against the shipped two-seed ensemble — four seeds of
-the shipped recipe `he_bo`, or four recipes at one seed (he_bo, MixStyle, width 24, plane-balanced). Everything is
+"""Batches 28 to 30 (issue 21, seventh session). Batch 28: four-member ensembles against the shipped two-seed ensemble —
+four seeds of the shipped recipe `he_bo`, or four recipes at one seed (he_bo, MixStyle, width 24, plane-balanced).
+Batch 29: the call threshold's rule (evaluation.threshold_study). Batch 30: two more seeds, the seed curve. Everything is
 read from the run records and the model files; the results file is written by
 `experiments/batch28_four_members/results.py`."""
 from __future__ import annotations
@@ -14,7 +15,7 @@ from .batch24 import RECIPE_NAMES as _NAMES24
 from .healthy_variety import floors_markdown, pct_or_na as _f
 
 RECIPE_NAMES = {**_NAMES24,
-                ss.ENS4S_E40: "four seeds of he_bo_e40 merged (seeds 42 + 7 + 1 + 2)",
+                ss.ENS4S_E40: "four seeds of he_bo_e40 merged (replicate 42: seeds 42 + 7 + 1 + 2; 1: seeds 1 + 2 + 3 + 4)",
                 ss.MIX4_E40: "he_bo, he_bo_ms, he_bo_w24 and he_bo_pb merged, one seed (replicates 42 and 7)"}
 SEEDS_NOTE = {ss.ENS4S_E40: "one four-seed ensemble, seeds 42 + 7 + 1 + 2",
               ss.MIX4_E40: "mean of two four-recipe ensembles, seeds 42 and 7"}
@@ -109,9 +110,10 @@ def results28_markdown(res: dict | None = None) -> str:
 
 
 def summary_lines() -> list[str]:
-    """The conclusions' lines for batches 28 and 29."""
+    """The conclusions' lines for batches 28 to 30."""
     return decision_lines(((28, "four-member ensembles, four seeds of he_bo or four recipes, 40 epochs", results28()),
-                           (29, "the call threshold's rule, from saved predictions", results29())))
+                           (29, "the call threshold's rule, from saved predictions", results29()),
+                           (30, "he_bo seeds 3 and 4 and the seed curve, a measurement", results30())))
 
 
 # ---- batch 29: a call threshold that does not move by chance ----
@@ -156,4 +158,60 @@ def results29_markdown(res: dict | None = None) -> str:
         f"'{r}' {g['threshold'].min():.2f}-{g['threshold'].max():.2f}" for r, g in th.groupby("rule", sort=False)) + ".", ""]
     for r, fl in (res.get("floors_loco") or {}).items():
         out += [f"## LOCO floors of `{ss.ENS4S_E40}` under rule '{r}'", "", floors_markdown(fl), ""]
+    return "\n".join(out) + "\n"
+
+
+# ---- batch 30: how far does averaging seeds go? ----
+
+RECIPE_NAMES[ss.ENS6S_E40] = "six seeds of he_bo_e40 merged (seeds 42 + 7 + 1 + 2 + 3 + 4)"
+SEEDS_NOTE30 = "mean of two four-seed ensembles, seeds 42 + 7 + 1 + 2 and 1 + 2 + 3 + 4"
+SHIPPED_BY30 = "Batch 30 (`experiments/batch30_seed_curve/PLAN.md`, item 5) keeps it and estimates it on both replicates"
+
+
+def results30() -> dict | None:
+    return records.read_json(ss.RESULTS30)
+
+
+def compute30() -> dict:
+    """Batch 30's results: he_bo on six seeds, the seed ensembles of two, four and six seeds, the curve and its
+    reading (PLAN.md items 1-3) and, with every run scored, the shipped model's block with its LOCO estimate on both
+    four-seed replicates (item 5)."""
+    from .batch19 import block
+
+    runs = ([r for r in ss.runs20() if r["config"]["recipe"] == ss.BO_E40]
+            + [r for r in ss.runs24() if r["config"]["recipe"] in (ss.BO_E40, ss.ENS2S_E40)]
+            + [r for r in ss.runs28() if r["config"]["recipe"] == ss.ENS4S_E40] + ss.runs30())
+    lo = et.loco(runs)
+    scores = et.primary_scores(lo)
+    rows, note, complete = ss.curve30(scores)
+    out = {"loco": lo.to_dict("records"), "scores": scores.to_dict("records"), "curve": rows, "decision": note,
+           "drops": {r: ss.brain_only_drop(lo, r) for r in ss.CURVE30.values()},
+           "floors_loco": {r: hv.floors_loco(lo, r) for r in (ss.ENS4S_E40, ss.ENS6S_E40) if (lo["recipe"] == r).any()},
+           "shipped": None}
+    r28 = results28() or {}
+    name = ss.MODEL_OF[ss.ENS4S_E40]
+    if complete and r28.get("shipped") == name and r28.get("block"):
+        b28 = r28["block"]
+        out["shipped"] = name
+        out["block"] = block(name, ss.ENS4S_E40, lo, b28["warning"], f"{b28['why']} {SHIPPED_BY30}: {note}.")
+        out["block"]["seeds_note"] = SEEDS_NOTE30
+        out["decision"] += f"; `{name}` stays, its LOCO estimate now on both four-seed replicates"
+    return records.jsonable(out)
+
+
+def results30_markdown(res: dict | None = None) -> str:
+    res = res or results30() or {}
+    out = opening(30, "how far does averaging seeds go? (a measurement)", "batch30_seed_curve", res, RECIPE_NAMES)
+    out += [f"Reading: **{res.get('decision', '')}**.", ""]
+    if res.get("curve"):
+        out += ["## The curve", "", "| seeds merged | recipe | runs or replicates (by first seed) | mean |",
+                "|---|---|---|---|"]
+        for r in res["curve"]:
+            out.append(f"| {r['seeds_merged']} | `{r['recipe']}` | "
+                       + ", ".join(f"{s}: {_f(v)}" for s, v in r["runs"].items()) + f" | {_f(r['mean'])} |")
+        out.append("")
+    out += ["Brain-only drop: " + "; ".join(f"`{r}` {f'{d:.1f} points' if d is not None else 'n/a'}"
+                                            for r, d in (res.get("drops") or {}).items()) + ".", ""]
+    for r, fl in (res.get("floors_loco") or {}).items():
+        out += [f"## LOCO floors at 40 epochs, `{r}` (mean of the replicates run)", "", floors_markdown(fl), ""]
     return "\n".join(out) + "\n"
