@@ -7,7 +7,6 @@ heat maps then use. A model with an ONNX export needs `brain-mri export` after a
 Run: python experiments/batch7_symmetry/gradcam_variants.py [model folder, default the shipped model]"""
 import sys
 
-
 from helpers import config, records
 from helpers.data import outlines, union_split
 from helpers.evaluation import localisation
