@@ -71,9 +71,9 @@ def test_choice_respects_the_cap_prefers_more_flags_then_smaller_margin_and_is_t
         ws.fit_score("energy", np.zeros((2, 2)), pd.DataFrame(), np.arange(2), np.zeros((2, 2)))
 
 
-@pytest.mark.parametrize("batch", [21, 22, 23, 24, 25, 26, 27, 28, 29])
+@pytest.mark.parametrize("batch", [21, 22, 23, 24, 25, 26, 27, 28, 29, 30])
 def test_batch_results_are_what_the_records_give(batch):
-    """The committed results re-derived from the run records (21, 23, 24, 27, 28), the committed candidates.csv (22,
+    """The committed results re-derived from the run records (21, 23, 24, 27, 28, 30), the committed candidates.csv (22,
     25), measurements.json (26) or validation.csv (29); no model is loaded."""
     import json
 
@@ -91,6 +91,7 @@ def test_batch_results_are_what_the_records_give(batch):
         28: lambda: (batch28.results28(), batch28.compute28(), ("choice", "decision", "scores", "shipped", "block")),
         29: lambda: (threshold_study.results(), threshold_study.compute(), ("choice", "decision", "thresholds",
                                                                             "per_run_set", "reproduced")),
+        30: lambda: (batch28.results30(), batch28.compute30(), ("decision", "curve", "scores", "shipped", "block")),
     }[batch]()
     if saved is None:
         pytest.fail(f"batch {batch}'s results.json is committed: it must be found")
