@@ -356,7 +356,8 @@ def curve30(scores: pd.DataFrame) -> tuple[list[dict], str, bool]:
     rows = []
     for n, recipe in CURVE30.items():
         per = by[recipe]["per_seed"] if recipe in by else {}
-        have = [s for s in SEEDS30[recipe] if s in per]
+        done = set(by[recipe]["seeds"]) if recipe in by else set()  # runs with all 16 numbers (per_seed shows others)
+        have = [s for s in SEEDS30[recipe] if s in done]
         rows.append({"seeds_merged": n, "recipe": recipe, "runs": {str(s): float(per[s]) for s in have},
                      "complete": len(have) == len(SEEDS30[recipe]),
                      "mean": float(np.mean([per[s] for s in have])) if have else None})
