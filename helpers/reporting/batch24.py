@@ -44,7 +44,7 @@ def compute24() -> dict:
     out = {"loco": lo.to_dict("records"), "scores": scores.to_dict("records"), "incumbent": inc, "choice": choice,
            "row": row, "decision": note, "drops": {r: ss.brain_only_drop(lo, r) for r in keep},
            "floors_loco": {r: hv.floors_loco(lo, r) for r in keep if (lo["recipe"] == r).any()},
-           "shipped": None, "seed7_member": _member_numbers()}
+           "shipped": None, "seed7_member": member_numbers(ss.SEED7_MEMBER)}
     if choice is None:
         return records.jsonable(out)
     name = ss.MODEL_OF[choice]
@@ -71,12 +71,13 @@ def tested25() -> dict | None:
             "short": "seed-ensemble LOCO runs, replicate B"}
 
 
-def _member_numbers() -> dict | None:
-    """The seed-7 union member on the union test groups (reported whatever the decision), if it was trained."""
-    rec = records.read(config.MODELS_DIR, ss.SEED7_MEMBER)
+def member_numbers(name: str) -> dict | None:
+    """A union member on the union test groups (reported whatever the decision), if it was trained (batches 24, 28)."""
+    rec = records.read(config.MODELS_DIR, name)
     if not rec:
         return None
-    return {"name": ss.SEED7_MEMBER, "val_score": (rec.get("operating_point") or {}).get("val_score"),
+    return {"name": name, "seed": (rec.get("config") or {}).get("seed"),
+            "val_score": (rec.get("operating_point") or {}).get("val_score"),
             "leakfree_accuracy": rec.get("leakfree_accuracy"), "metrics": (rec.get("metrics") or {}).get("all")}
 
 

@@ -12,6 +12,7 @@ from ..evaluation import shipped_schedule as ss
 from .batch15 import opening
 from .batch21 import decision_lines, ship_when_built
 from .batch24 import RECIPE_NAMES as _NAMES24
+from .batch24 import member_numbers
 from .healthy_variety import floors_markdown, pct_or_na as _f
 
 RECIPE_NAMES = {**_NAMES24,
@@ -68,16 +69,6 @@ def tested28(recipe: str, rows=None) -> dict | None:
             "firing": int(t["familiar_flagged"].sum()) / max(int(t["familiar_n"].sum()), 1),
             "on": f"the held-out collections of the {WHOSE[recipe]} own LOCO runs (batch 28)",
             "short": f"{WHOSE[recipe].replace(chr(39) + 's', '')} LOCO runs"}
-
-
-def member_numbers(name: str) -> dict | None:
-    """A union member on the union test groups (reported whatever the decision), if it was trained."""
-    rec = records.read(config.MODELS_DIR, name)
-    if not rec:
-        return None
-    return {"name": name, "seed": (rec.get("config") or {}).get("seed"),
-            "val_score": (rec.get("operating_point") or {}).get("val_score"),
-            "leakfree_accuracy": rec.get("leakfree_accuracy"), "metrics": (rec.get("metrics") or {}).get("all")}
 
 
 def _runs_of(res: dict, recipe: str) -> str:
