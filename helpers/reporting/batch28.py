@@ -101,10 +101,14 @@ def results28_markdown(res: dict | None = None) -> str:
 
 
 def summary_lines() -> list[str]:
-    """The conclusions' lines for batches 28 to 30."""
+    """The conclusions' lines for batches 28 to 31."""
+    from ..evaluation import calibration_study
+
     return decision_lines(((28, "four-member ensembles, four seeds of he_bo or four recipes, 40 epochs", results28()),
                            (29, "the call threshold's rule, from saved predictions", results29()),
-                           (30, "he_bo seeds 3 and 4 and the seed curve, a measurement", results30())))
+                           (30, "he_bo seeds 3 and 4 and the seed curve, a measurement", results30()),
+                           (31, "a binary recalibration of P(tumour) against the temperature, from saved predictions",
+                            calibration_study.results())))
 
 
 # ---- batch 29: a call threshold that does not move by chance ----
