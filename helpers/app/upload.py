@@ -303,8 +303,8 @@ def process_upload(name: str, data: bytes | bytearray | memoryview | None, predi
         # not a brain MRI slice like any we trained on: a colour picture, or one without the black background round
         # a head (a grey photo, a diagram). No class verdict, whatever the network says: it calls a portrait
         # "tumour" at 97%. The pixel checks alone decide, because the network's own familiarity rule differs from
-        # model to model (brain_tumor_xc flagged a grey product photo, brain_tumor_xc_sym does not). Cost: 0.7% of
-        # 2,500 real slices of the three collections fail the pixel checks (Br35H 1.4%, Kaggle 0.3%, Sartaj 2.1%).
+        # model to model (brain_tumor_xc flagged a grey product photo, brain_tumor_xc_sym does not). What it costs in
+        # real slices, each source held out: experiments/batch32_input_gate/RESULTS.md.
         res.verdict, res.reason = False, rejected[0]
     if not res.verdict:
         res.abstain = True

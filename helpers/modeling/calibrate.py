@@ -16,7 +16,7 @@ def probs_from_logits(logits: np.ndarray, temperature: float = 1.0) -> np.ndarra
 P_CLIP = 1e-6
 
 
-def _logit(p) -> np.ndarray:
+def logit(p) -> np.ndarray:
     p = np.clip(np.asarray(p, dtype=np.float64), P_CLIP, 1 - P_CLIP)
     return np.log(p) - np.log1p(-p)
 
@@ -25,7 +25,7 @@ def binary_map(p, binary: dict | None):
     """P(tumour) through the recalibration `binary` ({slope, intercept}); None: unchanged."""
     if not binary:
         return p
-    z = float(binary["slope"]) * _logit(p) + float(binary["intercept"])
+    z = float(binary["slope"]) * logit(p) + float(binary["intercept"])
     out = 1.0 / (1.0 + np.exp(-z))
     return float(out) if np.ndim(out) == 0 else out
 

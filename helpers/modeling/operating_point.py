@@ -126,13 +126,13 @@ def fit_binary(p: np.ndarray, tumour: np.ndarray, collections, kind: str, thresh
     """{kind, slope, intercept, threshold_before, threshold}: the map and the call threshold it carries."""
     from scipy.optimize import minimize
 
-    from .calibrate import _logit, binary_map
+    from .calibrate import binary_map, logit
 
     if kind not in BINARY_KINDS:
         raise ValueError(f"unknown binary calibration {kind!r}; known: {', '.join(BINARY_KINDS)}")
-    z, y = _logit(p), np.asarray(tumour, float)
+    z, y = logit(p), np.asarray(tumour, float)
     w = collection_weights(collections)
-    zt = float(_logit(threshold))
+    zt = float(logit(threshold))
 
     def nll(a, b):
         s = a * z + b  # binary log-likelihood in a numerically safe form

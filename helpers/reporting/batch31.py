@@ -50,3 +50,52 @@ def results31_markdown(res: dict | None = None) -> str:
         f"`{k}` slope {v['slope']:.3f}, intercept {v['intercept']:+.3f}, call threshold {v['threshold_before']:.2f} → "
         f"{v['threshold']:.3f}" for k, v in res["union_fits"].items() if v) + ".", ""]
     return "\n".join(out) + "\n"
+
+
+# ---- batch 32: an input gate for every collection ----
+
+GATE_NAMES = {"current": "the shipped limits (800 Kaggle images)", "extremes": "the same limits, union train extremes",
+              "knn": "distance to the 5 nearest union train slices"}
+
+
+def results32_markdown(res: dict | None = None) -> str:
+    from ..evaluation import input_gate as ig
+
+    res = res or ig.results() or {}
+    out = ["# Batch 32: an input gate that lets MRI slices from every collection through — results (written by "
+           "`python experiments/batch32_input_gate/results.py` from `measurements.csv`)", "",
+           "Plan: `experiments/batch32_input_gate/PLAN.md`; features measured by `experiments/batch32_input_gate/run.py`.",
+           "", f"Decision: **{res.get('decision', '')}**.", ""]
+    if not res.get("heldout"):
+        return "\n".join(out) + "\n"
+    kinds = ["current", *ig.CANDIDATES32]
+    h = pd.DataFrame(res["heldout"])
+    n = h.groupby("source")["n"].first()
+    piv = h.pivot(index="source", columns="kind", values="rejected")[kinds]
+    out += ["## Real slices with no verdict, each source held out (the gate fitted on the other sources' train rows)", "",
+            "| held out | slices | " + " | ".join(f"`{k}`: {GATE_NAMES[k]}" for k in kinds) + " |",
+            "|---|---|" + "---|" * len(kinds)]
+    for src, r in piv.iterrows():
+        out.append(f"| {src} | {int(n[src]):,} | " + " | ".join(f"{int(r[k])} ({r[k] / n[src]:.2%})" for k in kinds) + " |")
+    mean = h.groupby("kind")["rate"].mean()
+    out.append("| **mean rate** | | " + " | ".join(f"**{mean[k]:.2%}**" for k in kinds) + " |")
+    t = pd.DataFrame(res["union_test"])
+    tn = t.groupby("collection")["n"].first()
+    tp = t.pivot(index="collection", columns="kind", values="rejected")[kinds]
+    out += ["", "## Union test rows with no verdict (the gate fitted on every train row)", "",
+            "| collection | test slices | " + " | ".join(f"`{k}`" for k in kinds) + " |", "|---|---|" + "---|" * len(kinds)]
+    for c, r in tp.iterrows():
+        out.append(f"| {c} | {int(tn[c]):,} | " + " | ".join(str(int(r[k])) for k in kinds) + " |")
+    p = pd.DataFrame(res["probes"]).pivot(index="probe", columns="kind", values="rejected")[kinds]
+    out += ["", "## Non-MRI probes (made in code): no verdict?", "",
+            "| probe | " + " | ".join(f"`{k}`" for k in kinds) + " |", "|---|" + "---|" * len(kinds)]
+    for pr, r in p.iterrows():
+        out.append(f"| {pr} | " + " | ".join("yes" if r[k] else "**no**" for k in kinds) + " |")
+    g = res.get("gate")
+    if g:
+        lim = (f"colour above {g['colour_max']:.2f}; distance above {g['distance_max']:.3f}" if g["kind"] == "knn" else
+               f"colour above {g['colour_max']:.2f}, near-black below {g['dark_frac_min']:.3f}, corners below "
+               f"{g['corner_dark_min']:.3f}, histogram distance above {g['hist_l1_max']:.3f}")
+        out += ["", f"Shipped gate (`models/input_gate.json`), fitted on {g['n_train']:,} union train rows: no verdict "
+                f"at {lim}."]
+    return "\n".join(out) + "\n"
