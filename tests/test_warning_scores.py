@@ -71,10 +71,10 @@ def test_choice_respects_the_cap_prefers_more_flags_then_smaller_margin_and_is_t
         ws.fit_score("energy", np.zeros((2, 2)), pd.DataFrame(), np.arange(2), np.zeros((2, 2)))
 
 
-@pytest.mark.parametrize("batch", [21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32])
+@pytest.mark.parametrize("batch", [21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33])
 def test_batch_results_are_what_the_records_give(batch):
     """The committed results re-derived from the run records (21, 23, 24, 27, 28, 30), the committed candidates.csv (22,
-    25), measurements.json (26) or validation.csv (29, 31, with union_validation.csv) or measurements.csv (32); no model is loaded."""
+    25), measurements.json (26) or validation.csv (29, 31, with union_validation.csv) or measurements.csv (32, 33); no model is loaded."""
     import json
 
     from helpers.evaluation import calibration_study, input_gate, pattern_study, threshold_study
@@ -96,6 +96,8 @@ def test_batch_results_are_what_the_records_give(batch):
                                                                                 "union_test", "calls_moved")),
         32: lambda: (input_gate.results(), input_gate.compute(), ("choice", "decision", "heldout", "union_test", "probes",
                                                                   "gate")),
+        33: lambda: (input_gate.results33(), input_gate.compute33(), ("choice", "decision", "midway", "heldout",
+                                                                      "probes")),
     }[batch]()
     if saved is None:
         pytest.fail(f"batch {batch}'s results.json is committed: it must be found")

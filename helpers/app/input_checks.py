@@ -12,14 +12,14 @@ from ..data.prepare import head_bbox, prepare
 
 SMALL_SIDE = config.IMG_SIZE  # below this the model sees an upscaled image: worth a note
 
-# The gate that withholds a verdict (data.gate; chosen by experiments/batch32_input_gate/PLAN.md, written to
-# models/input_gate.json by its results.py): a colour limit (mean chroma of the non-black pixels; training slices
-# of every collection reach 11.9 at most, colour photographs measured 47-89) and, for "unlike the training MRI
-# slices", the mean distance of the picture's 128-px histogram and near-black fractions to its 5 nearest union
-# train slices of every collection, beyond the largest such distance among them. Noise, flat images, checkerboards
-# and framed pictures fail it; a grey photograph or a ramp can pass: the check is a screen for obvious mistakes,
-# not a guarantee (the network's unfamiliar-scan rule comes after it). The gate it replaced (limits fitted on 800
-# Kaggle training images) withheld the verdict from 4.8% of Sartaj's slices held out; this one from 0.5%.
+# The gate that withholds a verdict (data.gate; chosen by experiments/batch32_input_gate/ and batch33_colour_limit/,
+# written to models/input_gate.json by their results.py): a colour limit on the mean chroma of the non-black pixels
+# (real slices of every collection reach 12.4, colour photographs measured 47-89: batch 33 set it midway) and, for
+# "unlike the training MRI slices", the mean distance of the picture's 128-px histogram and near-black fractions to
+# its 5 nearest union train slices of every collection, beyond the largest such distance among them. Noise, flat
+# images, checkerboards and framed pictures fail it; a grey photograph or a ramp can pass: the check is a screen for
+# obvious mistakes, not a guarantee (the network's unfamiliar-scan rule comes after it). What it costs in real
+# slices, each source held out: the batches' RESULTS.md.
 GATE_FILE = config.MODELS_DIR / "input_gate.json"
 CHECKS = {
     # Fraction of the pixels OUTSIDE the head box brighter than half the head's 99th percentile: burnt-in text,

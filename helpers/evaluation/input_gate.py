@@ -149,3 +149,95 @@ def compute(m: pd.DataFrame | None = None) -> dict:
 
 def results() -> dict | None:
     return records.read_json(RESULTS32)
+
+
+# ---- batch 33 (experiments/batch33_colour_limit/PLAN.md): a colour limit set by what it must refuse ----
+
+BATCH33 = config.EXPERIMENTS_DIR / "batch33_colour_limit"
+RESULTS33 = BATCH33 / "results.json"
+PHOTO_CHROMA_MIN = 47.0  # the least coloured photograph when the gate was made (app.input_checks' comment)
+
+
+def colour_probes() -> dict[str, bytes]:
+    """Coloured pictures that must get no verdict, made here: a photograph, a gradient, colour-mapped and annotated
+    renderings of the synthetic phantom."""
+    import matplotlib
+    import matplotlib.cbook
+    from PIL import Image
+
+    from ..data.synthetic import make_phantom
+
+    def jpg(a) -> bytes:
+        b = io.BytesIO()
+        Image.fromarray(np.asarray(a, np.uint8)).save(b, "JPEG", quality=92)
+        return b.getvalue()
+
+    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as fh:
+        out = {"colour photograph": fh.read()}
+    yy, xx = np.mgrid[0:240, 0:320]
+    out["colour gradient"] = jpg(np.dstack([xx * 255 // 319, yy * 255 // 239, np.full_like(xx, 90)]))
+    g = make_phantom("glioma", seed=3, size=256)[0].astype(float) / 255
+    for cmap in ("jet", "viridis"):
+        out[f"phantom in {cmap}"] = jpg(matplotlib.colormaps[cmap](g)[..., :3] * 255)
+    rgb = np.dstack([g, g, g]) * 255
+    rgb[:, :85] = 0.5 * rgb[:, :85] + 0.5 * np.array([255, 0, 0])
+    out["phantom with a red overlay"] = jpg(rgb)
+    return out
+
+
+def compute33(m: pd.DataFrame | None = None) -> dict:
+    """Batch 33's results: held-out rejection and probes for the fitted and the midway colour limit."""
+    from ..data.prepare import decode_prepare
+
+    if m is None:
+        if not MEASURED32.is_file():
+            return {"decision": "batch 32's measurements.csv is not measured yet: no decision"}
+        m = pd.read_csv(MEASURED32)
+    train = m[m["split"] == "train"]
+    full = gt.fit_gate(train, "knn")
+    midway = (full["colour_max"] + PHOTO_CHROMA_MIN) / 2
+    rows = []
+    for name, data in colour_probes().items():
+        _, x = decode_prepare(data, gt.REF_SIZE, name=name)
+        rows.append({"probe": name, **gt.gate_features(data, x)})
+    pr = pd.concat([probe_features(), pd.DataFrame(rows)], ignore_index=True).drop_duplicates("probe")
+    held, probe_rows = [], []
+    for kind in ("fitted", "midway"):
+        for src in sorted(m["source"].unique()):
+            g = gt.fit_gate(train[train["source"] != src], "knn")
+            g = {**g, "colour_max": midway} if kind == "midway" else g
+            rows_ = m[m["source"] == src]
+            rej = gt.gate_rejects(rows_, g)
+            held.append({"kind": kind, "source": src, "n": len(rows_), "rejected": int(rej.sum()),
+                         "rate": float(rej.mean()), "colour_max": float(g["colour_max"])})
+        g = {**full, "colour_max": midway} if kind == "midway" else full
+        probe_rows += [{"kind": kind, "probe": p, "chroma": float(c), "rejected": bool(r)}
+                       for p, c, r in zip(pr["probe"], pr["colour"], gt.gate_rejects(pr, g))]
+    held, probe_rows = pd.DataFrame(held), pd.DataFrame(probe_rows)
+    mean = held.groupby("kind")["rate"].mean().to_dict()
+    refused = {k: set(probe_rows[(probe_rows["kind"] == k) & probe_rows["rejected"]]["probe"]) for k in ("fitted", "midway")}
+    missed = sorted(refused["fitted"] - refused["midway"])
+    ok = not missed and mean["midway"] < mean["fitted"]
+    note = (f"fitted colour limit: {mean['fitted']:.2%} of real slices refused (mean of {held['source'].nunique()} "
+            f"held-out sources); midway limit {midway:.1f}: {mean['midway']:.2%}, "
+            + (f"lets through {', '.join(missed)}" if missed else "every probe the fitted limit refuses refused")
+            + (". The midway limit ships" if ok else ". The fitted limit stays"))
+    return records.jsonable({"decision": note, "choice": "midway" if ok else "fitted", "midway": midway,
+                             "heldout": held.to_dict("records"), "probes": probe_rows.to_dict("records")})
+
+
+def results33() -> dict | None:
+    return records.read_json(RESULTS33)
+
+
+def shipped_from_results() -> dict | None:
+    """The gate that ships: batch 32's choice, with batch 33's colour limit when that batch chose it."""
+    r32 = results() or {}
+    if not r32.get("gate"):
+        return None
+    g = dict(r32["gate"])
+    r33 = results33() or {}
+    if r33.get("choice") == "midway":
+        g["colour_max"] = float(r33["midway"])
+        g["colour_rule"] = "batch 33: midway between the most tinted union train slice and the least coloured photograph"
+    return g

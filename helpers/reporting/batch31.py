@@ -99,3 +99,34 @@ def results32_markdown(res: dict | None = None) -> str:
         out += ["", f"Shipped gate (`models/input_gate.json`), fitted on {g['n_train']:,} union train rows: no verdict "
                 f"at {lim}."]
     return "\n".join(out) + "\n"
+
+
+def results33_markdown(res: dict | None = None) -> str:
+    from ..evaluation import input_gate as ig
+
+    res = res or ig.results33() or {}
+    out = ["# Batch 33: a colour limit that tinted MRI exports pass — results (written by "
+           "`python experiments/batch33_colour_limit/results.py` from batch 32's `measurements.csv`)", "",
+           "Plan: `experiments/batch33_colour_limit/PLAN.md`.", "", f"Decision: **{res.get('decision', '')}**.", ""]
+    if not res.get("heldout"):
+        return "\n".join(out) + "\n"
+    kinds = ["fitted", "midway"]
+    h = pd.DataFrame(res["heldout"])
+    n = h.groupby("source")["n"].first()
+    piv = h.pivot(index="source", columns="kind", values="rejected")[kinds]
+    lim = h.pivot(index="source", columns="kind", values="colour_max")
+    out += ["## Real slices with no verdict, each source held out", "",
+            "| held out | slices | fitted limit (on the other sources) | refused | midway limit | refused |",
+            "|---|---|---|---|---|---|"]
+    for src, r in piv.iterrows():
+        out.append(f"| {src} | {int(n[src]):,} | {lim.loc[src, 'fitted']:.2f} | {int(r['fitted'])} | "
+                   f"{lim.loc[src, 'midway']:.2f} | {int(r['midway'])} |")
+    mean = h.groupby("kind")["rate"].mean()
+    out.append(f"| **mean rate** | | | **{mean['fitted']:.2%}** | | **{mean['midway']:.2%}** |")
+    p = pd.DataFrame(res["probes"])
+    chroma = p[p["kind"] == "fitted"].set_index("probe")["chroma"]
+    pv = p.pivot(index="probe", columns="kind", values="rejected")[kinds]
+    out += ["", "## Probes (made in code): no verdict?", "", "| probe | mean chroma | fitted | midway |", "|---|---|---|---|"]
+    for pr, r in pv.iterrows():
+        out.append(f"| {pr} | {chroma[pr]:.1f} | " + " | ".join("yes" if r[k] else "**no**" for k in kinds) + " |")
+    return "\n".join(out) + "\n"
