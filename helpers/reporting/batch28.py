@@ -101,14 +101,17 @@ def results28_markdown(res: dict | None = None) -> str:
 
 
 def summary_lines() -> list[str]:
-    """The conclusions' lines for batches 28 to 31."""
-    from ..evaluation import calibration_study
+    """The conclusions' lines for batches 28 to 33."""
+    from ..evaluation import calibration_study, input_gate
 
     return decision_lines(((28, "four-member ensembles, four seeds of he_bo or four recipes, 40 epochs", results28()),
                            (29, "the call threshold's rule, from saved predictions", results29()),
                            (30, "he_bo seeds 3 and 4 and the seed curve, a measurement", results30()),
                            (31, "a binary recalibration of P(tumour) against the temperature, from saved predictions",
-                            calibration_study.results())))
+                            calibration_study.results()),
+                           (32, "the input gate refitted on every collection, from pixel features",
+                            input_gate.results()),
+                           (33, "the input gate's colour limit, from pixel features", input_gate.results33())))
 
 
 # ---- batch 29: a call threshold that does not move by chance ----
