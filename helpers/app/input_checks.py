@@ -41,7 +41,9 @@ def shipped_gate() -> dict:
     if _GATE is None:
         from .. import records
 
-        _GATE = records.read_json(GATE_FILE) or gate.CURRENT_GATE
+        g = records.read_json(GATE_FILE) or gate.CURRENT_GATE
+        # the reference rows as one array, once: not a list of lists converted on every upload
+        _GATE = {**g, **{k: np.asarray(g[k], np.float64) for k in ("reference", "mean", "scale") if k in g}}
     return _GATE
 
 
