@@ -180,3 +180,17 @@ def test_init_from_a_record_made_before_the_model_folders_finds_the_shipped_weig
     assert init_path("models/brain_tumor_cnn.keras") == config.IN_DATASET_MODEL
     with pytest.raises(FileNotFoundError, match="init_from"):
         init_path("models/no_such_model.keras")
+
+
+def test_weight_averaging_recipe_keeps_a_learning_rate_floor_and_asks_for_the_moving_average():
+    """Batch 34's he_bo_swa: the cosine schedule stops at 10% of the peak and the optimizer keeps an EMA of the
+    weights; he_bo's config (and so its records) carries neither key."""
+    from helpers.modeling import train_union
+    from helpers.modeling.train import lr_schedule
+
+    cfg = train_union.config_for("he_bo_swa", epochs=4)
+    assert cfg["lr_floor"] == 0.1 and cfg["ema"] == 0.999
+    assert "lr_floor" not in train_union.config_for("he_bo") and "ema" not in train_union.config_for("he_bo")
+    sched = lr_schedule({**cfg, "batch_size": 10}, 100)  # 10 steps an epoch, 1 of warm-up
+    assert float(sched(40)) == pytest.approx(0.1 * cfg["lr"], rel=1e-3)
+    assert float(lr_schedule({**train_union.config_for("he_bo", epochs=4), "batch_size": 10}, 100)(40)) < 1e-6

@@ -168,16 +168,18 @@ def _mixup(tf, x, y, alpha: float):
 
 
 def lr_schedule(cfg: dict, n_train: int):
-    """Cosine decay over the run, after `warmup_epochs` of linear warm-up from lr/10 (none: plain cosine)."""
+    """Cosine decay over the run, after `warmup_epochs` of linear warm-up from lr/10 (none: plain cosine), down to
+    `lr_floor` (a fraction of the peak; default 0)."""
     import keras
 
     steps = int(np.ceil(n_train / cfg["batch_size"]))
     warm = cfg["warmup_epochs"] * steps
     total = max(1, cfg["epochs"] * steps - warm)
+    alpha = float(cfg.get("lr_floor") or 0.0)
     if warm:
-        return keras.optimizers.schedules.CosineDecay(cfg["lr"] / 10, total, alpha=0.0, warmup_target=cfg["lr"],
+        return keras.optimizers.schedules.CosineDecay(cfg["lr"] / 10, total, alpha=alpha, warmup_target=cfg["lr"],
                                                       warmup_steps=warm)
-    return keras.optimizers.schedules.CosineDecay(cfg["lr"], total)
+    return keras.optimizers.schedules.CosineDecay(cfg["lr"], total, alpha=alpha)
 
 
 def fit(cfg: dict, Xtr, ytr, Xva, yva, verbose: int = 2):

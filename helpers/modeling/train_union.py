@@ -48,6 +48,10 @@ RECIPES: dict[str, dict] = {
     # batch 27 (experiments/batch27_plane_balance/PLAN.md): he_bo + tumour and healthy of equal weight in each plane
     "he_bo_pb": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
                  "brain_only": 0.3, "plane_balance": 4.0},
+    # batch 34 (experiments/batch34_weight_averaging/PLAN.md): he_bo + a learning-rate floor and a moving average
+    # of the weights over the tail (SWA-like)
+    "he_bo_swa": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
+                  "brain_only": 0.3, "lr_floor": 0.1, "ema": 0.999},
     # batch 12 (experiments/batch12_procedural_lesions/PLAN.md): he_sym + procedural masses in healthy slices
     "he_sym_proc": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
                     "procedural": 0.5},
@@ -65,7 +69,7 @@ def config_for(recipe: str, fold: str | None = None, **overrides) -> dict:
     r = RECIPES[recipe]
     cfg = {**BASE, **({"width": r["width"]} if r.get("width") else {}), **overrides, "recipe": recipe, "fold": fold, "split": "union", "jpeg_p": r["jpeg_p"],
            "balance": r["balance"], "synth": bool(r.get("synth")), "collections": r["collections"]}
-    for k in ("brain_only", "invert", "procedural", "spots", "plane_balance"):  # only when asked, so the records of earlier recipes keep their exact config
+    for k in ("brain_only", "invert", "procedural", "spots", "plane_balance", "lr_floor", "ema"):  # only when asked, so the records of earlier recipes keep their exact config
         if r.get(k):
             cfg[k] = r[k]
     cfg["model_kwargs"] = {"width": cfg.pop("width"), "stem_pool": True, "augment_layer": r["augment_layer"]}
@@ -174,7 +178,9 @@ def fit(cfg: dict, Xtr, Mtr, Wtr, Xva, Mva, verbose: int = 2, looks=None):
 
     keras.utils.set_random_seed(cfg["seed"])
     model = build_model(cfg["arch"], cfg["img_size"], len(config.CLASSES), **cfg["model_kwargs"])
-    model.compile(optimizer=keras.optimizers.AdamW(lr_schedule(cfg, len(Xtr)), weight_decay=cfg["weight_decay"]),
+    # "ema": a moving average of the weights, which model.fit writes into the model when training ends
+    ema = {"use_ema": True, "ema_momentum": float(cfg["ema"])} if cfg.get("ema") else {}
+    model.compile(optimizer=keras.optimizers.AdamW(lr_schedule(cfg, len(Xtr)), weight_decay=cfg["weight_decay"], **ema),
                   loss=partial_labels.partial_label_loss(cfg["label_smoothing"]))
     jpeg, shape = float(cfg.get("jpeg_p") or 0), Xtr.shape[1:] + (1,)
 
