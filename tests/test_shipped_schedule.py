@@ -274,3 +274,17 @@ def test_batch30_reads_the_seed_curve():
     assert "held in part" in note
     _, note, done = ss.curve30(_scores({**base, "ens_bo4s_e40": {42: 0.874}}))
     assert not done and "no reading" in note
+
+
+def test_batch34_one_point_above_on_each_seed_and_a_bounded_drop_reads_worth_a_gpu_session():
+    inc = {"he_bo_e40": {42: 0.87, 7: 0.837}}
+    lo = _loco({"he_bo_e40": 2.0, "he_bo_swa_e40": 4.0})
+    win, row, note = ss.decide34(_scores({**inc, "he_bo_swa_e40": {42: 0.885, 7: 0.845}}), lo)
+    assert win == "he_bo_swa_e40" and "worth a GPU session" in note and "ships" not in note.replace("nothing ships", "")
+    # a larger mean but below on one seed: paired, so no gain
+    win, _, note = ss.decide34(_scores({**inc, "he_bo_swa_e40": {42: 0.92, 7: 0.83}}), lo)
+    assert win == "he_bo_e40" and "No gain" in note
+    # above on each seed but a brain-only drop more than 3 points larger
+    win, _, _ = ss.decide34(_scores({**inc, "he_bo_swa_e40": {42: 0.885, 7: 0.845}}),
+                            _loco({"he_bo_e40": 2.0, "he_bo_swa_e40": 5.5}))
+    assert win == "he_bo_e40"

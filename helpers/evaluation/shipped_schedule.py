@@ -380,3 +380,25 @@ def curve30(scores: pd.DataFrame) -> tuple[list[dict], str, bool]:
            + ("more seeds still pay" if gain >= MORE_SEEDS30 - 1e-12 else "the curve flattens at four"))
     curve = ", ".join(f"{n} → {m[n]['mean']:.1%}" for n in CURVE30)
     return rows, f"seeds merged → primary score: {curve}; {check}; {six}", True
+
+
+# Batch 34 (experiments/batch34_weight_averaging/PLAN.md): weight averaging against he_bo (seeds 42 and 7), a
+# measurement: the verdict is whether it is worth a GPU session's union members, nothing ships.
+BATCH34 = config.EXPERIMENTS_DIR / "batch34_weight_averaging"
+RESULTS34 = BATCH34 / "results.json"
+SWA_E40 = "he_bo_swa_e40"
+GAIN34 = 0.01  # PLAN.md: 1 point on the mean, above on each seed (paired), a brain-only drop at most 3 points larger
+
+
+def runs34(runs34_: list[dict] | None = None) -> list[dict]:
+    return et.runs_by_schedule(BATCH34, 40, runs34_)
+
+
+def decide34(scores: pd.DataFrame, lo: pd.DataFrame, incumbent: str = BO_E40) -> tuple[str, dict, str]:
+    """(recipe worth a GPU session's members, its row, note): batch 21's gains rule read as a measurement."""
+    win, rows, note = decide_gains(scores, lo, incumbent, {SWA_E40: GAIN34}, paired=(SWA_E40,))
+    if win == SWA_E40:
+        note = note.replace(f". {SWA_E40} ships", f". {SWA_E40} is worth a GPU session's union members (nothing ships)")
+    else:
+        note = note.replace(f". None qualifies: {incumbent} stays", ". No gain: weight averaging is not worth a GPU session")
+    return win, (rows[0] if rows else {}), note

@@ -130,3 +130,48 @@ def results33_markdown(res: dict | None = None) -> str:
     for pr, r in pv.iterrows():
         out.append(f"| {pr} | {chroma[pr]:.1f} | " + " | ".join("yes" if r[k] else "**no**" for k in kinds) + " |")
     return "\n".join(out) + "\n"
+
+
+# ---- batch 34: weight averaging (a measurement) ----
+
+def results34() -> dict | None:
+    from .. import records
+    from ..evaluation import shipped_schedule as ss
+
+    return records.read_json(ss.RESULTS34)
+
+
+def compute34() -> dict:
+    """Batch 34's results: he_bo_swa beside he_bo (batch 20's seeds 42 and 7), the PLAN's reading."""
+    from .. import records
+    from ..evaluation import ensemble_transfer as et
+    from ..evaluation import healthy_variety as hv
+    from ..evaluation import shipped_schedule as ss
+
+    inc = ss.BO_E40
+    runs = [r for r in ss.runs20() if r["config"]["recipe"] == inc] + ss.runs34()
+    lo = et.loco(runs)
+    scores = et.primary_scores(lo)
+    choice, row, note = ss.decide34(scores, lo, inc)
+    return records.jsonable({
+        "loco": lo.to_dict("records"), "scores": scores.to_dict("records"), "incumbent": inc, "choice": choice,
+        "row": row, "decision": note, "drops": {r: ss.brain_only_drop(lo, r) for r in (inc, ss.SWA_E40)},
+        "floors_loco": {r: hv.floors_loco(lo, r) for r in (inc, ss.SWA_E40) if (lo["recipe"] == r).any()}})
+
+
+def results34_markdown(res: dict | None = None) -> str:
+    from .batch15 import opening
+    from .batch28 import RECIPE_NAMES
+    from .healthy_variety import floors_markdown
+
+    names = {**RECIPE_NAMES, "he_bo_swa_e40": "he_bo + a learning-rate floor and a moving average of the weights, "
+                                               "40 epochs"}
+    res = res or results34() or {}
+    out = opening(34, "weight averaging for the shipped recipe (a measurement)", "batch34_weight_averaging", res,
+                  names)
+    out += [f"Decision: **{res.get('decision', '')}**.", "",
+            "Brain-only drop: " + "; ".join(f"`{r}` {f'{d:.1f} points' if d is not None else 'n/a'}"
+                                            for r, d in (res.get("drops") or {}).items()) + ".", ""]
+    for r, fl in (res.get("floors_loco") or {}).items():
+        out += [f"## LOCO floors at 40 epochs, `{r}` (mean of the seeds run)", "", floors_markdown(fl), ""]
+    return "\n".join(out) + "\n"
