@@ -90,6 +90,11 @@ def probe_features() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _summary(gate: dict) -> dict:
+    """A gate without its reference rows (models/input_gate.json holds them; shipped_from_results refits them)."""
+    return {k: v for k, v in gate.items() if k not in ("reference", "mean", "scale")}
+
+
 def _rate(m: pd.DataFrame, gate: dict) -> float:
     return float(gt.gate_rejects(m, gate).mean()) if len(m) else float("nan")
 
@@ -139,7 +144,7 @@ def compute(m: pd.DataFrame | None = None) -> dict:
         if "extremes" in ok and ok["extremes"] - ok[choice] <= TIE32 + 1e-12:
             choice = "extremes"
         tail = f"`{choice}` ships"
-    gate = None if choice == "current" else gt.fit_gate(train, choice)
+    gate = None if choice == "current" else _summary(gt.fit_gate(train, choice))
     return records.jsonable({
         "decision": f"{head}; " + "; ".join(parts) + f". {tail}", "choice": choice, "rows": rows,
         "heldout": held.to_dict("records"), "union_test": test.to_dict("records"),
@@ -233,9 +238,10 @@ def results33() -> dict | None:
 def shipped_from_results() -> dict | None:
     """The gate that ships: batch 32's choice, with batch 33's colour limit when that batch chose it."""
     r32 = results() or {}
-    if not r32.get("gate"):
+    if not r32.get("gate") or not MEASURED32.is_file():
         return None
-    g = dict(r32["gate"])
+    m = pd.read_csv(MEASURED32)
+    g = gt.fit_gate(m[m["split"] == "train"], r32["gate"]["kind"])  # the reference rows, refitted (deterministic)
     r33 = results33() or {}
     if r33.get("choice") == "midway":
         g["colour_max"] = float(r33["midway"])
