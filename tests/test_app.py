@@ -635,7 +635,7 @@ def test_the_headline_reason_is_not_repeated_in_the_list():
     """A picture with no verdict (or an unfamiliar one) shows its reason once, in the headline; the other warnings
     stay in the list below."""
     warnings = ["bright marks outside the head (text, ruler, frame or a second image?): crop the slice first",
-                "unlike the training MRI slices (no black background round a head, or unusual intensities): "
+                "unlike the training MRI slices (grey levels and dark background far from every collection's): "
                 "out of distribution, result unreliable"]
     res = upload.Result(name="pack.png", classes=list(config.CLASSES), probs=np.full(4, 0.25), predicted="glioma",
                         confidence=0.25, p_tumour=0.75, abstain=True, verdict=False, warnings=list(warnings),

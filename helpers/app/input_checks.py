@@ -1,5 +1,6 @@
-"""Input screening for the dashboard: flags uploads that do not look like the training MRI slices (colour, no
-black background round a head, burnt-in marks, small size), with the thresholds and how to re-measure them."""
+"""Input screening for the dashboard: flags uploads that do not look like the training MRI slices (colour, grey
+levels and background far from every training collection, burnt-in marks, small size), with the thresholds and how
+to re-measure them."""
 from __future__ import annotations
 
 import numpy as np
@@ -99,7 +100,7 @@ def check_messages(feat: dict, width: int, height: int, gate_: dict | None = Non
     if colour:
         out.append("colour image: MRI slices are grayscale, so this may not be an MRI (result unreliable)")
     if unlike:
-        out.append("unlike the training MRI slices (no black background round a head, or unusual intensities): "
+        out.append("unlike the training MRI slices (grey levels and dark background far from every collection's): "
                    "out of distribution, result unreliable")
     if feat["outside_bright"] > CHECKS["outside_bright_max"] or feat["edge_bright"] > CHECKS["edge_bright_max"]:
         out.append("bright marks outside the head (text, ruler, frame or a second image?): crop the slice first")
