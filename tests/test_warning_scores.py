@@ -71,14 +71,14 @@ def test_choice_respects_the_cap_prefers_more_flags_then_smaller_margin_and_is_t
         ws.fit_score("energy", np.zeros((2, 2)), pd.DataFrame(), np.arange(2), np.zeros((2, 2)))
 
 
-@pytest.mark.parametrize("batch", [21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33])
+@pytest.mark.parametrize("batch", [21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34])
 def test_batch_results_are_what_the_records_give(batch):
-    """The committed results re-derived from the run records (21, 23, 24, 27, 28, 30), the committed candidates.csv (22,
+    """The committed results re-derived from the run records (21, 23, 24, 27, 28, 30, 34), the committed candidates.csv (22,
     25), measurements.json (26) or validation.csv (29, 31, with union_validation.csv) or measurements.csv (32, 33); no model is loaded."""
     import json
 
     from helpers.evaluation import calibration_study, input_gate, pattern_study, threshold_study
-    from helpers.reporting import batch21, batch24, batch28
+    from helpers.reporting import batch21, batch24, batch28, batch31
 
     saved, again, keys = {
         21: lambda: (batch21.results21(), batch21.compute21(), ("choice", "decision", "scores", "model")),
@@ -98,6 +98,7 @@ def test_batch_results_are_what_the_records_give(batch):
                                                                   "gate")),
         33: lambda: (input_gate.results33(), input_gate.compute33(), ("choice", "decision", "midway", "heldout",
                                                                       "probes")),
+        34: lambda: (batch31.results34(), batch31.compute34(), ("choice", "decision", "scores", "drops")),
     }[batch]()
     if saved is None:
         pytest.fail(f"batch {batch}'s results.json is committed: it must be found")

@@ -101,8 +101,9 @@ def results28_markdown(res: dict | None = None) -> str:
 
 
 def summary_lines() -> list[str]:
-    """The conclusions' lines for batches 28 to 33."""
+    """The conclusions' lines for batches 28 to 34."""
     from ..evaluation import calibration_study, input_gate
+    from . import batch31
 
     return decision_lines(((28, "four-member ensembles, four seeds of he_bo or four recipes, 40 epochs", results28()),
                            (29, "the call threshold's rule, from saved predictions", results29()),
@@ -111,7 +112,8 @@ def summary_lines() -> list[str]:
                             calibration_study.results()),
                            (32, "the input gate refitted on every collection, from pixel features",
                             input_gate.results()),
-                           (33, "the input gate's colour limit, from pixel features", input_gate.results33())))
+                           (33, "the input gate's colour limit, from pixel features", input_gate.results33()),
+                           (34, "weight averaging for he_bo, a measurement", batch31.results34())))
 
 
 # ---- batch 29: a call threshold that does not move by chance ----

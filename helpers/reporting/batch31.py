@@ -161,7 +161,7 @@ def compute34() -> dict:
 
 def results34_markdown(res: dict | None = None) -> str:
     from .batch15 import opening
-    from .batch28 import RECIPE_NAMES
+    from .batch24 import RECIPE_NAMES
     from .healthy_variety import floors_markdown
 
     names = {**RECIPE_NAMES, "he_bo_swa_e40": "he_bo + a learning-rate floor and a moving average of the weights, "
