@@ -96,8 +96,9 @@ def results32_markdown(res: dict | None = None) -> str:
         lim = (f"colour above {g['colour_max']:.2f}; distance above {g['distance_max']:.3f}" if g["kind"] == "knn" else
                f"colour above {g['colour_max']:.2f}, near-black below {g['dark_frac_min']:.3f}, corners below "
                f"{g['corner_dark_min']:.3f}, histogram distance above {g['hist_l1_max']:.3f}")
-        out += ["", f"Shipped gate (`models/input_gate.json`), fitted on {g['n_train']:,} union train rows: no verdict "
-                f"at {lim}."]
+        out += ["", f"The gate this batch chose, fitted on {g['n_train']:,} union train rows: no verdict at {lim}. "
+                "Batch 33 then set its colour limit (`experiments/batch33_colour_limit/RESULTS.md`); "
+                "`models/input_gate.json` holds the gate that ships."]
     return "\n".join(out) + "\n"
 
 
