@@ -4,7 +4,6 @@ import pytest
 
 from helpers.evaluation import calibration_study as cs
 from helpers.modeling import operating_point as op
-from helpers.modeling.calibrate import binary_map
 
 def _rows(n=4000, seed=0, shift=1.5):
     """Two collections whose P(tumour) is too sure in one and shifted in the other."""
@@ -17,24 +16,24 @@ def _rows(n=4000, seed=0, shift=1.5):
 
 def test_binary_map_is_monotone_and_keeps_every_call_at_the_mapped_threshold():
     p, y, c = _rows()
-    for kind in op.BINARY_KINDS:
-        cal = op.fit_binary(p, y, c, kind, threshold=0.78)
-        q = binary_map(p, cal)
+    for kind in cs.BINARY_KINDS:
+        cal = cs.fit_binary(p, y, c, kind, threshold=0.78)
+        q = cs.binary_map(p, cal)
         assert np.all(np.diff(q[np.argsort(p)]) >= -1e-12)
         assert ((p >= 0.78) != (q >= cal["threshold"])).sum() == 0
-    assert op.fit_binary(p, y, c, "anchored", threshold=0.78)["threshold"] == 0.5
-    assert binary_map(0.78, op.fit_binary(p, y, c, "anchored", threshold=0.78)) == pytest.approx(0.5)
+    assert cs.fit_binary(p, y, c, "anchored", threshold=0.78)["threshold"] == 0.5
+    assert cs.binary_map(0.78, cs.fit_binary(p, y, c, "anchored", threshold=0.78)) == pytest.approx(0.5)
 
 
 def test_fitted_maps_lower_the_calibration_error_of_overconfident_probabilities():
     p, y, c = _rows(shift=0.0)  # calibrated, then
     sharp = 1 / (1 + np.exp(-3 * np.log(p / (1 - p))))  # the same ranking, three times too sure
-    for kind in op.BINARY_KINDS:
-        cal = op.fit_binary(sharp, y, c, kind, threshold=0.5)
+    for kind in cs.BINARY_KINDS:
+        cal = cs.fit_binary(sharp, y, c, kind, threshold=0.5)
         assert cal["slope"] < 0.6
-        assert op.ece(binary_map(sharp, cal), y) < op.ece(sharp, y) / 2
+        assert op.ece(cs.binary_map(sharp, cal), y) < op.ece(sharp, y) / 2
     with pytest.raises(ValueError, match="unknown binary calibration"):
-        op.fit_binary(p, y, c, "isotonic", 0.5)
+        cs.fit_binary(p, y, c, "isotonic", 0.5)
 
 
 def _per(base, plat, anch, n=7):

@@ -66,12 +66,7 @@ def test_the_shipped_gate_is_fitted_on_the_committed_union_train_rows():
 
 
 def test_the_shipped_gate_refuses_every_probe_the_old_one_refused():
-    from helpers.data.prepare import decode_prepare
-
-    rows = []
-    for name, data in ig.colour_probes().items():
-        rows.append({"probe": name, **gate.gate_features(data, decode_prepare(data, gate.REF_SIZE, name=name)[1])})
-    pr = pd.concat([ig.probe_features(), pd.DataFrame(rows)], ignore_index=True)
+    pr = ig.probe_features({**ig.probes(), **ig.colour_probes()})
     old = gate.gate_rejects(pr, gate.CURRENT_GATE)
     new = gate.gate_rejects(pr, input_checks.shipped_gate())
     assert old.sum() >= 13 and not (old & ~new).any(), pr["probe"][old & ~new].tolist()

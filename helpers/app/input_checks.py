@@ -8,7 +8,7 @@ import numpy as np
 from .. import config
 from ..data import gate
 from ..data.decode import decode
-from ..data.gate import REF_SIZE  # noqa: F401 - upload reads it from here
+from ..data.gate import REF_SIZE
 from ..data.prepare import head_bbox, prepare
 
 SMALL_SIDE = config.IMG_SIZE  # below this the model sees an upscaled image: worth a note
@@ -92,11 +92,10 @@ def image_features(data: bytes | None, gray: np.ndarray, prepared128: np.ndarray
             "edge_bright": edge_bright_fraction(gray)}
 
 
-def check_messages(feat: dict, width: int, height: int, gate_: dict | None = None) -> list[str]:
+def check_messages(feat: dict, width: int, height: int) -> list[str]:
     """Warnings (one line each) for an input that does not look like the training data."""
-    g = gate_ or shipped_gate()
     out = []
-    colour, unlike = (bool(v[0]) for v in gate.gate_parts(feat, g))
+    colour, unlike = (bool(v[0]) for v in gate.gate_parts(feat, shipped_gate()))
     if colour:
         out.append("colour image: MRI slices are grayscale, so this may not be an MRI (result unreliable)")
     if unlike:

@@ -14,13 +14,14 @@ import numpy as np
 from PIL import Image
 
 from .. import config
+from ..data.gate import REF_SIZE
 from ..data.prepare import decode_prepare, prepare
 from ..errors import ImageError
 from ..modeling import familiarity
 from ..modeling.operating_point import uncertain_band  # noqa: F401 - the band decide_call reads, re-exported
 from ..modeling.predictor import decide
 from ..formatting import megabytes, threshold as fmt_threshold
-from .input_checks import REF_SIZE, check_messages, image_features
+from .input_checks import check_messages, image_features
 from .registry import (DEFAULT_ABSTAIN, abstain_threshold, call_track_record, collection_track_record, keras_model,
                        model_gaps, screening_threshold)
 

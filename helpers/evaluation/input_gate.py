@@ -21,9 +21,9 @@ CANDIDATES32 = ("extremes", "knn")
 HALF32, TIE32 = 0.5, 0.002  # PLAN.md: at most half of current's held-out rejection; within 0.2 points: extremes
 
 
-def source_key(collection: str, path: str) -> str:
-    """The unit held out: a collection, or for healthy-extra one of its five sources."""
-    return f"healthy-extra/{path.split('/')[0]}" if collection == "healthy-extra" else collection
+def source_key(collection: str, source: str) -> str:
+    """The unit held out: a collection, or for healthy-extra one of its five sources (the union table's `source`)."""
+    return f"healthy-extra/{source}" if collection == "healthy-extra" else collection
 
 
 def measure(u=None, X=None) -> pd.DataFrame:
@@ -40,7 +40,7 @@ def measure(u=None, X=None) -> pd.DataFrame:
         rows.append(gt.gate_features(data, X[k]))
     f = pd.DataFrame(rows).round(5)
     head = pd.DataFrame({"collection": t["collection"].to_numpy(), "path": t["path"].to_numpy(),
-                         "source": [source_key(c, p) for c, p in zip(t["collection"], t["path"])],
+                         "source": [source_key(c, s) for c, s in zip(t["collection"], t["source"])],
                          "split": t["split"].to_numpy(), "label": t["label"].to_numpy()})
     return pd.concat([head, f], axis=1)
 
@@ -79,12 +79,12 @@ def probes() -> dict[str, bytes]:
     return out
 
 
-def probe_features() -> pd.DataFrame:
-    """The probes' gate features, as the upload path computes them (decode, prepare at 128 px)."""
+def probe_features(pictures: dict[str, bytes] | None = None) -> pd.DataFrame:
+    """Pictures' gate features (default `probes()`), as the upload path computes them (decode, prepare at 128 px)."""
     from ..data.prepare import decode_prepare
 
     rows = []
-    for name, data in probes().items():
+    for name, data in (probes() if pictures is None else pictures).items():
         _, x = decode_prepare(data, gt.REF_SIZE, name=name)
         rows.append({"probe": name, **gt.gate_features(data, x)})
     return pd.DataFrame(rows)
@@ -95,8 +95,10 @@ def _summary(gate: dict) -> dict:
     return {k: v for k, v in gate.items() if k not in ("reference", "mean", "scale")}
 
 
-def _rate(m: pd.DataFrame, gate: dict) -> float:
-    return float(gt.gate_rejects(m, gate).mean()) if len(m) else float("nan")
+def _counts(rows: pd.DataFrame, gate: dict) -> dict:
+    """{n, rejected, rate} of feature rows under `gate`."""
+    rej = gt.gate_rejects(rows, gate)
+    return {"n": len(rows), "rejected": int(rej.sum()), "rate": float(rej.mean()) if len(rows) else float("nan")}
 
 
 def compute(m: pd.DataFrame | None = None) -> dict:
@@ -113,13 +115,10 @@ def compute(m: pd.DataFrame | None = None) -> dict:
     for kind in kinds:
         for src in sorted(m["source"].unique()):
             gate = gt.CURRENT_GATE if kind == "current" else gt.fit_gate(train[train["source"] != src], kind)
-            rows = m[m["source"] == src]
-            held.append({"kind": kind, "source": src, "n": len(rows), "rejected": int(gt.gate_rejects(rows, gate).sum()),
-                         "rate": _rate(rows, gate)})
+            held.append({"kind": kind, "source": src, **_counts(m[m["source"] == src], gate)})
         gate = gt.CURRENT_GATE if kind == "current" else gt.fit_gate(train, kind)
         for c, rows in m[m["split"] == "test"].groupby("collection"):
-            test.append({"kind": kind, "collection": c, "n": len(rows), "rate": _rate(rows, gate),
-                         "rejected": int(gt.gate_rejects(rows, gate).sum())})
+            test.append({"kind": kind, "collection": c, **_counts(rows, gate)})
         rej = gt.gate_rejects(pr, gate)
         probe_rows += [{"kind": kind, "probe": p, "rejected": bool(r)} for p, r in zip(pr["probe"], rej)]
     held, test, probe_rows = pd.DataFrame(held), pd.DataFrame(test), pd.DataFrame(probe_rows)
@@ -192,8 +191,6 @@ def colour_probes() -> dict[str, bytes]:
 
 def compute33(m: pd.DataFrame | None = None) -> dict:
     """Batch 33's results: held-out rejection and probes for the fitted and the midway colour limit."""
-    from ..data.prepare import decode_prepare
-
     if m is None:
         if not MEASURED32.is_file():
             return {"decision": "batch 32's measurements.csv is not measured yet: no decision"}
@@ -201,21 +198,14 @@ def compute33(m: pd.DataFrame | None = None) -> dict:
     train = m[m["split"] == "train"]
     full = gt.fit_gate(train, "knn")
     midway = (full["colour_max"] + PHOTO_CHROMA_MIN) / 2
-    rows = []
-    for name, data in colour_probes().items():
-        _, x = decode_prepare(data, gt.REF_SIZE, name=name)
-        rows.append({"probe": name, **gt.gate_features(data, x)})
-    pr = pd.concat([probe_features(), pd.DataFrame(rows)], ignore_index=True).drop_duplicates("probe")
+    pr = probe_features({**probes(), **colour_probes()})
     held, probe_rows = [], []
-    for kind in ("fitted", "midway"):
-        for src in sorted(m["source"].unique()):
-            g = gt.fit_gate(train[train["source"] != src], "knn")
-            g = {**g, "colour_max": midway} if kind == "midway" else g
-            rows_ = m[m["source"] == src]
-            rej = gt.gate_rejects(rows_, g)
-            held.append({"kind": kind, "source": src, "n": len(rows_), "rejected": int(rej.sum()),
-                         "rate": float(rej.mean()), "colour_max": float(g["colour_max"])})
-        g = {**full, "colour_max": midway} if kind == "midway" else full
+    for src in sorted(m["source"].unique()):
+        fitted = gt.fit_gate(train[train["source"] != src], "knn")  # once per source, read at both colour limits
+        for kind, g in (("fitted", fitted), ("midway", {**fitted, "colour_max": midway})):
+            held.append({"kind": kind, "source": src, **_counts(m[m["source"] == src], g),
+                         "colour_max": float(g["colour_max"])})
+    for kind, g in (("fitted", full), ("midway", {**full, "colour_max": midway})):
         probe_rows += [{"kind": kind, "probe": p, "chroma": float(c), "rejected": bool(r)}
                        for p, c, r in zip(pr["probe"], pr["colour"], gt.gate_rejects(pr, g))]
     held, probe_rows = pd.DataFrame(held), pd.DataFrame(probe_rows)

@@ -397,8 +397,7 @@ def runs34(runs34_: list[dict] | None = None) -> list[dict]:
 def decide34(scores: pd.DataFrame, lo: pd.DataFrame, incumbent: str = BO_E40) -> tuple[str, dict, str]:
     """(recipe worth a GPU session's members, its row, note): batch 21's gains rule read as a measurement."""
     win, rows, note = decide_gains(scores, lo, incumbent, {SWA_E40: GAIN34}, paired=(SWA_E40,))
-    if win == SWA_E40:
-        note = note.replace(f". {SWA_E40} ships", f". {SWA_E40} is worth a GPU session's union members (nothing ships)")
-    else:
-        note = note.replace(f". None qualifies: {incumbent} stays", ". No gain: weight averaging is not worth a GPU session")
+    if rows:  # the rule's reading, in place of its last sentence (which names what ships)
+        note = note.rsplit(". ", 1)[0] + (f". {SWA_E40} is worth a GPU session's union members (nothing ships)"
+                                          if win == SWA_E40 else ". No gain: weight averaging is not worth a GPU session")
     return win, (rows[0] if rows else {}), note

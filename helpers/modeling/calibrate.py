@@ -10,26 +10,6 @@ def probs_from_logits(logits: np.ndarray, temperature: float = 1.0) -> np.ndarra
     return softmax(np.asarray(logits, dtype=np.float64) / float(temperature), axis=-1)
 
 
-# Binary recalibration of P(tumour) = 1 - P(no tumour), the candidates of experiments/batch31_calibration/PLAN.md:
-# P' = sigmoid(slope * logit(P) + intercept). Monotone, so a call at threshold t is the same call at map(t). Batch 31
-# found that neither fitted map lowers the held-out ECE: what ships keeps the temperature alone.
-P_CLIP = 1e-6
-
-
-def logit(p) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=np.float64), P_CLIP, 1 - P_CLIP)
-    return np.log(p) - np.log1p(-p)
-
-
-def binary_map(p, binary: dict | None):
-    """P(tumour) through the recalibration `binary` ({slope, intercept}); None: unchanged."""
-    if not binary:
-        return p
-    z = float(binary["slope"]) * logit(p) + float(binary["intercept"])
-    out = 1.0 / (1.0 + np.exp(-z))
-    return float(out) if np.ndim(out) == 0 else out
-
-
 def nll(logits: np.ndarray, y: np.ndarray, temperature: float = 1.0) -> float:
     lp = log_softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=-1)
     return float(-lp[np.arange(len(y)), y].mean())

@@ -116,44 +116,6 @@ def choose(logits: np.ndarray, masks: np.ndarray, collections) -> dict:
             "chosen_on": "union validation groups, every collection weighted equally"}
 
 
-# Binary recalibration of P(tumour) (experiments/batch31_calibration/PLAN.md), fitted on validation rows with every
-# collection weighted equally: "platt" fits slope and intercept; "anchored" fits the slope with the intercept set so
-# that the call threshold maps to exactly 0.5 ("P(tumour) >= 50%" is the call).
-BINARY_KINDS = ("platt", "anchored")
-
-
-def fit_binary(p: np.ndarray, tumour: np.ndarray, collections, kind: str, threshold: float) -> dict:
-    """{kind, slope, intercept, threshold_before, threshold}: the map and the call threshold it carries."""
-    from scipy.optimize import minimize
-
-    from .calibrate import binary_map, logit
-
-    if kind not in BINARY_KINDS:
-        raise ValueError(f"unknown binary calibration {kind!r}; known: {', '.join(BINARY_KINDS)}")
-    z, y = logit(p), np.asarray(tumour, float)
-    w = collection_weights(collections)
-    zt = float(logit(threshold))
-
-    def nll(a, b):
-        s = a * z + b  # binary log-likelihood in a numerically safe form
-        return float(np.average(np.logaddexp(0.0, s) - y * s, weights=w))
-
-    if kind == "platt":
-        a, b = minimize(lambda v: nll(np.exp(v[0]), v[1]), x0=[0.0, 0.0], method="Nelder-Mead",
-                        options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 2000}).x
-        slope, intercept = float(np.exp(a)), float(b)
-    else:
-        from scipy.optimize import minimize_scalar
-
-        la = minimize_scalar(lambda v: nll(np.exp(v), -np.exp(v) * zt), bounds=(np.log(0.02), np.log(50.0)),
-                             method="bounded").x
-        slope = float(np.exp(la))
-        intercept = -slope * zt
-    cal = {"kind": kind, "slope": slope, "intercept": intercept, "threshold_before": float(threshold)}
-    cal["threshold"] = 0.5 if kind == "anchored" else float(binary_map(float(threshold), cal))
-    return cal
-
-
 def shifted(t: float, d: float) -> float:
     """The threshold on P(tumour) whose logit is logit(t) + d (batch 11's threshold shift)."""
     z = np.log(t / (1 - t)) + d
