@@ -69,13 +69,12 @@ def test_decision_reads_the_pre_registered_rule():
                            {"recipe": "brain2", "primary": 0.797, "seeds": [7, 42],
                             "per_seed": {42: 0.80, 7: 0.794}, "complete": True}])
     drops = {"plain": 6.0, "flip2": 6.0, "brain2": 3.5}
-    from helpers.evaluation import shipped_schedule as ss
-    orig = ss.brain_only_drop
+    orig = tv.worst_drop
     try:
-        ss.brain_only_drop = lambda lo_, r: drops[r]
+        tv.worst_drop = lambda lo_, r: drops[r]
         choice, rows, note = tv.decide(scores, lo)
     finally:
-        ss.brain_only_drop = orig
+        tv.worst_drop = orig
     by = {r["candidate"]: r for r in rows}
     assert not by["flip2"]["qualifies"]  # +1.2 points, but below on seed 7
     assert by["brain2"]["rule2"] and choice == "brain2"  # 0.3 point below, drop 2.5 points smaller
@@ -115,3 +114,14 @@ def test_warning_rule_needs_both_give_back_and_precision():
     good = s[~(s["flagged"] & s["call"] & ~s["tumour"])]  # no flagged false alarm anywhere
     choice, row, _ = wc.decide(good)
     assert row["precision_held"] == 1.0 and choice == "no_negative"
+
+
+def test_worst_drop_reads_the_largest_source_not_the_mean():
+    rows = []
+    for src, plain, bo in (("br35h", 0.6, 0.66), ("sartaj", 0.9, 0.86), ("figshare", 0.95, 0.87)):
+        for seed in (42, 7):
+            rows += [{"recipe": "plain", "seed": seed, "source": src, "view": "plain", "sensitivity": plain},
+                     {"recipe": "plain", "seed": seed, "source": src, "view": "brain-only", "sensitivity": bo}]
+    lo = pd.DataFrame(rows)
+    assert tv.worst_drop(lo, "plain") == pytest.approx(8.0)
+    assert tv.worst_drop(lo[lo["source"] != "figshare"], "plain") is None

@@ -150,24 +150,34 @@ def loco(views: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def worst_drop(lo: pd.DataFrame, recipe: str) -> float | None:
+    """The largest per-source brain-only drop in points (plain minus brain-only held-out sensitivity, mean of the
+    seeds) over the tumour sources: the floor is read per source (PLAN.md's amendment)."""
+    g = lo[(lo["recipe"] == recipe) & lo["source"].isin(ss.TUMOUR_SOURCES)]
+    m = g.groupby(["source", "view"])["sensitivity"].mean()
+    drops = [m[(s, "plain")] - m[(s, "brain-only")] for s in ss.TUMOUR_SOURCES
+             if (s, "plain") in m.index and (s, "brain-only") in m.index]
+    return float(max(drops) * 100) if len(drops) == len(ss.TUMOUR_SOURCES) else None
+
+
 def decide(scores: pd.DataFrame, lo: pd.DataFrame) -> tuple[str, list[dict], str]:
     """PLAN.md's rule: (choice, one row per candidate, note)."""
     by = {r["recipe"]: r for _, r in scores.iterrows() if r["complete"] and len(r["seeds"]) >= 2}
     if INCUMBENT35 not in by:
         return INCUMBENT35, [], "the incumbent is not complete for seeds 42 and 7: no decision"
-    p0, d0 = float(by[INCUMBENT35]["primary"]), ss.brain_only_drop(lo, INCUMBENT35)
+    p0, d0 = float(by[INCUMBENT35]["primary"]), worst_drop(lo, INCUMBENT35)
     rows = []
     for c in CANDIDATES35:
         if c == INCUMBENT35 or c not in by:
             continue
-        p, d = float(by[c]["primary"]), ss.brain_only_drop(lo, c)
+        p, d = float(by[c]["primary"]), worst_drop(lo, c)
         seeds_up = all(by[c]["per_seed"][s] > by[INCUMBENT35]["per_seed"][s] for s in by[c]["seeds"])
         r1 = p - p0 >= GAIN35 - 1e-12 and seeds_up and d - d0 <= DROP_SLACK35 + 1e-9
         r2 = p - p0 >= -NON_INFERIOR35 - 1e-12 and d0 - d >= DROP_CUT35 - 1e-9
         rows.append({"candidate": c, "primary": p, "delta": p - p0, "per_seed": by[c]["per_seed"], "drop": d,
                      "drop_cut": d0 - d, "rule1": bool(r1), "rule2": bool(r2), "qualifies": bool(r1 or r2)})
-    head = f"plain {p0:.1%}, brain-only drop {d0:.1f} points"
-    parts = [f"{r['candidate']} {r['primary']:.1%} ({r['delta'] * 100:+.1f} points), drop {r['drop']:.1f} points "
+    head = f"plain {p0:.1%}, largest brain-only drop {d0:.1f} points"
+    parts = [f"{r['candidate']} {r['primary']:.1%} ({r['delta'] * 100:+.1f} points), largest drop {r['drop']:.1f} points "
              f"({r['drop_cut']:+.1f} smaller): " + ("rule 1" if r["rule1"] else "rule 2" if r["rule2"] else
                                                     "does not qualify") for r in rows]
     ok = [r for r in rows if r["qualifies"]]
@@ -199,6 +209,7 @@ def compute(views: pd.DataFrame | None = None) -> dict:
     return records.jsonable({
         "loco": lo.to_dict("records"), "scores": scores.to_dict("records"), "rows": rows, "choice": choice,
         "decision": note, "drops": {c: ss.brain_only_drop(lo, c) for c in CANDIDATES35},
+        "worst_drops": {c: worst_drop(lo, c) for c in CANDIDATES35},
         "floors_loco": {c: hv.floors_loco(lo, c) for c in CANDIDATES35}, "reproduced": reproduced(lo)})
 
 

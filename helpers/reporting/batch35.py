@@ -17,17 +17,29 @@ CANDIDATE_NAMES = {"plain": "the slice alone (what ships)", "flip2": "the slice 
                    "brain2": "the slice and its brain-only view"}
 
 
-def results35_markdown(res: dict | None = None) -> str:
+def results35() -> dict | None:
     from ..evaluation import test_time_views as tv
 
-    res = res or tv.results() or {}
+    return tv.results()
+
+
+def results36() -> dict | None:
+    from ..evaluation import warning_cost as wc
+
+    return wc.results()
+
+
+def results35_markdown(res: dict | None = None) -> str:
+    res = res or results35() or {}
     out = opening(35, "a second view of the same slice at prediction time", "batch35_test_time_views", res,
                   CANDIDATE_NAMES)
     out[0] = out[0].replace("from the run records)", "from `views.csv.gz`, measured by `run.py` on the run records)")
     out += [f"Decision: **{res.get('decision', '')}**.", "",
             "Brain-only drop (plain minus brain-only held-out sensitivity, mean over Br35H, Sartaj and figshare and the "
             "two seeds): " + "; ".join(f"`{c}` {'n/a' if d is None else f'{d:.1f} points'}"
-                                        for c, d in (res.get("drops") or {}).items()) + ".", ""]
+                                        for c, d in (res.get("drops") or {}).items()) + ". Largest per source "
+            "(what the rule reads): " + "; ".join(f"`{c}` {'n/a' if d is None else f'{d:.1f} points'}"
+                                                 for c, d in (res.get("worst_drops") or {}).items()) + ".", ""]
     if res.get("reproduced"):
         out += ["## The retrained runs beside batch 20's records of the same seeds (the slice alone)", "",
                 "| seed | batch 20 | batch 35 (retrained) |", "|---|---|---|"]
@@ -45,9 +57,7 @@ LABELS36 = [("given", "calls given"), ("correct_withheld", "correct calls withhe
 
 
 def results36_markdown(res: dict | None = None) -> str:
-    from ..evaluation import warning_cost as wc
-
-    res = res or wc.results() or {}
+    res = res or results36() or {}
     out = ["# Batch 36: what the unfamiliar-scan warning costs on collections held out — results (written by "
            "`python experiments/batch36_warning_cost/results.py` from batch 35's `views.csv.gz`)", "",
            "Plan: `experiments/batch36_warning_cost/PLAN.md`. Batch 22's rule refitted per fold on each of batch 35's "
