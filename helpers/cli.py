@@ -149,6 +149,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--shift", type=float, default=0.0,
                    help="move the validation threshold by this many logits (a shift a batch adopted)")
     s.add_argument("--recipe", default=None, help="the batch's name for this ensemble (ens_he2, ...)")
+    s.add_argument("--tta", choices=["hflip"], default=None,
+                   help="average each slice's logits with its mirror's at prediction time (batch 35)")
     s.set_defaults(target="helpers.evaluation.cross_collection:cli_ensemble_union")
 
     s = sub.add_parser("calibrate", help="refit a model's temperature and choose flip test-time augmentation on val")

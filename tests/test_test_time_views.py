@@ -125,3 +125,12 @@ def test_worst_drop_reads_the_largest_source_not_the_mean():
     lo = pd.DataFrame(rows)
     assert tv.worst_drop(lo, "plain") == pytest.approx(8.0)
     assert tv.worst_drop(lo[lo["source"] != "figshare"], "plain") is None
+
+
+def test_flip_view_options_refuse_what_they_cannot_do():
+    from helpers.modeling import ensemble, train_union
+
+    with pytest.raises(ValueError, match="counted twice|count it twice"):
+        ensemble.build_union(["a.keras"], "x", mirror=True, tta="hflip")
+    with pytest.raises(ValueError, match="unknown test-time augmentation"):
+        train_union.score(None, None, None, None, None, None, tta="brain")

@@ -3,7 +3,7 @@ from helpers import config, records
 from helpers.evaluation import test_time_views as tv
 from helpers.reporting import batch35
 
-res = tv.compute()
+res = batch35.compute35()
 records.write_json(res, tv.RESULTS35)
 (tv.BATCH35 / "RESULTS.md").write_text(batch35.results35_markdown(res))
 print(f"wrote {tv.RESULTS35.relative_to(config.PROJ_ROOT).as_posix()}: {res['decision']}")

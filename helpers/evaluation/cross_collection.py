@@ -346,13 +346,14 @@ def compute_chapter(v1: str | Path, shipped: str | Path, out: Path = BATCH4 / "c
 
 
 def ensemble_union(member_paths: list, name: str, out_dir: Path = config.MODELS_DIR, shift: float = 0.0,
-                   recipe: str | None = None, mirror: bool = False) -> records.ModelFiles:
+                   recipe: str | None = None, mirror: bool = False, tta: str | None = None) -> records.ModelFiles:
     """Merge union models (modeling.ensemble.build_union) and add the per-collection metrics, as `run` does for
     a trained one."""
     from ..modeling.ensemble import build_union
     from ..modeling.train_union import union_predictions_path
 
-    f = records.files(build_union(member_paths, name, out_dir=out_dir, shift=shift, recipe=recipe, mirror=mirror))
+    f = records.files(build_union(member_paths, name, out_dir=out_dir, shift=shift, recipe=recipe, mirror=mirror,
+                                  tta=tta))
     pred = pd.read_csv(union_predictions_path(f), keep_default_na=False)
     thr = call_threshold(records.read(f.record))
     records.update(f.record, metrics=metrics_by_collection(pred, thr=thr), warnings=warning_counts(pred, thr),
@@ -367,7 +368,7 @@ def cli_ensemble_union(args) -> int:
 
     try:
         f = ensemble_union(args.models, args.name, Path(args.out_dir), shift=args.shift, recipe=args.recipe,
-                           mirror=getattr(args, "mirror", False))
+                           mirror=getattr(args, "mirror", False), tta=getattr(args, "tta", None))
     except (ModelError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

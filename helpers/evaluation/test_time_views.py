@@ -199,6 +199,17 @@ def reproduced(lo: pd.DataFrame) -> list[dict]:
     return [{"seed": s, "batch20": float(o[s]), "batch35": float(n[s])} for s in sorted(n) if s in o]
 
 
+def merged_views(views: pd.DataFrame) -> pd.DataFrame:
+    """The two seeds' logits averaged per fold and row (a two-seed ensemble, as ensemble.merge builds one), under
+    seed 0: the same candidates then score an ensemble."""
+    logit_cols = [c for c in views.columns if c[:2].rstrip("_") in ("x", "xf", "xb", "v", "vf", "vb")
+                  and c.rsplit("_", 1)[-1].isdigit()]
+    keys = ["fold", "set", "row"]
+    m = views.groupby(keys, sort=False)[logit_cols].mean().reset_index()
+    first = views.drop_duplicates(keys)[keys + ["collection", "source", "label"]]
+    return m.merge(first, on=keys).assign(seed=0)
+
+
 def compute(views: pd.DataFrame | None = None) -> dict:
     views = read_views() if views is None else views
     if views is None:
@@ -210,7 +221,15 @@ def compute(views: pd.DataFrame | None = None) -> dict:
         "loco": lo.to_dict("records"), "scores": scores.to_dict("records"), "rows": rows, "choice": choice,
         "decision": note, "drops": {c: ss.brain_only_drop(lo, c) for c in CANDIDATES35},
         "worst_drops": {c: worst_drop(lo, c) for c in CANDIDATES35},
+        # after the decision, a measurement (not part of the rule): the same views on the two seeds merged
+        "merged": _merged_scores(views),
         "floors_loco": {c: hv.floors_loco(lo, c) for c in CANDIDATES35}, "reproduced": reproduced(lo)})
+
+
+def _merged_scores(views: pd.DataFrame) -> dict:
+    lo = loco(merged_views(views))
+    per = lo.groupby("recipe")["score"].agg(["mean", "size"])
+    return {c: float(per.loc[c, "mean"]) for c in CANDIDATES35 if c in per.index and per.loc[c, "size"] == hv.N_NUMBERS}
 
 
 def results() -> dict | None:

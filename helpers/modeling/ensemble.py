@@ -179,13 +179,14 @@ def build(member_paths: list[str | Path], name: str, out_dir: str | Path = confi
 
 
 def build_union(member_paths: list[str | Path], name: str, out_dir: str | Path = config.MODELS_DIR,
-                shift: float = 0.0, recipe: str | None = None, mirror: bool = False) -> Path:
+                shift: float = 0.0, recipe: str | None = None, mirror: bool = False, tta: str | None = None) -> Path:
     """Merge union-split models (batch 11) and treat the result as `train-union --shipped` treats a trained run:
     temperature and threshold on union validation with every collection weighted equally (then the threshold moved
     by `shift` logits, the shift chosen on held-out folds), the unfamiliar-scan rule, union test predictions plain
     and brain-only, the ONNX export (evaluation.cross_collection.ensemble_union adds the metrics). mirror: one
-    model merged with itself reading the mirrored slice (batch 21's flip test-time augmentation). Returns the
-    record's path."""
+    model merged with itself reading the mirrored slice (batch 21's flip test-time augmentation). tta "hflip": the
+    merged model's logits averaged with its mirror's at prediction time (batch 35), in the record, so every
+    predictor does the same; temperature and threshold are fitted on those mean logits. Returns the record's path."""
     from ..data import union_split
     from .export import export_model
     from .predictor import load_model
@@ -193,6 +194,8 @@ def build_union(member_paths: list[str | Path], name: str, out_dir: str | Path =
 
     if mirror and len(member_paths) != 1:
         raise ValueError("--mirror merges one model with its mirror: give exactly one model")
+    if mirror and tta:
+        raise ValueError("--mirror already reads the mirrored slice: --tta hflip would count it twice")
     members = [load_model(p) for p in member_paths] * (2 if mirror else 1)
     member_paths = list(member_paths) * (2 if mirror else 1)
     first = members[0].meta
@@ -208,14 +211,14 @@ def build_union(member_paths: list[str | Path], name: str, out_dir: str | Path =
     X = union_split.union_arrays(u)
     model = merge([p.model for p in members], name=name, mirrored=[False, True] if mirror else None)
     tr, va, te = union_split.fold_rows(u.table, None)
-    scored = score(model, u, X, tr, va, te, shift=shift)
+    scored = score(model, u, X, tr, va, te, shift=shift, tta=tta)
     op = scored["operating_point"]
     k = 1 if mirror else len(members)  # one model's training, not twice
     secs, ips, rel = _totals(members[:k], member_paths[:k])
     cfg = {"arch": "ensemble", "recipe": recipe or "ensemble", "fold": None, "split": "union",
            "img_size": members[0].img_size, "seed": int(first["config"]["seed"]),
            "members": [p.name for p in members], **({"mirrored": [False, True]} if mirror else {})}
-    rec = {"config": cfg, "temperature": op["temperature"], "tta": None, "operating_point": op,
+    rec = {"config": cfg, "temperature": op["temperature"], "tta": tta, "operating_point": op,
            "params": int(model.count_params()), "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "train_wall_s": round(secs, 1), "epochs_run": "+".join(str(p.meta.get("epochs_run", "?")) for p in members),
            "train_images_per_s": ips,
@@ -230,7 +233,7 @@ def build_union(member_paths: list[str | Path], name: str, out_dir: str | Path =
     f = save_run(run, Path(out_dir), name, shipped=True)
     export_model(f.weights)
     records.update(f.record, command="brain-mri ensemble-union " + " ".join(rel) + (" --mirror" if mirror else "")
-                   + f" --name {name}"
+                   + (f" --tta {tta}" if tta else "") + f" --name {name}"
                    + (f" --recipe {recipe}" if recipe else "") + (f" --shift {shift:g}" if shift else ""))
     print(f"saved {f.weights.parent.name}/: {len(members)} members, {rec['params']:,} parameters, call at "
           f"P(tumour) >= {op['threshold']}", flush=True)

@@ -221,12 +221,19 @@ def logits_of(model, X: np.ndarray) -> np.ndarray:
 
 
 def score(model, u: union_split.Union, X: np.ndarray, tr: pd.DataFrame, va: pd.DataFrame, te: pd.DataFrame,
-          shift: float = 0.0) -> dict:
+          shift: float = 0.0, tta: str | None = None) -> dict:
     """What every union run is judged by, a trained network or a merged ensemble alike: the operating point on its
     validation rows (every collection weighted equally; the threshold then moved `shift` logits where a batch
     adopted a shift), the unfamiliar-scan rule from its training and validation pictures (never its test), and the
-    test rows' probabilities and distances, plain and on their brain-only view."""
-    op = operating_point.choose(logits_of(model, X[va.index]), partial_labels.label_masks(va["label"]),
+    test rows' probabilities and distances, plain and on their brain-only view. tta "hflip": every probability
+    from the mean logits of the slice and its mirror, as the predictor computes them for such a record (batch 35);
+    the distances stay the slice's own."""
+    def logits(A):
+        return logits_of(model, A) if tta != "hflip" else (logits_of(model, A) + logits_of(model, A[:, :, ::-1])) / 2
+
+    if tta not in (None, "hflip"):
+        raise ValueError(f"score: unknown test-time augmentation {tta!r}")
+    op = operating_point.choose(logits(X[va.index]), partial_labels.label_masks(va["label"]),
                                 va["collection"].to_numpy())
     if shift:
         op = {**op, "threshold_at_validation": op["threshold"], "shift": float(shift),
@@ -239,7 +246,7 @@ def score(model, u: union_split.Union, X: np.ndarray, tr: pd.DataFrame, va: pd.D
                            familiarity.features(model, X[va.index]))
     # the brain-only view of the same test rows: how far the calls move when the skull is removed
     views = (X[te.index], view_arrays(X)[u.table.index.get_indexer(te.index)])
-    P, P_bo = (probs_from_logits(logits_of(model, A), op["temperature"]) for A in views)
+    P, P_bo = (probs_from_logits(logits(A), op["temperature"]) for A in views)
     dist, dist_bo = (familiarity.score(rule, familiarity.features(model, A)) for A in views)
     return {"operating_point": op, "rule": rule, "test": te, "probs": P, "distance": dist,
             "probs_brain_only": P_bo, "distance_brain_only": dist_bo}

@@ -120,7 +120,8 @@ CARD_RECIPES = ("ens_he2", "ens_he3", "he_sym_proc", "he_sym_proc2", "he_bo", "e
 PLANS = {"he_sym_proc2": "batch14_spots", "he_sym": "batch10_healthy_variety",  # a recipe's plan folder
          "he_bo": "batch18_brain_only", "ens_hb": "batch20_brain_only_ensemble",
          "ens_bo2s_e40": "batch24_seed_ensemble", "he_bo_pb": "batch27_plane_balance",
-         "ens_bo4s_e40": "batch28_four_members", "ens_mix4_e40": "batch28_four_members"}
+         "ens_bo4s_e40": "batch28_four_members", "ens_mix4_e40": "batch28_four_members",
+         "ens_bo4s_e40_flip": "batch35_test_time_views"}
 
 
 def _members_in_words(members: list[dict]) -> str:

@@ -360,6 +360,9 @@ def model_card(models_dir: Path = config.MODELS_DIR) -> str:
         f"{meta['params']:,} parameters; output logits, calibrated by temperature T = {meta['temperature']:.3f}"
         + (" on the mean logits of the image and its mirror (flip test-time augmentation, kept because it lowered "
            f"validation NLL: {meta['validation']['nll_plain']:.3f} → {meta['validation']['nll_hflip_tta']:.3f})."
+           if meta.get("tta") == "hflip" and (meta.get("validation") or {}).get("nll_hflip_tta") is not None else
+           " on the mean logits of the image and its mirror (flip test-time augmentation, chosen by batch 35's rule "
+           "on held-out collections: `experiments/batch35_test_time_views/RESULTS.md`)."
            if meta.get("tta") == "hflip" else "."),
         *([f"- Selection: {meta['selection']} (run `{meta.get('run_name', meta['name'])}`); the same recipe's other "
             "seeds are under \"Recipes compared\"."] if meta.get("selection") else []),
