@@ -134,3 +134,21 @@ def test_flip_view_options_refuse_what_they_cannot_do():
         ensemble.build_union(["a.keras"], "x", mirror=True, tta="hflip")
     with pytest.raises(ValueError, match="unknown test-time augmentation"):
         train_union.score(None, None, None, None, None, None, tta="brain")
+
+
+def test_batch35_and_36_results_are_what_views_csv_gives():
+    """The committed results re-derived from the committed views.csv.gz (no model, no data needed)."""
+    import json
+
+    from helpers.reporting import batch35
+
+    views = tv.read_views()
+    if views is None:
+        pytest.fail("batch 35's views.csv.gz is committed: it must be found")
+    for saved, again, keys in ((batch35.results35(), batch35.compute35(), ("choice", "decision", "scores", "shipped",
+                                                                          "merged", "worst_drops")),
+                               (batch35.results36(), wc.compute(views), ("choice", "decision", "row", "table"))):
+        assert saved, "the results files are committed"
+        for k in keys:
+            assert json.dumps(saved.get(k), sort_keys=True, default=str) == json.dumps(again.get(k), sort_keys=True,
+                                                                                    default=str), k

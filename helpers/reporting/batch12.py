@@ -116,7 +116,7 @@ def cli_procedural(args) -> int:
 
 # ------------------------------------------------------------------------------------ the shipped model in words
 CARD_RECIPES = ("ens_he2", "ens_he3", "he_sym_proc", "he_sym_proc2", "he_bo", "ens_hb", "ens_bo2s_e40",
-                "ens_bo4s_e40")  # union models whose card is this module's
+                "ens_bo4s_e40", "ens_bo4s_e40_flip")  # union models whose card is this module's
 PLANS = {"he_sym_proc2": "batch14_spots", "he_sym": "batch10_healthy_variety",  # a recipe's plan folder
          "he_bo": "batch18_brain_only", "ens_hb": "batch20_brain_only_ensemble",
          "ens_bo2s_e40": "batch24_seed_ensemble", "he_bo_pb": "batch27_plane_balance",
@@ -372,6 +372,8 @@ RECIPE_NAMES["ens_bo2s_e40"] = "two seeds of he_bo merged, 40 epochs (replicate 
 RECIPE_NAMES["he_bo_pb_e40"] = "he_bo + plane-balanced weights, 40 epochs"  # batch 27
 RECIPE_NAMES["ens_bo4s_e40"] = ("four seeds of he_bo merged, 40 epochs (replicate 42: seeds 42 + 7 + 1 + 2; "
                                 "1: seeds 1 + 2 + 3 + 4)")  # batches 28, 30
+RECIPE_NAMES["ens_bo4s_e40_flip"] = ("the same four seeds of he_bo merged, each slice's logits averaged with its "
+                                     "mirror's at prediction time")  # batch 35
 RECIPE_NAMES["ens_mix4_e40"] = "he_bo, he_bo_ms, he_bo_w24 and he_bo_pb merged, 40 epochs, one seed"  # batch 28
 
 

@@ -65,6 +65,11 @@ def compute35() -> dict:
     out["block"]["loco_note"] = ("40 epochs; the four-seed ensemble's LOCO runs read each slice once: its LOCO "
                                  "members were not kept, so the mirror's effect on them is not measured (on single "
                                  f"runs, batch 35: {row['delta'] * 100:+.1f} points of primary score)")
+    mg = out.get("merged") or {}
+    if mg.get(choice) is not None and mg.get(tv.INCUMBENT35) is not None:
+        out["block"]["caveat"] = (f"These LOCO runs read each slice once; the shipped model also reads its mirror "
+                                  f"(batch 35: {row['delta'] * 100:+.1f} points of primary score on single runs, "
+                                  f"{(mg[choice] - mg[tv.INCUMBENT35]) * 100:+.1f} on two seeds merged).")
     out["decision"] += f"; `{SHIPPED35}` (`{BASE35}` with the mirror averaged in) ships"
     return records.jsonable(out)
 
