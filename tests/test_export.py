@@ -61,6 +61,9 @@ def test_export_matches_tensorflow_on_50_slices(shipped):
     P_tf, fam_tf = tf_pred.predict_with_familiarity(X)
     P_ox, fam_ox = onnx_pred.predict_with_familiarity(X)
     assert np.abs(P_tf - P_ox).max() <= PROB_TOL, source
+    # one pass fewer with the familiarity (flip TTA reuses the slice's own logits), the same probabilities
+    assert np.abs(P_tf - tf_pred.predict_arrays(X)).max() <= PROB_TOL
+    assert np.abs(P_ox - onnx_pred.predict_arrays(X)).max() <= PROB_TOL
     np.testing.assert_allclose(fam_ox[0], fam_tf[0], rtol=1e-4)
     assert (fam_ox[1] == fam_tf[1]).all()
     corrs = []

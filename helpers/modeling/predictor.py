@@ -221,13 +221,14 @@ class Predictor:
 
     def predict_with_familiarity(self, X: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
         """(calibrated probabilities [N, n_classes] as predict_arrays, (distance, unfamiliar?) or None without a
-        rule), from one forward pass where the model allows it (flip TTA needs the mirrored pass as well)."""
+        rule), from one forward pass where the model allows it (flip TTA adds the mirror's pass)."""
         if self.familiarity is None:
             return self.predict_arrays(X), None
         X = self._as_batch(X)
         logits, F = self._logits_and_features(X)
-        probs = self.predict_arrays(X) if self.tta else _softmax(logits, self.temperature)
-        return probs, self._familiarity(F)
+        if self.tta == "hflip":  # the slice's own logits are here: only the mirror's pass is added (not two more)
+            logits = (logits + self._logits_and_features(X[:, :, ::-1])[0]) / 2
+        return _softmax(logits, self.temperature), self._familiarity(F)
 
     def warmup(self, explain: bool = True) -> "Predictor":
         """Trace the compiled functions now (~1-2 s each) so the first user request is fast."""
