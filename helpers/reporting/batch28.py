@@ -101,9 +101,9 @@ def results28_markdown(res: dict | None = None) -> str:
 
 
 def summary_lines() -> list[str]:
-    """The conclusions' lines for batches 28 to 36."""
+    """The conclusions' lines for batches 28 to 34 (batch35.summary_lines: 35 and 36)."""
     from ..evaluation import calibration_study, input_gate
-    from . import batch31, batch35
+    from . import batch31
 
     return decision_lines(((28, "four-member ensembles, four seeds of he_bo or four recipes, 40 epochs", results28()),
                            (29, "the call threshold's rule, from saved predictions", results29()),
@@ -113,11 +113,7 @@ def summary_lines() -> list[str]:
                            (32, "the input gate refitted on every collection, from pixel features",
                             input_gate.results()),
                            (33, "the input gate's colour limit, from pixel features", input_gate.results33()),
-                           (34, "weight averaging for he_bo, a measurement", batch31.results34()),
-                           (35, "the slice averaged with its brain-only view or its mirror at prediction time, on "
-                                "he_bo's seeds 42 and 7 trained again", batch35.results35()),
-                           (36, "what the unfamiliar-scan warning withholds on held-out collections, counted per "
-                                "slice on batch 35's models", batch35.results36())))
+                           (34, "weight averaging for he_bo, a measurement", batch31.results34())))
 
 
 # ---- batch 29: a call threshold that does not move by chance ----

@@ -156,3 +156,19 @@ def results36_markdown(res: dict | None = None) -> str:
                        f"`{r['policy']}` | " + " | ".join(cell(k) for k, _ in LABELS36) + " |")
         out.append("")
     return "\n".join(out) + "\n"
+
+
+def summary_lines() -> list[str]:
+    """The conclusions' lines for batches 35 and 36."""
+    from .batch21 import decision_lines
+
+    out = decision_lines(((35, "the slice averaged with its brain-only view or its mirror at prediction time, on "
+                                "he_bo's seeds 42 and 7 trained again", results35()),
+                           (36, "what the unfamiliar-scan warning withholds on held-out collections, counted per "
+                                "slice on batch 35's models", results36())))
+    mg = (results35() or {}).get("merged") or {}
+    if out and mg:
+        out[0] = out[0].rstrip(".") + ("; after the decision, not part of its rule, the same views on the two seeds "
+                                       "merged: " + ", ".join(f"{c} {_p(v)}" for c, v in mg.items())
+                                       + " (the mirror's single-run gain did not carry to the merge).")
+    return out
