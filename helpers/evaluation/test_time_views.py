@@ -9,6 +9,7 @@ call threshold again on the run's validation rows, and is scored on the held-out
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,8 @@ DIGITS = 4
 K = len(config.CLASSES)
 
 
-def _cols(base: str) -> list[str]:
+def logit_cols(base: str) -> list[str]:
+    """The four logit columns of one transform in views.csv.gz ("x", "xf", ..., "vb")."""
     return [f"{base}_{k}" for k in range(K)]
 
 
@@ -90,7 +92,7 @@ def measure_run(record_path: Path, u: union_split.Union, X: np.ndarray, views: n
                 if name == "fam" and t:  # familiar rows: the slice alone (batch 36's familiar firing)
                     continue
                 L, F = ws.logits_and_features(model, At)
-                d[_cols(b + t)] = np.round(L, DIGITS)
+                d[logit_cols(b + t)] = np.round(L, DIGITS)
                 if name == "val" and b == "x" and not t:
                     rule = ws.fit_score(dg.DIST[0], F_fit, tab, fit, F)
                 if name != "val" and not t:
@@ -120,7 +122,7 @@ def read_views(path: Path = VIEWS35) -> pd.DataFrame | None:
 
 def candidate_logits(d: pd.DataFrame, cand: str, base: str = "x") -> np.ndarray:
     """The candidate's logits of `base` ("x" the slice, "v" its brain-only view): the mean over its transforms."""
-    return np.mean([d[_cols(base + t)].to_numpy(float) for t in CANDIDATES35[cand]], axis=0)
+    return np.mean([d[logit_cols(base + t)].to_numpy(float) for t in CANDIDATES35[cand]], axis=0)
 
 
 def candidate_run(views: pd.DataFrame, seed: int, fold: str, cand: str) -> dict:
@@ -202,10 +204,9 @@ def reproduced(lo: pd.DataFrame) -> list[dict]:
 def merged_views(views: pd.DataFrame) -> pd.DataFrame:
     """The two seeds' logits averaged per fold and row (a two-seed ensemble, as ensemble.merge builds one), under
     seed 0: the same candidates then score an ensemble."""
-    logit_cols = [c for c in views.columns if c[:2].rstrip("_") in ("x", "xf", "xb", "v", "vf", "vb")
-                  and c.rsplit("_", 1)[-1].isdigit()]
+    cols = [c for c in views.columns if re.fullmatch(r"[xv][fb]?_\d+", c)]
     keys = ["fold", "set", "row"]
-    m = views.groupby(keys, sort=False)[logit_cols].mean().reset_index()
+    m = views.groupby(keys, sort=False)[cols].mean().reset_index()
     first = views.drop_duplicates(keys)[keys + ["collection", "source", "label"]]
     return m.merge(first, on=keys).assign(seed=0)
 

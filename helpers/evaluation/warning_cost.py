@@ -31,7 +31,7 @@ def slices(views: pd.DataFrame) -> pd.DataFrame:
         t, T = float(point["threshold"]), float(point["temperature"])
         for name, view, base in (("held", "plain", "x"), ("held", "brain-only", "v"), ("fam", "plain", "x")):
             d = r[r["set"] == name]
-            p = 1 - probs_from_logits(d[tv._cols(base)].to_numpy(float), T)[:, no]
+            p = 1 - probs_from_logits(d[tv.logit_cols(base)].to_numpy(float), T)[:, no]
             out.append(pd.DataFrame({"seed": int(seed), "fold": fold, "set": name, "view": view,
                                      "source": d["source"].to_numpy(), "collection": d["collection"].to_numpy(),
                                      "tumour": (d["label"] != config.NO_TUMOUR).to_numpy(), "p_tumour": p,
