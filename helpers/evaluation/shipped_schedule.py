@@ -69,16 +69,16 @@ def decide19(scores: pd.DataFrame, val_scores: dict[str, float | None] | None = 
                   f"{a:.1%} vs `{MODEL_OF[ENS_E40]}` {b:.1%}, `{MODEL_OF[pick]}`")
 
 
-def brain_only_drop(lo: pd.DataFrame, recipe: str) -> float | None:
-    """Plain minus brain-only held-out sensitivity in points, mean over seeds, then over the tumour sources; None
-    unless every tumour source has both views."""
+def brain_only_drop(lo: pd.DataFrame, recipe: str, over=np.mean) -> float | None:
+    """Plain minus brain-only held-out sensitivity in points, mean over seeds, then `over` the tumour sources (the
+    mean; batch 35's rule reads the largest); None unless every tumour source has both views."""
     g = lo[(lo["recipe"] == recipe) & lo["source"].isin(TUMOUR_SOURCES)]
     if g.empty:
         return None
     m = g.groupby(["source", "view"])["sensitivity"].mean()
     drops = [m[(s, "plain")] - m[(s, "brain-only")] for s in TUMOUR_SOURCES
              if (s, "plain") in m.index and (s, "brain-only") in m.index]
-    return float(np.mean(drops) * 100) if len(drops) == len(TUMOUR_SOURCES) else None
+    return float(over(drops) * 100) if len(drops) == len(TUMOUR_SOURCES) else None
 
 
 def decide20(scores: pd.DataFrame, lo: pd.DataFrame, incumbent: str) -> tuple[str, list[dict], str]:

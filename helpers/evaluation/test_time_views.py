@@ -153,13 +153,9 @@ def loco(views: pd.DataFrame) -> pd.DataFrame:
 
 
 def worst_drop(lo: pd.DataFrame, recipe: str) -> float | None:
-    """The largest per-source brain-only drop in points (plain minus brain-only held-out sensitivity, mean of the
-    seeds) over the tumour sources: the floor is read per source (PLAN.md's amendment)."""
-    g = lo[(lo["recipe"] == recipe) & lo["source"].isin(ss.TUMOUR_SOURCES)]
-    m = g.groupby(["source", "view"])["sensitivity"].mean()
-    drops = [m[(s, "plain")] - m[(s, "brain-only")] for s in ss.TUMOUR_SOURCES
-             if (s, "plain") in m.index and (s, "brain-only") in m.index]
-    return float(max(drops) * 100) if len(drops) == len(ss.TUMOUR_SOURCES) else None
+    """The largest per-source brain-only drop in points (mean of the seeds): the floor is read per source (PLAN.md's
+    amendment)."""
+    return ss.brain_only_drop(lo, recipe, over=max)
 
 
 def decide(scores: pd.DataFrame, lo: pd.DataFrame) -> tuple[str, list[dict], str]:
