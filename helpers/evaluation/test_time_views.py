@@ -40,13 +40,18 @@ def logit_cols(base: str) -> list[str]:
     return [f"{base}_{k}" for k in range(K)]
 
 
-def runs35(folder: Path = BATCH35) -> list[Path]:
-    """The batch's run records (seed 42 and 7, three folds), in order."""
+def runs(folder: Path, seeds: tuple[int, ...], name: str = RECIPE35) -> list[Path]:
+    """A batch's run records (each seed, the three folds), in order, named as experiments/loco_runs.sh names them."""
     out = []
-    for seed in (config.SEED, 7):
+    for seed in seeds:
         sfx = "" if seed == config.SEED else f"_s{seed}"
-        out += [folder / f"{RECIPE35}{sfx}__{fold}.json" for fold in hv.FOLDS10]
+        out += [folder / f"{name}{sfx}__{fold}.json" for fold in hv.FOLDS10]
     return out
+
+
+def runs35(folder: Path = BATCH35) -> list[Path]:
+    """Batch 35's run records (seeds 42 and 7, three folds), in order."""
+    return runs(folder, (config.SEED, 7))
 
 
 def _transforms(A: np.ndarray) -> dict[str, np.ndarray]:

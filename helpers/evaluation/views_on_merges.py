@@ -1,0 +1,81 @@
+"""Batch 37 (experiments/batch37_views_on_merges/PLAN.md): the mirror or the brain-only view, judged on a fresh
+two-seed merge.
+
+Batch 35 chose the mirror on single runs; its merge of the same seeds, seen after the decision, disagreed. Batch 37
+trains he_bo's seeds 1 and 2 on the three folds (the member models kept), measures them as batch 35 does
+(test_time_views.measure, into this folder's views.csv.gz) and judges batch 35's candidates on the merge of the two
+seeds: the logits averaged per slice, the operating point refitted on validation under each candidate's views.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import config, records
+from . import healthy_variety as hv
+from . import test_time_views as tv
+
+BATCH37 = config.EXPERIMENTS_DIR / "batch37_views_on_merges"
+VIEWS37 = BATCH37 / "views.csv.gz"
+RESULTS37 = BATCH37 / "results.json"
+SEEDS37 = (1, 2)
+SHIPPED_VIEW = "flip2"  # what brain_tumor_hv_bo4f reads (batch 35)
+NEAR37 = 0.005  # PLAN.md: candidates within 0.5 point of the best are compared on their largest drop
+# a tie on the largest drop is read at the precision the results print (0.1 point); then the cheaper view
+TIE_ORDER37 = ("plain", "flip2", "brain2")
+
+
+def runs37() -> list:
+    return tv.runs(BATCH37, SEEDS37)
+
+
+def merged_scores(views: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
+    """The candidates on the merge: (its LOCO rows, one row per candidate with its primary score over the 16
+    numbers and its largest per-source brain-only drop; None where the merge is incomplete)."""
+    lo = tv.loco(tv.merged_views(views))
+    rows = []
+    for c in tv.CANDIDATES35:
+        g = lo[lo["recipe"] == c]
+        complete = len(g) == hv.N_NUMBERS
+        rows.append({"candidate": c, "primary": float(g["score"].mean()) if complete else None,
+                     "drop": tv.worst_drop(lo, c) if complete else None})
+    return lo, rows
+
+
+def decide(rows: list[dict]) -> tuple[str | None, str]:
+    """PLAN.md's rule 1: the highest primary score on the merge; of those within NEAR37 of it, the smallest largest
+    drop; a tie there goes to the cheaper view (TIE_ORDER37)."""
+    ok = [r for r in rows if r["primary"] is not None and r["drop"] is not None]
+    if len(ok) < len(rows):
+        return None, "the merge is not complete for every candidate: no decision"
+    best = max(r["primary"] for r in ok)
+    near = [r for r in ok if r["primary"] >= best - NEAR37 - 1e-12]
+    low = min(round(r["drop"], 1) for r in near)
+    win = min((r for r in near if round(r["drop"], 1) == low), key=lambda r: TIE_ORDER37.index(r["candidate"]))
+    parts = "; ".join(f"{r['candidate']} {r['primary']:.1%}, largest drop {r['drop']:.1f} points" for r in ok)
+    how = (f"{win['candidate']} has the highest primary score" if len(near) == 1 else
+           f"{', '.join(r['candidate'] for r in near)} are within {NEAR37 * 100:.1f} point of the best; "
+           f"{win['candidate']} has the smallest largest drop" + (" (a tie, the cheaper view)" if
+                                                                   sum(round(r['drop'], 1) == low for r in near) > 1
+                                                                   else ""))
+    return win["candidate"], f"on the merge of seeds 1 and 2: {parts}. {how}"
+
+
+def compute(views: pd.DataFrame | None = None) -> dict:
+    views = tv.read_views(VIEWS37) if views is None else views
+    if views is None:
+        return {"decision": "not measured yet"}
+    lo_m, rows = merged_scores(views)
+    choice, note = decide(rows)
+    # reported, not part of the rule: each seed's single runs, and batch 35's merge of seeds 42 and 7
+    lo = tv.loco(views)
+    singles = hv.primary_scores(lo)
+    return records.jsonable({
+        "rows": rows, "choice": choice, "decision": note, "loco_merged": lo_m.to_dict("records"),
+        "loco": lo.to_dict("records"), "scores": singles.to_dict("records"),
+        "single_drops": {c: tv.worst_drop(lo, c) for c in tv.CANDIDATES35},
+        "batch35_merged": (tv.results() or {}).get("merged"),
+        "floors_merged": {c: hv.floors_loco(lo_m, c) for c in tv.CANDIDATES35}})
+
+
+def results() -> dict | None:
+    return records.read_json(RESULTS37)

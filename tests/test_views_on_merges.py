@@ -1,0 +1,73 @@
+"""Batch 37's rule (evaluation.views_on_merges) on hand-made candidate rows, and its merge on synthetic views."""
+import pytest
+
+from helpers.evaluation import test_time_views as tv
+from helpers.evaluation import views_on_merges as vm
+
+from test_test_time_views import _views
+
+
+def _rows(**kw):
+    return [{"candidate": c, "primary": kw[c][0], "drop": kw[c][1]} for c in ("plain", "flip2", "brain2")]
+
+
+@pytest.mark.parametrize("rows,want", [
+    (_rows(plain=(0.850, 7.0), flip2=(0.840, 7.0), brain2=(0.830, 3.0)), "plain"),  # clear best, drop not read
+    (_rows(plain=(0.850, 7.0), flip2=(0.840, 7.0), brain2=(0.853, 3.0)), "brain2"),
+    (_rows(plain=(0.850, 3.0), flip2=(0.840, 7.0), brain2=(0.853, 7.0)), "plain"),  # near best, smaller drop wins
+    (_rows(plain=(0.850, 3.04), flip2=(0.852, 2.96), brain2=(0.80, 1.0)), "plain"),  # 3.0 vs 3.0: the cheaper view
+    (_rows(plain=(0.850, 3.0), flip2=(0.860, 4.0), brain2=(0.8551, 1.0)), "brain2"),  # 0.49 point below the best
+    (_rows(plain=(0.850, 3.0), flip2=(0.860, 4.0), brain2=(0.8549, 1.0)), "flip2"),  # 0.51 below: out
+])
+def test_rule37(rows, want):
+    choice, note = vm.decide(rows)
+    assert choice == want and want in note
+
+
+def test_rule37_needs_every_candidate_complete():
+    rows = _rows(plain=(0.85, 3.0), flip2=(0.86, 4.0), brain2=(None, None))
+    assert vm.decide(rows)[0] is None
+
+
+def _two_seeds():
+    """Seeds 1 and 2 of one fold; rows numbered as union rows are (unique within the fold)."""
+    import numpy as np
+    import pandas as pd
+
+    frames = [_views(seed=sd, rng_seed=k) for k, sd in enumerate((1, 2))]
+    return pd.concat([f.assign(row=np.arange(len(f))) for f in frames], ignore_index=True)
+
+
+def test_merge37_averages_the_two_seeds_and_reports_singles():
+    both = _two_seeds()
+    v = tv.merged_views(both)
+    assert set(v["seed"]) == {0} and len(v) == len(both) // 2
+    one = both[both["seed"] == 1].set_index("row")["x_0"]
+    two = both[both["seed"] == 2].set_index("row")["x_0"]
+    assert v.set_index("row")["x_0"].sort_index().to_numpy() == pytest.approx(((one + two) / 2).sort_index().to_numpy())
+    res = vm.compute(both)
+    # two held-out sources only: the merge is incomplete, so the rule takes no decision, yet every run is reported
+    assert res["choice"] is None and {r["seed"] for r in res["loco"]} == {1, 2}
+    assert {r["recipe"] for r in res["loco_merged"]} == set(tv.CANDIDATES35)
+    assert all(r["primary"] is None for r in res["rows"])
+
+
+def test_runs37_names_what_loco_runs_sh_writes():
+    names = [p.name for p in vm.runs37()]
+    assert len(names) == 6 and names[0] == "he_bo_e40_s1__br35h+ixi-t2+dwi.json"
+    assert all(p.parent == vm.BATCH37 for p in vm.runs37())
+
+
+def test_batch37_results_are_what_views_csv_gives():
+    """The committed results re-derived from the committed views.csv.gz (no model, no data needed)."""
+    import json
+
+    saved = vm.results()
+    if saved is None:
+        pytest.skip("batch 37 is not measured yet (no results.json)")
+    views = tv.read_views(vm.VIEWS37)
+    assert views is not None, "results.json is committed with the views.csv.gz it comes from"
+    again = vm.compute(views)
+    for k in ("rows", "choice", "decision", "scores", "batch35_merged"):
+        assert json.dumps(saved.get(k), sort_keys=True, default=str) == json.dumps(again.get(k), sort_keys=True,
+                                                                                default=str), k
