@@ -12,6 +12,7 @@ import pandas as pd
 
 from .. import config, records
 from . import healthy_variety as hv
+from . import shipped_schedule as ss
 from . import test_time_views as tv
 
 BATCH37 = config.EXPERIMENTS_DIR / "batch37_views_on_merges"
@@ -79,3 +80,43 @@ def compute(views: pd.DataFrame | None = None) -> dict:
 
 def results() -> dict | None:
     return records.read_json(RESULTS37)
+
+
+# Batch 38 (experiments/batch38_four_seed_views/PLAN.md): batch 35's seeds 42 and 7 and batch 37's seeds 1 and 2 are
+# the shipped four seeds; merged per fold, they are the shipped recipe under LOCO with each view. A measurement.
+BATCH38 = config.EXPERIMENTS_DIR / "batch38_four_seed_views"
+RESULTS38 = BATCH38 / "results.json"
+SEEDS38 = (config.SEED, 7, 1, 2)
+
+
+def four_seed_views() -> pd.DataFrame | None:
+    """Batch 35's and batch 37's views together (the four seeds), None unless both are measured."""
+    a, b = tv.read_views(), tv.read_views(VIEWS37)
+    if a is None or b is None:
+        return None
+    return pd.concat([a, b], ignore_index=True)
+
+
+def compute38(views: pd.DataFrame | None = None) -> dict:
+    views = four_seed_views() if views is None else views
+    if views is None:
+        return {"decision": "batch 35's or batch 37's views are not measured: nothing to merge"}
+    seeds = sorted(int(s) for s in views["seed"].unique())
+    if seeds != sorted(SEEDS38):
+        return {"decision": f"seeds {seeds} measured, not the shipped four {sorted(SEEDS38)}: no estimate"}
+    lo = tv.loco(tv.merged_views(views))
+    rows = []
+    for c in tv.CANDIDATES35:
+        g = lo[lo["recipe"] == c]
+        complete = len(g) == hv.N_NUMBERS
+        rows.append({"candidate": c, "primary": float(g["score"].mean()) if complete else None,
+                     "drop": tv.worst_drop(lo, c) if complete else None, "mean_drop": ss.brain_only_drop(lo, c)})
+    note = "four-seed merge (42 + 7 + 1 + 2): " + "; ".join(
+        f"{r['candidate']} " + ("n/a" if r["primary"] is None else f"{r['primary']:.1%}, largest drop {r['drop']:.1f} "
+                                                                   "points") for r in rows)
+    return records.jsonable({"loco": lo.to_dict("records"), "rows": rows, "decision": note,
+                             "floors": {c: hv.floors_loco(lo, c) for c in tv.CANDIDATES35}})
+
+
+def results38() -> dict | None:
+    return records.read_json(RESULTS38)

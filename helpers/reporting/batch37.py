@@ -16,6 +16,79 @@ def _p(x) -> str:
     return pct(None if x is None or pd.isna(x) else float(x))
 
 
+# PLAN.md rule 2: the shipped four networks with the chosen view; its recipe name as the card's estimate calls it
+MODEL_OF37 = {"plain": "brain_tumor_hv_bo4", "flip2": "brain_tumor_hv_bo4f", "brain2": "brain_tumor_hv_bo4b"}
+RECIPE_OF37 = {"plain": "ens_bo4s_e40", "flip2": "ens_bo4s_e40_flip", "brain2": "ens_bo4s_e40_brain"}
+SHIPPED_BY37 = "Shipped by batch 37 (`experiments/batch37_views_on_merges/PLAN.md`)"
+SEEDS_NOTE38 = ("one four-seed merge, seeds 42 + 7 + 1 + 2 retrained (batches 35 and 37), with the view it reads "
+                "(batch 38)")
+
+
+def compute37() -> dict:
+    """Batch 37's results (evaluation.views_on_merges.compute) and, once the chosen view's four-seed model is built,
+    the shipped model's block: its union test numbers, and its LOCO estimate from batch 38's four-seed merge with the
+    same view (batch 30's estimate, the slice alone, beside it in the caveat)."""
+    from .. import config, records
+    from ..evaluation import shipped_schedule as ss
+    from ..evaluation import views_on_merges as vm
+    from ..evaluation import warning_rule
+    from .batch12 import RECIPE_NAMES
+    from .batch28 import tested28
+    from .shipped import warning_block
+
+    out = vm.compute()
+    choice = out.get("choice")
+    if choice is None:
+        return out
+    name, recipe = MODEL_OF37[choice], RECIPE_OF37[choice]
+    if not records.read(config.MODELS_DIR, name):
+        out["ship"] = f"`{name}` (the four networks with `{choice}`) is not built yet, so nothing changes until it is"
+        return records.jsonable(out)
+    r38 = vm.results38() or {}
+    lo38 = pd.DataFrame([{**r, "recipe": recipe} for r in r38.get("loco", []) if r.get("recipe") == choice])
+    if lo38.empty:
+        out["ship"] = f"`{name}` is built but batch 38's four-seed estimate is not measured: nothing changes until it is"
+        return records.jsonable(out)
+    row = next(r for r in out["rows"] if r["candidate"] == choice)
+    w = warning_block(warning_rule.choice_of(name)) if warning_rule.chosen_by(name) == 22 else {}
+    if w and (t := tested28(ss.ENS4S_E40)):
+        w["tested"] = t
+    p30 = _primary30()
+    out["shipped"] = name
+    out["ship"] = f"`{name}` ships" + (" (it already did: batch 35 chose the same view)" if choice == "flip2" else "")
+    out["block"] = {
+        "union": {name: _union(name)}, "choice": recipe,
+        "estimate": lo38.to_dict("records"), "warning": w, "seeds_note": SEEDS_NOTE38,
+        "loco_note": "40 epochs, the shipped schedule, each slice read with the view the shipped model reads",
+        "brain_only_note": "look-balanced brain-only augmentation, p 0.3 per label, in all four members stands in for "
+                           "them" + ("; the brain-only view is averaged in at prediction time" if choice == "brain2"
+                                     else ""),
+        "why": (f"{SHIPPED_BY37}: {RECIPE_NAMES.get(recipe, recipe)}. On a fresh merge of seeds 1 and 2 the view "
+                f"scored {row['primary']:.1%} of primary score with a largest brain-only drop of {row['drop']:.1f} "
+                f"points ({out['decision']}). Union validation equal-weight score {_p(ss.val_score(name))}."),
+        "caveat": (f"Batch 30's LOCO estimate of the same recipe, other runs reading each slice once: primary score "
+                   f"{_p(p30)}." if p30 is not None else ""),
+        "floors_loco": (r38.get("floors") or {}).get(choice, [])}
+    return records.jsonable(out)
+
+
+def _union(name: str) -> dict | None:
+    from .batch10 import union_block
+
+    return union_block(name)
+
+
+def _primary30() -> float | None:
+    """Batch 30's four-seed ensemble's primary score (mean of its replicates), the estimate the card quoted before."""
+    from .. import records
+    from ..evaluation import shipped_schedule as ss
+
+    for r in (records.read_json(ss.RESULTS30) or {}).get("scores", []):
+        if r.get("recipe") == ss.ENS4S_E40:
+            return r.get("primary")
+    return None
+
+
 def results37() -> dict | None:
     from ..evaluation import views_on_merges as vm
 
@@ -48,11 +121,39 @@ def results37_markdown(res: dict | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
+def results38() -> dict | None:
+    from ..evaluation import views_on_merges as vm
+
+    return vm.results38()
+
+
+def results38_markdown(res: dict | None = None) -> str:
+    res = res or results38() or {}
+    out = ["# Batch 38: the shipped recipe's LOCO estimate with the view it reads — results (written by "
+           "`python experiments/batch38_four_seed_views/results.py` from batches 35's and 37's `views.csv.gz`)", "",
+           "Plan: `experiments/batch38_four_seed_views/PLAN.md`. A measurement: he_bo at 40 epochs, seeds 42, 7, 1 and 2 "
+           "retrained on the three folds, merged in logits per slice; each view's operating point refitted on "
+           "validation.", "", f"**{res.get('decision', '')}**.", "",
+           "| view | primary score (16 numbers) | largest per-source brain-only drop | mean drop |", "|---|---|---|---|"]
+    for r in res.get("rows", []):
+        out.append(f"| `{r['candidate']}` {CANDIDATE_NAMES.get(r['candidate'], '')} | {_p(r['primary'])} | "
+                   + " | ".join("n/a" if r.get(k) is None else f"{r[k]:.1f} points" for k in ("drop", "mean_drop"))
+                   + " |")
+    out.append("")
+    if res.get("loco"):
+        out += ["## Every evaluation", "", loco_markdown({"loco": res["loco"]}, names=CANDIDATE_NAMES), ""]
+    for c, fl in (res.get("floors") or {}).items():
+        out += [f"## LOCO floors, `{c}` on the four-seed merge", "", floors_markdown(fl), ""]
+    return "\n".join(out) + "\n"
+
+
 def summary_lines() -> list[str]:
     from .batch21 import decision_lines
 
     res = results37()
-    out = decision_lines(((37, TITLE37 + " (he_bo seeds 1 and 2, member models kept)", res),))
-    if out and res.get("ship"):
+    out = decision_lines(((37, TITLE37 + " (he_bo seeds 1 and 2, member models kept)", res),
+                          (38, "the shipped recipe's LOCO estimate with each view, four retrained seeds merged",
+                           results38())))
+    if out and res and res.get("ship"):
         out[0] = out[0].rstrip(".") + f"; {res['ship']}."
     return out
