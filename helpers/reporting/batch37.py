@@ -6,9 +6,10 @@ import pandas as pd
 
 from ..formatting import pct
 from .batch15 import opening
-from .batch35 import CANDIDATE_NAMES
 from .healthy_variety import floors_markdown, loco_markdown
 
+CANDIDATE_NAMES = {"plain": "the slice alone", "flip2": "the slice and its left-right mirror",
+                   "brain2": "the slice and its brain-only view"}
 TITLE37 = "the mirror or the brain-only view, judged on a fresh two-seed merge"
 
 
@@ -18,6 +19,7 @@ def _p(x) -> str:
 
 # PLAN.md rule 2: the shipped four networks with the chosen view; its recipe name as the card's estimate calls it
 MODEL_OF37 = {"plain": "brain_tumor_hv_bo4", "flip2": "brain_tumor_hv_bo4f", "brain2": "brain_tumor_hv_bo4b"}
+TTA_OF37 = {"plain": None, "flip2": "hflip", "brain2": "brain"}
 RECIPE_OF37 = {"plain": "ens_bo4s_e40", "flip2": "ens_bo4s_e40_flip", "brain2": "ens_bo4s_e40_brain"}
 SHIPPED_BY37 = "Shipped by batch 37 (`experiments/batch37_views_on_merges/PLAN.md`)"
 SEEDS_NOTE38 = ("one four-seed merge, seeds 42 + 7 + 1 + 2 retrained (batches 35 and 37), with the view it reads "
@@ -54,6 +56,8 @@ def compute37() -> dict:
     if w and (t := tested28(ss.ENS4S_E40)):
         w["tested"] = t
     p30 = _primary30()
+    # PLAN.md rule 2: the union test and Kaggle leak-free numbers of what ships beside those of what shipped before
+    out["union_beside"] = {n: _union(n) for n in dict.fromkeys((name, MODEL_OF37[vm.SHIPPED_VIEW]))}
     out["shipped"] = name
     out["ship"] = f"`{name}` ships" + (" (it already did: batch 35 chose the same view)" if choice == "flip2" else "")
     out["block"] = {
@@ -109,7 +113,19 @@ def results37_markdown(res: dict | None = None) -> str:
             + ("n/a" if r["drop"] is None else f"{r['drop']:.1f} points") + " |" for r in res.get("rows", [])]
     out += ["", f"Decision: **{res.get('decision', '')}**.", ""]
     if res.get("ship"):
-        out += [f"Ship: **{res['ship']}**.", ""]
+        out += [f"Ship: **{res['ship']}**." + _bench_line(res), ""]
+    ub = {n: u for n, u in (res.get("union_beside") or {}).items() if u}
+    if ub:
+        cols = [c for c in next(iter(ub.values()))["metrics"] if c != "all"]
+        out += ["The union test groups (PLAN.md rule 2: reported beside what shipped before, whatever they are), each "
+                "model at its own call threshold:", "",
+                "| model | threshold | " + " | ".join(f"{c} sensitivity / specificity" for c in cols)
+                + " | Kaggle leak-free 4-class |", "|---|---|" + "---|" * (len(cols) + 1)]
+        for n, u in ub.items():
+            cells = [" / ".join(_p(u["metrics"][c].get(k)) if u["metrics"][c].get(f"n_{w}") else "n/a"
+                                for k, w in (("sensitivity", "tumour"), ("specificity", "healthy"))) for c in cols]
+            out.append(f"| `{n}` | {u['threshold']:.2f} | " + " | ".join(cells) + f" | {_p(u.get('leakfree_accuracy'))} |")
+        out.append("")
     if res.get("batch35_merged"):
         out += ["Beside it, batch 35's merge of seeds 42 and 7 (seen before this PLAN was written): " + "; ".join(
             f"`{c}` {_p(v)}" for c, v in res["batch35_merged"].items()) + ".", ""]
@@ -119,6 +135,28 @@ def results37_markdown(res: dict | None = None) -> str:
     for c, fl in (res.get("floors_merged") or {}).items():
         out += [f"## LOCO floors, `{c}` on the merge of seeds 1 and 2", "", floors_markdown(fl), ""]
     return "\n".join(out) + "\n"
+
+
+def _bench_line(res: dict) -> str:
+    """PLAN.md rule 2's condition, as `make bench` last measured the shipped model (bench/results.json; the README's
+    capacity table sets it beside the targets). Read when RESULTS.md is written, never stored in results.json: the
+    bench is rerun on every machine."""
+    from .. import config, records
+
+    b = records.read_json(config.BENCH_DIR / "results.json") or {}
+    lat = b.get("latency") or {}
+    if not res.get("shipped") or not lat or lat.get("tta") != TTA_OF37[res["choice"]]:
+        return ""
+    onnx = (lat.get("onnx") or {}).get("predict_ms") or {}
+    return (f" `make bench` with it ({b.get('when', '')[:16]}, load average {_load(b)}): "
+            f"predict p50 {lat['predict_ms']['p50']:.1f} ms (ONNX {onnx.get('p50', float('nan')):.1f} ms), dashboard "
+            f"callback p50 {lat['dashboard_callback_ms']['p50']:.0f} ms; the README's capacity table sets them beside "
+            "the targets.")
+
+
+def _load(b: dict) -> str:
+    la = (b.get("machine") or {}).get("loadavg_at_start") or []
+    return f"{la[0]:.1f} at the start" if la else "n/a"
 
 
 def results38() -> dict | None:
