@@ -121,6 +121,23 @@ def measure(paths: list[Path] | None = None) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def measure_cached(paths: list[Path], cache: str, out: Path) -> bool:
+    """Measure each saved run of `paths` not yet measured into the cache folder `cache` (so a batch's measurement can
+    start while later runs still train); once all are measured, write them together to `out`. True when written."""
+    parts = config.cache_dir() / cache
+    parts.mkdir(parents=True, exist_ok=True)
+    for p in [p for p in paths if p.is_file() and not (parts / f"{p.stem}.csv.gz").is_file()]:
+        measure([p]).to_csv(parts / f"{p.stem}.csv.gz", index=False)
+    done = [parts / f"{p.stem}.csv.gz" for p in paths]
+    if not all(f.is_file() for f in done):
+        print(f"{sum(f.is_file() for f in done)} of {len(done)} runs measured; run again when the others are saved")
+        return False
+    views = pd.concat([pd.read_csv(f) for f in done], ignore_index=True)
+    views.to_csv(out, index=False)
+    print(f"wrote {out.name}: {len(views):,} rows", flush=True)
+    return True
+
+
 def read_views(path: Path = VIEWS35) -> pd.DataFrame | None:
     return pd.read_csv(path) if Path(path).is_file() else None
 

@@ -33,13 +33,20 @@ def merged_scores(views: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
     """The candidates on the merge: (its LOCO rows, one row per candidate with its primary score over the 16
     numbers and its largest per-source brain-only drop; None where the merge is incomplete)."""
     lo = tv.loco(tv.merged_views(views))
+    return lo, candidate_rows(lo)
+
+
+def candidate_rows(lo: pd.DataFrame) -> list[dict]:
+    """Per candidate on a merge's LOCO rows: the primary score over the 16 numbers, the largest and the mean
+    per-source brain-only drop (None where the merge is incomplete)."""
     rows = []
     for c in tv.CANDIDATES35:
         g = lo[lo["recipe"] == c]
         complete = len(g) == hv.N_NUMBERS
         rows.append({"candidate": c, "primary": float(g["score"].mean()) if complete else None,
-                     "drop": tv.worst_drop(lo, c) if complete else None})
-    return lo, rows
+                     "drop": tv.worst_drop(lo, c) if complete else None,
+                     "mean_drop": ss.brain_only_drop(lo, c) if complete else None})
+    return rows
 
 
 def decide(rows: list[dict]) -> tuple[str | None, str]:
@@ -105,12 +112,7 @@ def compute38(views: pd.DataFrame | None = None) -> dict:
     if seeds != sorted(SEEDS38):
         return {"decision": f"seeds {seeds} measured, not the shipped four {sorted(SEEDS38)}: no estimate"}
     lo = tv.loco(tv.merged_views(views))
-    rows = []
-    for c in tv.CANDIDATES35:
-        g = lo[lo["recipe"] == c]
-        complete = len(g) == hv.N_NUMBERS
-        rows.append({"candidate": c, "primary": float(g["score"].mean()) if complete else None,
-                     "drop": tv.worst_drop(lo, c) if complete else None, "mean_drop": ss.brain_only_drop(lo, c)})
+    rows = candidate_rows(lo)
     note = "four-seed merge (42 + 7 + 1 + 2): " + "; ".join(
         f"{r['candidate']} " + ("n/a" if r["primary"] is None else f"{r['primary']:.1%}, largest drop {r['drop']:.1f} "
                                                                    "points") for r in rows)
