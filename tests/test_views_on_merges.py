@@ -85,3 +85,38 @@ def test_batch38_results_are_what_views_csv_gives():
     for k in ("rows", "decision", "floors"):
         assert json.dumps(saved.get(k), sort_keys=True, default=str) == json.dumps(again.get(k), sort_keys=True,
                                                                                 default=str), k
+
+
+def test_second_replicate_merges_seeds_1_to_4(monkeypatch):
+    """Batch 39: replicate 1 merges seeds 1, 2, 3 and 4 (here seeds 3 and 4 are copies of 1 and 2, so its merge is
+    the two-seed merge's), replicate 42 is batch 38's; the floors read both."""
+    import numpy as np
+    import pandas as pd
+
+    both = _two_seeds()
+    rows = both.drop_duplicates(["fold", "set", "row"]).shape[0]
+    a = pd.concat([both.assign(seed=both["seed"].map({1: 42, 2: 7})), both], ignore_index=True)
+    b = both.assign(seed=both["seed"].map({1: 3, 2: 4}))
+    views = {vm.VIEWS37: both, vm.VIEWS39: b, tv.VIEWS35: a[a["seed"].isin([42, 7])]}
+    monkeypatch.setattr(tv, "read_views", lambda path=tv.VIEWS35: views[path])
+    res = vm.compute39()
+    lo = pd.DataFrame(res["loco"])
+    assert set(lo["seed"]) == {42, 1} and {r["replicate"] for r in res["rows"]} == {42, 1}
+    one = vm.replicate_loco(both, 1)
+    assert np.allclose(lo[lo["seed"] == 1].sort_values(["recipe", "source", "view"])["score"],
+                       one.sort_values(["recipe", "source", "view"])["score"])
+    assert rows == len(tv.merged_views(both))
+
+
+def test_batch39_results_are_what_views_csv_gives():
+    import json
+
+    from helpers.reporting import batch37
+
+    saved = vm.results39()
+    if saved is None:
+        pytest.skip("batch 39 is not measured yet (no results.json)")
+    again = batch37.compute39()
+    for k in ("rows", "decision", "floors", "shipped"):
+        assert json.dumps(saved.get(k), sort_keys=True, default=str) == json.dumps(again.get(k), sort_keys=True,
+                                                                                default=str), k

@@ -122,3 +122,47 @@ def compute38(views: pd.DataFrame | None = None) -> dict:
 
 def results38() -> dict | None:
     return records.read_json(RESULTS38)
+
+
+# Batch 39 (experiments/batch39_second_replicate/PLAN.md): seeds 3 and 4 retrained and measured, so that seeds
+# 1 + 2 + 3 + 4 are a second four-seed replicate (B) beside batch 38's 42 + 7 + 1 + 2 (A). A measurement.
+BATCH39 = config.EXPERIMENTS_DIR / "batch39_second_replicate"
+VIEWS39 = BATCH39 / "views.csv.gz"
+RESULTS39 = BATCH39 / "results.json"
+SEEDS39 = (3, 4)
+REPLICATES39 = {config.SEED: SEEDS38, 1: (1, 2, 3, 4)}  # a replicate carries its first member's seed (as batch 30)
+
+
+def runs39() -> list:
+    return tv.runs(BATCH39, SEEDS39)
+
+
+def replicate_loco(views: pd.DataFrame, label: int) -> pd.DataFrame:
+    """One replicate's merge scored per candidate, its rows under seed `label`."""
+    return tv.loco(tv.merged_views(views)).assign(seed=label)
+
+
+def compute39() -> dict:
+    """Both replicates per candidate (their LOCO rows, scores, largest drops) and the floors on their mean."""
+    views = {s: v for s, v in ((42, tv.read_views()), (1, tv.read_views(VIEWS37)), (3, tv.read_views(VIEWS39)))}
+    if any(v is None for v in views.values()):
+        return {"decision": "batch 35's, 37's or 39's views are not measured: no second replicate"}
+    allv = pd.concat(views.values(), ignore_index=True)
+    lo = pd.concat([replicate_loco(allv[allv["seed"].isin(m)], label) for label, m in REPLICATES39.items()],
+                   ignore_index=True)
+    rows = []
+    for label in REPLICATES39:
+        for r in candidate_rows(lo[lo["seed"] == label]):
+            rows.append({"replicate": label, **r})
+    scores = hv.primary_scores(lo)
+    note = "; ".join(f"{r['recipe']} {r['primary']:.1%} (" + ", ".join(f"{s}: {v:.1%}" for s, v in r["per_seed"].items())
+                     + ")" for _, r in scores.iterrows() if r["primary"] is not None)
+    return records.jsonable({"loco": lo.to_dict("records"), "rows": rows, "scores": scores.to_dict("records"),
+                             "decision": f"two four-seed replicates (42: seeds 42 + 7 + 1 + 2; 1: 1 + 2 + 3 + 4): "
+                                         + note,
+                             "drops": {c: tv.worst_drop(lo, c) for c in tv.CANDIDATES35},
+                             "floors": {c: hv.floors_loco(lo, c) for c in tv.CANDIDATES35}})
+
+
+def results39() -> dict | None:
+    return records.read_json(RESULTS39)

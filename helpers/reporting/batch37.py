@@ -185,13 +185,71 @@ def results38_markdown(res: dict | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
+SEEDS_NOTE39 = ("mean of two four-seed merges of retrained runs, with the view it reads: seeds 42 + 7 + 1 + 2 and "
+                "1 + 2 + 3 + 4 (batches 38 and 39)")
+SHIPPED_BY39 = ("Batch 39 (`experiments/batch39_second_replicate/PLAN.md`) keeps it and estimates it on two four-seed "
+                "replicates")
+
+
+def compute39() -> dict:
+    """Batch 39's results (evaluation.views_on_merges.compute39) and, with both replicates complete and batch 37's
+    block written, the shipped model's block again with its LOCO estimate on both replicates (PLAN.md)."""
+    from .. import records
+    from ..evaluation import views_on_merges as vm
+
+    out = vm.compute39()
+    r37 = results37() or {}
+    b37, choice = r37.get("block"), r37.get("choice")
+    if not out.get("loco") or not b37 or not r37.get("shipped"):
+        return out
+    lo = pd.DataFrame([{**r, "recipe": RECIPE_OF37[choice]} for r in out["loco"] if r["recipe"] == choice])
+    if lo.groupby("seed").size().min() < 16 or lo["seed"].nunique() < 2:
+        return out
+    out["shipped"] = r37["shipped"]
+    out["block"] = {**b37, "estimate": lo.to_dict("records"), "seeds_note": SEEDS_NOTE39,
+                    "floors_loco": (out.get("floors") or {}).get(choice, []),
+                    "why": f"{b37['why']} {SHIPPED_BY39}."}
+    out["decision"] += f"; `{r37['shipped']}` stays, its LOCO estimate now on both replicates"
+    return records.jsonable(out)
+
+
+def results39() -> dict | None:
+    from ..evaluation import views_on_merges as vm
+
+    return vm.results39()
+
+
+def results39_markdown(res: dict | None = None) -> str:
+    res = res or results39() or {}
+    out = ["# Batch 39: a second replicate of the shipped recipe's LOCO estimate with its view — results (written by "
+           "`python experiments/batch39_second_replicate/results.py` from batches 35's, 37's and 39's `views.csv.gz`)",
+           "", "Plan: `experiments/batch39_second_replicate/PLAN.md`. A measurement: he_bo at 40 epochs, seeds 3 and 4 "
+           "retrained on the three folds; replicate 42 = seeds 42 + 7 + 1 + 2 (batch 38), replicate 1 = seeds "
+           "1 + 2 + 3 + 4, each merged in logits per slice, each view's operating point refitted on validation.", "",
+           f"**{res.get('decision', '')}**.", "",
+           "| replicate | view | primary score (16 numbers) | largest per-source brain-only drop | mean drop |",
+           "|---|---|---|---|---|"]
+    for r in res.get("rows", []):
+        out.append(f"| {r['replicate']} | `{r['candidate']}` {CANDIDATE_NAMES.get(r['candidate'], '')} | "
+                   f"{_p(r['primary'])} | " + " | ".join("n/a" if r.get(k) is None else f"{r[k]:.1f} points"
+                                                         for k in ("drop", "mean_drop")) + " |")
+    out.append("")
+    if res.get("loco"):
+        out += ["## Every evaluation (score by replicate)", "", loco_markdown({"loco": res["loco"]}, names=CANDIDATE_NAMES),
+                ""]
+    for c, fl in (res.get("floors") or {}).items():
+        out += [f"## LOCO floors, `{c}`, mean of the two replicates", "", floors_markdown(fl), ""]
+    return "\n".join(out) + "\n"
+
+
 def summary_lines() -> list[str]:
     from .batch21 import decision_lines
 
     res = results37()
     out = decision_lines(((37, TITLE37 + " (he_bo seeds 1 and 2, member models kept)", res),
                           (38, "the shipped recipe's LOCO estimate with each view, four retrained seeds merged",
-                           results38())))
+                           results38()),
+                          (39, "a second four-seed replicate of that estimate, seeds 1 + 2 + 3 + 4", results39())))
     if out and res and res.get("ship"):
         out[0] = out[0].rstrip(".") + f"; {res['ship']}."
     return out

@@ -10,8 +10,9 @@ from ..evaluation import test_time_views as tv
 from ..evaluation import views_on_merges as vm
 from ..evaluation import warning_rule
 
-DECIDERS = ((37, vm.RESULTS37), (35, tv.RESULTS35), (30, ss.RESULTS30), (28, ss.RESULTS28), (27, ss.RESULTS27),
-            (24, ss.RESULTS24), (23, ss.RESULTS23), (20, ss.RESULTS20), (19, ss.RESULTS19), (15, et.RESULTS15))  # latest first
+DECIDERS = ((39, vm.RESULTS39), (37, vm.RESULTS37), (35, tv.RESULTS35), (30, ss.RESULTS30), (28, ss.RESULTS28),
+            (27, ss.RESULTS27), (24, ss.RESULTS24), (23, ss.RESULTS23), (20, ss.RESULTS20), (19, ss.RESULTS19),
+            (15, et.RESULTS15))  # latest first
 BLOCK_BATCHES = tuple(b for b, _ in DECIDERS if b != 15)  # those that store the card's block in their results
 
 
