@@ -56,6 +56,7 @@ def compute37() -> dict:
     if w and (t := tested28(ss.ENS4S_E40)):
         w["tested"] = t
     p30 = _primary30()
+    p38 = next((r["primary"] for r in r38.get("rows", []) if r["candidate"] == choice), None)
     # PLAN.md rule 2: the union test and Kaggle leak-free numbers of what ships beside those of what shipped before
     out["union_beside"] = {n: _union(n) for n in dict.fromkeys((name, MODEL_OF37[vm.SHIPPED_VIEW]))}
     out["shipped"] = name
@@ -70,8 +71,9 @@ def compute37() -> dict:
         "why": (f"{SHIPPED_BY37}: {RECIPE_NAMES.get(recipe, recipe)}. On a fresh merge of seeds 1 and 2 the view "
                 f"scored {row['primary']:.1%} of primary score with a largest brain-only drop of {row['drop']:.1f} "
                 f"points ({out['decision']}). Union validation equal-weight score {_p(ss.val_score(name))}."),
-        "caveat": (f"Batch 30's LOCO estimate of the same recipe, other runs reading each slice once: primary score "
-                   f"{_p(p30)}." if p30 is not None else ""),
+        "caveat": (f"Batch 30's training runs of the same recipe (seeds 42 + 7 + 1 + 2 and 1 + 2 + 3 + 4, the slice "
+                   f"alone) scored {_p(p30)} of primary score under LOCO; these runs score {_p(p38)} with the view "
+                   "that ships." if p30 is not None and p38 is not None else ""),
         "floors_loco": (r38.get("floors") or {}).get(choice, [])}
     return records.jsonable(out)
 
@@ -206,7 +208,12 @@ def compute39() -> dict:
     if lo.groupby("seed").size().min() < 16 or lo["seed"].nunique() < 2:
         return out
     out["shipped"] = r37["shipped"]
-    out["block"] = {**b37, "estimate": lo.to_dict("records"), "seeds_note": SEEDS_NOTE39,
+    p39 = next((r["primary"] for r in out.get("scores", []) if r["recipe"] == choice), None)
+    p30 = _primary30()
+    caveat = (f"Batch 30's training runs of the same recipe (the same two replicates' seeds, the slice alone) scored "
+              f"{_p(p30)} of primary score under LOCO; these runs score {_p(p39)} with the view that ships."
+              if p30 is not None and p39 is not None else "")
+    out["block"] = {**b37, "estimate": lo.to_dict("records"), "seeds_note": SEEDS_NOTE39, "caveat": caveat,
                     "floors_loco": (out.get("floors") or {}).get(choice, []),
                     "why": f"{b37['why']} {SHIPPED_BY39}."}
     out["decision"] += f"; `{r37['shipped']}` stays, its LOCO estimate now on both replicates"
