@@ -22,8 +22,8 @@ MODEL_OF37 = {"plain": "brain_tumor_hv_bo4", "flip2": "brain_tumor_hv_bo4f", "br
 TTA_OF37 = {"plain": None, "flip2": "hflip", "brain2": "brain"}
 RECIPE_OF37 = {"plain": "ens_bo4s_e40", "flip2": "ens_bo4s_e40_flip", "brain2": "ens_bo4s_e40_brain"}
 SHIPPED_BY37 = "Shipped by batch 37 (`experiments/batch37_views_on_merges/PLAN.md`)"
-SEEDS_NOTE38 = ("one four-seed merge, seeds 42 + 7 + 1 + 2 retrained (batches 35 and 37), with the view it reads "
-                "(batch 38)")
+SEEDS_NOTE38 = ("one four-seed merge, seeds 42 + 7 + 1 + 2 retrained (batches 35 and 37), each slice read as the "
+                "shipped model reads it (batch 38)")
 
 
 def compute37() -> dict:
@@ -187,8 +187,8 @@ def results38_markdown(res: dict | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
-SEEDS_NOTE39 = ("mean of two four-seed merges of retrained runs, with the view it reads: seeds 42 + 7 + 1 + 2 and "
-                "1 + 2 + 3 + 4 (batches 38 and 39)")
+SEEDS_NOTE39 = ("mean of two four-seed merges of retrained runs, seeds 42 + 7 + 1 + 2 and 1 + 2 + 3 + 4, each slice "
+                "read as the shipped model reads it (batches 38 and 39)")
 SHIPPED_BY39 = ("Batch 39 (`experiments/batch39_second_replicate/PLAN.md`) keeps it and estimates it on two four-seed "
                 "replicates")
 
