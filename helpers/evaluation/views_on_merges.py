@@ -5,6 +5,8 @@ Batch 35 chose the mirror on single runs; its merge of the same seeds, seen afte
 trains he_bo's seeds 1 and 2 on the three folds (the member models kept), measures them as batch 35 does
 (test_time_views.measure, into this folder's views.csv.gz) and judges batch 35's candidates on the merge of the two
 seeds: the logits averaged per slice, the operating point refitted on validation under each candidate's views.
+Batch 38 merges batch 35's and 37's runs into the shipped four seeds (42 + 7 + 1 + 2), and batch 39 adds seeds 3
+and 4 for a second four-seed replicate (1 + 2 + 3 + 4): measurements of the shipped recipe under LOCO, with views.
 """
 from __future__ import annotations
 
