@@ -64,12 +64,12 @@ def compute37() -> dict:
     out["block"] = {
         "union": {name: _union(name)}, "choice": recipe,
         "estimate": lo38.to_dict("records"), "warning": w, "seeds_note": SEEDS_NOTE38,
-        "loco_note": "40 epochs, the shipped schedule, each slice read with the view the shipped model reads",
+        "loco_note": "40 epochs, the shipped schedule",
         "brain_only_note": "look-balanced brain-only augmentation, p 0.3 per label, in all four members stands in for "
                            "them" + ("; the brain-only view is averaged in at prediction time" if choice == "brain2"
                                      else ""),
-        "why": (f"{SHIPPED_BY37}: {RECIPE_NAMES.get(recipe, recipe)}. On a fresh merge of seeds 1 and 2 the view "
-                f"scored {row['primary']:.1%} of primary score with a largest brain-only drop of {row['drop']:.1f} "
+        "why": (f"{SHIPPED_BY37}: {RECIPE_NAMES.get(recipe, recipe)}. On a fresh merge of seeds 1 and 2, "
+                f"{CANDIDATE_NAMES[choice]} scored {row['primary']:.1%} of primary score with a largest brain-only drop of {row['drop']:.1f} "
                 f"points ({out['decision']}). Union validation equal-weight score {_p(ss.val_score(name))}."),
         "caveat": (f"Batch 30's training runs of the same recipe (seeds 42 + 7 + 1 + 2 and 1 + 2 + 3 + 4, the slice "
                    f"alone) scored {_p(p30)} of primary score under LOCO; these runs score {_p(p38)} with the view "
