@@ -415,9 +415,16 @@ def test_one_pass_prediction_matches_the_two_calls():
     from helpers.data import prepare, synthetic
     from helpers.modeling.predictor import load_model
 
+    from helpers.modeling.predictor import Predictor
+
     p = load_model(config.DEFAULT_MODEL)
     X = np.stack([prepare.prepare(synthetic.make_phantom(c, i, size=160)[0], p.img_size)
                   for i, c in enumerate(config.CLASSES)])
+    # the mirror's path reuses the slice's own logits and adds one pass: whether or not the shipped record has it
+    flip = Predictor(p.model, {**p.meta, "tta": "hflip"}, p.path)
+    for q, batch in ((p, X[:1]), (p, X), (flip, X[:1]), (flip, X)):
+        probs, (d, flag) = q.predict_with_familiarity(batch)
+        np.testing.assert_allclose(probs, q.predict_arrays(batch), atol=1e-5)
     for batch in (X[:1], X):
         probs, (d, flag) = p.predict_with_familiarity(batch)
         np.testing.assert_allclose(probs, p.predict_arrays(batch), atol=1e-5)

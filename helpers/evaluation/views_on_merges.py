@@ -21,7 +21,7 @@ BATCH37 = config.EXPERIMENTS_DIR / "batch37_views_on_merges"
 VIEWS37 = BATCH37 / "views.csv.gz"
 RESULTS37 = BATCH37 / "results.json"
 SEEDS37 = (1, 2)
-SHIPPED_VIEW = "flip2"  # what brain_tumor_hv_bo4f reads (batch 35)
+BEFORE37 = "flip2"  # the view that shipped when batch 37 was planned (brain_tumor_hv_bo4f, batch 35)
 NEAR37 = 0.005  # PLAN.md: candidates within 0.5 point of the best are compared on their largest drop
 # a tie on the largest drop is read at the precision the results print (0.1 point); then the cheaper view
 TIE_ORDER37 = ("plain", "flip2", "brain2")

@@ -26,6 +26,28 @@ SEEDS_NOTE38 = ("one four-seed merge, seeds 42 + 7 + 1 + 2 retrained (batches 35
                 "shipped model reads it (batch 38)")
 
 
+def _rows_table(rows: list[dict]) -> list[str]:
+    """The candidates of a merge (batches 37-39): primary score, largest and mean per-source brain-only drop, with the
+    replicate when the rows carry one."""
+    rep = any("replicate" in r for r in rows)
+    out = [("| replicate " if rep else "") + "| view | primary score (16 numbers) | largest per-source brain-only drop "
+           "| mean drop |", ("|---" if rep else "") + "|---|---|---|---|"]
+    for r in rows:
+        out.append((f"| {r['replicate']} " if rep else "") + f"| `{r['candidate']}` "
+                   f"{CANDIDATE_NAMES.get(r['candidate'], '')} | {_p(r['primary'])} | "
+                   + " | ".join("n/a" if r.get(k) is None else f"{r[k]:.1f} points" for k in ("drop", "mean_drop"))
+                   + " |")
+    return out + [""]
+
+
+def _evaluations(loco: list[dict], floors: dict, heading: str, floors_of: str) -> list[str]:
+    """Every evaluation of a merge, then each candidate's LOCO floors (`floors_of` says on what)."""
+    out = [f"## {heading}", "", loco_markdown({"loco": loco}, names=CANDIDATE_NAMES), ""] if loco else []
+    for c, fl in (floors or {}).items():
+        out += [f"## LOCO floors, `{c}` {floors_of}", "", floors_markdown(fl), ""]
+    return out
+
+
 def compute37() -> dict:
     """Batch 37's results (evaluation.views_on_merges.compute) and, once the chosen view's four-seed model is built,
     the shipped model's block: its union test numbers, and its LOCO estimate from batch 38's four-seed merge with the
@@ -51,14 +73,13 @@ def compute37() -> dict:
     if lo38.empty:
         out["ship"] = f"`{name}` is built but batch 38's four-seed estimate is not measured: nothing changes until it is"
         return records.jsonable(out)
-    row = next(r for r in out["rows"] if r["candidate"] == choice)
     w = warning_block(warning_rule.choice_of(name)) if warning_rule.chosen_by(name) == 22 else {}
     if w and (t := tested28(ss.ENS4S_E40)):
         w["tested"] = t
     p30 = _primary30()
     p38 = next((r["primary"] for r in r38.get("rows", []) if r["candidate"] == choice), None)
     # PLAN.md rule 2: the union test and Kaggle leak-free numbers of what ships beside those of what shipped before
-    out["union_beside"] = {n: _union(n) for n in dict.fromkeys((name, MODEL_OF37[vm.SHIPPED_VIEW]))}
+    out["union_beside"] = {n: _union(n) for n in dict.fromkeys((name, MODEL_OF37[vm.BEFORE37]))}
     out["shipped"] = name
     out["ship"] = f"`{name}` ships" + (" (it already did: batch 35 chose the same view)" if choice == "flip2" else "")
     out["block"] = {
@@ -68,9 +89,8 @@ def compute37() -> dict:
         "brain_only_note": "look-balanced brain-only augmentation, p 0.3 per label, in all four members stands in for "
                            "them" + ("; the brain-only view is averaged in at prediction time" if choice == "brain2"
                                      else ""),
-        "why": (f"{SHIPPED_BY37}: {RECIPE_NAMES.get(recipe, recipe)}. On a fresh merge of seeds 1 and 2, "
-                f"{CANDIDATE_NAMES[choice]} scored {row['primary']:.1%} of primary score with a largest brain-only drop of {row['drop']:.1f} "
-                f"points ({out['decision']}). Union validation equal-weight score {_p(ss.val_score(name))}."),
+        "why": (f"{SHIPPED_BY37}: {RECIPE_NAMES.get(recipe, recipe)}, {CANDIDATE_NAMES[choice]}. Its rule, "
+                f"{out['decision']}. Union validation equal-weight score {_p(ss.val_score(name))}."),
         "caveat": (f"Batch 30's training runs of the same recipe (seeds 42 + 7 + 1 + 2 and 1 + 2 + 3 + 4, the slice "
                    f"alone) scored {_p(p30)} of primary score under LOCO; these runs score {_p(p38)} with the view "
                    "that ships." if p30 is not None and p38 is not None else ""),
@@ -109,11 +129,8 @@ def results37_markdown(res: dict | None = None) -> str:
     out[i] = "## The single runs (reported, not part of the rule)"
     out += ["## The merge of seeds 1 and 2 (what the rule reads)", "",
             "Each slice's logits averaged over the two seeds per fold, then each candidate's operating point refitted on "
-            "validation under its views.", "", "| candidate | primary score (16 numbers) | largest per-source "
-            "brain-only drop |", "|---|---|---|"]
-    out += [f"| `{r['candidate']}` {CANDIDATE_NAMES.get(r['candidate'], '')} | {_p(r['primary'])} | "
-            + ("n/a" if r["drop"] is None else f"{r['drop']:.1f} points") + " |" for r in res.get("rows", [])]
-    out += ["", f"Decision: **{res.get('decision', '')}**.", ""]
+            "validation under its views.", "", *_rows_table(res.get("rows", []))]
+    out += [f"Decision: **{res.get('decision', '')}**.", ""]
     if res.get("ship"):
         out += [f"Ship: **{res['ship']}**." + _bench_line(res), ""]
     ub = {n: u for n, u in (res.get("union_beside") or {}).items() if u}
@@ -131,11 +148,8 @@ def results37_markdown(res: dict | None = None) -> str:
     if res.get("batch35_merged"):
         out += ["Beside it, batch 35's merge of seeds 42 and 7 (seen before this PLAN was written): " + "; ".join(
             f"`{c}` {_p(v)}" for c, v in res["batch35_merged"].items()) + ".", ""]
-    if res.get("loco_merged"):
-        out += ["## Every evaluation of the merge", "", loco_markdown({"loco": res["loco_merged"]}, names=CANDIDATE_NAMES),
-                ""]
-    for c, fl in (res.get("floors_merged") or {}).items():
-        out += [f"## LOCO floors, `{c}` on the merge of seeds 1 and 2", "", floors_markdown(fl), ""]
+    out += _evaluations(res.get("loco_merged"), res.get("floors_merged"), "Every evaluation of the merge",
+                        "on the merge of seeds 1 and 2")
     return "\n".join(out) + "\n"
 
 
@@ -173,17 +187,8 @@ def results38_markdown(res: dict | None = None) -> str:
            "`python experiments/batch38_four_seed_views/results.py` from batches 35's and 37's `views.csv.gz`)", "",
            "Plan: `experiments/batch38_four_seed_views/PLAN.md`. A measurement: he_bo at 40 epochs, seeds 42, 7, 1 and 2 "
            "retrained on the three folds, merged in logits per slice; each view's operating point refitted on "
-           "validation.", "", f"**{res.get('decision', '')}**.", "",
-           "| view | primary score (16 numbers) | largest per-source brain-only drop | mean drop |", "|---|---|---|---|"]
-    for r in res.get("rows", []):
-        out.append(f"| `{r['candidate']}` {CANDIDATE_NAMES.get(r['candidate'], '')} | {_p(r['primary'])} | "
-                   + " | ".join("n/a" if r.get(k) is None else f"{r[k]:.1f} points" for k in ("drop", "mean_drop"))
-                   + " |")
-    out.append("")
-    if res.get("loco"):
-        out += ["## Every evaluation", "", loco_markdown({"loco": res["loco"]}, names=CANDIDATE_NAMES), ""]
-    for c, fl in (res.get("floors") or {}).items():
-        out += [f"## LOCO floors, `{c}` on the four-seed merge", "", floors_markdown(fl), ""]
+           "validation.", "", f"**{res.get('decision', '')}**.", "", *_rows_table(res.get("rows", []))]
+    out += _evaluations(res.get("loco"), res.get("floors"), "Every evaluation", "on the four-seed merge")
     return "\n".join(out) + "\n"
 
 
@@ -205,8 +210,8 @@ def compute39() -> dict:
     if not out.get("loco") or not b37 or not r37.get("shipped"):
         return out
     lo = pd.DataFrame([{**r, "recipe": RECIPE_OF37[choice]} for r in out["loco"] if r["recipe"] == choice])
-    if lo.groupby("seed").size().min() < 16 or lo["seed"].nunique() < 2:
-        return out
+    if any(r["primary"] is None for r in out["rows"] if r["candidate"] == choice):
+        return out  # a replicate is incomplete
     out["shipped"] = r37["shipped"]
     p39 = next((r["primary"] for r in out.get("scores", []) if r["recipe"] == choice), None)
     p30 = _primary30()
@@ -233,19 +238,9 @@ def results39_markdown(res: dict | None = None) -> str:
            "", "Plan: `experiments/batch39_second_replicate/PLAN.md`. A measurement: he_bo at 40 epochs, seeds 3 and 4 "
            "retrained on the three folds; replicate 42 = seeds 42 + 7 + 1 + 2 (batch 38), replicate 1 = seeds "
            "1 + 2 + 3 + 4, each merged in logits per slice, each view's operating point refitted on validation.", "",
-           f"**{res.get('decision', '')}**.", "",
-           "| replicate | view | primary score (16 numbers) | largest per-source brain-only drop | mean drop |",
-           "|---|---|---|---|---|"]
-    for r in res.get("rows", []):
-        out.append(f"| {r['replicate']} | `{r['candidate']}` {CANDIDATE_NAMES.get(r['candidate'], '')} | "
-                   f"{_p(r['primary'])} | " + " | ".join("n/a" if r.get(k) is None else f"{r[k]:.1f} points"
-                                                         for k in ("drop", "mean_drop")) + " |")
-    out.append("")
-    if res.get("loco"):
-        out += ["## Every evaluation (score by replicate)", "", loco_markdown({"loco": res["loco"]}, names=CANDIDATE_NAMES),
-                ""]
-    for c, fl in (res.get("floors") or {}).items():
-        out += [f"## LOCO floors, `{c}`, mean of the two replicates", "", floors_markdown(fl), ""]
+           f"**{res.get('decision', '')}**.", "", *_rows_table(res.get("rows", []))]
+    out += _evaluations(res.get("loco"), res.get("floors"), "Every evaluation (score by replicate)",
+                        "mean of the two replicates")
     return "\n".join(out) + "\n"
 
 
