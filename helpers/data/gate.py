@@ -84,18 +84,22 @@ def _scale(gate: dict, f: pd.DataFrame) -> np.ndarray:
     return (f[KNN_FEATURES].to_numpy(float) - np.asarray(gate["mean"])) / np.asarray(gate["scale"])
 
 
-def knn_distance(gate: dict, feats, chunk: int = 2048) -> np.ndarray:
-    """Mean Euclidean distance to the KNN_K nearest reference rows (standardised features). Plain numpy: the upload
-    path asks for one row, and a viewer kernel need not import scikit-learn for it."""
-    ref = np.asarray(gate["reference"], float)
-    q = _scale(gate, _frame(feats))
+def knn_mean_distance(ref: np.ndarray, q: np.ndarray, k: int = KNN_K, chunk: int = 2048) -> np.ndarray:
+    """Mean Euclidean distance of each row of q to its k nearest rows of ref (both standardised already). Plain
+    numpy: the upload path asks for one row, and a viewer kernel need not import scikit-learn for it."""
+    ref, q = np.asarray(ref, float), np.asarray(q, float)
     out = np.empty(len(q))
     rr = (ref ** 2).sum(axis=1)
     for i in range(0, len(q), chunk):
         b = q[i:i + chunk]
         d2 = np.maximum((b ** 2).sum(axis=1)[:, None] + rr[None, :] - 2 * b @ ref.T, 0.0)
-        out[i:i + chunk] = np.sqrt(np.partition(d2, KNN_K - 1, axis=1)[:, :KNN_K]).mean(axis=1)
+        out[i:i + chunk] = np.sqrt(np.partition(d2, k - 1, axis=1)[:, :k]).mean(axis=1)
     return out
+
+
+def knn_distance(gate: dict, feats, chunk: int = 2048) -> np.ndarray:
+    """Mean Euclidean distance to the KNN_K nearest reference rows of the gate (standardised features)."""
+    return knn_mean_distance(gate["reference"], _scale(gate, _frame(feats)), KNN_K, chunk)
 
 
 def fit_gate(train: pd.DataFrame, kind: str) -> dict:
