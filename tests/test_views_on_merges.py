@@ -120,3 +120,29 @@ def test_batch39_results_are_what_views_csv_gives():
     for k in ("rows", "decision", "floors", "shipped"):
         assert json.dumps(saved.get(k), sort_keys=True, default=str) == json.dumps(again.get(k), sort_keys=True,
                                                                                 default=str), k
+
+
+@pytest.mark.parametrize("six,want", [
+    ({"primary": 0.885, "drop": 8.0}, True),
+    ({"primary": 0.884, "drop": 8.24}, True),   # the bar itself; 8.2 vs 8.2 at the printed precision
+    ({"primary": 0.883, "drop": 5.0}, False),   # below the better four
+    ({"primary": 0.890, "drop": 8.3}, False),   # a larger drop than either four
+    ({"primary": None, "drop": None}, None),
+])
+def test_rule41(six, want):
+    fours = [{"primary": 0.869, "drop": 7.5}, {"primary": 0.884, "drop": 8.2}]
+    assert vm.decide41(six, fours)[0] is want
+
+
+def test_batch41_results_are_what_views_csv_gives():
+    import json
+
+    from helpers.reporting import batch37
+
+    saved = vm.results41()
+    if saved is None:
+        pytest.skip("batch 41 is not measured yet (no results.json)")
+    again = batch37.compute41()
+    for k in ("rows", "fours", "loco_passes", "floors"):
+        assert json.dumps(saved.get(k), sort_keys=True, default=str) == json.dumps(again.get(k), sort_keys=True,
+                                                                                default=str), k

@@ -168,3 +168,50 @@ def compute39() -> dict:
 
 def results39() -> dict | None:
     return records.read_json(RESULTS39)
+
+
+# Batch 41 (experiments/batch41_six_seeds/PLAN.md): the six kept seeds (42, 7, 1, 2, 3, 4) merged per fold, against
+# the two four-seed replicates of batch 39; the union side (seeds 3 and 4 trained on the union) is in reporting.
+BATCH41 = config.EXPERIMENTS_DIR / "batch41_six_seeds"
+RESULTS41 = BATCH41 / "results.json"
+SEEDS41 = (config.SEED, 7, 1, 2, 3, 4)
+VIEW41 = "plain"  # the shipped view
+
+
+def six_seed_views() -> pd.DataFrame | None:
+    parts = [tv.read_views(), tv.read_views(VIEWS37), tv.read_views(VIEWS39)]
+    return None if any(p is None for p in parts) else pd.concat(parts, ignore_index=True)
+
+
+def decide41(six: dict, fours: list[dict]) -> tuple[bool | None, str]:
+    """PLAN.md rules 1 and 2: six beat the better four on the primary score, with a largest brain-only drop no larger
+    than the larger of the fours'. None when a number is missing."""
+    if six.get("primary") is None or len(fours) < 2 or any(f.get("primary") is None for f in fours):
+        return None, "a merge is incomplete: no decision"
+    bar, cap = max(f["primary"] for f in fours), max(f["drop"] for f in fours)
+    ok1, ok2 = six["primary"] >= bar - 1e-12, round(six["drop"], 1) <= round(cap, 1)
+    note = (f"six seeds merged: {six['primary']:.1%} (the better four: {bar:.1%}; {'at least' if ok1 else 'below'}), "
+            f"largest brain-only drop {six['drop']:.1f} points (the larger of the fours': {cap:.1f}; "
+            f"{'no larger' if ok2 else 'larger'})")
+    return ok1 and ok2, note
+
+
+def compute41(views: pd.DataFrame | None = None) -> dict:
+    views = six_seed_views() if views is None else views
+    r39 = results39()
+    if views is None or not r39:
+        return {"decision": "batch 35's, 37's or 39's views, or batch 39's results, are missing: nothing measured"}
+    seeds = sorted(int(s) for s in views["seed"].unique())
+    if seeds != sorted(SEEDS41):
+        return {"decision": f"seeds {seeds} measured, not the six {sorted(SEEDS41)}: no estimate"}
+    lo = tv.loco(tv.merged_views(views))
+    rows = candidate_rows(lo)
+    six = next(r for r in rows if r["candidate"] == VIEW41)
+    fours = [r for r in r39["rows"] if r["candidate"] == VIEW41]
+    passes, note = decide41(six, fours)
+    return records.jsonable({"loco": lo.to_dict("records"), "rows": rows, "fours": fours, "loco_passes": passes,
+                             "decision": note, "floors": {VIEW41: hv.floors_loco(lo, VIEW41)}})
+
+
+def results41() -> dict | None:
+    return records.read_json(RESULTS41)

@@ -244,6 +244,55 @@ def results39_markdown(res: dict | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
+def results41() -> dict | None:
+    from ..evaluation import views_on_merges as vm
+
+    return vm.results41()
+
+
+MEMBERS41 = ("brain_tumor_hv_bo40_s3", "brain_tumor_hv_bo40_s4")  # PLAN.md: reported whatever the rule says
+
+
+def compute41() -> dict:
+    """Batch 41's LOCO side (evaluation.views_on_merges.compute41) and its union members' numbers, once trained."""
+    from .. import records
+    from ..evaluation import views_on_merges as vm
+    from .batch24 import member_numbers
+
+    out = vm.compute41()
+    members = {n: member_numbers(n) for n in MEMBERS41}
+    out["members"] = [m for m in members.values() if m]
+    if out.get("loco_passes") is False:
+        out["decision"] += "; rules 1-2 not met: `brain_tumor_hv_bo4` stays"
+    elif out.get("loco_passes") and len(out["members"]) < len(MEMBERS41):
+        out["decision"] += "; rules 1-2 met, a union member is missing: the decision waits"
+    return records.jsonable(out)
+
+
+def union41_lines(res: dict) -> list[str]:
+    """The union members batch 41 trained (reported whatever the rule says)."""
+    out = []
+    for m in res.get("members") or []:
+        a = m.get("metrics") or {}
+        out += [f"Union member `{m['name']}` (he_bo, seed {m['seed']}, 40 epochs): union validation equal-weight score "
+                f"{_p(m['val_score'])}; union test sensitivity {_p(a.get('sensitivity'))}, specificity "
+                f"{_p(a.get('specificity'))}; Kaggle leak-free 4-class accuracy {_p(m.get('leakfree_accuracy'))}.", ""]
+    return out or ["The union members at seeds 3 and 4 were not trained when this was written.", ""]
+
+
+def results41_markdown(res: dict | None = None) -> str:
+    res = res or results41() or {}
+    out = ["# Batch 41: six seeds instead of four — results (written by `python experiments/batch41_six_seeds/results.py` "
+           "from batches 35's, 37's and 39's `views.csv.gz` and the union records)", "",
+           "Plan: `experiments/batch41_six_seeds/PLAN.md`. The six kept seeds (42, 7, 1, 2, 3, 4) merged in logits per "
+           "slice on the three folds, each view's operating point refitted on validation, beside batch 39's two "
+           "four-seed replicates.", "", f"**{res.get('decision', '')}**.", "", *union41_lines(res),
+           "## The six-seed merge", "", *_rows_table(res.get("rows", [])),
+           "## The two four-seed replicates (batch 39), the shipped view", "", *_rows_table(res.get("fours", []))]
+    out += _evaluations(res.get("loco"), res.get("floors"), "Every evaluation", "on the six-seed merge")
+    return "\n".join(out) + "\n"
+
+
 def summary_lines() -> list[str]:
     from .batch21 import decision_lines
 
@@ -251,7 +300,8 @@ def summary_lines() -> list[str]:
     out = decision_lines(((37, TITLE37 + " (he_bo seeds 1 and 2, member models kept)", res),
                           (38, "the shipped recipe's LOCO estimate with each view, four retrained seeds merged",
                            results38()),
-                          (39, "a second four-seed replicate of that estimate, seeds 1 + 2 + 3 + 4", results39())))
+                          (39, "a second four-seed replicate of that estimate, seeds 1 + 2 + 3 + 4", results39()),
+                          (41, "six seeds instead of four, the six kept LOCO seeds merged", results41())))
     if out and res and res.get("ship"):
         out[0] = out[0].rstrip(".") + f"; {res['ship']}."
     return out
