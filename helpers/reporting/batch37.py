@@ -253,6 +253,9 @@ def results41() -> dict | None:
 MEMBERS41 = ("brain_tumor_hv_bo40_s3", "brain_tumor_hv_bo40_s4")  # PLAN.md: reported whatever the rule says
 
 
+TITLE41 = "six seeds instead of four, the six kept LOCO seeds merged"
+
+
 def compute41() -> dict:
     """Batch 41's LOCO side (evaluation.views_on_merges.compute41) and its union members' numbers, once trained."""
     from .. import records
@@ -300,8 +303,7 @@ def summary_lines() -> list[str]:
     out = decision_lines(((37, TITLE37 + " (he_bo seeds 1 and 2, member models kept)", res),
                           (38, "the shipped recipe's LOCO estimate with each view, four retrained seeds merged",
                            results38()),
-                          (39, "a second four-seed replicate of that estimate, seeds 1 + 2 + 3 + 4", results39()),
-                          (41, "six seeds instead of four, the six kept LOCO seeds merged", results41())))
+                          (39, "a second four-seed replicate of that estimate, seeds 1 + 2 + 3 + 4", results39())))
     if out and res and res.get("ship"):
         out[0] = out[0].rstrip(".") + f"; {res['ship']}."
     return out

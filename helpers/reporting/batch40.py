@@ -54,11 +54,18 @@ def results40_markdown(res: dict) -> str:
     return "\n".join(out)
 
 
-def summary_line(res: dict | None = None) -> str | None:
-    """One sentence for the conclusions (from the results file unless given)."""
+def summary_lines() -> list[str]:
+    """The conclusions' lines for batches 40 and 41."""
     from ..evaluation import look_warning
+    from .batch21 import decision_lines
+    from .batch37 import TITLE41, results41
 
-    res = look_warning.results() if res is None else res
+    line = summary_line(look_warning.results())
+    return ([line] if line else []) + decision_lines(((41, TITLE41, results41()),))
+
+
+def summary_line(res: dict | None) -> str | None:
+    """Batch 40 in one sentence."""
     if not res or not res.get("replicates"):
         return None
     rows = {r["candidate"]: r for r in res["replicates"]["B"]["rows"]}
