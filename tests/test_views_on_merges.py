@@ -108,16 +108,18 @@ def test_second_replicate_merges_seeds_1_to_4(monkeypatch):
     assert rows == len(tv.merged_views(both))
 
 
-def test_batch39_results_are_what_views_csv_gives():
+@pytest.mark.parametrize("batch,keys", [(39, ("rows", "decision", "floors", "shipped")),
+                                         (41, ("rows", "fours", "loco_passes", "floors"))])
+def test_saved_results_are_what_views_csv_gives(batch, keys):
     import json
 
     from helpers.reporting import batch37
 
-    saved = vm.results39()
+    saved = getattr(vm, f"results{batch}")()
     if saved is None:
-        pytest.skip("batch 39 is not measured yet (no results.json)")
-    again = batch37.compute39()
-    for k in ("rows", "decision", "floors", "shipped"):
+        pytest.skip(f"batch {batch} is not measured yet (no results.json)")
+    again = getattr(batch37, f"compute{batch}")()
+    for k in keys:
         assert json.dumps(saved.get(k), sort_keys=True, default=str) == json.dumps(again.get(k), sort_keys=True,
                                                                                 default=str), k
 
@@ -132,17 +134,3 @@ def test_batch39_results_are_what_views_csv_gives():
 def test_rule41(six, want):
     fours = [{"primary": 0.869, "drop": 7.5}, {"primary": 0.884, "drop": 8.2}]
     assert vm.decide41(six, fours)[0] is want
-
-
-def test_batch41_results_are_what_views_csv_gives():
-    import json
-
-    from helpers.reporting import batch37
-
-    saved = vm.results41()
-    if saved is None:
-        pytest.skip("batch 41 is not measured yet (no results.json)")
-    again = batch37.compute41()
-    for k in ("rows", "fours", "loco_passes", "floors"):
-        assert json.dumps(saved.get(k), sort_keys=True, default=str) == json.dumps(again.get(k), sort_keys=True,
-                                                                                default=str), k
