@@ -44,7 +44,8 @@ def source_rows(rec: dict) -> pd.DataFrame:
             if pcol not in rows:
                 continue
             p = rows[pcol].to_numpy(float)
-            call = p >= t
+            tcol = "threshold" if view == "plain" else f"threshold_{view.replace('-', '_')}"
+            call = p >= (rows[tcol].to_numpy(float) if tcol in rows else t)  # a threshold per row (batch 42)
             sens = float(call[y].mean()) if y.any() else None
             spec = float(1 - call[~y].mean()) if (~y).any() else None
             parts = [v for v in (sens, spec) if v is not None]

@@ -133,3 +133,49 @@ def uncertain_band(abstain_threshold: float, call_threshold: float | None = None
         return float(1 / (1 + np.exp(-(z - margin)))), float(1 / (1 + np.exp(-(z + margin))))
     t = float(abstain_threshold)
     return 1.0 - t, t  # empty when t <= 0.5
+
+
+# Batch 42 (experiments/batch42_plane_call/PLAN.md): the plane in the call. The union's healthy slices are mostly
+# axial and its tumours a third in each plane, so a network learns the plane as a prior. Two corrections, each
+# fitted on a run's own rows; the plane of a slice is the scan-type tagger's (evaluation.scan_type).
+PLANE_MIN = 15  # PT: a plane with fewer tumour or healthy validation rows keeps the one threshold
+
+
+def balanced_accuracy(p: np.ndarray, tumour: np.ndarray, t: float) -> float:
+    call = np.asarray(p) >= t
+    tumour = np.asarray(tumour, bool)
+    return float((call[tumour].mean() + (1 - call[~tumour].mean())) / 2)
+
+
+def plane_thresholds(p: np.ndarray, tumour: np.ndarray, planes, t_all: float, min_n: int = PLANE_MIN) -> dict:
+    """PT: per plane, the median of the grid thresholds within PLATEAU of the best balanced accuracy over that
+    plane's rows (pooled); `t_all` where a plane has fewer than min_n tumour or healthy rows."""
+    p, tumour, planes = np.asarray(p, float), np.asarray(tumour, bool), np.asarray(planes).astype(str)
+    out = {}
+    for pl in sorted(set(planes)):
+        k = planes == pl
+        if (k & tumour).sum() < min_n or (k & ~tumour).sum() < min_n:
+            out[pl] = float(t_all)
+            continue
+        s = np.array([balanced_accuracy(p[k], tumour[k], t) for t in GRID])
+        out[pl] = float(np.round(np.median(GRID[s >= s.max() - PLATEAU - 1e-12]), 3))
+    return out
+
+
+def _logit(x):
+    x = np.clip(np.asarray(x, float), 1e-6, 1 - 1e-6)
+    return np.log(x / (1 - x))
+
+
+def plane_shifts(tumour: np.ndarray, planes) -> dict:
+    """PB: per plane, logit(tumour share of all rows) - logit(tumour share of the plane's rows): added to a slice's
+    tumour logit, it takes out the prior its plane carried in training."""
+    tumour, planes = np.asarray(tumour, bool), np.asarray(planes).astype(str)
+    base = _logit(tumour.mean())
+    return {pl: float(base - _logit(tumour[planes == pl].mean())) for pl in sorted(set(planes))}
+
+
+def shift_p(p: np.ndarray, planes, shifts: dict) -> np.ndarray:
+    """P(tumour) with each slice's plane shift added to its logit (planes the shifts lack: no shift)."""
+    d = np.array([shifts.get(str(pl), 0.0) for pl in np.asarray(planes)], float)
+    return 1 / (1 + np.exp(-(_logit(p) + d)))

@@ -55,13 +55,15 @@ def results40_markdown(res: dict) -> str:
 
 
 def summary_lines() -> list[str]:
-    """The conclusions' lines for batches 40 and 41."""
-    from ..evaluation import look_warning
+    """The conclusions' lines for batches 40 to 42."""
+    from ..evaluation import look_warning, plane_call
     from .batch21 import decision_lines
     from .batch37 import TITLE41, results41
+    from .batch42 import summary_line as line42
 
-    line = summary_line(look_warning.results())
-    return ([line] if line else []) + decision_lines(((41, TITLE41, results41()),))
+    lines = [summary_line(look_warning.results()), *decision_lines(((41, TITLE41, results41()),)),
+             line42(plane_call.results())]
+    return [x for x in lines if x]
 
 
 def summary_line(res: dict | None) -> str | None:

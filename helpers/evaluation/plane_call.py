@@ -1,0 +1,174 @@
+"""Batch 42 (experiments/batch42_plane_call/PLAN.md): a call that knows the plane, judged on the two four-seed LOCO
+replicates of the shipped recipe (batches 35, 37 and 39's views).
+
+`measure` (needs the data) tags every union slice and its brain-only view with the shipped plane tagger
+(planes.csv.gz). `compute` (no data) scores `R0` (one threshold), `PT` (a threshold per plane) and `PB` (the plane's
+training prior taken out of the tumour logit) per fold and replicate, as every LOCO run since batch 10 is scored.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import config, records
+from ..data import union_split
+from ..modeling import operating_point as op
+from . import healthy_variety as hv
+from . import test_time_views as tv
+from . import views_on_merges as vm
+
+BATCH42 = config.EXPERIMENTS_DIR / "batch42_plane_call"
+PLANES42 = BATCH42 / "planes.csv.gz"
+RESULTS42 = BATCH42 / "results.json"
+CANDIDATES42 = ("R0", "PT", "PB")
+INCUMBENT42 = "R0"
+REPLICATES42 = {"A": vm.SEEDS38, "B": (1, 2, 3, 4)}
+MARGIN42, DROP42 = 0.01, 1.0  # PLAN.md rule 1: at least 1 point above R0, a largest drop at most 1 point above
+
+
+def measure() -> pd.DataFrame:
+    from ..modeling.train_union import view_arrays
+    from . import scan_type
+
+    shipped = scan_type.load_shipped()
+    if shipped is None:
+        raise FileNotFoundError("models/scan_type.json is missing: `brain-mri scan-types` fits the plane tagger")
+    u = union_split.build()
+    X = union_split.union_arrays(u)
+    tab = u.table
+    known = tab["plane"].fillna("").astype(str) if "plane" in tab else pd.Series("", index=tab.index)
+    return pd.DataFrame({"row": tab.index.to_numpy(), "collection": tab["collection"].to_numpy(),
+                         "path": tab["path"].to_numpy(), "split": tab["split"].to_numpy(),
+                         "source": tab["source"].to_numpy(), "sources": tab["sources"].to_numpy(),
+                         "label": tab["label"].to_numpy(),
+                         "plane": shipped["typer"].tag(X)["plane"].to_numpy(),
+                         "plane_brain_only": shipped["typer"].tag(view_arrays(X))["plane"].to_numpy(),
+                         "plane_known": known.where(known.isin(scan_type.PLANES), "").to_numpy()})
+
+
+def read_planes() -> pd.DataFrame | None:
+    return pd.read_csv(PLANES42, keep_default_na=False) if PLANES42.is_file() else None
+
+
+def _p(d: pd.DataFrame, base: str, T: float) -> np.ndarray:
+    from ..modeling.calibrate import probs_from_logits
+
+    return 1 - probs_from_logits(d[tv.logit_cols(base)].to_numpy(float), T)[:, config.CLASSES.index(config.NO_TUMOUR)]
+
+
+def fold_run(merged: pd.DataFrame, fold: str, cand: str, planes: pd.DataFrame, tab_train: pd.DataFrame) -> dict:
+    """One fold of one replicate's merge under a candidate, as a run record hv.source_rows reads (per-row
+    thresholds where the candidate has them), with what was fitted (`fit`)."""
+    from ..modeling import partial_labels
+
+    r = merged[merged["fold"] == fold]
+    va, ho = r[r["set"] == "val"], r[r["set"] == "held"]
+    plane, plane_bo = planes["plane"], planes["plane_brain_only"]
+    point = op.choose(tv.candidate_logits(va, "plain"), partial_labels.label_masks(va["label"]), va["collection"].to_numpy())
+    T = float(point["temperature"])
+    p_va, tum_va = _p(va, "x", T), (va["label"] != config.NO_TUMOUR).to_numpy()
+    pred = pd.DataFrame({"source": ho["source"].to_numpy(), "label": ho["label"].to_numpy(), "row": ho["row"].to_numpy(),
+                         "p_tumour": _p(ho, "x", T), "p_tumour_brain_only": _p(ho, "v", T)})
+    pl_ho, plb_ho = plane.loc[ho["row"]].to_numpy(), plane_bo.loc[ho["row"]].to_numpy()
+    fit = {}
+    if cand == "PT":
+        th = op.plane_thresholds(p_va, tum_va, plane.loc[va["row"]].to_numpy(), point["threshold"])
+        pred["threshold"] = [th.get(x, point["threshold"]) for x in pl_ho]
+        pred["threshold_brain_only"] = [th.get(x, point["threshold"]) for x in plb_ho]
+        fit = {"thresholds": th}
+    elif cand == "PB":
+        tr = tab_train[fold]
+        shifts = op.plane_shifts((tr["label"] != config.NO_TUMOUR).to_numpy(), plane.loc[tr.index].to_numpy())
+        p_va = op.shift_p(p_va, plane.loc[va["row"]].to_numpy(), shifts)
+        t = op.choose_threshold(p_va, tum_va, va["collection"].to_numpy())
+        point = {**point, "threshold": t}
+        pred["p_tumour"] = op.shift_p(pred["p_tumour"], pl_ho, shifts)
+        pred["p_tumour_brain_only"] = op.shift_p(pred["p_tumour_brain_only"], plb_ho, shifts)
+        fit = {"shifts": shifts}
+    return {"config": {"recipe": cand, "seed": 0, "fold": fold}, "operating_point": point, "pred": pred,
+            "fit": {"threshold": float(point["threshold"]), "temperature": T, **fit}}
+
+
+def replicate(views: pd.DataFrame, planes: pd.DataFrame, tab_train: dict) -> tuple[pd.DataFrame, list[dict]]:
+    merged = tv.merged_views(views)
+    frames, fits = [], []
+    for fold in merged["fold"].unique():
+        for cand in CANDIDATES42:
+            run = fold_run(merged, fold, cand, planes, tab_train)
+            frames.append(hv.source_rows(run))
+            fits.append({"candidate": cand, "fold": fold, **run["fit"]})
+    return pd.concat(frames, ignore_index=True), fits
+
+
+def rows_of(lo: pd.DataFrame) -> list[dict]:
+    out = []
+    for c in CANDIDATES42:
+        g = lo[lo["recipe"] == c]
+        complete = len(g) == hv.N_NUMBERS
+        out.append({"candidate": c, "primary": float(g["score"].mean()) if complete else None,
+                    "drop": tv.worst_drop(lo, c) if complete else None})
+    return out
+
+
+def decide(by_rep: dict[str, list[dict]]) -> tuple[str, list[dict], str]:
+    """PLAN.md rules 1 and 2."""
+    verdicts = []
+    for c in CANDIDATES42[1:]:
+        per = []
+        for rep, rows in by_rep.items():
+            r0 = next(r for r in rows if r["candidate"] == INCUMBENT42)
+            r = next(r for r in rows if r["candidate"] == c)
+            ok = (r["primary"] is not None and r0["primary"] is not None
+                  and r["primary"] >= r0["primary"] + MARGIN42 - 1e-12 and r["drop"] <= r0["drop"] + DROP42 + 1e-9)
+            per.append({"replicate": rep, "primary": r["primary"], "delta": None if r["primary"] is None else
+                        r["primary"] - r0["primary"], "drop": r["drop"], "drop_r0": r0["drop"], "ok": bool(ok)})
+        mean = float(np.mean([x["primary"] for x in per])) if all(x["primary"] is not None for x in per) else None
+        verdicts.append({"candidate": c, "per_replicate": per, "mean_primary": mean, "qualifies": all(x["ok"] for x in per)})
+    ok = [v for v in verdicts if v["qualifies"]]
+    parts = [f"{v['candidate']}: " + ", ".join(f"{x['replicate']} {x['primary']:.1%} ({x['delta'] * 100:+.1f} points, "
+                                              f"largest drop {x['drop']:.1f} against {x['drop_r0']:.1f})"
+                                              for x in v["per_replicate"])
+             + (" — qualifies" if v["qualifies"] else " — does not qualify") for v in verdicts]
+    r0 = "; ".join(f"{rep} {next(r for r in rows if r['candidate'] == INCUMBENT42)['primary']:.1%}"
+                   for rep, rows in by_rep.items())
+    head = f"R0 (one threshold): {r0}; " + "; ".join(parts)
+    if not ok:
+        return INCUMBENT42, verdicts, head + ". None qualifies: one threshold stays"
+    win = max(ok, key=lambda v: v["mean_primary"])
+    return win["candidate"], verdicts, head + f". {win['candidate']} is chosen"
+
+
+def tagger_accuracy(planes: pd.DataFrame) -> dict:
+    """The tagger against healthy-extra's known planes (the PLAN's caveat), per plane, slice and brain-only view."""
+    k = planes[planes["plane_known"] != ""]
+    out = {}
+    for col in ("plane", "plane_brain_only"):
+        out[col] = {pl: {"n": int((g := k[k["plane_known"] == pl]).shape[0]), "right": float((g[col] == pl).mean())}
+                    for pl in sorted(k["plane_known"].unique())}
+    return out
+
+
+def compute(views: pd.DataFrame | None = None, planes: pd.DataFrame | None = None) -> dict:
+    views = vm.six_seed_views() if views is None else views
+    planes = read_planes() if planes is None else planes
+    if views is None or planes is None:
+        return {"decision": "the views of batches 35, 37 and 39 or this batch's planes are missing: nothing decided"}
+    planes = planes.set_index("row")
+    tab_train = {fold: union_split.fold_rows(planes, fold)[0] for fold in views["fold"].unique()}
+    by_rep, lo_all, fits_all = {}, [], []
+    for rep, seeds in REPLICATES42.items():
+        lo, fits = replicate(views[views["seed"].isin(seeds)], planes, tab_train)
+        by_rep[rep] = rows_of(lo)
+        lo_all.append(lo.assign(replicate=rep))
+        fits_all += [{"replicate": rep, **f} for f in fits]
+    choice, verdicts, note = decide(by_rep)
+    lo = pd.concat(lo_all, ignore_index=True)
+    floors = {c: hv.floors_loco(lo[lo["recipe"] == c].assign(seed=lo["replicate"].map({"A": 42, "B": 1})), c)
+              for c in CANDIDATES42}
+    return records.jsonable({"rows": by_rep, "verdicts": verdicts, "choice": choice, "decision": note,
+                             "fits": fits_all, "loco": lo.to_dict("records"), "floors": floors,
+                             "tagger": tagger_accuracy(planes.reset_index())})
+
+
+def results() -> dict | None:
+    return records.read_json(RESULTS42)
