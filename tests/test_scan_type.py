@@ -227,3 +227,18 @@ def test_finding_9_reads_the_saved_scan_type_summary():
     assert "Of the 5 no-tumour test slices, 4 are axial" in text and "2 test slices are CT, not MRI" in text
     assert "Of 30 labelled tumour slices, 0 are T2 or FLAIR; of 8 labelled no-tumour MRI slices, 4 (50%)" in text
     assert "9." not in findings.findings_markdown({"data": {}, "models": {}, "baselines": {}, "scan_types": {}})
+
+
+def test_plane_warning_quotes_the_predicting_models_own_training_rows():
+    """A union model's plane warning counts the union's training rows (committed union.csv + union_planes.csv), not
+    the tagger's Kaggle split; a model trained on the Kaggle split keeps the tagger's counts."""
+    from helpers.app.upload import training_plane_counts
+    from helpers.data import union_split
+
+    counts = union_split.train_plane_counts()
+    assert counts and sum(counts[config.NO_TUMOUR].values()) > 3000  # healthy-extra's slices are in it
+    assert training_plane_counts({"data": {"split": "union"}}) == counts
+    assert training_plane_counts({"data": {"split": "leakfree"}}) is None and training_plane_counts(None) is None
+    mine = {config.NO_TUMOUR: {"axial": 1000, "coronal": 300, "sagittal": 200}}
+    w = scan_type.upload_warnings({"plane": "coronal", "p_plane": 0.9, "p_ct": 0.01}, False, SHIPPED, plane_counts=mine)
+    assert len(w) == 1 and "only 300 of the 1,500 healthy training slices are coronal" in w[0]

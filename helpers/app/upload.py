@@ -140,6 +140,16 @@ DICOM_ROWS = (
     ("ShownFrame", "Frame shown (0-based)", ""),
 )
 
+def training_plane_counts(meta: dict | None) -> dict | None:
+    """{label: {plane: n}} of the predicting model's own training rows when it was trained on the union split (the
+    plane warning then quotes what this model saw); None (the tagger's Kaggle counts) otherwise."""
+    if ((meta or {}).get("data") or {}).get("split") != "union":
+        return None
+    from ..data import union_split
+
+    return union_split.train_plane_counts()
+
+
 def dicom_rows(meta: dict | None) -> list[tuple[str, str]] | None:
     if not meta:
         return None
@@ -312,7 +322,8 @@ def process_upload(name: str, data: bytes | bytearray | memoryview | None, predi
     try:  # plane and CT: where the training data says little (helpers.evaluation.scan_type, models/scan_type.json)
         from ..evaluation import scan_type
 
-        res.warnings += scan_type.upload_warnings(scan_type.tag_one(x128), res.p_tumour >= res.call_threshold)
+        res.warnings += scan_type.upload_warnings(scan_type.tag_one(x128), res.p_tumour >= res.call_threshold,
+                                                  plane_counts=training_plane_counts(meta))
     except Exception:  # noqa: BLE001 - a failed tag is not a failed prediction
         log.warning("scan-type tag failed for %s", res.name, exc_info=True)
     if res.call in ("tumour", "no tumour"):  # an uncertain call or no verdict has no track record to quote

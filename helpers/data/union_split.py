@@ -133,6 +133,27 @@ def plane_tags(table: pd.DataFrame, path: Path | None = None) -> pd.Series:
     return pd.Series(tags.loc[keys].to_numpy(), index=table.index, name="plane")
 
 
+_PLANE_COUNTS: dict = {}
+
+
+def train_plane_counts(split_csv: Path | None = None, planes_csv: Path | None = None) -> dict | None:
+    """{label: {plane: n}} over the union split's training rows (the committed union.csv and union_planes.csv, no
+    data needed): what a model trained on the union saw in each plane, for the warnings that quote it. None when a
+    file is missing. Read once per process."""
+    split_csv, planes_csv = split_csv or UNION_SPLIT, planes_csv or UNION_PLANES
+    key = (str(split_csv), str(planes_csv))
+    if key not in _PLANE_COUNTS:
+        if not (Path(split_csv).is_file() and Path(planes_csv).is_file()):
+            return None
+        t = pd.read_csv(split_csv, usecols=["collection", "path", "label", "split"], keep_default_na=False)
+        t = t[t["split"] == "train"]
+        pl = pd.read_csv(planes_csv, usecols=["collection", "path", "plane"], keep_default_na=False)
+        m = t.merge(pl, on=["collection", "path"], how="inner")
+        _PLANE_COUNTS[key] = {str(lab): {str(k): int(v) for k, v in g["plane"].value_counts().sort_index().items()}
+                              for lab, g in m.groupby("label")}
+    return _PLANE_COUNTS[key]
+
+
 def fold_rows(df: pd.DataFrame, fold: str | None, collections: list[str] | None = None):
     """(train, val, test) rows. fold=S: test = every file whose twin group holds an S picture (whatever its split),
     train/val = the union split's train/val rows of the other groups. fold=None: the union split itself.

@@ -469,8 +469,11 @@ def tag_one(x128: np.ndarray, shipped: dict | None = None) -> dict | None:
     return shipped["typer"].tag(np.asarray(x128)[None]).iloc[0].to_dict()
 
 
-def upload_warnings(tag: dict | None, called_tumour: bool, shipped: dict | None = None) -> list[str]:
-    """Dashboard warnings from an upload's scan-type tag, numbers from the shipped tagger's training counts."""
+def upload_warnings(tag: dict | None, called_tumour: bool, shipped: dict | None = None,
+                    plane_counts: dict | None = None) -> list[str]:
+    """Dashboard warnings from an upload's scan-type tag. The plane warning quotes `plane_counts` ({label: {plane:
+    n}} of the predicting model's own training rows, e.g. union_split.train_plane_counts for a union model), else the
+    shipped tagger's counts of the Kaggle training split; the CT warning quotes the tagger's."""
     shipped = shipped if shipped is not None else load_shipped()
     if not tag or shipped is None:
         return []
@@ -483,10 +486,10 @@ def upload_warnings(tag: dict | None, called_tumour: bool, shipped: dict | None 
                    f"{n_no} of the {n_ct} CT slices in its training data are filed as no tumour, so its answer "
                    "here means little")
     elif not called_tumour and tag["plane"] != "axial":
-        plane = counts.get("plane") or {}
+        plane = plane_counts if plane_counts is not None else counts.get("plane") or {}
         healthy = plane.get(config.NO_TUMOUR) or {}
         n_here, n_all = healthy.get(tag["plane"], 0), sum(healthy.values())
-        out.append(f"a {tag['plane']} slice called no tumour: only {n_here} of the {n_all} healthy training slices "
+        out.append(f"a {tag['plane']} slice called no tumour: only {n_here:,} of the {n_all:,} healthy training slices "
                    f"are {tag['plane']} (most are axial), so this call has little evidence behind it")
     return out
 

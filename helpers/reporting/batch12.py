@@ -232,7 +232,8 @@ def model_card(name: str) -> str | None:
             "for them, never the type.",
             "- Diffusion-weighted (DWI) slices are all healthy in training; real skull-stripped slices are not in "
             f"training at all ({res.get('brain_only_note', 'the brain-only augmentation of one member stands in for them')}).",
-            "- 2-D slices at 128 px; one slice says nothing about the rest of the scan.", *_pattern_lines(), "",
+            "- 2-D slices at 128 px; one slice says nothing about the rest of the scan.", *_pattern_lines(),
+            *_tagger_lines(), "",
             f"Reproduce: `{rec.get('command', '')}` (needs the four collections; `make data`)."]
     return "\n".join(out) + "\n"
 
@@ -250,6 +251,20 @@ def _pattern_lines() -> list[str]:
             "gets a confident call. A check on the network's features caught a median "
             f"{med:.0%} of a pattern family it had not seen (`experiments/batch26_pattern_check/RESULTS.md`): it "
             "does not ship, and no check here gives such a picture no verdict."]
+
+
+def _tagger_lines() -> list[str]:
+    """The card's line on the plane tagger behind the plane warning, from batch 42's check on known planes."""
+    from ..evaluation import plane_call
+
+    tg = ((plane_call.results() or {}).get("tagger") or {}).get("plane") or {}
+    if not tg:
+        return []
+    acc = ", ".join(f"{pl} {v['right']:.0%} of {v['n']:,}" for pl, v in tg.items())
+    return ["- The plane warning rests on a tagger fitted on hand-labelled Kaggle slices. On healthy-extra's slices, "
+            f"whose planes are known, it names the plane right for {acc} "
+            "(`experiments/batch42_plane_call/RESULTS.md`): on slices unlike Kaggle's, a coronal or sagittal slice "
+            "called no tumour often goes unwarned."]
 
 
 def readme_lines(res: dict | None = None) -> list[str]:
