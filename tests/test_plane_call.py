@@ -36,6 +36,6 @@ def test_batch42_results_are_what_the_saved_planes_give():
     if saved is None:
         pytest.skip("batch 42 is not measured yet (no results.json)")
     again = pc.compute()
-    for k in ("rows", "verdicts", "choice", "decision", "fits", "tagger"):
+    for k in ("rows", "verdicts", "choice", "decision", "fits", "tagger", "after_known_planes"):
         assert json.dumps(saved.get(k), sort_keys=True, default=str) == json.dumps(again.get(k), sort_keys=True,
                                                                                 default=str), k

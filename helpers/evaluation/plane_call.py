@@ -148,7 +148,7 @@ def tagger_accuracy(planes: pd.DataFrame) -> dict:
     return out
 
 
-def compute(views: pd.DataFrame | None = None, planes: pd.DataFrame | None = None) -> dict:
+def compute(views: pd.DataFrame | None = None, planes: pd.DataFrame | None = None, known_planes: bool = True) -> dict:
     views = vm.six_seed_views() if views is None else views
     planes = read_planes() if planes is None else planes
     if views is None or planes is None:
@@ -165,9 +165,25 @@ def compute(views: pd.DataFrame | None = None, planes: pd.DataFrame | None = Non
     lo = pd.concat(lo_all, ignore_index=True)
     floors = {c: hv.floors_loco(lo[lo["recipe"] == c].assign(seed=lo["replicate"].map({"A": 42, "B": 1})), c)
               for c in CANDIDATES42}
-    return records.jsonable({"rows": by_rep, "verdicts": verdicts, "choice": choice, "decision": note,
-                             "fits": fits_all, "loco": lo.to_dict("records"), "floors": floors,
-                             "tagger": tagger_accuracy(planes.reset_index())})
+    out = {"rows": by_rep, "verdicts": verdicts, "choice": choice, "decision": note, "fits": fits_all,
+           "loco": lo.to_dict("records"), "floors": floors, "tagger": tagger_accuracy(planes.reset_index())}
+    if known_planes:  # after the decision, not part of the rule: the same candidates with the planes batch 27 wrote
+        k = union_split_planes(planes.reset_index())
+        if k is not None:
+            out["after_known_planes"] = {rep: rows_of(replicate(views[views["seed"].isin(seeds)], k, {
+                f: union_split.fold_rows(k, f)[0] for f in views["fold"].unique()})[0])
+                for rep, seeds in REPLICATES42.items()}
+    return records.jsonable(out)
+
+
+def union_split_planes(planes: pd.DataFrame) -> pd.DataFrame | None:
+    """The planes file with batch 27's planes (`data/splits/union_planes.csv`: healthy-extra's index.csv, the tagger
+    elsewhere) in place of the tagger's, for the slice and its brain-only view alike; None without that file."""
+    if not union_split.UNION_PLANES.is_file():
+        return None
+    u = pd.read_csv(union_split.UNION_PLANES, keep_default_na=False, usecols=["collection", "path", "plane"])
+    m = planes[["collection", "path"]].merge(u, on=["collection", "path"], how="left")["plane"].fillna("").to_numpy()
+    return planes.assign(plane=m, plane_brain_only=m).set_index("row")
 
 
 def results() -> dict | None:

@@ -38,6 +38,19 @@ def results42_markdown(res: dict) -> str:
                 "| replicate | fold | candidate | fitted |", "|---|---|---|---|"]
         out += [f"| {f['replicate']} | {f['fold']} | `{f['candidate']}` | {_fit(f)} |" for f in res["fits"]]
         out.append("")
+    ak = res.get("after_known_planes") or {}
+    if ak:
+        out += ["## After the decision, not part of the rule: the same candidates with the planes batch 27 wrote "
+                "(healthy-extra's known planes, the tagger elsewhere)", "",
+                "| candidate | " + " | ".join(f"{r}: primary score | {r}: largest brain-only drop" for r in ak) + " |",
+                "|---|" + "---|---|" * len(ak)]
+        for i, r0 in enumerate(next(iter(ak.values()))):
+            cells = []
+            for rep in ak:
+                r = ak[rep][i]
+                cells += [pct(r["primary"]), "n/a" if r["drop"] is None else f"{r['drop']:.1f} points"]
+            out.append(f"| `{r0['candidate']}` {NAMES42[r0['candidate']]} | " + " | ".join(cells) + " |")
+        out.append("")
     tg = res.get("tagger") or {}
     if tg:
         out += ["## The caveat: the tagger against healthy-extra's known planes", "",
@@ -59,5 +72,13 @@ def summary_line(res: dict | None) -> str | None:
         return None
     tg = (res.get("tagger") or {}).get("plane") or {}
     acc = ", ".join(f"{pl} {pct(v['right'])}" for pl, v in tg.items())
+    ak = res.get("after_known_planes") or {}
+    after = ""
+    if ak:
+        d = {rep: {r["candidate"]: r["primary"] for r in rows} for rep, rows in ak.items()}
+        after = (" After the decision, with healthy-extra's known planes in place of the tagger's, the prior taken out "
+                 "moves the primary score by " + " and ".join(
+                     f"{(v['PB'] - v['R0']) * 100:+.1f} points ({rep})" for rep, v in d.items()) + ": the plane is "
+                 "not where the held-out errors can be undone at the call.")
     return (f"Batch 42 ({TITLE42}): {res['decision']}. The plane tagger the dashboard runs is right on healthy-extra's "
-            f"known planes only this often: {acc}.")
+            f"known planes only this often: {acc}.{after}")
