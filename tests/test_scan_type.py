@@ -242,3 +242,36 @@ def test_plane_warning_quotes_the_predicting_models_own_training_rows():
     mine = {config.NO_TUMOUR: {"axial": 1000, "coronal": 300, "sagittal": 200}}
     w = scan_type.upload_warnings({"plane": "coronal", "p_plane": 0.9, "p_ct": 0.01}, False, SHIPPED, plane_counts=mine)
     assert len(w) == 1 and "only 300 of the 1,500 healthy training slices are coronal" in w[0]
+
+
+def test_extra_planes_join_the_plane_model_only():
+    """Batch 43's `extra`: more slices with a known plane enter the plane model's fit, not the modality model's."""
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 255, (40, 128, 128), dtype=np.uint8)
+    F = scan_type.features(X)
+    lab = pd.DataFrame({"path": [str(i) for i in range(40)], "row": range(40), "sample": "random",
+                        "plane": [scan_type.PLANES[i % 3] for i in range(40)], "modality": ["MRI", "CT"] * 20})
+    plain = scan_type.fit(F, lab)
+    X2 = rng.integers(0, 255, (30, 128, 128), dtype=np.uint8)
+    more = scan_type.fit(F, lab, extra=(scan_type.features(X2), np.array(["coronal"] * 30)))
+    assert more.n_plane == plain.n_plane  # the hand-label count stays what it was
+    assert (more.tag(X2)["plane"] == "coronal").mean() > (plain.tag(X2)["plane"] == "coronal").mean()
+    np.testing.assert_allclose(more.tag(X)["p_ct"], plain.tag(X)["p_ct"])
+    lin = scan_type._Linear(scan_type._pipe_json(more.plane_model))
+    assert (lin.predict(F["plane"]) == more.plane_model.predict(F["plane"])).all()
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not DATA, reason="needs $BRAIN_MRI_DATA")
+def test_batch43_results_are_what_the_data_give():
+    import json
+
+    from helpers.evaluation import plane_tagger
+
+    saved = plane_tagger.results()
+    if saved is None:
+        pytest.skip("batch 43 is not measured yet (no results.json)")
+    if not (Path(DATA).parent / "healthy-extra").is_dir():
+        pytest.skip("needs healthy-extra/ beside $BRAIN_MRI_DATA")
+    again = plane_tagger.measure(DATA)
+    assert json.dumps(saved, sort_keys=True) == json.dumps(again, sort_keys=True)

@@ -124,15 +124,26 @@ def _fit_plane(F: dict, idx: np.ndarray, y: np.ndarray):
     return _logreg(PLANE_C).fit(Xp, np.concatenate([y, y]))
 
 
-def fit(F: dict, labelled_rows: pd.DataFrame, samples: tuple[str, ...] = ("random", "ct_ranked")) -> ScanTyper:
+def _stack(F: dict, F2: dict) -> dict:
+    return {k: np.vstack([F[k], F2[k]]) for k in ("plane", "plane_flip")}
+
+
+def fit(F: dict, labelled_rows: pd.DataFrame, samples: tuple[str, ...] = ("random", "ct_ranked"),
+        extra: tuple[dict, np.ndarray] | None = None) -> ScanTyper:
     """Fit both classifiers. `labelled_rows`: the label table with a column `row` giving each labelled image's
-    row in the feature arrays. The `holdout` sample is left out by default so it can check the result."""
+    row in the feature arrays. The `holdout` sample is left out by default so it can check the result. `extra`:
+    (features, planes) of more slices with a known plane (batch 43: healthy-extra's), for the plane model only."""
     lab = labelled_rows[labelled_rows["sample"].isin(samples)]
     p = lab[lab["plane"] != ""]
     m = lab[lab["modality"] != ""]
     if p["plane"].nunique() < len(PLANES) or m["modality"].nunique() < 2:
         raise ValueError("scan-type labels need every plane and both modalities present")
-    plane = _fit_plane(F, p["row"].to_numpy(), p["plane"].to_numpy())
+    if extra is not None and len(extra[1]):
+        F2, y2 = extra
+        idx = np.r_[p["row"].to_numpy(), len(F["plane"]) + np.arange(len(y2))]
+        plane = _fit_plane(_stack(F, F2), idx, np.r_[p["plane"].to_numpy(), np.asarray(y2)])
+    else:
+        plane = _fit_plane(F, p["row"].to_numpy(), p["plane"].to_numpy())
     modality = _logreg(CT_C).fit(F["modality"][m["row"].to_numpy()], m["modality"].to_numpy())
     return ScanTyper(plane, modality, len(p), len(m))
 
@@ -386,6 +397,9 @@ class _Linear:
         self.classes_ = np.array(d["classes"])
         self.mean, self.scale = np.asarray(d["mean"]), np.asarray(d["scale"])
         self.coef, self.intercept = np.asarray(d["coef"]), np.asarray(d["intercept"])
+
+    def predict(self, F: np.ndarray) -> np.ndarray:
+        return self.classes_[self.predict_proba(F).argmax(1)]
 
     def predict_proba(self, F: np.ndarray) -> np.ndarray:
         z = ((np.asarray(F, np.float64) - self.mean) / self.scale) @ self.coef.T + self.intercept

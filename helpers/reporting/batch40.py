@@ -55,14 +55,15 @@ def results40_markdown(res: dict) -> str:
 
 
 def summary_lines() -> list[str]:
-    """The conclusions' lines for batches 40 to 42."""
-    from ..evaluation import look_warning, plane_call
+    """The conclusions' lines for batches 40 to 43."""
+    from ..evaluation import look_warning, plane_call, plane_tagger
     from .batch21 import decision_lines
     from .batch37 import TITLE41, results41
+    from .batch42 import TITLE43
     from .batch42 import summary_line as line42
 
     lines = [summary_line(look_warning.results()), *decision_lines(((41, TITLE41, results41()),)),
-             line42(plane_call.results())]
+             line42(plane_call.results()), *decision_lines(((43, TITLE43, plane_tagger.results()),))]
     return [x for x in lines if x]
 
 

@@ -82,3 +82,30 @@ def summary_line(res: dict | None) -> str | None:
                  "not where the held-out errors can be undone at the call.")
     return (f"Batch 42 ({TITLE42}): {res['decision']}. The plane tagger the dashboard runs is right on healthy-extra's "
             f"known planes only this often: {acc}.{after}")
+
+
+TITLE43 = "a plane tagger that has seen more than Kaggle's slices"
+
+
+def _acc_row(name: str, a: dict) -> str:
+    cells = [f"{pct(a['per_plane'][pl]['right'])} of {a['per_plane'][pl]['n']:,}" if pl in a["per_plane"] else "n/a"
+             for pl in ("axial", "coronal", "sagittal")]
+    return f"| {name} | {pct(a['right'])} of {a['n']:,} | " + " | ".join(cells) + " |"
+
+
+def results43_markdown(res: dict) -> str:
+    out = [f"# Batch 43: {TITLE43} — results (written by `python experiments/batch43_plane_tagger/run.py`)", "",
+           "Plan: `experiments/batch43_plane_tagger/PLAN.md`. v1: the shipped tagger (240 hand-labelled Kaggle "
+           f"slices); v2: the same and healthy-extra's {res.get('n_extra_train', 0):,} union training slices with "
+           "their known plane.", "", f"Decision: **{res['decision']}**.", "",
+           f"Kaggle hold-out hand labels: v1 {pct(res['holdout']['v1']['accuracy'])}, v2 "
+           f"{pct(res['holdout']['v2']['accuracy'])} of {res['holdout']['v1']['n']} slices.", "",
+           "| tagger, on | all | axial | coronal | sagittal |", "|---|---|---|---|---|",
+           _acc_row("v1, every healthy-extra slice", res["loso"]["v1"]),
+           _acc_row("v2, each source left out of its fit", res["loso"]["v2"]),
+           _acc_row("v1, healthy-extra's union test rows", res["test"]["v1"]),
+           _acc_row("v2, healthy-extra's union test rows", res["test"]["v2"]), "",
+           "## Per healthy-extra source (v2 fitted without it)", "", "| source | v1 | v2 |", "|---|---|---|"]
+    out += [f"| {s} | {pct(v['v1']['right'])} of {v['v1']['n']:,} | {pct(v['v2']['right'])} |"
+            for s, v in res["loso"]["per_source"].items()]
+    return "\n".join(out) + "\n"
