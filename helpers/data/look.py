@@ -31,7 +31,8 @@ def features(X: np.ndarray) -> pd.DataFrame:
         X = X[None]
     n = len(X)
     flat = X.reshape(n, -1)
-    hist = np.stack([np.bincount(r >> (8 - int(np.log2(gate.BINS))), minlength=gate.BINS) for r in flat]) / flat.shape[1]
+    shift = 8 - int(np.log2(gate.BINS))
+    hist = np.stack([np.bincount(r >> shift, minlength=gate.BINS) for r in flat]) / flat.shape[1]
     out = {h: hist[:, i] for i, h in enumerate(gate.HIST)}
     out["dark_frac"] = (flat < FOREGROUND).mean(axis=1)
     out["corner_dark"] = (X[:, gate.CORNERS] < 24).mean(axis=1)

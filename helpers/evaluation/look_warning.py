@@ -113,15 +113,17 @@ def with_looks(s: pd.DataFrame, looks: pd.DataFrame, cuts: dict) -> pd.DataFrame
 def candidate_rows(s: pd.DataFrame) -> list[dict]:
     held, fam = s[s["set"] == "held"], s[s["set"] == "fam"]
     miss = held[held["miss"]]
-    rows = [{"candidate": "shipped rule alone", "missed": int(len(miss)), "missed_flagged": int(miss["shipped_flag"].sum()),
-             "share": float(miss["shipped_flag"].mean()), "familiar_firing": float(fam["shipped_flag"].mean()),
-             "held_flagged": float(held["shipped_flag"].mean())}]
+    rows = [{"candidate": "shipped rule alone", "missed": int(len(miss)),
+             "missed_flagged": int(miss["shipped_flag"].sum()), "share": float(miss["shipped_flag"].mean()),
+             "familiar_firing": float(fam["shipped_flag"].mean()), "held_flagged": float(held["shipped_flag"].mean())}]
     for fs, q in CANDIDATES40:
         k = name(fs, q)
         rows.append({"candidate": k, "feature_set": fs, "quantile": q, "missed": int(len(miss)),
                      "missed_flagged": int(miss[f"flag_{k}"].sum()), "share": float(miss[f"flag_{k}"].mean()),
-                     "look_share": float(miss[f"look_{k}"].mean()), "familiar_firing": float(fam[f"flag_{k}"].mean()),
-                     "look_familiar_firing": float(fam[f"look_{k}"].mean()), "held_flagged": float(held[f"flag_{k}"].mean())})
+                     "look_share": float(miss[f"look_{k}"].mean()),
+                     "familiar_firing": float(fam[f"flag_{k}"].mean()),
+                     "look_familiar_firing": float(fam[f"look_{k}"].mean()),
+                     "held_flagged": float(held[f"flag_{k}"].mean())})
     return rows
 
 
@@ -170,7 +172,8 @@ def compute(views: pd.DataFrame | None = None, looks: pd.DataFrame | None = None
     if looks is None or cuts is None:
         looks, cuts = read()
     if views is None or looks is None or cuts is None:
-        return {"decision": "the views of batches 35, 37 and 39 or this batch's look scores are missing: nothing decided"}
+        return {"decision": "the views of batches 35, 37 and 39 or this batch's look scores are missing: "
+                            "nothing decided"}
     reps = {}
     for label, seeds in REPLICATES40.items():
         s = with_looks(replicate_slices(views[views["seed"].isin(seeds)]), looks, cuts)
@@ -195,7 +198,8 @@ def compute(views: pd.DataFrame | None = None, looks: pd.DataFrame | None = None
     out["decision"] = (
         f"chosen on A: {k} (look or the shipped rule), {pct(chosen['share'])} of A's {chosen['missed']:,} missed "
         f"tumours flagged at {pct(chosen['familiar_firing'])} familiar firing; on B {test['missed_flagged']:,} of "
-        f"{test['missed']:,} ({pct(test['share'])}; at least {SHARE_FLOOR40:.0%}: {'yes' if test['share'] >= SHARE_FLOOR40 else 'no'})"
+        f"{test['missed']:,} ({pct(test['share'])}; at least {SHARE_FLOOR40:.0%}: "
+        f"{'yes' if test['share'] >= SHARE_FLOOR40 else 'no'})"
         + ("" if uc is None else f"; on the union test slices it fires on {pct(uc['firing'])} (at most "
                                  f"{FIRING_CAP40:.0%}: {'yes' if uc['firing'] <= FIRING_CAP40 else 'no'})")
         + (": it ships beside the call" if ships else ": it does not ship"))

@@ -64,11 +64,13 @@ def fold_run(merged: pd.DataFrame, fold: str, cand: str, planes: pd.DataFrame, t
     r = merged[merged["fold"] == fold]
     va, ho = r[r["set"] == "val"], r[r["set"] == "held"]
     plane, plane_bo = planes["plane"], planes["plane_brain_only"]
-    point = op.choose(tv.candidate_logits(va, "plain"), partial_labels.label_masks(va["label"]), va["collection"].to_numpy())
+    point = op.choose(tv.candidate_logits(va, "plain"), partial_labels.label_masks(va["label"]),
+                      va["collection"].to_numpy())
     T = float(point["temperature"])
     p_va, tum_va = _p(va, "x", T), (va["label"] != config.NO_TUMOUR).to_numpy()
-    pred = pd.DataFrame({"source": ho["source"].to_numpy(), "label": ho["label"].to_numpy(), "row": ho["row"].to_numpy(),
-                         "p_tumour": _p(ho, "x", T), "p_tumour_brain_only": _p(ho, "v", T)})
+    pred = pd.DataFrame({"source": ho["source"].to_numpy(), "label": ho["label"].to_numpy(),
+                         "row": ho["row"].to_numpy(), "p_tumour": _p(ho, "x", T),
+                         "p_tumour_brain_only": _p(ho, "v", T)})
     pl_ho, plb_ho = plane.loc[ho["row"]].to_numpy(), plane_bo.loc[ho["row"]].to_numpy()
     fit = {}
     if cand == "PT":
@@ -123,7 +125,8 @@ def decide(by_rep: dict[str, list[dict]]) -> tuple[str, list[dict], str]:
             per.append({"replicate": rep, "primary": r["primary"], "delta": None if r["primary"] is None else
                         r["primary"] - r0["primary"], "drop": r["drop"], "drop_r0": r0["drop"], "ok": bool(ok)})
         mean = float(np.mean([x["primary"] for x in per])) if all(x["primary"] is not None for x in per) else None
-        verdicts.append({"candidate": c, "per_replicate": per, "mean_primary": mean, "qualifies": all(x["ok"] for x in per)})
+        verdicts.append({"candidate": c, "per_replicate": per, "mean_primary": mean,
+                         "qualifies": all(x["ok"] for x in per)})
     ok = [v for v in verdicts if v["qualifies"]]
     parts = [f"{v['candidate']}: " + ", ".join(f"{x['replicate']} {x['primary']:.1%} ({x['delta'] * 100:+.1f} points, "
                                               f"largest drop {x['drop']:.1f} against {x['drop_r0']:.1f})"
