@@ -275,3 +275,11 @@ def test_batch43_results_are_what_the_data_give():
         pytest.skip("needs healthy-extra/ beside $BRAIN_MRI_DATA")
     again = plane_tagger.measure(DATA)
     assert json.dumps(saved, sort_keys=True) == json.dumps(again, sort_keys=True)
+
+
+def test_plane_warning_says_how_often_the_tagger_reads_other_collections_right():
+    doc = {**SHIPPED["doc"], scan_type.ELSEWHERE: {"right": 0.47, "n": 1621, "on": "x"}}
+    w = scan_type.upload_warnings({"plane": "sagittal", "p_plane": 0.9, "p_ct": 0.01}, False, {"doc": doc})
+    assert len(w) == 1 and "names the plane right 47% of the time" in w[0]
+    shipped = scan_type.load_shipped()  # the committed file carries batch 43's number
+    assert shipped["doc"][scan_type.ELSEWHERE] == scan_type.accuracy_elsewhere()[scan_type.ELSEWHERE]

@@ -451,7 +451,28 @@ def build_shipped(data_dir=None, out: str | Path = SHIPPED) -> Path:
            # the leak-free test images' tags: the model card reads per-plane results from them without the dataset
            "test_tags": _test_tags(tags, ordered),
            "plane": _pipe_json(typer.plane_model), "modality": _pipe_json(typer.modality_model)}
-    return records.write_json(doc, out, compact=True)
+    return records.write_json({**doc, **accuracy_elsewhere()}, out, compact=True)
+
+
+ELSEWHERE = "plane_accuracy_elsewhere"  # the doc's key: how often the tagger names the plane of other collections
+
+
+def accuracy_elsewhere() -> dict:
+    """{ELSEWHERE: {right, n, on}} from batch 43's check of the shipped tagger on healthy-extra's known planes (slices
+    from collections it was not fitted on); {} before that check exists."""
+    from . import plane_tagger
+
+    v1 = ((plane_tagger.results() or {}).get("loso") or {}).get("v1")
+    if not v1 or v1.get("right") is None:
+        return {}
+    return {ELSEWHERE: {"right": round(v1["right"], 4), "n": v1["n"],
+                        "on": "healthy-extra's slices with a known plane (experiments/batch43_plane_tagger)"}}
+
+
+def write_accuracy_elsewhere(path: str | Path = SHIPPED) -> Path:
+    """Add accuracy_elsewhere() to the shipped tagger's file without refitting it (the tagger is unchanged)."""
+    doc = records.read_json(path)
+    return records.write_json({**doc, **accuracy_elsewhere()}, path, compact=True)
 
 
 _loaded: dict = {}
@@ -503,8 +524,11 @@ def upload_warnings(tag: dict | None, called_tumour: bool, shipped: dict | None 
         plane = plane_counts if plane_counts is not None else counts.get("plane") or {}
         healthy = plane.get(config.NO_TUMOUR) or {}
         n_here, n_all = healthy.get(tag["plane"], 0), sum(healthy.values())
-        out.append(f"a {tag['plane']} slice called no tumour: only {n_here:,} of the {n_all:,} healthy training slices "
-                   f"are {tag['plane']} (most are axial), so this call has little evidence behind it")
+        acc = (shipped["doc"].get(ELSEWHERE) or {}).get("right")
+        read = ("" if acc is None else f" (as the plane tagger reads it; on slices from collections it was not "
+                                       f"fitted on it names the plane right {acc:.0%} of the time)")
+        out.append(f"a {tag['plane']} slice{read} called no tumour: only {n_here:,} of the {n_all:,} healthy training "
+                   f"slices are {tag['plane']} (most are axial), so this call has little evidence behind it")
     return out
 
 
