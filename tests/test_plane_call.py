@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from helpers.evaluation import plane_call as pc
-from helpers.modeling import operating_point as op
 
 
 def test_plane_thresholds_follow_each_planes_own_scores_and_fall_back_when_thin():
@@ -15,20 +14,20 @@ def test_plane_thresholds_follow_each_planes_own_scores_and_fall_back_when_thin(
     tumour = rng.random(len(planes)) < 0.5
     # sagittal slices carry a prior: every P(tumour) there is pushed up
     p = np.clip(np.where(tumour, 0.6, 0.3) + rng.normal(0, 0.05, len(planes)) + (planes == "sagittal") * 0.3, 0, 1)
-    th = op.plane_thresholds(p, tumour, planes, t_all=0.5)
+    th = pc.plane_thresholds(p, tumour, planes, t_all=0.5)
     assert 0.3 < th["axial"] < 0.6 and 0.6 < th["sagittal"] < 0.9
     assert th["coronal"] == 0.5  # 10 rows: fewer than PLANE_MIN of each label
-    assert op.balanced_accuracy(p[planes == "sagittal"], tumour[planes == "sagittal"], th["sagittal"]) > 0.95
+    assert pc.balanced_accuracy(p[planes == "sagittal"], tumour[planes == "sagittal"], th["sagittal"]) > 0.95
 
 
 def test_plane_shifts_take_the_prior_out():
     tumour = np.array([1] * 80 + [0] * 20 + [1] * 20 + [0] * 80, bool)
     planes = np.array(["sagittal"] * 100 + ["axial"] * 100)
-    s = op.plane_shifts(tumour, planes)
+    s = pc.plane_shifts(tumour, planes)
     assert s["sagittal"] == pytest.approx(-np.log(4)) and s["axial"] == pytest.approx(np.log(4))
-    p = op.shift_p(np.array([0.8, 0.2]), ["sagittal", "axial"], s)
+    p = pc.shift_p(np.array([0.8, 0.2]), ["sagittal", "axial"], s)
     assert p == pytest.approx([0.5, 0.5])
-    assert op.shift_p(np.array([0.7]), ["oblique"], s) == pytest.approx([0.7])  # no shift for an unknown plane
+    assert pc.shift_p(np.array([0.7]), ["oblique"], s) == pytest.approx([0.7])  # no shift for an unknown plane
 
 
 def test_batch42_results_are_what_the_saved_planes_give():

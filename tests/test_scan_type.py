@@ -282,4 +282,6 @@ def test_plane_warning_says_how_often_the_tagger_reads_other_collections_right()
     w = scan_type.upload_warnings({"plane": "sagittal", "p_plane": 0.9, "p_ct": 0.01}, False, {"doc": doc})
     assert len(w) == 1 and "names the plane right 47% of the time" in w[0]
     shipped = scan_type.load_shipped()  # the committed file carries batch 43's number
-    assert shipped["doc"][scan_type.ELSEWHERE] == scan_type.accuracy_elsewhere()[scan_type.ELSEWHERE]
+    from helpers.evaluation import plane_tagger
+
+    assert shipped["doc"][scan_type.ELSEWHERE] == plane_tagger.accuracy_elsewhere()[scan_type.ELSEWHERE]

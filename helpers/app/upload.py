@@ -140,6 +140,7 @@ DICOM_ROWS = (
     ("ShownFrame", "Frame shown (0-based)", ""),
 )
 
+
 def training_plane_counts(meta: dict | None) -> dict | None:
     """{label: {plane: n}} of the predicting model's own training rows when it was trained on the union split (the
     plane warning then quotes what this model saw); None (the tagger's Kaggle counts) otherwise."""

@@ -26,6 +26,50 @@ REPLICATES42 = {"A": vm.SEEDS38, "B": (1, 2, 3, 4)}
 MARGIN42, DROP42 = 0.01, 1.0  # PLAN.md rule 1: at least 1 point above R0, a largest drop at most 1 point above
 
 
+# The two corrections: each fitted on a run's own rows; the plane of a slice is the scan-type tagger's.
+PLANE_MIN = 15  # PT: a plane with fewer tumour or healthy validation rows keeps the one threshold
+
+
+def balanced_accuracy(p: np.ndarray, tumour: np.ndarray, t: float) -> float:
+    call = np.asarray(p) >= t
+    tumour = np.asarray(tumour, bool)
+    return float((call[tumour].mean() + (1 - call[~tumour].mean())) / 2)
+
+
+def plane_thresholds(p: np.ndarray, tumour: np.ndarray, planes, t_all: float, min_n: int = PLANE_MIN) -> dict:
+    """PT: per plane, the median of the grid thresholds within op.PLATEAU of the best balanced accuracy over that
+    plane's rows (pooled); `t_all` where a plane has fewer than min_n tumour or healthy rows."""
+    p, tumour, planes = np.asarray(p, float), np.asarray(tumour, bool), np.asarray(planes).astype(str)
+    out = {}
+    for pl in sorted(set(planes)):
+        k = planes == pl
+        if (k & tumour).sum() < min_n or (k & ~tumour).sum() < min_n:
+            out[pl] = float(t_all)
+            continue
+        s = np.array([balanced_accuracy(p[k], tumour[k], t) for t in op.GRID])
+        out[pl] = float(np.round(np.median(op.GRID[s >= s.max() - op.PLATEAU - 1e-12]), 3))
+    return out
+
+
+def _logit(x):
+    x = np.clip(np.asarray(x, float), 1e-6, 1 - 1e-6)
+    return np.log(x / (1 - x))
+
+
+def plane_shifts(tumour: np.ndarray, planes) -> dict:
+    """PB: per plane, logit(tumour share of all rows) - logit(tumour share of the plane's rows): added to a slice's
+    tumour logit, it takes out the prior its plane carried in training."""
+    tumour, planes = np.asarray(tumour, bool), np.asarray(planes).astype(str)
+    base = _logit(tumour.mean())
+    return {pl: float(base - _logit(tumour[planes == pl].mean())) for pl in sorted(set(planes))}
+
+
+def shift_p(p: np.ndarray, planes, shifts: dict) -> np.ndarray:
+    """P(tumour) with each slice's plane shift added to its logit (planes the shifts lack: no shift)."""
+    d = np.array([shifts.get(str(pl), 0.0) for pl in np.asarray(planes)], float)
+    return 1 / (1 + np.exp(-(_logit(p) + d)))
+
+
 def measure() -> pd.DataFrame:
     from ..modeling.train_union import view_arrays
     from . import scan_type
@@ -74,18 +118,18 @@ def fold_run(merged: pd.DataFrame, fold: str, cand: str, planes: pd.DataFrame, t
     pl_ho, plb_ho = plane.loc[ho["row"]].to_numpy(), plane_bo.loc[ho["row"]].to_numpy()
     fit = {}
     if cand == "PT":
-        th = op.plane_thresholds(p_va, tum_va, plane.loc[va["row"]].to_numpy(), point["threshold"])
+        th = plane_thresholds(p_va, tum_va, plane.loc[va["row"]].to_numpy(), point["threshold"])
         pred["threshold"] = [th.get(x, point["threshold"]) for x in pl_ho]
         pred["threshold_brain_only"] = [th.get(x, point["threshold"]) for x in plb_ho]
         fit = {"thresholds": th}
     elif cand == "PB":
         tr = tab_train[fold]
-        shifts = op.plane_shifts((tr["label"] != config.NO_TUMOUR).to_numpy(), plane.loc[tr.index].to_numpy())
-        p_va = op.shift_p(p_va, plane.loc[va["row"]].to_numpy(), shifts)
+        shifts = plane_shifts((tr["label"] != config.NO_TUMOUR).to_numpy(), plane.loc[tr.index].to_numpy())
+        p_va = shift_p(p_va, plane.loc[va["row"]].to_numpy(), shifts)
         t = op.choose_threshold(p_va, tum_va, va["collection"].to_numpy())
         point = {**point, "threshold": t}
-        pred["p_tumour"] = op.shift_p(pred["p_tumour"], pl_ho, shifts)
-        pred["p_tumour_brain_only"] = op.shift_p(pred["p_tumour_brain_only"], plb_ho, shifts)
+        pred["p_tumour"] = shift_p(pred["p_tumour"], pl_ho, shifts)
+        pred["p_tumour_brain_only"] = shift_p(pred["p_tumour_brain_only"], plb_ho, shifts)
         fit = {"shifts": shifts}
     return {"config": {"recipe": cand, "seed": 0, "fold": fold}, "operating_point": point, "pred": pred,
             "fit": {"threshold": float(point["threshold"]), "temperature": T, **fit}}

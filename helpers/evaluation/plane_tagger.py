@@ -74,3 +74,18 @@ def measure(data_dir=None) -> dict:
 
 def results() -> dict | None:
     return records.read_json(RESULTS43)
+
+
+def accuracy_elsewhere() -> dict:
+    """{scan_type.ELSEWHERE: {right, n, on}}: how often the shipped tagger named healthy-extra's known planes
+    (slices from collections it was not fitted on); {} before batch 43 measured it."""
+    v1 = ((results() or {}).get("loso") or {}).get("v1")
+    if not v1 or v1.get("right") is None:
+        return {}
+    return {st.ELSEWHERE: {"right": round(v1["right"], 4), "n": v1["n"],
+                           "on": "healthy-extra's slices with a known plane (experiments/batch43_plane_tagger)"}}
+
+
+def write_accuracy_elsewhere(path=st.SHIPPED):
+    """Add accuracy_elsewhere() to the shipped tagger's file without refitting it (the tagger is unchanged)."""
+    return records.write_json({**records.read_json(path), **accuracy_elsewhere()}, path, compact=True)

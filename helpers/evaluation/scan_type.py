@@ -124,10 +124,6 @@ def _fit_plane(F: dict, idx: np.ndarray, y: np.ndarray):
     return _logreg(PLANE_C).fit(Xp, np.concatenate([y, y]))
 
 
-def _stack(F: dict, F2: dict) -> dict:
-    return {k: np.vstack([F[k], F2[k]]) for k in ("plane", "plane_flip")}
-
-
 def fit(F: dict, labelled_rows: pd.DataFrame, samples: tuple[str, ...] = ("random", "ct_ranked"),
         extra: tuple[dict, np.ndarray] | None = None) -> ScanTyper:
     """Fit both classifiers. `labelled_rows`: the label table with a column `row` giving each labelled image's
@@ -138,12 +134,10 @@ def fit(F: dict, labelled_rows: pd.DataFrame, samples: tuple[str, ...] = ("rando
     m = lab[lab["modality"] != ""]
     if p["plane"].nunique() < len(PLANES) or m["modality"].nunique() < 2:
         raise ValueError("scan-type labels need every plane and both modalities present")
-    if extra is not None and len(extra[1]):
-        F2, y2 = extra
-        idx = np.r_[p["row"].to_numpy(), len(F["plane"]) + np.arange(len(y2))]
-        plane = _fit_plane(_stack(F, F2), idx, np.r_[p["plane"].to_numpy(), np.asarray(y2)])
-    else:
-        plane = _fit_plane(F, p["row"].to_numpy(), p["plane"].to_numpy())
+    F2, y2 = extra if extra is not None else ({k: F[k][:0] for k in ("plane", "plane_flip")}, np.array([], str))
+    idx = np.r_[p["row"].to_numpy(), len(F["plane"]) + np.arange(len(y2))]
+    both = {k: np.vstack([F[k], F2[k]]) for k in ("plane", "plane_flip")}
+    plane = _fit_plane(both, idx, np.r_[p["plane"].to_numpy(), np.asarray(y2)])
     modality = _logreg(CT_C).fit(F["modality"][m["row"].to_numpy()], m["modality"].to_numpy())
     return ScanTyper(plane, modality, len(p), len(m))
 
@@ -451,28 +445,10 @@ def build_shipped(data_dir=None, out: str | Path = SHIPPED) -> Path:
            # the leak-free test images' tags: the model card reads per-plane results from them without the dataset
            "test_tags": _test_tags(tags, ordered),
            "plane": _pipe_json(typer.plane_model), "modality": _pipe_json(typer.modality_model)}
-    return records.write_json({**doc, **accuracy_elsewhere()}, out, compact=True)
+    return records.write_json(doc, out, compact=True)  # a refit drops batch 43's number: it was this tagger's
 
 
-ELSEWHERE = "plane_accuracy_elsewhere"  # the doc's key: how often the tagger names the plane of other collections
-
-
-def accuracy_elsewhere() -> dict:
-    """{ELSEWHERE: {right, n, on}} from batch 43's check of the shipped tagger on healthy-extra's known planes (slices
-    from collections it was not fitted on); {} before that check exists."""
-    from . import plane_tagger
-
-    v1 = ((plane_tagger.results() or {}).get("loso") or {}).get("v1")
-    if not v1 or v1.get("right") is None:
-        return {}
-    return {ELSEWHERE: {"right": round(v1["right"], 4), "n": v1["n"],
-                        "on": "healthy-extra's slices with a known plane (experiments/batch43_plane_tagger)"}}
-
-
-def write_accuracy_elsewhere(path: str | Path = SHIPPED) -> Path:
-    """Add accuracy_elsewhere() to the shipped tagger's file without refitting it (the tagger is unchanged)."""
-    doc = records.read_json(path)
-    return records.write_json({**doc, **accuracy_elsewhere()}, path, compact=True)
+ELSEWHERE = "plane_accuracy_elsewhere"  # doc key: how often the tagger names other collections' planes (batch 43)
 
 
 _loaded: dict = {}
