@@ -63,6 +63,6 @@ def test_batch40_results_are_what_the_saved_scores_give():
     if saved is None:
         pytest.skip("batch 40 is not measured yet (no results.json)")
     again = lw.compute()
-    for k in ("replicates", "union_all", "decision", "chosen", "test"):
+    for k in ("replicates", "union_all", "cost_all", "decision", "chosen", "test"):
         assert json.dumps(saved.get(k), sort_keys=True, default=str) == json.dumps(again.get(k), sort_keys=True,
                                                                                 default=str), k

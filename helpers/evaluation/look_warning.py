@@ -179,7 +179,9 @@ def compute(views: pd.DataFrame | None = None, looks: pd.DataFrame | None = None
         s = with_looks(replicate_slices(views[views["seed"].isin(seeds)]), looks, cuts)
         reps[label] = {"seeds": list(seeds), "rows": candidate_rows(s), "slices": s}
     chosen = choose(reps["A"]["rows"])
-    out = {"replicates": {k: {"seeds": v["seeds"], "rows": v["rows"]} for k, v in reps.items()}}
+    out = {"replicates": {k: {"seeds": v["seeds"], "rows": v["rows"]} for k, v in reps.items()},
+           # PLAN.md: the cost beside every candidate, per held-out source (replicate B, the test replicate)
+           "cost_all": {name(fs, q): cost(reps["B"]["slices"], name(fs, q)) for fs, q in CANDIDATES40}}
     shipped_rows = shipped_rows if shipped_rows is not None else _shipped_union_rows()
     if shipped_rows is not None:  # every candidate on the union test slices, reported whatever the choice
         out["union_all"] = {name(fs, q): union_check(looks, cuts, fs, q, shipped_rows) for fs, q in CANDIDATES40}

@@ -45,6 +45,17 @@ def results40_markdown(res: dict) -> str:
         out += [f"| {k} | {u['slices']:,} | {pct(u['look_firing'])} | {pct(u['shipped_firing'])} | {pct(u['firing'])} |"
                 for k, u in ua.items()]
         out.append("")
+    ca = res.get("cost_all") or {}
+    if ca:
+        cands = list(ca)
+        srcs = [r["source"] for r in ca[cands[0]]]
+        out += ["## What each candidate costs on the held-out sources, replicate B: share of the slices flagged "
+                "(share of the flagged calls that were right)", "",
+                "| source | slices | " + " | ".join(cands) + " |", "|---|---|" + "---|" * len(cands)]
+        for i, src in enumerate(srcs):
+            cells = [f"{pct(ca[c][i]['flagged'])} ({pct(ca[c][i]['flagged_right'])})" for c in cands]
+            out.append(f"| {src} | {ca[cands[0]][i]['slices']:,} | " + " | ".join(cells) + " |")
+        out.append("")
     for lab, rows in (res.get("cost") or {}).items():
         out += [f"## What the chosen flag costs on held-out sources, replicate {lab}", "",
                 "| source | slices | flagged | flagged calls right | missed | missed flagged |", "|---|---|---|---|---|---|"]
