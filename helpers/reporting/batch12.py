@@ -14,6 +14,7 @@ from ..evaluation import warning_rule
 from ..evaluation import healthy_variety as hv
 from . import batch11
 from .batch10 import union_block
+from .tables import per_collection_markdown
 from .healthy_variety import (SOURCE_NAMES, floors_markdown, loco_markdown, shipped_floors,
                               shipped_floors_markdown, union_markdown)
 from .healthy_variety import pct_or_na as _f
@@ -204,12 +205,21 @@ def model_card(name: str) -> str | None:
             "## Results on pictures it never saw", ""]
     if u:
         out += [union_markdown(u), ""]
-    out += ["**On a collection nobody has shown it** (leave-sources-out runs of the same recipe, "
-            f"{res.get('loco_note', '10 epochs per member')}, each held-out source at the run's own operating point, "
-            f"{res.get('seeds_note', 'mean of seeds 42 and 7') if chosen else 'mean of seeds 42 and 7'}; what to "
-            "expect on a new collection):", "",
-            _estimate_markdown(res if chosen else _estimate_of(cfg["recipe"], res, r11)), "",
-            "## Warnings the predictions carry", ""]
+    elif rec.get("metrics"):  # a member no batch evaluated as a candidate: its own record's union test numbers
+        out += [f"`{name}` on the union test groups, tumour call at P(tumour) ≥ {op.get('threshold', float('nan')):.2f}:",
+                "", per_collection_markdown({k: v for k, v in rec["metrics"].items() if k != "all"}), "",
+                f"Kaggle leak-free test: 4-class accuracy {_f(rec.get('leakfree_accuracy'))}.", ""]
+    est = res if chosen else _estimate_of(cfg["recipe"], res, r11)
+    if est.get("estimate"):
+        out += ["**On a collection nobody has shown it** (leave-sources-out runs of the same recipe, "
+                f"{res.get('loco_note', '10 epochs per member')}, each held-out source at the run's own operating "
+                f"point, {res.get('seeds_note', 'mean of seeds 42 and 7') if chosen else 'mean of seeds 42 and 7'}; "
+                "what to expect on a new collection):", "", _estimate_markdown(est), ""]
+    else:
+        out += ["**On a collection nobody has shown it**: no leave-sources-out estimate is kept for this network "
+                f"alone; the shipped model's card (`models/{config.DEFAULT_MODEL_NAME}/MODEL_CARD.md`) gives its "
+                "recipe's.", ""]
+    out += ["## Warnings the predictions carry", ""]
     if w.get("missed"):
         s7 = (w.get("per_seed") or {}).get("7") or {}
         tested = (warning_tested(name) if chosen else None) or {
