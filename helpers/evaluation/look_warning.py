@@ -16,6 +16,7 @@ from .. import config, records
 from ..data import look, union_split
 from . import test_time_views as tv
 from . import views_on_merges as vm
+from . import warning_cost as wc
 from . import warning_scores as ws
 
 BATCH40 = config.EXPERIMENTS_DIR / "batch40_look_warning"
@@ -76,26 +77,11 @@ def read() -> tuple[pd.DataFrame | None, dict | None]:
 
 
 def replicate_slices(views: pd.DataFrame) -> pd.DataFrame:
-    """One row per held-out slice (both views) and familiar test slice of one replicate's merge: fold, set, view,
-    row, source, tumour, call, miss and the shipped rule's flag (the mean of the members' distance ratios beyond 1)."""
-    from ..modeling.calibrate import probs_from_logits
-
-    no = config.CLASSES.index(config.NO_TUMOUR)
-    merged = tv.merged_views(views)
-    ratios = views.groupby(["fold", "set", "row"], sort=False)[["ratio_x", "ratio_v"]].mean().reset_index()
-    merged = merged.merge(ratios, on=["fold", "set", "row"], how="left")
-    out = []
-    for fold, r in merged.groupby("fold", sort=False):
-        point = tv.candidate_run(merged, 0, fold, tv.INCUMBENT35)["operating_point"]
-        t, T = float(point["threshold"]), float(point["temperature"])
-        for set_, view, base in (("held", "plain", "x"), ("held", "brain-only", "v"), ("fam", "plain", "x")):
-            d = r[r["set"] == set_]
-            p = 1 - probs_from_logits(d[tv.logit_cols(base)].to_numpy(float), T)[:, no]
-            tumour = (d["label"] != config.NO_TUMOUR).to_numpy()
-            out.append(pd.DataFrame({"fold": fold, "set": set_, "view": view, "row": d["row"].to_numpy(),
-                                     "source": d["source"].to_numpy(), "tumour": tumour, "call": p >= t,
-                                     "miss": tumour & (p < t), "shipped_flag": d[f"ratio_{base}"].to_numpy() > 1}))
-    return pd.concat(out, ignore_index=True)
+    """One row per held-out slice (both views) and familiar test slice of one replicate's merge, at its operating
+    point (warning_cost.slices): its call, whether it is a missed tumour, and the shipped rule's flag (the mean of
+    the members' distance ratios beyond 1)."""
+    s = wc.slices(tv.merged_views(views))
+    return s.assign(miss=s["tumour"] & ~s["call"]).rename(columns={"flagged": "shipped_flag"})
 
 
 def with_looks(s: pd.DataFrame, looks: pd.DataFrame, cuts: dict) -> pd.DataFrame:
@@ -161,14 +147,9 @@ def union_check(looks: pd.DataFrame, cuts: dict, fs: str, q: float, shipped_rows
             "firing": float(both.mean()), "per_source": per}
 
 
-def all_views() -> pd.DataFrame | None:
-    parts = [tv.read_views(), tv.read_views(vm.VIEWS37), tv.read_views(vm.VIEWS39)]
-    return None if any(p is None for p in parts) else pd.concat(parts, ignore_index=True)
-
-
 def compute(views: pd.DataFrame | None = None, looks: pd.DataFrame | None = None, cuts: dict | None = None,
             shipped_rows: pd.DataFrame | None = None) -> dict:
-    views = all_views() if views is None else views
+    views = vm.six_seed_views() if views is None else views
     if looks is None or cuts is None:
         looks, cuts = read()
     if views is None or looks is None or cuts is None:

@@ -16,6 +16,7 @@ from ..modeling import operating_point as op
 from . import healthy_variety as hv
 from . import test_time_views as tv
 from . import views_on_merges as vm
+from . import warning_scores as ws
 
 BATCH42 = config.EXPERIMENTS_DIR / "batch42_plane_call"
 PLANES42 = BATCH42 / "planes.csv.gz"
@@ -94,40 +95,29 @@ def read_planes() -> pd.DataFrame | None:
     return pd.read_csv(PLANES42, keep_default_na=False) if PLANES42.is_file() else None
 
 
-def _p(d: pd.DataFrame, base: str, T: float) -> np.ndarray:
-    from ..modeling.calibrate import probs_from_logits
-
-    return 1 - probs_from_logits(d[tv.logit_cols(base)].to_numpy(float), T)[:, config.CLASSES.index(config.NO_TUMOUR)]
-
-
-def fold_run(merged: pd.DataFrame, fold: str, cand: str, planes: pd.DataFrame, tab_train: pd.DataFrame) -> dict:
-    """One fold of one replicate's merge under a candidate, as a run record hv.source_rows reads (per-row
-    thresholds where the candidate has them), with what was fitted (`fit`)."""
-    from ..modeling import partial_labels
-
-    r = merged[merged["fold"] == fold]
-    va, ho = r[r["set"] == "val"], r[r["set"] == "held"]
-    plane, plane_bo = planes["plane"], planes["plane_brain_only"]
-    point = op.choose(tv.candidate_logits(va, "plain"), partial_labels.label_masks(va["label"]),
-                      va["collection"].to_numpy())
+def fold_run(merged: pd.DataFrame, fold: str, cand: str, planes: pd.DataFrame, tab_train: dict) -> dict:
+    """One fold of one replicate's merge under a candidate: `R0`'s run (test_time_views.candidate_run, the slice
+    alone) with the candidate's per-row thresholds or shifted P(tumour), as hv.source_rows reads it, and what was
+    fitted (`fit`)."""
+    run = tv.candidate_run(merged, 0, fold, tv.INCUMBENT35)
+    point, pred = dict(run["operating_point"]), run["pred"]
     T = float(point["temperature"])
-    p_va, tum_va = _p(va, "x", T), (va["label"] != config.NO_TUMOUR).to_numpy()
-    pred = pd.DataFrame({"source": ho["source"].to_numpy(), "label": ho["label"].to_numpy(),
-                         "row": ho["row"].to_numpy(), "p_tumour": _p(ho, "x", T),
-                         "p_tumour_brain_only": _p(ho, "v", T)})
-    pl_ho, plb_ho = plane.loc[ho["row"]].to_numpy(), plane_bo.loc[ho["row"]].to_numpy()
+    r = merged[merged["fold"] == fold]
+    va = r[r["set"] == "val"]
+    p_va, tum_va = ws.p_tumour(tv.candidate_logits(va, tv.INCUMBENT35), T), (va["label"] != config.NO_TUMOUR).to_numpy()
+    pl_va = planes["plane"].loc[va["row"]].to_numpy()
+    pl_ho = planes["plane"].loc[pred["row"]].to_numpy()
+    plb_ho = planes["plane_brain_only"].loc[pred["row"]].to_numpy()
     fit = {}
     if cand == "PT":
-        th = plane_thresholds(p_va, tum_va, plane.loc[va["row"]].to_numpy(), point["threshold"])
+        th = plane_thresholds(p_va, tum_va, pl_va, point["threshold"])
         pred["threshold"] = [th.get(x, point["threshold"]) for x in pl_ho]
         pred["threshold_brain_only"] = [th.get(x, point["threshold"]) for x in plb_ho]
         fit = {"thresholds": th}
     elif cand == "PB":
         tr = tab_train[fold]
-        shifts = plane_shifts((tr["label"] != config.NO_TUMOUR).to_numpy(), plane.loc[tr.index].to_numpy())
-        p_va = shift_p(p_va, plane.loc[va["row"]].to_numpy(), shifts)
-        t = op.choose_threshold(p_va, tum_va, va["collection"].to_numpy())
-        point = {**point, "threshold": t}
+        shifts = plane_shifts((tr["label"] != config.NO_TUMOUR).to_numpy(), planes["plane"].loc[tr.index].to_numpy())
+        point["threshold"] = op.choose_threshold(shift_p(p_va, pl_va, shifts), tum_va, va["collection"].to_numpy())
         pred["p_tumour"] = shift_p(pred["p_tumour"], pl_ho, shifts)
         pred["p_tumour_brain_only"] = shift_p(pred["p_tumour_brain_only"], plb_ho, shifts)
         fit = {"shifts": shifts}

@@ -220,9 +220,9 @@ def reproduced(lo: pd.DataFrame) -> list[dict]:
 
 
 def merged_views(views: pd.DataFrame) -> pd.DataFrame:
-    """The two seeds' logits averaged per fold and row (a two-seed ensemble, as ensemble.merge builds one), under
-    seed 0: the same candidates then score an ensemble."""
-    cols = [c for c in views.columns if re.fullmatch(r"[xv][fb]?_\d+", c)]
+    """The seeds' logits averaged per fold and row (an ensemble, as ensemble.merge builds one), under seed 0: the same
+    candidates then score an ensemble. The members' distance ratios (batch 22's rule) are averaged too."""
+    cols = [c for c in views.columns if re.fullmatch(r"[xv][fb]?_\d+|ratio_[xv]", c)]
     keys = ["fold", "set", "row"]
     m = views.groupby(keys, sort=False)[cols].mean().reset_index()
     first = views.drop_duplicates(keys)[keys + ["collection", "source", "label"]]

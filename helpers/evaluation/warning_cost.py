@@ -21,7 +21,8 @@ GIVE_BACK36, PRECISION36 = 0.5, 0.95  # PLAN.md: give back >= half the withheld 
 
 
 def slices(views: pd.DataFrame) -> pd.DataFrame:
-    """One row per scored slice: run, set ("held" or "fam"), view, source, tumour, P(tumour), call, flagged."""
+    """One row per scored slice: run, set ("held" or "fam"), view, union row, source, tumour, P(tumour), call,
+    flagged (the distance ratio of batch 22's rule beyond 1; on a merge, the members' mean ratio)."""
     from ..modeling.calibrate import probs_from_logits
 
     no = config.CLASSES.index(config.NO_TUMOUR)
@@ -33,7 +34,7 @@ def slices(views: pd.DataFrame) -> pd.DataFrame:
             d = r[r["set"] == name]
             p = 1 - probs_from_logits(d[tv.logit_cols(base)].to_numpy(float), T)[:, no]
             out.append(pd.DataFrame({"seed": int(seed), "fold": fold, "set": name, "view": view,
-                                     "source": d["source"].to_numpy(), "collection": d["collection"].to_numpy(),
+                                     "row": d["row"].to_numpy(), "source": d["source"].to_numpy(), "collection": d["collection"].to_numpy(),
                                      "tumour": (d["label"] != config.NO_TUMOUR).to_numpy(), "p_tumour": p,
                                      "threshold": t, "call": p >= t, "flagged": d[f"ratio_{base}"].to_numpy() > 1}))
     return pd.concat(out, ignore_index=True)

@@ -133,4 +133,3 @@ def uncertain_band(abstain_threshold: float, call_threshold: float | None = None
         return float(1 / (1 + np.exp(-(z - margin)))), float(1 / (1 + np.exp(-(z + margin))))
     t = float(abstain_threshold)
     return 1.0 - t, t  # empty when t <= 0.5
-

@@ -264,17 +264,18 @@ def _pattern_lines() -> list[str]:
 
 
 def _tagger_lines() -> list[str]:
-    """The card's line on the plane tagger behind the plane warning, from batch 42's check on known planes."""
-    from ..evaluation import plane_call
+    """The card's line on the plane tagger behind the plane warning: batch 43's check on healthy-extra's known planes,
+    the record the warning itself quotes (scan_type.ELSEWHERE)."""
+    from ..evaluation import plane_tagger
 
-    tg = ((plane_call.results() or {}).get("tagger") or {}).get("plane") or {}
-    if not tg:
+    v1 = ((plane_tagger.results() or {}).get("loso") or {}).get("v1") or {}
+    if not v1.get("per_plane"):
         return []
-    acc = ", ".join(f"{pl} {v['right']:.0%} of {v['n']:,}" for pl, v in tg.items())
+    acc = ", ".join(f"{pl} {v['right']:.0%} of {v['n']:,}" for pl, v in v1["per_plane"].items())
     return ["- The plane warning rests on a tagger fitted on hand-labelled Kaggle slices. On healthy-extra's slices, "
-            f"whose planes are known, it names the plane right for {acc} "
-            "(`experiments/batch42_plane_call/RESULTS.md`): on slices unlike Kaggle's, a coronal or sagittal slice "
-            "called no tumour often goes unwarned."]
+            f"whose planes are known, it names the plane right for {v1['right']:.0%} ({acc}; "
+            "`experiments/batch43_plane_tagger/RESULTS.md`): on slices unlike Kaggle's, a coronal or sagittal slice "
+            "called no tumour often goes unwarned, and the warning says how far to trust its plane."]
 
 
 def readme_lines(res: dict | None = None) -> list[str]:

@@ -3,6 +3,7 @@ evaluation.look_warning computes from this batch's looks.csv.gz and batches 35, 
 from __future__ import annotations
 
 from ..formatting import pct
+from .tables import results_head
 
 TITLE40 = "a warning for a new kind of acquisition, from the pixels alone"
 
@@ -12,11 +13,10 @@ def _count(r: dict) -> str:
 
 
 def results40_markdown(res: dict) -> str:
-    out = [f"# Batch 40: {TITLE40} — results (written by `python experiments/batch40_look_warning/results.py` "
-           "from `looks.csv.gz` and batches 35, 37 and 39's `views.csv.gz`)", "",
-           "Plan: `experiments/batch40_look_warning/PLAN.md`. Look scores measured by `run.py` "
-           "(`evaluation.look_warning.measure`); calls of the two four-seed merges of the shipped recipe, each at its "
-           "own operating point per fold.", "", f"Decision: **{res['decision']}**.", ""]
+    out = results_head(40, TITLE40, "batch40_look_warning", "`looks.csv.gz` and batches 35, 37 and 39's `views.csv.gz`",
+                       "Look scores measured by `run.py` (`evaluation.look_warning.measure`); calls of the two "
+                       "four-seed merges of the shipped recipe, each at its own operating point per fold.",
+                       res["decision"])
     reps = res.get("replicates") or {}
     if reps:
         labels = list(reps)

@@ -3,6 +3,7 @@ computes from this batch's planes.csv.gz and batches 35, 37 and 39's views."""
 from __future__ import annotations
 
 from ..formatting import pct
+from .tables import results_head
 from .healthy_variety import floors_markdown, loco_markdown
 
 TITLE42 = "a call that knows the plane"
@@ -19,11 +20,10 @@ def _fit(f: dict) -> str:
 
 
 def results42_markdown(res: dict) -> str:
-    out = [f"# Batch 42: {TITLE42} — results (written by `python experiments/batch42_plane_call/results.py` from "
-           "`planes.csv.gz` and batches 35, 37 and 39's `views.csv.gz`)", "",
-           "Plan: `experiments/batch42_plane_call/PLAN.md`. Planes from the shipped tagger (`models/scan_type.json`) "
-           "for the image each model reads; the two four-seed merges of the shipped recipe, each candidate fitted per "
-           "fold on the fold's own rows.", "", f"Decision: **{res['decision']}**.", ""]
+    out = results_head(42, TITLE42, "batch42_plane_call", "`planes.csv.gz` and batches 35, 37 and 39's `views.csv.gz`",
+                       "Planes from the shipped tagger (`models/scan_type.json`) for the image each model reads; the "
+                       "two four-seed merges of the shipped recipe, each candidate fitted per fold on the fold's own "
+                       "rows.", res["decision"])
     if res.get("rows"):
         reps = list(res["rows"])
         out += ["| candidate | " + " | ".join(f"{r}: primary score | {r}: largest brain-only drop" for r in reps) + " |",
@@ -94,18 +94,17 @@ def _acc_row(name: str, a: dict) -> str:
 
 
 def results43_markdown(res: dict) -> str:
-    out = [f"# Batch 43: {TITLE43} — results (written by `python experiments/batch43_plane_tagger/run.py`)", "",
-           "Plan: `experiments/batch43_plane_tagger/PLAN.md`. v1: the shipped tagger (240 hand-labelled Kaggle "
-           f"slices); v2: the same and healthy-extra's {res.get('n_extra_train', 0):,} union training slices with "
-           "their known plane.", "", f"Decision: **{res['decision']}**.", "",
-           f"Kaggle hold-out hand labels: v1 {pct(res['holdout']['v1']['accuracy'])}, v2 "
-           f"{pct(res['holdout']['v2']['accuracy'])} of {res['holdout']['v1']['n']} slices.", "",
-           "| tagger, on | all | axial | coronal | sagittal |", "|---|---|---|---|---|",
-           _acc_row("v1, every healthy-extra slice", res["loso"]["v1"]),
-           _acc_row("v2, each source left out of its fit", res["loso"]["v2"]),
-           _acc_row("v1, healthy-extra's union test rows", res["test"]["v1"]),
-           _acc_row("v2, healthy-extra's union test rows", res["test"]["v2"]), "",
-           "## Per healthy-extra source (v2 fitted without it)", "", "| source | v1 | v2 |", "|---|---|---|"]
+    out = results_head(43, TITLE43, "batch43_plane_tagger", "", "v1: the shipped tagger (the hand-labelled Kaggle "
+                       f"slices); v2: the same and healthy-extra's {res.get('n_extra_train', 0):,} union training "
+                       "slices with their known plane.", res["decision"], script="run.py")
+    out += [f"Kaggle hold-out hand labels: v1 {pct(res['holdout']['v1']['accuracy'])}, v2 "
+            f"{pct(res['holdout']['v2']['accuracy'])} of {res['holdout']['v1']['n']} slices.", "",
+            "| tagger, on | all | axial | coronal | sagittal |", "|---|---|---|---|---|",
+            _acc_row("v1, every healthy-extra slice", res["loso"]["v1"]),
+            _acc_row("v2, each source left out of its fit", res["loso"]["v2"]),
+            _acc_row("v1, healthy-extra's union test rows", res["test"]["v1"]),
+            _acc_row("v2, healthy-extra's union test rows", res["test"]["v2"]), "",
+            "## Per healthy-extra source (v2 fitted without it)", "", "| source | v1 | v2 |", "|---|---|---|"]
     out += [f"| {s} | {pct(v['v1']['right'])} of {v['v1']['n']:,} | {pct(v['v2']['right'])} |"
             for s, v in res["loso"]["per_source"].items()]
     return "\n".join(out) + "\n"

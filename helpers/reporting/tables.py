@@ -348,3 +348,12 @@ def per_collection_markdown(metrics: dict, title: str = "collection") -> str:
                      f"{fmt('specificity', m['specificity'], m['specificity_ci'])} | {fmt('roc_auc', m['auc'], m['auc_ci'])} | "
                      f"{fmt('ece', m['ece'], m.get('ece_ci'))} |")
     return "\n".join(lines)
+
+
+def results_head(batch: int, title: str, folder: str, written_from: str, note: str, decision: str,
+                 script: str = "results.py") -> list[str]:
+    """A results-only batch's RESULTS.md head (batches 40-43): title, the script and files it was written from, the
+    plan with a note, the decision."""
+    src = f" from {written_from}" if written_from else ""
+    return [f"# Batch {batch}: {title} — results (written by `python experiments/{folder}/{script}`{src})", "",
+            f"Plan: `experiments/{folder}/PLAN.md`. {note}", "", f"Decision: **{decision}**.", ""]
