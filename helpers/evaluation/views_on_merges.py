@@ -38,6 +38,12 @@ def merged_scores(views: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
     return lo, candidate_rows(lo)
 
 
+def wrong_seeds(views: pd.DataFrame, want, what: str) -> str | None:
+    """Why a merge cannot stand for `what` (its seeds are not `want`), or None."""
+    seeds = sorted(int(s) for s in views["seed"].unique())
+    return None if seeds == sorted(want) else f"seeds {seeds} measured, not {what} {sorted(want)}: no estimate"
+
+
 def candidate_rows(lo: pd.DataFrame) -> list[dict]:
     """Per candidate on a merge's LOCO rows: the primary score over the 16 numbers, the largest and the mean
     per-source brain-only drop (None where the merge is incomplete)."""
@@ -110,11 +116,10 @@ def compute38(views: pd.DataFrame | None = None) -> dict:
     views = four_seed_views() if views is None else views
     if views is None:
         return {"decision": "batch 35's or batch 37's views are not measured: nothing to merge"}
-    seeds = sorted(int(s) for s in views["seed"].unique())
-    if seeds != sorted(SEEDS38):
-        return {"decision": f"seeds {seeds} measured, not the shipped four {sorted(SEEDS38)}: no estimate"}
-    lo = tv.loco(tv.merged_views(views))
-    rows = candidate_rows(lo)
+    wrong = wrong_seeds(views, SEEDS38, "the shipped four")
+    if wrong:
+        return {"decision": wrong}
+    lo, rows = merged_scores(views)
     note = "four-seed merge (42 + 7 + 1 + 2): " + "; ".join(
         f"{r['candidate']} " + ("n/a" if r["primary"] is None else f"{r['primary']:.1%}, largest drop {r['drop']:.1f} "
                                                                    "points") for r in rows)
@@ -201,11 +206,10 @@ def compute41(views: pd.DataFrame | None = None) -> dict:
     r39 = results39()
     if views is None or not r39:
         return {"decision": "batch 35's, 37's or 39's views, or batch 39's results, are missing: nothing measured"}
-    seeds = sorted(int(s) for s in views["seed"].unique())
-    if seeds != sorted(SEEDS41):
-        return {"decision": f"seeds {seeds} measured, not the six {sorted(SEEDS41)}: no estimate"}
-    lo = tv.loco(tv.merged_views(views))
-    rows = candidate_rows(lo)
+    wrong = wrong_seeds(views, SEEDS41, "the six")
+    if wrong:
+        return {"decision": wrong}
+    lo, rows = merged_scores(views)
     six = next(r for r in rows if r["candidate"] == VIEW41)
     fours = [r for r in r39["rows"] if r["candidate"] == VIEW41]
     passes, note = decide41(six, fours)
