@@ -187,3 +187,46 @@ def test_mixstyle_model_round_trips_and_only_asked_for(tmp_path):
     back = keras.saving.load_model(tmp_path / "m.keras", compile=False)
     x = np.random.default_rng(1).uniform(0, 255, (3, 64, 64, 1)).astype("float32")
     np.testing.assert_allclose(np.asarray(back(x)), np.asarray(m(x)), atol=1e-5)
+
+
+def _heads(n=8, size=32):
+    """Bright discs with a darker core: a head (inside) on black, two tissues whose order GIN may swap."""
+    yy, xx = np.mgrid[:size, :size]
+    r = np.hypot(yy - size / 2, xx - size / 2)
+    x = np.where(r < 12, 180.0, 0.0) - np.where(r < 5, 100.0, 0.0)
+    return np.repeat(x[None], n, 0).astype("float32"), np.repeat((r < 12)[None], n, 0)
+
+
+def test_intensity_net_keeps_black_outside_and_the_unit_range():
+    import tensorflow as tf
+
+    from helpers.modeling.augmentation import random_intensity_net
+
+    x, inside = _heads()
+    tf.random.set_seed(0)
+    y = random_intensity_net(tf.constant(x), tf.constant(inside), 1.0).numpy()
+    assert y.shape == x.shape and np.isfinite(y).all()
+    assert (y[~inside] == 0).all() and y.min() >= 0 and y.max() <= 255
+    assert not np.allclose(y, x)  # every slice picked: changed (the blend weight is almost surely above 0)
+
+
+def test_intensity_net_with_p_zero_is_the_identity():
+    import tensorflow as tf
+
+    from helpers.modeling.augmentation import random_intensity_net
+
+    x, inside = _heads()
+    assert np.array_equal(random_intensity_net(tf.constant(x), tf.constant(inside), 0.0).numpy(), x)
+
+
+def test_intensity_net_draws_a_network_per_slice():
+    import tensorflow as tf
+
+    from helpers.modeling.augmentation import random_intensity_net
+
+    x, inside = _heads(n=16)
+    tf.random.set_seed(1)
+    y = random_intensity_net(tf.constant(x), tf.constant(inside), 1.0).numpy()
+    core = y[:, 16, 16] - y[:, 16, 5]  # the core minus the rim: its sign says which tissue is brighter
+    assert len(np.unique(np.round(y[:, 16, 16], 3))) > 8  # not one network for the batch
+    assert (core > 0).any() and (core < 0).any()  # both orders occur, as between sequences

@@ -112,8 +112,9 @@ def test_brain_only_probabilities_balance_the_look_across_labels():
     assert (p[10:12] == 0).all()  # already brain-only: nothing to add
 
 
-def test_fit_with_looks_runs_one_step():
-    cfg = train_union.config_for("he_bo_inv", None, epochs=1, batch_size=8, width=4)
+@pytest.mark.parametrize("recipe", ["he_bo_inv", "he_bo_gin"])
+def test_fit_with_looks_runs_one_step(recipe):
+    cfg = train_union.config_for(recipe, None, epochs=1, batch_size=8, width=4)
     cfg["img_size"] = 32
     X = np.stack([make_phantom(config.CLASSES[k % 4], k, 32)[0] for k in range(16)]).astype(np.uint8)
     lab = ["glioma", "notumor", "tumour", "meningioma"] * 4

@@ -242,3 +242,40 @@ class MixStyle(layers.Layer):
         sig_mix = lam * sig + (1 - lam) * ops.take(sig, perm, axis=0)
         mixed = (x - mu) / sig * sig_mix + mu_mix
         return ops.where(keras.random.uniform((), seed=self.seed_generator) < self.p, mixed, x)
+
+
+def random_intensity_net(x, inside, p: float, n_layers: int = 4, hidden: int = 2):
+    """GIN, a global intensity non-linear augmentation (Ouyang et al., IEEE TMI 2022), in TensorFlow for a tf.data
+    batch: each picked slice (probability `p`) goes through its own shallow random network (n_layers convolutions,
+    each 1x1 or 3x3 at random, weights and shifts N(0, 1), leaky ReLU between), is given the slice's own mean and
+    spread inside the head (`inside`, boolean; clipped to 0..255), black outside, and is blended with the slice by a
+    uniform weight. It changes which tissue is bright and how texture looks, as another sequence does, while the
+    anatomy stays (batch 44).
+    x: float (N, H, W) in 0..255."""
+    import tensorflow as tf
+
+    n, h, w = tf.shape(x)[0], tf.shape(x)[1], tf.shape(x)[2]
+    z = tf.transpose(x / 255.0, [1, 2, 0])[None]  # (1, H, W, N): one depthwise channel per slice
+    centre = tf.pad(tf.ones((1, 1, 1, 1)), [[1, 1], [1, 1], [0, 0], [0, 0]])
+    c_in = 1
+    for layer in range(n_layers):
+        c_out = 1 if layer == n_layers - 1 else hidden
+        kern = tf.random.normal((3, 3, n * c_in, c_out))
+        one = tf.repeat(tf.cast(tf.random.uniform((n, 1)) < 0.5, tf.float32), c_in, axis=0)  # 1x1 for these slices
+        kern = kern * (one[None, None] * centre + (1 - one[None, None]))
+        y = tf.nn.depthwise_conv2d(z, kern, strides=[1, 1, 1, 1], padding="SAME")  # channel (slice, c_in, c_out)
+        y = tf.reduce_sum(tf.reshape(y, (1, h, w, n, c_in, c_out)), axis=4) + tf.random.normal((n, c_out))
+        if layer < n_layers - 1:
+            y = tf.nn.leaky_relu(y, 0.2)
+        z, c_in = tf.reshape(y, (1, h, w, n * c_out)), c_out
+    g = tf.transpose(z[0], [2, 0, 1])  # (N, H, W)
+    # the slice's own mean and spread inside the head, so only which tissue is bright changes, not the exposure
+    m = tf.cast(inside, tf.float32)
+    k = tf.maximum(tf.reduce_sum(m, axis=[1, 2], keepdims=True), 1.0)
+    mean = lambda a: tf.reduce_sum(a * m, axis=[1, 2], keepdims=True) / k  # noqa: E731
+    gm, xm = mean(g), mean(x)
+    gs, xs = tf.sqrt(mean(tf.square(g - gm)) + 1e-6), tf.sqrt(mean(tf.square(x - xm)) + 1e-6)
+    g = tf.where(inside, tf.clip_by_value(xm + xs * (g - gm) / gs, 0.0, 255.0), 0.0)
+    alpha = tf.random.uniform((n, 1, 1))
+    pick = tf.random.uniform((n, 1, 1)) < p
+    return tf.where(pick, alpha * g + (1 - alpha) * x, x)

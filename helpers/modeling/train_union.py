@@ -52,6 +52,9 @@ RECIPES: dict[str, dict] = {
     # of the weights over the tail (SWA-like)
     "he_bo_swa": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
                   "brain_only": 0.3, "lr_floor": 0.1, "ema": 0.999},
+    # batch 44 (experiments/batch44_intensity_net/PLAN.md): he_bo + a random shallow network's grey levels (GIN)
+    "he_bo_gin": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
+                  "brain_only": 0.3, "gin": 0.5},
     # batch 12 (experiments/batch12_procedural_lesions/PLAN.md): he_sym + procedural masses in healthy slices
     "he_sym_proc": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
                     "procedural": 0.5},
@@ -69,7 +72,7 @@ def config_for(recipe: str, fold: str | None = None, **overrides) -> dict:
     r = RECIPES[recipe]
     cfg = {**BASE, **({"width": r["width"]} if r.get("width") else {}), **overrides, "recipe": recipe, "fold": fold, "split": "union", "jpeg_p": r["jpeg_p"],
            "balance": r["balance"], "synth": bool(r.get("synth")), "collections": r["collections"]}
-    for k in ("brain_only", "invert", "procedural", "spots", "plane_balance", "lr_floor", "ema"):  # only when asked, so the records of earlier recipes keep their exact config
+    for k in ("brain_only", "invert", "gin", "procedural", "spots", "plane_balance", "lr_floor", "ema"):  # only when asked, so the records of earlier recipes keep their exact config
         if r.get(k):
             cfg[k] = r[k]
     cfg["model_kwargs"] = {"width": cfg.pop("width"), "stem_pool": True, "augment_layer": r["augment_layer"]}
@@ -174,6 +177,7 @@ def fit(cfg: dict, Xtr, Mtr, Wtr, Xva, Mva, verbose: int = 2, looks=None):
     import keras
     import tensorflow as tf
 
+    from . import augmentation
     from .architectures import build_model
 
     keras.utils.set_random_seed(cfg["seed"])
@@ -189,7 +193,7 @@ def fit(cfg: dict, Xtr, Mtr, Wtr, Xva, Mva, verbose: int = 2, looks=None):
         x = tf.cond(tf.random.uniform(()) < jpeg, lambda: q, lambda: x)
         return tf.ensure_shape(x, shape), m, w  # tf.cond forgets the static shape the augmentation layer needs
 
-    p_inv = float(cfg.get("invert") or 0)
+    p_inv, p_gin = float(cfg.get("invert") or 0), float(cfg.get("gin") or 0)
     if looks is not None:
         bo, mh, mb, pbo = looks
 
@@ -199,7 +203,10 @@ def fit(cfg: dict, Xtr, Mtr, Wtr, Xva, Mva, verbose: int = 2, looks=None):
             inside = tf.where(pick[:, None, None], bm, hm)
             inv = (tf.random.uniform(tf.shape(pb)) < p_inv)[:, None, None]
             x = tf.where(inv, tf.where(inside, 255 - x, tf.zeros_like(x)), x)
-            return tf.cast(x[..., None], tf.float32), m, w
+            x = tf.cast(x, tf.float32)
+            if p_gin:  # batch 44: another sequence's look from a random shallow network, inside the head
+                x = augmentation.random_intensity_net(x, inside, p_gin)
+            return x[..., None], m, w
 
         d = tf.data.Dataset.from_tensor_slices((Xtr, bo, mh, mb, pbo, Mtr, Wtr)).shuffle(len(Xtr), seed=cfg["seed"])
         d = d.batch(cfg["batch_size"]).map(look, num_parallel_calls=2).prefetch(2)
@@ -282,7 +289,7 @@ def train_fold(cfg: dict, u: union_split.Union, X: np.ndarray, verbose: int = 2)
     Mva = partial_labels.label_masks(va["label"])
     print(f"[{cfg['recipe']} / {cfg['fold'] or 'union'}] train {len(Xtr)} val {len(va)} test {len(te)}", flush=True)
     looks, brain_only_p = None, None
-    if cfg.get("brain_only") or cfg.get("invert"):
+    if cfg.get("brain_only") or cfg.get("invert") or cfg.get("gin"):
         if len(Xtr) != len(tr):
             raise ValueError("the brain-only and inversion looks cover real training rows only: not with synthetic ones")
         bo, mh, mb = look_arrays(X, seed=cfg["seed"])
