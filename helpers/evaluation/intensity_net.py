@@ -1,0 +1,90 @@
+"""Batch 44 (experiments/batch44_intensity_net/PLAN.md): `he_bo_gin` (he_bo + GIN, a random shallow network's grey
+levels per training slice) against `he_bo`, the same seeds (1 and 2) and folds, paired: batch 37's runs of he_bo.
+
+Both are measured as batches 35 and 37 (test_time_views.measure) and read in the plain view, which is what ships:
+each seed's single runs, and the merge of the two seeds (logits averaged per slice, the operating point refitted).
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import config, records
+from . import healthy_variety as hv
+from . import test_time_views as tv
+from . import views_on_merges as vm
+
+BATCH44 = config.EXPERIMENTS_DIR / "batch44_intensity_net"
+VIEWS44 = BATCH44 / "views.csv.gz"
+RESULTS44 = BATCH44 / "results.json"
+SEEDS44 = (1, 2)
+RECIPE44 = "he_bo_gin_e40"
+VIEW44 = "plain"  # the shipped view
+GAIN44, DROP_SLACK44 = 0.02, 1.0  # PLAN.md rule 1: 2 points on the merge, each seed above, drop at most 1 point larger
+
+
+def runs44() -> list:
+    return tv.runs(BATCH44, SEEDS44, name=RECIPE44)
+
+
+def side(views: pd.DataFrame) -> dict:
+    """One recipe's numbers in the plain view: the merge's row (primary score, largest and mean drop), each seed's
+    single-run primary score, and the LOCO rows of the merge and of the singles."""
+    lo_m, rows = vm.merged_scores(views)
+    lo = tv.loco(views)
+    lo, lo_m = lo[lo["recipe"] == VIEW44], lo_m[lo_m["recipe"] == VIEW44]
+    singles = hv.primary_scores(lo)
+    per_seed = singles.iloc[0]["per_seed"] if len(singles) else {}
+    return {"merged": next(r for r in rows if r["candidate"] == VIEW44), "per_seed": per_seed,
+            "complete": bool(len(singles)) and sorted(singles.iloc[0]["seeds"]) == sorted(SEEDS44),
+            "loco_merged": lo_m, "loco": lo}
+
+
+def decide44(new: dict, old: dict) -> tuple[bool | None, str]:
+    """PLAN.md's rule 1 on two `side`s: (qualifies, note); None when a number is missing."""
+    a, b = new["merged"], old["merged"]
+    if not (new["complete"] and old["complete"]) or None in (a["primary"], b["primary"], a["drop"], b["drop"]):
+        return None, "a run of either recipe is missing: no decision"
+    gain = a["primary"] - b["primary"]
+    ok_a = gain >= GAIN44 - 1e-12
+    ok_b = all(new["per_seed"][s] > old["per_seed"][s] for s in SEEDS44)
+    ok_c = a["drop"] - b["drop"] <= DROP_SLACK44 + 1e-9
+    seeds = ", ".join(f"seed {s} {new['per_seed'][s]:.1%} against {old['per_seed'][s]:.1%}" for s in SEEDS44)
+    note = (f"merge of seeds 1 and 2: he_bo_gin {a['primary']:.1%}, he_bo {b['primary']:.1%} ({gain * 100:+.1f} "
+            f"points; {'at least' if ok_a else 'under'} +{GAIN44 * 100:.0f}); single runs: {seeds} "
+            f"({'each above' if ok_b else 'not each above'}); largest brain-only drop {a['drop']:.1f} points against "
+            f"{b['drop']:.1f} ({'within' if ok_c else 'more than'} {DROP_SLACK44:.0f} point larger)")
+    ok = ok_a and ok_b and ok_c
+    return ok, note + (". he_bo_gin qualifies" if ok else ". he_bo_gin does not qualify: he_bo stays")
+
+
+def per_source(new: dict, old: dict) -> pd.DataFrame:
+    """Sensitivity and specificity per held-out source and view, both merges side by side."""
+    cols = ["source", "view", "sensitivity", "specificity", "score"]
+    a, b = new["loco_merged"][cols], old["loco_merged"][cols]
+    return a.merge(b, on=["source", "view"], suffixes=("_gin", "_bo"))
+
+
+def compute44(views: pd.DataFrame | None = None, base: pd.DataFrame | None = None) -> dict:
+    views = tv.read_views(VIEWS44) if views is None else views
+    base = tv.read_views(vm.VIEWS37) if base is None else base
+    if views is None or base is None:
+        return {"decision": "batch 44's or batch 37's views are not measured: no decision"}
+    for v, what in ((views, "he_bo_gin's"), (base, "he_bo's")):
+        wrong = vm.wrong_seeds(v, SEEDS44, what)
+        if wrong:
+            return {"decision": wrong}
+    new, old = side(views), side(base)
+    ok, note = decide44(new, old)
+    return records.jsonable({
+        "qualifies": ok, "decision": note, "gin": {k: new[k] for k in ("merged", "per_seed")},
+        "bo": {k: old[k] for k in ("merged", "per_seed")}, "per_source": per_source(new, old).to_dict("records"),
+        "loco_merged": pd.concat([new["loco_merged"].assign(recipe="he_bo_gin"),
+                                  old["loco_merged"].assign(recipe="he_bo")]).to_dict("records"),
+        "loco": pd.concat([new["loco"].assign(recipe="he_bo_gin"),
+                           old["loco"].assign(recipe="he_bo")]).to_dict("records"),
+        "floors_merged": {"he_bo_gin": hv.floors_loco(new["loco_merged"], VIEW44),
+                          "he_bo": hv.floors_loco(old["loco_merged"], VIEW44)}})
+
+
+def results44() -> dict | None:
+    return records.read_json(RESULTS44)

@@ -1,0 +1,50 @@
+"""Batch 44's rule (evaluation.intensity_net.decide44) and its RESULTS.md, on made-up numbers."""
+import pytest
+
+from helpers.evaluation import intensity_net as inet
+from helpers.reporting import batch44
+
+
+def _side(primary, s1, s2, drop, complete=True):
+    return {"merged": {"candidate": "plain", "primary": primary, "drop": drop, "mean_drop": drop / 2},
+            "per_seed": {1: s1, 2: s2}, "complete": complete}
+
+
+BO = _side(0.867, 0.84, 0.85, 3.3)
+
+
+def test_qualifies_with_two_points_each_seed_up_and_the_drop_kept():
+    ok, note = inet.decide44(_side(0.890, 0.85, 0.86, 4.0), BO)
+    assert ok is True and "qualifies" in note and "+2.3 points" in note
+
+
+@pytest.mark.parametrize("new, why", [
+    (_side(0.880, 0.85, 0.86, 3.3), "under +2"),           # 1.3 points only
+    (_side(0.890, 0.83, 0.86, 3.3), "not each above"),     # seed 1 below he_bo's
+    (_side(0.890, 0.85, 0.86, 4.5), "more than 1 point"),  # drop 1.2 points larger
+])
+def test_each_condition_can_fail_alone(new, why):
+    ok, note = inet.decide44(new, BO)
+    assert ok is False and why in note and "he_bo stays" in note
+
+
+def test_a_missing_run_gives_no_decision():
+    ok, note = inet.decide44(_side(0.95, 0.9, 0.9, 1.0, complete=False), BO)
+    assert ok is None and "missing" in note
+
+
+def test_results_markdown_prints_both_merges_and_the_br35h_line():
+    res = {"decision": "merge ...: he_bo_gin does not qualify: he_bo stays",
+           "gin": {"merged": {"primary": 0.87, "drop": 3.0, "mean_drop": 1.0}, "per_seed": {"1": 0.86, "2": 0.85}},
+           "bo": {"merged": {"primary": 0.867, "drop": 3.3, "mean_drop": 2.1}, "per_seed": {"1": 0.84, "2": 0.85}},
+           "per_source": [{"source": "br35h", "view": "plain", "sensitivity_gin": 0.7, "sensitivity_bo": 0.6,
+                           "specificity_gin": 0.9, "specificity_bo": 0.95},
+                          {"source": "ixi-t2", "view": "plain", "sensitivity_gin": None, "sensitivity_bo": None,
+                           "specificity_gin": 0.99, "specificity_bo": 0.98}],
+           "loco": [], "floors_merged": {}}
+    md = batch44.results44_markdown(res)
+    assert "| he_bo + GIN (a random network's grey levels) | 87.0% | 3.0 points | 1.0 points | 86.0% | 85.0% |" in md
+    assert "| Br35H | plain | 70.0% | 60.0% | 90.0% | 95.0% |" in md and "| IXI T2 | plain | n/a | n/a |" in md
+    line = batch44.summary_line(res)
+    assert line.startswith("Batch 44 (") and "Br35H sensitivity on the merges 70.0% with GIN, 60.0% without" in line
+    assert batch44.summary_line({"decision": "not measured yet"}) is None
