@@ -48,3 +48,15 @@ def test_results_markdown_prints_both_merges_and_the_br35h_line():
     line = batch44.summary_line(res)
     assert line.startswith("Batch 44 (") and "Br35H sensitivity on the merges 70.0% with GIN, 60.0% without" in line
     assert batch44.summary_line({"decision": "not measured yet"}) is None
+
+
+def test_mixed_merge_rule_and_seed_offset():
+    import pandas as pd
+
+    b = {"primary": 0.884, "drop": 8.2, "mean_drop": 3.9}
+    assert inet.decide45({"primary": 0.895, "drop": 9.0}, b)[0] is True
+    assert inet.decide45({"primary": 0.890, "drop": 6.0}, b)[0] is False  # 0.6 point only
+    assert inet.decide45({"primary": 0.899, "drop": 9.5}, b)[0] is False  # drop 1.3 points larger
+    assert inet.decide45({"primary": None, "drop": None}, b)[0] is None
+    v = pd.DataFrame({"seed": [1, 2], "row": [0, 0]})
+    assert sorted(inet.mixed_views(v, v)["seed"]) == [1, 2, 101, 102]  # four members, no shared seed

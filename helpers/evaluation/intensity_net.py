@@ -88,3 +88,50 @@ def compute44(views: pd.DataFrame | None = None, base: pd.DataFrame | None = Non
 
 def results44() -> dict | None:
     return records.read_json(RESULTS44)
+
+
+# Batch 45 (experiments/batch45_mixed_merge/PLAN.md): he_bo seeds 1 and 2 with he_bo_gin seeds 1 and 2, merged,
+# against replicate B of the shipped recipe (he_bo seeds 1 + 2 + 3 + 4, batch 39), both in the plain view.
+BATCH45 = config.EXPERIMENTS_DIR / "batch45_mixed_merge"
+RESULTS45 = BATCH45 / "results.json"
+REPLICATE_B = 1  # batch 39 labels a replicate by its first member's seed
+GAIN45, DROP_SLACK45 = 0.01, 1.0  # PLAN.md: 1 point above replicate B, largest drop at most 1 point larger
+
+
+def mixed_views(gin: pd.DataFrame, bo: pd.DataFrame) -> pd.DataFrame:
+    """The four members' views in one frame; the GIN members' seeds offset by 100 so no seed is shared."""
+    return pd.concat([bo, gin.assign(seed=gin["seed"] + 100)], ignore_index=True)
+
+
+def decide45(mix: dict, rep_b: dict) -> tuple[bool | None, str]:
+    if None in (mix.get("primary"), mix.get("drop"), rep_b.get("primary"), rep_b.get("drop")):
+        return None, "a merge is incomplete: no decision"
+    gain = mix["primary"] - rep_b["primary"]
+    ok1, ok2 = gain >= GAIN45 - 1e-12, mix["drop"] - rep_b["drop"] <= DROP_SLACK45 + 1e-9
+    note = (f"mix4 (he_bo seeds 1, 2 and he_bo_gin seeds 1, 2) {mix['primary']:.1%}, replicate B (he_bo seeds 1-4) "
+            f"{rep_b['primary']:.1%} ({gain * 100:+.1f} points; {'at least' if ok1 else 'under'} "
+            f"+{GAIN45 * 100:.0f}); largest brain-only drop {mix['drop']:.1f} points against {rep_b['drop']:.1f} "
+            f"({'within' if ok2 else 'more than'} {DROP_SLACK45:.0f} point larger)")
+    return ok1 and ok2, note + (". mix4 qualifies" if ok1 and ok2 else ". mix4 does not qualify: nothing changes")
+
+
+def compute45() -> dict:
+    gin, bo, r39 = tv.read_views(VIEWS44), tv.read_views(vm.VIEWS37), vm.results39()
+    if gin is None or bo is None or not r39:
+        return {"decision": "batch 37's or 44's views, or batch 39's results, are missing: no decision"}
+    lo_m, rows = vm.merged_scores(mixed_views(gin, bo))
+    mix = next(r for r in rows if r["candidate"] == VIEW44)
+    rep_b = next(r for r in r39["rows"] if r["replicate"] == REPLICATE_B and r["candidate"] == VIEW44)
+    ok, note = decide45(mix, rep_b)
+    lo_b = pd.DataFrame(r39["loco"])
+    lo_b = lo_b[(lo_b["seed"] == REPLICATE_B) & (lo_b["recipe"] == VIEW44)]
+    cols = ["source", "view", "sensitivity", "specificity", "auc"]
+    per = lo_m[lo_m["recipe"] == VIEW44][cols].merge(lo_b[cols], on=["source", "view"], suffixes=("_mix", "_b"))
+    return records.jsonable({"qualifies": ok, "decision": note, "mix4": mix, "replicate_b": rep_b,
+                             "per_source": per.to_dict("records"),
+                             "loco": lo_m[lo_m["recipe"] == VIEW44].assign(recipe="mix4").to_dict("records"),
+                             "floors": hv.floors_loco(lo_m, VIEW44)})
+
+
+def results45() -> dict | None:
+    return records.read_json(RESULTS45)

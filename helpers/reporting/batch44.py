@@ -53,3 +53,33 @@ def summary_line(res: dict | None) -> str | None:
     extra = (f"; held-out Br35H sensitivity on the merges {pct(br['sensitivity_gin'])} with GIN, "
              f"{pct(br['sensitivity_bo'])} without" if br else "")
     return f"Batch 44 ({TITLE44}): {res['decision']}{extra}."
+
+
+TITLE45 = "he_bo and he_bo_gin merged, two seeds each, against the shipped recipe's four-seed replicate B"
+
+
+def results45_markdown(res: dict) -> str:
+    out = results_head(45, TITLE45, "batch45_mixed_merge", "batches 37's and 44's `views.csv.gz` and batch 39's "
+                       "results", "Four members against four members, two of them the same (he_bo seeds 1 and 2); the "
+                       "plain view; each merge's operating point refitted on validation.",
+                       res.get("decision", "not measured yet"))
+    if not res.get("mix4"):
+        return "\n".join(out) + "\n"
+    out += ["| merge | primary score (16 numbers) | largest brain-only drop | mean drop |", "|---|---|---|---|"]
+    for name, m in (("mix4: he_bo seeds 1, 2 + he_bo_gin seeds 1, 2", res["mix4"]),
+                    ("replicate B: he_bo seeds 1, 2, 3, 4", res["replicate_b"])):
+        mean = "n/a" if m.get("mean_drop") is None else f"{m['mean_drop']:.1f} points"
+        out.append(f"| {name} | {pct(m['primary'])} | {_drop(m)} | {mean} |")
+    out += ["", "## Per held-out source", "", "| source | view | sensitivity: mix4 | replicate B | specificity: mix4 | "
+            "replicate B | ROC-AUC: mix4 | replicate B |", "|---|---|---|---|---|---|---|---|"]
+    auc = lambda v: "n/a" if v is None or v != v else f"{v:.3f}"  # noqa: E731
+    for r in res["per_source"]:
+        out.append(f"| {SOURCE_NAMES.get(r['source'], r['source'])} | {r['view']} | {_pct(r['sensitivity_mix'])} | "
+                   f"{_pct(r['sensitivity_b'])} | {_pct(r['specificity_mix'])} | {_pct(r['specificity_b'])} | "
+                   f"{auc(r['auc_mix'])} | {auc(r['auc_b'])} |")
+    out += ["", "## LOCO floors, mix4", "", floors_markdown(res.get("floors", [])), ""]
+    return "\n".join(out)
+
+
+def summary_line45(res: dict | None) -> str | None:
+    return f"Batch 45 ({TITLE45}): {res['decision']}." if res and res.get("mix4") else None
