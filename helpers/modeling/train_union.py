@@ -55,6 +55,8 @@ RECIPES: dict[str, dict] = {
     # batch 44 (experiments/batch44_intensity_net/PLAN.md): he_bo + a random shallow network's grey levels (GIN)
     "he_bo_gin": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
                   "brain_only": 0.3, "gin": 0.5},
+    # batch 46 (experiments/batch46_no_mirror/PLAN.md): he_bo without the asymmetry channel
+    "he_bo_nm": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "brain_only": 0.3},
     # batch 12 (experiments/batch12_procedural_lesions/PLAN.md): he_sym + procedural masses in healthy slices
     "he_sym_proc": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
                     "procedural": 0.5},
