@@ -60,3 +60,16 @@ def test_mixed_merge_rule_and_seed_offset():
     assert inet.decide45({"primary": None, "drop": None}, b)[0] is None
     v = pd.DataFrame({"seed": [1, 2], "row": [0, 0]})
     assert sorted(inet.mixed_views(v, v)["seed"]) == [1, 2, 101, 102]  # four members, no shared seed
+
+
+def test_no_mirror_results_print_the_plane_table():
+    res = {"decision": "merge of seeds 1 and 2: he_bo_nm ... he_bo_nm does not qualify: he_bo stays",
+           "nm": {"merged": {"primary": 0.86, "drop": 3.0, "mean_drop": 1.0}, "per_seed": {"1": 0.86, "2": 0.85}},
+           "bo": {"merged": {"primary": 0.867, "drop": 3.3, "mean_drop": 2.1}, "per_seed": {"1": 0.84, "2": 0.85}},
+           "per_source": [], "loco": [], "floors_merged": {},
+           "by_plane": [{"source": "sartaj", "truth": "healthy", "plane": "sagittal", "n": 101, "called_nm": 0.5,
+                         "called_bo": 0.792}]}
+    md = batch44.results46_markdown(res)
+    assert "| he_bo without the asymmetry channel | 86.0% |" in md
+    assert "| Sartaj | healthy | sagittal | 101 | 50.0% | 79.2% |" in md
+    assert "sagittal slices called tumour 50.0% without the channel, 79.2% with it" in batch44.summary_line46(res)

@@ -39,8 +39,9 @@ def side(views: pd.DataFrame) -> dict:
             "loco_merged": lo_m, "loco": lo}
 
 
-def decide44(new: dict, old: dict) -> tuple[bool | None, str]:
-    """PLAN.md's rule 1 on two `side`s: (qualifies, note); None when a number is missing."""
+def decide44(new: dict, old: dict, name: str = "he_bo_gin") -> tuple[bool | None, str]:
+    """PLAN.md's rule 1 on two `side`s: (qualifies, note); None when a number is missing. Batch 46 reads the same
+    rule for its recipe `name`."""
     a, b = new["merged"], old["merged"]
     if not (new["complete"] and old["complete"]) or None in (a["primary"], b["primary"], a["drop"], b["drop"]):
         return None, "a run of either recipe is missing: no decision"
@@ -49,41 +50,45 @@ def decide44(new: dict, old: dict) -> tuple[bool | None, str]:
     ok_b = all(new["per_seed"][s] > old["per_seed"][s] for s in SEEDS44)
     ok_c = a["drop"] - b["drop"] <= DROP_SLACK44 + 1e-9
     seeds = ", ".join(f"seed {s} {new['per_seed'][s]:.1%} against {old['per_seed'][s]:.1%}" for s in SEEDS44)
-    note = (f"merge of seeds 1 and 2: he_bo_gin {a['primary']:.1%}, he_bo {b['primary']:.1%} ({gain * 100:+.1f} "
+    note = (f"merge of seeds 1 and 2: {name} {a['primary']:.1%}, he_bo {b['primary']:.1%} ({gain * 100:+.1f} "
             f"points; {'at least' if ok_a else 'under'} +{GAIN44 * 100:.0f}); single runs: {seeds} "
             f"({'each above' if ok_b else 'not each above'}); largest brain-only drop {a['drop']:.1f} points against "
             f"{b['drop']:.1f} ({'within' if ok_c else 'more than'} {DROP_SLACK44:.0f} point larger)")
     ok = ok_a and ok_b and ok_c
-    return ok, note + (". he_bo_gin qualifies" if ok else ". he_bo_gin does not qualify: he_bo stays")
+    return ok, note + (f". {name} qualifies" if ok else f". {name} does not qualify: he_bo stays")
 
 
-def per_source(new: dict, old: dict) -> pd.DataFrame:
-    """Sensitivity and specificity per held-out source and view, both merges side by side."""
-    cols = ["source", "view", "sensitivity", "specificity", "score"]
+def per_source(new: dict, old: dict, key: str = "gin") -> pd.DataFrame:
+    """Sensitivity, specificity and ROC-AUC per held-out source and view, both merges side by side."""
+    cols = ["source", "view", "sensitivity", "specificity", "score", "auc"]
     a, b = new["loco_merged"][cols], old["loco_merged"][cols]
-    return a.merge(b, on=["source", "view"], suffixes=("_gin", "_bo"))
+    return a.merge(b, on=["source", "view"], suffixes=(f"_{key}", "_bo"))
 
 
-def compute44(views: pd.DataFrame | None = None, base: pd.DataFrame | None = None) -> dict:
-    views = tv.read_views(VIEWS44) if views is None else views
-    base = tv.read_views(vm.VIEWS37) if base is None else base
+def compute_paired(views: pd.DataFrame | None, name: str, key: str, what: str) -> dict:
+    """A recipe `name` at seeds 1 and 2 against he_bo's same seeds and folds (batch 37's views), by batch 44's rule;
+    `key` names its side in the results file, `what` its batch in the message when something is missing."""
+    base = tv.read_views(vm.VIEWS37)
     if views is None or base is None:
-        return {"decision": "batch 44's or batch 37's views are not measured: no decision"}
-    for v, what in ((views, "he_bo_gin's"), (base, "he_bo's")):
-        wrong = vm.wrong_seeds(v, SEEDS44, what)
+        return {"decision": f"{what}'s or batch 37's views are not measured: no decision"}
+    for v, who in ((views, f"{name}'s"), (base, "he_bo's")):
+        wrong = vm.wrong_seeds(v, SEEDS44, who)
         if wrong:
             return {"decision": wrong}
     new, old = side(views), side(base)
-    ok, note = decide44(new, old)
+    ok, note = decide44(new, old, name)
     return records.jsonable({
-        "qualifies": ok, "decision": note, "gin": {k: new[k] for k in ("merged", "per_seed")},
-        "bo": {k: old[k] for k in ("merged", "per_seed")}, "per_source": per_source(new, old).to_dict("records"),
-        "loco_merged": pd.concat([new["loco_merged"].assign(recipe="he_bo_gin"),
+        "qualifies": ok, "decision": note, key: {k: new[k] for k in ("merged", "per_seed")},
+        "bo": {k: old[k] for k in ("merged", "per_seed")}, "per_source": per_source(new, old, key).to_dict("records"),
+        "loco_merged": pd.concat([new["loco_merged"].assign(recipe=name),
                                   old["loco_merged"].assign(recipe="he_bo")]).to_dict("records"),
-        "loco": pd.concat([new["loco"].assign(recipe="he_bo_gin"),
-                           old["loco"].assign(recipe="he_bo")]).to_dict("records"),
-        "floors_merged": {"he_bo_gin": hv.floors_loco(new["loco_merged"], VIEW44),
+        "loco": pd.concat([new["loco"].assign(recipe=name), old["loco"].assign(recipe="he_bo")]).to_dict("records"),
+        "floors_merged": {name: hv.floors_loco(new["loco_merged"], VIEW44),
                           "he_bo": hv.floors_loco(old["loco_merged"], VIEW44)}})
+
+
+def compute44(views: pd.DataFrame | None = None) -> dict:
+    return compute_paired(tv.read_views(VIEWS44) if views is None else views, "he_bo_gin", "gin", "batch 44")
 
 
 def results44() -> dict | None:
@@ -135,3 +140,47 @@ def compute45() -> dict:
 
 def results45() -> dict | None:
     return records.read_json(RESULTS45)
+
+
+# Batch 46 (experiments/batch46_no_mirror/PLAN.md): he_bo without its asymmetry channel, by batch 44's rule, and the
+# held-out calls by plane (the tagger's planes of batch 42), since the channel means nothing on a sagittal slice.
+BATCH46 = config.EXPERIMENTS_DIR / "batch46_no_mirror"
+VIEWS46 = BATCH46 / "views.csv.gz"
+RESULTS46 = BATCH46 / "results.json"
+RECIPE46 = "he_bo_nm_e40"
+
+
+def runs46() -> list:
+    return tv.runs(BATCH46, SEEDS44, name=RECIPE46)
+
+
+def calls_by_plane(views: pd.DataFrame, planes: pd.DataFrame) -> pd.DataFrame:
+    """On the merge of the seeds, per held-out source, label (tumour or healthy) and tagged plane: slices and the
+    share called tumour at the merge's own threshold."""
+    merged, frames = tv.merged_views(views), []
+    for fold in merged["fold"].unique():
+        run = tv.candidate_run(merged, 0, fold, VIEW44)
+        p = run["pred"]
+        frames.append(p.assign(called=p["p_tumour"] >= float(run["operating_point"]["threshold"])))
+    d = pd.concat(frames, ignore_index=True).merge(planes[["row", "plane"]], on="row", how="left")
+    d["truth"] = d["label"].ne(config.NO_TUMOUR).map({True: "tumour", False: "healthy"})
+    return (d.groupby(["source", "truth", "plane"]).agg(n=("called", "size"), called=("called", "mean"))
+            .reset_index())
+
+
+def compute46(views: pd.DataFrame | None = None) -> dict:
+    from . import plane_call
+
+    views = tv.read_views(VIEWS46) if views is None else views
+    out = compute_paired(views, "he_bo_nm", "nm", "batch 46")
+    planes = plane_call.read_planes()
+    if "nm" in out and planes is not None:
+        a = calls_by_plane(views, planes)
+        b = calls_by_plane(tv.read_views(vm.VIEWS37), planes)
+        out["by_plane"] = records.jsonable(a.merge(b, on=["source", "truth", "plane", "n"], suffixes=("_nm", "_bo"))
+                                           .to_dict("records"))
+    return out
+
+
+def results46() -> dict | None:
+    return records.read_json(RESULTS46)

@@ -7,7 +7,8 @@ from .healthy_variety import SOURCE_NAMES, floors_markdown, loco_markdown
 from .tables import results_head
 
 TITLE44 = "a random shallow network's grey levels in training (GIN), he_bo_gin against he_bo, seeds 1 and 2"
-NAMES44 = {"he_bo_gin": "he_bo + GIN (a random network's grey levels)", "he_bo": "he_bo (shipped recipe)"}
+NAMES44 = {"he_bo_gin": "he_bo + GIN (a random network's grey levels)", "he_bo": "he_bo (shipped recipe)",
+           "he_bo_nm": "he_bo without the asymmetry channel"}
 
 
 def _pct(v) -> str:
@@ -18,31 +19,37 @@ def _drop(r: dict) -> str:
     return "n/a" if r.get("drop") is None else f"{r['drop']:.1f} points"
 
 
-def results44_markdown(res: dict) -> str:
-    out = results_head(44, TITLE44, "batch44_intensity_net", "this folder's and batch 37's `views.csv.gz`",
-                       "Both recipes at 40 epochs, seeds 1 and 2, the three folds, read in the plain view (what "
-                       "ships); the merge of the two seeds has its logits averaged per slice and its operating point "
-                       "refitted on validation.", res.get("decision", "not measured yet"))
-    if not res.get("gin"):
-        return "\n".join(out) + "\n"
-    g, b = res["gin"], res["bo"]
-    out += ["| recipe | merge: primary score (16 numbers) | merge: largest brain-only drop | merge: mean drop | "
-            "seed 1 single runs | seed 2 single runs |", "|---|---|---|---|---|---|"]
-    for key, side in (("he_bo_gin", g), ("he_bo", b)):
-        m = side["merged"]
+def paired_markdown(res: dict, head: list[str], key: str, name: str) -> list[str]:
+    """A recipe `name` (its side `key` in the results) against he_bo on the same seeds (batches 44 and 46): both merges
+    and single runs, per held-out source, every evaluation and the floors."""
+    if not res.get(key):
+        return head
+    names = {name: NAMES44.get(name, name), "he_bo": NAMES44["he_bo"]}
+    out = head + ["| recipe | merge: primary score (16 numbers) | merge: largest brain-only drop | merge: mean drop | "
+                  "seed 1 single runs | seed 2 single runs |", "|---|---|---|---|---|---|"]
+    for rec, sd in ((name, res[key]), ("he_bo", res["bo"])):
+        m = sd["merged"]
         mean = "n/a" if m.get("mean_drop") is None else f"{m['mean_drop']:.1f} points"
-        seeds = " | ".join(pct(side["per_seed"].get(str(s), side["per_seed"].get(s))) for s in (1, 2))
-        out.append(f"| {NAMES44[key]} | {pct(m['primary'])} | {_drop(m)} | {mean} | {seeds} |")
+        seeds = " | ".join(pct(sd["per_seed"].get(str(s), sd["per_seed"].get(s))) for s in (1, 2))
+        out.append(f"| {names[rec]} | {pct(m['primary'])} | {_drop(m)} | {mean} | {seeds} |")
     out += ["", "## Per held-out source, the merges (plain slices and their brain-only view)", "",
-            "| source | view | he_bo_gin sensitivity | he_bo sensitivity | he_bo_gin specificity | he_bo specificity |",
+            f"| source | view | {name} sensitivity | he_bo sensitivity | {name} specificity | he_bo specificity |",
             "|---|---|---|---|---|---|"]
     for r in res["per_source"]:
-        out.append(f"| {SOURCE_NAMES.get(r['source'], r['source'])} | {r['view']} | {_pct(r['sensitivity_gin'])} | "
-                   f"{_pct(r['sensitivity_bo'])} | {_pct(r['specificity_gin'])} | {_pct(r['specificity_bo'])} |")
-    out += ["", "## Every evaluation of the single runs", "", loco_markdown({"loco": res["loco"]}, names=NAMES44), ""]
-    for key, fl in res.get("floors_merged", {}).items():
-        out += [f"## LOCO floors, {NAMES44[key]}, merge of seeds 1 and 2", "", floors_markdown(fl), ""]
-    return "\n".join(out)
+        out.append(f"| {SOURCE_NAMES.get(r['source'], r['source'])} | {r['view']} | {_pct(r[f'sensitivity_{key}'])} | "
+                   f"{_pct(r['sensitivity_bo'])} | {_pct(r[f'specificity_{key}'])} | {_pct(r['specificity_bo'])} |")
+    out += ["", "## Every evaluation of the single runs", "", loco_markdown({"loco": res["loco"]}, names=names), ""]
+    for rec, fl in res.get("floors_merged", {}).items():
+        out += [f"## LOCO floors, {names.get(rec, rec)}, merge of seeds 1 and 2", "", floors_markdown(fl), ""]
+    return out
+
+
+def results44_markdown(res: dict) -> str:
+    head = results_head(44, TITLE44, "batch44_intensity_net", "this folder's and batch 37's `views.csv.gz`",
+                        "Both recipes at 40 epochs, seeds 1 and 2, the three folds, read in the plain view (what "
+                        "ships); the merge of the two seeds has its logits averaged per slice and its operating point "
+                        "refitted on validation.", res.get("decision", "not measured yet"))
+    return "\n".join(paired_markdown(res, head, "gin", "he_bo_gin")).rstrip("\n") + "\n"
 
 
 def summary_line(res: dict | None) -> str | None:
@@ -83,3 +90,32 @@ def results45_markdown(res: dict) -> str:
 
 def summary_line45(res: dict | None) -> str | None:
     return f"Batch 45 ({TITLE45}): {res['decision']}." if res and res.get("mix4") else None
+
+
+TITLE46 = "the shipped recipe without its asymmetry channel, he_bo_nm against he_bo, seeds 1 and 2"
+
+
+def results46_markdown(res: dict) -> str:
+    head = results_head(46, TITLE46, "batch46_no_mirror", "this folder's and batch 37's `views.csv.gz` and batch 42's "
+                        "`planes.csv.gz`", "Read as batch 44: 40 epochs, seeds 1 and 2, the three folds, the plain "
+                        "view, the two seeds merged in logits with the operating point refitted on validation.",
+                        res.get("decision", "not measured yet"))
+    out = paired_markdown(res, head, "nm", "he_bo_nm")
+    if res.get("by_plane"):
+        out += ["## Held-out slices called tumour, by the tagger's plane (the merges, at their own thresholds)", "",
+                "| source | truth | plane | slices | he_bo_nm | he_bo |", "|---|---|---|---|---|---|"]
+        out += [f"| {SOURCE_NAMES.get(r['source'], r['source'])} | {r['truth']} | {r['plane']} | {r['n']:,} | "
+                f"{_pct(r['called_nm'])} | {_pct(r['called_bo'])} |" for r in res["by_plane"]]
+        out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def summary_line46(res: dict | None) -> str | None:
+    """Batch 46 in one sentence, with Sartaj's healthy sagittal slices called tumour on both merges."""
+    if not res or not res.get("nm"):
+        return None
+    sag = next((r for r in res.get("by_plane", []) if r["source"] == "sartaj" and r["truth"] == "healthy"
+                and r["plane"] == "sagittal"), None)
+    extra = (f"; Sartaj's healthy sagittal slices called tumour {pct(sag['called_nm'])} without the channel, "
+             f"{pct(sag['called_bo'])} with it" if sag else "")
+    return f"Batch 46 ({TITLE46}): {res['decision']}{extra}."
