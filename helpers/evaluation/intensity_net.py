@@ -3,6 +3,8 @@ levels per training slice) against `he_bo`, the same seeds (1 and 2) and folds, 
 
 Both are measured as batches 35 and 37 (test_time_views.measure) and read in the plain view, which is what ships:
 each seed's single runs, and the merge of the two seeds (logits averaged per slice, the operating point refitted).
+Batch 45 merges the two recipes' seeds (four members) against the shipped recipe's replicate B (batch 39); batch 46
+reads `he_bo_nm` (no asymmetry channel) by batch 44's rule (`compute_paired`), with the held-out calls by plane.
 """
 from __future__ import annotations
 
@@ -65,10 +67,11 @@ def per_source(new: dict, old: dict, key: str = "gin") -> pd.DataFrame:
     return a.merge(b, on=["source", "view"], suffixes=(f"_{key}", "_bo"))
 
 
-def compute_paired(views: pd.DataFrame | None, name: str, key: str, what: str) -> dict:
-    """A recipe `name` at seeds 1 and 2 against he_bo's same seeds and folds (batch 37's views), by batch 44's rule;
-    `key` names its side in the results file, `what` its batch in the message when something is missing."""
-    base = tv.read_views(vm.VIEWS37)
+def compute_paired(views: pd.DataFrame | None, name: str, key: str, what: str,
+                   base: pd.DataFrame | None = None) -> dict:
+    """A recipe `name` at seeds 1 and 2 against he_bo's same seeds and folds (batch 37's views, or `base`), by batch
+    44's rule; `key` names its side in the results file, `what` its batch in the message when something is missing."""
+    base = tv.read_views(vm.VIEWS37) if base is None else base
     if views is None or base is None:
         return {"decision": f"{what}'s or batch 37's views are not measured: no decision"}
     for v, who in ((views, f"{name}'s"), (base, "he_bo's")):
@@ -172,11 +175,12 @@ def compute46(views: pd.DataFrame | None = None) -> dict:
     from . import plane_call
 
     views = tv.read_views(VIEWS46) if views is None else views
-    out = compute_paired(views, "he_bo_nm", "nm", "batch 46")
+    base = tv.read_views(vm.VIEWS37)  # read once: the paired comparison and the calls by plane
+    out = compute_paired(views, "he_bo_nm", "nm", "batch 46", base)
     planes = plane_call.read_planes()
     if "nm" in out and planes is not None:
         a = calls_by_plane(views, planes)
-        b = calls_by_plane(tv.read_views(vm.VIEWS37), planes)
+        b = calls_by_plane(base, planes)
         out["by_plane"] = records.jsonable(a.merge(b, on=["source", "truth", "plane", "n"], suffixes=("_nm", "_bo"))
                                            .to_dict("records"))
     return out
