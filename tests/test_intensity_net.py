@@ -73,3 +73,18 @@ def test_no_mirror_results_print_the_plane_table():
     assert "| he_bo without the asymmetry channel | 86.0% |" in md
     assert "| Sartaj | healthy | sagittal | 101 | 50.0% | 79.2% |" in md
     assert "sagittal slices called tumour 50.0% without the channel, 79.2% with it" in batch44.summary_line46(res)
+
+
+def test_mixed_merge_names_its_recipe_and_prints_its_table():
+    b = {"primary": 0.884, "drop": 8.2, "mean_drop": 3.9}
+    ok, note = inet.decide45({"primary": 0.847, "drop": 8.3}, b, "mixnm4", "he_bo_nm")
+    assert ok is False and note.startswith("mixnm4 (he_bo seeds 1, 2 and he_bo_nm seeds 1, 2) 84.7%")
+    res = {"decision": note, "mix4": {"primary": 0.847, "drop": 8.3, "mean_drop": 2.1}, "replicate_b": b,
+           "per_source": [{"source": "sartaj", "view": "plain", "sensitivity_mix": 0.989, "sensitivity_b": 0.948,
+                           "specificity_mix": 0.409, "specificity_b": 0.591, "auc_mix": 0.947, "auc_b": 0.853}],
+           "floors": []}
+    md = batch44.results47_markdown(res)
+    assert "| mixnm4: he_bo seeds 1, 2 + he_bo_nm seeds 1, 2 | 84.7% | 8.3 points | 2.1 points |" in md
+    assert "| Sartaj | plain | 98.9% | 94.8% | 40.9% | 59.1% | 0.947 | 0.853 |" in md
+    assert batch44.summary_line47(res).startswith("Batch 47 (he_bo and he_bo_nm merged")
+    assert batch44.summary_line47({"decision": "not measured yet"}) is None

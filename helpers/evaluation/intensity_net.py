@@ -4,9 +4,12 @@ levels per training slice) against `he_bo`, the same seeds (1 and 2) and folds, 
 Both are measured as batches 35 and 37 (test_time_views.measure) and read in the plain view, which is what ships:
 each seed's single runs, and the merge of the two seeds (logits averaged per slice, the operating point refitted).
 Batch 45 merges the two recipes' seeds (four members) against the shipped recipe's replicate B (batch 39); batch 46
-reads `he_bo_nm` (no asymmetry channel) by batch 44's rule (`compute_paired`), with the held-out calls by plane.
+reads `he_bo_nm` (no asymmetry channel) by batch 44's rule (`compute_paired`), with the held-out calls by plane;
+batch 47 merges he_bo with he_bo_nm by batch 45's rule (`compute_mixed`).
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import pandas as pd
 
@@ -106,39 +109,46 @@ REPLICATE_B = 1  # batch 39 labels a replicate by its first member's seed
 GAIN45, DROP_SLACK45 = 0.01, 1.0  # PLAN.md: 1 point above replicate B, largest drop at most 1 point larger
 
 
-def mixed_views(gin: pd.DataFrame, bo: pd.DataFrame) -> pd.DataFrame:
-    """The four members' views in one frame; the GIN members' seeds offset by 100 so no seed is shared."""
-    return pd.concat([bo, gin.assign(seed=gin["seed"] + 100)], ignore_index=True)
+def mixed_views(other: pd.DataFrame, bo: pd.DataFrame) -> pd.DataFrame:
+    """The four members' views in one frame; the other recipe's seeds offset by 100 so no seed is shared."""
+    return pd.concat([bo, other.assign(seed=other["seed"] + 100)], ignore_index=True)
 
 
-def decide45(mix: dict, rep_b: dict) -> tuple[bool | None, str]:
+def decide45(mix: dict, rep_b: dict, name: str = "mix4", other: str = "he_bo_gin") -> tuple[bool | None, str]:
+    """Batch 45's rule on a four-member mixed merge `name` (he_bo seeds 1, 2 and `other` seeds 1, 2); batch 47 reads
+    it for he_bo_nm."""
     if None in (mix.get("primary"), mix.get("drop"), rep_b.get("primary"), rep_b.get("drop")):
         return None, "a merge is incomplete: no decision"
     gain = mix["primary"] - rep_b["primary"]
     ok1, ok2 = gain >= GAIN45 - 1e-12, mix["drop"] - rep_b["drop"] <= DROP_SLACK45 + 1e-9
-    note = (f"mix4 (he_bo seeds 1, 2 and he_bo_gin seeds 1, 2) {mix['primary']:.1%}, replicate B (he_bo seeds 1-4) "
+    note = (f"{name} (he_bo seeds 1, 2 and {other} seeds 1, 2) {mix['primary']:.1%}, replicate B (he_bo seeds 1-4) "
             f"{rep_b['primary']:.1%} ({gain * 100:+.1f} points; {'at least' if ok1 else 'under'} "
             f"+{GAIN45 * 100:.0f}); largest brain-only drop {mix['drop']:.1f} points against {rep_b['drop']:.1f} "
             f"({'within' if ok2 else 'more than'} {DROP_SLACK45:.0f} point larger)")
-    return ok1 and ok2, note + (". mix4 qualifies" if ok1 and ok2 else ". mix4 does not qualify: nothing changes")
+    return ok1 and ok2, note + (f". {name} qualifies" if ok1 and ok2 else f". {name} does not qualify: nothing changes")
 
 
-def compute45() -> dict:
-    gin, bo, r39 = tv.read_views(VIEWS44), tv.read_views(vm.VIEWS37), vm.results39()
-    if gin is None or bo is None or not r39:
-        return {"decision": "batch 37's or 44's views, or batch 39's results, are missing: no decision"}
-    lo_m, rows = vm.merged_scores(mixed_views(gin, bo))
+def compute_mixed(other_views: Path, name: str, other: str, what: str) -> dict:
+    """he_bo seeds 1 and 2 (batch 37) merged with `other`'s seeds 1 and 2 (its batch's views) against replicate B."""
+    new, bo, r39 = tv.read_views(other_views), tv.read_views(vm.VIEWS37), vm.results39()
+    if new is None or bo is None or not r39:
+        return {"decision": f"batch 37's or {what}'s views, or batch 39's results, are missing: no decision"}
+    lo_m, rows = vm.merged_scores(mixed_views(new, bo))
     mix = next(r for r in rows if r["candidate"] == VIEW44)
     rep_b = next(r for r in r39["rows"] if r["replicate"] == REPLICATE_B and r["candidate"] == VIEW44)
-    ok, note = decide45(mix, rep_b)
+    ok, note = decide45(mix, rep_b, name, other)
     lo_b = pd.DataFrame(r39["loco"])
     lo_b = lo_b[(lo_b["seed"] == REPLICATE_B) & (lo_b["recipe"] == VIEW44)]
     cols = ["source", "view", "sensitivity", "specificity", "auc"]
     per = lo_m[lo_m["recipe"] == VIEW44][cols].merge(lo_b[cols], on=["source", "view"], suffixes=("_mix", "_b"))
     return records.jsonable({"qualifies": ok, "decision": note, "mix4": mix, "replicate_b": rep_b,
                              "per_source": per.to_dict("records"),
-                             "loco": lo_m[lo_m["recipe"] == VIEW44].assign(recipe="mix4").to_dict("records"),
+                             "loco": lo_m[lo_m["recipe"] == VIEW44].assign(recipe=name).to_dict("records"),
                              "floors": hv.floors_loco(lo_m, VIEW44)})
+
+
+def compute45() -> dict:
+    return compute_mixed(VIEWS44, "mix4", "he_bo_gin", "batch 44")
 
 
 def results45() -> dict | None:
@@ -188,3 +198,17 @@ def compute46(views: pd.DataFrame | None = None) -> dict:
 
 def results46() -> dict | None:
     return records.read_json(RESULTS46)
+
+
+# Batch 47 (experiments/batch47_nm_merge/PLAN.md): he_bo seeds 1 and 2 with he_bo_nm seeds 1 and 2, merged, against
+# replicate B by batch 45's rule.
+BATCH47 = config.EXPERIMENTS_DIR / "batch47_nm_merge"
+RESULTS47 = BATCH47 / "results.json"
+
+
+def compute47() -> dict:
+    return compute_mixed(VIEWS46, "mixnm4", "he_bo_nm", "batch 46")
+
+
+def results47() -> dict | None:
+    return records.read_json(RESULTS47)

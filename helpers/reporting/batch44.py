@@ -65,27 +65,32 @@ def summary_line(res: dict | None) -> str | None:
 TITLE45 = "he_bo and he_bo_gin merged, two seeds each, against the shipped recipe's four-seed replicate B"
 
 
-def results45_markdown(res: dict) -> str:
-    out = results_head(45, TITLE45, "batch45_mixed_merge", "batches 37's and 44's `views.csv.gz` and batch 39's "
-                       "results", "Four members against four members, two of them the same (he_bo seeds 1 and 2); the "
-                       "plain view; each merge's operating point refitted on validation.",
+def mixed_markdown(res: dict, batch: int, title: str, folder: str, source: str, other: str, name: str) -> str:
+    """A four-member mixed merge `name` (he_bo seeds 1, 2 + `other` seeds 1, 2) against replicate B (batches 45, 47)."""
+    out = results_head(batch, title, folder, source, "Four members against four members, two of them the same (he_bo "
+                       "seeds 1 and 2); the plain view; each merge's operating point refitted on validation.",
                        res.get("decision", "not measured yet"))
     if not res.get("mix4"):
         return "\n".join(out) + "\n"
     out += ["| merge | primary score (16 numbers) | largest brain-only drop | mean drop |", "|---|---|---|---|"]
-    for name, m in (("mix4: he_bo seeds 1, 2 + he_bo_gin seeds 1, 2", res["mix4"]),
-                    ("replicate B: he_bo seeds 1, 2, 3, 4", res["replicate_b"])):
+    for label, m in ((f"{name}: he_bo seeds 1, 2 + {other} seeds 1, 2", res["mix4"]),
+                     ("replicate B: he_bo seeds 1, 2, 3, 4", res["replicate_b"])):
         mean = "n/a" if m.get("mean_drop") is None else f"{m['mean_drop']:.1f} points"
-        out.append(f"| {name} | {pct(m['primary'])} | {_drop(m)} | {mean} |")
-    out += ["", "## Per held-out source", "", "| source | view | sensitivity: mix4 | replicate B | specificity: mix4 | "
-            "replicate B | ROC-AUC: mix4 | replicate B |", "|---|---|---|---|---|---|---|---|"]
+        out.append(f"| {label} | {pct(m['primary'])} | {_drop(m)} | {mean} |")
+    out += ["", "## Per held-out source", "", f"| source | view | sensitivity: {name} | replicate B | specificity: "
+            f"{name} | replicate B | ROC-AUC: {name} | replicate B |", "|---|---|---|---|---|---|---|---|"]
     auc = lambda v: "n/a" if v is None or v != v else f"{v:.3f}"  # noqa: E731
     for r in res["per_source"]:
         out.append(f"| {SOURCE_NAMES.get(r['source'], r['source'])} | {r['view']} | {_pct(r['sensitivity_mix'])} | "
                    f"{_pct(r['sensitivity_b'])} | {_pct(r['specificity_mix'])} | {_pct(r['specificity_b'])} | "
                    f"{auc(r['auc_mix'])} | {auc(r['auc_b'])} |")
-    out += ["", "## LOCO floors, mix4", "", floors_markdown(res.get("floors", [])), ""]
+    out += ["", f"## LOCO floors, {name}", "", floors_markdown(res.get("floors", [])), ""]
     return "\n".join(out)
+
+
+def results45_markdown(res: dict) -> str:
+    return mixed_markdown(res, 45, TITLE45, "batch45_mixed_merge", "batches 37's and 44's `views.csv.gz` and batch "
+                          "39's results", "he_bo_gin", "mix4")
 
 
 def summary_line45(res: dict | None) -> str | None:
@@ -119,3 +124,15 @@ def summary_line46(res: dict | None) -> str | None:
     extra = (f"; Sartaj's healthy sagittal slices called tumour {pct(sag['called_nm'])} without the channel, "
              f"{pct(sag['called_bo'])} with it" if sag else "")
     return f"Batch 46 ({TITLE46}): {res['decision']}{extra}."
+
+
+TITLE47 = "he_bo and he_bo_nm merged, two seeds each, against the shipped recipe's four-seed replicate B"
+
+
+def results47_markdown(res: dict) -> str:
+    return mixed_markdown(res, 47, TITLE47, "batch47_nm_merge", "batches 37's and 46's `views.csv.gz` and batch 39's "
+                          "results", "he_bo_nm", "mixnm4")
+
+
+def summary_line47(res: dict | None) -> str | None:
+    return f"Batch 47 ({TITLE47}): {res['decision']}." if res and res.get("mix4") else None
