@@ -47,6 +47,18 @@ def test_partial_label_loss_on_tumour_rows_is_minus_log_p_tumour():
                                rtol=1e-5)
 
 
+def test_partial_label_loss_on_mixup_rows_blends_the_two_losses():
+    rng = np.random.default_rng(2)
+    logits = rng.normal(size=(6, 4)).astype("float32")
+    a, b = pl.label_masks(["glioma", "tumour", "notumor"] * 2), pl.label_masks(["notumor", "pituitary", "tumour"] * 2)
+    lam = np.linspace(0.5, 1.0, 6).astype("float32")
+    for eps in (0.0, 0.1):
+        f = pl.partial_label_loss(eps)
+        got = np.asarray(f(np.concatenate([a, b, lam[:, None]], 1), logits))
+        want = lam * np.asarray(f(a, logits)) + (1 - lam) * np.asarray(f(b, logits))
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
 def test_label_masks():
     m = pl.label_masks(["glioma", "notumor", "tumour"])
     assert m.tolist() == [[1, 0, 0, 0], [0, 0, 1, 0], [1, 1, 0, 1]]

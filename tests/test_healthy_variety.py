@@ -112,7 +112,7 @@ def test_brain_only_probabilities_balance_the_look_across_labels():
     assert (p[10:12] == 0).all()  # already brain-only: nothing to add
 
 
-@pytest.mark.parametrize("recipe", ["he_bo_inv", "he_bo_gin"])
+@pytest.mark.parametrize("recipe", ["he_bo_inv", "he_bo_gin", "he_bo_mix"])
 def test_fit_with_looks_runs_one_step(recipe):
     cfg = train_union.config_for(recipe, None, epochs=1, batch_size=8, width=4)
     cfg["img_size"] = 32
@@ -125,6 +125,27 @@ def test_fit_with_looks_runs_one_step(recipe):
     model, hist, _, _ = train_union.fit(cfg, X, pl.label_masks(lab), np.ones(16, np.float32), X[:4],
                                         pl.label_masks(lab[:4]), verbose=0, looks=looks)
     assert np.isfinite(hist["loss"]).all()
+
+
+def test_mixup_blends_slices_labels_and_weights():
+    import tensorflow as tf
+
+    from helpers.modeling import augmentation
+
+    x = tf.constant(np.stack([np.full((4, 4), v, np.float32) for v in (0.0, 100.0, 200.0, 50.0)]))
+    m = tf.constant(np.eye(4, dtype=np.float32))
+    w = tf.constant([1.0, 2.0, 3.0, 4.0])
+    tf.random.set_seed(0)
+    x2, m2, w2 = (np.asarray(t) for t in augmentation.mixup(x, m, w, p=1.0))
+    lam = m2[:, 8]
+    assert m2.shape == (4, 9) and (lam >= 0.5).all() and (lam <= 1).all()
+    assert np.allclose(m2[:, :4], np.eye(4))  # each slice keeps its own labels first
+    other = m2[:, 4:8].argmax(1)  # the partner each slice was blended with
+    vals, ws = np.array([0.0, 100.0, 200.0, 50.0]), np.array([1.0, 2.0, 3.0, 4.0])
+    np.testing.assert_allclose(x2[:, 0, 0], lam * vals + (1 - lam) * vals[other], rtol=1e-5)
+    np.testing.assert_allclose(w2, lam * ws + (1 - lam) * ws[other], rtol=1e-5)
+    x0, m0, _ = (np.asarray(t) for t in augmentation.mixup(x, m, w, p=0.0))
+    assert (m0[:, 8] == 1).all() and np.allclose(x0, np.asarray(x))  # no blend drawn: the slice as it was
 
 
 # ------------------------------------------------------------------ the operating point

@@ -279,3 +279,23 @@ def random_intensity_net(x, inside, p: float, n_layers: int = 4, hidden: int = 2
     alpha = tf.random.uniform((n, 1, 1))
     pick = tf.random.uniform((n, 1, 1)) < p
     return tf.where(pick, alpha * g + (1 - alpha) * x, x)
+
+
+MIXUP_ALPHA = 0.4  # batch 48 (experiments/batch48_mixup/PLAN.md): u ~ Beta(0.4, 0.4), lam = max(u, 1 - u)
+
+
+def mixup(x, masks, w, p: float, alpha: float = MIXUP_ALPHA):
+    """Batch 48: each slice of a batch blended, with probability p, with another slice of the same (shuffled) batch,
+    x = lam * x + (1 - lam) * x'; returns (x, [masks, masks', lam], w blended). lam = max(u, 1 - u), u ~ Beta(alpha,
+    alpha), so the slice keeps the larger share; lam = 1 where no blend is drawn (the loss is then the plain one)."""
+    import tensorflow as tf
+
+    n = tf.shape(x)[0]
+    g1, g2 = tf.random.gamma([n], alpha), tf.random.gamma([n], alpha)
+    u = g1 / tf.maximum(g1 + g2, 1e-12)
+    lam = tf.where(tf.random.uniform([n]) < p, tf.maximum(u, 1 - u), tf.ones([n]))
+    perm = tf.random.shuffle(tf.range(n))
+    lx = tf.reshape(lam, tf.concat([[n], tf.ones([tf.rank(x) - 1], tf.int32)], 0))
+    x = lx * x + (1 - lx) * tf.gather(x, perm)
+    w = lam * w + (1 - lam) * tf.gather(w, perm)
+    return x, tf.concat([masks, tf.gather(masks, perm), lam[:, None]], axis=1), w

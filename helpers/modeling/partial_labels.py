@@ -26,15 +26,24 @@ def label_masks(labels) -> np.ndarray:
 
 def partial_label_loss(label_smoothing: float = 0.0):
     """Keras loss (y_true = label masks, y_pred = logits): -log(sum of the allowed classes' probabilities).
-    Label smoothing mixes in the mean -log p_k over all classes, exactly as Keras' smoothing of one-hot targets."""
+    Label smoothing mixes in the mean -log p_k over all classes, exactly as Keras' smoothing of one-hot targets.
+    Mixup rows (batch 48) carry two masks and the blend: y_true = [mask, mask', lam], and the loss is
+    lam * loss(mask) + (1 - lam) * loss(mask')."""
     from keras import ops
 
-    def loss(y_true, logits):
+    def one(masks, logits):
         lse = ops.logsumexp(logits, axis=-1)
-        nll = lse - ops.logsumexp(ops.where(y_true > 0, logits, -1e9), axis=-1)
+        nll = lse - ops.logsumexp(ops.where(masks > 0, logits, -1e9), axis=-1)
         if label_smoothing:
             nll = (1 - label_smoothing) * nll + label_smoothing * (lse - ops.mean(logits, axis=-1))
         return nll
+
+    def loss(y_true, logits):
+        k = logits.shape[-1]
+        if y_true.shape[-1] == 2 * k + 1:
+            lam = y_true[:, 2 * k]
+            return lam * one(y_true[:, :k], logits) + (1 - lam) * one(y_true[:, k:2 * k], logits)
+        return one(y_true, logits)
 
     loss.__name__ = "partial_label_loss"
     return loss

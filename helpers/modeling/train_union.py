@@ -55,6 +55,9 @@ RECIPES: dict[str, dict] = {
     # batch 44 (experiments/batch44_intensity_net/PLAN.md): he_bo + a random shallow network's grey levels (GIN)
     "he_bo_gin": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
                   "brain_only": 0.3, "gin": 0.5},
+    # batch 48 (experiments/batch48_mixup/PLAN.md): he_bo + mixup across the shuffled batch
+    "he_bo_mix": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
+                  "brain_only": 0.3, "mixup": 0.5},
     # batch 46 (experiments/batch46_no_mirror/PLAN.md): he_bo without the asymmetry channel
     "he_bo_nm": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "brain_only": 0.3},
     # batch 12 (experiments/batch12_procedural_lesions/PLAN.md): he_sym + procedural masses in healthy slices
@@ -74,7 +77,7 @@ def config_for(recipe: str, fold: str | None = None, **overrides) -> dict:
     r = RECIPES[recipe]
     cfg = {**BASE, **({"width": r["width"]} if r.get("width") else {}), **overrides, "recipe": recipe, "fold": fold, "split": "union", "jpeg_p": r["jpeg_p"],
            "balance": r["balance"], "synth": bool(r.get("synth")), "collections": r["collections"]}
-    for k in ("brain_only", "invert", "gin", "procedural", "spots", "plane_balance", "lr_floor", "ema"):  # only when asked, so the records of earlier recipes keep their exact config
+    for k in ("brain_only", "invert", "gin", "mixup", "procedural", "spots", "plane_balance", "lr_floor", "ema"):  # only when asked, so the records of earlier recipes keep their exact config
         if r.get(k):
             cfg[k] = r[k]
     cfg["model_kwargs"] = {"width": cfg.pop("width"), "stem_pool": True, "augment_layer": r["augment_layer"]}
@@ -195,7 +198,9 @@ def fit(cfg: dict, Xtr, Mtr, Wtr, Xva, Mva, verbose: int = 2, looks=None):
         x = tf.cond(tf.random.uniform(()) < jpeg, lambda: q, lambda: x)
         return tf.ensure_shape(x, shape), m, w  # tf.cond forgets the static shape the augmentation layer needs
 
-    p_inv, p_gin = float(cfg.get("invert") or 0), float(cfg.get("gin") or 0)
+    p_inv, p_gin, p_mix = (float(cfg.get(k) or 0) for k in ("invert", "gin", "mixup"))
+    if p_mix and looks is None:
+        raise ValueError("mixup is drawn in the looks' batch map: give the recipe brain_only, invert or gin")
     if looks is not None:
         bo, mh, mb, pbo = looks
 
@@ -208,6 +213,8 @@ def fit(cfg: dict, Xtr, Mtr, Wtr, Xva, Mva, verbose: int = 2, looks=None):
             x = tf.cast(x, tf.float32)
             if p_gin:  # batch 44: another sequence's look from a random shallow network, inside the head
                 x = augmentation.random_intensity_net(x, inside, p_gin)
+            if p_mix:  # batch 48: blends across the shuffled batch, labels blended in the loss
+                x, m, w = augmentation.mixup(x, m, w, p_mix)
             return x[..., None], m, w
 
         d = tf.data.Dataset.from_tensor_slices((Xtr, bo, mh, mb, pbo, Mtr, Wtr)).shuffle(len(Xtr), seed=cfg["seed"])
