@@ -88,3 +88,22 @@ def test_mixed_merge_names_its_recipe_and_prints_its_table():
     assert "| Sartaj | plain | 98.9% | 94.8% | 40.9% | 59.1% | 0.947 | 0.853 |" in md
     assert batch44.summary_line47(res).startswith("Batch 47 (he_bo and he_bo_nm merged")
     assert batch44.summary_line47({"decision": "not measured yet"}) is None
+
+
+def test_mixup_results_print_both_merges_and_the_plane_table():
+    res = {"decision": "merge of seeds 1 and 2: he_bo_mix ... he_bo_mix does not qualify: he_bo stays",
+           "mix": {"merged": {"primary": 0.85, "drop": 3.0, "mean_drop": 1.0}, "per_seed": {"1": 0.86, "2": 0.85}},
+           "bo": {"merged": {"primary": 0.867, "drop": 3.3, "mean_drop": 2.1}, "per_seed": {"1": 0.84, "2": 0.85}},
+           "per_source": [{"source": "br35h", "view": "plain", "sensitivity_mix": 0.7, "sensitivity_bo": 0.679,
+                           "specificity_mix": 0.9, "specificity_bo": 0.866},
+                          {"source": "sartaj", "view": "plain", "sensitivity_mix": 0.95, "sensitivity_bo": 0.962,
+                           "specificity_mix": 0.6, "specificity_bo": 0.544}], "loco": [], "floors_merged": {},
+           "by_plane": [{"source": "sartaj", "truth": "healthy", "plane": "sagittal", "n": 101, "called_mix": 0.5,
+                         "called_bo": 0.792}]}
+    md = batch44.results48_markdown(res)
+    assert "| he_bo + mixup across collections | 85.0% | 3.0 points | 1.0 points | 86.0% | 85.0% |" in md
+    assert "| Br35H | plain | 70.0% | 67.9% | 90.0% | 86.6% |" in md
+    assert "| Sartaj | healthy | sagittal | 101 | 50.0% | 79.2% |" in md
+    line = batch44.summary_line48(res)
+    assert "Br35H sensitivity 70.0% with mixup, 67.9% without; Sartaj specificity 60.0% against 54.4%" in line
+    assert batch44.summary_line48({"decision": "batch 48's views are not measured: no decision"}) is None

@@ -5,7 +5,8 @@ Both are measured as batches 35 and 37 (test_time_views.measure) and read in the
 each seed's single runs, and the merge of the two seeds (logits averaged per slice, the operating point refitted).
 Batch 45 merges the two recipes' seeds (four members) against the shipped recipe's replicate B (batch 39); batch 46
 reads `he_bo_nm` (no asymmetry channel) by batch 44's rule (`compute_paired`), with the held-out calls by plane;
-batch 47 merges he_bo with he_bo_nm by batch 45's rule (`compute_mixed`).
+batch 47 merges he_bo with he_bo_nm by batch 45's rule (`compute_mixed`); batch 48 reads `he_bo_mix` (mixup) as
+batch 46.
 """
 from __future__ import annotations
 
@@ -181,19 +182,23 @@ def calls_by_plane(views: pd.DataFrame, planes: pd.DataFrame) -> pd.DataFrame:
             .reset_index())
 
 
-def compute46(views: pd.DataFrame | None = None) -> dict:
+def compute_with_planes(views: pd.DataFrame | None, name: str, key: str, what: str) -> dict:
+    """`compute_paired` against he_bo, with the held-out calls by plane of both merges (batches 46 and 48)."""
     from . import plane_call
 
-    views = tv.read_views(VIEWS46) if views is None else views
     base = tv.read_views(vm.VIEWS37)  # read once: the paired comparison and the calls by plane
-    out = compute_paired(views, "he_bo_nm", "nm", "batch 46", base)
+    out = compute_paired(views, name, key, what, base)
     planes = plane_call.read_planes()
-    if "nm" in out and planes is not None:
+    if key in out and planes is not None:
         a = calls_by_plane(views, planes)
         b = calls_by_plane(base, planes)
-        out["by_plane"] = records.jsonable(a.merge(b, on=["source", "truth", "plane", "n"], suffixes=("_nm", "_bo"))
-                                           .to_dict("records"))
+        out["by_plane"] = records.jsonable(a.merge(b, on=["source", "truth", "plane", "n"],
+                                                   suffixes=(f"_{key}", "_bo")).to_dict("records"))
     return out
+
+
+def compute46(views: pd.DataFrame | None = None) -> dict:
+    return compute_with_planes(tv.read_views(VIEWS46) if views is None else views, "he_bo_nm", "nm", "batch 46")
 
 
 def results46() -> dict | None:
@@ -212,3 +217,23 @@ def compute47() -> dict:
 
 def results47() -> dict | None:
     return records.read_json(RESULTS47)
+
+
+# Batch 48 (experiments/batch48_mixup/PLAN.md): he_bo + mixup across the shuffled batch, by batch 44's rule, with the
+# held-out calls by plane as batch 46.
+BATCH48 = config.EXPERIMENTS_DIR / "batch48_mixup"
+VIEWS48 = BATCH48 / "views.csv.gz"
+RESULTS48 = BATCH48 / "results.json"
+RECIPE48 = "he_bo_mix_e40"
+
+
+def runs48() -> list:
+    return tv.runs(BATCH48, SEEDS44, name=RECIPE48)
+
+
+def compute48(views: pd.DataFrame | None = None) -> dict:
+    return compute_with_planes(tv.read_views(VIEWS48) if views is None else views, "he_bo_mix", "mix", "batch 48")
+
+
+def results48() -> dict | None:
+    return records.read_json(RESULTS48)

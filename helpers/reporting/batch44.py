@@ -8,7 +8,7 @@ from .tables import results_head
 
 TITLE44 = "a random shallow network's grey levels in training (GIN), he_bo_gin against he_bo, seeds 1 and 2"
 NAMES44 = {"he_bo_gin": "he_bo + GIN (a random network's grey levels)", "he_bo": "he_bo (shipped recipe)",
-           "he_bo_nm": "he_bo without the asymmetry channel"}
+           "he_bo_nm": "he_bo without the asymmetry channel", "he_bo_mix": "he_bo + mixup across collections"}
 
 
 def _pct(v) -> str:
@@ -100,19 +100,24 @@ def summary_line45(res: dict | None) -> str | None:
 TITLE46 = "the shipped recipe without its asymmetry channel, he_bo_nm against he_bo, seeds 1 and 2"
 
 
+def with_planes_markdown(res: dict, head: list[str], key: str, name: str) -> str:
+    """`paired_markdown` and the held-out calls by plane of both merges (batches 46 and 48)."""
+    out = paired_markdown(res, head, key, name)
+    if res.get("by_plane"):
+        out += ["## Held-out slices called tumour, by the tagger's plane (the merges, at their own thresholds)", "",
+                f"| source | truth | plane | slices | {name} | he_bo |", "|---|---|---|---|---|---|"]
+        out += [f"| {SOURCE_NAMES.get(r['source'], r['source'])} | {r['truth']} | {r['plane']} | {r['n']:,} | "
+                f"{_pct(r[f'called_{key}'])} | {_pct(r['called_bo'])} |" for r in res["by_plane"]]
+        out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
 def results46_markdown(res: dict) -> str:
     head = results_head(46, TITLE46, "batch46_no_mirror", "this folder's and batch 37's `views.csv.gz` and batch 42's "
                         "`planes.csv.gz`", "Read as batch 44: 40 epochs, seeds 1 and 2, the three folds, the plain "
                         "view, the two seeds merged in logits with the operating point refitted on validation.",
                         res.get("decision", "not measured yet"))
-    out = paired_markdown(res, head, "nm", "he_bo_nm")
-    if res.get("by_plane"):
-        out += ["## Held-out slices called tumour, by the tagger's plane (the merges, at their own thresholds)", "",
-                "| source | truth | plane | slices | he_bo_nm | he_bo |", "|---|---|---|---|---|---|"]
-        out += [f"| {SOURCE_NAMES.get(r['source'], r['source'])} | {r['truth']} | {r['plane']} | {r['n']:,} | "
-                f"{_pct(r['called_nm'])} | {_pct(r['called_bo'])} |" for r in res["by_plane"]]
-        out.append("")
-    return "\n".join(out).rstrip("\n") + "\n"
+    return with_planes_markdown(res, head, "nm", "he_bo_nm")
 
 
 def summary_line46(res: dict | None) -> str | None:
@@ -136,3 +141,26 @@ def results47_markdown(res: dict) -> str:
 
 def summary_line47(res: dict | None) -> str | None:
     return f"Batch 47 ({TITLE47}): {res['decision']}." if res and res.get("mix4") else None
+
+
+TITLE48 = "mixup across collections in training, he_bo_mix against he_bo, seeds 1 and 2"
+
+
+def results48_markdown(res: dict) -> str:
+    head = results_head(48, TITLE48, "batch48_mixup", "this folder's and batch 37's `views.csv.gz` and batch 42's "
+                        "`planes.csv.gz`", "Read as batches 44 and 46: 40 epochs, seeds 1 and 2, the three folds, the "
+                        "plain view, the two seeds merged in logits with the operating point refitted on validation.",
+                        res.get("decision", "not measured yet"))
+    return with_planes_markdown(res, head, "mix", "he_bo_mix")
+
+
+def summary_line48(res: dict | None) -> str | None:
+    """Batch 48 in one sentence, with held-out Br35H sensitivity and Sartaj specificity on both merges."""
+    if not res or not res.get("mix"):
+        return None
+    get = {r["source"]: r for r in res["per_source"] if r["view"] == "plain"}
+    br, sa = get.get("br35h"), get.get("sartaj")
+    extra = (f"; held-out Br35H sensitivity {pct(br['sensitivity_mix'])} with mixup, {pct(br['sensitivity_bo'])} "
+             f"without; Sartaj specificity {pct(sa['specificity_mix'])} against {pct(sa['specificity_bo'])}"
+             if br and sa else "")
+    return f"Batch 48 ({TITLE48}): {res['decision']}{extra}."
