@@ -352,7 +352,7 @@ def per_collection_markdown(metrics: dict, title: str = "collection") -> str:
 
 def results_head(batch: int, title: str, folder: str, written_from: str, note: str, decision: str,
                  script: str = "results.py") -> list[str]:
-    """A results-only batch's RESULTS.md head (batches 40-46): title, the script and files it was written from, the
+    """A results-only batch's RESULTS.md head (batches 40-48): title, the script and files it was written from, the
     plan with a note, the decision."""
     src = f" from {written_from}" if written_from else ""
     return [f"# Batch {batch}: {title} — results (written by `python experiments/{folder}/{script}`{src})", "",
