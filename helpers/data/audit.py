@@ -12,6 +12,7 @@ The audit's headline numbers (near.*) are those of the bare criterion; split_gro
 from __future__ import annotations
 
 import hashlib
+import os
 import io
 import json
 import sys
@@ -136,7 +137,7 @@ def _all_thumbnails(manifest: pd.DataFrame, root, progress: bool) -> np.ndarray:
         except Exception:  # noqa: BLE001 - stays NaN: the file is then only grouped by md5
             pass
     try:
-        tmp = cache.with_name(cache.stem + ".tmp.npy")
+        tmp = cache.with_name(f"{cache.stem}.{os.getpid()}.tmp.npy")  # per process, as arrays.py
         np.save(tmp, out.astype(np.float16))  # exact: thumbnails hold whole grey levels 0..255 (or NaN)
         tmp.replace(cache)
     except OSError:

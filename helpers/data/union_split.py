@@ -14,6 +14,7 @@ wherever a source has three or more.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -204,7 +205,7 @@ def union_arrays(u: Union, size: int = config.IMG_SIZE) -> np.ndarray:
     if cache.is_file():
         return np.load(cache)
     X = preprocess_many([str(u.roots[c] / p) for c, p in zip(df["collection"], df["path"])], size)
-    tmp = cache.with_name(cache.stem + ".tmp.npy")
+    tmp = cache.with_name(f"{cache.stem}.{os.getpid()}.tmp.npy")  # per process: parallel chains build it at once
     np.save(tmp, X)
     tmp.replace(cache)
     return X
