@@ -112,12 +112,17 @@ def with_planes_markdown(res: dict, head: list[str], key: str, name: str) -> str
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def results46_markdown(res: dict) -> str:
-    head = results_head(46, TITLE46, "batch46_no_mirror", "this folder's and batch 37's `views.csv.gz` and batch 42's "
+def paired_with_planes_markdown(res: dict, batch: int, title: str, folder: str, key: str, name: str) -> str:
+    """A paired batch read as batch 44, with the calls by plane (46, 48): its RESULTS.md."""
+    head = results_head(batch, title, folder, "this folder's and batch 37's `views.csv.gz` and batch 42's "
                         "`planes.csv.gz`", "Read as batch 44: 40 epochs, seeds 1 and 2, the three folds, the plain "
                         "view, the two seeds merged in logits with the operating point refitted on validation.",
                         res.get("decision", "not measured yet"))
-    return with_planes_markdown(res, head, "nm", "he_bo_nm")
+    return with_planes_markdown(res, head, key, name)
+
+
+def results46_markdown(res: dict) -> str:
+    return paired_with_planes_markdown(res, 46, TITLE46, "batch46_no_mirror", "nm", "he_bo_nm")
 
 
 def summary_line46(res: dict | None) -> str | None:
@@ -147,11 +152,7 @@ TITLE48 = "mixup across collections in training, he_bo_mix against he_bo, seeds 
 
 
 def results48_markdown(res: dict) -> str:
-    head = results_head(48, TITLE48, "batch48_mixup", "this folder's and batch 37's `views.csv.gz` and batch 42's "
-                        "`planes.csv.gz`", "Read as batches 44 and 46: 40 epochs, seeds 1 and 2, the three folds, the "
-                        "plain view, the two seeds merged in logits with the operating point refitted on validation.",
-                        res.get("decision", "not measured yet"))
-    return with_planes_markdown(res, head, "mix", "he_bo_mix")
+    return paired_with_planes_markdown(res, 48, TITLE48, "batch48_mixup", "mix", "he_bo_mix")
 
 
 def summary_line48(res: dict | None) -> str | None:
