@@ -261,3 +261,21 @@ def trained_on(meta: dict) -> str:
     if v.get("backend", "tensorflow") != "tensorflow" and device and device.lower() != "cpu":
         return f"one {device} GPU"
     return f"{(meta.get('data') or {}).get('cpu_count', '?')} CPU cores"
+
+
+def canonical_json(obj, digits: int = 9) -> str:
+    """obj as sorted JSON with every float rounded to `digits` significant digits: how a re-derived result is compared
+    with the committed one. BLAS and SIMD kernels differ between CPUs in the last bits of a float, never in the 9th
+    significant digit of a rate or a score."""
+    import numpy as np
+
+    def r(x):
+        if isinstance(x, dict):
+            return {str(k): r(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple, np.ndarray)):
+            return [r(v) for v in (x.tolist() if isinstance(x, np.ndarray) else x)]
+        if isinstance(x, (float, np.floating)):
+            return float(f"{float(x):.{digits}g}")
+        return x
+
+    return json.dumps(r(obj), sort_keys=True, default=str)

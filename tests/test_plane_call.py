@@ -1,8 +1,9 @@
 """Batch 42: the plane in the call (modeling.operating_point's plane functions, evaluation.plane_call)."""
-import json
 
 import numpy as np
 import pytest
+
+from helpers import records
 
 from helpers.evaluation import plane_call as pc
 
@@ -36,5 +37,4 @@ def test_batch42_results_are_what_the_saved_planes_give():
         pytest.skip("batch 42 is not measured yet (no results.json)")
     again = pc.compute()
     for k in ("rows", "verdicts", "choice", "decision", "fits", "tagger", "after_known_planes"):
-        assert json.dumps(saved.get(k), sort_keys=True, default=str) == json.dumps(again.get(k), sort_keys=True,
-                                                                                default=str), k
+        assert records.canonical_json(saved.get(k)) == records.canonical_json(again.get(k)), k

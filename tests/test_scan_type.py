@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import config
+from helpers import config, records
 from helpers.evaluation import scan_type
 
 DATA = os.environ.get("BRAIN_MRI_DATA")
@@ -274,7 +274,7 @@ def test_batch43_results_are_what_the_data_give():
     if not (Path(DATA).parent / "healthy-extra").is_dir():
         pytest.skip("needs healthy-extra/ beside $BRAIN_MRI_DATA")
     again = plane_tagger.measure(DATA)
-    assert json.dumps(saved, sort_keys=True) == json.dumps(again, sort_keys=True)
+    assert records.canonical_json(saved) == records.canonical_json(again)
 
 
 def test_plane_warning_says_how_often_the_tagger_reads_other_collections_right():

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import config
+from helpers import config, records
 from helpers.evaluation import test_time_views as tv
 from helpers.evaluation import warning_cost as wc
 from helpers.modeling import operating_point as op
@@ -150,5 +150,4 @@ def test_batch35_and_36_results_are_what_views_csv_gives():
                                (batch35.results36(), wc.compute(views), ("choice", "decision", "row", "table"))):
         assert saved, "the results files are committed"
         for k in keys:
-            assert json.dumps(saved.get(k), sort_keys=True, default=str) == json.dumps(again.get(k), sort_keys=True,
-                                                                                    default=str), k
+            assert records.canonical_json(saved.get(k)) == records.canonical_json(again.get(k)), k

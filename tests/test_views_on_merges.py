@@ -1,6 +1,8 @@
 """Batch 37's rule (evaluation.views_on_merges) on hand-made candidate rows, and its merge on synthetic views."""
 import pytest
 
+from helpers import records
+
 from helpers.evaluation import test_time_views as tv
 from helpers.evaluation import views_on_merges as vm
 
@@ -71,8 +73,7 @@ def test_batch37_results_are_what_views_csv_gives():
 
     again = batch37.compute37()
     for k in ("rows", "choice", "decision", "scores", "batch35_merged", "shipped", "ship"):
-        assert json.dumps(saved.get(k), sort_keys=True, default=str) == json.dumps(again.get(k), sort_keys=True,
-                                                                                default=str), k
+        assert records.canonical_json(saved.get(k)) == records.canonical_json(again.get(k)), k
 
 
 def test_batch38_results_are_what_views_csv_gives():
@@ -83,8 +84,7 @@ def test_batch38_results_are_what_views_csv_gives():
         pytest.skip("batch 38 is not measured yet (no results.json)")
     again = vm.compute38()
     for k in ("rows", "decision", "floors"):
-        assert json.dumps(saved.get(k), sort_keys=True, default=str) == json.dumps(again.get(k), sort_keys=True,
-                                                                                default=str), k
+        assert records.canonical_json(saved.get(k)) == records.canonical_json(again.get(k)), k
 
 
 def test_second_replicate_merges_seeds_1_to_4(monkeypatch):
@@ -120,8 +120,7 @@ def test_saved_results_are_what_views_csv_gives(batch, keys):
         pytest.skip(f"batch {batch} is not measured yet (no results.json)")
     again = getattr(batch37, f"compute{batch}")()
     for k in keys:
-        assert json.dumps(saved.get(k), sort_keys=True, default=str) == json.dumps(again.get(k), sort_keys=True,
-                                                                                default=str), k
+        assert records.canonical_json(saved.get(k)) == records.canonical_json(again.get(k)), k
 
 
 @pytest.mark.parametrize("six,want", [

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import records
 from helpers.evaluation import warning_scores as ws
 from helpers.modeling import familiarity as fam
 
@@ -103,8 +104,7 @@ def test_batch_results_are_what_the_records_give(batch):
     if saved is None:
         pytest.fail(f"batch {batch}'s results.json is committed: it must be found")
     for key in keys:
-        assert json.dumps(saved.get(key), sort_keys=True, default=str) == json.dumps(again.get(key), sort_keys=True,
-                                                                                  default=str), key
+        assert records.canonical_json(saved.get(key)) == records.canonical_json(again.get(key)), key
 
 
 def test_the_shipped_model_carries_batch_22s_rule_and_its_firing_is_what_its_predictions_give():
