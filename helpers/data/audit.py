@@ -12,9 +12,9 @@ The audit's headline numbers (near.*) are those of the bare criterion; split_gro
 from __future__ import annotations
 
 import hashlib
-import os
 import io
 import json
+import os
 import sys
 from collections import Counter
 from pathlib import Path
