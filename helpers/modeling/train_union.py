@@ -58,6 +58,9 @@ RECIPES: dict[str, dict] = {
     # batch 48 (experiments/batch48_mixup/PLAN.md): he_bo + mixup across the shuffled batch
     "he_bo_mix": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
                   "brain_only": 0.3, "mixup": 0.5},
+    # batch 49 (experiments/batch49_domain_adversary/PLAN.md): he_bo + a class-conditional domain adversary
+    "he_bo_dann": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
+                   "brain_only": 0.3, "dann": 1.0},
     # batch 46 (experiments/batch46_no_mirror/PLAN.md): he_bo without the asymmetry channel
     "he_bo_nm": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "brain_only": 0.3},
     # batch 12 (experiments/batch12_procedural_lesions/PLAN.md): he_sym + procedural masses in healthy slices
@@ -77,7 +80,7 @@ def config_for(recipe: str, fold: str | None = None, **overrides) -> dict:
     r = RECIPES[recipe]
     cfg = {**BASE, **({"width": r["width"]} if r.get("width") else {}), **overrides, "recipe": recipe, "fold": fold, "split": "union", "jpeg_p": r["jpeg_p"],
            "balance": r["balance"], "synth": bool(r.get("synth")), "collections": r["collections"]}
-    for k in ("brain_only", "invert", "gin", "mixup", "procedural", "spots", "plane_balance", "lr_floor", "ema"):  # only when asked, so the records of earlier recipes keep their exact config
+    for k in ("brain_only", "invert", "gin", "mixup", "dann", "procedural", "spots", "plane_balance", "lr_floor", "ema"):  # only when asked, so the records of earlier recipes keep their exact config
         if r.get(k):
             cfg[k] = r[k]
     cfg["model_kwargs"] = {"width": cfg.pop("width"), "stem_pool": True, "augment_layer": r["augment_layer"]}
@@ -175,22 +178,29 @@ def view_arrays(X: np.ndarray) -> np.ndarray:
     return _cached(X, "view", lambda X: {"view": brain_only.brain_only_many(X, seed=None)})["view"]
 
 
-def fit(cfg: dict, Xtr, Mtr, Wtr, Xva, Mva, verbose: int = 2, looks=None):
+def fit(cfg: dict, Xtr, Mtr, Wtr, Xva, Mva, verbose: int = 2, looks=None, domains=None):
     """Build and fit; returns (model, history, seconds, images/s). Images uint8 (N, S, S); masks (N, 4).
     looks: (brain-only views, head masks, brain masks, per-row brain-only probability) of the training rows, for
-    the brain-only and contrast-inversion augmentations (drawn per slice and epoch, before the model's own)."""
+    the brain-only and contrast-inversion augmentations (drawn per slice and epoch, before the model's own).
+    domains: (training, validation) `domain_adversary.targets`, for a recipe with "dann" (batch 49)."""
     import keras
     import tensorflow as tf
 
-    from . import augmentation
+    from . import augmentation, domain_adversary
     from .architectures import build_model
 
     keras.utils.set_random_seed(cfg["seed"])
     model = build_model(cfg["arch"], cfg["img_size"], len(config.CLASSES), **cfg["model_kwargs"])
     # "ema": a moving average of the weights, which model.fit writes into the model when training ends
     ema = {"use_ema": True, "ema_momentum": float(cfg["ema"])} if cfg.get("ema") else {}
-    model.compile(optimizer=keras.optimizers.AdamW(lr_schedule(cfg, len(Xtr)), weight_decay=cfg["weight_decay"], **ema),
-                  loss=partial_labels.partial_label_loss(cfg["label_smoothing"]))
+    loss, net, callbacks = partial_labels.partial_label_loss(cfg["label_smoothing"]), model, []
+    if cfg.get("dann"):  # batch 49: trains a wrapper with the adversary's head; `model` shares its weights
+        if looks is None or domains is None or cfg.get("mixup"):
+            raise ValueError("dann needs the looks' batch map and the rows' domain targets, and no mixup")
+        net, callbacks = domain_adversary.attach(model, float(cfg["dann"]), cfg["epochs"])
+        loss = [loss, domain_adversary.conditional_loss()]
+    net.compile(optimizer=keras.optimizers.AdamW(lr_schedule(cfg, len(Xtr)), weight_decay=cfg["weight_decay"], **ema),
+                loss=loss)
     jpeg, shape = float(cfg.get("jpeg_p") or 0), Xtr.shape[1:] + (1,)
 
     def maybe_jpeg(x, m, w):  # JPEG re-encoding at a random quality, as uploads and web copies are
@@ -204,7 +214,7 @@ def fit(cfg: dict, Xtr, Mtr, Wtr, Xva, Mva, verbose: int = 2, looks=None):
     if looks is not None:
         bo, mh, mb, pbo = looks
 
-        def look(x, xb, hm, bm, pb, m, w):  # on a batch: brain-only view, then inversion inside the head
+        def look(x, xb, hm, bm, pb, m, w, d=None):  # on a batch: brain-only view, then inversion inside the head
             pick = tf.random.uniform(tf.shape(pb)) < pb
             x = tf.where(pick[:, None, None], xb, x)
             inside = tf.where(pick[:, None, None], bm, hm)
@@ -215,18 +225,21 @@ def fit(cfg: dict, Xtr, Mtr, Wtr, Xva, Mva, verbose: int = 2, looks=None):
                 x = augmentation.random_intensity_net(x, inside, p_gin)
             if p_mix:  # batch 48: blends across the shuffled batch, labels blended in the loss
                 x, m, w = augmentation.mixup(x, m, w, p_mix)
-            return x[..., None], m, w
+            return x[..., None], (m if d is None else (m, d)), w
 
-        d = tf.data.Dataset.from_tensor_slices((Xtr, bo, mh, mb, pbo, Mtr, Wtr)).shuffle(len(Xtr), seed=cfg["seed"])
+        extra = () if domains is None else (domains[0],)
+        d = tf.data.Dataset.from_tensor_slices((Xtr, bo, mh, mb, pbo, Mtr, Wtr, *extra))
+        d = d.shuffle(len(Xtr), seed=cfg["seed"])
         d = d.batch(cfg["batch_size"]).map(look, num_parallel_calls=2).prefetch(2)
     else:
         d = tf.data.Dataset.from_tensor_slices((Xtr[..., None], Mtr, Wtr)).shuffle(len(Xtr), seed=cfg["seed"])
         if jpeg:
             d = d.map(maybe_jpeg, num_parallel_calls=2)
         d = d.batch(cfg["batch_size"]).map(lambda a, m, w: (tf.cast(a, tf.float32), m, w)).prefetch(2)
-    v = tf.data.Dataset.from_tensor_slices((Xva[..., None].astype("float32"), Mva)).batch(256)
+    yva = Mva if not cfg.get("dann") else (Mva, domains[1])
+    v = tf.data.Dataset.from_tensor_slices((Xva[..., None].astype("float32"), yva)).batch(256)
     t0 = time.time()
-    hist = model.fit(d, validation_data=v, epochs=cfg["epochs"], verbose=verbose)
+    hist = net.fit(d, validation_data=v, epochs=cfg["epochs"], verbose=verbose, callbacks=callbacks)
     secs = time.time() - t0
     history = {k: [float(x) for x in vals] for k, vals in hist.history.items()}
     return model, history, secs, len(Xtr) * cfg["epochs"] / secs
@@ -308,7 +321,13 @@ def train_fold(cfg: dict, u: union_split.Union, X: np.ndarray, verbose: int = 2)
         tum = (tr["label"] != config.NO_TUMOUR).to_numpy()
         brain_only_p = {"tumour": round(float(pbo[tum].max(initial=0)), 3),
                         "healthy": round(float(pbo[~tum].max(initial=0)), 3)}
-    model, history, secs, ips = fit(cfg, Xtr, Mtr, Wtr, X[va.index], Mva, verbose=verbose, looks=looks)
+    domains = None
+    if cfg.get("dann"):
+        from . import domain_adversary  # Keras on import: only for the recipe that uses it
+
+        domains = (domain_adversary.targets(tr), domain_adversary.targets(va))
+    model, history, secs, ips = fit(cfg, Xtr, Mtr, Wtr, X[va.index], Mva, verbose=verbose, looks=looks,
+                                    domains=domains)
     scored = score(model, u, X, tr, va, te)
     op = scored["operating_point"]
     rec = {"config": cfg, "temperature": op["temperature"], "tta": None,
