@@ -107,3 +107,19 @@ def test_mixup_results_print_both_merges_and_the_plane_table():
     line = batch44.summary_line48(res)
     assert "Br35H sensitivity 70.0% with mixup, 67.9% without; Sartaj specificity 60.0% against 54.4%" in line
     assert batch44.summary_line48({"decision": "batch 48's views are not measured: no decision"}) is None
+
+
+def test_domain_adversary_results_read_as_batch_48():
+    res = {"decision": "merge of seeds 1 and 2: he_bo_dann ... he_bo_dann does not qualify: he_bo stays",
+           "dann": {"merged": {"primary": 0.88, "drop": 2.0, "mean_drop": 1.0}, "per_seed": {"1": 0.87, "2": 0.86}},
+           "bo": {"merged": {"primary": 0.867, "drop": 3.3, "mean_drop": 2.1}, "per_seed": {"1": 0.858, "2": 0.86}},
+           "per_source": [{"source": "br35h", "view": "plain", "sensitivity_dann": 0.75, "sensitivity_bo": 0.679,
+                           "specificity_dann": 0.8, "specificity_bo": 0.866},
+                          {"source": "sartaj", "view": "plain", "sensitivity_dann": 0.95, "sensitivity_bo": 0.962,
+                           "specificity_dann": 0.5, "specificity_bo": 0.544}], "loco": [], "floors_merged": {}}
+    md = batch44.results49_markdown(res)
+    assert md.startswith("# Batch 49") and "| he_bo + a class-conditional domain adversary | 88.0% |" in md
+    line = batch44.summary_line49(res)
+    assert "Br35H sensitivity 75.0% with the adversary, 67.9% without; Sartaj specificity 50.0% against 54.4%" in line
+    assert batch44.summary_line49(None) is None and inet.B49.recipe == "he_bo_dann"
+    assert inet.B49.views.parent.name == "batch49_domain_adversary"

@@ -4,7 +4,8 @@ from helpers import config, records
 from helpers.evaluation import intensity_net as inet
 from helpers.reporting import batch44
 
-res = inet.compute48()
-records.write_json(res, inet.RESULTS48)
-(inet.BATCH48 / "RESULTS.md").write_text(batch44.results48_markdown(res))
-print(f"wrote {inet.RESULTS48.relative_to(config.PROJ_ROOT).as_posix()}: {res['decision']}")
+b = inet.B48
+res = b.compute()
+records.write_json(res, b.results_path)
+(b.path / "RESULTS.md").write_text(batch44.results48_markdown(res))
+print(f"wrote {b.results_path.relative_to(config.PROJ_ROOT).as_posix()}: {res['decision']}")

@@ -1,8 +1,8 @@
-"""Batch 48 (PLAN.md): each he_bo_mix LOCO run's logits per test-time view, measured as batches 35, 37, 44 and 46
+"""Batch 48 (PLAN.md): each LOCO run's logits per test-time view, measured as batches 35, 37, 44 and 46
 (test_time_views.measure), into views.csv.gz here. Usage (repository root, BRAIN_MRI_DATA set):
 python experiments/batch48_mixup/run.py"""
 from helpers.evaluation import intensity_net as inet
 from helpers.evaluation import test_time_views as tv
 
 if __name__ == "__main__":
-    tv.measure_cached(inet.runs48(), "batch48_views", inet.VIEWS48)
+    tv.measure_cached(inet.B48.runs(), "batch48_views", inet.B48.views)

@@ -5,11 +5,12 @@ Both are measured as batches 35 and 37 (test_time_views.measure) and read in the
 each seed's single runs, and the merge of the two seeds (logits averaged per slice, the operating point refitted).
 Batch 45 merges the two recipes' seeds (four members) against the shipped recipe's replicate B (batch 39); batch 46
 reads `he_bo_nm` (no asymmetry channel) by batch 44's rule (`compute_paired`), with the held-out calls by plane;
-batch 47 merges he_bo with he_bo_nm by batch 45's rule (`compute_mixed`); batch 48 reads `he_bo_mix` (mixup) as
-batch 46.
+batch 47 merges he_bo with he_bo_nm by batch 45's rule (`compute_mixed`); batches 48 (`he_bo_mix`, mixup) and 49
+(`he_bo_dann`, a domain adversary) are read as batch 46 (`PairedBatch`).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -219,21 +220,39 @@ def results47() -> dict | None:
     return records.read_json(RESULTS47)
 
 
-# Batch 48 (experiments/batch48_mixup/PLAN.md): he_bo + mixup across the shuffled batch, by batch 44's rule, with the
-# held-out calls by plane as batch 46.
-BATCH48 = config.EXPERIMENTS_DIR / "batch48_mixup"
-VIEWS48 = BATCH48 / "views.csv.gz"
-RESULTS48 = BATCH48 / "results.json"
-RECIPE48 = "he_bo_mix_e40"
+@dataclass(frozen=True)
+class PairedBatch:
+    """A recipe read against he_bo by batch 44's rule with the calls by plane (`compute_with_planes`): its folder,
+    its runs' name, and the key of its side in the results."""
+    number: int
+    folder: str
+    recipe: str
+    key: str
+
+    @property
+    def path(self) -> Path:
+        return config.EXPERIMENTS_DIR / self.folder
+
+    @property
+    def views(self) -> Path:
+        return self.path / "views.csv.gz"
+
+    @property
+    def results_path(self) -> Path:
+        return self.path / "results.json"
+
+    def runs(self) -> list:
+        return tv.runs(self.path, SEEDS44, name=f"{self.recipe}_e40")
+
+    def compute(self, views: pd.DataFrame | None = None) -> dict:
+        return compute_with_planes(tv.read_views(self.views) if views is None else views, self.recipe, self.key,
+                                   f"batch {self.number}")
+
+    def results(self) -> dict | None:
+        return records.read_json(self.results_path)
 
 
-def runs48() -> list:
-    return tv.runs(BATCH48, SEEDS44, name=RECIPE48)
-
-
-def compute48(views: pd.DataFrame | None = None) -> dict:
-    return compute_with_planes(tv.read_views(VIEWS48) if views is None else views, "he_bo_mix", "mix", "batch 48")
-
-
-def results48() -> dict | None:
-    return records.read_json(RESULTS48)
+# Batch 48 (experiments/batch48_mixup/PLAN.md): he_bo + mixup across the shuffled batch; batch 49
+# (experiments/batch49_domain_adversary/PLAN.md): he_bo + a class-conditional domain adversary.
+B48 = PairedBatch(48, "batch48_mixup", "he_bo_mix", "mix")
+B49 = PairedBatch(49, "batch49_domain_adversary", "he_bo_dann", "dann")

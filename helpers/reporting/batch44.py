@@ -8,7 +8,8 @@ from .tables import results_head
 
 TITLE44 = "a random shallow network's grey levels in training (GIN), he_bo_gin against he_bo, seeds 1 and 2"
 NAMES44 = {"he_bo_gin": "he_bo + GIN (a random network's grey levels)", "he_bo": "he_bo (shipped recipe)",
-           "he_bo_nm": "he_bo without the asymmetry channel", "he_bo_mix": "he_bo + mixup across collections"}
+           "he_bo_nm": "he_bo without the asymmetry channel", "he_bo_mix": "he_bo + mixup across collections",
+           "he_bo_dann": "he_bo + a class-conditional domain adversary"}
 
 
 def _pct(v) -> str:
@@ -155,13 +156,29 @@ def results48_markdown(res: dict) -> str:
     return paired_with_planes_markdown(res, 48, TITLE48, "batch48_mixup", "mix", "he_bo_mix")
 
 
-def summary_line48(res: dict | None) -> str | None:
-    """Batch 48 in one sentence, with held-out Br35H sensitivity and Sartaj specificity on both merges."""
-    if not res or not res.get("mix"):
+def paired_summary_line(res: dict | None, batch: int, title: str, key: str, change: str) -> str | None:
+    """A paired batch (48, 49) in one sentence, with held-out Br35H sensitivity and Sartaj specificity on both
+    merges; `change` names the recipe's difference ("mixup")."""
+    if not res or not res.get(key):
         return None
     get = {r["source"]: r for r in res["per_source"] if r["view"] == "plain"}
     br, sa = get.get("br35h"), get.get("sartaj")
-    extra = (f"; held-out Br35H sensitivity {pct(br['sensitivity_mix'])} with mixup, {pct(br['sensitivity_bo'])} "
-             f"without; Sartaj specificity {pct(sa['specificity_mix'])} against {pct(sa['specificity_bo'])}"
-             if br and sa else "")
-    return f"Batch 48 ({TITLE48}): {res['decision']}{extra}."
+    extra = (f"; held-out Br35H sensitivity {pct(br[f'sensitivity_{key}'])} with {change}, "
+             f"{pct(br['sensitivity_bo'])} without; Sartaj specificity {pct(sa[f'specificity_{key}'])} against "
+             f"{pct(sa['specificity_bo'])}" if br and sa else "")
+    return f"Batch {batch} ({title}): {res['decision']}{extra}."
+
+
+def summary_line48(res: dict | None) -> str | None:
+    return paired_summary_line(res, 48, TITLE48, "mix", "mixup")
+
+
+TITLE49 = "a class-conditional domain adversary in training, he_bo_dann against he_bo, seeds 1 and 2"
+
+
+def results49_markdown(res: dict) -> str:
+    return paired_with_planes_markdown(res, 49, TITLE49, "batch49_domain_adversary", "dann", "he_bo_dann")
+
+
+def summary_line49(res: dict | None) -> str | None:
+    return paired_summary_line(res, 49, TITLE49, "dann", "the adversary")
