@@ -90,14 +90,19 @@ def test_mixed_merge_names_its_recipe_and_prints_its_table():
     assert batch44.summary_line47({"decision": "not measured yet"}) is None
 
 
+def _paired(key: str, name: str, br: tuple, sa: tuple, merged: float) -> dict:
+    """Results of a recipe read against he_bo (batches 48, 49): `br`/`sa` are its (sensitivity, specificity)."""
+    return {"decision": f"merge of seeds 1 and 2: {name} ... {name} does not qualify: he_bo stays",
+            key: {"merged": {"primary": merged, "drop": 3.0, "mean_drop": 1.0}, "per_seed": {"1": 0.86, "2": 0.85}},
+            "bo": {"merged": {"primary": 0.867, "drop": 3.3, "mean_drop": 2.1}, "per_seed": {"1": 0.84, "2": 0.85}},
+            "per_source": [{"source": "br35h", "view": "plain", f"sensitivity_{key}": br[0], "sensitivity_bo": 0.679,
+                            f"specificity_{key}": br[1], "specificity_bo": 0.866},
+                           {"source": "sartaj", "view": "plain", f"sensitivity_{key}": sa[0], "sensitivity_bo": 0.962,
+                            f"specificity_{key}": sa[1], "specificity_bo": 0.544}], "loco": [], "floors_merged": {}}
+
+
 def test_mixup_results_print_both_merges_and_the_plane_table():
-    res = {"decision": "merge of seeds 1 and 2: he_bo_mix ... he_bo_mix does not qualify: he_bo stays",
-           "mix": {"merged": {"primary": 0.85, "drop": 3.0, "mean_drop": 1.0}, "per_seed": {"1": 0.86, "2": 0.85}},
-           "bo": {"merged": {"primary": 0.867, "drop": 3.3, "mean_drop": 2.1}, "per_seed": {"1": 0.84, "2": 0.85}},
-           "per_source": [{"source": "br35h", "view": "plain", "sensitivity_mix": 0.7, "sensitivity_bo": 0.679,
-                           "specificity_mix": 0.9, "specificity_bo": 0.866},
-                          {"source": "sartaj", "view": "plain", "sensitivity_mix": 0.95, "sensitivity_bo": 0.962,
-                           "specificity_mix": 0.6, "specificity_bo": 0.544}], "loco": [], "floors_merged": {},
+    res = {**_paired("mix", "he_bo_mix", (0.7, 0.9), (0.95, 0.6), 0.85),
            "by_plane": [{"source": "sartaj", "truth": "healthy", "plane": "sagittal", "n": 101, "called_mix": 0.5,
                          "called_bo": 0.792}]}
     md = batch44.results48_markdown(res)
@@ -110,13 +115,7 @@ def test_mixup_results_print_both_merges_and_the_plane_table():
 
 
 def test_domain_adversary_results_read_as_batch_48():
-    res = {"decision": "merge of seeds 1 and 2: he_bo_dann ... he_bo_dann does not qualify: he_bo stays",
-           "dann": {"merged": {"primary": 0.88, "drop": 2.0, "mean_drop": 1.0}, "per_seed": {"1": 0.87, "2": 0.86}},
-           "bo": {"merged": {"primary": 0.867, "drop": 3.3, "mean_drop": 2.1}, "per_seed": {"1": 0.858, "2": 0.86}},
-           "per_source": [{"source": "br35h", "view": "plain", "sensitivity_dann": 0.75, "sensitivity_bo": 0.679,
-                           "specificity_dann": 0.8, "specificity_bo": 0.866},
-                          {"source": "sartaj", "view": "plain", "sensitivity_dann": 0.95, "sensitivity_bo": 0.962,
-                           "specificity_dann": 0.5, "specificity_bo": 0.544}], "loco": [], "floors_merged": {}}
+    res = _paired("dann", "he_bo_dann", (0.75, 0.8), (0.95, 0.5), 0.88)
     md = batch44.results49_markdown(res)
     assert md.startswith("# Batch 49") and "| he_bo + a class-conditional domain adversary | 88.0% |" in md
     line = batch44.summary_line49(res)

@@ -182,3 +182,13 @@ def results49_markdown(res: dict) -> str:
 
 def summary_line49(res: dict | None) -> str | None:
     return paired_summary_line(res, 49, TITLE49, "dann", "the adversary")
+
+
+def write_paired(batch, markdown) -> str:
+    """A `PairedBatch`'s results.json and RESULTS.md (its folder's results.py); returns the line to print."""
+    from .. import config, records
+
+    res = batch.compute()
+    records.write_json(res, batch.results_path)
+    (batch.path / "RESULTS.md").write_text(markdown(res))
+    return f"wrote {batch.results_path.relative_to(config.PROJ_ROOT).as_posix()}: {res['decision']}"
