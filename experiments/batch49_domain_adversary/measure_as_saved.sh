@@ -6,7 +6,7 @@ set -uo pipefail
 dir=experiments/batch49_domain_adversary
 parts=data/processed/batch49_views
 while true; do
-  saved=$(ls $dir/he_bo_dann_e40_s*__*.json 2>/dev/null | wc -l)
+  saved=$(ls $dir/he_bo_dann_e40_s*__*.json 2>/dev/null | grep -vc familiarity)
   measured=$(ls $parts/*.csv.gz 2>/dev/null | wc -l)
   if [ "$saved" -gt "$measured" ]; then
     date -u +"%H:%M measuring: $saved saved, $measured measured"
