@@ -83,3 +83,9 @@ def test_fit_trains_through_the_adversary_and_returns_the_plain_classifier():
     with pytest.raises(ValueError, match="dann needs"):
         train_union.fit(cfg, X, pl.label_masks(lab), np.ones(16, np.float32), X[:4], pl.label_masks(lab[:4]),
                         verbose=0, looks=looks)
+
+
+def test_chance_loss_is_the_mean_entropy_of_sources_within_each_label():
+    fr = pd.DataFrame({"label": ["glioma", "tumour", "notumor", "notumor", "notumor", "notumor"],
+                       "source": ["figshare", "br35h", "open-ms", "open-ms", "open-ms", "open-ms"]})
+    assert da.chance_loss(fr) == pytest.approx((np.log(2) + 0.0) / 2)

@@ -122,3 +122,29 @@ def test_domain_adversary_results_read_as_batch_48():
     assert "Br35H sensitivity 75.0% with the adversary, 67.9% without; Sartaj specificity 50.0% against 54.4%" in line
     assert batch44.summary_line49(None) is None and inet.B49.recipe == "he_bo_dann"
     assert inet.B49.views.parent.name == "batch49_domain_adversary"
+
+
+def test_domain_adversary_results_table_the_loss_against_chance():
+    res = {**_paired("dann", "he_bo_dann", (0.75, 0.8), (0.95, 0.5), 0.88),
+           "adversary": [{"run": "r", "seed": 1, "fold": "br35h+ixi-t2+dwi", "train_loss": 0.8586,
+                          "train_chance": 0.8774, "val_loss": 0.889, "val_chance": 0.9695}]}
+    md = batch44.results49_markdown(res)
+    assert "| 1 | br35h+ixi-t2+dwi | 0.859 | 0.877 | 0.889 | 0.970 |" in md
+
+
+def test_adversary_rows_read_the_last_epoch_and_the_folds_chance(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from helpers.data import union_split
+    from helpers.modeling import domain_adversary
+
+    p = tmp_path / "he_bo_dann_e40_s1__br35h+ixi-t2+dwi.json"
+    p.write_text(json.dumps({"config": {"seed": 1, "fold": "br35h+ixi-t2+dwi"},
+                             "history": {"domain_loss": [1.1, 0.86], "val_domain_loss": [1.0, 0.89]}}))
+    rows = inet.adversary_rows([p, tmp_path / "missing.json"])
+    tr, va, _ = union_split.fold_rows(pd.read_csv(union_split.UNION_SPLIT), "br35h+ixi-t2+dwi")
+    assert len(rows) == 1 and rows[0]["train_loss"] == 0.86 and rows[0]["val_loss"] == 0.89
+    assert rows[0]["train_chance"] == round(domain_adversary.chance_loss(tr), 4)
+    assert not (tr["source"].isin(["br35h", "ixi-t2", "dwi"])).any()

@@ -228,6 +228,7 @@ class PairedBatch:
     folder: str
     recipe: str
     key: str
+    adversary: bool = False  # batch 49: the runs' domain losses against chance (`adversary_rows`)
 
     @property
     def path(self) -> Path:
@@ -245,8 +246,11 @@ class PairedBatch:
         return tv.runs(self.path, SEEDS44, name=f"{self.recipe}_e40")
 
     def compute(self, views: pd.DataFrame | None = None) -> dict:
-        return compute_with_planes(tv.read_views(self.views) if views is None else views, self.recipe, self.key,
-                                   f"batch {self.number}")
+        out = compute_with_planes(tv.read_views(self.views) if views is None else views, self.recipe, self.key,
+                                  f"batch {self.number}")
+        if self.adversary:
+            out["adversary"] = adversary_rows(self.runs())
+        return out
 
     def results(self) -> dict | None:
         return records.read_json(self.results_path)
@@ -255,4 +259,23 @@ class PairedBatch:
 # Batch 48 (experiments/batch48_mixup/PLAN.md): he_bo + mixup across the shuffled batch; batch 49
 # (experiments/batch49_domain_adversary/PLAN.md): he_bo + a class-conditional domain adversary.
 B48 = PairedBatch(48, "batch48_mixup", "he_bo_mix", "mix")
-B49 = PairedBatch(49, "batch49_domain_adversary", "he_bo_dann", "dann")
+B49 = PairedBatch(49, "batch49_domain_adversary", "he_bo_dann", "dann", adversary=True)
+
+
+def adversary_rows(paths: list[Path]) -> list[dict]:
+    """Per saved run: the domain adversary's last-epoch loss on training and validation rows, and the loss of a head
+    that knows only each label's source shares (chance) on the fold's training and validation rows."""
+    from ..data import union_split
+    from ..modeling import domain_adversary
+
+    table, rows = pd.read_csv(union_split.UNION_SPLIT), []
+    for p in paths:
+        rec = records.read_json(p)
+        if not rec:
+            continue
+        tr, va, _ = union_split.fold_rows(table, rec["config"]["fold"])
+        h, chance = rec["history"], domain_adversary.chance_loss
+        rows.append({"run": p.stem, "seed": rec["config"]["seed"], "fold": rec["config"]["fold"],
+                     "train_loss": round(h["domain_loss"][-1], 4), "train_chance": round(chance(tr), 4),
+                     "val_loss": round(h["val_domain_loss"][-1], 4), "val_chance": round(chance(va), 4)})
+    return rows

@@ -87,4 +87,18 @@ def attach(model: keras.Model, top: float, epochs: int) -> tuple[keras.Model, li
     grl = GradientReversal(name="grad_reverse")
     h = layers.Dense(HIDDEN, activation="relu", name="domain_hidden")(grl(pool.output))
     out = layers.Dense(2 * len(DOMAINS), name="domain")(h)
-    return keras.Model(model.inputs, [model.outputs[0], out], name="with_domain_adversary"), [Schedule(grl, top, epochs)]
+    net = keras.Model(model.inputs, [model.outputs[0], out], name="with_domain_adversary")
+    return net, [Schedule(grl, top, epochs)]
+
+
+def chance_loss(frame: pd.DataFrame) -> float:
+    """The conditional loss of a head that knows nothing but each label's source shares: the mean over the two
+    label blocks (equal total weight in training, `partial_labels.balance_weights`) of the entropy of the sources
+    inside the block. A training loss at this level means the features no longer tell the sources apart."""
+    tum = (frame["label"] != config.NO_TUMOUR).to_numpy()
+    ent = []
+    for t in (True, False):
+        share = frame.loc[tum == t, "source"].value_counts(normalize=True).to_numpy(float)
+        if len(share):
+            ent.append(float(-(share * np.log(share)).sum()))
+    return float(np.mean(ent)) if ent else float("nan")

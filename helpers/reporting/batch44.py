@@ -177,7 +177,20 @@ TITLE49 = "a class-conditional domain adversary in training, he_bo_dann against 
 
 
 def results49_markdown(res: dict) -> str:
-    return paired_with_planes_markdown(res, 49, TITLE49, "batch49_domain_adversary", "dann", "he_bo_dann")
+    """Batch 48's reading, and whether the adversary reached chance: its last-epoch loss beside the loss of a head
+    that knows only each label's source shares."""
+    out = paired_with_planes_markdown(res, 49, TITLE49, "batch49_domain_adversary", "dann", "he_bo_dann")
+    if not res.get("adversary"):
+        return out
+    rows = ["## The adversary against chance (last epoch)", "",
+            "Chance: the loss of a head that knows only how the rows' sources are shared within each label (the mean "
+            "over the two labels of that entropy). A loss at chance means the head could not tell the sources apart "
+            "from the features.", "",
+            "| seed | fold | training loss | training chance | validation loss | validation chance |",
+            "|---|---|---|---|---|---|"]
+    rows += [f"| {r['seed']} | {r['fold']} | {r['train_loss']:.3f} | {r['train_chance']:.3f} | {r['val_loss']:.3f} | "
+             f"{r['val_chance']:.3f} |" for r in res["adversary"]]
+    return out + "\n".join(rows) + "\n"
 
 
 def summary_line49(res: dict | None) -> str | None:
