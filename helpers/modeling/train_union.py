@@ -214,7 +214,7 @@ def fit(cfg: dict, Xtr, Mtr, Wtr, Xva, Mva, verbose: int = 2, looks=None, domain
     if looks is not None:
         bo, mh, mb, pbo = looks
 
-        def look(x, xb, hm, bm, pb, m, w, d=None):  # on a batch: brain-only view, then inversion inside the head
+        def look(x, xb, hm, bm, pb, m, w, dom=None):  # on a batch: brain-only view, then inversion inside the head
             pick = tf.random.uniform(tf.shape(pb)) < pb
             x = tf.where(pick[:, None, None], xb, x)
             inside = tf.where(pick[:, None, None], bm, hm)
@@ -225,7 +225,7 @@ def fit(cfg: dict, Xtr, Mtr, Wtr, Xva, Mva, verbose: int = 2, looks=None, domain
                 x = augmentation.random_intensity_net(x, inside, p_gin)
             if p_mix:  # batch 48: blends across the shuffled batch, labels blended in the loss
                 x, m, w = augmentation.mixup(x, m, w, p_mix)
-            return x[..., None], (m if d is None else (m, d)), w
+            return x[..., None], (m if dom is None else (m, dom)), w  # dom: batch 49's domain targets
 
         extra = () if domains is None else (domains[0],)
         d = tf.data.Dataset.from_tensor_slices((Xtr, bo, mh, mb, pbo, Mtr, Wtr, *extra))
