@@ -132,3 +132,16 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "tiny_model_json" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.training)
+
+
+@pytest.fixture
+def same_results():
+    """check(saved, again, keys): a re-derived result equals the committed one in each key, compared as
+    `records.canonical_json` (9 significant digits: CPUs differ in a float's last bits)."""
+    from helpers import records
+
+    def check(saved: dict, again: dict, keys) -> None:
+        bad = [k for k in keys if records.canonical_json(saved.get(k)) != records.canonical_json(again.get(k))]
+        assert not bad, f"re-derived differently from the committed results: {', '.join(map(str, bad))}"
+
+    return check

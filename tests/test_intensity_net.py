@@ -148,3 +148,12 @@ def test_adversary_rows_read_the_last_epoch_and_the_folds_chance(tmp_path):
     assert len(rows) == 1 and rows[0]["train_loss"] == 0.86 and rows[0]["val_loss"] == 0.89
     assert rows[0]["train_chance"] == round(domain_adversary.chance_loss(tr), 4)
     assert not (tr["source"].isin(["br35h", "ixi-t2", "dwi"])).any()
+
+
+@pytest.mark.parametrize("batch", [inet.B48, inet.B49], ids=["48", "49"])
+def test_paired_results_are_what_the_committed_views_give(batch, same_results):
+    saved = batch.results()
+    if saved is None or not batch.views.is_file():
+        pytest.skip(f"batch {batch.number} is not measured yet")
+    keys = ("decision", "qualifies", batch.key, "bo", "per_source", "by_plane", "adversary")
+    same_results(saved, batch.compute(), keys)

@@ -2,10 +2,7 @@
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
-
-from helpers import records
 
 from helpers.data import gate, look
 from helpers.evaluation import look_warning as lw
@@ -60,10 +57,9 @@ def test_rule40_reads_only_candidates_under_the_firing_cap():
     assert lw.choose(rows[:1]) is None
 
 
-def test_batch40_results_are_what_the_saved_scores_give():
+def test_batch40_results_are_what_the_saved_scores_give(same_results):
     saved = lw.results()
     if saved is None:
         pytest.skip("batch 40 is not measured yet (no results.json)")
     again = lw.compute()
-    for k in ("replicates", "union_all", "cost_all", "decision", "chosen", "test"):
-        assert records.canonical_json(saved.get(k)) == records.canonical_json(again.get(k)), k
+    same_results(saved, again, ("replicates", "union_all", "cost_all", "decision", "chosen", "test"))

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import config, records
+from helpers import config
 from helpers.evaluation import test_time_views as tv
 from helpers.evaluation import warning_cost as wc
 from helpers.modeling import operating_point as op
@@ -136,10 +136,8 @@ def test_flip_view_options_refuse_what_they_cannot_do():
         train_union.score(None, None, None, None, None, None, tta="brain")
 
 
-def test_batch35_and_36_results_are_what_views_csv_gives():
+def test_batch35_and_36_results_are_what_views_csv_gives(same_results):
     """The committed results re-derived from the committed views.csv.gz (no model, no data needed)."""
-    import json
-
     from helpers.reporting import batch35
 
     views = tv.read_views()
@@ -149,5 +147,4 @@ def test_batch35_and_36_results_are_what_views_csv_gives():
                                                                           "merged", "worst_drops")),
                                (batch35.results36(), wc.compute(views), ("choice", "decision", "row", "table"))):
         assert saved, "the results files are committed"
-        for k in keys:
-            assert records.canonical_json(saved.get(k)) == records.canonical_json(again.get(k)), k
+        same_results(saved, again, keys)

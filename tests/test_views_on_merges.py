@@ -1,8 +1,6 @@
 """Batch 37's rule (evaluation.views_on_merges) on hand-made candidate rows, and its merge on synthetic views."""
 import pytest
 
-from helpers import records
-
 from helpers.evaluation import test_time_views as tv
 from helpers.evaluation import views_on_merges as vm
 
@@ -60,10 +58,8 @@ def test_runs37_names_what_loco_runs_sh_writes():
     assert all(p.parent == vm.BATCH37 for p in vm.runs37())
 
 
-def test_batch37_results_are_what_views_csv_gives():
+def test_batch37_results_are_what_views_csv_gives(same_results):
     """The committed results re-derived from the committed views.csv.gz (no model, no data needed)."""
-    import json
-
     saved = vm.results()
     if saved is None:
         pytest.skip("batch 37 is not measured yet (no results.json)")
@@ -72,19 +68,15 @@ def test_batch37_results_are_what_views_csv_gives():
     from helpers.reporting import batch37
 
     again = batch37.compute37()
-    for k in ("rows", "choice", "decision", "scores", "batch35_merged", "shipped", "ship"):
-        assert records.canonical_json(saved.get(k)) == records.canonical_json(again.get(k)), k
+    same_results(saved, again, ("rows", "choice", "decision", "scores", "batch35_merged", "shipped", "ship"))
 
 
-def test_batch38_results_are_what_views_csv_gives():
-    import json
-
+def test_batch38_results_are_what_views_csv_gives(same_results):
     saved = vm.results38()
     if saved is None:
         pytest.skip("batch 38 is not measured yet (no results.json)")
     again = vm.compute38()
-    for k in ("rows", "decision", "floors"):
-        assert records.canonical_json(saved.get(k)) == records.canonical_json(again.get(k)), k
+    same_results(saved, again, ("rows", "decision", "floors"))
 
 
 def test_second_replicate_merges_seeds_1_to_4(monkeypatch):
@@ -110,17 +102,14 @@ def test_second_replicate_merges_seeds_1_to_4(monkeypatch):
 
 @pytest.mark.parametrize("batch,keys", [(39, ("rows", "decision", "floors", "shipped")),
                                          (41, ("rows", "fours", "loco_passes", "floors"))])
-def test_saved_results_are_what_views_csv_gives(batch, keys):
-    import json
-
+def test_saved_results_are_what_views_csv_gives(batch, keys, same_results):
     from helpers.reporting import batch37
 
     saved = getattr(vm, f"results{batch}")()
     if saved is None:
         pytest.skip(f"batch {batch} is not measured yet (no results.json)")
     again = getattr(batch37, f"compute{batch}")()
-    for k in keys:
-        assert records.canonical_json(saved.get(k)) == records.canonical_json(again.get(k)), k
+    same_results(saved, again, keys)
 
 
 @pytest.mark.parametrize("six,want", [

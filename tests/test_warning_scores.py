@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import records
 from helpers.evaluation import warning_scores as ws
 from helpers.modeling import familiarity as fam
 
@@ -73,11 +72,9 @@ def test_choice_respects_the_cap_prefers_more_flags_then_smaller_margin_and_is_t
 
 
 @pytest.mark.parametrize("batch", [21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34])
-def test_batch_results_are_what_the_records_give(batch):
+def test_batch_results_are_what_the_records_give(batch, same_results):
     """The committed results re-derived from the run records (21, 23, 24, 27, 28, 30, 34), the committed candidates.csv (22,
     25), measurements.json (26) or validation.csv (29, 31, with union_validation.csv) or measurements.csv (32, 33); no model is loaded."""
-    import json
-
     from helpers.evaluation import calibration_study, input_gate, pattern_study, threshold_study
     from helpers.reporting import batch21, batch24, batch28, batch31
 
@@ -103,8 +100,7 @@ def test_batch_results_are_what_the_records_give(batch):
     }[batch]()
     if saved is None:
         pytest.fail(f"batch {batch}'s results.json is committed: it must be found")
-    for key in keys:
-        assert records.canonical_json(saved.get(key)) == records.canonical_json(again.get(key)), key
+    same_results(saved, again, keys)
 
 
 def test_the_shipped_model_carries_batch_22s_rule_and_its_firing_is_what_its_predictions_give():
