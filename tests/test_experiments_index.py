@@ -36,7 +36,3 @@ def test_rows_on_a_made_up_tree(tmp_path):
     assert rows[2]["question"] == "a measurement" and rows[2]["outcome"] == "see [DECISION.md](batch10_ten/DECISION.md)"
     md = ei.markdown(tmp_path)
     assert "does it \\| transfer?" in md and md.count("\n| [") == 3
-    readme = tmp_path / "README.md"
-    assert not ei.write(readme)  # no file: nothing written
-    readme.write_text(f"intro\n{ei.BEGIN}\nold\n{ei.END}\ntail\n")
-    assert ei.write(readme) and "old" not in readme.read_text() and readme.read_text().endswith("tail\n")

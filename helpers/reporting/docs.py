@@ -174,7 +174,8 @@ def write_docs(models_dir: Path = config.MODELS_DIR, readme: Path = config.PROJ_
         written.append(readme)
     if _replace_block(splits_readme, SPLITS_BEGIN, SPLITS_END, splits_markdown(splits_readme.parent)):
         written.append(splits_readme)
-    if experiments_index.write(experiments_readme):
+    if _replace_block(experiments_readme, experiments_index.BEGIN, experiments_index.END,
+                      experiments_index.markdown(experiments_readme.parent)):
         written.append(experiments_readme)
     return written
 

@@ -1,6 +1,6 @@
 """experiments/README.md: one row per batch (its question, from PLAN.md's heading, and its decision, from
 results.json), so whoever picks the work up sees what was tried and how it ended before planning a new batch.
-Written by `brain-mri docs`; every outcome is the text the batch's own results script saved."""
+Written by `brain-mri docs` (reporting.docs); every outcome is the text the batch's own results script saved."""
 from __future__ import annotations
 
 import json
@@ -27,7 +27,8 @@ def question(folder: Path) -> str:
     plan = folder / "PLAN.md"
     if not plan.is_file():
         return ""
-    head = plan.read_text().splitlines()[0] if plan.read_text().strip() else ""
+    text = plan.read_text()
+    head = text.splitlines()[0] if text.strip() else ""
     head = re.sub(r"^#\s*Batch\s+\d+\s*:\s*", "", head)
     return re.split(r"[.,]?\s+(?:[Pp]re-registered|Written)\b", head)[0].rstrip(". ").strip()
 
@@ -62,14 +63,3 @@ def markdown(experiments_dir: Path = config.EXPERIMENTS_DIR) -> str:
               f"{_cell(r['outcome'])} |" for r in rs]
     return "\n".join(lines)
 
-
-def write(path: Path = config.EXPERIMENTS_DIR / "README.md") -> bool:
-    """Replace the generated block of experiments/README.md; False when the file or its markers are missing."""
-    if not path.is_file():
-        return False
-    text = path.read_text()
-    if BEGIN not in text or END not in text:
-        return False
-    block = f"{BEGIN}\n{markdown(path.parent)}\n{END}"
-    path.write_text(re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S))
-    return True
