@@ -62,4 +62,3 @@ def markdown(experiments_dir: Path = config.EXPERIMENTS_DIR) -> str:
     lines += [f"| [{r['batch']}]({r['folder']}/) | {_cell(r['question']) or '(no plan: see SELECTION.md)'} | "
               f"{_cell(r['outcome'])} |" for r in rs]
     return "\n".join(lines)
-
