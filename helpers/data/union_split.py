@@ -155,18 +155,35 @@ def train_plane_counts(split_csv: Path | None = None, planes_csv: Path | None = 
     return _PLANE_COUNTS[key]
 
 
-def fold_rows(df: pd.DataFrame, fold: str | None, collections: list[str] | None = None):
+def fold_rows(df: pd.DataFrame, fold: str | None, collections: list[str] | None = None, admit: float = 0.0):
     """(train, val, test) rows. fold=S: test = every file whose twin group holds an S picture (whatever its split),
     train/val = the union split's train/val rows of the other groups. fold=None: the union split itself.
-    `collections` restricts training and validation to those folders (the old recipe: the Kaggle set only)."""
+    `collections` restricts training and validation to those folders (the old recipe: the Kaggle set only).
+    `admit` (batch 50): that share of the fold's first source's groups, per label, moves from test to training."""
     held = held_out(df, fold) if fold else pd.Series(False, index=df.index)
+    admitted = admitted_rows(df, fold, admit) if fold and admit else pd.Series(False, index=df.index)
     use = ~held
     if collections:
         use &= df["collection"].isin(collections)
-    tr = df[use & (df["split"] == "train")]
+    tr = df[(use & (df["split"] == "train")) | admitted]
     va = df[use & (df["split"] == "val")]
-    te = df[held] if fold else df[df["split"] == "test"]
+    te = df[held & ~admitted] if fold else df[df["split"] == "test"]
     return tr, va, te
+
+
+def admitted_rows(df: pd.DataFrame, fold: str, share: float, seed: int = 0) -> pd.Series:
+    """Rows of a share of the twin groups that hold the fold's first source, drawn per label (a group's first
+    label) with a fixed seed, so that every training seed admits the same groups and is scored on the same rest."""
+    first = fold_sources(fold)[0]
+    mine = df["sources"].astype(str).str.split("+").map(lambda s: first in s)
+    labels = df[mine].groupby("group")["label"].first()
+    tumour = labels != config.NO_TUMOUR
+    rng = np.random.default_rng(seed)
+    picked = []
+    for lab in (True, False):
+        groups = np.sort(labels.index[(tumour == lab).to_numpy()].to_numpy())
+        picked += list(rng.choice(groups, int(round(share * len(groups))), replace=False))
+    return mine & df["group"].isin(picked)
 
 
 def fold_sources(fold: str) -> list[str]:

@@ -61,6 +61,10 @@ RECIPES: dict[str, dict] = {
     # batch 49 (experiments/batch49_domain_adversary/PLAN.md): he_bo + a class-conditional domain adversary
     "he_bo_dann": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
                    "brain_only": 0.3, "dann": 1.0},
+    # batch 50 (experiments/batch50_admitted_share/PLAN.md): he_bo with a tenth of the held-out source's groups in
+    # training (a measurement of how much of a missing look's data moves the held-out rest)
+    "he_bo_adm10": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "mirror": True,
+                    "brain_only": 0.3, "admit": 0.1},
     # batch 46 (experiments/batch46_no_mirror/PLAN.md): he_bo without the asymmetry channel
     "he_bo_nm": {"collections": None, "augment_layer": "affine", "balance": None, "jpeg_p": 0.0, "brain_only": 0.3},
     # batch 12 (experiments/batch12_procedural_lesions/PLAN.md): he_sym + procedural masses in healthy slices
@@ -80,7 +84,7 @@ def config_for(recipe: str, fold: str | None = None, **overrides) -> dict:
     r = RECIPES[recipe]
     cfg = {**BASE, **({"width": r["width"]} if r.get("width") else {}), **overrides, "recipe": recipe, "fold": fold, "split": "union", "jpeg_p": r["jpeg_p"],
            "balance": r["balance"], "synth": bool(r.get("synth")), "collections": r["collections"]}
-    for k in ("brain_only", "invert", "gin", "mixup", "dann", "procedural", "spots", "plane_balance", "lr_floor", "ema"):  # only when asked, so the records of earlier recipes keep their exact config
+    for k in ("brain_only", "invert", "gin", "mixup", "dann", "admit", "procedural", "spots", "plane_balance", "lr_floor", "ema"):  # only when asked, so the records of earlier recipes keep their exact config
         if r.get(k):
             cfg[k] = r[k]
     cfg["model_kwargs"] = {"width": cfg.pop("width"), "stem_pool": True, "augment_layer": r["augment_layer"]}
@@ -306,7 +310,7 @@ def predictions_frame(run: dict) -> pd.DataFrame:
 def train_fold(cfg: dict, u: union_split.Union, X: np.ndarray, verbose: int = 2) -> dict:
     """Train one run (a fold, or fold None: the union split) and return model, temperature, familiarity rule,
     test rows and test probabilities, plus the record's training part."""
-    tr, va, te = union_split.fold_rows(u.table, cfg["fold"], cfg["collections"])
+    tr, va, te = union_split.fold_rows(u.table, cfg["fold"], cfg["collections"], float(cfg.get("admit") or 0))
     Xtr, Mtr, Wtr, counts = training_set(u, X, tr, cfg)
     Mva = partial_labels.label_masks(va["label"])
     print(f"[{cfg['recipe']} / {cfg['fold'] or 'union'}] train {len(Xtr)} val {len(va)} test {len(te)}", flush=True)
