@@ -66,8 +66,8 @@ def results40_markdown(res: dict) -> str:
 
 
 def summary_lines() -> list[str]:
-    """The conclusions' lines for batches 40 to 49."""
-    from ..evaluation import intensity_net, look_warning, plane_call, plane_tagger
+    """The conclusions' lines for batches 40 to 50."""
+    from ..evaluation import admitted_share, intensity_net, look_warning, plane_call, plane_tagger
     from .batch21 import decision_lines
     from .batch37 import TITLE41, results41
     from .batch42 import TITLE43
@@ -78,12 +78,14 @@ def summary_lines() -> list[str]:
     from .batch44 import summary_line47 as line47
     from .batch44 import summary_line48 as line48
     from .batch44 import summary_line49 as line49
+    from .batch50 import summary_line as line50
 
     lines = [summary_line(look_warning.results()), *decision_lines(((41, TITLE41, results41()),)),
              line42(plane_call.results()), *decision_lines(((43, TITLE43, plane_tagger.results()),)),
              line44(intensity_net.results44()), line45(intensity_net.results45()),
              line46(intensity_net.results46()), line47(intensity_net.results47()),
-             line48(intensity_net.B48.results()), line49(intensity_net.B49.results())]
+             line48(intensity_net.B48.results()), line49(intensity_net.B49.results()),
+             line50(admitted_share.results())]
     return [x for x in lines if x]
 
 
