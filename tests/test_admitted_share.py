@@ -54,22 +54,28 @@ def test_run_metrics_and_line_on_made_up_predictions():
     pred = df.copy()
     pred["p_tumour"] = np.where(pred["label"] == "tumour", 0.9, 0.1)
     pred.loc[pred["path"] == "b0_0.jpg", "p_tumour"] = 0.2  # one missed tumour of 20
-    m = adm.run_metrics(pred, keys, thr=0.5, n_boot=20)
+    m = adm.run_metrics(pred, keys, 0.5, ("br35h", "ixi-t2", "dwi"), n_boot=20)
     assert m["dwi"] is None  # no DWI row in the toy table
     assert m["n_rows"] == 44 and m["br35h"]["n_tumour"] == 20 and m["br35h"]["sensitivity"] == pytest.approx(0.95)
     assert m["br35h"]["specificity"] == 1.0
-    res = {"seeds": [1, 2], "missing": [], "means": {
+    fold = "br35h+ixi-t2+dwi"
+    res = {"missing": [], "means": {
         "he_bo": {"br35h": {"sensitivity": 0.6, "specificity": 0.9, "auc": 0.8}},
         "he_bo_adm10": {"br35h": {"sensitivity": 0.75, "specificity": 0.85, "auc": 0.85}}}}
-    line = adm.summary(res)
-    assert "60.0% without, 75.0% with" in line and "(+15.0 points)" in line and "0.800 → 0.850" in line
-    assert adm.summary({**res, "means": {"he_bo": res["means"]["he_bo"]}, "missing": ["x"]}).startswith("incomplete")
+    line = adm.fold_line(res, fold)
+    assert "sensitivity 60.0% without, 75.0% with (+15.0 points)" in line and "(-5.0 points)" in line
+    assert "0.800 → 0.850" in line and line.startswith("held-out Br35H rows")
+    short = {"means": {"he_bo": res["means"]["he_bo"]}, "missing": ["x"]}
+    assert adm.fold_line(short, fold) == "Br35H fold incomplete (x missing)"
+    assert batch50.summary_line({"folds": {fold: short}, "decision": "d"}) is None  # no complete fold: no line
+    assert batch50.summary_line({"folds": {fold: res}, "decision": "d"}).endswith(": d.")
 
 
+@pytest.mark.slow  # about a minute: 1,000 group-bootstrap draws per source and run, as results.py drew them
 @pytest.mark.skipif(not adm.RESULTS.is_file(), reason="batch 50 has no results.json yet")
 def test_batch50_results_are_what_the_committed_runs_give(same_results):
     saved = adm.results()
     again = adm.compute()
-    same_results(saved, again, ["admitted", "n_evaluation_rows", "runs", "means", "missing", "decision"])
+    same_results(saved, again, ["share", "seeds", "folds", "decision"])
     md = (adm.FOLDER / "RESULTS.md").read_text()
     assert md == batch50.results_markdown(saved) and saved["decision"] in md
