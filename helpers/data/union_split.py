@@ -174,8 +174,7 @@ def fold_rows(df: pd.DataFrame, fold: str | None, collections: list[str] | None 
 def admitted_rows(df: pd.DataFrame, fold: str, share: float, seed: int = 0) -> pd.Series:
     """Rows of a share of the twin groups that hold the fold's first source, drawn per label (a group's first
     label) with a fixed seed, so that every training seed admits the same groups and is scored on the same rest."""
-    first = fold_sources(fold)[0]
-    mine = df["sources"].astype(str).str.split("+").map(lambda s: first in s)
+    mine = held_out(df, fold_sources(fold)[0])
     labels = df[mine].groupby("group")["label"].first()
     tumour = labels != config.NO_TUMOUR
     rng = np.random.default_rng(seed)

@@ -27,10 +27,9 @@ def run_name(recipe: str, seed: int, fold: str) -> str:
     return f"{recipe}_e40_s{seed}__{fold}"
 
 
-def evaluation_rows(table: pd.DataFrame, fold: str) -> pd.DataFrame:
+def evaluation_rows(table: pd.DataFrame, fold: str, admitted: pd.Series) -> pd.DataFrame:
     """(collection, path) of the held-out rows that no run of the batch trained on: the fold's, less the admitted."""
-    keep = union_split.held_out(table, fold) & ~union_split.admitted_rows(table, fold, SHARE)
-    return table.loc[keep, ["collection", "path"]]
+    return table.loc[union_split.held_out(table, fold) & ~admitted, ["collection", "path"]]
 
 
 def run_metrics(pred: pd.DataFrame, keys: pd.DataFrame, thr: float, sources, n_boot: int = 1000) -> dict:
@@ -48,8 +47,9 @@ def run_metrics(pred: pd.DataFrame, keys: pd.DataFrame, thr: float, sources, n_b
 def compute_fold(table: pd.DataFrame, fold: str, n_boot: int = 1000) -> dict:
     """One fold: every run found (missing ones listed), each recipe's mean over its complete seeds, and its line."""
     sources = FOLDS[fold]
-    keys = evaluation_rows(table, fold)
-    admitted = table[union_split.admitted_rows(table, fold, SHARE)]
+    picked = union_split.admitted_rows(table, fold, SHARE)  # drawn once: the rows scored are the rest
+    keys = evaluation_rows(table, fold, picked)
+    admitted = table[picked]
     tum = admitted["label"] != config.NO_TUMOUR
     runs, missing = [], []
     for recipe, folder in RECIPES.items():
